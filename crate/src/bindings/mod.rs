@@ -1,0 +1,186 @@
+//! The N-API surface: converts JS values, maps errors, holds no math.
+//!
+//! Errors carry a `TypeError: ` or `RangeError: ` prefix that `ts/native.ts` turns into the
+//! matching JS error class.
+
+use crate::engine::{self, Buf, Engine, Rule};
+use crate::kernels::{adam::Adam, sgd::Sgd};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+fn range_error(msg: impl std::fmt::Display) -> Error {
+    Error::new(Status::InvalidArg, format!("RangeError: {msg}"))
+}
+
+fn engine_error(e: engine::Error) -> Error {
+    Error::new(Status::InvalidArg, e.to_string())
+}
+
+/// Runs `f`, turning a panic (always a bug) into a JS error instead of an abort.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+        Err(Error::new(Status::GenericFailure, format!("ferroptim internal error (please report): {what}")))
+    })
+}
+
+enum AnyEngine {
+    Sgd(Engine<Sgd>),
+    Adam(Engine<Adam>),
+}
+
+macro_rules! with_engine {
+    ($any:expr, $e:ident, $R:ident => $body:expr) => {
+        match $any {
+            AnyEngine::Sgd($e) => {
+                type $R = Sgd;
+                $body
+            }
+            AnyEngine::Adam($e) => {
+                type $R = Adam;
+                $body
+            }
+        }
+    };
+}
+
+/// A parameter's state as handed to JS: the step counter and one copy per state buffer.
+#[napi(object)]
+pub struct NativeParamState {
+    pub step: f64,
+    pub slots: Vec<Option<Float32Array>>,
+}
+
+/// Native state and step of one optimizer; the TypeScript classes own its hyperparameters.
+#[napi]
+pub struct NativeOptimizer {
+    engine: AnyEngine,
+    params: Vec<Buf>,
+    grads: Vec<Buf>,
+}
+
+#[napi]
+impl NativeOptimizer {
+    /// `kind` is a kernel name: `sgd` or `adam` (Adam and AdamW).
+    #[napi(constructor)]
+    pub fn new(kind: String) -> Result<Self> {
+        let engine = match kind.as_str() {
+            "sgd" => AnyEngine::Sgd(Engine::new()),
+            "adam" => AnyEngine::Adam(Engine::new()),
+            _ => return Err(range_error(format!("unknown optimizer kernel '{kind}'"))),
+        };
+        Ok(NativeOptimizer { engine, params: Vec::new(), grads: Vec::new() })
+    }
+
+    /// Registers parameters by length; returns the id of the first.
+    #[napi]
+    pub fn add_params(&mut self, lengths: Vec<u32>) -> u32 {
+        let lens: Vec<usize> = lengths.iter().map(|&l| l as usize).collect();
+        with_engine!(&mut self.engine, e, _R => e.add_params(&lens) as u32)
+    }
+
+    /// Names of the state buffers, PyTorch's spelling.
+    #[napi]
+    pub fn slot_names(&self) -> Vec<String> {
+        with_engine!(&self.engine, _e, R => R::SLOTS.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Names of the packed hyperparameters, in order.
+    #[napi]
+    pub fn hyper_names(&self) -> Vec<String> {
+        with_engine!(&self.engine, _e, R => R::HYPER.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// One step over all parameters with a gradient: `buffers` alternates data and grad of the
+    /// parameters `ids`; `hyper` packs each group's hyperparameters; `groupOf[i]` is the group of
+    /// `ids[i]`. Returns the number of elements updated.
+    #[napi]
+    pub fn step(&mut self, ids: Uint32ArraySlice, buffers: Array, hyper: Float64ArraySlice, group_of: Uint32ArraySlice) -> Result<f64> {
+        let n = buffers.len() as usize;
+        if n != 2 * ids.len() {
+            return Err(range_error(format!("expected {} buffers (data and grad per id), received {n}", 2 * ids.len())));
+        }
+        self.params.clear();
+        self.grads.clear();
+        for i in 0..n {
+            let Some(mut b) = buffers.get::<Float32ArraySlice>(i as u32).map_err(|_| {
+                Error::new(Status::InvalidArg, format!("TypeError: expected buffer {i} to be a Float32Array"))
+            })?
+            else {
+                return Err(Error::new(Status::InvalidArg, format!("TypeError: expected buffer {i} to be a Float32Array, received undefined")));
+            };
+            let len = b.len();
+            // SAFETY: only the pointer is taken here; the engine checks lengths and overlap
+            // before writing, and the JS thread is blocked for the whole call.
+            let ptr = unsafe { b.as_mut() }.as_mut_ptr();
+            let buf = Buf { ptr, len };
+            if i % 2 == 0 {
+                self.params.push(buf);
+            } else {
+                self.grads.push(buf);
+            }
+        }
+        let (params, grads) = (&self.params, &self.grads);
+        guarded(|| {
+            with_engine!(&mut self.engine, e, _R => {
+                // SAFETY: the buffers are live JS typed arrays that no other code touches while
+                // this synchronous call runs; overlap is rejected by the engine.
+                let r = unsafe { e.step(&ids, params, grads, &hyper, &group_of) }.map_err(engine_error)?;
+                Ok(r.elements as f64)
+            })
+        })
+    }
+
+    /// A copy of a parameter's state, or null when it has none yet.
+    #[napi]
+    pub fn get_state(&self, id: u32) -> Option<NativeParamState> {
+        with_engine!(&self.engine, e, R => {
+            let st = e.states.get(id as usize)?;
+            if st.step == 0.0 && st.slots.iter().all(Option::is_none) {
+                return None;
+            }
+            Some(NativeParamState {
+                step: st.step,
+                slots: st.slots[..R::SLOTS.len()].iter().map(|s| s.as_ref().map(|v| Float32Array::new(v.clone()))).collect(),
+            })
+        })
+    }
+
+    /// Replaces a parameter's state (buffers are copied).
+    #[napi]
+    pub fn set_state(&mut self, id: u32, step: f64, slots: Vec<Option<Float32ArraySlice>>) -> Result<()> {
+        let slots: Vec<Option<Vec<f32>>> = slots.iter().map(|s| s.as_ref().map(|s| s.to_vec())).collect();
+        with_engine!(&mut self.engine, e, _R => e.set_state(id as usize, step, slots).map_err(engine_error))
+    }
+
+    /// Forgets a parameter's state.
+    #[napi]
+    pub fn clear_state(&mut self, id: u32) {
+        with_engine!(&mut self.engine, e, _R => e.clear_state(id as usize))
+    }
+}
+
+/// Sets the size of the thread pool used by optimizer steps.
+#[napi]
+pub fn set_num_threads(n: u32) -> Result<()> {
+    crate::pool::set_num_threads(n as usize).map_err(range_error)
+}
+
+/// The size of the thread pool used by optimizer steps.
+#[napi]
+pub fn get_num_threads() -> u32 {
+    crate::pool::num_threads() as u32
+}
+
+/// The SIMD level kernels run at (`avx512`, `avx2` or `baseline`).
+#[napi]
+pub fn simd_level() -> String {
+    crate::simd::level().name().to_string()
+}
+
+/// The best SIMD level this CPU supports.
+#[napi]
+pub fn detected_simd_level() -> String {
+    crate::simd::detected().name().to_string()
+}

@@ -1,0 +1,337 @@
+//! Optimizer state and the step orchestration shared by every kernel.
+//!
+//! An [`Engine`] owns the per-parameter state of one optimizer. A step receives the caller's
+//! buffers for the parameters that have a gradient this step, checks them (ids, lengths, overlap)
+//! before anything is written, updates the per-parameter step counters, computes each tensor's
+//! scalars once in f64, and runs the kernel over all tensors in one parallel region.
+
+use crate::driver;
+use std::marker::PhantomData;
+
+/// Most state buffers a parameter can have (RMSprop centered with momentum has three).
+pub const MAX_SLOTS: usize = 4;
+
+/// Raw pointers to one tensor's buffers for the length of a step.
+#[derive(Clone, Copy)]
+pub struct TensorPtrs {
+    pub param: *mut f32,
+    pub grad: *const f32,
+    pub slots: [*mut f32; MAX_SLOTS],
+    pub len: usize,
+}
+
+// SAFETY: the pointers are only dereferenced inside one step, while the caller is blocked, and
+// the driver hands disjoint element ranges to different threads.
+unsafe impl Send for TensorPtrs {}
+unsafe impl Sync for TensorPtrs {}
+
+impl TensorPtrs {
+    /// # Safety
+    /// `a <= b <= self.len`, and no other live reference covers this range of the parameter.
+    #[inline(always)]
+    pub unsafe fn param(&self, a: usize, b: usize) -> &mut [f32] {
+        std::slice::from_raw_parts_mut(self.param.add(a), b - a)
+    }
+    /// # Safety
+    /// `a <= b <= self.len`.
+    #[inline(always)]
+    pub unsafe fn grad(&self, a: usize, b: usize) -> &[f32] {
+        std::slice::from_raw_parts(self.grad.add(a), b - a)
+    }
+    /// # Safety
+    /// `a <= b <= self.len`, slot `k` is allocated (or `a == b`), and no other live reference
+    /// covers this range of it.
+    #[inline(always)]
+    pub unsafe fn slot(&self, k: usize, a: usize, b: usize) -> &mut [f32] {
+        if a == b {
+            return &mut [];
+        }
+        std::slice::from_raw_parts_mut(self.slots[k].add(a), b - a)
+    }
+}
+
+/// One optimizer's update rule, as the engine sees it.
+pub trait Rule: Sync {
+    /// State buffer names, PyTorch's spelling (`exp_avg`, `momentum_buffer`).
+    const SLOTS: &'static [&'static str];
+    /// Hyperparameters per group, in the order the caller packs them.
+    const HYPER: &'static [&'static str];
+    type Scalars: Copy + Send + Sync;
+    /// Bitmask of the slots a parameter of a group with these hyperparameters needs.
+    fn slots_needed(h: &[f64]) -> u32;
+    /// Value a newly allocated slot is filled with.
+    fn slot_init(_h: &[f64], _slot: usize) -> f32 {
+        0.0
+    }
+    /// Scalars of one tensor for this step. `step` is the parameter's counter after the
+    /// increment (1 on its first step); `fresh` has the bits of the slots allocated this step.
+    fn scalars(h: &[f64], step: f64, fresh: u32) -> Self::Scalars;
+    /// Updates elements `[a, b)` of tensor `t`.
+    ///
+    /// # Safety
+    /// `a <= b <= t.len`, every slot in `slots_needed` is allocated, and the range is not touched
+    /// by anyone else during the call.
+    unsafe fn apply(s: &Self::Scalars, t: &TensorPtrs, a: usize, b: usize);
+}
+
+/// The state of one parameter.
+#[derive(Clone, Debug, Default)]
+pub struct ParamState {
+    pub len: usize,
+    /// Steps applied to this parameter (PyTorch's per-parameter `state['step']`).
+    pub step: f64,
+    pub slots: [Option<Vec<f32>>; MAX_SLOTS],
+}
+
+/// A caller's buffer, viewed for one step.
+#[derive(Clone, Copy, Debug)]
+pub struct Buf {
+    pub ptr: *mut f32,
+    pub len: usize,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Error {
+    Type(String),
+    Range(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Type(m) => write!(f, "TypeError: {m}"),
+            Error::Range(m) => write!(f, "RangeError: {m}"),
+        }
+    }
+}
+
+/// What a step did.
+#[derive(Debug, PartialEq, Clone, Copy)]
+pub struct StepReport {
+    pub tensors: usize,
+    pub elements: usize,
+}
+
+pub struct Engine<R: Rule> {
+    pub states: Vec<ParamState>,
+    // Scratch reused by every step, so a step in steady state allocates nothing.
+    tensors: Vec<TensorPtrs>,
+    scalars: Vec<R::Scalars>,
+    offsets: Vec<usize>,
+    spans: Vec<(usize, usize, usize)>,
+    checked_spans: Vec<(usize, usize, usize)>,
+    seen: Vec<u64>,
+    stamp: u64,
+    _rule: PhantomData<R>,
+}
+
+impl<R: Rule> Default for Engine<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn describe(who: usize) -> String {
+    format!("{} of parameter {}", if who % 2 == 0 { "data" } else { "grad" }, who / 2)
+}
+
+impl<R: Rule> Engine<R> {
+    pub fn new() -> Self {
+        Engine {
+            states: Vec::new(),
+            tensors: Vec::new(),
+            scalars: Vec::new(),
+            offsets: Vec::new(),
+            spans: Vec::new(),
+            checked_spans: Vec::new(),
+            seen: Vec::new(),
+            stamp: 0,
+            _rule: PhantomData,
+        }
+    }
+
+    /// Registers parameters of the given lengths; returns the id of the first.
+    pub fn add_params(&mut self, lens: &[usize]) -> usize {
+        let first = self.states.len();
+        self.states.extend(lens.iter().map(|&len| ParamState { len, ..Default::default() }));
+        self.seen.resize(self.states.len(), 0);
+        first
+    }
+
+    fn check(&mut self, ids: &[u32], params: &[Buf], grads: &[Buf], hyper: &[f64], group_of: &[u32]) -> Result<(), Error> {
+        let k = R::HYPER.len();
+        if params.len() != ids.len() || grads.len() != ids.len() || group_of.len() != ids.len() {
+            return Err(Error::Range(format!(
+                "expected as many params, grads and group indices as ids ({}), received {}, {} and {}",
+                ids.len(),
+                params.len(),
+                grads.len(),
+                group_of.len()
+            )));
+        }
+        if hyper.len() % k != 0 {
+            return Err(Error::Range(format!(
+                "expected hyperparameters in groups of {k} ({}), received {} values",
+                R::HYPER.join(", "),
+                hyper.len()
+            )));
+        }
+        let groups = hyper.len() / k;
+        if let Some((i, x)) = hyper.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(Error::Range(format!("expected {} of group {} to be finite, received {x}", R::HYPER[i % k], i / k)));
+        }
+        self.stamp += 1;
+        self.spans.clear();
+        for (i, &id) in ids.iter().enumerate() {
+            let id = id as usize;
+            let Some(st) = self.states.get(id) else {
+                return Err(Error::Range(format!("expected a parameter id below {}, received {id}", self.states.len())));
+            };
+            if self.seen[id] == self.stamp {
+                return Err(Error::Range(format!("parameter {id} appears twice in one step")));
+            }
+            self.seen[id] = self.stamp;
+            if group_of[i] as usize >= groups {
+                return Err(Error::Range(format!("expected a group index below {groups}, received {}", group_of[i])));
+            }
+            for (who, b) in [(2 * id, params[i]), (2 * id + 1, grads[i])] {
+                if b.len != st.len {
+                    return Err(Error::Range(format!(
+                        "expected {} to have length {}, received {} (a detached buffer has length 0)",
+                        describe(who),
+                        st.len,
+                        b.len
+                    )));
+                }
+                if b.len > 0 {
+                    let start = b.ptr as usize;
+                    self.spans.push((start, start + 4 * b.len, who));
+                }
+            }
+        }
+        // The same buffers as last step were already proven disjoint.
+        if self.spans != self.checked_spans {
+            self.checked_spans.clone_from(&self.spans);
+            let mut sorted = self.spans.clone();
+            sorted.sort_unstable();
+            for w in sorted.windows(2) {
+                if w[1].0 < w[0].1 {
+                    self.checked_spans.clear();
+                    return Err(Error::Range(format!(
+                        "{} and {} view overlapping memory; every parameter and gradient needs its own buffer",
+                        describe(w[0].2.min(w[1].2)),
+                        describe(w[0].2.max(w[1].2))
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one step to the parameters `ids`, whose buffers are `params[i]` and `grads[i]` and
+    /// whose hyperparameters are group `group_of[i]` of `hyper` (packed as [`Rule::HYPER`]).
+    ///
+    /// # Safety
+    /// Every `Buf` points to `len` valid, initialised f32s that nothing else accesses during the
+    /// call. Overlap between the buffers themselves is checked here.
+    pub unsafe fn step(&mut self, ids: &[u32], params: &[Buf], grads: &[Buf], hyper: &[f64], group_of: &[u32]) -> Result<StepReport, Error> {
+        self.check(ids, params, grads, hyper, group_of)?;
+        let k = R::HYPER.len();
+        self.tensors.clear();
+        self.scalars.clear();
+        self.offsets.clear();
+        self.offsets.push(0);
+        for (i, &id) in ids.iter().enumerate() {
+            let h = &hyper[group_of[i] as usize * k..][..k];
+            let st = &mut self.states[id as usize];
+            let need = R::slots_needed(h);
+            let mut fresh = 0u32;
+            let mut slots = [std::ptr::null_mut(); MAX_SLOTS];
+            for (s, slot) in st.slots.iter_mut().enumerate() {
+                if need & (1 << s) != 0 && slot.is_none() {
+                    *slot = Some(vec![R::slot_init(h, s); st.len]);
+                    fresh |= 1 << s;
+                }
+                if let Some(v) = slot {
+                    slots[s] = v.as_mut_ptr();
+                }
+            }
+            st.step += 1.0;
+            self.scalars.push(R::scalars(h, st.step, fresh));
+            self.tensors.push(TensorPtrs { param: params[i].ptr, grad: grads[i].ptr, slots, len: st.len });
+            self.offsets.push(self.offsets.last().unwrap() + st.len);
+        }
+        let (tensors, scalars) = (&self.tensors, &self.scalars);
+        // SAFETY: pieces are disjoint ranges within each tensor's length (driver), buffers are
+        // disjoint (checked above) and slots were allocated above.
+        driver::for_each_piece(&self.offsets, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b) }).map_err(Error::Range)?;
+        Ok(StepReport { tensors: ids.len(), elements: *self.offsets.last().unwrap() })
+    }
+
+    /// Replaces a parameter's state. `slots` must have at most [`Rule::SLOTS`] entries, each of the
+    /// parameter's length or absent.
+    pub fn set_state(&mut self, id: usize, step: f64, slots: Vec<Option<Vec<f32>>>) -> Result<(), Error> {
+        let Some(st) = self.states.get(id) else {
+            return Err(Error::Range(format!("expected a parameter id below {}, received {id}", self.states.len())));
+        };
+        if !(step.is_finite() && step >= 0.0) {
+            return Err(Error::Range(format!("expected step to be a finite number >= 0, received {step}")));
+        }
+        if slots.len() > R::SLOTS.len() {
+            return Err(Error::Range(format!("expected at most {} state buffers, received {}", R::SLOTS.len(), slots.len())));
+        }
+        for (s, v) in slots.iter().enumerate() {
+            if let Some(v) = v {
+                if v.len() != st.len {
+                    return Err(Error::Range(format!("expected {} to have length {}, received {}", R::SLOTS[s], st.len, v.len())));
+                }
+            }
+        }
+        let st = &mut self.states[id];
+        st.step = step;
+        st.slots = Default::default();
+        for (s, v) in slots.into_iter().enumerate() {
+            st.slots[s] = v;
+        }
+        Ok(())
+    }
+
+    /// Forgets a parameter's state, as if it had never been stepped.
+    pub fn clear_state(&mut self, id: usize) {
+        if let Some(st) = self.states.get_mut(id) {
+            let len = st.len;
+            *st = ParamState { len, ..Default::default() };
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod testing {
+    //! Helpers to drive an engine from safe Rust in tests.
+    use super::*;
+
+    /// Runs one step on owned vectors, all with group 0 of `hyper`.
+    pub fn step_vecs<R: Rule>(e: &mut Engine<R>, params: &mut [Vec<f32>], grads: &mut [Vec<f32>], hyper: &[f64]) -> Result<StepReport, Error> {
+        let ids: Vec<u32> = (0..params.len() as u32).collect();
+        let p: Vec<Buf> = params.iter_mut().map(|v| Buf { ptr: v.as_mut_ptr(), len: v.len() }).collect();
+        let g: Vec<Buf> = grads.iter_mut().map(|v| Buf { ptr: v.as_mut_ptr(), len: v.len() }).collect();
+        let group_of = vec![0u32; params.len()];
+        // SAFETY: the vectors are exclusively borrowed for the call.
+        unsafe { e.step(&ids, &p, &g, hyper, &group_of) }
+    }
+
+    /// A deterministic float in [-1, 1] (the same hash as the TypeScript tests and the fixture script).
+    pub fn value(seed: u32, step: u32, tensor: u32, i: u32) -> f32 {
+        let mut x = seed
+            .wrapping_mul(0x9E37_79B1)
+            .wrapping_add(step.wrapping_mul(0x85EB_CA77))
+            .wrapping_add(tensor.wrapping_mul(0xC2B2_AE3D))
+            .wrapping_add(i);
+        x ^= x >> 16;
+        x = x.wrapping_mul(0x7feb_352d);
+        x ^= x >> 15;
+        x = x.wrapping_mul(0x846c_a68b);
+        x ^= x >> 16;
+        (((x % 2001) as f64 - 1000.0) / 1000.0) as f32
+    }
+}

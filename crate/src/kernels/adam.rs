@@ -1,0 +1,233 @@
+//! Adam and AdamW (PyTorch `torch/optim/adam.py`, `_single_tensor_adam`).
+//!
+//! ```text
+//! g ← −g if maximize
+//! g ← g + λθ                    (Adam, coupled L2)      θ ← θ(1 − γλ)   (AdamW, decoupled)
+//! m ← lerp(m, g, 1 − β1)        (PyTorch's exp_avg.lerp_)
+//! v ← β2·v + (1 − β2)·g·g
+//! v̂ ← max(v̂, v) if amsgrad, else v
+//! θ ← θ − (γ / (1 − β1ᵗ)) · m / (√v̂ / √(1 − β2ᵗ) + ε)
+//! ```
+//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled]`.
+//! Slots: `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` (amsgrad only).
+
+use super::flag;
+use crate::engine::{Rule, TensorPtrs};
+use crate::simd::{self, Simd};
+
+pub struct Adam;
+
+const LR: usize = 0;
+const BETA1: usize = 1;
+const BETA2: usize = 2;
+const EPS: usize = 3;
+const WD: usize = 4;
+const AMSGRAD: usize = 5;
+const MAXIMIZE: usize = 6;
+const DECOUPLED: usize = 7;
+
+#[derive(Clone, Copy, Debug)]
+pub struct AdamScalars {
+    sign: f32,
+    /// λ for coupled decay (applied only when `coupled`).
+    wd: f32,
+    /// 1 − γλ for decoupled decay, else 1.
+    decay: f32,
+    /// lerp weight and its complement, and which of PyTorch's two lerp forms applies.
+    w1: f32,
+    w1c: f32,
+    lerp_small: bool,
+    b2: f32,
+    c2: f32,
+    bc2_sqrt: f32,
+    eps: f32,
+    neg_step_size: f32,
+    amsgrad: bool,
+    coupled: bool,
+}
+
+impl Rule for Adam {
+    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize", "decoupled"];
+    type Scalars = AdamScalars;
+
+    fn slots_needed(h: &[f64]) -> u32 {
+        if flag(h, AMSGRAD) {
+            0b111
+        } else {
+            0b011
+        }
+    }
+
+    fn scalars(h: &[f64], step: f64, _fresh: u32) -> AdamScalars {
+        let (lr, b1, b2, wd) = (h[LR], h[BETA1], h[BETA2], h[WD]);
+        let decoupled = flag(h, DECOUPLED);
+        let bc1 = 1.0 - b1.powf(step);
+        let bc2 = 1.0 - b2.powf(step);
+        // ATen's lerp picks its form from the weight in the tensor's precision.
+        let w1 = (1.0 - b1) as f32;
+        AdamScalars {
+            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
+            wd: wd as f32,
+            decay: if decoupled && wd != 0.0 { (1.0 - lr * wd) as f32 } else { 1.0 },
+            w1,
+            w1c: 1.0 - w1,
+            lerp_small: w1.abs() < 0.5,
+            b2: b2 as f32,
+            c2: (1.0 - b2) as f32,
+            bc2_sqrt: bc2.sqrt() as f32,
+            eps: h[EPS] as f32,
+            neg_step_size: (-(lr / bc1)) as f32,
+            amsgrad: flag(h, AMSGRAD),
+            coupled: !decoupled && wd != 0.0,
+        }
+    }
+
+    unsafe fn apply(s: &AdamScalars, t: &TensorPtrs, a: usize, b: usize) {
+        let (p, g, m, v, vmax) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b), t.slot(2, a, b));
+        macro_rules! go {
+            ($ams:literal, $cwd:literal, $small:literal) => {
+                simd::dispatch(AdamBody::<$ams, $cwd, $small> { p, g, m, v, vmax, s })
+            };
+        }
+        match (s.amsgrad, s.coupled, s.lerp_small) {
+            (false, false, true) => go!(false, false, true),
+            (false, true, true) => go!(false, true, true),
+            (true, false, true) => go!(true, false, true),
+            (true, true, true) => go!(true, true, true),
+            (false, false, false) => go!(false, false, false),
+            (false, true, false) => go!(false, true, false),
+            (true, false, false) => go!(true, false, false),
+            (true, true, false) => go!(true, true, false),
+        }
+    }
+}
+
+struct AdamBody<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    vmax: &'a mut [f32],
+    s: &'a AdamScalars,
+}
+
+/// One element: returns the new (θ, m, v); `vmax` is updated in place when AMS.
+#[inline(always)]
+fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32, vmax: &mut f32, s: &AdamScalars) -> (f32, f32, f32) {
+    let mut g = g * s.sign;
+    if CWD {
+        g = g + s.wd * p; // g ← g + λθ
+    }
+    let p = p * s.decay; // θ ← θ(1 − γλ)
+    // m ← lerp(m, g, w), in the form ATen uses for this weight
+    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
+    let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
+    let vh = if AMS {
+        let x = if *vmax >= v { *vmax } else { v }; // v̂ ← max(v̂, v)
+        *vmax = x;
+        x
+    } else {
+        v
+    };
+    let denom = vh.sqrt() / s.bc2_sqrt + s.eps; // √v̂ / √(1 − β2ᵗ) + ε
+    (p + (s.neg_step_size * m) / denom, m, v) // θ ← θ − (γ / (1 − β1ᵗ)) · m / denom
+}
+
+impl<const AMS: bool, const CWD: bool, const SMALL: bool> Simd for AdamBody<'_, AMS, CWD, SMALL> {
+    #[inline(always)]
+    fn run(self) {
+        let s = self.s;
+        if AMS {
+            let it = self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.v.iter_mut()).zip(self.vmax.iter_mut());
+            for ((((p, &g), m), v), vm) in it {
+                (*p, *m, *v) = adam_elem::<AMS, CWD, SMALL>(*p, g, *m, *v, vm, s);
+            }
+        } else {
+            let mut unused = 0.0;
+            for (((p, &g), m), v) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
+                (*p, *m, *v) = adam_elem::<AMS, CWD, SMALL>(*p, g, *m, *v, &mut unused, s);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::test_util::*;
+
+    /// PyTorch's `_single_tensor_adam` transcribed line by line, on scalars.
+    fn reference(h: [f64; 8]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
+        move |p, g, st, t| {
+            let [lr, b1, b2, eps, wd, ams, max, dec] = h;
+            if st.is_empty() {
+                *st = vec![vec![0.0; p.len()]; 3];
+            }
+            let step = t as f64;
+            let bc1 = 1.0 - b1.powf(step);
+            let bc2 = 1.0 - b2.powf(step);
+            let w = (1.0 - b1) as f32;
+            for i in 0..p.len() {
+                let mut gi = if max != 0.0 { -g[i] } else { g[i] };
+                if wd != 0.0 {
+                    if dec != 0.0 {
+                        p[i] *= (1.0 - lr * wd) as f32;
+                    } else {
+                        gi += wd as f32 * p[i];
+                    }
+                }
+                let m = st[0][i];
+                st[0][i] = if w.abs() < 0.5 { m + w * (gi - m) } else { gi - (gi - m) * (1.0 - w) };
+                st[1][i] = st[1][i] * b2 as f32 + (1.0 - b2) as f32 * gi * gi;
+                let v = if ams != 0.0 {
+                    st[2][i] = st[2][i].max(st[1][i]);
+                    st[2][i]
+                } else {
+                    st[1][i]
+                };
+                let denom = v.sqrt() / (bc2.sqrt() as f32) + eps as f32;
+                p[i] += (-(lr / bc1)) as f32 * st[0][i] / denom;
+            }
+        }
+    }
+
+    const CONFIGS: &[[f64; 8]] = &[
+        [1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-8, 0.1, 0.0, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-8, 0.1, 0.0, 0.0, 1.0],
+        [3e-3, 0.8, 0.99, 1e-6, 0.01, 1.0, 1.0, 0.0],
+        [3e-3, 0.8, 0.99, 1e-6, 0.5, 1.0, 0.0, 1.0],
+        [2e-2, 0.0, 0.5, 1e-3, 0.0, 0.0, 1.0, 1.0],
+    ];
+
+    #[test]
+    fn adam_matches_the_scalar_transcription_of_pytorch_for_every_flag_combination() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        for h in CONFIGS {
+            assert_matches_reference::<Adam>(h, reference(*h));
+        }
+    }
+
+    #[test]
+    fn adam_is_bit_identical_across_simd_levels_and_thread_counts() {
+        for h in CONFIGS {
+            assert_level_and_thread_invariant::<Adam>(h);
+        }
+    }
+
+    #[test]
+    fn adamw_with_zero_weight_decay_equals_adam() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let a = run::<Adam>(&[1e-2, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.0, 0.0], 4, 3);
+        let w = run::<Adam>(&[1e-2, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.0, 1.0], 4, 3);
+        assert_eq!(a, w);
+    }
+
+    #[test]
+    fn zero_learning_rate_changes_nothing() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let p = run::<Adam>(&[0.0, 0.9, 0.999, 1e-8, 0.1, 1.0, 0.0, 1.0], 3, 5);
+        assert_eq!(p, init(LENS, 5));
+    }
+}

@@ -1,0 +1,84 @@
+//! One file per optimizer: the math in a header, a `Scalars` struct computed once per tensor per
+//! step in f64, an element body selected by flags outside the loop, and tests against a plain
+//! scalar reference.
+
+pub mod adam;
+pub mod sgd;
+
+/// Reads hyperparameter `i` as a flag.
+#[inline]
+pub(crate) fn flag(h: &[f64], i: usize) -> bool {
+    h[i] != 0.0
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use crate::engine::testing::{step_vecs, value};
+    use crate::engine::{Engine, Rule};
+    use crate::simd::{self, Level};
+    use std::sync::Mutex;
+
+    /// Tests that force SIMD levels or thread counts hold this lock.
+    pub static GLOBAL: Mutex<()> = Mutex::new(());
+
+    pub const LENS: &[usize] = &[0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1023, 1025, 40001];
+
+    pub fn init(lens: &[usize], seed: u32) -> Vec<Vec<f32>> {
+        lens.iter().enumerate().map(|(j, &n)| (0..n as u32).map(|i| value(seed, 0, j as u32, i)).collect()).collect()
+    }
+
+    pub fn grads(lens: &[usize], seed: u32, t: u32) -> Vec<Vec<f32>> {
+        lens.iter().enumerate().map(|(j, &n)| (0..n as u32).map(|i| value(seed, t, j as u32, i)).collect()).collect()
+    }
+
+    /// Runs `steps` engine steps on [`LENS`] and returns the parameters.
+    pub fn run<R: Rule>(hyper: &[f64], steps: u32, seed: u32) -> Vec<Vec<f32>> {
+        let mut e = Engine::<R>::new();
+        e.add_params(LENS);
+        let mut p = init(LENS, seed);
+        for t in 1..=steps {
+            let mut g = grads(LENS, seed, t);
+            step_vecs(&mut e, &mut p, &mut g, hyper).unwrap();
+        }
+        p
+    }
+
+    fn bits(p: &[Vec<f32>]) -> Vec<Vec<u32>> {
+        p.iter().map(|v| v.iter().map(|x| x.to_bits()).collect()).collect()
+    }
+
+    /// Every SIMD level and 1 or 2 threads give the same bits as the baseline on one thread.
+    pub fn assert_level_and_thread_invariant<R: Rule>(hyper: &[f64]) {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        crate::pool::set_num_threads(1).unwrap();
+        simd::force(Level::Baseline);
+        let expect = bits(&run::<R>(hyper, 5, 7));
+        for lvl in [Level::Baseline, Level::Avx2, Level::Avx512] {
+            for threads in [1, 2, 3] {
+                let got = simd::force(lvl);
+                crate::pool::set_num_threads(threads).unwrap();
+                assert!(bits(&run::<R>(hyper, 5, 7)) == expect, "level {got:?} with {threads} threads differs from baseline");
+            }
+        }
+        simd::force(simd::detected());
+    }
+
+    /// The engine equals a scalar reference, element for element, bit for bit.
+    pub fn assert_matches_reference<R: Rule>(hyper: &[f64], reference: impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32)) {
+        let seed = 11;
+        let got = run::<R>(hyper, 6, seed);
+        let mut p = init(LENS, seed);
+        let mut states: Vec<Vec<Vec<f32>>> = LENS.iter().map(|_| Vec::new()).collect();
+        for t in 1..=6 {
+            let g = grads(LENS, seed, t);
+            for j in 0..LENS.len() {
+                reference(&mut p[j], &g[j], &mut states[j], t);
+            }
+        }
+        for j in 0..LENS.len() {
+            for i in 0..LENS[j] {
+                assert_eq!(got[j][i].to_bits(), p[j][i].to_bits(), "tensor {j} element {i}: {} vs {}", got[j][i], p[j][i]);
+            }
+        }
+    }
+}

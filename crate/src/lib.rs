@@ -1,0 +1,33 @@
+//! ferroptim's native core: fused, multithreaded, SIMD optimizer steps.
+//!
+//! # Buffer conventions
+//! Parameters and gradients are the caller's `Float32Array`s, borrowed for the length of one
+//! synchronous call and never copied. Optimizer state (`exp_avg`, `momentum_buffer`, ...) is owned
+//! here, one `Vec<f32>` per parameter and slot, allocated on the first step that needs it. The
+//! bindings reject buffers whose memory overlaps, so every `&mut [f32]` handed to a kernel is unique.
+//!
+//! # Threading
+//! A step is one parallel region over all tensors together: the concatenated element range is cut
+//! into fixed chunks of [`driver::CHUNK`] elements, and rayon workers take chunks, so 300 small
+//! tensors spread over the pool as well as one large one. Below [`driver::PAR_MIN`] elements the
+//! step stays on the calling thread. The pool size comes from `FERROPTIM_NUM_THREADS` or the number
+//! of available cores, and can be changed at run time ([`pool::set_num_threads`]).
+//!
+//! # SIMD
+//! The binary is built for baseline x86-64. Each kernel body is plain scalar Rust, compiled three
+//! times (AVX-512, AVX2+FMA, baseline) behind `#[target_feature]` trampolines in [`simd`]; the level
+//! is detected once and can be forced lower with `FERROPTIM_SIMD=avx512|avx2|baseline`.
+//!
+//! # Determinism
+//! Results do not depend on the SIMD level or the thread count. Element bodies use only IEEE
+//! add, sub, mul, div and sqrt, which Rust never contracts into FMA, so every vector width computes
+//! the same bits. Per-step scalars (bias corrections, `lr * weight_decay`) are computed once in f64.
+
+pub mod driver;
+pub mod engine;
+pub mod kernels;
+pub mod pool;
+pub mod simd;
+
+#[cfg(not(test))]
+mod bindings;

@@ -1,0 +1,39 @@
+// `npm test`: runs the Rust unit tests (cargo test) and the ava suite, streams their output, and
+// ends with one plain line `N passed, N failed` counting every test that really ran.
+import { spawn } from 'node:child_process';
+
+function run(cmd, args, parse) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], shell: false });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      process.stdout.write(d);
+      out += d;
+    });
+    child.on('close', (code) => resolve({ code: code ?? 1, ...parse(out) }));
+  });
+}
+
+function cargo(out) {
+  let passed = 0;
+  let failed = 0;
+  for (const m of out.matchAll(/test result: \w+\. (\d+) passed; (\d+) failed/g)) {
+    passed += Number(m[1]);
+    failed += Number(m[2]);
+  }
+  return { passed, failed };
+}
+
+function tap(out) {
+  const num = (k) => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
+  return { passed: num('pass'), failed: num('fail') };
+}
+
+const rust = await run('cargo', ['test', '--release', '--manifest-path', 'crate/Cargo.toml'], cargo);
+const ava = await run('npx', ['ava', '--tap'], tap);
+const passed = rust.passed + ava.passed;
+// A runner that exits non-zero without reporting a failure still counts as one failure.
+const failed = rust.failed + ava.failed + (rust.code !== 0 && rust.failed === 0 ? 1 : 0) + (ava.code !== 0 && ava.failed === 0 ? 1 : 0);
+console.log(`\nrust: ${rust.passed} passed, ${rust.failed} failed; ava: ${ava.passed} passed, ${ava.failed} failed`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -1,0 +1,34 @@
+/**
+ * The only importer of the generated binding. It narrows its types and turns the native
+ * `TypeError: ` / `RangeError: ` message prefixes into the matching JS error classes.
+ * @module
+ */
+import * as binding from '../native/index.js';
+
+export type NativeOptimizer = binding.NativeOptimizer;
+export type NativeParamState = binding.NativeParamState;
+/** Kernel names the native engine knows. */
+export type KernelName = 'sgd' | 'adam';
+
+/** Re-throws a native error as the JS error class its message names. */
+export function mapNativeError(e: unknown, ctx: string, rename?: (msg: string) => string): never {
+  if (e instanceof Error) {
+    const m = /^(TypeError|RangeError): ([\s\S]*)$/.exec(e.message);
+    if (m) {
+      const msg = `${ctx}: ${rename ? rename(m[2]!) : m[2]}`;
+      throw m[1] === 'TypeError' ? new TypeError(msg) : new RangeError(msg);
+    }
+  }
+  throw e;
+}
+
+export function createNativeOptimizer(kind: KernelName): NativeOptimizer {
+  return new binding.NativeOptimizer(kind);
+}
+
+export const native = {
+  setNumThreads: (n: number): void => binding.setNumThreads(n),
+  getNumThreads: (): number => binding.getNumThreads(),
+  simdLevel: (): string => binding.simdLevel(),
+  detectedSimdLevel: (): string => binding.detectedSimdLevel(),
+};

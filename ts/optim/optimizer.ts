@@ -1,0 +1,349 @@
+/**
+ * The optimizer base class: parameter groups, per-parameter state, `step`, `zeroGrad` and
+ * `stateDict`. Subclasses own their hyperparameters (defaults, checks, packing) and nothing else.
+ * @module
+ */
+import { createNativeOptimizer, mapNativeError, type KernelName, type NativeOptimizer } from '../native.js';
+import { Parameter } from '../tensor.js';
+import { checkKnownKeys, checkOptions, describeValue } from '../validate.js';
+
+/** A parameter group as given to a constructor or to `addParamGroup`: parameters plus option overrides. */
+export type ParamGroupInput<O> = { params: readonly Parameter[] } & Partial<O>;
+
+/** What optimizers accept as parameters: a list of parameters, or a list of parameter groups. */
+export type ParamsInput<O> = readonly Parameter[] | readonly ParamGroupInput<O>[];
+
+/**
+ * A live parameter group: its parameters and every option, resolved against the defaults. Options
+ * may be changed between steps (schedulers do exactly this); they are checked again at each step.
+ */
+export type ParamGroup<O> = O & {
+  params: Parameter[];
+  /** The group's lr when a scheduler first took it over (PyTorch's `initial_lr`). */
+  initialLr?: number;
+};
+
+/** Per-parameter state in a state dict: the step counter and each state buffer (camelCase names). */
+export type ParamStateEntry = { step: number } & { [buffer: string]: number | number[] };
+
+/** A JSON-serialisable optimizer state, as returned by `stateDict()`. */
+export interface OptimizerStateDict {
+  /** Per-parameter state keyed by parameter name when every parameter has a unique one, else by position. */
+  state: Record<string, ParamStateEntry>;
+  /** Each group's options, with `params` listing the keys of its parameters. */
+  paramGroups: Array<Record<string, unknown> & { params: string[] }>;
+}
+
+/** Options of `loadStateDict`. */
+export interface LoadStateDictOptions {
+  /**
+   * Strict loading (the default) requires the same groups with the same parameter keys and rejects
+   * unknown keys; parameters without an entry have their state cleared. With `strict: false`, only
+   * entries whose key matches a parameter are loaded, unknown keys are ignored, group options are
+   * loaded only for groups whose parameter keys match, and everything else is left as it is.
+   * @defaultValue true
+   */
+  strict?: boolean;
+}
+
+function camel(snake: string): string {
+  return snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function cloneOption(v: unknown): unknown {
+  return Array.isArray(v) ? [...v] : v;
+}
+
+/**
+ * Base class of every ferroptim optimizer.
+ *
+ * @remarks
+ * One `step()` is one native call covering every parameter of every group that has a gradient:
+ * the kernel reads the caller's `grad` arrays, updates the `data` arrays in place and keeps its
+ * state (`expAvg`, `momentumBuffer`, ...) in native memory, allocated on a parameter's first step.
+ *
+ * Everything is checked before anything is written: group options, buffer types and lengths
+ * (a detached buffer has length 0), and overlap between any two buffers of the step. A bad value
+ * throws a `TypeError` or `RangeError` naming it and leaves parameters and state as they were.
+ */
+export abstract class Optimizer<O extends object> {
+  /** The default options, PyTorch's unless given to the constructor. */
+  readonly defaults: Readonly<O>;
+  /** The live parameter groups. */
+  readonly paramGroups: ParamGroup<O>[] = [];
+  /** The class name used in messages. */
+  protected readonly label: string;
+
+  readonly #native: NativeOptimizer;
+  readonly #slotNames: string[];
+  readonly #ids = new Map<Parameter, number>();
+  readonly #params: Parameter[] = [];
+  #hyper = new Float64Array(0);
+  #ids32 = new Uint32Array(0);
+  #groupOf = new Uint32Array(0);
+  readonly #buffers: Float32Array[] = [];
+  readonly #hyperLen: number;
+
+  protected constructor(label: string, kernel: KernelName, params: ParamsInput<O>, defaults: O) {
+    this.label = label;
+    this.defaults = Object.freeze({ ...defaults });
+    this.#native = createNativeOptimizer(kernel);
+    this.#slotNames = this.#native.slotNames().map(camel);
+    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      throw new TypeError(`${label}: expected params to be an array of Parameters or of param groups, received ${describeValue(params)}`);
+    }
+    const list = [...(params as Iterable<unknown>)];
+    if (list.length === 0) throw new RangeError(`${label}: expected a non-empty parameter list, received an empty one`);
+    const groups: ParamGroupInput<O>[] = list.every((p) => p instanceof Parameter)
+      ? [{ params: list as Parameter[] } as unknown as ParamGroupInput<O>]
+      : (list as ParamGroupInput<O>[]);
+    this.#hyperLen = this.#native.hyperNames().length;
+    this.validateGroup(this.defaults as O, 'options');
+    groups.forEach((g) => this.addParamGroup(g));
+  }
+
+  /** Checks one group's options; `where` names the group in messages. Throws on a bad value. */
+  protected abstract validateGroup(group: O, where: string): void;
+
+  /** Writes the group's hyperparameters, packed in the kernel's order, at `out[offset..]`. */
+  protected abstract packGroup(group: O, out: Float64Array, offset: number): void;
+
+  /** The option keys of this optimizer (the keys of its defaults). */
+  protected get optionKeys(): string[] {
+    return Object.keys(this.defaults);
+  }
+
+  #resolveGroup(input: unknown, where: string): ParamGroup<O> {
+    const g = checkOptions(`${this.label}: ${where}`, input);
+    checkKnownKeys(`${this.label}: ${where}`, g, ['params', 'initialLr', ...this.optionKeys]);
+    const params = g.params;
+    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      throw new TypeError(`${this.label}: expected ${where}.params to be an array of Parameters, received ${describeValue(params)}`);
+    }
+    const list = [...(params as Iterable<unknown>)];
+    if (list.length === 0) throw new RangeError(`${this.label}: expected ${where}.params to be non-empty, received an empty list`);
+    const local = new Set<Parameter>();
+    for (const [i, p] of list.entries()) {
+      if (!(p instanceof Parameter)) {
+        throw new TypeError(`${this.label}: expected ${where}.params[${i}] to be a Parameter, received ${describeValue(p)}`);
+      }
+      if (local.has(p) || this.#ids.has(p)) {
+        throw new RangeError(`${this.label}: ${where}.params[${i}] (${p.name ?? 'unnamed'}) is already optimized by this optimizer; each parameter may appear once`);
+      }
+      local.add(p);
+    }
+    const group = { ...this.defaults } as Record<string, unknown>;
+    for (const k of this.optionKeys) {
+      if (g[k] !== undefined) group[k] = cloneOption(g[k]);
+      else group[k] = cloneOption(group[k]);
+    }
+    if (g.initialLr !== undefined) group.initialLr = g.initialLr;
+    this.validateGroup(group as O, where);
+    group.params = list;
+    return group as ParamGroup<O>;
+  }
+
+  #commitGroup(group: ParamGroup<O>): void {
+    const first = this.#native.addParams(group.params.map((p) => p.numel));
+    group.params.forEach((p, i) => {
+      this.#ids.set(p, first + i);
+      this.#params.push(p);
+    });
+    this.paramGroups.push(group);
+  }
+
+  /**
+   * Adds a parameter group; its missing options take the optimizer's defaults.
+   * @throws TypeError or RangeError for bad options, an empty list, or a parameter already present.
+   */
+  addParamGroup(group: ParamGroupInput<O>): void {
+    const g = this.#resolveGroup(group, `param group ${this.paramGroups.length}`);
+    this.#commitGroup(g);
+  }
+
+  /**
+   * Applies one update to every parameter whose `grad` is not `null`, in one native call.
+   *
+   * @param closure - optional; called first, its return value (the loss) is returned.
+   * @returns the closure's value, if a closure was given.
+   * @throws TypeError or RangeError, before anything is written, for a bad group option, a buffer
+   * that is not a Float32Array, a length mismatch (a detached buffer has length 0) or two buffers
+   * that overlap.
+   */
+  step(closure?: () => number): number | undefined {
+    const loss = closure === undefined ? undefined : closure();
+    const k = this.#hyperLen;
+    const groups = this.paramGroups;
+    if (this.#hyper.length !== groups.length * k) this.#hyper = new Float64Array(groups.length * k);
+    if (this.#ids32.length < this.#params.length) {
+      this.#ids32 = new Uint32Array(this.#params.length);
+      this.#groupOf = new Uint32Array(this.#params.length);
+    }
+    const buffers = this.#buffers;
+    buffers.length = 0;
+    let n = 0;
+    for (let gi = 0; gi < groups.length; gi++) {
+      const g = groups[gi]!;
+      this.validateGroup(g, `param group ${gi}`);
+      this.packGroup(g, this.#hyper, gi * k);
+      for (const p of g.params) {
+        const grad = p.grad;
+        if (grad === null) continue;
+        const data = p.data;
+        const id = this.#ids.get(p)!;
+        if (data.length !== p.numel || grad.length !== p.numel) {
+          const which = data.length !== p.numel ? 'data' : 'grad';
+          const len = which === 'data' ? data.length : grad.length;
+          throw new RangeError(
+            `${this.label}: expected ${which} of ${Parameter.describe(p, id)} to have length ${p.numel}, received ${len}${len === 0 ? ' (its buffer was detached or transferred)' : ''}`,
+          );
+        }
+        this.#ids32[n] = id;
+        this.#groupOf[n] = gi;
+        buffers.push(data, grad);
+        n++;
+      }
+    }
+    try {
+      this.#native.step(this.#ids32.subarray(0, n), buffers, this.#hyper, this.#groupOf.subarray(0, n));
+    } catch (e) {
+      mapNativeError(e, this.label, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
+    } finally {
+      buffers.length = 0;
+    }
+    return loss;
+  }
+
+  /**
+   * Zeroes every gradient in place (parameters whose grad is `null` are left so).
+   * With `setToNone: true`, sets every grad to `null` instead (PyTorch's default since 2.0).
+   */
+  zeroGrad(options: { setToNone?: boolean } = {}): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        if (options.setToNone) p.grad = null;
+        else p.grad?.fill(0);
+      }
+    }
+  }
+
+  /** The state keys of the parameters, by position: names when all are present and unique. */
+  #keys(): string[] {
+    const names = this.#params.map((p) => p.name);
+    const unique = names.every((n) => n !== undefined) && new Set(names).size === names.length;
+    return unique ? (names as string[]) : names.map((_, i) => String(i));
+  }
+
+  /**
+   * The optimizer's state as plain JSON-serialisable data: per-parameter state (step counter and
+   * buffers as number arrays) and each group's options. Loading it with {@link loadStateDict}
+   * and continuing reproduces an uninterrupted run bit for bit.
+   */
+  stateDict(): OptimizerStateDict {
+    const keys = this.#keys();
+    const state: Record<string, ParamStateEntry> = {};
+    this.#params.forEach((_, id) => {
+      const st = this.#native.getState(id);
+      if (!st) return;
+      const entry: ParamStateEntry = { step: st.step };
+      st.slots.forEach((buf, s) => {
+        if (buf) entry[this.#slotNames[s]!] = Array.from(buf);
+      });
+      state[keys[id]!] = entry;
+    });
+    const paramGroups = this.paramGroups.map((g) => {
+      const out: Record<string, unknown> & { params: string[] } = { params: g.params.map((p) => keys[this.#ids.get(p)!]!) };
+      for (const k of this.optionKeys) out[k] = cloneOption((g as Record<string, unknown>)[k]);
+      if (g.initialLr !== undefined) out.initialLr = g.initialLr;
+      return out;
+    });
+    return { state, paramGroups };
+  }
+
+  /**
+   * Loads a state produced by {@link stateDict} (possibly through JSON). Everything is checked
+   * before anything changes.
+   * @throws TypeError or RangeError for a malformed state, a mismatch in strict mode, or a buffer
+   * of the wrong length.
+   */
+  loadStateDict(sd: OptimizerStateDict, options: LoadStateDictOptions = {}): void {
+    const ctx = `${this.label}.loadStateDict`;
+    const strict = options.strict ?? true;
+    if (sd === null || typeof sd !== 'object' || typeof sd.state !== 'object' || sd.state === null || !Array.isArray(sd.paramGroups)) {
+      throw new TypeError(`${ctx}: expected an object with state and paramGroups, received ${describeValue(sd)}`);
+    }
+    const keys = this.#keys();
+    const idOf = new Map(keys.map((k, i) => [k, i]));
+    // Groups: which saved group loads into which of ours.
+    const groupPlan: Array<[number, Record<string, unknown>]> = [];
+    const structureMatches =
+      sd.paramGroups.length === this.paramGroups.length &&
+      sd.paramGroups.every((g, i) => Array.isArray(g?.params) && g.params.length === this.paramGroups[i]!.params.length && g.params.every((k, j) => k === keys[this.#ids.get(this.paramGroups[i]!.params[j]!)!]));
+    if (strict && !structureMatches) {
+      throw new RangeError(`${ctx}: the saved param groups do not match this optimizer's (${sd.paramGroups.length} saved groups, ${this.paramGroups.length} here, or different parameter keys); pass { strict: false } to load what matches`);
+    }
+    if (structureMatches) {
+      sd.paramGroups.forEach((saved, i) => {
+        const merged: Record<string, unknown> = { ...(this.paramGroups[i] as Record<string, unknown>) };
+        for (const k of this.optionKeys) if (saved[k] !== undefined) merged[k] = cloneOption(saved[k]);
+        if (strict) checkKnownKeys(`${ctx}: param group ${i}`, saved, ['params', 'initialLr', ...this.optionKeys]);
+        this.validateGroup(merged as O, `saved param group ${i}`);
+        if (saved.initialLr !== undefined && typeof saved.initialLr !== 'number') {
+          throw new TypeError(`${ctx}: expected initialLr of param group ${i} to be a number, received ${describeValue(saved.initialLr)}`);
+        }
+        groupPlan.push([i, merged]);
+      });
+    }
+    // State entries.
+    const statePlan: Array<[number, number, Array<Float32Array | null>]> = [];
+    for (const [key, entry] of Object.entries(sd.state)) {
+      const id = idOf.get(key);
+      if (id === undefined) {
+        if (strict) throw new RangeError(`${ctx}: state has an entry for ${JSON.stringify(key)}, which is not a parameter of this optimizer`);
+        continue;
+      }
+      if (entry === null || typeof entry !== 'object') throw new TypeError(`${ctx}: expected state[${JSON.stringify(key)}] to be an object, received ${describeValue(entry)}`);
+      const step = entry.step;
+      if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) {
+        throw new RangeError(`${ctx}: expected state[${JSON.stringify(key)}].step to be an integer >= 0, received ${describeValue(step)}`);
+      }
+      const n = this.#params[id]!.numel;
+      const slots: Array<Float32Array | null> = this.#slotNames.map(() => null);
+      for (const [name, value] of Object.entries(entry as Record<string, unknown>)) {
+        if (name === 'step') continue;
+        const s = this.#slotNames.indexOf(name);
+        if (s < 0) {
+          if (strict) throw new RangeError(`${ctx}: state[${JSON.stringify(key)}] has an unknown buffer ${JSON.stringify(name)} (expected ${this.#slotNames.join(', ')})`);
+          continue;
+        }
+        if (!Array.isArray(value) && !(value instanceof Float32Array)) {
+          throw new TypeError(`${ctx}: expected state[${JSON.stringify(key)}].${name} to be an array of numbers, received ${describeValue(value)}`);
+        }
+        const arr = value as ArrayLike<unknown>;
+        if (arr.length !== n) {
+          throw new RangeError(`${ctx}: expected state[${JSON.stringify(key)}].${name} to have length ${n}, received ${arr.length}`);
+        }
+        if (Array.isArray(value) && value.some((x) => typeof x !== 'number')) {
+          throw new TypeError(`${ctx}: expected state[${JSON.stringify(key)}].${name} to hold only numbers`);
+        }
+        slots[s] = Float32Array.from(arr as ArrayLike<number>);
+      }
+      statePlan.push([id, step, slots]);
+    }
+    // Commit.
+    for (const [i, merged] of groupPlan) {
+      const g = this.paramGroups[i] as Record<string, unknown>;
+      for (const k of this.optionKeys) g[k] = merged[k];
+      const saved = sd.paramGroups[i]!;
+      if (saved.initialLr !== undefined) g.initialLr = saved.initialLr;
+    }
+    if (strict) this.#params.forEach((_, id) => this.#native.clearState(id));
+    for (const [id, step, slots] of statePlan) {
+      try {
+        this.#native.setState(id, step, slots);
+      } catch (e) {
+        mapNativeError(e, ctx);
+      }
+    }
+  }
+}
