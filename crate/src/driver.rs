@@ -65,6 +65,87 @@ where
     Ok(())
 }
 
+/// Index of the first reduction slot of each tensor: a tensor has one slot per chunk it touches.
+/// Fills `base` (length `tensors + 1`) and returns the number of slots.
+pub fn piece_slots(offsets: &[usize], base: &mut Vec<usize>) -> usize {
+    base.clear();
+    base.push(0);
+    for w in offsets.windows(2) {
+        let n = if w[1] > w[0] { (w[1] - 1) / CHUNK - w[0] / CHUNK + 1 } else { 0 };
+        base.push(base.last().unwrap() + n);
+    }
+    *base.last().unwrap()
+}
+
+/// A shared output array whose slots are each written by exactly one piece.
+struct Slots<T>(*mut T);
+// SAFETY: every piece writes a distinct slot (see `for_each_piece_reduce`).
+unsafe impl<T: Send> Sync for Slots<T> {}
+
+/// Runs `f(tensor, start, end)` over every piece like [`for_each_piece`] and stores each piece's
+/// result in `out[base[t] + chunk - first chunk of t]`, then sums each tensor's pieces in index
+/// order into `sums[t]`. The pieces, and so the sums, do not depend on the thread count.
+pub fn for_each_piece_reduce<const K: usize, F>(offsets: &[usize], base: &[usize], out: &mut Vec<[f64; K]>, sums: &mut Vec<[f64; K]>, f: F) -> Result<(), String>
+where
+    F: Fn(usize, usize, usize) -> [f64; K] + Sync,
+{
+    let slots = *base.last().unwrap_or(&0);
+    out.clear();
+    out.resize(slots, [0.0; K]);
+    let ptr = Slots(out.as_mut_ptr());
+    let ptr = &ptr;
+    for_each_piece(offsets, |t, a, b| {
+        let r = f(t, a, b);
+        let idx = base[t] + (offsets[t] + a) / CHUNK - offsets[t] / CHUNK;
+        // SAFETY: (t, chunk) identifies the piece, so each index is written once; idx < slots.
+        unsafe { *ptr.0.add(idx) = r };
+    })?;
+    sums.clear();
+    for t in 0..base.len().saturating_sub(1) {
+        let mut acc = [0.0; K];
+        for piece in &out[base[t]..base[t + 1]] {
+            for k in 0..K {
+                acc[k] += piece[k];
+            }
+        }
+        sums.push(acc);
+    }
+    Ok(())
+}
+
+/// Σ x² in f64 with eight interleaved accumulators combined in a fixed order, so the result
+/// is the same at every SIMD width.
+#[inline(always)]
+pub fn sum_squares(x: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for j in 0..8 {
+            let v = c[j] as f64;
+            acc[j] += v * v;
+        }
+    }
+    for (j, &v) in chunks.remainder().iter().enumerate() {
+        acc[j] += (v as f64) * (v as f64);
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+struct SumSquares<'a>(&'a [f32], &'a mut f64);
+impl crate::simd::Simd for SumSquares<'_> {
+    #[inline(always)]
+    fn run(self) {
+        *self.1 = sum_squares(self.0);
+    }
+}
+
+/// [`sum_squares`] at the active SIMD level.
+pub fn sum_squares_simd(x: &[f32]) -> f64 {
+    let mut r = 0.0;
+    crate::simd::dispatch(SumSquares(x, &mut r));
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +173,37 @@ mod tests {
             })
             .unwrap();
             assert!(seen.into_inner().unwrap().iter().all(|&n| n == 1));
+        }
+    }
+
+    #[test]
+    fn reductions_are_identical_for_any_thread_count_and_simd_level() {
+        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let lens = [0, 3, 8191, 8193, 1, 0, 40001, 17];
+        let offsets = prefix(&lens);
+        let data: Vec<f32> = (0..*offsets.last().unwrap()).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+        let mut base = Vec::new();
+        piece_slots(&offsets, &mut base);
+        let run = || {
+            let (mut out, mut sums) = (Vec::new(), Vec::new());
+            for_each_piece_reduce::<1, _>(&offsets, &base, &mut out, &mut sums, |t, a, b| [sum_squares_simd(&data[offsets[t] + a..offsets[t] + b])]).unwrap();
+            sums
+        };
+        crate::pool::set_num_threads(1).unwrap();
+        crate::simd::force(crate::simd::Level::Baseline);
+        let expect = run();
+        for lvl in [crate::simd::Level::Avx2, crate::simd::Level::Avx512] {
+            for threads in [1, 2, 4] {
+                crate::simd::force(lvl);
+                crate::pool::set_num_threads(threads).unwrap();
+                let got = run();
+                assert!(got.iter().zip(&expect).all(|(a, b)| a[0].to_bits() == b[0].to_bits()));
+            }
+        }
+        crate::simd::force(crate::simd::detected());
+        for (t, s) in expect.iter().enumerate() {
+            let exact: f64 = data[offsets[t]..offsets[t + 1]].iter().map(|&x| (x as f64) * (x as f64)).sum();
+            assert!((s[0] - exact).abs() <= 1e-9 * exact.max(1.0));
         }
     }
 }

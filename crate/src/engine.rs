@@ -72,6 +72,30 @@ pub trait Rule: Sync {
     /// `a <= b <= t.len`, every slot in `slots_needed` is allocated, and the range is not touched
     /// by anyone else during the call.
     unsafe fn apply(s: &Self::Scalars, t: &TensorPtrs, a: usize, b: usize);
+
+    /// Rules that need per-tensor sums before the update (LAMB's trust ratio) set this: the
+    /// engine then runs [`Rule::reduce`] over all pieces, sums each tensor's results in a fixed
+    /// order, hands them to [`Rule::finish`], and only then runs [`Rule::apply`].
+    const TWO_PASS: bool = false;
+    /// First pass over elements `[a, b)` of tensor `t`; may update state. Same safety as `apply`.
+    ///
+    /// # Safety
+    /// As [`Rule::apply`].
+    unsafe fn reduce(_s: &Self::Scalars, _t: &TensorPtrs, _a: usize, _b: usize) -> [f64; 2] {
+        [0.0; 2]
+    }
+    /// Completes a tensor's scalars from its first-pass sums.
+    fn finish(_s: &mut Self::Scalars, _sums: [f64; 2]) {}
+}
+
+/// Extra work a step can do besides the update.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepFlags {
+    /// Read every gradient first and skip the whole step, touching nothing, if any element is
+    /// NaN or infinite.
+    pub skip_nonfinite: bool,
+    /// Record each tensor's Σg² (see [`Engine::grad_sq_sums`]).
+    pub grad_norms: bool,
 }
 
 /// The state of one parameter.
@@ -108,6 +132,8 @@ impl std::fmt::Display for Error {
 /// What a step did.
 #[derive(Debug, PartialEq, Clone, Copy)]
 pub struct StepReport {
+    /// False when the step was skipped because a gradient was not finite.
+    pub applied: bool,
     pub tensors: usize,
     pub elements: usize,
 }
@@ -122,6 +148,12 @@ pub struct Engine<R: Rule> {
     checked_spans: Vec<(usize, usize, usize)>,
     seen: Vec<u64>,
     stamp: u64,
+    piece_base: Vec<usize>,
+    partials1: Vec<[f64; 1]>,
+    sums1: Vec<[f64; 1]>,
+    partials2: Vec<[f64; 2]>,
+    sums2: Vec<[f64; 2]>,
+    grad_sums: Vec<f64>,
     _rule: PhantomData<R>,
 }
 
@@ -146,6 +178,12 @@ impl<R: Rule> Engine<R> {
             checked_spans: Vec::new(),
             seen: Vec::new(),
             stamp: 0,
+            piece_base: Vec::new(),
+            partials1: Vec::new(),
+            sums1: Vec::new(),
+            partials2: Vec::new(),
+            sums2: Vec::new(),
+            grad_sums: Vec::new(),
             _rule: PhantomData,
         }
     }
@@ -234,38 +272,85 @@ impl<R: Rule> Engine<R> {
     /// # Safety
     /// Every `Buf` points to `len` valid, initialised f32s that nothing else accesses during the
     /// call. Overlap between the buffers themselves is checked here.
-    pub unsafe fn step(&mut self, ids: &[u32], params: &[Buf], grads: &[Buf], hyper: &[f64], group_of: &[u32]) -> Result<StepReport, Error> {
+    pub unsafe fn step(&mut self, ids: &[u32], params: &[Buf], grads: &[Buf], hyper: &[f64], group_of: &[u32], flags: StepFlags) -> Result<StepReport, Error> {
         self.check(ids, params, grads, hyper, group_of)?;
         let k = R::HYPER.len();
         self.tensors.clear();
-        self.scalars.clear();
         self.offsets.clear();
         self.offsets.push(0);
+        for (i, &id) in ids.iter().enumerate() {
+            let len = self.states[id as usize].len;
+            self.tensors.push(TensorPtrs { param: params[i].ptr, grad: grads[i].ptr, slots: [std::ptr::null_mut(); MAX_SLOTS], len });
+            self.offsets.push(self.offsets.last().unwrap() + len);
+        }
+        let elements = *self.offsets.last().unwrap();
+        driver::piece_slots(&self.offsets, &mut self.piece_base);
+        let mut have_sums = false;
+        if flags.skip_nonfinite {
+            let tensors = &self.tensors;
+            // SAFETY: grads are valid for their lengths and only read.
+            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| [driver::sum_squares_simd(unsafe { tensors[t].grad(a, b) })])
+                .map_err(Error::Range)?;
+            have_sums = true;
+            if self.sums1.iter().any(|s| !s[0].is_finite()) {
+                self.grad_sums.clear();
+                self.grad_sums.extend(self.sums1.iter().map(|s| s[0]));
+                return Ok(StepReport { applied: false, tensors: ids.len(), elements });
+            }
+        }
+        self.scalars.clear();
         for (i, &id) in ids.iter().enumerate() {
             let h = &hyper[group_of[i] as usize * k..][..k];
             let st = &mut self.states[id as usize];
             let need = R::slots_needed(h);
             let mut fresh = 0u32;
-            let mut slots = [std::ptr::null_mut(); MAX_SLOTS];
             for (s, slot) in st.slots.iter_mut().enumerate() {
                 if need & (1 << s) != 0 && slot.is_none() {
                     *slot = Some(vec![R::slot_init(h, s); st.len]);
                     fresh |= 1 << s;
                 }
                 if let Some(v) = slot {
-                    slots[s] = v.as_mut_ptr();
+                    self.tensors[i].slots[s] = v.as_mut_ptr();
                 }
             }
             st.step += 1.0;
             self.scalars.push(R::scalars(h, st.step, fresh));
-            self.tensors.push(TensorPtrs { param: params[i].ptr, grad: grads[i].ptr, slots, len: st.len });
-            self.offsets.push(self.offsets.last().unwrap() + st.len);
+        }
+        if R::TWO_PASS {
+            let (tensors, scalars) = (&self.tensors, &self.scalars);
+            // SAFETY: as for apply below.
+            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials2, &mut self.sums2, |t, a, b| unsafe { R::reduce(&scalars[t], &tensors[t], a, b) })
+                .map_err(Error::Range)?;
+            for (s, sums) in self.scalars.iter_mut().zip(&self.sums2) {
+                R::finish(s, *sums);
+            }
         }
         let (tensors, scalars) = (&self.tensors, &self.scalars);
-        // SAFETY: pieces are disjoint ranges within each tensor's length (driver), buffers are
-        // disjoint (checked above) and slots were allocated above.
-        driver::for_each_piece(&self.offsets, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b) }).map_err(Error::Range)?;
-        Ok(StepReport { tensors: ids.len(), elements: *self.offsets.last().unwrap() })
+        if flags.grad_norms && !have_sums {
+            // Σg² of each piece while it is cache-hot, then the update.
+            // SAFETY: pieces are disjoint ranges within each tensor's length (driver), buffers are
+            // disjoint (checked above) and slots were allocated above.
+            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| unsafe {
+                let s = driver::sum_squares_simd(tensors[t].grad(a, b));
+                R::apply(&scalars[t], &tensors[t], a, b);
+                [s]
+            })
+            .map_err(Error::Range)?;
+            have_sums = true;
+        } else {
+            // SAFETY: as above.
+            driver::for_each_piece(&self.offsets, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b) }).map_err(Error::Range)?;
+        }
+        self.grad_sums.clear();
+        if have_sums {
+            self.grad_sums.extend(self.sums1.iter().map(|s| s[0]));
+        }
+        Ok(StepReport { applied: true, tensors: ids.len(), elements })
+    }
+
+    /// Σg² of each tensor of the last step (in `ids` order), when it gathered them.
+    pub fn grad_sq_sums(&self) -> &[f64] {
+        &self.grad_sums
     }
 
     /// Replaces a parameter's state. `slots` must have at most [`Rule::SLOTS`] entries, each of the
@@ -317,7 +402,7 @@ pub mod testing {
         let g: Vec<Buf> = grads.iter_mut().map(|v| Buf { ptr: v.as_mut_ptr(), len: v.len() }).collect();
         let group_of = vec![0u32; params.len()];
         // SAFETY: the vectors are exclusively borrowed for the call.
-        unsafe { e.step(&ids, &p, &g, hyper, &group_of) }
+        unsafe { e.step(&ids, &p, &g, hyper, &group_of, StepFlags::default()) }
     }
 
     /// A deterministic float in [-1, 1] (the same hash as the TypeScript tests and the fixture script).

@@ -205,7 +205,7 @@ export abstract class Optimizer<O extends object> {
       }
     }
     try {
-      this.#native.step(this.#ids32.subarray(0, n), buffers, this.#hyper, this.#groupOf.subarray(0, n));
+      this.#native.step(this.#ids32.subarray(0, n), buffers, this.#hyper, this.#groupOf.subarray(0, n), 0, null);
     } catch (e) {
       mapNativeError(e, this.label, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
     } finally {

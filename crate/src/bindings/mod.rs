@@ -3,7 +3,7 @@
 //! Errors carry a `TypeError: ` or `RangeError: ` prefix that `ts/native.ts` turns into the
 //! matching JS error class.
 
-use crate::engine::{self, Buf, Engine, Rule};
+use crate::engine::{self, Buf, Engine, Rule, StepFlags};
 use crate::kernels::{adam::Adam, sgd::Sgd};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -25,25 +25,44 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     })
 }
 
-enum AnyEngine {
-    Sgd(Engine<Sgd>),
-    Adam(Engine<Adam>),
-}
+/// The kernels, by the name the TypeScript classes ask for: one line per kernel.
+macro_rules! kernels {
+    ($($variant:ident($rule:ty) = $name:literal,)*) => {
+        enum AnyEngine {
+            $($variant(Engine<$rule>),)*
+        }
 
-macro_rules! with_engine {
-    ($any:expr, $e:ident, $R:ident => $body:expr) => {
-        match $any {
-            AnyEngine::Sgd($e) => {
-                type $R = Sgd;
-                $body
+        impl AnyEngine {
+            fn new(kind: &str) -> Option<AnyEngine> {
+                match kind {
+                    $($name => Some(AnyEngine::$variant(Engine::new())),)*
+                    _ => None,
+                }
             }
-            AnyEngine::Adam($e) => {
-                type $R = Adam;
-                $body
-            }
+        }
+
+        macro_rules! with_engine {
+            ($any:expr, $e:ident, $R:ident => $body:expr) => {
+                match $any {
+                    $(AnyEngine::$variant($e) => {
+                        #[allow(dead_code)]
+                        type $R = $rule;
+                        $body
+                    })*
+                }
+            };
         }
     };
 }
+
+kernels! {
+    Sgd(Sgd) = "sgd",
+    Adam(Adam) = "adam",
+}
+
+/// `step` flag bits.
+const FLAG_SKIP_NONFINITE: u32 = 1;
+const FLAG_GRAD_NORMS: u32 = 2;
 
 /// A parameter's state as handed to JS: the step counter and one copy per state buffer.
 #[napi(object)]
@@ -65,10 +84,8 @@ impl NativeOptimizer {
     /// `kind` is a kernel name: `sgd` or `adam` (Adam and AdamW).
     #[napi(constructor)]
     pub fn new(kind: String) -> Result<Self> {
-        let engine = match kind.as_str() {
-            "sgd" => AnyEngine::Sgd(Engine::new()),
-            "adam" => AnyEngine::Adam(Engine::new()),
-            _ => return Err(range_error(format!("unknown optimizer kernel '{kind}'"))),
+        let Some(engine) = AnyEngine::new(&kind) else {
+            return Err(range_error(format!("unknown optimizer kernel '{kind}'")));
         };
         Ok(NativeOptimizer { engine, params: Vec::new(), grads: Vec::new() })
     }
@@ -94,9 +111,22 @@ impl NativeOptimizer {
 
     /// One step over all parameters with a gradient: `buffers` alternates data and grad of the
     /// parameters `ids`; `hyper` packs each group's hyperparameters; `groupOf[i]` is the group of
-    /// `ids[i]`. Returns the number of elements updated.
+    /// `ids[i]`. `flags`: 1 = skip the step if a gradient is not finite, 2 = gather Σg² per
+    /// parameter into `gradSqSums` (also filled when flag 1 is set). Returns false when skipped.
     #[napi]
-    pub fn step(&mut self, ids: Uint32ArraySlice, buffers: Array, hyper: Float64ArraySlice, group_of: Uint32ArraySlice) -> Result<f64> {
+    pub fn step(
+        &mut self,
+        ids: Uint32ArraySlice,
+        buffers: Array,
+        hyper: Float64ArraySlice,
+        group_of: Uint32ArraySlice,
+        flags: u32,
+        mut grad_sq_sums: Option<Float64ArraySlice>,
+    ) -> Result<bool> {
+        let flags = StepFlags { skip_nonfinite: flags & FLAG_SKIP_NONFINITE != 0, grad_norms: flags & FLAG_GRAD_NORMS != 0 };
+        if (flags.skip_nonfinite || flags.grad_norms) && grad_sq_sums.as_ref().is_none_or(|s| s.len() < ids.len()) {
+            return Err(range_error(format!("expected gradSqSums to be a Float64Array of length >= {}", ids.len())));
+        }
         let n = buffers.len() as usize;
         if n != 2 * ids.len() {
             return Err(range_error(format!("expected {} buffers (data and grad per id), received {n}", 2 * ids.len())));
@@ -126,8 +156,14 @@ impl NativeOptimizer {
             with_engine!(&mut self.engine, e, _R => {
                 // SAFETY: the buffers are live JS typed arrays that no other code touches while
                 // this synchronous call runs; overlap is rejected by the engine.
-                let r = unsafe { e.step(&ids, params, grads, &hyper, &group_of) }.map_err(engine_error)?;
-                Ok(r.elements as f64)
+                let r = unsafe { e.step(&ids, params, grads, &hyper, &group_of, flags) }.map_err(engine_error)?;
+                if let Some(out) = grad_sq_sums.as_mut() {
+                    let sums = e.grad_sq_sums();
+                    // SAFETY: a Float64Array the caller does not touch during the call.
+                    let out = unsafe { out.as_mut() };
+                    out[..sums.len()].copy_from_slice(sums);
+                }
+                Ok(r.applied)
             })
         })
     }
