@@ -8,7 +8,7 @@ import * as binding from '../native/index.js';
 export type NativeOptimizer = binding.NativeOptimizer;
 export type NativeParamState = binding.NativeParamState;
 /** Kernel names the native engine knows. */
-export type KernelName = 'sgd' | 'adam';
+export type KernelName = 'sgd' | 'adam' | 'rmsprop' | 'adagrad' | 'radam' | 'nadam' | 'adamax' | 'adadelta' | 'adabound' | 'lamb' | 'lion';
 
 /** Re-throws a native error as the JS error class its message names. */
 export function mapNativeError(e: unknown, ctx: string, rename?: (msg: string) => string): never {
