@@ -15,3 +15,7 @@ export {
 export { SGD, SGD_DEFAULTS, type SGDOptions } from './optim/sgd.js';
 export { Adam, AdamW, ADAM_DEFAULTS, ADAMW_DEFAULTS, type AdamOptions, type AdamGroupOptions } from './optim/adam.js';
 export { setNumThreads, getNumThreads, getSimdLevel, getDetectedSimdLevel, type SimdLevel } from './runtime.js';
+export { clipGradNorm, clipGradValue, getTotalNorm, type ClipGradNormOptions } from './clip/clip-grad.js';
+export { GradNormMonitor, type GradNormMonitorOptions, type GradNormRecord, type GradNormEvent } from './monitor/grad-norm-monitor.js';
+export { type StepInfo, type StepObserver } from './optim/optimizer.js';
+export { type CommonOptions } from './optim/options.js';

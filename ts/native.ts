@@ -27,6 +27,10 @@ export function createNativeOptimizer(kind: KernelName): NativeOptimizer {
 }
 
 export const native = {
+  gradNorms: (grads: Float32Array[], normType: number, out: Float64Array | null): number => binding.gradNorms(grads, normType, out),
+  clipGradNorm: (grads: Float32Array[], maxNorm: number, normType: number, errorIfNonfinite: boolean, out: Float64Array | null): number =>
+    binding.clipGradNorm(grads, maxNorm, normType, errorIfNonfinite, out),
+  clipGradValue: (grads: Float32Array[], clipValue: number): void => binding.clipGradValue(grads, clipValue),
   setNumThreads: (n: number): void => binding.setNumThreads(n),
   getNumThreads: (): number => binding.getNumThreads(),
   simdLevel: (): string => binding.simdLevel(),

@@ -163,6 +163,13 @@ impl<R: Rule> Default for Engine<R> {
     }
 }
 
+/// The tags of two overlapping spans `(start, end, tag)` (smaller tag first), if any overlap.
+pub fn first_overlap(spans: &[(usize, usize, usize)]) -> Option<(usize, usize)> {
+    let mut sorted = spans.to_vec();
+    sorted.sort_unstable();
+    sorted.windows(2).find(|w| w[1].0 < w[0].1).map(|w| (w[0].2.min(w[1].2), w[0].2.max(w[1].2)))
+}
+
 fn describe(who: usize) -> String {
     format!("{} of parameter {}", if who % 2 == 0 { "data" } else { "grad" }, who / 2)
 }
@@ -249,19 +256,15 @@ impl<R: Rule> Engine<R> {
         }
         // The same buffers as last step were already proven disjoint.
         if self.spans != self.checked_spans {
-            self.checked_spans.clone_from(&self.spans);
-            let mut sorted = self.spans.clone();
-            sorted.sort_unstable();
-            for w in sorted.windows(2) {
-                if w[1].0 < w[0].1 {
-                    self.checked_spans.clear();
-                    return Err(Error::Range(format!(
-                        "{} and {} view overlapping memory; every parameter and gradient needs its own buffer",
-                        describe(w[0].2.min(w[1].2)),
-                        describe(w[0].2.max(w[1].2))
-                    )));
-                }
+            if let Some((a, b)) = first_overlap(&self.spans) {
+                self.checked_spans.clear();
+                return Err(Error::Range(format!(
+                    "{} and {} view overlapping memory; every parameter and gradient needs its own buffer",
+                    describe(a),
+                    describe(b)
+                )));
             }
+            self.checked_spans.clone_from(&self.spans);
         }
         Ok(())
     }

@@ -5,7 +5,8 @@
  */
 import { createNativeOptimizer, mapNativeError, type KernelName, type NativeOptimizer } from '../native.js';
 import { Parameter } from '../tensor.js';
-import { checkKnownKeys, checkOptions, describeValue } from '../validate.js';
+import { checkBoolean, checkKnownKeys, checkOptions, describeValue } from '../validate.js';
+import { COMMON_OPTION_KEYS } from './options.js';
 
 /** A parameter group as given to a constructor or to `addParamGroup`: parameters plus option overrides. */
 export type ParamGroupInput<O> = { params: readonly Parameter[] } & Partial<O>;
@@ -46,6 +47,26 @@ export interface LoadStateDictOptions {
   strict?: boolean;
 }
 
+/** What a step hands to its observers (see `Optimizer.observeSteps`). */
+export interface StepInfo {
+  /** False when the step was skipped because a gradient was not finite. */
+  readonly applied: boolean;
+  /** The parameters that had a gradient this step, in order. */
+  readonly params: readonly Parameter[];
+  /** Σg² of each of those gradients (valid for this call only; copy to keep). */
+  readonly gradSqSums: Float64Array;
+}
+
+/** Something that watches every step, e.g. a `GradNormMonitor`. */
+export interface StepObserver {
+  /** Whether the step should gather each gradient's Σg² (done inside the fused native pass). */
+  readonly wantsGradNorms: boolean;
+  onStep(info: StepInfo): void;
+}
+
+const FLAG_SKIP_NONFINITE = 1;
+const FLAG_GRAD_NORMS = 2;
+
 function camel(snake: string): string {
   return snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
@@ -73,6 +94,17 @@ export abstract class Optimizer<O extends object> {
   readonly paramGroups: ParamGroup<O>[] = [];
   /** The class name used in messages. */
   protected readonly label: string;
+  /**
+   * Skip steps whose gradients hold a NaN or an infinity, leaving parameters and state untouched
+   * (set by the `skipNonFinite` option; may be changed at any time).
+   */
+  skipNonFinite: boolean;
+  /** Whether the last `step()` updated the parameters (false when it was skipped). */
+  lastStepApplied = false;
+  /** Number of steps applied. */
+  appliedSteps = 0;
+  /** Number of steps skipped because a gradient was not finite. */
+  skippedSteps = 0;
 
   readonly #native: NativeOptimizer;
   readonly #slotNames: string[];
@@ -83,10 +115,16 @@ export abstract class Optimizer<O extends object> {
   #groupOf = new Uint32Array(0);
   readonly #buffers: Float32Array[] = [];
   readonly #hyperLen: number;
+  readonly #active: Parameter[] = [];
+  readonly #observers = new Set<StepObserver>();
+  #sums = new Float64Array(0);
 
   protected constructor(label: string, kernel: KernelName, params: ParamsInput<O>, defaults: O) {
     this.label = label;
-    this.defaults = Object.freeze({ ...defaults });
+    const all = { ...defaults } as Record<string, unknown>;
+    this.skipNonFinite = checkBoolean(label, 'skipNonFinite', all.skipNonFinite ?? false);
+    for (const k of COMMON_OPTION_KEYS) delete all[k];
+    this.defaults = Object.freeze(all as O);
     this.#native = createNativeOptimizer(kernel);
     this.#slotNames = this.#native.slotNames().map(camel);
     if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
@@ -181,6 +219,8 @@ export abstract class Optimizer<O extends object> {
     }
     const buffers = this.#buffers;
     buffers.length = 0;
+    const active = this.#active;
+    active.length = 0;
     let n = 0;
     for (let gi = 0; gi < groups.length; gi++) {
       const g = groups[gi]!;
@@ -201,17 +241,46 @@ export abstract class Optimizer<O extends object> {
         this.#ids32[n] = id;
         this.#groupOf[n] = gi;
         buffers.push(data, grad);
+        active.push(p);
         n++;
       }
     }
+    checkBoolean(this.label, 'skipNonFinite', this.skipNonFinite);
+    let wantNorms = false;
+    for (const o of this.#observers) wantNorms ||= o.wantsGradNorms;
+    const flags = (this.skipNonFinite ? FLAG_SKIP_NONFINITE : 0) | (wantNorms ? FLAG_GRAD_NORMS : 0);
+    if (flags !== 0 && this.#sums.length < n) this.#sums = new Float64Array(this.#params.length);
+    let applied = false;
     try {
-      this.#native.step(this.#ids32.subarray(0, n), buffers, this.#hyper, this.#groupOf.subarray(0, n), 0, null);
+      applied = this.#native.step(this.#ids32.subarray(0, n), buffers, this.#hyper, this.#groupOf.subarray(0, n), flags, flags !== 0 ? this.#sums : null);
     } catch (e) {
       mapNativeError(e, this.label, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
     } finally {
       buffers.length = 0;
     }
+    this.lastStepApplied = applied;
+    if (applied) this.appliedSteps++;
+    else this.skippedSteps++;
+    if (this.#observers.size > 0) {
+      const info: StepInfo = { applied, params: active, gradSqSums: this.#sums.subarray(0, n) };
+      for (const o of this.#observers) o.onStep(info);
+    }
+    active.length = 0;
     return loss;
+  }
+
+  /**
+   * Registers an observer called after every step (used by `GradNormMonitor`); returns a
+   * function that unregisters it.
+   */
+  observeSteps(observer: StepObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  /** All parameters of all groups, in position order (the order of `stateDict` positions). */
+  parameters(): Parameter[] {
+    return [...this.#params];
   }
 
   /**

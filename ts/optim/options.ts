@@ -4,10 +4,26 @@
  */
 import { checkKnownKeys, checkOptions } from '../validate.js';
 
-/** Merges user options over defaults, rejecting unknown keys; values are checked by the optimizer. */
-export function withDefaults<O extends object>(label: string, defaults: Required<O>, options: O | undefined): Required<O> {
+/** Options every optimizer takes besides its hyperparameters (they are not per group). */
+export interface CommonOptions {
+  /**
+   * Skip a step whose gradients hold a NaN or an infinity, leaving parameters and state untouched
+   * (an extra read of the gradients before the update). See `Optimizer.lastStepApplied`.
+   * @defaultValue false
+   */
+  skipNonFinite?: boolean;
+}
+
+/** Keys of {@link CommonOptions}. */
+export const COMMON_OPTION_KEYS: readonly string[] = ['skipNonFinite'];
+
+/**
+ * Merges user options over defaults, rejecting unknown keys; values are checked by the optimizer.
+ * Common options ({@link CommonOptions}) pass through for the base class to take out.
+ */
+export function withDefaults<O extends object>(label: string, defaults: Required<O>, options: (O & CommonOptions) | undefined): Required<O> {
   const opts = checkOptions(label, options);
-  checkKnownKeys(label, opts, Object.keys(defaults));
+  checkKnownKeys(label, opts, [...Object.keys(defaults), ...COMMON_OPTION_KEYS]);
   const out = { ...defaults } as Record<string, unknown>;
   for (const [k, v] of Object.entries(opts)) if (v !== undefined) out[k] = Array.isArray(v) ? [...v] : v;
   return out as Required<O>;

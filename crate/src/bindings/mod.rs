@@ -9,6 +9,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod grads;
+
 fn range_error(msg: impl std::fmt::Display) -> Error {
     Error::new(Status::InvalidArg, format!("RangeError: {msg}"))
 }

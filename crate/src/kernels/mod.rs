@@ -3,6 +3,7 @@
 //! scalar reference.
 
 pub mod adam;
+pub mod clip;
 pub mod sgd;
 
 /// Reads hyperparameter `i` as a flag.
