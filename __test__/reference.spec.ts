@@ -110,7 +110,7 @@ function runBoth(sc: Scenario): string | null {
     if (names(got) !== names(want)) return `tensor ${j}: native state buffers [${names(got)}] vs reference [${names(want)}]`;
     for (const k of Object.keys(got)) {
       if (k === 'step') continue;
-      const d = firstDiff(got[k] as number[], want[k as keyof RefState] as Float32Array);
+      const d = firstDiff(Float32Array.from(got[k] as Array<number | string>, Number), want[k as keyof RefState] as Float32Array);
       if (d) return `tensor ${j}, state ${k}: ${d}`;
     }
   }

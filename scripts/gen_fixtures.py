@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Generate ferroptim's PyTorch reference fixtures (__test__/fixtures/{sgd,adam,adamw}.json).
+"""Generate ferroptim's PyTorch reference fixtures (__test__/fixtures/<optimizer>.json).
 
-Runs the REAL torch.optim.SGD / Adam / AdamW on CPU float32 tensors and records the
+Runs the REAL torch.optim.SGD / Adam / AdamW / RMSprop / Adagrad / RAdam / NAdam / Adamax /
+Adadelta on CPU float32 tensors and records the
 final parameters (and some optimizer state) so the TypeScript tests can compare
 ferroptim against PyTorch without Python. See scripts/FIXTURES.md.
 
@@ -43,7 +44,9 @@ Everything below is deterministic; re-running produces byte-identical files.
 
   Recorded: final param values at the sample indices of every tensor, and for tensor 3
   (length 1025) the optimizer state at its sample indices (momentumBuffer; or step,
-  expAvg, expAvgSq, maxExpAvgSq). Values are float32 stored as the exact f64 number.
+  expAvg, expAvgSq, maxExpAvgSq; for the other optimizers step and every state tensor
+  under its camelCase name, with NAdam's scalar muProduct as one number). Values are
+  float32 stored as the exact f64 number.
 """
 
 import json
@@ -164,13 +167,194 @@ ADAMW_CASES = [
     ),
 ]
 
+def _rmsprop_cases():
+    """Every combination of centered x momentum x weightDecay x maximize (alpha and eps vary)."""
+    cases = []
+    for k in range(16):
+        centered, momentum, decay, maximize = bool(k & 8), bool(k & 4), bool(k & 2), bool(k & 1)
+        opts = {"lr": 0.01 if k % 3 else 0.003}
+        if k % 4 == 1:
+            opts["alpha"] = 0.9
+        if k % 4 == 2:
+            opts["alpha"], opts["eps"] = 0.3, 1e-6
+        if momentum:
+            opts["momentum"] = 0.9 if k % 2 else 0.5
+        if decay:
+            opts["weightDecay"] = 0.1 if k % 3 else 0.01
+        if centered:
+            opts["centered"] = True
+        if maximize:
+            opts["maximize"] = True
+        name = ", ".join(
+            [("centered" if centered else "plain")]
+            + ["%s %s" % (key, opts[key]) for key in ("lr", "alpha", "eps", "momentum", "weightDecay") if key in opts]
+            + (["maximize"] if maximize else [])
+        )
+        cases.append((name, opts))
+    cases.append(
+        (
+            "centered, momentum 0.9, linear lr schedule, tensor 1 skipped at steps 3-4",
+            {"lr": 0.01, "centered": True, "momentum": 0.9, "lrSchedule": "linear", "skip": True},
+        )
+    )
+    return cases
+
+
+RMSPROP_CASES = _rmsprop_cases()
+
+ADAGRAD_CASES = [
+    ("defaults (lr 1e-2, eps 1e-10)", {}),
+    ("lr 0.05, lr decay 0.01", {"lr": 0.05, "lrDecay": 0.01}),
+    ("lr 0.05, initial accumulator 0.1, maximize", {"lr": 0.05, "initialAccumulatorValue": 0.1, "maximize": True}),
+    ("lr 0.05, weight decay 0.01", {"lr": 0.05, "weightDecay": 0.01}),
+    (
+        "lr 0.05, lr decay 0.1, initial accumulator 0.5, weight decay 0.1",
+        {"lr": 0.05, "lrDecay": 0.1, "initialAccumulatorValue": 0.5, "weightDecay": 0.1},
+    ),
+    (
+        "lr decay 0.01, weight decay 0.01, eps 1e-6, maximize",
+        {"lr": 0.02, "lrDecay": 0.01, "weightDecay": 0.01, "eps": 1e-6, "maximize": True},
+    ),
+    (
+        "initial accumulator 2, weight decay 0.5, maximize",
+        {"lr": 0.1, "initialAccumulatorValue": 2.0, "weightDecay": 0.5, "maximize": True},
+    ),
+    (
+        "lr decay 0.05, initial accumulator 0.1, linear lr schedule, tensor 1 skipped at steps 3-4",
+        {"lr": 0.05, "lrDecay": 0.05, "initialAccumulatorValue": 0.1, "lrSchedule": "linear", "skip": True},
+    ),
+    (
+        "tiny grads (scale 2^-10), eps 1e-10",
+        {"lr": 0.01, "gradScale": 0.0009765625},
+    ),
+]
+
+RADAM_CASES = [
+    ("defaults (lr 1e-3, betas 0.9/0.999; rectified from step 6)", {}),
+    ("lr 0.01 with coupled (L2) weight decay 0.1", {"lr": 0.01, "weightDecay": 0.1}),
+    (
+        "lr 0.01 with decoupled weight decay 0.1",
+        {"lr": 0.01, "weightDecay": 0.1, "decoupledWeightDecay": True},
+    ),
+    (
+        "betas 0.8/0.9 (rectified from step 6), eps 1e-6, coupled weight decay 0.01, maximize",
+        {"lr": 0.003, "betas": [0.8, 0.9], "eps": 1e-6, "weightDecay": 0.01, "maximize": True},
+    ),
+    (
+        "betas 0.5/0.99, decoupled weight decay 0.5, maximize",
+        {"lr": 0.01, "betas": [0.5, 0.99], "weightDecay": 0.5, "decoupledWeightDecay": True, "maximize": True},
+    ),
+    (
+        "decoupled flag without weight decay, betas 0.9/0.8 (never rectified)",
+        {"lr": 0.01, "betas": [0.9, 0.8], "decoupledWeightDecay": True},
+    ),
+    (
+        "betas 0.9/0.95, decoupled weight decay 0.01, linear lr schedule, tensor 1 skipped at steps 3-4",
+        {
+            "lr": 0.01,
+            "betas": [0.9, 0.95],
+            "weightDecay": 0.01,
+            "decoupledWeightDecay": True,
+            "lrSchedule": "linear",
+            "skip": True,
+        },
+    ),
+    (
+        "betas 0/0.9, eps 1e-3, tiny grads (scale 2^-10)",
+        {"lr": 0.02, "betas": [0.0, 0.9], "eps": 1e-3, "gradScale": 0.0009765625},
+    ),
+]
+
+NADAM_CASES = [
+    ("defaults (lr 2e-3, betas 0.9/0.999, momentum decay 4e-3)", {}),
+    ("lr 0.01 with coupled (L2) weight decay 0.1", {"lr": 0.01, "weightDecay": 0.1}),
+    (
+        "lr 0.01 with decoupled weight decay 0.1",
+        {"lr": 0.01, "weightDecay": 0.1, "decoupledWeightDecay": True},
+    ),
+    (
+        "momentum decay 0.1, betas 0.8/0.99, eps 1e-6, coupled weight decay 0.01, maximize",
+        {"lr": 0.003, "momentumDecay": 0.1, "betas": [0.8, 0.99], "eps": 1e-6, "weightDecay": 0.01, "maximize": True},
+    ),
+    (
+        "momentum decay 0, betas 0.5/0.9, decoupled weight decay 0.5, maximize",
+        {"lr": 0.01, "momentumDecay": 0.0, "betas": [0.5, 0.9], "weightDecay": 0.5, "decoupledWeightDecay": True, "maximize": True},
+    ),
+    (
+        "decoupled weight decay 0.01, linear lr schedule, tensor 1 skipped at steps 3-4",
+        {"lr": 0.01, "weightDecay": 0.01, "decoupledWeightDecay": True, "lrSchedule": "linear", "skip": True},
+    ),
+    (
+        "momentum decay 1, betas 0/0.5, eps 1e-3, tiny grads (scale 2^-10)",
+        {"lr": 0.02, "momentumDecay": 1.0, "betas": [0.0, 0.5], "eps": 1e-3, "gradScale": 0.0009765625},
+    ),
+]
+
+ADAMAX_CASES = [
+    ("defaults (lr 2e-3, betas 0.9/0.999, eps 1e-8)", {}),
+    ("lr 0.01 with weight decay 0.1", {"lr": 0.01, "weightDecay": 0.1}),
+    ("lr 0.01, maximize", {"lr": 0.01, "maximize": True}),
+    (
+        "betas 0.8/0.9, eps 1e-3, weight decay 0.01, maximize",
+        {"lr": 0.003, "betas": [0.8, 0.9], "eps": 1e-3, "weightDecay": 0.01, "maximize": True},
+    ),
+    (
+        "lr 0.01, linear lr schedule, tensor 1 skipped at steps 3-4",
+        {"lr": 0.01, "lrSchedule": "linear", "skip": True},
+    ),
+    (
+        "betas 0/0.5, eps 1e-6, tiny grads (scale 2^-10)",
+        {"lr": 0.02, "betas": [0.0, 0.5], "eps": 1e-6, "gradScale": 0.0009765625},
+    ),
+]
+
+ADADELTA_CASES = [
+    ("defaults (lr 1, rho 0.9, eps 1e-6)", {}),
+    ("weight decay 0.1", {"weightDecay": 0.1}),
+    ("lr 0.5, maximize", {"lr": 0.5, "maximize": True}),
+    (
+        "lr 2, rho 0.5, eps 1e-3, weight decay 0.01, maximize",
+        {"lr": 2.0, "rho": 0.5, "eps": 1e-3, "weightDecay": 0.01, "maximize": True},
+    ),
+    (
+        "rho 0.99, linear lr schedule, tensor 1 skipped at steps 3-4",
+        {"lr": 1.0, "rho": 0.99, "lrSchedule": "linear", "skip": True},
+    ),
+]
+
 OPTIMIZERS = [
     ("sgd.json", "SGD", SGD_CASES),
     ("adam.json", "Adam", ADAM_CASES),
     ("adamw.json", "AdamW", ADAMW_CASES),
+    ("rmsprop.json", "RMSprop", RMSPROP_CASES),
+    ("adagrad.json", "Adagrad", ADAGRAD_CASES),
+    ("radam.json", "RAdam", RADAM_CASES),
+    ("nadam.json", "NAdam", NADAM_CASES),
+    ("adamax.json", "Adamax", ADAMAX_CASES),
+    ("adadelta.json", "Adadelta", ADADELTA_CASES),
 ]
 
-DEFAULT_LR = {"SGD": None, "Adam": 1e-3, "AdamW": 1e-3}  # SGD always passes lr
+DEFAULT_LR = {
+    "SGD": None,  # SGD always passes lr
+    "Adam": 1e-3,
+    "AdamW": 1e-3,
+    "RMSprop": 1e-2,
+    "Adagrad": 1e-2,
+    "RAdam": 1e-3,
+    "NAdam": 2e-3,
+    "Adamax": 2e-3,
+    "Adadelta": 1.0,
+}
+
+# State recorded for tensor 3 beyond SGD/Adam/AdamW: (torch name, camelCase name), in order.
+STATE_NAMES = {
+    "RMSprop": [("square_avg", "squareAvg"), ("momentum_buffer", "momentumBuffer"), ("grad_avg", "gradAvg")],
+    "Adagrad": [("sum", "sum")],
+    "RAdam": [("exp_avg", "expAvg"), ("exp_avg_sq", "expAvgSq")],
+    "NAdam": [("mu_product", "muProduct"), ("exp_avg", "expAvg"), ("exp_avg_sq", "expAvgSq")],
+    "Adamax": [("exp_avg", "expAvg"), ("exp_inf", "expInf")],
+    "Adadelta": [("square_avg", "squareAvg"), ("acc_delta", "accDelta")],
+}
 TORCH_NAME = {
     "lr": "lr",
     "momentum": "momentum",
@@ -181,6 +365,13 @@ TORCH_NAME = {
     "betas": "betas",
     "eps": "eps",
     "amsgrad": "amsgrad",
+    "alpha": "alpha",
+    "centered": "centered",
+    "lrDecay": "lr_decay",
+    "initialAccumulatorValue": "initial_accumulator_value",
+    "decoupledWeightDecay": "decoupled_weight_decay",
+    "momentumDecay": "momentum_decay",
+    "rho": "rho",
 }
 META_KEYS = ("lrSchedule", "skip", "gradScale")
 
@@ -251,6 +442,18 @@ def run_case(opt_name, case_index, name, raw):
         buf = st.get("momentum_buffer")
         if buf is not None:
             state3["momentumBuffer"] = f32list(buf.detach().numpy(), idx3)
+    elif opt_name in STATE_NAMES:
+        step = float(st["step"])
+        assert step == int(step)
+        state3["step"] = int(step)
+        for torch_name, key in STATE_NAMES[opt_name]:
+            if torch_name not in st:
+                continue
+            t = st[torch_name].detach()
+            if t.dim() == 0:
+                state3[key] = float(np.float32(t.item()))
+            else:
+                state3[key] = f32list(t.numpy(), idx3)
     else:
         step = float(st["step"])
         assert step == int(step)
@@ -310,13 +513,16 @@ def self_check_data():
 
 
 def main():
+    optimizers = OPTIMIZERS
     if int(torch.__version__.split(".")[0]) < 2:
         print(
             "warning: torch %s < 2: Adam/AdamW update exp_avg with mul_+add_ instead of "
             "lerp_, so results differ from the committed 2.x fixtures by float32 rounding "
-            "(~1e-7 abs); SGD is bit-identical." % torch.__version__,
+            "(~1e-7 abs); SGD is bit-identical. RMSprop..Adadelta need torch >= 2 "
+            "(maximize, decoupled_weight_decay) and are not written." % torch.__version__,
             file=sys.stderr,
         )
+        optimizers = OPTIMIZERS[:3]
     get_cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
     cap = get_cap() if get_cap else "unknown"
     if cap == "DEFAULT" or os.environ.get("ATEN_CPU_CAPABILITY") == "default":
@@ -332,18 +538,24 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
 
     results = {}
-    for fname, opt_name, cases in OPTIMIZERS:
+    for fname, opt_name, cases in optimizers:
         results[fname] = [
             run_case(opt_name, ci, name, raw) for ci, (name, raw) in enumerate(cases)
         ]
 
     # Self-check: re-run a couple of cases and require bit-identical results.
-    for fname, opt_name, cases, ci in [("adam.json", "Adam", ADAM_CASES, 3), ("sgd.json", "SGD", SGD_CASES, 4)]:
+    for fname, opt_name, cases, ci in [
+        ("adam.json", "Adam", ADAM_CASES, 3),
+        ("sgd.json", "SGD", SGD_CASES, 4),
+        ("nadam.json", "NAdam", NADAM_CASES, 5),
+    ]:
+        if fname not in results:
+            continue
         again = run_case(opt_name, ci, *cases[ci])
         assert dump(again) == dump(results[fname][ci]), "non-deterministic: %s case %d" % (opt_name, ci)
 
     total = 0
-    for fname, opt_name, _ in OPTIMIZERS:
+    for fname, opt_name, _ in optimizers:
         text = render(opt_name, results[fname])
         json.loads(text)  # well-formed
         path = os.path.join(OUT_DIR, fname)

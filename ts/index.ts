@@ -19,3 +19,70 @@ export { clipGradNorm, clipGradValue, getTotalNorm, type ClipGradNormOptions } f
 export { GradNormMonitor, type GradNormMonitorOptions, type GradNormRecord, type GradNormEvent } from './monitor/grad-norm-monitor.js';
 export { type StepInfo, type StepObserver } from './optim/optimizer.js';
 export { type CommonOptions } from './optim/options.js';
+export { RMSprop, RMSPROP_DEFAULTS, type RMSpropOptions, type RMSpropGroupOptions } from './optim/rmsprop.js';
+export { Adagrad, ADAGRAD_DEFAULTS, type AdagradOptions, type AdagradGroupOptions } from './optim/adagrad.js';
+export { RAdam, RADAM_DEFAULTS, type RAdamOptions, type RAdamGroupOptions } from './optim/radam.js';
+export { NAdam, NADAM_DEFAULTS, type NAdamOptions, type NAdamGroupOptions } from './optim/nadam.js';
+export { Adamax, ADAMAX_DEFAULTS, type AdamaxOptions, type AdamaxGroupOptions } from './optim/adamax.js';
+export { Adadelta, ADADELTA_DEFAULTS, type AdadeltaOptions, type AdadeltaGroupOptions } from './optim/adadelta.js';
+export { AdaBound, ADABOUND_DEFAULTS, type AdaBoundOptions, type AdaBoundGroupOptions } from './optim/adabound.js';
+export { LAMB, LAMB_DEFAULTS, type LAMBOptions, type LAMBGroupOptions } from './optim/lamb.js';
+export { Lion, LION_DEFAULTS, type LionOptions, type LionGroupOptions } from './optim/lion.js';
+export { Lookahead, LOOKAHEAD_DEFAULTS, type LookaheadOptions, type LookaheadStateDict } from './optim/lookahead.js';
+export {
+  LRScheduler,
+  LambdaLR,
+  MultiplicativeLR,
+  StepLR,
+  MultiStepLR,
+  ConstantLR,
+  LinearLR,
+  ExponentialLR,
+  PolynomialLR,
+  CosineAnnealingLR,
+  CosineAnnealingWarmRestarts,
+  CyclicLR,
+  OneCycleLR,
+  SequentialLR,
+  ChainedScheduler,
+  ReduceLROnPlateau,
+  SCHEDULER_DEFAULTS,
+  schedules,
+  warmupCosine,
+  joinSchedules,
+  type LRSchedulerOptions,
+  type SchedulerStateDict,
+  type SchedulableOptimizer,
+  type SchedulerParamGroup,
+  type LrLambda,
+  type LambdaLROptions,
+  type MultiplicativeLROptions,
+  type StepLROptions,
+  type MultiStepLROptions,
+  type ConstantLROptions,
+  type LinearLROptions,
+  type ExponentialLROptions,
+  type PolynomialLROptions,
+  type CosineAnnealingLROptions,
+  type CosineAnnealingWarmRestartsOptions,
+  type CyclicLROptions,
+  type CyclicMode,
+  type ScaleMode,
+  type OneCycleLROptions,
+  type AnnealStrategy,
+  type SequentialLROptions,
+  type ReduceLROnPlateauOptions,
+  type Schedule,
+  type WarmupCosineOptions,
+} from './schedulers/index.js';
+export {
+  Module, tensor, numel, Generator, defaultGenerator, manualSeed, Linear, Conv2d, MaxPool2d, ReLU, Flatten, Dropout, Sequential, CrossEntropyLoss, mlp, cnn,
+  encodeSafetensors, decodeSafetensors, loadWeights,
+  type Tensor, type StateEntry, type GeneratorState, type LinearOptions, type Conv2dOptions, type MaxPool2dOptions, type ReLUOptions, type FlattenOptions,
+  type DropoutOptions, type CrossEntropyLossOptions, type Targets, type PresetOptions, type SafetensorsContents, type Size2,
+} from './nn/index.js';
+export { loadMnist, defaultMnistDir, parseIdx, batches, numBatches, type LoadMnistOptions, type ImageDataset, type MnistSplit, type Batch, type BatchesOptions } from './data/index.js';
+export {
+  train, evaluate, saveWeights, saveCheckpoint, loadCheckpoint, hasCheckpoint, writeFileAtomic,
+  type TrainOptions, type TrainResult, type EpochMetrics, type BatchProgress, type TrainableOptimizer, type TrainableScheduler, type TrainMonitor, type CheckpointData,
+} from './train/index.js';

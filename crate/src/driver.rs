@@ -113,37 +113,10 @@ where
     Ok(())
 }
 
-/// Σ x² in f64 with eight interleaved accumulators combined in a fixed order, so the result
-/// is the same at every SIMD width.
-#[inline(always)]
-pub fn sum_squares(x: &[f32]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut chunks = x.chunks_exact(8);
-    for c in &mut chunks {
-        for j in 0..8 {
-            let v = c[j] as f64;
-            acc[j] += v * v;
-        }
-    }
-    for (j, &v) in chunks.remainder().iter().enumerate() {
-        acc[j] += (v as f64) * (v as f64);
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-}
-
-struct SumSquares<'a>(&'a [f32], &'a mut f64);
-impl crate::simd::Simd for SumSquares<'_> {
-    #[inline(always)]
-    fn run(self) {
-        *self.1 = sum_squares(self.0);
-    }
-}
-
-/// [`sum_squares`] at the active SIMD level.
+/// Σ x² in f64, the same bits at every SIMD level and for any split into fixed chunks
+/// (see [`crate::simd::sum_squares`]).
 pub fn sum_squares_simd(x: &[f32]) -> f64 {
-    let mut r = 0.0;
-    crate::simd::dispatch(SumSquares(x, &mut r));
-    r
+    crate::simd::sum_squares(x)
 }
 
 #[cfg(test)]

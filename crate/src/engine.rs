@@ -29,6 +29,7 @@ impl TensorPtrs {
     /// # Safety
     /// `a <= b <= self.len`, and no other live reference covers this range of the parameter.
     #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // raw views of caller-owned memory; the driver hands out disjoint ranges
     pub unsafe fn param(&self, a: usize, b: usize) -> &mut [f32] {
         std::slice::from_raw_parts_mut(self.param.add(a), b - a)
     }
@@ -42,6 +43,7 @@ impl TensorPtrs {
     /// `a <= b <= self.len`, slot `k` is allocated (or `a == b`), and no other live reference
     /// covers this range of it.
     #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // as `param`
     pub unsafe fn slot(&self, k: usize, a: usize, b: usize) -> &mut [f32] {
         if a == b {
             return &mut [];
@@ -66,6 +68,16 @@ pub trait Rule: Sync {
     /// Scalars of one tensor for this step. `step` is the parameter's counter after the
     /// increment (1 on its first step); `fresh` has the bits of the slots allocated this step.
     fn scalars(h: &[f64], step: f64, fresh: u32) -> Self::Scalars;
+    /// Name of a per-parameter scalar state besides `step`, PyTorch's spelling (NAdam's
+    /// `mu_product`), if the rule has one.
+    const EXTRA: Option<&'static str> = None;
+    /// Value of that scalar state when a parameter's state is created.
+    const EXTRA_INIT: f64 = 0.0;
+    /// What the engine calls: [`Rule::scalars`], for rules with [`Rule::EXTRA`] also reading and
+    /// advancing the parameter's scalar state.
+    fn scalars_extra(h: &[f64], step: f64, fresh: u32, _extra: &mut f64) -> Self::Scalars {
+        Self::scalars(h, step, fresh)
+    }
     /// Updates elements `[a, b)` of tensor `t`.
     ///
     /// # Safety
@@ -105,6 +117,8 @@ pub struct ParamState {
     /// Steps applied to this parameter (PyTorch's per-parameter `state['step']`).
     pub step: f64,
     pub slots: [Option<Vec<f32>>; MAX_SLOTS],
+    /// The rule's scalar state ([`Rule::EXTRA`]); [`Rule::EXTRA_INIT`] until the first step.
+    pub extra: f64,
 }
 
 /// A caller's buffer, viewed for one step.
@@ -171,7 +185,7 @@ pub fn first_overlap(spans: &[(usize, usize, usize)]) -> Option<(usize, usize)> 
 }
 
 fn describe(who: usize) -> String {
-    format!("{} of parameter {}", if who % 2 == 0 { "data" } else { "grad" }, who / 2)
+    format!("{} of parameter {}", if who.is_multiple_of(2) { "data" } else { "grad" }, who / 2)
 }
 
 impl<R: Rule> Engine<R> {
@@ -198,7 +212,7 @@ impl<R: Rule> Engine<R> {
     /// Registers parameters of the given lengths; returns the id of the first.
     pub fn add_params(&mut self, lens: &[usize]) -> usize {
         let first = self.states.len();
-        self.states.extend(lens.iter().map(|&len| ParamState { len, ..Default::default() }));
+        self.states.extend(lens.iter().map(|&len| ParamState { len, extra: R::EXTRA_INIT, ..Default::default() }));
         self.seen.resize(self.states.len(), 0);
         first
     }
@@ -214,7 +228,7 @@ impl<R: Rule> Engine<R> {
                 group_of.len()
             )));
         }
-        if hyper.len() % k != 0 {
+        if !hyper.len().is_multiple_of(k) {
             return Err(Error::Range(format!(
                 "expected hyperparameters in groups of {k} ({}), received {} values",
                 R::HYPER.join(", "),
@@ -317,7 +331,7 @@ impl<R: Rule> Engine<R> {
                 }
             }
             st.step += 1.0;
-            self.scalars.push(R::scalars(h, st.step, fresh));
+            self.scalars.push(R::scalars_extra(h, st.step, fresh, &mut st.extra));
         }
         if R::TWO_PASS {
             let (tensors, scalars) = (&self.tensors, &self.scalars);
@@ -359,11 +373,25 @@ impl<R: Rule> Engine<R> {
     /// Replaces a parameter's state. `slots` must have at most [`Rule::SLOTS`] entries, each of the
     /// parameter's length or absent.
     pub fn set_state(&mut self, id: usize, step: f64, slots: Vec<Option<Vec<f32>>>) -> Result<(), Error> {
+        self.set_state_extra(id, step, slots, None)
+    }
+
+    /// [`Engine::set_state`] that also sets the rule's scalar state ([`Rule::EXTRA`]); `None`
+    /// resets it to [`Rule::EXTRA_INIT`].
+    pub fn set_state_extra(&mut self, id: usize, step: f64, slots: Vec<Option<Vec<f32>>>, extra: Option<f64>) -> Result<(), Error> {
         let Some(st) = self.states.get(id) else {
             return Err(Error::Range(format!("expected a parameter id below {}, received {id}", self.states.len())));
         };
         if !(step.is_finite() && step >= 0.0) {
             return Err(Error::Range(format!("expected step to be a finite number >= 0, received {step}")));
+        }
+        if let Some(x) = extra {
+            let Some(name) = R::EXTRA else {
+                return Err(Error::Range(format!("this optimizer has no scalar state besides step, received {x}")));
+            };
+            if !x.is_finite() {
+                return Err(Error::Range(format!("expected {name} to be a finite number, received {x}")));
+            }
         }
         if slots.len() > R::SLOTS.len() {
             return Err(Error::Range(format!("expected at most {} state buffers, received {}", R::SLOTS.len(), slots.len())));
@@ -377,6 +405,7 @@ impl<R: Rule> Engine<R> {
         }
         let st = &mut self.states[id];
         st.step = step;
+        st.extra = extra.unwrap_or(R::EXTRA_INIT);
         st.slots = Default::default();
         for (s, v) in slots.into_iter().enumerate() {
             st.slots[s] = v;
@@ -388,7 +417,7 @@ impl<R: Rule> Engine<R> {
     pub fn clear_state(&mut self, id: usize) {
         if let Some(st) = self.states.get_mut(id) {
             let len = st.len;
-            *st = ParamState { len, ..Default::default() };
+            *st = ParamState { len, extra: R::EXTRA_INIT, ..Default::default() };
         }
     }
 }

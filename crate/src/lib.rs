@@ -26,6 +26,7 @@
 pub mod driver;
 pub mod engine;
 pub mod kernels;
+pub mod nn;
 pub mod pool;
 pub mod simd;
 

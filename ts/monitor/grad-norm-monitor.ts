@@ -38,7 +38,7 @@ export interface GradNormRecord {
   ema: number;
   /** Whether the optimizer applied the step (false when `skipNonFinite` skipped it). */
   applied: boolean;
-  /** Each parameter's gradient 2-norm, keyed by name (or position when unnamed). */
+  /** Each parameter's gradient 2-norm, keyed by name (by position when unnamed, or for all when names repeat). */
   params: Record<string, number>;
 }
 
@@ -51,6 +51,17 @@ export interface GradNormEvent {
   ema: number;
   /** The parameters concerned: those with a non-finite norm, or the largest norm for `exploding`. */
   params: string[];
+}
+
+/** Keys of parameters in records: each name, or the position when unnamed; all positions if that leaves duplicates. */
+function keysOf(params: readonly Parameter[]): string[] {
+  const keys = params.map((p, i) => p.name ?? String(i));
+  return new Set(keys).size === keys.length ? keys : keys.map((_, i) => String(i));
+}
+
+/** JSON has no NaN or infinities: they are written as strings. */
+function jsonNumber(_key: string, v: unknown): unknown {
+  return typeof v === 'number' && !Number.isFinite(v) ? String(v) : v;
 }
 
 const DEFAULTS = {
@@ -90,7 +101,7 @@ export class GradNormMonitor extends EventEmitter {
   #steps = 0;
   #finite = 0;
   #ema = NaN;
-  #names = new Map<Parameter, string>();
+  readonly #names = new Map<Parameter, string>();
   #detach: (() => void) | undefined;
   readonly #optimizer: Optimizer<object> | undefined;
 
@@ -155,32 +166,36 @@ export class GradNormMonitor extends EventEmitter {
    */
   record(params: Parameter | Iterable<Parameter>): GradNormRecord {
     const list = params instanceof Parameter ? [params] : [...params];
-    const withGrad = list.filter((p) => p instanceof Parameter && p.grad !== null);
     const grads = gradsOf('GradNormMonitor.record', list);
+    const keys = keysOf(list);
+    const withGrad: Parameter[] = [];
+    const names: string[] = [];
+    list.forEach((p, i) => {
+      if (p.grad !== null) withGrad.push(p), names.push(keys[i]!);
+    });
     const norms = new Float64Array(grads.length);
     try {
       native.gradNorms(grads, 2, norms);
     } catch (e) {
       mapNativeError(e, 'GradNormMonitor.record');
     }
-    return this.#add(withGrad, norms.map((n) => n * n), true);
+    return this.#add(names, norms.map((n) => n * n), true);
   }
 
   #fromStep(info: StepInfo): void {
-    this.#add(info.params, info.gradSqSums, info.applied);
-  }
-
-  #name(p: Parameter): string {
-    let n = this.#names.get(p);
-    if (n === undefined) {
-      const pos = this.#optimizer ? this.#optimizer.parameters().indexOf(p) : this.#names.size;
-      n = p.name ?? String(pos);
-      this.#names.set(p, n);
+    if (this.#names.size === 0 && this.#optimizer) {
+      const all = this.#optimizer.parameters();
+      const keys = keysOf(all);
+      all.forEach((p, i) => this.#names.set(p, keys[i]!));
     }
-    return n;
+    this.#add(
+      info.params.map((p) => this.#names.get(p) ?? p.name ?? '?'),
+      info.gradSqSums,
+      info.applied,
+    );
   }
 
-  #add(params: readonly Parameter[], sqSums: Float64Array, applied: boolean): GradNormRecord {
+  #add(names: readonly string[], sqSums: Float64Array, applied: boolean): GradNormRecord {
     let total = 0;
     for (const s of sqSums) total += s;
     const norm = Math.sqrt(total);
@@ -188,9 +203,8 @@ export class GradNormMonitor extends EventEmitter {
     const nonfinite: string[] = [];
     let largest = '';
     let largestNorm = -1;
-    params.forEach((p, i) => {
+    names.forEach((name, i) => {
       const pn = Math.sqrt(sqSums[i]!);
-      const name = this.#name(p);
       if (this.options.perParameter) perParam[name] = pn;
       if (!Number.isFinite(pn)) nonfinite.push(name);
       else if (pn > largestNorm) {
@@ -226,10 +240,10 @@ export class GradNormMonitor extends EventEmitter {
     return rec;
   }
 
-  /** The history as JSON Lines: one record per line. */
+  /** The history as JSON Lines: one record per line (NaN and infinities as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`). */
   toJSONL(): string {
     return this.history()
-      .map((r) => JSON.stringify(r))
+      .map((r) => JSON.stringify(r, jsonNumber))
       .join('\n')
       .concat(this.#history.length ? '\n' : '');
   }

@@ -3,7 +3,7 @@
  * @module
  */
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults } from './options.js';
+import { optionName, withDefaults, type CommonOptions } from './options.js';
 import { checkBetas, checkBoolean, checkNumber } from '../validate.js';
 
 /** Options of {@link Adam} and {@link AdamW}; every field is optional. */
@@ -86,8 +86,8 @@ function packAdam(g: AdamGroupOptions, out: Float64Array, o: number, decoupled: 
  * outside [0, 1)), an empty or duplicated parameter list.
  */
 export class Adam extends Optimizer<AdamGroupOptions> {
-  constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions) {
-    super('Adam', 'adam', params, withDefaults('Adam', ADAM_DEFAULTS, options));
+  constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {
+    super('Adam', 'adam', params, withDefaults<AdamOptions>('Adam', ADAM_DEFAULTS, options));
   }
 
   protected override validateGroup(g: AdamGroupOptions, where: string): void {
@@ -119,8 +119,8 @@ export class Adam extends Optimizer<AdamGroupOptions> {
  * @throws TypeError or RangeError as {@link Adam}.
  */
 export class AdamW extends Optimizer<AdamGroupOptions> {
-  constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions) {
-    super('AdamW', 'adam', params, withDefaults('AdamW', ADAMW_DEFAULTS, options));
+  constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {
+    super('AdamW', 'adam', params, withDefaults<AdamOptions>('AdamW', ADAMW_DEFAULTS, options));
   }
 
   protected override validateGroup(g: AdamGroupOptions, where: string): void {

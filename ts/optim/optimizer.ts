@@ -5,7 +5,7 @@
  */
 import { createNativeOptimizer, mapNativeError, type KernelName, type NativeOptimizer } from '../native.js';
 import { Parameter } from '../tensor.js';
-import { checkBoolean, checkKnownKeys, checkOptions, describeValue } from '../validate.js';
+import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 import { COMMON_OPTION_KEYS } from './options.js';
 
 /** A parameter group as given to a constructor or to `addParamGroup`: parameters plus option overrides. */
@@ -24,8 +24,11 @@ export type ParamGroup<O> = O & {
   initialLr?: number;
 };
 
-/** Per-parameter state in a state dict: the step counter and each state buffer (camelCase names). */
-export type ParamStateEntry = { step: number } & { [buffer: string]: number | number[] };
+/**
+ * Per-parameter state in a state dict: the step counter, each state buffer (camelCase names) and,
+ * for NAdam, the scalar `muProduct`.
+ */
+export type ParamStateEntry = { step: number } & { [buffer: string]: number | Array<number | string> };
 
 /** A JSON-serialisable optimizer state, as returned by `stateDict()`. */
 export interface OptimizerStateDict {
@@ -66,6 +69,20 @@ export interface StepObserver {
 
 const FLAG_SKIP_NONFINITE = 1;
 const FLAG_GRAD_NORMS = 2;
+
+/**
+ * JSON has no -0, NaN or infinities: state buffers hold them as the strings `"-0"`, `"NaN"`,
+ * `"Infinity"` and `"-Infinity"` so a JSON round trip restores every bit.
+ */
+function encodeFloat(x: number): number | string {
+  return Number.isFinite(x) && !Object.is(x, -0) ? x : Object.is(x, -0) ? '-0' : String(x);
+}
+
+const SPECIAL: Record<string, number> = { '-0': -0, NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+function decodeFloat(x: unknown): number | undefined {
+  return typeof x === 'number' ? x : typeof x === 'string' ? SPECIAL[x] : undefined;
+}
 
 function camel(snake: string): string {
   return snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -108,6 +125,8 @@ export abstract class Optimizer<O extends object> {
 
   readonly #native: NativeOptimizer;
   readonly #slotNames: string[];
+  /** camelCase name of the kernel's scalar state besides step (NAdam's `muProduct`), or null. */
+  readonly #extraName: string | null;
   readonly #ids = new Map<Parameter, number>();
   readonly #params: Parameter[] = [];
   #hyper = new Float64Array(0);
@@ -127,14 +146,21 @@ export abstract class Optimizer<O extends object> {
     this.defaults = Object.freeze(all as O);
     this.#native = createNativeOptimizer(kernel);
     this.#slotNames = this.#native.slotNames().map(camel);
+    const extra = this.#native.extraName();
+    this.#extraName = typeof extra === 'string' ? camel(extra) : null;
     if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
       throw new TypeError(`${label}: expected params to be an array of Parameters or of param groups, received ${describeValue(params)}`);
     }
     const list = [...(params as Iterable<unknown>)];
     if (list.length === 0) throw new RangeError(`${label}: expected a non-empty parameter list, received an empty one`);
-    const groups: ParamGroupInput<O>[] = list.every((p) => p instanceof Parameter)
-      ? [{ params: list as Parameter[] } as unknown as ParamGroupInput<O>]
-      : (list as ParamGroupInput<O>[]);
+    const isGroup = (x: unknown) => x !== null && typeof x === 'object' && !(x instanceof Parameter) && !ArrayBuffer.isView(x) && 'params' in x;
+    if (!list.every(isGroup)) {
+      const bad = list.findIndex((x) => !(x instanceof Parameter));
+      if (bad >= 0) {
+        throw new TypeError(`${label}: expected params[${bad}] to be a Parameter, received ${describeValue(list[bad])} (or pass only param groups { params, ...options })`);
+      }
+    }
+    const groups: ParamGroupInput<O>[] = list.every(isGroup) ? (list as ParamGroupInput<O>[]) : [{ params: list as Parameter[] } as unknown as ParamGroupInput<O>];
     this.#hyperLen = this.#native.hyperNames().length;
     this.validateGroup(this.defaults as O, 'options');
     groups.forEach((g) => this.addParamGroup(g));
@@ -152,6 +178,9 @@ export abstract class Optimizer<O extends object> {
   }
 
   #resolveGroup(input: unknown, where: string): ParamGroup<O> {
+    if (input instanceof Parameter) {
+      throw new TypeError(`${this.label}: expected ${where} to be a param group { params: [...], ...options }, received a Parameter`);
+    }
     const g = checkOptions(`${this.label}: ${where}`, input);
     checkKnownKeys(`${this.label}: ${where}`, g, ['params', 'initialLr', ...this.optionKeys]);
     const params = g.params;
@@ -187,7 +216,21 @@ export abstract class Optimizer<O extends object> {
       this.#ids.set(p, first + i);
       this.#params.push(p);
     });
+    const eager = this.initialState(group);
+    if (eager !== null) {
+      const slots = (n: number) => this.#slotNames.map((name) => (Object.hasOwn(eager, name) ? new Float32Array(n).fill(eager[name]!) : null));
+      group.params.forEach((p, i) => this.#native.setState(first + i, 0, slots(p.numel)));
+    }
     this.paramGroups.push(group);
+  }
+
+  /**
+   * State buffers a parameter gets as soon as its group is added, as `{ bufferName: fillValue }`,
+   * or null (the default) to create state on the parameter's first step, as PyTorch's
+   * `_init_group` does. Adagrad overrides it: PyTorch creates Adagrad's `sum` in the constructor.
+   */
+  protected initialState(_group: ParamGroup<O>): Readonly<Record<string, number>> | null {
+    return null;
   }
 
   /**
@@ -213,9 +256,11 @@ export abstract class Optimizer<O extends object> {
     const k = this.#hyperLen;
     const groups = this.paramGroups;
     if (this.#hyper.length !== groups.length * k) this.#hyper = new Float64Array(groups.length * k);
-    if (this.#ids32.length < this.#params.length) {
-      this.#ids32 = new Uint32Array(this.#params.length);
-      this.#groupOf = new Uint32Array(this.#params.length);
+    let listed = 0;
+    for (const g of groups) listed += g.params.length;
+    if (this.#ids32.length < listed) {
+      this.#ids32 = new Uint32Array(listed);
+      this.#groupOf = new Uint32Array(listed);
     }
     const buffers = this.#buffers;
     buffers.length = 0;
@@ -226,11 +271,20 @@ export abstract class Optimizer<O extends object> {
       const g = groups[gi]!;
       this.validateGroup(g, `param group ${gi}`);
       this.packGroup(g, this.#hyper, gi * k);
-      for (const p of g.params) {
+      for (let j = 0; j < g.params.length; j++) {
+        const p = g.params[j];
+        if (!(p instanceof Parameter)) {
+          throw new TypeError(`${this.label}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
+        }
+        const id = this.#ids.get(p);
+        if (id === undefined) {
+          throw new RangeError(
+            `${this.label}: param group ${gi}.params[${j}] (${p.name ?? 'unnamed'}) is not registered with this optimizer; add parameters with addParamGroup`,
+          );
+        }
         const grad = p.grad;
         if (grad === null) continue;
         const data = p.data;
-        const id = this.#ids.get(p)!;
         if (data.length !== p.numel || grad.length !== p.numel) {
           const which = data.length !== p.numel ? 'data' : 'grad';
           const len = which === 'data' ? data.length : grad.length;
@@ -305,7 +359,8 @@ export abstract class Optimizer<O extends object> {
 
   /**
    * The optimizer's state as plain JSON-serialisable data: per-parameter state (step counter and
-   * buffers as number arrays) and each group's options. Loading it with {@link loadStateDict}
+   * buffers as number arrays; -0, NaN and infinities as the strings `"-0"`, `"NaN"`, `"Infinity"`,
+   * `"-Infinity"`, which JSON cannot hold) and each group's options. Loading it with {@link loadStateDict}
    * and continuing reproduces an uninterrupted run bit for bit.
    */
   stateDict(): OptimizerStateDict {
@@ -316,8 +371,9 @@ export abstract class Optimizer<O extends object> {
       if (!st) return;
       const entry: ParamStateEntry = { step: st.step };
       st.slots.forEach((buf, s) => {
-        if (buf) entry[this.#slotNames[s]!] = Array.from(buf);
+        if (buf) entry[this.#slotNames[s]!] = Array.from(buf, encodeFloat);
       });
+      if (this.#extraName !== null && typeof st.extra === 'number') entry[this.#extraName] = st.extra;
       state[keys[id]!] = entry;
     });
     const paramGroups = this.paramGroups.map((g) => {
@@ -364,7 +420,7 @@ export abstract class Optimizer<O extends object> {
       });
     }
     // State entries.
-    const statePlan: Array<[number, number, Array<Float32Array | null>]> = [];
+    const statePlan: Array<[number, number, Array<Float32Array | null>, number | undefined]> = [];
     for (const [key, entry] of Object.entries(sd.state)) {
       const id = idOf.get(key);
       if (id === undefined) {
@@ -372,14 +428,16 @@ export abstract class Optimizer<O extends object> {
         continue;
       }
       if (entry === null || typeof entry !== 'object') throw new TypeError(`${ctx}: expected state[${JSON.stringify(key)}] to be an object, received ${describeValue(entry)}`);
-      const step = entry.step;
-      if (typeof step !== 'number' || !Number.isInteger(step) || step < 0) {
-        throw new RangeError(`${ctx}: expected state[${JSON.stringify(key)}].step to be an integer >= 0, received ${describeValue(step)}`);
-      }
+      const step = checkNumber(ctx, `state[${JSON.stringify(key)}].step`, entry.step, { integer: true, min: 0 });
       const n = this.#params[id]!.numel;
       const slots: Array<Float32Array | null> = this.#slotNames.map(() => null);
+      let extra: number | undefined;
       for (const [name, value] of Object.entries(entry as Record<string, unknown>)) {
         if (name === 'step') continue;
+        if (name === this.#extraName) {
+          extra = checkNumber(ctx, `state[${JSON.stringify(key)}].${name}`, value);
+          continue;
+        }
         const s = this.#slotNames.indexOf(name);
         if (s < 0) {
           if (strict) throw new RangeError(`${ctx}: state[${JSON.stringify(key)}] has an unknown buffer ${JSON.stringify(name)} (expected ${this.#slotNames.join(', ')})`);
@@ -392,12 +450,21 @@ export abstract class Optimizer<O extends object> {
         if (arr.length !== n) {
           throw new RangeError(`${ctx}: expected state[${JSON.stringify(key)}].${name} to have length ${n}, received ${arr.length}`);
         }
-        if (Array.isArray(value) && value.some((x) => typeof x !== 'number')) {
-          throw new TypeError(`${ctx}: expected state[${JSON.stringify(key)}].${name} to hold only numbers`);
+        let buf: Float32Array;
+        if (value instanceof Float32Array) buf = Float32Array.from(value);
+        else {
+          buf = new Float32Array(arr.length);
+          for (let i = 0; i < arr.length; i++) {
+            const x = decodeFloat(arr[i]);
+            if (x === undefined) {
+              throw new TypeError(`${ctx}: expected state[${JSON.stringify(key)}].${name}[${i}] to be a number (or "NaN", "Infinity", "-Infinity", "-0"), received ${describeValue(arr[i])}`);
+            }
+            buf[i] = x;
+          }
         }
-        slots[s] = Float32Array.from(arr as ArrayLike<number>);
+        slots[s] = buf;
       }
-      statePlan.push([id, step, slots]);
+      statePlan.push([id, step, slots, extra]);
     }
     // Commit.
     for (const [i, merged] of groupPlan) {
@@ -407,9 +474,9 @@ export abstract class Optimizer<O extends object> {
       if (saved.initialLr !== undefined) g.initialLr = saved.initialLr;
     }
     if (strict) this.#params.forEach((_, id) => this.#native.clearState(id));
-    for (const [id, step, slots] of statePlan) {
+    for (const [id, step, slots, extra] of statePlan) {
       try {
-        this.#native.setState(id, step, slots);
+        this.#native.setState(id, step, slots, extra);
       } catch (e) {
         mapNativeError(e, ctx);
       }

@@ -3,7 +3,7 @@
  * @module
  */
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults } from './options.js';
+import { optionName, withDefaults, type CommonOptions } from './options.js';
 import { checkBoolean, checkNumber } from '../validate.js';
 
 /** Options of {@link SGD}; every field is optional. */
@@ -57,8 +57,8 @@ export const SGD_DEFAULTS: Readonly<Required<SGDOptions>> = Object.freeze({
  * nesterov without momentum or with dampening), an empty or duplicated parameter list.
  */
 export class SGD extends Optimizer<Required<SGDOptions>> {
-  constructor(params: ParamsInput<Required<SGDOptions>>, options?: SGDOptions) {
-    super('SGD', 'sgd', params, withDefaults('SGD', SGD_DEFAULTS, options));
+  constructor(params: ParamsInput<Required<SGDOptions>>, options?: SGDOptions & CommonOptions) {
+    super('SGD', 'sgd', params, withDefaults<SGDOptions>('SGD', SGD_DEFAULTS, options));
   }
 
   protected override validateGroup(g: Required<SGDOptions>, where: string): void {

@@ -48,7 +48,11 @@ fn norms(g: &Grads, p: NormType, out: Option<&mut Float64ArraySlice>) -> Result<
     // SAFETY: read-only views within each gradient's length.
     driver::for_each_piece_reduce::<1, _>(&g.offsets, &base, &mut partials, &mut sums, |t, a, b| [clip::piece_partial(unsafe { tensors[t].grad(a, b) }, p)])
         .map_err(range_error)?;
-    let per: Vec<f64> = sums.iter().map(|s| clip::finish_norm(s[0], p)).collect();
+    // Chunk partials add up, except for the ∞-norm, whose chunk maxima combine by max.
+    let per: Vec<f64> = match p {
+        NormType::Inf => (0..g.tensors.len()).map(|t| clip::total_norm(&partials[base[t]..base[t + 1]].iter().map(|x| x[0]).collect::<Vec<_>>(), p)).collect(),
+        _ => sums.iter().map(|s| clip::finish_norm(s[0], p)).collect(),
+    };
     if let Some(out) = out {
         if out.len() < per.len() {
             return Err(range_error(format!("expected the norms output to have length >= {}, received {}", per.len(), out.len())));
@@ -91,7 +95,7 @@ pub fn clip_grad_norm(grads: Array, max_norm: f64, norm_type_p: f64, error_if_no
         )));
     }
     let coef = clip::clip_coef(max_norm, total);
-    if !(coef >= 1.0) {
+    if coef < 1.0 || coef.is_nan() {
         let tensors = &g.tensors;
         // SAFETY: disjoint gradients (checked), disjoint pieces (driver).
         driver::for_each_piece(&g.offsets, |t, a, b| unsafe { clip::scale(&tensors[t], a, b, coef) }).map_err(range_error)?;

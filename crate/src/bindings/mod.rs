@@ -5,11 +5,15 @@
 
 use crate::engine::{self, Buf, Engine, Rule, StepFlags};
 use crate::kernels::{adam::Adam, sgd::Sgd};
+use crate::kernels::{adabound::AdaBound, lamb::Lamb, lion::Lion};
+use crate::kernels::{adadelta::Adadelta, adagrad::Adagrad, adamax::Adamax, nadam::Nadam, radam::Radam, rmsprop::Rmsprop};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 mod grads;
+mod lookahead;
+mod nn;
 
 fn range_error(msg: impl std::fmt::Display) -> Error {
     Error::new(Status::InvalidArg, format!("RangeError: {msg}"))
@@ -60,6 +64,15 @@ macro_rules! kernels {
 kernels! {
     Sgd(Sgd) = "sgd",
     Adam(Adam) = "adam",
+    Rmsprop(Rmsprop) = "rmsprop",
+    Adagrad(Adagrad) = "adagrad",
+    Radam(Radam) = "radam",
+    Nadam(Nadam) = "nadam",
+    Adamax(Adamax) = "adamax",
+    Adadelta(Adadelta) = "adadelta",
+    AdaBound(AdaBound) = "adabound",
+    Lamb(Lamb) = "lamb",
+    Lion(Lion) = "lion",
 }
 
 /// `step` flag bits.
@@ -71,6 +84,8 @@ const FLAG_GRAD_NORMS: u32 = 2;
 pub struct NativeParamState {
     pub step: f64,
     pub slots: Vec<Option<Float32Array>>,
+    /// The optimizer's per-parameter scalar state besides step (NAdam's `mu_product`), if any.
+    pub extra: Option<f64>,
 }
 
 /// Native state and step of one optimizer; the TypeScript classes own its hyperparameters.
@@ -109,6 +124,12 @@ impl NativeOptimizer {
     #[napi]
     pub fn hyper_names(&self) -> Vec<String> {
         with_engine!(&self.engine, _e, R => R::HYPER.iter().map(|s| s.to_string()).collect())
+    }
+
+    /// Name of the per-parameter scalar state besides step (NAdam: `mu_product`), or null.
+    #[napi]
+    pub fn extra_name(&self) -> Option<String> {
+        with_engine!(&self.engine, _e, R => R::EXTRA.map(str::to_string))
     }
 
     /// One step over all parameters with a gradient: `buffers` alternates data and grad of the
@@ -181,15 +202,17 @@ impl NativeOptimizer {
             Some(NativeParamState {
                 step: st.step,
                 slots: st.slots[..R::SLOTS.len()].iter().map(|s| s.as_ref().map(|v| Float32Array::new(v.clone()))).collect(),
+                extra: R::EXTRA.map(|_| st.extra),
             })
         })
     }
 
-    /// Replaces a parameter's state (buffers are copied).
+    /// Replaces a parameter's state (buffers are copied); `extra` sets the scalar state besides
+    /// step (absent: its initial value).
     #[napi]
-    pub fn set_state(&mut self, id: u32, step: f64, slots: Vec<Option<Float32ArraySlice>>) -> Result<()> {
+    pub fn set_state(&mut self, id: u32, step: f64, slots: Vec<Option<Float32ArraySlice>>, extra: Option<f64>) -> Result<()> {
         let slots: Vec<Option<Vec<f32>>> = slots.iter().map(|s| s.as_ref().map(|s| s.to_vec())).collect();
-        with_engine!(&mut self.engine, e, _R => e.set_state(id as usize, step, slots).map_err(engine_error))
+        with_engine!(&mut self.engine, e, _R => e.set_state_extra(id as usize, step, slots, extra).map_err(engine_error))
     }
 
     /// Forgets a parameter's state.

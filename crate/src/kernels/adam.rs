@@ -117,7 +117,7 @@ struct AdamBody<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
 fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32, vmax: &mut f32, s: &AdamScalars) -> (f32, f32, f32) {
     let mut g = g * s.sign;
     if CWD {
-        g = g + s.wd * p; // g ← g + λθ
+        g += s.wd * p; // g ← g + λθ
     }
     let p = p * s.decay; // θ ← θ(1 − γλ)
     // m ← lerp(m, g, w), in the form ATen uses for this weight

@@ -10,7 +10,6 @@
 //! Norms accumulate in f64 per fixed chunk and combine in index order, so they are identical for
 //! any thread count and SIMD level.
 
-use crate::driver;
 use crate::engine::TensorPtrs;
 use crate::simd::{self, Simd};
 
@@ -44,7 +43,7 @@ impl Simd for PieceNorm<'_> {
     fn run(self) {
         let x = self.0;
         *self.2 = match self.1 {
-            NormType::Two => driver::sum_squares(x),
+            NormType::Two => unreachable!("the 2-norm takes simd::sum_squares"),
             NormType::One => {
                 let mut acc = [0.0f64; 8];
                 let mut it = x.chunks_exact(8);
@@ -71,13 +70,16 @@ impl Simd for PieceNorm<'_> {
                     m
                 }
             }),
-            NormType::P(p) => x.iter().map(|&v| (v as f64).abs().powf(p)).sum(),
+            NormType::P(p) => x.iter().fold(0.0, |a, &v| a + (v as f64).abs().powf(p)),
         };
     }
 }
 
 /// The per-piece partial of a p-norm (Σ|x|^p, or max|x| for ∞).
 pub fn piece_partial(x: &[f32], p: NormType) -> f64 {
+    if p == NormType::Two {
+        return simd::sum_squares(x);
+    }
     let mut r = 0.0;
     simd::dispatch(PieceNorm(x, p, &mut r));
     r
@@ -96,9 +98,10 @@ pub fn finish_norm(partial: f64, p: NormType) -> f64 {
 pub fn total_norm(norms: &[f64], p: NormType) -> f64 {
     match p {
         NormType::Inf => norms.iter().fold(0.0f64, |m, &n| if n > m || n.is_nan() { n } else { m }),
-        NormType::One => norms.iter().sum(),
-        NormType::Two => norms.iter().map(|n| n * n).sum::<f64>().sqrt(),
-        NormType::P(p) => norms.iter().map(|n| n.powf(p)).sum::<f64>().powf(1.0 / p),
+        // fold from +0: f64's Sum starts at -0, and no gradient must give PyTorch's 0.
+        NormType::One => norms.iter().fold(0.0, |a, n| a + n),
+        NormType::Two => norms.iter().fold(0.0, |a, n| a + n * n).sqrt(),
+        NormType::P(p) => norms.iter().fold(0.0, |a, n| a + n.powf(p)).powf(1.0 / p),
     }
 }
 
@@ -172,6 +175,8 @@ mod tests {
         let p3: f64 = x.iter().map(|&v| (v as f64).abs().powi(3)).sum::<f64>().powf(1.0 / 3.0);
         assert!((finish_norm(piece_partial(&x, NormType::P(3.0)), NormType::P(3.0)) - p3).abs() < 1e-9);
         assert!(piece_partial(&[1.0, f32::NAN, 2.0], NormType::Inf).is_nan());
+        assert_eq!(total_norm(&[], NormType::Two).to_bits(), 0.0f64.to_bits());
+        assert_eq!(total_norm(&[3.0, 9.0, 1.0], NormType::Inf), 9.0);
     }
 
     #[test]

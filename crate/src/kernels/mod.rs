@@ -2,7 +2,17 @@
 //! step in f64, an element body selected by flags outside the loop, and tests against a plain
 //! scalar reference.
 
+pub mod adabound;
+pub mod adadelta;
+pub mod adagrad;
 pub mod adam;
+pub mod adamax;
+pub mod lamb;
+pub mod lion;
+pub mod lookahead;
+pub mod nadam;
+pub mod radam;
+pub mod rmsprop;
 pub mod clip;
 pub mod sgd;
 

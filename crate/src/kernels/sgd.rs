@@ -101,7 +101,7 @@ struct SgdBody<'a, const MODE: u8, const NEST: bool, const WD: bool> {
 fn sgd_elem<const MODE: u8, const NEST: bool, const WD: bool>(p: f32, g: f32, b: f32, s: &SgdScalars) -> (f32, f32) {
     let mut d = g * s.sign;
     if WD {
-        d = d + s.wd * p; // g ← g + λθ
+        d += s.wd * p; // g ← g + λθ
     }
     let b = match MODE {
         FIRST_MOMENTUM => d,                // b ← g (a clone on the first step)

@@ -1,0 +1,200 @@
+//! Adamax, Adam with the infinity norm, with coupled weight decay (PyTorch
+//! `torch/optim/adamax.py`, `_single_tensor_adamax`).
+//!
+//! ```text
+//! g ← −g if maximize
+//! g ← g + λθ                    (when λ ≠ 0)
+//! m ← lerp(m, g, 1 − β1)        (PyTorch's exp_avg.lerp_)
+//! u ← max(β2·u, |g| + ε)        (ε inside the max, not in the denominator; NaN propagates)
+//! θ ← θ − ((γ / (1 − β1ᵗ))·m) / u
+//! ```
+//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, maximize]`.
+//! Slots: `exp_avg`, `exp_inf`.
+
+use super::flag;
+use crate::engine::{Rule, TensorPtrs};
+use crate::simd::{self, Simd};
+
+pub struct Adamax;
+
+const LR: usize = 0;
+const BETA1: usize = 1;
+const BETA2: usize = 2;
+const EPS: usize = 3;
+const WD: usize = 4;
+const MAXIMIZE: usize = 5;
+
+#[derive(Clone, Copy, Debug)]
+pub struct AdamaxScalars {
+    sign: f32,
+    wd: f32,
+    /// lerp weight and its complement, and which of PyTorch's two lerp forms applies.
+    w1: f32,
+    w1c: f32,
+    lerp_small: bool,
+    b2: f32,
+    eps: f32,
+    /// −γ / (1 − β1ᵗ)
+    neg_clr: f32,
+    decay: bool,
+}
+
+impl Rule for Adamax {
+    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_inf"];
+    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "maximize"];
+    type Scalars = AdamaxScalars;
+
+    fn slots_needed(_h: &[f64]) -> u32 {
+        0b11
+    }
+
+    fn scalars(h: &[f64], step: f64, _fresh: u32) -> AdamaxScalars {
+        let clr = h[LR] / (1.0 - h[BETA1].powf(step));
+        // ATen's lerp picks its form from the weight in the tensor's precision.
+        let w1 = (1.0 - h[BETA1]) as f32;
+        AdamaxScalars {
+            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
+            wd: h[WD] as f32,
+            w1,
+            w1c: 1.0 - w1,
+            lerp_small: w1.abs() < 0.5,
+            b2: h[BETA2] as f32,
+            eps: h[EPS] as f32,
+            neg_clr: (-clr) as f32,
+            decay: h[WD] != 0.0,
+        }
+    }
+
+    unsafe fn apply(s: &AdamaxScalars, t: &TensorPtrs, a: usize, b: usize) {
+        let (p, g, m, u) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
+        macro_rules! go {
+            ($wd:literal, $small:literal) => {
+                simd::dispatch(AdamaxBody::<$wd, $small> { p, g, m, u, s })
+            };
+        }
+        match (s.decay, s.lerp_small) {
+            (false, true) => go!(false, true),
+            (true, true) => go!(true, true),
+            (false, false) => go!(false, false),
+            (true, false) => go!(true, false),
+        }
+    }
+}
+
+struct AdamaxBody<'a, const WD: bool, const SMALL: bool> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    u: &'a mut [f32],
+    s: &'a AdamaxScalars,
+}
+
+/// One element: returns the new (θ, m, u).
+#[inline(always)]
+fn adamax_elem<const WD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, u: f32, s: &AdamaxScalars) -> (f32, f32, f32) {
+    let mut g = g * s.sign;
+    if WD {
+        g += s.wd * p; // g ← g + λθ
+    }
+    // m ← lerp(m, g, w), in the form ATen uses for this weight
+    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
+    // u ← max(β2·u, |g| + ε), NaN if either is (torch.maximum)
+    let (x, y) = (u * s.b2, g.abs() + s.eps);
+    let u = if x > y || x.is_nan() { x } else { y };
+    (p + (s.neg_clr * m) / u, m, u) // θ ← θ − (γ/(1 − β1ᵗ))·m / u
+}
+
+impl<const WD: bool, const SMALL: bool> Simd for AdamaxBody<'_, WD, SMALL> {
+    #[inline(always)]
+    fn run(self) {
+        let s = self.s;
+        for (((p, &g), m), u) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.u.iter_mut()) {
+            (*p, *m, *u) = adamax_elem::<WD, SMALL>(*p, g, *m, *u, s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testing::step_vecs;
+    use crate::engine::Engine;
+    use crate::kernels::test_util::*;
+
+    /// `torch.maximum`: NaN if either argument is.
+    fn maximum(a: f32, b: f32) -> f32 {
+        if a.is_nan() || b.is_nan() {
+            f32::NAN
+        } else {
+            a.max(b)
+        }
+    }
+
+    /// PyTorch's `_single_tensor_adamax` transcribed line by line, on scalars.
+    fn reference(h: [f64; 6]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
+        move |p, g, st, t| {
+            let [lr, b1, b2, eps, wd, max] = h;
+            if st.is_empty() {
+                *st = vec![vec![0.0; p.len()]; 2];
+            }
+            let w = (1.0 - b1) as f32;
+            let bias_correction = 1.0 - b1.powf(t as f64);
+            let clr = lr / bias_correction;
+            for i in 0..p.len() {
+                let mut gi = if max != 0.0 { -g[i] } else { g[i] };
+                if wd != 0.0 {
+                    gi += wd as f32 * p[i];
+                }
+                let m = st[0][i];
+                st[0][i] = if w.abs() < 0.5 { m + w * (gi - m) } else { gi - (gi - m) * (1.0 - w) };
+                st[1][i] = maximum(st[1][i] * b2 as f32, gi.abs() + eps as f32);
+                p[i] += (-clr) as f32 * st[0][i] / st[1][i];
+            }
+        }
+    }
+
+    const CONFIGS: &[[f64; 6]] = &[
+        [2e-3, 0.9, 0.999, 1e-8, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-8, 0.1, 0.0],
+        [3e-3, 0.8, 0.9, 1e-6, 0.0, 1.0],
+        [3e-3, 0.3, 0.5, 1e-3, 0.5, 1.0],
+        [2e-2, 0.0, 0.0, 0.1, 0.0, 0.0],
+    ];
+
+    #[test]
+    fn adamax_matches_the_scalar_transcription_of_pytorch_for_every_flag_combination() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        for h in CONFIGS {
+            assert_matches_reference::<Adamax>(h, reference(*h));
+        }
+    }
+
+    #[test]
+    fn adamax_is_bit_identical_across_simd_levels_and_thread_counts() {
+        for h in CONFIGS {
+            assert_level_and_thread_invariant::<Adamax>(h);
+        }
+    }
+
+    #[test]
+    fn a_nan_in_either_side_of_the_max_propagates_as_torch_maximum_does() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let h = CONFIGS[0];
+        let mut e = Engine::<Adamax>::new();
+        e.add_params(&[2]);
+        let mut p = vec![vec![1.0f32, 1.0]];
+        step_vecs(&mut e, &mut p, &mut [vec![f32::NAN, 0.5]], &h).unwrap();
+        let u = e.states[0].slots[1].as_ref().unwrap().clone();
+        assert!(u[0].is_nan() && u[1] == 0.5 + 1e-8);
+        // exp_inf is NaN and the new gradient finite: the max stays NaN.
+        step_vecs(&mut e, &mut p, &mut [vec![0.5, 0.5]], &h).unwrap();
+        assert!(e.states[0].slots[1].as_ref().unwrap()[0].is_nan());
+    }
+
+    #[test]
+    fn zero_learning_rate_changes_nothing() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let p = run::<Adamax>(&[0.0, 0.9, 0.999, 1e-8, 0.1, 1.0], 3, 5);
+        assert_eq!(p, init(LENS, 5));
+    }
+}

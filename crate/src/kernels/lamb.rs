@@ -1,0 +1,323 @@
+//! LAMB (You et al. 2020, v3 of arXiv:1904.00962), the variant of torch-optimizer
+//! (`torch_optimizer/lamb.py`, after cybertronai/pytorch-lamb): weight decay inside the
+//! direction, ‖θ‖ clamped, no bias correction unless `debias`, one trust ratio per tensor.
+//!
+//! ```text
+//! m ← β1·m + (1 − β1)·g
+//! v ← β2·v + (1 − β2)·g·g
+//! u ← m / (√v + ε) + λθ                         (λθ only when λ ≠ 0)
+//! φ ← min(‖θ‖, clamp_value)                     (per tensor, f64)
+//! r ← φ / ‖u‖, or 1 when φ = 0 or ‖u‖ = 0; 1 when `adam`
+//! η ← γ·√(1 − β2ᵗ)/(1 − β1ᵗ) if debias, else γ
+//! θ ← θ − η·r·u
+//! ```
+//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, clamp_value, debias, adam]`.
+//! Slots: `exp_avg`, `exp_avg_sq`.
+//!
+//! Two passes over memory ([`Rule::TWO_PASS`]): the first updates m and v and sums θ² and u² of
+//! each piece in f64 (eight interleaved accumulators combined in a fixed order, like
+//! [`crate::simd::sum_squares`], so the norms do not depend on SIMD level or thread count); the
+//! second recomputes u from the stored m and v, bit for bit as in the first, and updates θ. The
+//! norms, the trust ratio and η·r are computed in f64 and the final factor rounded once to f32
+//! (the reference computes them in float32 tensors).
+
+use super::flag;
+use crate::engine::{Rule, TensorPtrs};
+use crate::simd::{self, Simd};
+
+pub struct Lamb;
+
+const LR: usize = 0;
+const BETA1: usize = 1;
+const BETA2: usize = 2;
+const EPS: usize = 3;
+const WD: usize = 4;
+const CLAMP: usize = 5;
+const DEBIAS: usize = 6;
+const ADAM: usize = 7;
+
+#[derive(Clone, Copy, Debug)]
+pub struct LambScalars {
+    b1: f32,
+    c1: f32,
+    b2: f32,
+    c2: f32,
+    eps: f32,
+    wd: f32,
+    coupled: bool,
+    clamp: f64,
+    /// γ, or γ·√(1 − β2ᵗ)/(1 − β1ᵗ) with debias.
+    step_size: f64,
+    adam: bool,
+    /// −η·r, set by [`Rule::finish`].
+    neg_step: f32,
+    /// The trust ratio r (kept for tests and diagnostics).
+    pub trust_ratio: f64,
+}
+
+impl Rule for Lamb {
+    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq"];
+    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "clamp_value", "debias", "adam"];
+    type Scalars = LambScalars;
+    const TWO_PASS: bool = true;
+
+    fn slots_needed(_h: &[f64]) -> u32 {
+        0b11
+    }
+
+    fn scalars(h: &[f64], step: f64, _fresh: u32) -> LambScalars {
+        let (lr, b1, b2) = (h[LR], h[BETA1], h[BETA2]);
+        let step_size = if flag(h, DEBIAS) { lr * ((1.0 - b2.powf(step)).sqrt() / (1.0 - b1.powf(step))) } else { lr };
+        LambScalars {
+            b1: b1 as f32,
+            c1: (1.0 - b1) as f32,
+            b2: b2 as f32,
+            c2: (1.0 - b2) as f32,
+            eps: h[EPS] as f32,
+            wd: h[WD] as f32,
+            coupled: h[WD] != 0.0,
+            clamp: h[CLAMP],
+            step_size,
+            adam: flag(h, ADAM),
+            neg_step: 0.0,
+            trust_ratio: 1.0,
+        }
+    }
+
+    unsafe fn reduce(s: &LambScalars, t: &TensorPtrs, a: usize, b: usize) -> [f64; 2] {
+        let (p, g, m, v) = (&*t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
+        let mut lanes = [[0.0; 8]; 2];
+        if s.coupled {
+            simd::dispatch(LambReduce::<true> { p, g, m, v, s, lanes: &mut lanes });
+        } else {
+            simd::dispatch(LambReduce::<false> { p, g, m, v, s, lanes: &mut lanes });
+        }
+        // The lanes combined in a fixed order, as `simd::sum_squares`.
+        lanes.map(|a| ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])))
+    }
+
+    fn finish(s: &mut LambScalars, [theta_sq, u_sq]: [f64; 2]) {
+        let weight_norm = theta_sq.sqrt();
+        // clamp(‖θ‖, 0, clamp_value); a NaN norm stays NaN, as torch's clamp.
+        let weight_norm = if weight_norm > s.clamp { s.clamp } else { weight_norm };
+        let adam_norm = u_sq.sqrt();
+        let r = if weight_norm == 0.0 || adam_norm == 0.0 { 1.0 } else { weight_norm / adam_norm };
+        s.trust_ratio = r;
+        let r = if s.adam { 1.0 } else { r };
+        s.neg_step = (-(s.step_size * r)) as f32;
+    }
+
+    unsafe fn apply(s: &LambScalars, t: &TensorPtrs, a: usize, b: usize) {
+        let (p, m, v) = (t.param(a, b), &*t.slot(0, a, b), &*t.slot(1, a, b));
+        if s.coupled {
+            simd::dispatch(LambApply::<true> { p, m, v, s });
+        } else {
+            simd::dispatch(LambApply::<false> { p, m, v, s });
+        }
+    }
+}
+
+/// The direction u of one element from the updated m and v (shared by both passes).
+#[inline(always)]
+fn lamb_u<const CWD: bool>(p: f32, m: f32, v: f32, s: &LambScalars) -> f32 {
+    let r = m / (v.sqrt() + s.eps); // m / (√v + ε)
+    if CWD {
+        r + s.wd * p // u ← r + λθ
+    } else {
+        r
+    }
+}
+
+/// One element of the first pass: returns the new (m, v, u).
+#[inline(always)]
+fn lamb_moments<const CWD: bool>(p: f32, g: f32, m: f32, v: f32, s: &LambScalars) -> (f32, f32, f32) {
+    let m = m * s.b1 + s.c1 * g; // m ← β1·m + (1 − β1)·g
+    let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g·g
+    (m, v, lamb_u::<CWD>(p, m, v, s))
+}
+
+struct LambReduce<'a, const CWD: bool> {
+    p: &'a [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    s: &'a LambScalars,
+    lanes: &'a mut [[f64; 8]; 2],
+}
+
+/// Adds the squares of eight elements to the eight lanes.
+#[inline(always)]
+fn add_lanes(c: &[f32; 8], acc: &mut [f64; 8]) {
+    for j in 0..8 {
+        acc[j] += c[j] as f64 * c[j] as f64;
+    }
+}
+
+/// Adds x[i]² to lane i mod 8 of `acc` (x starts at a multiple of 8 from the piece start). The
+/// tail is zero-padded: adding 0² leaves a lane's bits unchanged (a lane is never -0).
+#[inline(always)]
+fn add_squares(x: &[f32], acc: &mut [f64; 8]) {
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        add_lanes(c.try_into().unwrap(), acc);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut c = [0.0f32; 8];
+        c[..rest.len()].copy_from_slice(rest);
+        add_lanes(&c, acc);
+    }
+}
+
+/// Elements per block of the first pass: u of a block goes to a stack buffer, then the block's
+/// squares are summed while it is in L1. A multiple of 8, so lanes stay aligned across blocks.
+const BLOCK: usize = 512;
+
+impl<const CWD: bool> Simd for LambReduce<'_, CWD> {
+    #[inline(always)]
+    fn run(self) {
+        let s = self.s;
+        // Lane j of each accumulator sums elements j, j + 8, j + 16, ... of the piece. The lanes
+        // live behind a reference (not in locals), which lets LLVM keep them in vector registers.
+        let [aw, au] = self.lanes;
+        let mut ubuf = [0.0f32; BLOCK];
+        let blocks = self.p.chunks(BLOCK).zip(self.g.chunks(BLOCK)).zip(self.m.chunks_mut(BLOCK)).zip(self.v.chunks_mut(BLOCK));
+        for (((p, g), m), v) in blocks {
+            let u = &mut ubuf[..p.len()];
+            for ((((&p, &g), m), v), u) in p.iter().zip(g).zip(m.iter_mut()).zip(v.iter_mut()).zip(u.iter_mut()) {
+                (*m, *v, *u) = lamb_moments::<CWD>(p, g, *m, *v, s);
+            }
+            add_squares(p, aw); // Σθ²
+            add_squares(u, au); // Σu²
+        }
+    }
+}
+
+struct LambApply<'a, const CWD: bool> {
+    p: &'a mut [f32],
+    m: &'a [f32],
+    v: &'a [f32],
+    s: &'a LambScalars,
+}
+
+impl<const CWD: bool> Simd for LambApply<'_, CWD> {
+    #[inline(always)]
+    fn run(self) {
+        let s = self.s;
+        for ((p, &m), &v) in self.p.iter_mut().zip(self.m).zip(self.v) {
+            *p = *p + s.neg_step * lamb_u::<CWD>(*p, m, v, s); // θ ← θ − η·r·u
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testing::step_vecs;
+    use crate::engine::Engine;
+    use crate::kernels::test_util::*;
+
+    /// torch-optimizer's `Lamb.step` transcribed line by line, on scalars, with the norms taken
+    /// exactly as the engine does (per 8192-element chunk of the step's concatenated tensors,
+    /// eight interleaved f64 lanes per piece).
+    fn reference(h: [f64; 8], lens: &'static [usize]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
+        let offsets: Vec<usize> = std::iter::once(0).chain(lens.iter().scan(0, |o, &l| {
+            *o += l;
+            Some(*o)
+        })).collect();
+        move |p, g, st, t| {
+            let [lr, b1, b2, eps, wd, clamp_value, debias, adam] = h;
+            let j = lens.iter().zip(&offsets).position(|(&l, _)| l == p.len()).unwrap();
+            let start = offsets[j];
+            if st.is_empty() {
+                *st = vec![vec![0.0; p.len()]; 2];
+            }
+            let step = t as f64;
+            let mut u = vec![0.0f32; p.len()];
+            for i in 0..p.len() {
+                st[0][i] = st[0][i] * b1 as f32 + (1.0 - b1) as f32 * g[i];
+                st[1][i] = st[1][i] * b2 as f32 + (1.0 - b2) as f32 * g[i] * g[i];
+                u[i] = st[0][i] / (st[1][i].sqrt() + eps as f32);
+                if wd != 0.0 {
+                    u[i] += wd as f32 * p[i];
+                }
+            }
+            let norm = |x: &[f32]| {
+                let mut total = 0.0f64;
+                let mut a = 0;
+                while a < x.len() {
+                    let b = ((start + a) / crate::driver::CHUNK + 1) * crate::driver::CHUNK - start;
+                    let b = b.min(x.len());
+                    let mut lanes = [0.0f64; 8];
+                    for (k, &e) in x[a..b].iter().enumerate() {
+                        lanes[k % 8] += e as f64 * e as f64;
+                    }
+                    total += ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+                    a = b;
+                }
+                total.sqrt()
+            };
+            let bias_correction = if debias != 0.0 { (1.0 - b2.powf(step)).sqrt() / (1.0 - b1.powf(step)) } else { 1.0 };
+            let step_size = lr * bias_correction;
+            let weight_norm = norm(p).clamp(0.0, clamp_value);
+            let adam_norm = norm(&u);
+            let mut trust_ratio = if weight_norm == 0.0 || adam_norm == 0.0 { 1.0 } else { weight_norm / adam_norm };
+            if adam != 0.0 {
+                trust_ratio = 1.0;
+            }
+            let alpha = (-(step_size * trust_ratio)) as f32;
+            for i in 0..p.len() {
+                p[i] += alpha * u[i];
+            }
+        }
+    }
+
+    const CONFIGS: &[[f64; 8]] = &[
+        [1e-3, 0.9, 0.999, 1e-6, 0.0, 10.0, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-6, 0.01, 10.0, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-6, 0.0, 10.0, 1.0, 0.0],
+        [1e-2, 0.8, 0.99, 1e-8, 0.1, 0.5, 1.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-6, 0.01, 10.0, 0.0, 1.0],
+        [3e-2, 0.0, 0.5, 1e-3, 0.5, 1e4, 1.0, 0.0],
+    ];
+
+    #[test]
+    fn lamb_matches_the_scalar_transcription_of_torch_optimizer_for_every_flag_combination() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        for h in CONFIGS {
+            assert_matches_reference::<Lamb>(h, reference(*h, LENS));
+        }
+    }
+
+    #[test]
+    fn lamb_is_bit_identical_across_simd_levels_and_thread_counts() {
+        for h in CONFIGS {
+            assert_level_and_thread_invariant::<Lamb>(h);
+        }
+    }
+
+    #[test]
+    fn zero_learning_rate_changes_nothing() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let p = run::<Lamb>(&[0.0, 0.9, 0.999, 1e-6, 0.1, 10.0, 1.0, 0.0], 3, 5);
+        assert_eq!(p, init(LENS, 5));
+    }
+
+    #[test]
+    fn the_trust_ratio_is_one_for_zero_weights_and_clamped_norm_over_update_norm_otherwise() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let lens = [3usize, 4];
+        let mut e = Engine::<Lamb>::new();
+        e.add_params(&lens);
+        // θ = 0 → r = 1: the step is lr·m/(√v + ε) = lr·0.1g/(√(0.001)|g| + ε) ≈ lr·3.16·sign(g);
+        // g = 0 gives u = 0.
+        let mut p = vec![vec![0.0f32; 3], vec![3.0, 4.0, 0.0, 0.0]];
+        let mut g = vec![vec![1.0f32, -1.0, 0.0], vec![1.0, 1.0, 1.0, 1.0]];
+        step_vecs(&mut e, &mut p, &mut g, &[0.1, 0.9, 0.999, 1e-6, 0.0, 10.0, 0.0, 0.0]).unwrap();
+        let adam_step = 0.1 / 0.001f64.sqrt();
+        assert!((p[0][0] as f64 + 0.1 * adam_step).abs() < 1e-4, "{:?}", p[0]);
+        assert_eq!(p[0][2], 0.0);
+        // ‖θ‖ = 5, u = 3.16 in every element, ‖u‖ = 6.32: θ ← θ − 0.1·(5/6.32)·3.16 = θ − 0.25.
+        assert!((p[1][0] - 2.75).abs() < 1e-6 && (p[1][3] + 0.25).abs() < 1e-6, "{:?}", p[1]);
+    }
+}

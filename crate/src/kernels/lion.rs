@@ -1,0 +1,158 @@
+//! Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"; lion-pytorch
+//! `update_fn`).
+//!
+//! ```text
+//! θ ← θ·(1 − γλ)                       (decoupled weight decay)
+//! c ← β1·m + (1 − β1)·g                (interpolation used for the update)
+//! θ ← θ − γ·sign(c)                    (sign(0) = sign(NaN) = 0, as torch.sign)
+//! m ← β2·m + (1 − β2)·g                (the momentum is updated after, with β2)
+//! ```
+//! Hyperparameters: `[lr, beta1, beta2, weight_decay]`. Slot: `exp_avg`.
+//!
+//! torch computes `x.mul_(β).add_(g, alpha=1 − β)` as one fused multiply-add after the product
+//! `x·β` is rounded. Because `sign` is discontinuous, a rounding difference in `c` near 0 would
+//! move an element by 2γ, so both interpolations evaluate the second product and the sum in f64:
+//! `f32(x·β)` and the product of two f32s are exact in f64, so `sign(c)` equals the sign of the
+//! fused result exactly, and `m` equals it except in double-rounding ties. Only IEEE mul, add and
+//! conversions are used, so every SIMD level computes the same bits.
+
+use crate::engine::{Rule, TensorPtrs};
+use crate::simd::{self, Simd};
+
+pub struct Lion;
+
+const LR: usize = 0;
+const BETA1: usize = 1;
+const BETA2: usize = 2;
+const WD: usize = 3;
+
+#[derive(Clone, Copy, Debug)]
+pub struct LionScalars {
+    /// 1 − γλ (exactly 1 without weight decay).
+    decay: f32,
+    b1: f32,
+    c1: f64,
+    b2: f32,
+    c2: f64,
+    neg_lr: f32,
+}
+
+impl Rule for Lion {
+    const SLOTS: &'static [&'static str] = &["exp_avg"];
+    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "weight_decay"];
+    type Scalars = LionScalars;
+
+    fn slots_needed(_h: &[f64]) -> u32 {
+        0b1
+    }
+
+    fn scalars(h: &[f64], _step: f64, _fresh: u32) -> LionScalars {
+        let (lr, b1, b2) = (h[LR], h[BETA1], h[BETA2]);
+        LionScalars {
+            decay: (1.0 - lr * h[WD]) as f32,
+            b1: b1 as f32,
+            // torch converts `alpha = 1 − β` to the tensor's precision first.
+            c1: (1.0 - b1) as f32 as f64,
+            b2: b2 as f32,
+            c2: (1.0 - b2) as f32 as f64,
+            neg_lr: (-lr) as f32,
+        }
+    }
+
+    unsafe fn apply(s: &LionScalars, t: &TensorPtrs, a: usize, b: usize) {
+        simd::dispatch(LionBody { p: t.param(a, b), g: t.grad(a, b), m: t.slot(0, a, b), s });
+    }
+}
+
+struct LionBody<'a> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    s: &'a LionScalars,
+}
+
+/// One element: returns the new (θ, m).
+#[inline(always)]
+fn lion_elem(p: f32, g: f32, m: f32, s: &LionScalars) -> (f32, f32) {
+    let p = p * s.decay; // θ ← θ·(1 − γλ)
+    let c = (m * s.b1) as f64 + s.c1 * g as f64; // c ← β1·m + (1 − β1)·g
+    let sign = if c > 0.0 {
+        1.0
+    } else if c < 0.0 {
+        -1.0
+    } else {
+        0.0
+    };
+    let p = p + s.neg_lr * sign; // θ ← θ − γ·sign(c)
+    let m = ((m * s.b2) as f64 + s.c2 * g as f64) as f32; // m ← β2·m + (1 − β2)·g
+    (p, m)
+}
+
+impl Simd for LionBody<'_> {
+    #[inline(always)]
+    fn run(self) {
+        let s = self.s;
+        for ((p, &g), m) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()) {
+            (*p, *m) = lion_elem(*p, g, *m, s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::test_util::*;
+
+    /// lion-pytorch's `update_fn` transcribed on scalars, with torch's fused `add_(x, alpha)`
+    /// written as one f64 multiply-add rounded once (exact for the sign; see the module doc).
+    fn reference(h: [f64; 4]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
+        move |p, g, st, _t| {
+            let [lr, b1, b2, wd] = h;
+            if st.is_empty() {
+                *st = vec![vec![0.0; p.len()]];
+            }
+            let m = &mut st[0];
+            for i in 0..p.len() {
+                p[i] *= (1.0 - lr * wd) as f32;
+                // update = (β1·m).add(g, alpha = 1 − β1).sgn_()
+                let c = (m[i] * b1 as f32) as f64 + ((1.0 - b1) as f32 as f64) * (g[i] as f64);
+                let update: f32 = if c > 0.0 { 1.0 } else if c < 0.0 { -1.0 } else { 0.0 };
+                p[i] += (-lr) as f32 * update;
+                m[i] = ((m[i] * b2 as f32) as f64 + ((1.0 - b2) as f32 as f64) * (g[i] as f64)) as f32;
+            }
+        }
+    }
+
+    const CONFIGS: &[[f64; 4]] = &[[1e-4, 0.9, 0.99, 0.0], [1e-3, 0.9, 0.99, 0.1], [3e-4, 0.95, 0.98, 1.0], [1e-2, 0.0, 0.5, 0.01], [1e-3, 0.5, 0.999, 0.0]];
+
+    #[test]
+    fn lion_matches_the_scalar_transcription_of_lion_pytorch() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        for h in CONFIGS {
+            assert_matches_reference::<Lion>(h, reference(*h));
+        }
+    }
+
+    #[test]
+    fn lion_is_bit_identical_across_simd_levels_and_thread_counts() {
+        for h in CONFIGS {
+            assert_level_and_thread_invariant::<Lion>(h);
+        }
+    }
+
+    #[test]
+    fn zero_learning_rate_changes_nothing() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let p = run::<Lion>(&[0.0, 0.9, 0.99, 0.5], 3, 5);
+        assert_eq!(p, init(LENS, 5));
+    }
+
+    #[test]
+    fn sign_of_zero_and_nan_is_zero() {
+        let s = Lion::scalars(&[0.5, 0.9, 0.99, 0.0], 1.0, 1);
+        assert_eq!(lion_elem(1.0, 0.0, 0.0, &s).0, 1.0);
+        assert_eq!(lion_elem(1.0, f32::NAN, 0.0, &s).0, 1.0);
+        assert_eq!(lion_elem(1.0, 2.0, 0.0, &s).0, 0.5);
+        assert_eq!(lion_elem(1.0, -2.0, 0.0, &s).0, 1.5);
+    }
+}

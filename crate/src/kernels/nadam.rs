@@ -1,0 +1,240 @@
+//! NAdam, Adam with Nesterov momentum and Dozat's momentum schedule, with coupled or decoupled
+//! weight decay (PyTorch `torch/optim/nadam.py`, `_single_tensor_nadam`).
+//!
+//! ```text
+//! μₜ ← β1·(1 − ½·0.96^(t·ψ));  μₜ₊₁ ← β1·(1 − ½·0.96^((t+1)·ψ))    (ψ = momentum_decay; f64)
+//! Π ← Π·μₜ                      (mu_product: a float32 per parameter, as PyTorch's state tensor)
+//! g ← −g if maximize
+//! g ← g + λθ                    (coupled)               θ ← θ(1 − γλ)   (decoupled)
+//! m ← lerp(m, g, 1 − β1)        (PyTorch's exp_avg.lerp_)
+//! v ← β2·v + ((1 − β2)·g)·g
+//! d ← √(v / (1 − β2ᵗ)) + ε
+//! θ ← θ + (−γ(1 − μₜ)/(1 − Π))·g / d
+//! θ ← θ + (−γμₜ₊₁/(1 − Π·μₜ₊₁))·m / d
+//! ```
+//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled, maximize]`.
+//! Slots: `exp_avg`, `exp_avg_sq`. Scalar state: `mu_product` (starts at 1).
+
+use super::flag;
+use crate::engine::{Rule, TensorPtrs};
+use crate::simd::{self, Simd};
+
+pub struct Nadam;
+
+const LR: usize = 0;
+const BETA1: usize = 1;
+const BETA2: usize = 2;
+const EPS: usize = 3;
+const WD: usize = 4;
+const MOMENTUM_DECAY: usize = 5;
+const DECOUPLED: usize = 6;
+const MAXIMIZE: usize = 7;
+
+#[derive(Clone, Copy, Debug)]
+pub struct NadamScalars {
+    sign: f32,
+    /// λ for coupled decay (applied only when `coupled`).
+    wd: f32,
+    /// 1 − γλ for decoupled decay, else 1.
+    decay: f32,
+    /// lerp weight and its complement, and which of PyTorch's two lerp forms applies.
+    w1: f32,
+    w1c: f32,
+    lerp_small: bool,
+    b2: f32,
+    c2: f32,
+    bc2: f32,
+    eps: f32,
+    /// −γ(1 − μₜ)/(1 − Π), the gradient's coefficient.
+    cg: f32,
+    /// −γμₜ₊₁/(1 − Π·μₜ₊₁), the momentum's coefficient.
+    cm: f32,
+    coupled: bool,
+}
+
+impl Rule for Nadam {
+    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq"];
+    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay", "decoupled", "maximize"];
+    const EXTRA: Option<&'static str> = Some("mu_product");
+    const EXTRA_INIT: f64 = 1.0;
+    type Scalars = NadamScalars;
+
+    fn slots_needed(_h: &[f64]) -> u32 {
+        0b11
+    }
+
+    fn scalars(h: &[f64], step: f64, fresh: u32) -> NadamScalars {
+        // Only reached by callers without state; the engine uses `scalars_extra`.
+        let mut mu_product = Self::EXTRA_INIT;
+        Self::scalars_extra(h, step, fresh, &mut mu_product)
+    }
+
+    fn scalars_extra(h: &[f64], step: f64, _fresh: u32, mu_product: &mut f64) -> NadamScalars {
+        let (lr, b1, b2, wd, psi) = (h[LR], h[BETA1], h[BETA2], h[WD], h[MOMENTUM_DECAY]);
+        let decoupled = flag(h, DECOUPLED);
+        let bc2 = 1.0 - b2.powf(step);
+        let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(step * psi));
+        let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((step + 1.0) * psi));
+        // PyTorch's `mu_product *= mu` multiplies a float32 tensor by a float32 scalar.
+        *mu_product = (*mu_product as f32 * mu as f32) as f64;
+        let mu_product_next = *mu_product * mu_next;
+        let w1 = (1.0 - b1) as f32;
+        NadamScalars {
+            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
+            wd: wd as f32,
+            decay: if decoupled && wd != 0.0 { (1.0 - lr * wd) as f32 } else { 1.0 },
+            w1,
+            w1c: 1.0 - w1,
+            lerp_small: w1.abs() < 0.5,
+            b2: b2 as f32,
+            c2: (1.0 - b2) as f32,
+            bc2: bc2 as f32,
+            eps: h[EPS] as f32,
+            cg: (-lr * (1.0 - mu) / (1.0 - *mu_product)) as f32,
+            cm: ((-lr * mu_next) / (1.0 - mu_product_next)) as f32,
+            coupled: !decoupled && wd != 0.0,
+        }
+    }
+
+    unsafe fn apply(s: &NadamScalars, t: &TensorPtrs, a: usize, b: usize) {
+        let (p, g, m, v) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
+        macro_rules! go {
+            ($cwd:literal, $small:literal) => {
+                simd::dispatch(NadamBody::<$cwd, $small> { p, g, m, v, s })
+            };
+        }
+        match (s.coupled, s.lerp_small) {
+            (false, true) => go!(false, true),
+            (true, true) => go!(true, true),
+            (false, false) => go!(false, false),
+            (true, false) => go!(true, false),
+        }
+    }
+}
+
+struct NadamBody<'a, const CWD: bool, const SMALL: bool> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    s: &'a NadamScalars,
+}
+
+/// One element: returns the new (θ, m, v).
+#[inline(always)]
+fn nadam_elem<const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32, s: &NadamScalars) -> (f32, f32, f32) {
+    let mut g = g * s.sign;
+    if CWD {
+        g += s.wd * p; // g ← g + λθ
+    }
+    let p = p * s.decay; // θ ← θ(1 − γλ)
+    // m ← lerp(m, g, w), in the form ATen uses for this weight
+    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
+    let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
+    let d = (v / s.bc2).sqrt() + s.eps; // d ← √(v / (1 − β2ᵗ)) + ε
+    let p = p + (s.cg * g) / d; // θ ← θ − γ(1 − μₜ)/(1 − Π) · g / d
+    (p + (s.cm * m) / d, m, v) // θ ← θ − γμₜ₊₁/(1 − Π·μₜ₊₁) · m / d
+}
+
+impl<const CWD: bool, const SMALL: bool> Simd for NadamBody<'_, CWD, SMALL> {
+    #[inline(always)]
+    fn run(self) {
+        let s = self.s;
+        for (((p, &g), m), v) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
+            (*p, *m, *v) = nadam_elem::<CWD, SMALL>(*p, g, *m, *v, s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::testing::step_vecs;
+    use crate::engine::Engine;
+    use crate::kernels::test_util::*;
+
+    /// PyTorch's `_single_tensor_nadam` transcribed line by line, on scalars. The state's third
+    /// vector holds `mu_product` (a float32, as PyTorch's state tensor).
+    fn reference(h: [f64; 8]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
+        move |p, g, st, t| {
+            let [lr, b1, b2, eps, wd, psi, dec, max] = h;
+            if st.is_empty() {
+                *st = vec![vec![0.0; p.len()], vec![0.0; p.len()], vec![1.0]];
+            }
+            let step = t as f64;
+            let w = (1.0 - b1) as f32;
+            let bias_correction2 = 1.0 - b2.powf(step);
+            let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(step * psi));
+            let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((step + 1.0) * psi));
+            st[2][0] *= mu as f32;
+            let mu_product = st[2][0] as f64;
+            let mu_product_next = mu_product * mu_next;
+            for i in 0..p.len() {
+                let mut gi = if max != 0.0 { -g[i] } else { g[i] };
+                if wd != 0.0 {
+                    if dec != 0.0 {
+                        p[i] *= (1.0 - lr * wd) as f32;
+                    } else {
+                        gi += wd as f32 * p[i];
+                    }
+                }
+                let m = st[0][i];
+                st[0][i] = if w.abs() < 0.5 { m + w * (gi - m) } else { gi - (gi - m) * (1.0 - w) };
+                st[1][i] = st[1][i] * b2 as f32 + (1.0 - b2) as f32 * gi * gi;
+                let denom = (st[1][i] / bias_correction2 as f32).sqrt() + eps as f32;
+                p[i] += (-lr * (1.0 - mu) / (1.0 - mu_product)) as f32 * gi / denom;
+                p[i] += ((-lr * mu_next) / (1.0 - mu_product_next)) as f32 * st[0][i] / denom;
+            }
+        }
+    }
+
+    const CONFIGS: &[[f64; 8]] = &[
+        [2e-3, 0.9, 0.999, 1e-8, 0.0, 4e-3, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-8, 0.1, 4e-3, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-8, 0.1, 4e-3, 1.0, 0.0],
+        [3e-3, 0.8, 0.99, 1e-6, 0.01, 0.3, 0.0, 1.0],
+        [3e-3, 0.4, 0.5, 1e-6, 0.5, 0.0, 1.0, 1.0],
+        [2e-2, 0.0, 0.7, 1e-3, 0.0, 1.0, 0.0, 1.0],
+    ];
+
+    #[test]
+    fn nadam_matches_the_scalar_transcription_of_pytorch_for_every_flag_combination() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        for h in CONFIGS {
+            assert_matches_reference::<Nadam>(h, reference(*h));
+        }
+    }
+
+    #[test]
+    fn nadam_is_bit_identical_across_simd_levels_and_thread_counts() {
+        for h in CONFIGS {
+            assert_level_and_thread_invariant::<Nadam>(h);
+        }
+    }
+
+    #[test]
+    fn mu_product_is_a_float32_running_product_per_parameter() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let h = CONFIGS[3];
+        let mut e = Engine::<Nadam>::new();
+        e.add_params(&[3, 5]);
+        let mut p = vec![vec![0.5f32; 3], vec![0.5f32; 5]];
+        let mut expect = 1.0f32;
+        for t in 1..=4 {
+            let mut g = vec![vec![0.25f32; 3], vec![0.25f32; 5]];
+            step_vecs(&mut e, &mut p, &mut g, &h).unwrap();
+            expect *= (h[BETA1] * (1.0 - 0.5 * 0.96f64.powf(t as f64 * h[MOMENTUM_DECAY]))) as f32;
+            assert_eq!(e.states[0].extra, expect as f64);
+            assert_eq!(e.states[1].extra, expect as f64);
+        }
+        e.clear_state(0);
+        assert_eq!(e.states[0].extra, 1.0);
+    }
+
+    #[test]
+    fn zero_learning_rate_changes_nothing() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let p = run::<Nadam>(&[0.0, 0.9, 0.999, 1e-8, 0.1, 4e-3, 1.0, 1.0], 3, 5);
+        assert_eq!(p, init(LENS, 5));
+    }
+}

@@ -1,0 +1,236 @@
+//! RAdam, rectified Adam, with coupled or decoupled weight decay (PyTorch `torch/optim/radam.py`,
+//! `_single_tensor_radam`).
+//!
+//! ```text
+//! g ← −g if maximize
+//! g ← g + λθ                    (coupled)               θ ← θ(1 − γλ)   (decoupled)
+//! m ← lerp(m, g, 1 − β1)        (PyTorch's exp_avg.lerp_)
+//! v ← β2·v + ((1 − β2)·g)·g
+//! ρ∞ ← 2/(1 − β2) − 1;  ρₜ ← ρ∞ − 2t·β2ᵗ/(1 − β2ᵗ)               (per tensor, in f64)
+//! r ← √((ρₜ − 4)(ρₜ − 2)ρ∞ / ((ρ∞ − 4)(ρ∞ − 2)ρₜ))               (per tensor, in f64)
+//! θ ← θ − ((m/(1 − β1ᵗ))·γ · (1/(√v + ε))·√(1 − β2ᵗ)) · r       when ρₜ > 5
+//! θ ← θ − (m/(1 − β1ᵗ))·γ                                        otherwise (momentum SGD)
+//! ```
+//! ε is added to √v before the bias correction (unlike Adam), and `1/(√v + ε)` is a reciprocal
+//! then a product because PyTorch computes `float / tensor` as `tensor.reciprocal() * float`.
+//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, decoupled, maximize]`.
+//! Slots: `exp_avg`, `exp_avg_sq`.
+
+use super::flag;
+use crate::engine::{Rule, TensorPtrs};
+use crate::simd::{self, Simd};
+
+pub struct Radam;
+
+const LR: usize = 0;
+const BETA1: usize = 1;
+const BETA2: usize = 2;
+const EPS: usize = 3;
+const WD: usize = 4;
+const DECOUPLED: usize = 5;
+const MAXIMIZE: usize = 6;
+
+#[derive(Clone, Copy, Debug)]
+pub struct RadamScalars {
+    sign: f32,
+    /// λ for coupled decay (applied only when `coupled`).
+    wd: f32,
+    /// 1 − γλ for decoupled decay, else 1.
+    decay: f32,
+    /// lerp weight and its complement, and which of PyTorch's two lerp forms applies.
+    w1: f32,
+    w1c: f32,
+    lerp_small: bool,
+    b2: f32,
+    c2: f32,
+    bc1: f32,
+    lr: f32,
+    eps: f32,
+    bc2_sqrt: f32,
+    rect: f32,
+    rectified: bool,
+    coupled: bool,
+}
+
+/// ρₜ and the rectification term r of step `step` (r is meaningful only when ρₜ > 5).
+pub fn rectification(beta2: f64, step: f64) -> (f64, f64) {
+    let rho_inf = 2.0 / (1.0 - beta2) - 1.0;
+    let rho_t = rho_inf - 2.0 * step * beta2.powf(step) / (1.0 - beta2.powf(step));
+    let r = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).powf(0.5);
+    (rho_t, r)
+}
+
+impl Rule for Radam {
+    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq"];
+    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "decoupled", "maximize"];
+    type Scalars = RadamScalars;
+
+    fn slots_needed(_h: &[f64]) -> u32 {
+        0b11
+    }
+
+    fn scalars(h: &[f64], step: f64, _fresh: u32) -> RadamScalars {
+        let (lr, b1, b2, wd) = (h[LR], h[BETA1], h[BETA2], h[WD]);
+        let decoupled = flag(h, DECOUPLED);
+        let bc1 = 1.0 - b1.powf(step);
+        let bc2 = 1.0 - b2.powf(step);
+        let (rho_t, rect) = rectification(b2, step);
+        // ATen's lerp picks its form from the weight in the tensor's precision.
+        let w1 = (1.0 - b1) as f32;
+        RadamScalars {
+            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
+            wd: wd as f32,
+            decay: if decoupled && wd != 0.0 { (1.0 - lr * wd) as f32 } else { 1.0 },
+            w1,
+            w1c: 1.0 - w1,
+            lerp_small: w1.abs() < 0.5,
+            b2: b2 as f32,
+            c2: (1.0 - b2) as f32,
+            bc1: bc1 as f32,
+            lr: lr as f32,
+            eps: h[EPS] as f32,
+            bc2_sqrt: bc2.powf(0.5) as f32,
+            rect: rect as f32,
+            rectified: rho_t > 5.0,
+            coupled: !decoupled && wd != 0.0,
+        }
+    }
+
+    unsafe fn apply(s: &RadamScalars, t: &TensorPtrs, a: usize, b: usize) {
+        let (p, g, m, v) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
+        macro_rules! go {
+            ($rect:literal, $cwd:literal, $small:literal) => {
+                simd::dispatch(RadamBody::<$rect, $cwd, $small> { p, g, m, v, s })
+            };
+        }
+        match (s.rectified, s.coupled, s.lerp_small) {
+            (false, false, true) => go!(false, false, true),
+            (false, true, true) => go!(false, true, true),
+            (true, false, true) => go!(true, false, true),
+            (true, true, true) => go!(true, true, true),
+            (false, false, false) => go!(false, false, false),
+            (false, true, false) => go!(false, true, false),
+            (true, false, false) => go!(true, false, false),
+            (true, true, false) => go!(true, true, false),
+        }
+    }
+}
+
+struct RadamBody<'a, const RECT: bool, const CWD: bool, const SMALL: bool> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    s: &'a RadamScalars,
+}
+
+/// One element: returns the new (θ, m, v).
+#[inline(always)]
+fn radam_elem<const RECT: bool, const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32, s: &RadamScalars) -> (f32, f32, f32) {
+    let mut g = g * s.sign;
+    if CWD {
+        g += s.wd * p; // g ← g + λθ
+    }
+    let p = p * s.decay; // θ ← θ(1 − γλ)
+    // m ← lerp(m, g, w), in the form ATen uses for this weight
+    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
+    let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
+    let u = (m / s.bc1) * s.lr; // (m / (1 − β1ᵗ))·γ
+    if RECT {
+        let l = (1.0 / (v.sqrt() + s.eps)) * s.bc2_sqrt; // √(1 − β2ᵗ) / (√v + ε)
+        (p - (u * l) * s.rect, m, v) // θ ← θ − m̂·γ·l·r
+    } else {
+        (p - u, m, v) // θ ← θ − m̂·γ
+    }
+}
+
+impl<const RECT: bool, const CWD: bool, const SMALL: bool> Simd for RadamBody<'_, RECT, CWD, SMALL> {
+    #[inline(always)]
+    fn run(self) {
+        let s = self.s;
+        for (((p, &g), m), v) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
+            (*p, *m, *v) = radam_elem::<RECT, CWD, SMALL>(*p, g, *m, *v, s);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::test_util::*;
+
+    /// PyTorch's `_single_tensor_radam` transcribed line by line, on scalars.
+    #[allow(clippy::neg_multiply)] // `alpha=-1.0` / `value=-1` kept as written in PyTorch
+    fn reference(h: [f64; 7]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
+        move |p, g, st, t| {
+            let [lr, b1, b2, eps, wd, dec, max] = h;
+            if st.is_empty() {
+                *st = vec![vec![0.0; p.len()]; 2];
+            }
+            let step = t as f64;
+            let w = (1.0 - b1) as f32;
+            let bc1 = 1.0 - b1.powf(step);
+            let bc2 = 1.0 - b2.powf(step);
+            let rho_inf = 2.0 / (1.0 - b2) - 1.0;
+            let rho_t = rho_inf - 2.0 * step * b2.powf(step) / bc2;
+            for i in 0..p.len() {
+                let mut gi = if max != 0.0 { -g[i] } else { g[i] };
+                if wd != 0.0 {
+                    if dec != 0.0 {
+                        p[i] *= (1.0 - lr * wd) as f32;
+                    } else {
+                        gi += wd as f32 * p[i];
+                    }
+                }
+                let m = st[0][i];
+                st[0][i] = if w.abs() < 0.5 { m + w * (gi - m) } else { gi - (gi - m) * (1.0 - w) };
+                st[1][i] = st[1][i] * b2 as f32 + (1.0 - b2) as f32 * gi * gi;
+                let bias_corrected_exp_avg = st[0][i] / bc1 as f32;
+                if rho_t > 5.0 {
+                    let rect = ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).powf(0.5);
+                    let adaptive_lr = (1.0 / (st[1][i].sqrt() + eps as f32)) * bc2.powf(0.5) as f32;
+                    p[i] += -1.0 * (bias_corrected_exp_avg * lr as f32 * adaptive_lr * rect as f32);
+                } else {
+                    p[i] += -1.0 * (bias_corrected_exp_avg * lr as f32);
+                }
+            }
+        }
+    }
+
+    const CONFIGS: &[[f64; 7]] = &[
+        [1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-8, 0.1, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-8, 0.1, 1.0, 0.0],
+        [3e-3, 0.8, 0.9, 1e-6, 0.01, 0.0, 1.0],
+        [3e-3, 0.8, 0.5, 1e-6, 0.5, 1.0, 1.0],
+        [2e-2, 0.0, 0.7, 1e-3, 0.0, 0.0, 1.0],
+    ];
+
+    #[test]
+    fn radam_matches_the_scalar_transcription_of_pytorch_for_every_flag_combination() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        for h in CONFIGS {
+            assert_matches_reference::<Radam>(h, reference(*h));
+        }
+    }
+
+    #[test]
+    fn radam_is_bit_identical_across_simd_levels_and_thread_counts() {
+        for h in CONFIGS {
+            assert_level_and_thread_invariant::<Radam>(h);
+        }
+    }
+
+    #[test]
+    fn rectification_starts_at_step_6_with_the_default_beta2() {
+        let steps: Vec<bool> = (1..=8).map(|t| rectification(0.999, t as f64).0 > 5.0).collect();
+        assert_eq!(steps, [false, false, false, false, false, true, true, true]);
+    }
+
+    #[test]
+    fn zero_learning_rate_changes_nothing() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let p = run::<Radam>(&[0.0, 0.9, 0.9, 1e-8, 0.1, 1.0, 1.0], 8, 5);
+        assert_eq!(p, init(LENS, 5));
+    }
+}

@@ -1,0 +1,538 @@
+//! `Conv2d` as im2col + GEMM per image: x `[N, C, H, W]`, W `[O, C, kh, kw]`, b `[O]`,
+//! y `[N, O, OH, OW]`, with any kernel size, stride, zero padding and dilation (groups = 1).
+//!
+//! ```text
+//! cols_n = im2col(x_n)          [C·kh·kw, OH·OW]
+//! y_n    = W·cols_n + b         [O, OH·OW]
+//! dW    += Σₙ dy_n·cols_nᵀ      (accumulated)
+//! db    += Σₙ Σₚ dy_n[:, p]     (accumulated)
+//! dx_n   = col2im(Wᵀ·dy_n)      (written)
+//! ```
+//! Images are spread over the pool in fixed chunks of [`IMAGES_PER_CHUNK`]; each chunk forms its
+//! own partial dW and db, combined in chunk order, so gradients do not depend on the thread count.
+//! The im2col buffer is per thread and recomputed in backward rather than kept from forward.
+
+use super::gemm::{sgemm, MatRef};
+use super::{add_partials, check_len, par_for, product, range, sum_f64, NnResult, SendPtr};
+use std::cell::RefCell;
+
+/// Images per work item; sums over the batch are formed per chunk of this many images.
+pub const IMAGES_PER_CHUNK: usize = 8;
+
+/// The geometry of one call.
+#[derive(Clone, Copy, Debug)]
+pub struct Conv2dShape {
+    pub batch: usize,
+    pub in_channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub out_channels: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+fn out_size(input: usize, k: usize, s: usize, p: usize, d: usize) -> Option<usize> {
+    let span = d * (k - 1) + 1;
+    let padded = input + 2 * p;
+    (padded >= span).then(|| (padded - span) / s + 1)
+}
+
+impl Conv2dShape {
+    /// `(OH, OW)`, or a RangeError when a dimension is zero or the kernel exceeds the padded input.
+    pub fn output_hw(&self) -> NnResult<(usize, usize)> {
+        let dims = [
+            ("inChannels", self.in_channels),
+            ("outChannels", self.out_channels),
+            ("height", self.height),
+            ("width", self.width),
+            ("kernelSize[0]", self.kernel[0]),
+            ("kernelSize[1]", self.kernel[1]),
+            ("stride[0]", self.stride[0]),
+            ("stride[1]", self.stride[1]),
+            ("dilation[0]", self.dilation[0]),
+            ("dilation[1]", self.dilation[1]),
+        ];
+        for (name, v) in dims {
+            if v == 0 {
+                return range(format!("expected {name} to be >= 1, received 0"));
+            }
+        }
+        let limit = 1 << 24;
+        if [self.height, self.width, self.kernel[0], self.kernel[1], self.padding[0], self.padding[1], self.dilation[0], self.dilation[1], self.stride[0], self.stride[1]].iter().any(|&v| v > limit) {
+            return range("a convolution dimension exceeds 2^24");
+        }
+        let oh = out_size(self.height, self.kernel[0], self.stride[0], self.padding[0], self.dilation[0]);
+        let ow = out_size(self.width, self.kernel[1], self.stride[1], self.padding[1], self.dilation[1]);
+        match (oh, ow) {
+            (Some(oh), Some(ow)) => {
+                product("the input", &[self.batch, self.in_channels, self.height, self.width])?;
+                product("the output", &[self.batch, self.out_channels, oh, ow])?;
+                product("the im2col buffer", &[self.in_channels, self.kernel[0], self.kernel[1], oh, ow])?;
+                product("the weight", &[self.out_channels, self.in_channels, self.kernel[0], self.kernel[1]])?;
+                Ok((oh, ow))
+            }
+            _ => range(format!(
+                "the kernel ({}x{}, dilation {:?}) is larger than the padded input ({}x{}, padding {:?})",
+                self.kernel[0], self.kernel[1], self.dilation, self.height, self.width, self.padding
+            )),
+        }
+    }
+
+    fn pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
+    }
+}
+
+struct Dims {
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    oh: usize,
+    ow: usize,
+    /// Rows of the im2col matrix: C·kh·kw.
+    k: usize,
+    /// Columns of the im2col matrix: OH·OW.
+    p: usize,
+    ph: usize,
+    pw: usize,
+}
+
+fn dims(s: &Conv2dShape) -> NnResult<Dims> {
+    let (oh, ow) = s.output_hw()?;
+    Ok(Dims { c: s.in_channels, h: s.height, w: s.width, o: s.out_channels, oh, ow, k: s.in_channels * s.kernel[0] * s.kernel[1], p: oh * ow, ph: s.padding[0], pw: s.padding[1] })
+}
+
+/// The zero-padded copy of one image: `[C, H + 2·ph, W + 2·pw]`, so im2col needs no bounds logic.
+#[inline(always)]
+fn pad_image(d: &Dims, x: &[f32], out: &mut [f32]) {
+    let (hp, wp) = (d.h + 2 * d.ph, d.w + 2 * d.pw);
+    out.fill(0.0);
+    for c in 0..d.c {
+        for y in 0..d.h {
+            let dst = (c * hp + y + d.ph) * wp + d.pw;
+            out[dst..dst + d.w].copy_from_slice(&x[(c * d.h + y) * d.w..(c * d.h + y + 1) * d.w]);
+        }
+    }
+}
+
+/// `dst ← src` for short runs: fixed 8-wide copies (plus one overlapping tail copy) instead of a
+/// `memcpy` call per run of a dozen floats.
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let src = &src[..n];
+    if n < 8 {
+        #[allow(clippy::manual_memcpy)] // a call to memcpy per short run is what this avoids
+        for j in 0..n {
+            dst[j] = src[j];
+        }
+        return;
+    }
+    let mut j = 0;
+    while j + 8 <= n {
+        let d: &mut [f32; 8] = (&mut dst[j..j + 8]).try_into().unwrap();
+        *d = src[j..j + 8].try_into().unwrap();
+        j += 8;
+    }
+    if j < n {
+        let d: &mut [f32; 8] = (&mut dst[n - 8..n]).try_into().unwrap();
+        *d = src[n - 8..n].try_into().unwrap();
+    }
+}
+
+/// `dst += src` for short runs, in fixed 8-wide steps and a scalar tail.
+#[inline(always)]
+fn add_run(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let src = &src[..n];
+    let mut j = 0;
+    while j + 8 <= n {
+        let d: &mut [f32; 8] = (&mut dst[j..j + 8]).try_into().unwrap();
+        let v: &[f32; 8] = src[j..j + 8].try_into().unwrap();
+        for l in 0..8 {
+            d[l] += v[l];
+        }
+        j += 8;
+    }
+    while j < n {
+        dst[j] += src[j];
+        j += 1;
+    }
+}
+
+/// Visits every run of the im2col matrix: `f(cols_offset, padded_offset)`; the run covers
+/// output columns `[0, OW)` of one output row, reading the padded image at `padded_offset +
+/// ox·sw`.
+#[inline(always)]
+fn for_each_run(s: &Conv2dShape, d: &Dims, mut f: impl FnMut(usize, usize)) {
+    let [kh, kw] = s.kernel;
+    let [sh, _] = s.stride;
+    let [dh, dw] = s.dilation;
+    let wp = d.w + 2 * d.pw;
+    let hp = d.h + 2 * d.ph;
+    for c in 0..d.c {
+        for ki in 0..kh {
+            for kj in 0..kw {
+                let row = (c * kh + ki) * kw + kj;
+                for oy in 0..d.oh {
+                    f(row * d.p + oy * d.ow, (c * hp + oy * sh + ki * dh) * wp + kj * dw);
+                }
+            }
+        }
+    }
+}
+
+/// cols ← im2col(x) for one image, from its padded copy.
+#[inline(always)]
+fn im2col(s: &Conv2dShape, d: &Dims, padded: &[f32], cols: &mut [f32]) {
+    let (ow, sw) = (d.ow, s.stride[1]);
+    for_each_run(s, d, |dst, src| {
+        let out = &mut cols[dst..dst + ow];
+        if sw == 1 {
+            copy_run(out, &padded[src..src + ow]);
+        } else {
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = padded[src + j * sw];
+            }
+        }
+    });
+}
+
+/// padded_dx ← col2im(dcols) for one image (`padded_dx` zeroed first; padding rows discarded later).
+#[inline(always)]
+fn col2im(s: &Conv2dShape, d: &Dims, dcols: &[f32], padded_dx: &mut [f32]) {
+    let (ow, sw) = (d.ow, s.stride[1]);
+    padded_dx.fill(0.0);
+    for_each_run(s, d, |src, dst| {
+        let g = &dcols[src..src + ow];
+        if sw == 1 {
+            add_run(&mut padded_dx[dst..dst + ow], g);
+        } else {
+            for (j, &v) in g.iter().enumerate() {
+                padded_dx[dst + j * sw] += v;
+            }
+        }
+    });
+}
+
+/// dx ← the interior of the padded gradient.
+#[inline(always)]
+fn unpad(d: &Dims, padded: &[f32], dx: &mut [f32]) {
+    let (hp, wp) = (d.h + 2 * d.ph, d.w + 2 * d.pw);
+    for c in 0..d.c {
+        for y in 0..d.h {
+            let src = (c * hp + y + d.ph) * wp + d.pw;
+            dx[(c * d.h + y) * d.w..(c * d.h + y + 1) * d.w].copy_from_slice(&padded[src..src + d.w]);
+        }
+    }
+}
+
+/// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient.
+#[derive(Default)]
+struct Scratch {
+    cols: Vec<f32>,
+    dcols: Vec<f32>,
+    pad: Vec<f32>,
+    dpad: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
+}
+
+/// Runs `f` with this thread's scratch buffers.
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| f(&mut cell.borrow_mut()))
+}
+
+struct Body<F: FnOnce()>(F);
+impl<F: FnOnce()> crate::simd::Simd for Body<F> {
+    #[inline(always)]
+    fn run(self) {
+        (self.0)()
+    }
+}
+
+/// y ← conv2d(x, W) + b.
+pub fn conv2d_forward(s: Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) -> NnResult<()> {
+    let d = dims(&s)?;
+    let n = s.batch;
+    let (in_len, out_len) = (d.c * d.h * d.w, d.o * d.p);
+    check_len("input", x.len(), n * in_len)?;
+    check_len("weight", w.len(), d.o * d.k)?;
+    check_len("output", y.len(), n * out_len)?;
+    if let Some(b) = b {
+        check_len("bias", b.len(), d.o)?;
+    }
+    let pointwise = s.pointwise();
+    let padded_len = d.c * (d.h + 2 * d.ph) * (d.w + 2 * d.pw);
+    let chunks = n.div_ceil(IMAGES_PER_CHUNK);
+    let yp = SendPtr(y.as_mut_ptr());
+    par_for(chunks, 2 * n * d.o * d.k * d.p, |ci| {
+        with_scratch(|sc| {
+            for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
+                let xi = &x[img * in_len..(img + 1) * in_len];
+                // SAFETY: image `img`'s output block, disjoint from every other image's.
+                let yi = unsafe { yp.slice(img * out_len, out_len) };
+                let cols: &[f32] = if pointwise {
+                    xi
+                } else {
+                    let (pad, cols) = (grow(&mut sc.pad, padded_len), grow(&mut sc.cols, d.k * d.p));
+                    crate::simd::dispatch(Body(|| {
+                        pad_image(&d, xi, pad);
+                        im2col(&s, &d, pad, cols);
+                    }));
+                    cols
+                };
+                // y_n = W·cols_n, then + b while the image's output is still in cache
+                sgemm(d.o, d.k, d.p, MatRef::rows(w, d.k), MatRef::rows(cols, d.p), yi, d.p, false);
+                if let Some(b) = b {
+                    crate::simd::dispatch(Body(|| {
+                        for (row, &bv) in yi.chunks_exact_mut(d.p).zip(b) {
+                            for v in row {
+                                *v += bv;
+                            }
+                        }
+                    }));
+                }
+            }
+        })
+    });
+    Ok(())
+}
+
+/// Gradients of [`conv2d_forward`]: `dx` is written, `dw` and `db` accumulated; each is skipped
+/// when `None`.
+pub fn conv2d_backward(s: Conv2dShape, x: &[f32], w: &[f32], dy: &[f32], dx: Option<&mut [f32]>, dw: Option<&mut [f32]>, db: Option<&mut [f32]>) -> NnResult<()> {
+    let d = dims(&s)?;
+    let n = s.batch;
+    let (in_len, out_len) = (d.c * d.h * d.w, d.o * d.p);
+    check_len("input", x.len(), n * in_len)?;
+    check_len("weight", w.len(), d.o * d.k)?;
+    check_len("output gradient", dy.len(), n * out_len)?;
+    if let Some(dx) = &dx {
+        check_len("input gradient", dx.len(), n * in_len)?;
+    }
+    if let Some(dw) = &dw {
+        check_len("weight gradient", dw.len(), d.o * d.k)?;
+    }
+    if let Some(db) = &db {
+        check_len("bias gradient", db.len(), d.o)?;
+    }
+    let pointwise = s.pointwise();
+    let chunks = n.div_ceil(IMAGES_PER_CHUNK);
+    let want_dw = dw.is_some();
+    let want_db = db.is_some();
+    let dxp = dx.map(|dx| SendPtr(dx.as_mut_ptr()));
+    // Per-chunk partial sums, combined in chunk order below.
+    let mut dw_parts: Vec<Vec<f32>> = if want_dw { vec![Vec::new(); chunks] } else { Vec::new() };
+    let mut db_parts: Vec<Vec<f64>> = if want_db { vec![Vec::new(); chunks] } else { Vec::new() };
+    let dw_ptr = dw_parts.as_mut_ptr() as usize;
+    let db_ptr = db_parts.as_mut_ptr() as usize;
+    let work = 2 * n * d.o * d.k * d.p * (want_dw as usize + dxp.is_some() as usize);
+    let padded_len = d.c * (d.h + 2 * d.ph) * (d.w + 2 * d.pw);
+    par_for(chunks, work, |ci| {
+        with_scratch(|sc| {
+            let mut dw_c = if want_dw { vec![0f32; d.o * d.k] } else { Vec::new() };
+            let mut db_c = if want_db { vec![0f64; d.o] } else { Vec::new() };
+            for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
+                let xi = &x[img * in_len..(img + 1) * in_len];
+                let dyi = &dy[img * out_len..(img + 1) * out_len];
+                if want_dw {
+                    let c: &[f32] = if pointwise {
+                        xi
+                    } else {
+                        let (pad, cols) = (grow(&mut sc.pad, padded_len), grow(&mut sc.cols, d.k * d.p));
+                        crate::simd::dispatch(Body(|| {
+                            pad_image(&d, xi, pad);
+                            im2col(&s, &d, pad, cols);
+                        }));
+                        cols
+                    };
+                    // dW_chunk += dy_n·cols_nᵀ
+                    sgemm(d.o, d.p, d.k, MatRef::rows(dyi, d.p), MatRef::t(c, d.p), &mut dw_c, d.k, true);
+                }
+                if want_db {
+                    // db_chunk += Σₚ dy_n[:, p], fixed-order f64 sums
+                    for (acc, row) in db_c.iter_mut().zip(dyi.chunks_exact(d.p)) {
+                        *acc += sum_f64(row);
+                    }
+                }
+                if let Some(dxp) = dxp {
+                    // SAFETY: image `img`'s input-gradient block, disjoint from other images'.
+                    let dxi = unsafe { dxp.slice(img * in_len, in_len) };
+                    if pointwise {
+                        // dx_n = Wᵀ·dy_n
+                        sgemm(d.k, d.o, d.p, MatRef::t(w, d.k), MatRef::rows(dyi, d.p), dxi, d.p, false);
+                    } else {
+                        // dcols_n = Wᵀ·dy_n; dx_n = col2im(dcols_n)
+                        let dcols = grow(&mut sc.dcols, d.k * d.p);
+                        sgemm(d.k, d.o, d.p, MatRef::t(w, d.k), MatRef::rows(dyi, d.p), dcols, d.p, false);
+                        let dpad = grow(&mut sc.dpad, padded_len);
+                        crate::simd::dispatch(Body(|| {
+                            col2im(&s, &d, dcols, dpad);
+                            unpad(&d, dpad, dxi);
+                        }));
+                    }
+                }
+            }
+            // SAFETY: chunk ci writes only slot ci of each parts vector, which outlives the loop.
+            unsafe {
+                if want_dw {
+                    *(dw_ptr as *mut Vec<f32>).add(ci) = dw_c;
+                }
+                if want_db {
+                    *(db_ptr as *mut Vec<f64>).add(ci) = db_c;
+                }
+            }
+        })
+    });
+    if let Some(dw) = dw {
+        add_partials(dw, &dw_parts);
+    }
+    if let Some(db) = db {
+        for (j, g) in db.iter_mut().enumerate() {
+            let total: f64 = db_parts.iter().map(|p| p[j]).sum();
+            *g = (*g as f64 + total) as f32;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::testing::{check_grad, dot, vec};
+
+    #[allow(clippy::too_many_arguments)]
+    fn shape(n: usize, c: usize, h: usize, w: usize, o: usize, k: [usize; 2], st: [usize; 2], p: [usize; 2], dl: [usize; 2]) -> Conv2dShape {
+        Conv2dShape { batch: n, in_channels: c, height: h, width: w, out_channels: o, kernel: k, stride: st, padding: p, dilation: dl }
+    }
+
+    /// Direct definition, f64 accumulation.
+    fn naive(s: &Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f32> {
+        let (oh, ow) = s.output_hw().unwrap();
+        let mut y = vec![0f32; s.batch * s.out_channels * oh * ow];
+        for n in 0..s.batch {
+            for o in 0..s.out_channels {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = b.map_or(0.0, |b| b[o] as f64);
+                        for c in 0..s.in_channels {
+                            for i in 0..s.kernel[0] {
+                                for j in 0..s.kernel[1] {
+                                    let iy = (oy * s.stride[0] + i * s.dilation[0]) as isize - s.padding[0] as isize;
+                                    let ix = (ox * s.stride[1] + j * s.dilation[1]) as isize - s.padding[1] as isize;
+                                    if iy >= 0 && ix >= 0 && (iy as usize) < s.height && (ix as usize) < s.width {
+                                        let xv = x[((n * s.in_channels + c) * s.height + iy as usize) * s.width + ix as usize];
+                                        let wv = w[((o * s.in_channels + c) * s.kernel[0] + i) * s.kernel[1] + j];
+                                        acc += xv as f64 * wv as f64;
+                                    }
+                                }
+                            }
+                        }
+                        y[((n * s.out_channels + o) * oh + oy) * ow + ox] = acc as f32;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn cases() -> Vec<Conv2dShape> {
+        vec![
+            shape(2, 1, 6, 6, 3, [3, 3], [1, 1], [1, 1], [1, 1]),
+            shape(3, 2, 7, 5, 4, [3, 2], [2, 1], [0, 1], [1, 1]),
+            shape(1, 3, 9, 8, 2, [2, 3], [2, 3], [1, 2], [2, 1]),
+            shape(2, 4, 5, 5, 3, [1, 1], [1, 1], [0, 0], [1, 1]),
+            shape(9, 2, 4, 4, 2, [5, 5], [1, 1], [2, 2], [1, 1]),
+            shape(1, 1, 3, 3, 1, [3, 3], [1, 1], [0, 0], [1, 1]),
+        ]
+    }
+
+    #[test]
+    fn forward_matches_the_direct_definition() {
+        for s in cases() {
+            let (oh, ow) = s.output_hw().unwrap();
+            let x = vec(1, s.batch * s.in_channels * s.height * s.width);
+            let w = vec(2, s.out_channels * s.in_channels * s.kernel[0] * s.kernel[1]);
+            let b = vec(3, s.out_channels);
+            for bias in [None, Some(&b[..])] {
+                let mut y = vec![9f32; s.batch * s.out_channels * oh * ow];
+                conv2d_forward(s, &x, &w, bias, &mut y).unwrap();
+                let e = naive(&s, &x, &w, bias);
+                for (a, b) in y.iter().zip(&e) {
+                    assert!((a - b).abs() < 1e-4, "{s:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for s in cases() {
+            let (oh, ow) = s.output_hw().unwrap();
+            let x = vec(1, s.batch * s.in_channels * s.height * s.width);
+            let w = vec(2, s.out_channels * s.in_channels * s.kernel[0] * s.kernel[1]);
+            let b = vec(3, s.out_channels);
+            let r = vec(4, s.batch * s.out_channels * oh * ow);
+            let loss = |x: &[f32], w: &[f32], b: &[f32]| {
+                let mut y = vec![0f32; r.len()];
+                conv2d_forward(s, x, w, Some(b), &mut y).unwrap();
+                dot(&y, &r)
+            };
+            let mut dx = vec![7f32; x.len()];
+            let (mut dw, mut db) = (vec![0f32; w.len()], vec![0f32; b.len()]);
+            conv2d_backward(s, &x, &w, &r, Some(&mut dx), Some(&mut dw), Some(&mut db)).unwrap();
+            check_grad(&x, &dx, 60, |v| loss(v, &w, &b), "dx");
+            check_grad(&w, &dw, 60, |v| loss(&x, v, &b), "dw");
+            check_grad(&b, &db, 60, |v| loss(&x, &w, v), "db");
+        }
+    }
+
+    #[test]
+    fn gradients_do_not_depend_on_the_thread_count() {
+        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let s = shape(37, 8, 14, 14, 16, [3, 3], [1, 1], [1, 1], [1, 1]);
+        let x = vec(1, s.batch * s.in_channels * 196);
+        let w = vec(2, 16 * 8 * 9);
+        let r = vec(4, s.batch * 16 * 196);
+        let run = || {
+            let mut dx = vec![0f32; x.len()];
+            let (mut dw, mut db) = (vec![0f32; w.len()], vec![0f32; 16]);
+            let mut y = vec![0f32; r.len()];
+            conv2d_forward(s, &x, &w, Some(&db.clone()), &mut y).unwrap();
+            conv2d_backward(s, &x, &w, &r, Some(&mut dx), Some(&mut dw), Some(&mut db)).unwrap();
+            [y, dx, dw, db].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+        };
+        crate::pool::set_num_threads(1).unwrap();
+        let one = run();
+        for t in [2, 3] {
+            crate::pool::set_num_threads(t).unwrap();
+            assert!(run() == one, "{t} threads");
+        }
+        crate::pool::set_num_threads(2).unwrap();
+    }
+
+    #[test]
+    fn bad_shapes_are_range_errors() {
+        let s = shape(1, 1, 2, 2, 1, [3, 3], [1, 1], [0, 0], [1, 1]);
+        let e = conv2d_forward(s, &[0.0; 4], &[0.0; 9], None, &mut []).unwrap_err();
+        assert!(matches!(e, crate::nn::NnError::Range(ref m) if m.contains("larger than the padded input")), "{e}");
+        let s = shape(1, 1, 4, 4, 1, [3, 3], [0, 1], [0, 0], [1, 1]);
+        assert!(conv2d_forward(s, &[0.0; 16], &[0.0; 9], None, &mut [0.0; 4]).is_err());
+        let s = shape(1, 1, 4, 4, 1, [3, 3], [1, 1], [0, 0], [1, 1]);
+        let e = conv2d_forward(s, &[0.0; 16], &[0.0; 9], None, &mut [0.0; 3]).unwrap_err();
+        assert_eq!(e.to_string(), "RangeError: expected output to have length 4, received 3");
+    }
+}

@@ -1,0 +1,199 @@
+//! Neural-network layers for training on the CPU: forward and backward kernels of `Linear`,
+//! `Conv2d`, `MaxPool2d`, `ReLU`, `Dropout` and the fused cross-entropy loss.
+//!
+//! # Layout
+//! Tensors are the caller's `f32` slices in PyTorch's contiguous layout: activations `[N, C, H, W]`
+//! (or `[N, F]`), `Linear` weights `[out, in]`, `Conv2d` weights `[out, in, kh, kw]`. Gradients of
+//! parameters are *accumulated* (`grad += ∂L/∂w`, PyTorch's `.grad` semantics; the optimizer's
+//! `zeroGrad` clears them); gradients of inputs are written.
+//!
+//! # Matrix products
+//! [`gemm`] wraps `matrixmultiply::sgemm` (bluss), chosen by measurement at MNIST's shapes on a
+//! 2-core AVX-512 machine against `gemm` 0.18 (sarah-ek). Single-threaded, matrixmultiply
+//! matched or beat gemm at every shape and was 1.5-1.7× faster at the per-image convolution
+//! products (e.g. 64×288·288×196: ~70 vs ~46 GFLOP/s), because on stable Rust gemm's AVX-512
+//! kernels are disabled (they need its `nightly` feature) while matrixmultiply selects AVX-512,
+//! AVX2+FMA or SSE at run time from a baseline binary. On 2 threads neither crate's own
+//! threading beat splitting the work ourselves, so the products run single-threaded inside
+//! this crate's rayon pool: convolutions as im2col + GEMM per image with images spread over the
+//! pool, `Linear` with the output cut into row or column blocks. matrixmultiply is also one small
+//! dependency (gemm brings a dozen crates, f16 included).
+//!
+//! # Determinism
+//! Results do not depend on the thread count. Work is cut into pieces whose boundaries depend only
+//! on the shapes (fixed image chunks, fixed row blocks), and sums over the batch (weight and bias
+//! gradients) are formed per chunk and combined in chunk order. Across SIMD levels results may
+//! differ in the last bits: the GEMM kernels use FMA and level-specific blockings.
+
+pub mod activation;
+pub mod conv2d;
+pub mod gemm;
+pub mod linear;
+pub mod loss;
+pub mod pool;
+
+use rayon::prelude::*;
+
+/// Below roughly this many floating-point operations a layer call stays on the calling thread.
+pub const PAR_MIN_FLOPS: usize = 1 << 18;
+
+/// An error for the bindings: `Range` (bad value or length) or `Type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NnError {
+    Range(String),
+    Type(String),
+}
+
+impl std::fmt::Display for NnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NnError::Range(m) => write!(f, "RangeError: {m}"),
+            NnError::Type(m) => write!(f, "TypeError: {m}"),
+        }
+    }
+}
+
+pub type NnResult<T> = Result<T, NnError>;
+
+pub(crate) fn range<T>(msg: impl Into<String>) -> NnResult<T> {
+    Err(NnError::Range(msg.into()))
+}
+
+/// Checks that buffer `name` has exactly `expected` elements.
+pub(crate) fn check_len(name: &str, len: usize, expected: usize) -> NnResult<()> {
+    if len != expected {
+        return range(format!("expected {name} to have length {expected}, received {len}"));
+    }
+    Ok(())
+}
+
+/// `a · b · …` with overflow reported as a RangeError.
+pub(crate) fn product(name: &str, dims: &[usize]) -> NnResult<usize> {
+    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| NnError::Range(format!("{name} is too large: {dims:?}")))
+}
+
+/// Runs `f(i)` for `i in 0..n`, over the pool when `work` (≈ flops) is large enough and the pool
+/// has more than one thread. Which thread runs which `i` never changes a result.
+pub(crate) fn par_for(n: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
+    if n <= 1 || work < PAR_MIN_FLOPS {
+        (0..n).for_each(f);
+        return;
+    }
+    let Ok(pool) = crate::pool::pool() else {
+        (0..n).for_each(f);
+        return;
+    };
+    if pool.current_num_threads() <= 1 {
+        (0..n).for_each(f);
+        return;
+    }
+    pool.install(|| (0..n).into_par_iter().for_each(f));
+}
+
+/// Number of pool threads available to a layer call.
+pub(crate) fn threads() -> usize {
+    crate::pool::num_threads().max(1)
+}
+
+/// A raw pointer that may cross threads; users guarantee disjoint writes.
+#[derive(Clone, Copy)]
+pub(crate) struct SendPtr(pub *mut f32);
+// SAFETY: only used to hand disjoint regions of one buffer to different tasks of one call.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer `i` elements further (a method, so closures capture the whole `SendPtr`).
+    #[inline(always)]
+    pub fn at(self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
+
+    /// # Safety
+    /// `[start, start + len)` lies inside the buffer and no other live reference covers it.
+    #[inline(always)]
+    pub unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [f32] {
+        std::slice::from_raw_parts_mut(self.0.add(start), len)
+    }
+}
+
+/// Σ x in f64 with eight interleaved accumulators combined in a fixed order: vectorisable, and the
+/// same result at every SIMD width.
+#[inline(always)]
+pub(crate) fn sum_f64(x: &[f32]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for j in 0..8 {
+            acc[j] += c[j] as f64;
+        }
+    }
+    for (j, &v) in chunks.remainder().iter().enumerate() {
+        acc[j] += v as f64;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+}
+
+/// Sums `parts` (each of length `out.len()`) in index order and adds the result to `out`, in
+/// parallel over fixed element blocks, so the result is independent of the thread count.
+pub(crate) fn add_partials(out: &mut [f32], parts: &[Vec<f32>]) {
+    const BLOCK: usize = 4096;
+    let n = out.len();
+    let blocks = n.div_ceil(BLOCK);
+    let ptr = SendPtr(out.as_mut_ptr());
+    par_for(blocks, n * parts.len(), |b| {
+        let a = b * BLOCK;
+        let e = (a + BLOCK).min(n);
+        // SAFETY: block b covers [a, e), disjoint from every other block, inside `out`.
+        let o = unsafe { ptr.slice(a, e - a) };
+        let mut acc = vec![0f32; e - a];
+        for p in parts {
+            for (x, &y) in acc.iter_mut().zip(&p[a..e]) {
+                *x += y;
+            }
+        }
+        for (x, y) in o.iter_mut().zip(acc) {
+            *x += y;
+        }
+    });
+}
+
+/// Test helpers: deterministic data and central finite differences.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A deterministic pseudo-random value in [-1, 1).
+    pub fn rnd(seed: u64, i: usize) -> f32 {
+        let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(i as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z ^= z >> 31;
+        z = z.wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 29;
+        ((z >> 40) as f32) / (1u64 << 23) as f32 - 1.0
+    }
+
+    pub fn vec(seed: u64, n: usize) -> Vec<f32> {
+        (0..n).map(|i| rnd(seed, i)).collect()
+    }
+
+    /// Σ w·f(x) for a fixed random weighting w, so one scalar tests every output.
+    pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()
+    }
+
+    /// Checks `analytic[i] ≈ (L(x + h e_i) − L(x − h e_i)) / 2h` at up to `max_checks` indices.
+    pub fn check_grad(x: &[f32], analytic: &[f32], max_checks: usize, loss: impl Fn(&[f32]) -> f64, what: &str) {
+        let h = 1e-2f32;
+        let step = (x.len() / max_checks).max(1);
+        let mut xp = x.to_vec();
+        for i in (0..x.len()).step_by(step) {
+            let orig = xp[i];
+            xp[i] = orig + h;
+            let lp = loss(&xp);
+            xp[i] = orig - h;
+            let lm = loss(&xp);
+            xp[i] = orig;
+            let num = (lp - lm) / (2.0 * h as f64);
+            let a = analytic[i] as f64;
+            assert!((num - a).abs() <= 2e-2 * (1.0 + a.abs().max(num.abs())), "{what}[{i}]: analytic {a}, numeric {num}");
+        }
+    }
+}

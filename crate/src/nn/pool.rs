@@ -1,0 +1,287 @@
+//! `MaxPool2d` over each plane of x `[N, C, H, W]`, PyTorch's semantics (floor mode, padding
+//! counts as −∞, the first maximum wins, a NaN in a window wins).
+//!
+//! ```text
+//! y[n, c, oy, ox] = max over the window of x[n, c, oy·s + i·d − p, ox·s + j·d − p]
+//! idx[n, c, oy, ox] = flat index (iy·W + ix) of that maximum within its plane
+//! dx[n, c, idx]  += dy[n, c, oy, ox]     (written: dx is zeroed first)
+//! ```
+
+use super::{check_len, par_for, product, range, NnResult, SendPtr};
+
+/// The geometry of one call.
+#[derive(Clone, Copy, Debug)]
+pub struct Pool2dShape {
+    pub batch: usize,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+impl Pool2dShape {
+    /// `(OH, OW)`, or a RangeError for an impossible geometry (PyTorch's rules).
+    pub fn output_hw(&self) -> NnResult<(usize, usize)> {
+        for (name, v) in [("kernelSize", self.kernel), ("stride", self.stride), ("dilation", self.dilation)] {
+            if v[0] == 0 || v[1] == 0 {
+                return range(format!("expected {name} to be >= 1, received {v:?}"));
+            }
+        }
+        if self.channels == 0 || self.height == 0 || self.width == 0 {
+            return range(format!("expected channels, height and width to be >= 1, received {}, {}, {}", self.channels, self.height, self.width));
+        }
+        for a in 0..2 {
+            if self.padding[a] > 0 && 2 * self.padding[a] > self.kernel[a] {
+                return range(format!("padding should be at most half of the kernel size, received padding {:?} for kernel {:?}", self.padding, self.kernel));
+            }
+        }
+        let limit = 1 << 24;
+        if [self.height, self.width, self.kernel[0], self.kernel[1], self.stride[0], self.stride[1], self.dilation[0], self.dilation[1]].iter().any(|&v| v > limit) {
+            return range("a pooling dimension exceeds 2^24");
+        }
+        let size = |n: usize, k: usize, s: usize, p: usize, d: usize| {
+            let span = d * (k - 1) + 1;
+            (n + 2 * p >= span).then(|| (n + 2 * p - span) / s + 1)
+        };
+        match (
+            size(self.height, self.kernel[0], self.stride[0], self.padding[0], self.dilation[0]),
+            size(self.width, self.kernel[1], self.stride[1], self.padding[1], self.dilation[1]),
+        ) {
+            (Some(oh), Some(ow)) => {
+                product("the input", &[self.batch, self.channels, self.height, self.width])?;
+                product("the output", &[self.batch, self.channels, oh, ow])?;
+                if self.height * self.width > i32::MAX as usize {
+                    return range("a plane is too large for 32-bit indices");
+                }
+                Ok((oh, ow))
+            }
+            _ => range(format!("the pooling window ({:?}, dilation {:?}) is larger than the padded input ({}x{})", self.kernel, self.dilation, self.height, self.width)),
+        }
+    }
+}
+
+struct Body<F: FnOnce()>(F);
+impl<F: FnOnce()> crate::simd::Simd for Body<F> {
+    #[inline(always)]
+    fn run(self) {
+        (self.0)()
+    }
+}
+
+/// The common 2×2, stride-2 window without padding or dilation.
+fn is_2x2(s: &Pool2dShape) -> bool {
+    s.padding == [0, 0] && s.dilation == [1, 1] && s.kernel == [2, 2] && s.stride == [2, 2]
+}
+
+/// 2×2 max pooling of one plane, branch-free so it vectorises: taps in the order (0,0), (0,1),
+/// (1,0), (1,1), each replacing the best when greater or NaN (PyTorch's rule).
+#[inline(always)]
+fn pool2x2_plane(x: &[f32], w: usize, oh: usize, ow: usize, y: &mut [f32], idx: &mut [i32]) {
+    for oy in 0..oh {
+        let r0 = &x[2 * oy * w..2 * oy * w + 2 * ow];
+        let r1 = &x[(2 * oy + 1) * w..(2 * oy + 1) * w + 2 * ow];
+        let yr = &mut y[oy * ow..(oy + 1) * ow];
+        let ir = &mut idx[oy * ow..(oy + 1) * ow];
+        let base = (2 * oy * w) as i32;
+        for ox in 0..ow {
+            let (a, b, c, d) = (r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]);
+            let mut best = a;
+            let mut code = 0i32;
+            let t = b > best || b.is_nan();
+            best = if t { b } else { best };
+            code = if t { 1 } else { code };
+            let t = c > best || c.is_nan();
+            best = if t { c } else { best };
+            code = if t { 2 } else { code };
+            let t = d > best || d.is_nan();
+            best = if t { d } else { best };
+            code = if t { 3 } else { code };
+            yr[ox] = best;
+            ir[ox] = base + 2 * ox as i32 + (code & 1) + (code >> 1) * w as i32;
+        }
+    }
+}
+
+/// Planes per work item.
+const PLANES_PER_TASK: usize = 16;
+
+/// y ← maxpool(x), idx ← the argmax of each window.
+pub fn maxpool2d_forward(s: Pool2dShape, x: &[f32], y: &mut [f32], idx: &mut [i32]) -> NnResult<()> {
+    let (oh, ow) = s.output_hw()?;
+    let planes = s.batch * s.channels;
+    let (hw, ohw) = (s.height * s.width, oh * ow);
+    check_len("input", x.len(), planes * hw)?;
+    check_len("output", y.len(), planes * ohw)?;
+    check_len("indices", idx.len(), planes * ohw)?;
+    let [kh, kw] = s.kernel;
+    let [sh, sw] = s.stride;
+    let [ph, pw] = s.padding;
+    let [dh, dw] = s.dilation;
+    let (h, w) = (s.height as isize, s.width as isize);
+    let yp = SendPtr(y.as_mut_ptr());
+    let ip = idx.as_mut_ptr() as usize;
+    let tasks = planes.div_ceil(PLANES_PER_TASK);
+    let simple = is_2x2(&s);
+    par_for(tasks, planes * ohw * kh * kw * 4, |t| {
+        for pl in t * PLANES_PER_TASK..((t + 1) * PLANES_PER_TASK).min(planes) {
+            let xp = &x[pl * hw..(pl + 1) * hw];
+            // SAFETY: plane `pl`'s output and index blocks, disjoint from other planes'.
+            let yo = unsafe { yp.slice(pl * ohw, ohw) };
+            let io = unsafe { std::slice::from_raw_parts_mut((ip as *mut i32).add(pl * ohw), ohw) };
+            if simple {
+                crate::simd::dispatch(Body(|| pool2x2_plane(xp, s.width, oh, ow, yo, io)));
+                continue;
+            }
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best = f32::NEG_INFINITY;
+                    let mut bi: isize = -1;
+                    for i in 0..kh {
+                        let iy = (oy * sh + i * dh) as isize - ph as isize;
+                        if iy < 0 || iy >= h {
+                            continue;
+                        }
+                        for j in 0..kw {
+                            let ix = (ox * sw + j * dw) as isize - pw as isize;
+                            if ix < 0 || ix >= w {
+                                continue;
+                            }
+                            let flat = iy * w + ix;
+                            let v = xp[flat as usize];
+                            if bi < 0 {
+                                bi = flat;
+                            }
+                            // PyTorch: `if (val > maxval || isnan(val))`, starting from −∞ at the
+                            // window's first element.
+                            if v > best || v.is_nan() {
+                                best = v;
+                                bi = flat;
+                            }
+                        }
+                    }
+                    yo[oy * ow + ox] = best;
+                    io[oy * ow + ox] = bi.max(0) as i32;
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// dx ← the gradient of [`maxpool2d_forward`], routing each dy to its window's argmax.
+pub fn maxpool2d_backward(s: Pool2dShape, dy: &[f32], idx: &[i32], dx: &mut [f32]) -> NnResult<()> {
+    let (oh, ow) = s.output_hw()?;
+    let planes = s.batch * s.channels;
+    let (hw, ohw) = (s.height * s.width, oh * ow);
+    check_len("output gradient", dy.len(), planes * ohw)?;
+    check_len("indices", idx.len(), planes * ohw)?;
+    check_len("input gradient", dx.len(), planes * hw)?;
+    if let Some((i, &v)) = idx.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= hw) {
+        return range(format!("expected indices[{i}] to be in [0, {hw}), received {v}"));
+    }
+    let dxp = SendPtr(dx.as_mut_ptr());
+    let tasks = planes.div_ceil(PLANES_PER_TASK);
+    par_for(tasks, planes * (hw + ohw) * 2, |t| {
+        for pl in t * PLANES_PER_TASK..((t + 1) * PLANES_PER_TASK).min(planes) {
+            // SAFETY: plane `pl`'s input-gradient block, disjoint from other planes'.
+            let d = unsafe { dxp.slice(pl * hw, hw) };
+            let (g, ix) = (&dy[pl * ohw..(pl + 1) * ohw], &idx[pl * ohw..(pl + 1) * ohw]);
+            d.fill(0.0);
+            for (&g, &i) in g.iter().zip(ix) {
+                d[i as usize] += g;
+            }
+        }
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::testing::{dot, vec};
+
+    #[allow(clippy::too_many_arguments)]
+    fn shape(n: usize, c: usize, h: usize, w: usize, k: [usize; 2], st: [usize; 2], p: [usize; 2], d: [usize; 2]) -> Pool2dShape {
+        Pool2dShape { batch: n, channels: c, height: h, width: w, kernel: k, stride: st, padding: p, dilation: d }
+    }
+
+    #[test]
+    fn forward_matches_a_direct_max_and_backward_matches_finite_differences() {
+        for s in [
+            shape(2, 3, 8, 8, [2, 2], [2, 2], [0, 0], [1, 1]),
+            shape(2, 3, 7, 9, [2, 2], [2, 2], [0, 0], [1, 1]),
+            shape(1, 2, 7, 6, [3, 2], [2, 1], [1, 1], [1, 1]),
+            shape(1, 17, 9, 9, [3, 3], [2, 2], [1, 0], [2, 1]),
+        ] {
+            let (oh, ow) = s.output_hw().unwrap();
+            let x = vec(5, s.batch * s.channels * s.height * s.width);
+            let mut y = vec![0f32; s.batch * s.channels * oh * ow];
+            let mut idx = vec![0i32; y.len()];
+            maxpool2d_forward(s, &x, &mut y, &mut idx).unwrap();
+            for pl in 0..s.batch * s.channels {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut m = f32::NEG_INFINITY;
+                        for i in 0..s.kernel[0] {
+                            for j in 0..s.kernel[1] {
+                                let iy = (oy * s.stride[0] + i * s.dilation[0]) as isize - s.padding[0] as isize;
+                                let ix = (ox * s.stride[1] + j * s.dilation[1]) as isize - s.padding[1] as isize;
+                                if iy >= 0 && ix >= 0 && (iy as usize) < s.height && (ix as usize) < s.width {
+                                    m = m.max(x[pl * s.height * s.width + iy as usize * s.width + ix as usize]);
+                                }
+                            }
+                        }
+                        let o = pl * oh * ow + oy * ow + ox;
+                        assert_eq!(y[o], m);
+                        assert_eq!(x[pl * s.height * s.width + idx[o] as usize], m);
+                    }
+                }
+            }
+            // Finite differences: the max is piecewise linear, so a small step is exact away from ties.
+            let r = vec(6, y.len());
+            let mut dx = vec![3f32; x.len()];
+            maxpool2d_backward(s, &r, &idx, &mut dx).unwrap();
+            let loss = |x: &[f32]| {
+                let mut y2 = vec![0f32; y.len()];
+                let mut i2 = vec![0i32; y.len()];
+                maxpool2d_forward(s, x, &mut y2, &mut i2).unwrap();
+                dot(&y2, &r)
+            };
+            let h = 1e-4f32;
+            let mut xp = x.clone();
+            for i in 0..x.len() {
+                xp[i] = x[i] + h;
+                let lp = loss(&xp);
+                xp[i] = x[i] - h;
+                let lm = loss(&xp);
+                xp[i] = x[i];
+                let num = (lp - lm) / (2.0 * h as f64);
+                assert!((num - dx[i] as f64).abs() < 1e-2, "{s:?} dx[{i}]: {} vs {num}", dx[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn ties_take_the_first_maximum_and_nan_wins() {
+        let s = shape(1, 1, 2, 4, [2, 2], [2, 2], [0, 0], [1, 1]);
+        let x = [1.0, 1.0, 0.0, f32::NAN, 1.0, 1.0, 5.0, 0.0];
+        let (mut y, mut idx) = ([0f32; 2], [0i32; 2]);
+        maxpool2d_forward(s, &x, &mut y, &mut idx).unwrap();
+        assert_eq!(y[0], 1.0);
+        assert_eq!(idx[0], 0);
+        assert!(y[1].is_nan());
+        assert_eq!(idx[1], 3);
+    }
+
+    #[test]
+    fn bad_geometry_and_indices_are_range_errors() {
+        let s = shape(1, 1, 4, 4, [2, 2], [2, 2], [2, 2], [1, 1]);
+        assert!(s.output_hw().unwrap_err().to_string().contains("at most half"));
+        let s = shape(1, 1, 4, 4, [2, 2], [2, 2], [0, 0], [1, 1]);
+        let e = maxpool2d_backward(s, &[0.0; 4], &[0, 1, 99, 2], &mut [0.0; 16]).unwrap_err();
+        assert_eq!(e.to_string(), "RangeError: expected indices[2] to be in [0, 16), received 99");
+    }
+}

@@ -1,0 +1,75 @@
+/**
+ * Mini-batches of an {@link ImageDataset}, shuffled with a seeded generator, pixels scaled to [0, 1].
+ * @module
+ */
+import { Generator as RandomGenerator } from '../nn/generator.js';
+import type { Tensor } from '../nn/module.js';
+import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import type { ImageDataset } from './mnist.js';
+
+/** One mini-batch. The buffers are reused by the next batch of the same iterator. */
+export interface Batch {
+  /** Images `[B, C, H, W]` in [0, 1] (byte / 255, as torchvision's ToTensor). */
+  x: Tensor;
+  /** Labels, B of them. */
+  y: Int32Array;
+  /** Dataset indices of the batch's examples. */
+  indices: Uint32Array;
+}
+
+/** Options of {@link batches}. */
+export interface BatchesOptions {
+  batchSize: number;
+  /** Draw a fresh permutation from `generator` (as PyTorch's RandomSampler). @defaultValue false */
+  shuffle?: boolean;
+  /** The generator for shuffling (required when shuffle is true). */
+  generator?: RandomGenerator;
+  /** Drop the last incomplete batch. @defaultValue false */
+  dropLast?: boolean;
+}
+
+const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
+
+/** The number of batches one pass yields. */
+export function numBatches(length: number, batchSize: number, dropLast = false): number {
+  return dropLast ? Math.floor(length / batchSize) : Math.ceil(length / batchSize);
+}
+
+/**
+ * Iterates over a dataset in mini-batches, as a PyTorch DataLoader with `shuffle` and `drop_last`.
+ * The permutation is drawn when iteration starts, so each pass is one epoch.
+ * @example
+ * ```ts
+ * for (const { x, y } of batches(train, { batchSize: 128, shuffle: true, generator: new RandomGenerator(0) })) { ... }
+ * ```
+ * @throws TypeError or RangeError for bad options.
+ */
+export function* batches(data: ImageDataset, options: BatchesOptions): Generator<Batch, void, undefined> {
+  const o = checkOptions('batches', options);
+  checkKnownKeys('batches', o, ['batchSize', 'shuffle', 'generator', 'dropLast']);
+  const bs = checkNumber('batches', 'batchSize', o.batchSize, { integer: true, min: 1 });
+  const shuffle = o.shuffle ?? false;
+  if (typeof shuffle !== 'boolean') throw new TypeError(`batches: expected shuffle to be a boolean, received ${describeValue(shuffle)}`);
+  if (shuffle && !(o.generator instanceof RandomGenerator)) throw new TypeError(`batches: expected generator to be a Generator when shuffle is true, received ${describeValue(o.generator)}`);
+  const n = data.length;
+  const order = shuffle ? (o.generator as RandomGenerator).permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
+  const [c, h, w] = data.imageShape;
+  const size = c * h * w;
+  const full = { x: new Float32Array(bs * size), y: new Int32Array(bs) };
+  const count = numBatches(n, bs, o.dropLast === true);
+  for (let b = 0; b < count; b++) {
+    const start = b * bs;
+    const m = Math.min(bs, n - start);
+    const x = m === bs ? full.x : full.x.subarray(0, m * size);
+    const y = m === bs ? full.y : full.y.subarray(0, m);
+    const idx = order.subarray(start, start + m);
+    for (let i = 0; i < m; i++) {
+      const j = idx[i]!;
+      const src = data.pixels.subarray(j * size, (j + 1) * size);
+      const off = i * size;
+      for (let k = 0; k < size; k++) x[off + k] = SCALE[src[k]!]!;
+      y[i] = data.labels[j]!;
+    }
+    yield { x: { data: x, shape: [m, c, h, w] }, y, indices: idx };
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * `Conv2d`: 2-D convolution (cross-correlation) over `[N, C, H, W]`.
+ * @module
+ */
+import { mapNativeError, nnNative } from '../native.js';
+import { Parameter } from '../tensor.js';
+import { checkKnownKeys, checkNumber, checkOptions } from '../validate.js';
+import { biasUniformDefault, kaimingUniformDefault } from './init.js';
+import { Module, Scratch, checkTensor, type Tensor } from './module.js';
+import { boolOption, generatorOption, pair, shapeText, type Size2 } from './options.js';
+import type { Generator } from './generator.js';
+
+/** Options of {@link Conv2d}. */
+export interface Conv2dOptions {
+  /** Step of the window. @defaultValue 1 */
+  stride?: Size2;
+  /** Zeros added on each side. @defaultValue 0 */
+  padding?: Size2;
+  /** Spacing between kernel taps. @defaultValue 1 */
+  dilation?: Size2;
+  /** Whether the layer has a bias. @defaultValue true */
+  bias?: boolean;
+  /** The generator used to initialise the weights. @defaultValue the default generator */
+  generator?: Generator;
+}
+
+/**
+ * A 2-D convolution, as `torch.nn.Conv2d` with `groups=1` and zero padding.
+ *
+ * @remarks
+ * ```text
+ * y[n, o] = b[o] + Σ_c W[o, c] ⋆ x[n, c]          W: [out, in, kh, kw]
+ * OH = ⌊(H + 2·padding − dilation·(kh − 1) − 1) / stride⌋ + 1
+ * ```
+ * Computed natively as im2col + GEMM per image, images spread over the thread pool; the weight
+ * and bias gradients are summed per fixed chunk of images, so they do not depend on the thread
+ * count. Weights start as PyTorch's: U(−1/√fanIn, 1/√fanIn), fanIn = in·kh·kw.
+ *
+ * @example
+ * ```ts
+ * const conv = new Conv2d(1, 32, 3, { padding: 1 });
+ * const y = conv.forward({ data: new Float32Array(28 * 28), shape: [1, 1, 28, 28] }); // [1, 32, 28, 28]
+ * ```
+ * @see https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html
+ * @throws TypeError or RangeError for sizes that are not positive integers or invalid options.
+ */
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  #x: Tensor | null = null;
+  readonly #y = new Scratch();
+  readonly #dx = new Scratch();
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2, options: Conv2dOptions = {}) {
+    super();
+    const o = checkOptions('Conv2d', options);
+    checkKnownKeys('Conv2d', o, ['stride', 'padding', 'dilation', 'bias', 'generator']);
+    this.inChannels = checkNumber('Conv2d', 'inChannels', inChannels, { integer: true, min: 1 });
+    this.outChannels = checkNumber('Conv2d', 'outChannels', outChannels, { integer: true, min: 1 });
+    this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, 1);
+    this.stride = pair('Conv2d', 'stride', o.stride ?? 1, 1);
+    this.padding = pair('Conv2d', 'padding', o.padding ?? 0, 0);
+    this.dilation = pair('Conv2d', 'dilation', o.dilation ?? 1, 1);
+    const bias = boolOption('Conv2d', 'bias', o.bias, true);
+    const g = generatorOption('Conv2d', o.generator);
+    const fanIn = inChannels * this.kernelSize[0] * this.kernelSize[1];
+    const w = kaimingUniformDefault(new Float32Array(outChannels * fanIn), fanIn, g);
+    this.registerParameter('weight', new Parameter(w, { shape: [outChannels, inChannels, ...this.kernelSize] }));
+    if (bias) this.registerParameter('bias', new Parameter(biasUniformDefault(new Float32Array(outChannels), fanIn, g), { shape: [outChannels] }));
+  }
+
+  get weight(): Parameter {
+    return this.param('weight');
+  }
+
+  get bias(): Parameter | undefined {
+    return this.param('bias');
+  }
+
+  /** The output shape for an input shape `[N, C, H, W]`. */
+  outputShape(inputShape: readonly number[]): [number, number, number, number] {
+    const [n, c, h, w] = inputShape as [number, number, number, number];
+    if (inputShape.length !== 4 || c !== this.inChannels) {
+      throw new RangeError(`Conv2d: expected input of shape [N, ${this.inChannels}, H, W], received ${shapeText(inputShape)}`);
+    }
+    const size = (x: number, a: 0 | 1) => Math.floor((x + 2 * this.padding[a] - this.dilation[a] * (this.kernelSize[a] - 1) - 1) / this.stride[a]) + 1;
+    const oh = size(h, 0);
+    const ow = size(w, 1);
+    if (oh < 1 || ow < 1) {
+      throw new RangeError(`Conv2d: the kernel ${shapeText(this.kernelSize)} (dilation ${shapeText(this.dilation)}) is larger than the padded input ${h}x${w} (padding ${shapeText(this.padding)})`);
+    }
+    return [n, this.outChannels, oh, ow];
+  }
+
+  #geometry(shape: readonly number[]) {
+    return {
+      batch: shape[0]!,
+      inChannels: this.inChannels,
+      height: shape[2]!,
+      width: shape[3]!,
+      outChannels: this.outChannels,
+      kernelSize: this.kernelSize,
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+    };
+  }
+
+  forward(x: Tensor): Tensor {
+    checkTensor('Conv2d.forward', 'input', x);
+    const shape = this.outputShape(x.shape);
+    const y = this.#y.take(shape[0] * shape[1] * shape[2] * shape[3]);
+    try {
+      nnNative.conv2dForward(x.data, this.weight.data, this.bias?.data ?? null, y, this.#geometry(x.shape));
+    } catch (e) {
+      mapNativeError(e, 'Conv2d.forward');
+    }
+    this.#x = x;
+    return { data: y, shape };
+  }
+
+  backward(gradOutput: Tensor, needInputGrad = true): Tensor | null {
+    const x = this.#x;
+    if (!x) throw new RangeError('Conv2d.backward: call forward first');
+    checkTensor('Conv2d.backward', 'gradOutput', gradOutput);
+    const shape = this.outputShape(x.shape);
+    if (gradOutput.data.length !== shape[0] * shape[1] * shape[2] * shape[3]) {
+      throw new RangeError(`Conv2d.backward: expected gradOutput of shape ${shapeText(shape)}, received ${shapeText(gradOutput.shape)}`);
+    }
+    const dx = needInputGrad ? this.#dx.take(x.data.length) : null;
+    const w = this.weight;
+    try {
+      nnNative.conv2dBackward(x.data, w.data, gradOutput.data, dx, w.grad, this.bias?.grad ?? null, this.#geometry(x.shape));
+    } catch (e) {
+      mapNativeError(e, 'Conv2d.backward');
+    }
+    return dx ? { data: dx, shape: x.shape } : null;
+  }
+
+  override toString(): string {
+    const extra = [
+      this.stride.some((s) => s !== 1) ? `, stride=(${this.stride.join(', ')})` : '',
+      this.padding.some((s) => s !== 0) ? `, padding=(${this.padding.join(', ')})` : '',
+      this.dilation.some((s) => s !== 1) ? `, dilation=(${this.dilation.join(', ')})` : '',
+      this.bias ? '' : ', bias=False',
+    ].join('');
+    return `Conv2d(${this.inChannels}, ${this.outChannels}, kernel_size=(${this.kernelSize.join(', ')})${extra})`;
+  }
+}

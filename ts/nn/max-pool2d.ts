@@ -1,0 +1,114 @@
+/**
+ * `MaxPool2d`: the maximum over each window of each plane.
+ * @module
+ */
+import { mapNativeError, nnNative } from '../native.js';
+import { checkKnownKeys, checkOptions, describeValue } from '../validate.js';
+import { Module, Scratch, checkTensor, type Tensor } from './module.js';
+import { pair, shapeText, type Size2 } from './options.js';
+
+/** Options of {@link MaxPool2d}. */
+export interface MaxPool2dOptions {
+  /** Step of the window. @defaultValue kernelSize */
+  stride?: Size2;
+  /** −∞ padding on each side, at most half the kernel. @defaultValue 0 */
+  padding?: Size2;
+  /** Spacing between window taps. @defaultValue 1 */
+  dilation?: Size2;
+  /** Only `false` (floor) is supported. @defaultValue false */
+  ceilMode?: boolean;
+}
+
+/**
+ * Max pooling, as `torch.nn.MaxPool2d` (floor mode).
+ *
+ * @remarks
+ * ```text
+ * y[n, c, i, j] = max over the window at (i·stride − padding, j·stride − padding)
+ * dx routes each dy to its window's maximum (the first one on ties; a NaN wins)
+ * ```
+ * @example
+ * ```ts
+ * const pool = new MaxPool2d(2); // [N, C, 28, 28] → [N, C, 14, 14]
+ * ```
+ * @see https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html
+ * @throws TypeError or RangeError for invalid sizes, padding over half the kernel, or ceilMode true.
+ */
+export class MaxPool2d extends Module {
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  #inShape: readonly number[] | null = null;
+  #indices = new Int32Array(0);
+  readonly #y = new Scratch();
+  readonly #dx = new Scratch();
+
+  constructor(kernelSize: Size2, options: MaxPool2dOptions = {}) {
+    super();
+    const o = checkOptions('MaxPool2d', options);
+    checkKnownKeys('MaxPool2d', o, ['stride', 'padding', 'dilation', 'ceilMode']);
+    this.kernelSize = pair('MaxPool2d', 'kernelSize', kernelSize, 1);
+    this.stride = pair('MaxPool2d', 'stride', o.stride ?? kernelSize, 1);
+    this.padding = pair('MaxPool2d', 'padding', o.padding ?? 0, 0);
+    this.dilation = pair('MaxPool2d', 'dilation', o.dilation ?? 1, 1);
+    if (o.ceilMode !== undefined && o.ceilMode !== false) {
+      throw new RangeError(`MaxPool2d: only ceilMode false is supported, received ${describeValue(o.ceilMode)}`);
+    }
+    for (const a of [0, 1] as const) {
+      if (this.padding[a] > this.kernelSize[a] / 2) {
+        throw new RangeError(`MaxPool2d: expected padding to be at most half the kernel size, received padding ${shapeText(this.padding)} for kernelSize ${shapeText(this.kernelSize)}`);
+      }
+    }
+  }
+
+  /** The output shape for an input shape `[N, C, H, W]`. */
+  outputShape(s: readonly number[]): [number, number, number, number] {
+    if (s.length !== 4) throw new RangeError(`MaxPool2d: expected input of shape [N, C, H, W], received ${shapeText(s)}`);
+    const size = (x: number, a: 0 | 1) => Math.floor((x + 2 * this.padding[a] - this.dilation[a] * (this.kernelSize[a] - 1) - 1) / this.stride[a]) + 1;
+    const oh = size(s[2]!, 0);
+    const ow = size(s[3]!, 1);
+    if (oh < 1 || ow < 1) throw new RangeError(`MaxPool2d: the window ${shapeText(this.kernelSize)} is larger than the padded input ${s[2]}x${s[3]}`);
+    return [s[0]!, s[1]!, oh, ow];
+  }
+
+  #geometry(s: readonly number[]) {
+    return { batch: s[0]!, channels: s[1]!, height: s[2]!, width: s[3]!, kernelSize: this.kernelSize, stride: this.stride, padding: this.padding, dilation: this.dilation };
+  }
+
+  forward(x: Tensor): Tensor {
+    checkTensor('MaxPool2d.forward', 'input', x);
+    const shape = this.outputShape(x.shape);
+    const n = shape[0] * shape[1] * shape[2] * shape[3];
+    const y = this.#y.take(n);
+    if (this.#indices.length < n) this.#indices = new Int32Array(n);
+    try {
+      nnNative.maxPool2dForward(x.data, y, this.#indices.subarray(0, n), this.#geometry(x.shape));
+    } catch (e) {
+      mapNativeError(e, 'MaxPool2d.forward');
+    }
+    this.#inShape = x.shape;
+    return { data: y, shape };
+  }
+
+  backward(gradOutput: Tensor, needInputGrad = true): Tensor | null {
+    const s = this.#inShape;
+    if (!s) throw new RangeError('MaxPool2d.backward: call forward first');
+    checkTensor('MaxPool2d.backward', 'gradOutput', gradOutput);
+    if (!needInputGrad) return null;
+    const shape = this.outputShape(s);
+    const n = shape[0] * shape[1] * shape[2] * shape[3];
+    if (gradOutput.data.length !== n) throw new RangeError(`MaxPool2d.backward: expected gradOutput of shape ${shapeText(shape)}, received ${shapeText(gradOutput.shape)}`);
+    const dx = this.#dx.take(s.reduce((a, b) => a * b, 1));
+    try {
+      nnNative.maxPool2dBackward(gradOutput.data, this.#indices.subarray(0, n), dx, this.#geometry(s));
+    } catch (e) {
+      mapNativeError(e, 'MaxPool2d.backward');
+    }
+    return { data: dx, shape: s };
+  }
+
+  override toString(): string {
+    return `MaxPool2d(kernel_size=${this.kernelSize[0]}, stride=${this.stride[0]}, padding=${this.padding[0]}, dilation=${this.dilation[0]}, ceil_mode=False)`;
+  }
+}

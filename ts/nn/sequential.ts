@@ -1,0 +1,71 @@
+/**
+ * `Sequential`: modules applied in order; backward runs them in reverse.
+ * @module
+ */
+import { Module, type Tensor } from './module.js';
+
+/**
+ * A chain of modules, as `torch.nn.Sequential`. Parameters are named by position:
+ * `0.weight`, `0.bias`, `3.weight`, ...
+ *
+ * @example
+ * ```ts
+ * const model = new Sequential(new Linear(784, 128), new ReLU(), new Linear(128, 10));
+ * model.parameters().map((p) => p.name); // ['0.weight', '0.bias', '2.weight', '2.bias']
+ * ```
+ * @see https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
+ * @throws TypeError if an argument is not a Module; RangeError if one instance appears twice.
+ */
+export class Sequential extends Module {
+  readonly #layers: Module[];
+
+  constructor(...layers: Module[]) {
+    super();
+    layers.forEach((m, i) => {
+      const first = layers.indexOf(m);
+      // A module keeps what its backward needs from its last forward, so one instance cannot
+      // serve two positions.
+      if (first !== i) throw new RangeError(`Sequential: module ${i} is the same instance as module ${first}; use a new instance for each position`);
+      this.registerModule(String(i), m);
+    });
+    this.#layers = layers;
+  }
+
+  /** The modules in order. */
+  get layers(): readonly Module[] {
+    return this.#layers;
+  }
+
+  /** The number of modules. */
+  get length(): number {
+    return this.#layers.length;
+  }
+
+  /** The module at `i`. */
+  at(i: number): Module | undefined {
+    return this.#layers.at(i);
+  }
+
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const m of this.#layers) h = m.forward(h);
+    return h;
+  }
+
+  /**
+   * Runs every module's backward in reverse order. With `needInputGrad` false (the usual case
+   * for a whole model), the first module skips the gradient of the model's input.
+   */
+  backward(gradOutput: Tensor, needInputGrad = true): Tensor | null {
+    let g: Tensor | null = gradOutput;
+    for (let i = this.#layers.length - 1; i >= 0; i--) {
+      g = this.#layers[i]!.backward(g!, i > 0 || needInputGrad);
+      if (g === null && i > 0) throw new RangeError(`Sequential.backward: module ${i} returned no input gradient`);
+    }
+    return g;
+  }
+
+  override toString(): string {
+    return `Sequential(\n${this.#layers.map((m, i) => `  (${i}): ${m.toString()}`).join('\n')}\n)`;
+  }
+}

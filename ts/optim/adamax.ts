@@ -1,0 +1,83 @@
+/**
+ * Adamax: Adam with the infinity norm.
+ * @module
+ */
+import { Optimizer, type ParamsInput } from './optimizer.js';
+import { optionName, withDefaults, type CommonOptions } from './options.js';
+import { checkBetas, checkBoolean, checkNumber } from '../validate.js';
+
+/** Options of {@link Adamax}; every field is optional. */
+export interface AdamaxOptions {
+  /** Learning rate γ. @defaultValue 2e-3 */
+  lr?: number;
+  /** Decay rates (β1, β2) of the first moment and of the infinity norm, each in [0, 1). @defaultValue [0.9, 0.999] */
+  betas?: readonly [number, number];
+  /** Term ε added to |g| inside the max (not to the denominator). @defaultValue 1e-8 */
+  eps?: number;
+  /** L2 penalty λ, added to the gradient (coupled). @defaultValue 0 */
+  weightDecay?: number;
+  /** Maximise the objective instead of minimising it. @defaultValue false */
+  maximize?: boolean;
+}
+
+/** The resolved options of an Adamax param group. */
+export type AdamaxGroupOptions = Required<AdamaxOptions>;
+
+/** PyTorch 2.x defaults of Adamax. */
+export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = Object.freeze({
+  lr: 2e-3,
+  betas: [0.9, 0.999] as const,
+  eps: 1e-8,
+  weightDecay: 0,
+  maximize: false,
+});
+
+/**
+ * Adamax, as `torch.optim.Adamax`: Adam's second moment replaced by an exponentially weighted
+ * infinity norm.
+ *
+ * @remarks
+ * ```text
+ * g ← −g if maximize
+ * g ← g + λθ                                  (λ ≠ 0)
+ * m ← β1·m + (1 − β1)·g                       (computed as PyTorch's lerp)
+ * u ← max(β2·u, |g| + ε)
+ * θ ← θ − (γ / (1 − β1ᵗ)) · m / u
+ * ```
+ * ε goes inside the max, as in PyTorch (TensorFlow.js adds it to the denominator); a NaN on
+ * either side of the max propagates, as `torch.maximum` does. State per parameter: `step`,
+ * `expAvg`, `expInf`.
+ *
+ * @example
+ * ```ts
+ * const opt = new Adamax(params, { lr: 2e-3 });
+ * opt.step();
+ * ```
+ * @see Kingma and Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015, section 7.1.
+ * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.Adamax.html | torch.optim.Adamax}
+ * @throws TypeError or RangeError for a bad option (negative lr, eps or weightDecay; betas
+ * outside [0, 1); a non-boolean maximize), an empty or duplicated parameter list.
+ */
+export class Adamax extends Optimizer<AdamaxGroupOptions> {
+  constructor(params: ParamsInput<AdamaxGroupOptions>, options?: AdamaxOptions & CommonOptions) {
+    super('Adamax', 'adamax', params, withDefaults<AdamaxOptions>('Adamax', ADAMAX_DEFAULTS, options));
+  }
+
+  protected override validateGroup(g: AdamaxGroupOptions, where: string): void {
+    const n = (k: string) => optionName(k, where);
+    checkNumber('Adamax', n('lr'), g.lr, { min: 0 });
+    checkBetas('Adamax', n('betas'), g.betas);
+    checkNumber('Adamax', n('eps'), g.eps, { min: 0 });
+    checkNumber('Adamax', n('weightDecay'), g.weightDecay, { min: 0 });
+    checkBoolean('Adamax', n('maximize'), g.maximize);
+  }
+
+  protected override packGroup(g: AdamaxGroupOptions, out: Float64Array, o: number): void {
+    out[o] = g.lr;
+    out[o + 1] = g.betas[0];
+    out[o + 2] = g.betas[1];
+    out[o + 3] = g.eps;
+    out[o + 4] = g.weightDecay;
+    out[o + 5] = g.maximize ? 1 : 0;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * LAMB: Adam's direction rescaled per parameter tensor by a trust ratio ‖θ‖/‖u‖, for very large
+ * batches.
+ * @module
+ */
+import { Optimizer, type ParamsInput } from './optimizer.js';
+import { optionName, withDefaults, type CommonOptions } from './options.js';
+import { checkBetas, checkBoolean, checkNumber } from '../validate.js';
+
+/** Options of {@link LAMB}; every field is optional. */
+export interface LAMBOptions {
+  /** Learning rate γ. @defaultValue 1e-3 */
+  lr?: number;
+  /** Decay rates (β1, β2) of the first and second moment estimates, each in [0, 1). @defaultValue [0.9, 0.999] */
+  betas?: readonly [number, number];
+  /** Term ε added to the denominator. @defaultValue 1e-6 */
+  eps?: number;
+  /** Weight decay λ, added to the direction (so it counts in ‖u‖). @defaultValue 0 */
+  weightDecay?: number;
+  /** Upper clamp of the weight norm φ = min(‖θ‖, clampValue); use a large value to disable. @defaultValue 10 */
+  clampValue?: number;
+  /** Scale the step by √(1 − β2ᵗ)/(1 − β1ᵗ) (Adam's bias correction; the paper's v3 has none). @defaultValue false */
+  debias?: boolean;
+  /** Force the trust ratio to 1 (Adam without bias correction and with λ in the direction), for comparisons. @defaultValue false */
+  adam?: boolean;
+}
+
+/** The resolved options of a LAMB param group. */
+export type LAMBGroupOptions = Required<LAMBOptions>;
+
+/** torch-optimizer's defaults of Lamb. */
+export const LAMB_DEFAULTS: Readonly<LAMBGroupOptions> = Object.freeze({
+  lr: 1e-3,
+  betas: [0.9, 0.999] as const,
+  eps: 1e-6,
+  weightDecay: 0,
+  clampValue: 10,
+  debias: false,
+  adam: false,
+});
+
+/**
+ * LAMB (layer-wise adaptive moments), as torch-optimizer's `Lamb`.
+ *
+ * @remarks
+ * ```text
+ * m ← β1·m + (1 − β1)·g
+ * v ← β2·v + (1 − β2)·g²
+ * u ← m / (√v + ε) + λθ
+ * φ ← min(‖θ‖, clampValue)                      (norms per parameter tensor)
+ * r ← φ / ‖u‖, or 1 if φ = 0 or ‖u‖ = 0          (r = 1 with adam: true)
+ * η ← γ·√(1 − β2ᵗ)/(1 − β1ᵗ) if debias, else γ
+ * θ ← θ − η·r·u
+ * ```
+ * Which LAMB: this is torch-optimizer's (jettify) variant, which follows cybertronai/pytorch-lamb
+ * and the paper's v3: weight decay inside u (so it counts in ‖u‖), ‖θ‖ clamped to `clampValue`
+ * (10), and no bias correction unless `debias`. kozistr's pytorch_optimizer `Lamb` instead
+ * decays decoupled, θ ← θ(1 − γλ) before the direction (not in ‖u‖), and adds ε to the ratio,
+ * φ/(‖u‖ + ε). Optax's `lamb` bias-corrects m and v, puts λθ in u like this one, and does not
+ * clamp ‖θ‖. The three give different numbers.
+ *
+ * A step makes two passes over memory: the first updates m and v and accumulates ‖θ‖² and ‖u‖²
+ * of every tensor (all tensors and the chunks of large ones in parallel, summed in f64 in a fixed
+ * order, so results do not depend on the thread count); the second recomputes u and updates θ.
+ * Norms and the ratio are computed in f64 (the reference uses float32 tensors), so results match
+ * it to float32 rounding. State per parameter: `step`, `expAvg`, `expAvgSq`; t is the parameter's
+ * own step counter. torch-optimizer takes clampValue, debias and adam for the whole optimizer;
+ * here they are per group like every option.
+ *
+ * @example
+ * ```ts
+ * const opt = new LAMB(params, { lr: 2e-3, weightDecay: 0.01 });
+ * opt.step();
+ * ```
+ * @see You et al., "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes", ICLR 2020 ({@link https://arxiv.org/abs/1904.00962 | arXiv:1904.00962}).
+ * @see {@link https://github.com/jettify/pytorch-optimizer/blob/master/torch_optimizer/lamb.py | torch-optimizer Lamb}, the reference followed.
+ * @throws TypeError or RangeError for a bad option (negative lr, eps, weightDecay or
+ * clampValue; betas outside [0, 1)), an empty or duplicated parameter list.
+ */
+export class LAMB extends Optimizer<LAMBGroupOptions> {
+  constructor(params: ParamsInput<LAMBGroupOptions>, options?: LAMBOptions & CommonOptions) {
+    super('LAMB', 'lamb', params, withDefaults<LAMBOptions>('LAMB', LAMB_DEFAULTS, options));
+  }
+
+  protected override validateGroup(g: LAMBGroupOptions, where: string): void {
+    const n = (k: string) => optionName(k, where);
+    checkNumber('LAMB', n('lr'), g.lr, { min: 0 });
+    checkBetas('LAMB', n('betas'), g.betas);
+    checkNumber('LAMB', n('eps'), g.eps, { min: 0 });
+    checkNumber('LAMB', n('weightDecay'), g.weightDecay, { min: 0 });
+    checkNumber('LAMB', n('clampValue'), g.clampValue, { min: 0 });
+    checkBoolean('LAMB', n('debias'), g.debias);
+    checkBoolean('LAMB', n('adam'), g.adam);
+  }
+
+  protected override packGroup(g: LAMBGroupOptions, out: Float64Array, o: number): void {
+    out[o] = g.lr;
+    out[o + 1] = g.betas[0];
+    out[o + 2] = g.betas[1];
+    out[o + 3] = g.eps;
+    out[o + 4] = g.weightDecay;
+    out[o + 5] = g.clampValue;
+    out[o + 6] = g.debias ? 1 : 0;
+    out[o + 7] = g.adam ? 1 : 0;
+  }
+}

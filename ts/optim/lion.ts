@@ -1,0 +1,80 @@
+/**
+ * Lion: the sign of a momentum interpolation, with decoupled weight decay.
+ * @module
+ */
+import { Optimizer, type ParamsInput } from './optimizer.js';
+import { optionName, withDefaults, type CommonOptions } from './options.js';
+import { checkNumber, describeValue } from '../validate.js';
+
+/** Options of {@link Lion}; every field is optional. */
+export interface LionOptions {
+  /** Learning rate γ (typically 3–10× smaller than AdamW's). @defaultValue 1e-4 */
+  lr?: number;
+  /** (β1, β2): β1 interpolates the update, β2 decays the momentum; each in [0, 1]. @defaultValue [0.9, 0.99] */
+  betas?: readonly [number, number];
+  /** Decoupled weight decay λ (typically 3–10× larger than AdamW's). @defaultValue 0 */
+  weightDecay?: number;
+}
+
+/** The resolved options of a Lion param group. */
+export type LionGroupOptions = Required<LionOptions>;
+
+/** lion-pytorch's defaults of Lion. */
+export const LION_DEFAULTS: Readonly<LionGroupOptions> = Object.freeze({
+  lr: 1e-4,
+  betas: [0.9, 0.99] as const,
+  weightDecay: 0,
+});
+
+/**
+ * Lion (EvoLved Sign Momentum), as the paper's pseudocode and lion-pytorch's `Lion`.
+ *
+ * @remarks
+ * ```text
+ * θ ← θ·(1 − γλ)                     (decoupled weight decay)
+ * c ← β1·m + (1 − β1)·g
+ * θ ← θ − γ·sign(c)                  (sign(0) = 0, as torch.sign)
+ * m ← β2·m + (1 − β2)·g              (the momentum is updated after the step, with β2)
+ * ```
+ * Every element moves by exactly ±γ (or 0), so lr is usually 3–10× smaller than AdamW's and
+ * weightDecay as much larger. State per parameter: `expAvg` (and `step`, which lion-pytorch does
+ * not keep and the update does not use).
+ *
+ * torch evaluates `β·x + (1 − β)·g` as a fused multiply-add; because sign() is discontinuous, a
+ * different rounding of c near 0 would move an element by 2γ, so the kernel computes both
+ * interpolations with the second product and the sum in f64, which reproduces torch's rounding.
+ * The results equal lion-pytorch's bit for bit on its fixtures.
+ *
+ * @example
+ * ```ts
+ * const opt = new Lion(params, { lr: 1e-4, weightDecay: 0.1 });
+ * opt.step();
+ * ```
+ * @see Chen et al., "Symbolic Discovery of Optimization Algorithms", NeurIPS 2023 ({@link https://arxiv.org/abs/2302.06675 | arXiv:2302.06675}).
+ * @see {@link https://github.com/lucidrains/lion-pytorch | lion-pytorch}, the reference followed.
+ * @throws TypeError or RangeError for a bad option (negative lr or weightDecay, betas outside
+ * [0, 1]), an empty or duplicated parameter list.
+ */
+export class Lion extends Optimizer<LionGroupOptions> {
+  constructor(params: ParamsInput<LionGroupOptions>, options?: LionOptions & CommonOptions) {
+    super('Lion', 'lion', params, withDefaults<LionOptions>('Lion', LION_DEFAULTS, options));
+  }
+
+  protected override validateGroup(g: LionGroupOptions, where: string): void {
+    const n = (k: string) => optionName(k, where);
+    checkNumber('Lion', n('lr'), g.lr, { min: 0 });
+    if (!Array.isArray(g.betas) || g.betas.length !== 2) {
+      throw new TypeError(`Lion: expected ${n('betas')} to be a pair [beta1, beta2], received ${describeValue(g.betas)}`);
+    }
+    checkNumber('Lion', `${n('betas')}[0]`, g.betas[0], { min: 0, max: 1 });
+    checkNumber('Lion', `${n('betas')}[1]`, g.betas[1], { min: 0, max: 1 });
+    checkNumber('Lion', n('weightDecay'), g.weightDecay, { min: 0 });
+  }
+
+  protected override packGroup(g: LionGroupOptions, out: Float64Array, o: number): void {
+    out[o] = g.lr;
+    out[o + 1] = g.betas[0];
+    out[o + 2] = g.betas[1];
+    out[o + 3] = g.weightDecay;
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Plain TypeScript reference implementations of AdaBound, LAMB, Lion and Lookahead's sync, for
+ * tests only (not exported from the package index).
+ *
+ * As in `reference.ts`, every element operation is rounded to float32 (`Math.fround`) in exactly
+ * the order of the Rust kernels (`crate/src/kernels/{adabound,lamb,lion,lookahead}.rs`), which
+ * transcribe torch-optimizer and lion-pytorch; per-tensor scalars are computed in f64 and rounded
+ * once. Two places compute in f64 on purpose, as the kernels do: Lion's interpolations
+ * (`f32(x·β) + (1 − β)·g` summed in f64, which rounds like torch's fused multiply-add) and LAMB's
+ * norms, which follow the engine's deterministic reduction: the step's tensors (those with a
+ * gradient, in group order) are laid end to end, cut at multiples of 8192 elements, each piece
+ * summed in eight interleaved f64 lanes combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) +
+ * (l6 + l7)), and the pieces of a tensor added in order. So these functions must agree with the
+ * native kernels bit for bit.
+ *
+ * State follows the references: a parameter whose grad is `null` is skipped (its state and step
+ * counter do not advance); buffers are allocated, zero-filled, on a parameter's first step.
+ * @module
+ */
+import type { AdaBoundGroupOptions } from './adabound.js';
+import type { LAMBGroupOptions } from './lamb.js';
+import type { LionGroupOptions } from './lion.js';
+
+const f = Math.fround;
+
+/** Elements per reduction chunk of the native driver (`driver::CHUNK`). */
+export const REDUCE_CHUNK = 8192;
+
+/** Per-parameter state of {@link adaboundReference}. */
+export interface AdaBoundRefState {
+  step: number;
+  expAvg?: Float32Array;
+  expAvgSq?: Float32Array;
+  maxExpAvgSq?: Float32Array;
+}
+
+/** Per-parameter state of {@link lambReference}. */
+export interface LambRefState {
+  step: number;
+  expAvg?: Float32Array;
+  expAvgSq?: Float32Array;
+}
+
+/** Per-parameter state of {@link lionReference}. */
+export interface LionRefState {
+  step: number;
+  expAvg?: Float32Array;
+}
+
+/**
+ * One AdaBound step over `params` (in place); `o.baseLr` must be resolved (a number).
+ *
+ * ```text
+ * g ← g + λθ                                    (λ ≠ 0)
+ * m ← m·β1 + (1 − β1)·g
+ * v ← v·β2 + ((1 − β2)·g)·g
+ * v̂ ← max(v̂, v) if amsbound, else v
+ * η ← clamp(η* / (√v̂ + ε), lo, hi)              (η*, lo, hi per tensor in f64, rounded once)
+ * θ ← θ − η·m
+ * ```
+ */
+export function adaboundReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<AdaBoundRefState | undefined>, o: AdaBoundGroupOptions & { baseLr: number }): void {
+  const [b1, b2] = o.betas;
+  const wd = f(o.weightDecay), beta1 = f(b1), c1 = f(1 - b1), beta2 = f(b2), c2 = f(1 - b2), eps = f(o.eps);
+  const finalLr = o.lr === 0 ? 0 : (o.finalLr * o.lr) / o.baseLr;
+  params.forEach((p, j) => {
+    const g = grads[j];
+    if (!g) return;
+    const st = (state[j] ??= { step: 0 });
+    st.step += 1;
+    const m = (st.expAvg ??= new Float32Array(p.length));
+    const v = (st.expAvgSq ??= new Float32Array(p.length));
+    const vmax = o.amsbound ? (st.maxExpAvgSq ??= new Float32Array(p.length)) : undefined;
+    const t = st.step;
+    const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
+    const stepSize = f((o.lr * Math.sqrt(bc2)) / bc1);
+    const lower = f(finalLr * (1 - 1 / (o.gamma * t + 1)));
+    const upper = f(finalLr * (1 + 1 / (o.gamma * t)));
+    for (let i = 0; i < p.length; i++) {
+      let gi = g[i]!;
+      if (o.weightDecay !== 0) gi = f(gi + f(wd * p[i]!));
+      const mi = (m[i] = f(f(m[i]! * beta1) + f(c1 * gi)));
+      const vi = (v[i] = f(f(v[i]! * beta2) + f(f(c2 * gi) * gi)));
+      let vh = vi;
+      if (vmax) vh = vmax[i] = vmax[i]! >= vi ? vmax[i]! : vi;
+      let eta = f(stepSize / f(f(Math.sqrt(vh)) + eps));
+      if (eta < lower) eta = lower;
+      if (eta > upper) eta = upper;
+      p[i] = f(p[i]! - f(eta * mi));
+    }
+  });
+}
+
+/**
+ * Each parameter's start in the step's concatenation of the tensors that have a gradient (in
+ * order), which fixes where the native reduction cuts its pieces; -1 for a null grad.
+ */
+export function stepStarts(grads: ReadonlyArray<Float32Array | null>): number[] {
+  let at = 0;
+  return grads.map((g) => {
+    if (!g) return -1;
+    const s = at;
+    at += g.length;
+    return s;
+  });
+}
+
+/** Σx² as the native engine sums it for a tensor starting at `start` in the step's concatenation. */
+export function chunkedSumSquares(x: ArrayLike<number>, start: number): number {
+  let total = 0;
+  let a = 0;
+  while (a < x.length) {
+    const b = Math.min(x.length, (Math.floor((start + a) / REDUCE_CHUNK) + 1) * REDUCE_CHUNK - start);
+    const l = new Float64Array(8);
+    for (let i = a; i < b; i++) {
+      const e = x[i]!;
+      l[(i - a) % 8]! += e * e;
+    }
+    total += l[0]! + l[1]! + (l[2]! + l[3]!) + (l[4]! + l[5]! + (l[6]! + l[7]!));
+    a = b;
+  }
+  return total;
+}
+
+/**
+ * One LAMB step over `params` (in place). `starts[j]` is parameter j's start in the step's
+ * concatenation of all tensors with a gradient (see {@link stepStarts}); it only decides how the
+ * norms are summed.
+ *
+ * ```text
+ * m ← m·β1 + (1 − β1)·g;   v ← v·β2 + ((1 − β2)·g)·g
+ * u ← m / (√v + ε) + λθ
+ * r ← min(‖θ‖, clampValue) / ‖u‖, or 1 when either is 0 (or with adam)      (f64)
+ * θ ← θ + (−η·r)·u                    (η = γ, or γ·√(1 − β2ᵗ)/(1 − β1ᵗ) with debias; −η·r rounded once)
+ * ```
+ */
+export function lambReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<LambRefState | undefined>, o: LAMBGroupOptions, starts: readonly number[]): void {
+  const [b1, b2] = o.betas;
+  const beta1 = f(b1), c1 = f(1 - b1), beta2 = f(b2), c2 = f(1 - b2), eps = f(o.eps), wd = f(o.weightDecay);
+  params.forEach((p, j) => {
+    const g = grads[j];
+    if (!g) return;
+    const st = (state[j] ??= { step: 0 });
+    st.step += 1;
+    const m = (st.expAvg ??= new Float32Array(p.length));
+    const v = (st.expAvgSq ??= new Float32Array(p.length));
+    const u = new Float32Array(p.length);
+    for (let i = 0; i < p.length; i++) {
+      m[i] = f(f(m[i]! * beta1) + f(c1 * g[i]!));
+      v[i] = f(f(v[i]! * beta2) + f(f(c2 * g[i]!) * g[i]!));
+      const r = f(m[i]! / f(f(Math.sqrt(v[i]!)) + eps));
+      u[i] = o.weightDecay !== 0 ? f(r + f(wd * p[i]!)) : r;
+    }
+    const t = st.step;
+    const stepSize = o.debias ? o.lr * (Math.sqrt(1 - b2 ** t) / (1 - b1 ** t)) : o.lr;
+    let weightNorm = Math.sqrt(chunkedSumSquares(p, starts[j]!));
+    if (weightNorm > o.clampValue) weightNorm = o.clampValue;
+    const adamNorm = Math.sqrt(chunkedSumSquares(u, starts[j]!));
+    let ratio = weightNorm === 0 || adamNorm === 0 ? 1 : weightNorm / adamNorm;
+    if (o.adam) ratio = 1;
+    const negStep = f(-(stepSize * ratio));
+    for (let i = 0; i < p.length; i++) p[i] = f(p[i]! + f(negStep * u[i]!));
+  });
+}
+
+/**
+ * One Lion step over `params` (in place).
+ *
+ * ```text
+ * θ ← θ·(1 − γλ)
+ * c ← f32(m·β1) + (1 − β1)·g           (product and sum in f64)
+ * θ ← θ + (−γ)·sign(c)                 (sign(0) = sign(NaN) = 0)
+ * m ← f32(f32(m·β2) + (1 − β2)·g)      (product and sum in f64, rounded once)
+ * ```
+ */
+export function lionReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<LionRefState | undefined>, o: LionGroupOptions): void {
+  const [b1, b2] = o.betas;
+  const decay = f(1 - o.lr * o.weightDecay), beta1 = f(b1), c1 = f(1 - b1), beta2 = f(b2), c2 = f(1 - b2), negLr = f(-o.lr);
+  params.forEach((p, j) => {
+    const g = grads[j];
+    if (!g) return;
+    const st = (state[j] ??= { step: 0 });
+    st.step += 1;
+    const m = (st.expAvg ??= new Float32Array(p.length));
+    for (let i = 0; i < p.length; i++) {
+      const pi = f(p[i]! * decay);
+      const c = f(m[i]! * beta1) + c1 * g[i]!;
+      const sign = c > 0 ? 1 : c < 0 ? -1 : 0;
+      p[i] = f(pi + f(negLr * sign));
+      m[i] = f(f(m[i]! * beta2) + c2 * g[i]!);
+    }
+  });
+}
+
+/**
+ * Lookahead's sync of `params` (in place) with their slow weights `slow` (created as copies on a
+ * parameter's first sync): θ ← θ·α + (1 − α)·φ; φ ← θ.
+ */
+export function lookaheadSyncReference(params: Float32Array[], slow: Array<Float32Array | undefined>, alpha: number): void {
+  const a = f(alpha), rest = f(1 - alpha);
+  params.forEach((p, j) => {
+    const s = (slow[j] ??= p.slice());
+    for (let i = 0; i < p.length; i++) {
+      p[i] = f(f(p[i]! * a) + f(rest * s[i]!));
+      s[i] = p[i]!;
+    }
+  });
+}

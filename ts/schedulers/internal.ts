@@ -1,0 +1,237 @@
+/**
+ * Checks and math shared by the scheduler classes and the pure schedules. Not part of the
+ * public surface.
+ * @module
+ */
+import { checkKnownKeys, checkNumber, checkOptions, describeValue, type NumberRule } from '../validate.js';
+
+/**
+ * A parameter group as schedulers see it: the live `lr`, PyTorch's `initial_lr`, and the
+ * momentum (SGD) or betas (Adam family) that cycling schedulers drive.
+ */
+export interface SchedulerParamGroup {
+  lr: number;
+  /** The group's lr when a scheduler first took it over (PyTorch's `initial_lr`). */
+  initialLr?: number;
+  momentum?: number;
+  betas?: readonly [number, number];
+}
+
+/**
+ * Anything whose learning rates a scheduler can drive: every ferroptim optimizer, and wrappers
+ * (such as Lookahead) that expose their inner optimizer's groups.
+ */
+export interface SchedulableOptimizer {
+  readonly paramGroups: readonly SchedulerParamGroup[];
+  /** False after a step skipped for non-finite gradients (see `Optimizer.skipNonFinite`). */
+  readonly lastStepApplied?: boolean;
+}
+
+/** Checks the optimizer argument; returns its groups. */
+export function checkOptimizer(label: string, optimizer: unknown): readonly SchedulerParamGroup[] {
+  const groups = (optimizer as { paramGroups?: unknown } | null | undefined)?.paramGroups;
+  if (optimizer === null || typeof optimizer !== 'object' || !Array.isArray(groups)) {
+    throw new TypeError(`${label}: expected an optimizer (an object with a paramGroups array), received ${describeValue(optimizer)}`);
+  }
+  if (groups.length === 0) throw new RangeError(`${label}: expected an optimizer with at least one param group, received one with none`);
+  groups.forEach((g: unknown, i) => {
+    if (g === null || typeof g !== 'object') throw new TypeError(`${label}: expected param group ${i} to be an object, received ${describeValue(g)}`);
+    checkNumber(label, `lr (param group ${i})`, (g as SchedulerParamGroup).lr, { min: 0 });
+  });
+  return groups as SchedulerParamGroup[];
+}
+
+/** Checks the options object and its keys; returns it as a record. */
+export function readOptions(label: string, options: unknown, known: readonly string[]): Record<string, unknown> {
+  const o = checkOptions(label, options);
+  checkKnownKeys(label, o, known);
+  return o;
+}
+
+/** `lastEpoch`: -1 (start from the beginning) or the index of the last step taken. */
+export function checkLastEpoch(label: string, v: unknown): number {
+  return v === undefined ? -1 : checkNumber(label, 'lastEpoch', v, { integer: true, min: -1 });
+}
+
+/** A number option with a default. */
+export function num(label: string, name: string, v: unknown, fallback: number | undefined, rule: NumberRule = {}): number {
+  return checkNumber(label, name, v === undefined ? fallback : v, rule);
+}
+
+/** A boolean option with a default. */
+export function bool(label: string, name: string, v: unknown, fallback: boolean): boolean {
+  const b = v === undefined ? fallback : v;
+  if (typeof b !== 'boolean') throw new TypeError(`${label}: expected ${name} to be a boolean, received ${describeValue(b)}`);
+  return b;
+}
+
+/** A string option among `values`, with a default; `aliases` map other spellings to a value. */
+export function oneOf<T extends string>(label: string, name: string, v: unknown, values: readonly T[], fallback?: T, aliases: Record<string, T> = {}): T {
+  const s = v === undefined ? fallback : v;
+  if (typeof s === 'string' && Object.hasOwn(aliases, s)) return aliases[s]!;
+  if (typeof s !== 'string' || !(values as readonly string[]).includes(s)) {
+    const err = typeof s === 'string' ? RangeError : TypeError;
+    throw new err(`${label}: expected ${name} to be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, received ${describeValue(s)}`);
+  }
+  return s as T;
+}
+
+/** A number or one number per param group; returns one value per group. */
+export function perGroup(label: string, name: string, v: unknown, groups: number, rule: NumberRule = {}, fallback?: number | readonly number[]): number[] {
+  const x = v === undefined ? fallback : v;
+  if (Array.isArray(x)) {
+    if (x.length !== groups) {
+      throw new RangeError(`${label}: expected ${name} to be a number or one number per param group (${groups}), received ${x.length} values`);
+    }
+    return x.map((e, i) => checkNumber(label, `${name}[${i}]`, e, rule));
+  }
+  if (typeof x !== 'number') {
+    throw new TypeError(`${label}: expected ${name} to be a number or an array of ${groups} numbers, received ${describeValue(x)}`);
+  }
+  return new Array<number>(groups).fill(checkNumber(label, name, x, rule));
+}
+
+/** An array of numbers (not per group). */
+export function numbers(label: string, name: string, v: unknown, rule: NumberRule = {}): number[] {
+  if (!Array.isArray(v)) throw new TypeError(`${label}: expected ${name} to be an array of numbers, received ${describeValue(v)}`);
+  return v.map((e, i) => checkNumber(label, `${name}[${i}]`, e, rule));
+}
+
+/** Python's `bisect.bisect_right` on a sorted array. */
+export function bisectRight(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (x < sorted[mid]!) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+// ---- momentum / beta1 -------------------------------------------------------------------
+
+/** Which hyperparameter a cycling scheduler drives: SGD's `momentum` or the Adam family's `betas[0]`. */
+export type MomentumTarget = 'momentum' | 'beta1';
+
+/**
+ * Picks the momentum target like PyTorch (`betas` wins over `momentum`), looking at every group.
+ * @throws TypeError when the groups have neither.
+ */
+export function momentumTarget(label: string, groups: readonly SchedulerParamGroup[]): MomentumTarget {
+  if (groups.every((g) => Array.isArray(g.betas) && g.betas.length === 2)) return 'beta1';
+  if (groups.every((g) => typeof g.momentum === 'number')) return 'momentum';
+  throw new TypeError(
+    `${label}: cycleMomentum needs an optimizer whose param groups have momentum (SGD) or betas (Adam, AdamW); pass cycleMomentum: false to cycle only the learning rate`,
+  );
+}
+
+export function getMomentum(g: SchedulerParamGroup, target: MomentumTarget): number {
+  return target === 'beta1' ? g.betas![0] : g.momentum!;
+}
+
+export function setMomentum(g: SchedulerParamGroup, target: MomentumTarget, value: number): void {
+  if (target === 'beta1') g.betas = [value, g.betas![1]] as const;
+  else g.momentum = value;
+}
+
+// ---- CyclicLR ---------------------------------------------------------------------------
+
+export type CyclicMode = 'triangular' | 'triangular2' | 'expRange';
+export type ScaleMode = 'cycle' | 'iterations';
+export const CYCLIC_MODES: readonly CyclicMode[] = ['triangular', 'triangular2', 'expRange'];
+export const CYCLIC_MODE_ALIASES: Record<string, CyclicMode> = { exp_range: 'expRange' };
+
+/** CyclicLR's position in the cycle at step `e` (PyTorch's arithmetic, operation for operation). */
+export function cyclicPosition(e: number, totalSize: number, stepRatio: number): { cycle: number; scaleFactor: number } {
+  const cycle = Math.floor(1 + e / totalSize);
+  const x = 1.0 + e / totalSize - cycle;
+  const scaleFactor = x <= stepRatio ? x / stepRatio : (x - 1) / (stepRatio - 1);
+  return { cycle, scaleFactor };
+}
+
+/** The built-in amplitude scales of CyclicLR and the argument (cycle or step) each one takes. */
+export function builtinScale(mode: CyclicMode, gamma: number): { fn: (x: number) => number; scaleMode: ScaleMode } {
+  if (mode === 'triangular') return { fn: () => 1.0, scaleMode: 'cycle' };
+  if (mode === 'triangular2') return { fn: (x) => 1 / 2.0 ** (x - 1), scaleMode: 'cycle' };
+  return { fn: (x) => gamma ** x, scaleMode: 'iterations' };
+}
+
+// ---- OneCycleLR -------------------------------------------------------------------------
+
+export type AnnealStrategy = 'cos' | 'linear';
+/** Which value a OneCycle phase starts or ends at. */
+export type OneCycleLevel = 'initial' | 'max' | 'min';
+export interface OneCyclePhase {
+  endStep: number;
+  startLr: OneCycleLevel;
+  endLr: OneCycleLevel;
+  /** 'max' | 'base' momentum */
+  startMomentum: 'max' | 'base';
+  endMomentum: 'max' | 'base';
+}
+
+/** PyTorch's OneCycleLR phases, with its float arithmetic (`pct·N − 1`, `2·pct·N − 2`, `N − 1`). */
+export function oneCyclePhases(totalSteps: number, pctStart: number, threePhase: boolean): OneCyclePhase[] {
+  if (threePhase) {
+    return [
+      { endStep: pctStart * totalSteps - 1, startLr: 'initial', endLr: 'max', startMomentum: 'max', endMomentum: 'base' },
+      { endStep: 2 * pctStart * totalSteps - 2, startLr: 'max', endLr: 'initial', startMomentum: 'base', endMomentum: 'max' },
+      { endStep: totalSteps - 1, startLr: 'initial', endLr: 'min', startMomentum: 'max', endMomentum: 'max' },
+    ];
+  }
+  return [
+    { endStep: pctStart * totalSteps - 1, startLr: 'initial', endLr: 'max', startMomentum: 'max', endMomentum: 'base' },
+    { endStep: totalSteps - 1, startLr: 'max', endLr: 'min', startMomentum: 'base', endMomentum: 'max' },
+  ];
+}
+
+/** PyTorch's `_annealing_cos` / `_annealing_linear`. */
+export function anneal(strategy: AnnealStrategy, start: number, end: number, pct: number): number {
+  if (strategy === 'cos') return end + ((start - end) / 2.0) * (Math.cos(Math.PI * pct) + 1);
+  return (end - start) * pct + start;
+}
+
+/** The phase of step `e` and the fraction of it done (PyTorch's loop in `OneCycleLR.get_lr`). */
+export function oneCyclePhaseAt(phases: readonly OneCyclePhase[], e: number): { phase: OneCyclePhase; pct: number } {
+  let start = 0.0;
+  for (let i = 0; i < phases.length; i++) {
+    const phase = phases[i]!;
+    if (e <= phase.endStep || i === phases.length - 1) return { phase, pct: (e - start) / (phase.endStep - start) };
+    start = phase.endStep;
+  }
+  /* c8 ignore next */
+  throw new Error('unreachable');
+}
+
+/** The error OneCycleLR and `oneCycle` throw past the end of the cycle (PyTorch's message). */
+export function oneCycleTooFar(label: string, step: number, totalSteps: number): RangeError {
+  return new RangeError(`${label}: tried to step ${step} times; the specified number of total steps is ${totalSteps} (totalSteps)`);
+}
+
+// ---- LambdaLR / MultiplicativeLR --------------------------------------------------------
+
+/** A function of the step index returning a factor. */
+export type LrLambda = (epoch: number) => number;
+
+/** One lambda for every group, or one per group. */
+export function checkLambdas(label: string, v: unknown, groups: number): LrLambda[] {
+  if (typeof v === 'function') return new Array<LrLambda>(groups).fill(v as LrLambda);
+  if (!Array.isArray(v)) {
+    throw new TypeError(`${label}: expected lrLambda to be a function or an array of one function per param group, received ${describeValue(v)}`);
+  }
+  if (v.length !== groups) throw new RangeError(`${label}: expected ${groups} lrLambdas (one per param group), received ${v.length}`);
+  v.forEach((f, i) => {
+    if (typeof f !== 'function') throw new TypeError(`${label}: expected lrLambda[${i}] to be a function, received ${describeValue(f)}`);
+  });
+  return [...(v as LrLambda[])];
+}
+
+/** Calls a user function and checks that it returned a finite number. */
+export function callFactor(label: string, name: string, fn: (x: number) => number, x: number): number {
+  const v = fn(x);
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new (typeof v === 'number' ? RangeError : TypeError)(`${label}: expected ${name}(${x}) to return a finite number, received ${describeValue(v)}`);
+  }
+  return v;
+}

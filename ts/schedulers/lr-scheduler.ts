@@ -1,0 +1,255 @@
+/**
+ * `LRScheduler`: the base class of every step-based learning-rate scheduler, with PyTorch's
+ * bookkeeping (`initialLr`, `baseLrs`, `lastEpoch`, the construction-time step).
+ * @module
+ */
+import { checkNumber, describeValue } from '../validate.js';
+import type { SchedulableOptimizer, SchedulerParamGroup } from './internal.js';
+
+export type { SchedulableOptimizer, SchedulerParamGroup } from './internal.js';
+
+/** Options every step-based scheduler accepts. */
+export interface LRSchedulerOptions {
+  /**
+   * The index of the last step taken. -1 starts the schedule; any other value resumes it, and then
+   * every param group must already hold `initialLr` (as PyTorch requires `initial_lr`). Prefer
+   * {@link LRScheduler.loadStateDict} to resume.
+   * @defaultValue -1
+   */
+  lastEpoch?: number;
+}
+
+/**
+ * A scheduler's state as plain JSON-serialisable data, as returned by `stateDict()`: the step
+ * counters, the base lrs, the last lrs, the hyperparameters and any internal state (camelCase
+ * versions of PyTorch's `state_dict()` keys). Functions (lr lambdas, custom scale functions) are
+ * not saved; the scheduler that loads the state keeps its own.
+ */
+export interface SchedulerStateDict {
+  [key: string]: unknown;
+}
+
+/** @internal Runs PyTorch's `_initial_step()` (used by subclasses and {@link SequentialLR}). */
+export const INITIAL_STEP: unique symbol = Symbol('ferroptim.initialStep');
+/** @internal PyTorch's deprecated `step(epoch)`: jump to `epoch`, closed form where one exists (used by SequentialLR). */
+export const STEP_TO_EPOCH: unique symbol = Symbol('ferroptim.stepToEpoch');
+/** @internal Checks a state dict and returns the function that applies it (so nested loads are all-or-nothing). */
+export const PREPARE_LOAD: unique symbol = Symbol('ferroptim.prepareLoad');
+
+/** How `loadStateDict` checks one key: a number kind, a boolean, or one of several strings. */
+export type StateKind = 'number' | 'integer' | 'boolean' | 'numbers' | 'groupNumbers' | readonly string[];
+
+function checkStateValue(ctx: string, key: string, v: unknown, kind: StateKind, groups: number): unknown {
+  if (kind === 'number') return checkNumber(ctx, key, v);
+  if (kind === 'integer') return checkNumber(ctx, key, v, { integer: true });
+  if (kind === 'boolean') {
+    if (typeof v !== 'boolean') throw new TypeError(`${ctx}: expected ${key} to be a boolean, received ${describeValue(v)}`);
+    return v;
+  }
+  if (kind === 'numbers' || kind === 'groupNumbers') {
+    if (!Array.isArray(v)) throw new TypeError(`${ctx}: expected ${key} to be an array of numbers, received ${describeValue(v)}`);
+    if (kind === 'groupNumbers' && v.length !== groups) {
+      throw new RangeError(`${ctx}: expected ${key} to hold one number per param group (${groups}), received ${v.length}`);
+    }
+    return v.map((x, i) => checkNumber(ctx, `${key}[${i}]`, x));
+  }
+  if (typeof v !== 'string' || !kind.includes(v)) {
+    throw new (typeof v === 'string' ? RangeError : TypeError)(
+      `${ctx}: expected ${key} to be one of ${kind.map((s) => JSON.stringify(s)).join(', ')}, received ${describeValue(v)}`,
+    );
+  }
+  return v;
+}
+
+/** Checks that `sd` is a plain object holding only `known` keys. */
+export function checkStateObject(ctx: string, sd: unknown, known: readonly string[]): Record<string, unknown> {
+  if (sd === null || typeof sd !== 'object' || Array.isArray(sd)) {
+    throw new TypeError(`${ctx}: expected a state dict (a plain object), received ${describeValue(sd)}`);
+  }
+  for (const k of Object.keys(sd)) {
+    if (!known.includes(k)) throw new RangeError(`${ctx}: unknown key ${JSON.stringify(k)} (expected some of ${known.join(', ')})`);
+  }
+  return sd as Record<string, unknown>;
+}
+
+function cloneData(v: unknown): unknown {
+  return Array.isArray(v) ? v.map(cloneData) : v;
+}
+
+/**
+ * Base class of the step-based learning-rate schedulers, as `torch.optim.lr_scheduler.LRScheduler`.
+ *
+ * @remarks
+ * ```text
+ * construction (lastEpoch = -1):  g.initialLr ??= g.lr for every group;  baseLrs = [g.initialLr]
+ *                                 then one step: lastEpoch -1 → 0, the epoch-0 lr is written now
+ * step():                         lastEpoch += 1;  g.lr = getLr()[i];  lastLr = [g.lr]
+ * ```
+ * Constructing a scheduler overwrites the groups' `lr` with the value at step 0, exactly as in
+ * PyTorch: when restoring a checkpoint, construct the scheduler before calling the optimizer's
+ * `loadStateDict`, then the scheduler's. Call `optimizer.step()` before `scheduler.step()`.
+ *
+ * Subclasses implement `getLr()` the way PyTorch does: the recursive ("chainable") form where
+ * PyTorch uses one, reading each group's current `lr`, so several schedulers compose (see
+ * {@link ChainedScheduler}) and external lr edits persist; both the float drift of the recursive
+ * form and its differences from the closed form are PyTorch's.
+ *
+ * Schedulers accept any object with a `paramGroups` array ({@link SchedulableOptimizer}): every
+ * ferroptim optimizer, and wrappers that expose their inner optimizer's groups. For a group added
+ * to the optimizer after the scheduler was built, PyTorch's behaviour is kept: recursive forms
+ * scale its lr like the others', forms computed from `baseLrs` (sized at construction) leave it alone.
+ *
+ * With {@link LRScheduler.countOnlyAppliedSteps} set, a `step()` that follows an optimizer step
+ * skipped for non-finite gradients does nothing, so only applied steps move the schedule.
+ *
+ * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.LRScheduler.html | torch.optim.lr_scheduler.LRScheduler}
+ */
+export abstract class LRScheduler {
+  /** The optimizer (or wrapper) whose param groups this scheduler drives. */
+  readonly optimizer: SchedulableOptimizer;
+  /** Each group's lr at step 0 of the schedule (its `initialLr` at construction). */
+  baseLrs: number[];
+  /** The index of the current step: 0 right after construction, then 1, 2, … */
+  lastEpoch: number;
+  /** Number of `step()` calls, including the construction-time one (PyTorch's `_step_count`). */
+  protected stepCount = 0;
+  /**
+   * Count only optimizer steps that were applied: when set, `step()` does nothing after an
+   * optimizer step that `skipNonFinite` skipped (`optimizer.lastStepApplied === false`), so the
+   * schedule is not advanced by steps that never happened.
+   * @defaultValue false
+   */
+  countOnlyAppliedSteps = false;
+  /** The lr of each group after the last step. */
+  protected lastLr: number[];
+  /** The class name used in messages. */
+  protected readonly label: string;
+
+  /**
+   * Adopts the optimizer's groups. Subclasses check their options first, call this, set their
+   * fields, then run `this[INITIAL_STEP]()`.
+   * @param adoptInitialLr - set `initialLr` where missing (lastEpoch -1) or require it (resuming).
+   */
+  protected constructor(label: string, optimizer: SchedulableOptimizer, lastEpoch: number, adoptInitialLr = true) {
+    this.label = label;
+    this.optimizer = optimizer;
+    const groups = optimizer.paramGroups;
+    if (adoptInitialLr) {
+      if (lastEpoch === -1) {
+        for (const g of groups) if (g.initialLr === undefined) g.initialLr = g.lr;
+      } else {
+        groups.forEach((g, i) => {
+          if (g.initialLr === undefined) {
+            throw new RangeError(
+              `${label}: param group ${i} has no initialLr; resuming with lastEpoch ${lastEpoch} needs the initialLr of every group (as saved in the optimizer's state dict)`,
+            );
+          }
+        });
+      }
+    }
+    this.baseLrs = groups.map((g) => g.initialLr ?? g.lr);
+    this.lastEpoch = lastEpoch;
+    this.lastLr = groups.map((g) => g.lr);
+  }
+
+  /** The lr of each group at `lastEpoch` (PyTorch's `get_lr`); called by `step()` only. */
+  protected abstract getLr(): number[];
+
+  /** The closed form at `lastEpoch` (PyTorch's `_get_closed_form_lr`), where PyTorch has one. */
+  protected closedFormLr(): number[] | undefined {
+    return undefined;
+  }
+
+  /** The keys of the state dict and how `loadStateDict` checks each one. */
+  protected stateSpec(): Record<string, StateKind> {
+    return { lastEpoch: 'integer', stepCount: 'integer', baseLrs: 'groupNumbers', lastLr: 'numbers' };
+  }
+
+  /** Writes `values` into the groups (zipped, as PyTorch) and records `lastLr`. */
+  protected applyLr(values: readonly number[]): void {
+    const groups = this.optimizer.paramGroups;
+    const n = Math.min(groups.length, values.length);
+    for (let i = 0; i < n; i++) groups[i]!.lr = values[i]!;
+    this.lastLr = groups.map((g) => g.lr);
+  }
+
+  /** Advances the schedule by one step and writes the new lr into every param group. */
+  step(): void {
+    if (this.countOnlyAppliedSteps && this.optimizer.lastStepApplied === false) return;
+    this.stepCount += 1;
+    this.lastEpoch += 1;
+    let values: number[];
+    try {
+      values = this.getLr();
+    } catch (e) {
+      this.stepCount -= 1;
+      this.lastEpoch -= 1;
+      throw e;
+    }
+    this.applyLr(values);
+  }
+
+  /** The lr of each param group after the last step (a copy). */
+  getLastLr(): number[] {
+    return [...this.lastLr];
+  }
+
+  /** The scheduler's state as plain JSON-serialisable data (see {@link SchedulerStateDict}). */
+  stateDict(): SchedulerStateDict {
+    const self = this as unknown as Record<string, unknown>;
+    const out: SchedulerStateDict = {};
+    for (const k of Object.keys(this.stateSpec())) out[k] = cloneData(self[k]);
+    return out;
+  }
+
+  /**
+   * Loads a state produced by {@link stateDict} (possibly through JSON). Everything is checked
+   * before anything changes. Load the optimizer's state too: recursive schedulers continue from
+   * the groups' current `lr`.
+   * @throws TypeError or RangeError for a malformed state (unknown key, wrong type, wrong number of groups).
+   */
+  loadStateDict(stateDict: SchedulerStateDict): void {
+    this[PREPARE_LOAD](stateDict)();
+  }
+
+  /** @internal */
+  [PREPARE_LOAD](stateDict: SchedulerStateDict): () => void {
+    const ctx = `${this.label}.loadStateDict`;
+    const spec = this.stateSpec();
+    const sd = checkStateObject(ctx, stateDict, Object.keys(spec));
+    const updates: Array<[string, unknown]> = [];
+    for (const [k, kind] of Object.entries(spec)) {
+      if (sd[k] !== undefined) updates.push([k, checkStateValue(ctx, k, sd[k], kind, this.baseLrs.length)]);
+    }
+    return () => {
+      const self = this as unknown as Record<string, unknown>;
+      for (const [k, v] of updates) self[k] = v;
+    };
+  }
+
+  /** @internal PyTorch's `_initial_step()`. */
+  [INITIAL_STEP](): void {
+    this.stepCount = 0;
+    this.step();
+  }
+
+  /** @internal PyTorch's `step(epoch)`: closed form where one exists, else `getLr()`. */
+  [STEP_TO_EPOCH](epoch: number): void {
+    const saved = [this.stepCount, this.lastEpoch] as const;
+    this.stepCount += 1;
+    this.lastEpoch = epoch;
+    let values: number[];
+    try {
+      values = this.closedFormLr() ?? this.getLr();
+    } catch (e) {
+      [this.stepCount, this.lastEpoch] = saved;
+      throw e;
+    }
+    this.applyLr(values);
+  }
+}
+
+/** The current lr of every group (what PyTorch's non-decaying branches return). */
+export function currentLrs(optimizer: SchedulableOptimizer): number[] {
+  return optimizer.paramGroups.map((g) => g.lr);
+}
