@@ -7,11 +7,33 @@
 //! one thread or many ran them.
 
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Elements per chunk: 32 KiB per f32 stream, so a chunk's streams sit in L2.
 pub const CHUNK: usize = 8192;
-/// Below this many elements in a step, the step stays on the calling thread.
-pub const PAR_MIN: usize = 32768;
+/// Below this many elements in a step, the step stays on the calling thread: waking the pool
+/// costs 25–35 µs on a 2-core VM, about what one thread spends on 128K SGD elements. Tests and
+/// benchmarks may change it with `FERROPTIM_PAR_MIN` (read once) or [`set_par_min`]; results do
+/// not depend on it, since chunk boundaries are fixed.
+pub const PAR_MIN: usize = 131072;
+
+static PAR_MIN_NOW: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// The parallel threshold in force.
+pub fn par_min() -> usize {
+    let v = PAR_MIN_NOW.load(Ordering::Relaxed);
+    if v != usize::MAX {
+        return v;
+    }
+    let v = std::env::var("FERROPTIM_PAR_MIN").ok().and_then(|s| s.trim().parse::<usize>().ok()).unwrap_or(PAR_MIN);
+    PAR_MIN_NOW.store(v, Ordering::Relaxed);
+    v
+}
+
+/// Sets the parallel threshold (elements per step).
+pub fn set_par_min(n: usize) {
+    PAR_MIN_NOW.store(n, Ordering::Relaxed);
+}
 
 /// Number of chunks covering `total` elements.
 pub fn num_chunks(total: usize) -> usize {
@@ -47,7 +69,7 @@ where
 {
     let total = *offsets.last().unwrap_or(&0);
     let chunks = num_chunks(total);
-    if total < PAR_MIN {
+    if total < par_min() {
         (0..chunks).for_each(|c| pieces_of_chunk(offsets, c, &f));
         return Ok(());
     }
@@ -152,6 +174,7 @@ mod tests {
     #[test]
     fn reductions_are_identical_for_any_thread_count_and_simd_level() {
         let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        set_par_min(32768);
         let lens = [0, 3, 8191, 8193, 1, 0, 40001, 17];
         let offsets = prefix(&lens);
         let data: Vec<f32> = (0..*offsets.last().unwrap()).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();

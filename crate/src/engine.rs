@@ -316,6 +316,9 @@ impl<R: Rule> Engine<R> {
             }
         }
         self.scalars.clear();
+        // Tensors of one group at one step share their scalars (the powers in bias corrections
+        // are the costly part), unless the rule carries per-parameter scalar state.
+        let mut last_key: Option<(u32, f64, u32)> = None;
         for (i, &id) in ids.iter().enumerate() {
             let h = &hyper[group_of[i] as usize * k..][..k];
             let st = &mut self.states[id as usize];
@@ -331,7 +334,14 @@ impl<R: Rule> Engine<R> {
                 }
             }
             st.step += 1.0;
-            self.scalars.push(R::scalars_extra(h, st.step, fresh, &mut st.extra));
+            let key = (group_of[i], st.step, fresh);
+            match self.scalars.last() {
+                Some(&prev) if R::EXTRA.is_none() && last_key == Some(key) => self.scalars.push(prev),
+                _ => {
+                    self.scalars.push(R::scalars_extra(h, st.step, fresh, &mut st.extra));
+                    last_key = Some(key);
+                }
+            }
         }
         if R::TWO_PASS {
             let (tensors, scalars) = (&self.tensors, &self.scalars);

@@ -9,7 +9,10 @@ import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue 
 import { COMMON_OPTION_KEYS } from './options.js';
 
 /** A parameter group as given to a constructor or to `addParamGroup`: parameters plus option overrides. */
-export type ParamGroupInput<O> = { params: readonly Parameter[] } & Partial<O>;
+export type ParamGroupInput<O> = {
+  /** The group's parameters; each may belong to one group only. */
+  params: readonly Parameter[];
+} & Partial<O>;
 
 /** What optimizers accept as parameters: a list of parameters, or a list of parameter groups. */
 export type ParamsInput<O> = readonly Parameter[] | readonly ParamGroupInput<O>[];
@@ -19,6 +22,7 @@ export type ParamsInput<O> = readonly Parameter[] | readonly ParamGroupInput<O>[
  * may be changed between steps (schedulers do exactly this); they are checked again at each step.
  */
 export type ParamGroup<O> = O & {
+  /** The group's parameters, in the order given. */
   params: Parameter[];
   /** The group's lr when a scheduler first took it over (PyTorch's `initial_lr`). */
   initialLr?: number;
@@ -28,14 +32,22 @@ export type ParamGroup<O> = O & {
  * Per-parameter state in a state dict: the step counter, each state buffer (camelCase names) and,
  * for NAdam, the scalar `muProduct`.
  */
-export type ParamStateEntry = { step: number } & { [buffer: string]: number | Array<number | string> };
+export type ParamStateEntry = {
+  /** Steps taken by this parameter (it advances only on steps where the parameter had a gradient). */
+  step: number;
+} & { [buffer: string]: number | Array<number | string> };
 
 /** A JSON-serialisable optimizer state, as returned by `stateDict()`. */
 export interface OptimizerStateDict {
   /** Per-parameter state keyed by parameter name when every parameter has a unique one, else by position. */
   state: Record<string, ParamStateEntry>;
   /** Each group's options, with `params` listing the keys of its parameters. */
-  paramGroups: Array<Record<string, unknown> & { params: string[] }>;
+  paramGroups: Array<
+    Record<string, unknown> & {
+      /** The keys (in `state`) of the group's parameters. */
+      params: string[];
+    }
+  >;
 }
 
 /** Options of `loadStateDict`. */
@@ -64,6 +76,7 @@ export interface StepInfo {
 export interface StepObserver {
   /** Whether the step should gather each gradient's Σg² (done inside the fused native pass). */
   readonly wantsGradNorms: boolean;
+  /** Called after every step, applied or skipped, with what the step saw. */
   onStep(info: StepInfo): void;
 }
 
@@ -103,6 +116,20 @@ function cloneOption(v: unknown): unknown {
  * Everything is checked before anything is written: group options, buffer types and lengths
  * (a detached buffer has length 0), and overlap between any two buffers of the step. A bad value
  * throws a `TypeError` or `RangeError` naming it and leaves parameters and state as they were.
+ *
+ * The concrete optimizers ({@link SGD}, {@link AdamW}, ...) extend it; it cannot be subclassed
+ * with a new update rule from JavaScript, since every rule is a native kernel.
+ *
+ * @example
+ * ```ts
+ * const optimizer: Optimizer<AdamOptions> = new AdamW(model.parameters(), { lr: 1e-3 });
+ * optimizer.zeroGrad();
+ * // ... backward pass fills each parameter's grad ...
+ * optimizer.step();
+ * const saved = JSON.stringify(optimizer.stateDict());
+ * ```
+ * @throws TypeError or RangeError from the constructor (bad parameters, groups or options), from
+ * `step` (bad options or buffers) and from `loadStateDict` (a state that does not fit).
  */
 export abstract class Optimizer<O extends object> {
   /** The default options, PyTorch's unless given to the constructor. */
@@ -132,7 +159,11 @@ export abstract class Optimizer<O extends object> {
   #hyper = new Float64Array(0);
   #ids32 = new Uint32Array(0);
   #groupOf = new Uint32Array(0);
-  readonly #buffers: Float32Array[] = [];
+  /** Scratch for the native call: data and grad of each stepped parameter, reused every step. */
+  readonly #buffers: Array<Float32Array | undefined> = [];
+  /** The option values each group last passed validation with (arrays copied), by group index. */
+  readonly #validated: Array<unknown[] | undefined> = [];
+  #optionKeyList: string[] | undefined;
   readonly #hyperLen: number;
   readonly #active: Parameter[] = [];
   readonly #observers = new Set<StepObserver>();
@@ -263,13 +294,16 @@ export abstract class Optimizer<O extends object> {
       this.#groupOf = new Uint32Array(listed);
     }
     const buffers = this.#buffers;
-    buffers.length = 0;
+    const observe = this.#observers.size > 0;
     const active = this.#active;
     active.length = 0;
     let n = 0;
     for (let gi = 0; gi < groups.length; gi++) {
       const g = groups[gi]!;
-      this.validateGroup(g, `param group ${gi}`);
+      if (!this.#validatedUnchanged(gi, g)) {
+        this.validateGroup(g, `param group ${gi}`);
+        this.#snapshotValidated(gi, g);
+      }
       this.packGroup(g, this.#hyper, gi * k);
       for (let j = 0; j < g.params.length; j++) {
         const p = g.params[j];
@@ -294,8 +328,9 @@ export abstract class Optimizer<O extends object> {
         }
         this.#ids32[n] = id;
         this.#groupOf[n] = gi;
-        buffers.push(data, grad);
-        active.push(p);
+        buffers[2 * n] = data;
+        buffers[2 * n + 1] = grad;
+        if (observe) active.push(p);
         n++;
       }
     }
@@ -306,11 +341,12 @@ export abstract class Optimizer<O extends object> {
     if (flags !== 0 && this.#sums.length < n) this.#sums = new Float64Array(this.#params.length);
     let applied = false;
     try {
-      applied = this.#native.step(this.#ids32.subarray(0, n), buffers, this.#hyper, this.#groupOf.subarray(0, n), flags, flags !== 0 ? this.#sums : null);
+      applied = this.#native.step(n, this.#ids32, buffers, this.#hyper, this.#groupOf, flags, flags !== 0 ? this.#sums : null);
     } catch (e) {
       mapNativeError(e, this.label, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
     } finally {
-      buffers.length = 0;
+      // Drop the references so a replaced grad is not kept alive by this scratch array.
+      buffers.fill(undefined, 0, 2 * n);
     }
     this.lastStepApplied = applied;
     if (applied) this.appliedSteps++;
@@ -321,6 +357,29 @@ export abstract class Optimizer<O extends object> {
     }
     active.length = 0;
     return loss;
+  }
+
+  /** Whether group `gi`'s options equal those it last passed validation with. */
+  #validatedUnchanged(gi: number, g: object): boolean {
+    const snap = this.#validated[gi];
+    if (snap === undefined) return false;
+    const keys = (this.#optionKeyList ??= this.optionKeys);
+    const rec = g as Record<string, unknown>;
+    for (let i = 0; i < keys.length; i++) {
+      const v = rec[keys[i]!];
+      const s = snap[i];
+      if (Array.isArray(v)) {
+        if (!Array.isArray(s) || v.length !== s.length) return false;
+        for (let j = 0; j < v.length; j++) if (!Object.is(v[j], s[j])) return false;
+      } else if (!Object.is(v, s)) return false;
+    }
+    return true;
+  }
+
+  #snapshotValidated(gi: number, g: object): void {
+    const keys = (this.#optionKeyList ??= this.optionKeys);
+    const rec = g as Record<string, unknown>;
+    this.#validated[gi] = keys.map((k) => (Array.isArray(rec[k]) ? [...(rec[k] as unknown[])] : rec[k]));
   }
 
   /**

@@ -132,13 +132,15 @@ impl NativeOptimizer {
         with_engine!(&self.engine, _e, R => R::EXTRA.map(str::to_string))
     }
 
-    /// One step over all parameters with a gradient: `buffers` alternates data and grad of the
+    /// One step over the first `count` entries: `buffers` alternates data and grad of the
     /// parameters `ids`; `hyper` packs each group's hyperparameters; `groupOf[i]` is the group of
-    /// `ids[i]`. `flags`: 1 = skip the step if a gradient is not finite, 2 = gather Σg² per
+    /// `ids[i]` (the arrays may be longer than `count`, so the caller can reuse them). `flags`: 1 = skip the step if a gradient is not finite, 2 = gather Σg² per
     /// parameter into `gradSqSums` (also filled when flag 1 is set). Returns false when skipped.
     #[napi]
+    #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
+        count: u32,
         ids: Uint32ArraySlice,
         buffers: Array,
         hyper: Float64ArraySlice,
@@ -146,17 +148,23 @@ impl NativeOptimizer {
         flags: u32,
         mut grad_sq_sums: Option<Float64ArraySlice>,
     ) -> Result<bool> {
+        let n = count as usize;
         let flags = StepFlags { skip_nonfinite: flags & FLAG_SKIP_NONFINITE != 0, grad_norms: flags & FLAG_GRAD_NORMS != 0 };
-        if (flags.skip_nonfinite || flags.grad_norms) && grad_sq_sums.as_ref().is_none_or(|s| s.len() < ids.len()) {
-            return Err(range_error(format!("expected gradSqSums to be a Float64Array of length >= {}", ids.len())));
+        if (flags.skip_nonfinite || flags.grad_norms) && grad_sq_sums.as_ref().is_none_or(|s| s.len() < n) {
+            return Err(range_error(format!("expected gradSqSums to be a Float64Array of length >= {n}")));
         }
-        let n = buffers.len() as usize;
-        if n != 2 * ids.len() {
-            return Err(range_error(format!("expected {} buffers (data and grad per id), received {n}", 2 * ids.len())));
+        if ids.len() < n || group_of.len() < n || (buffers.len() as usize) < 2 * n {
+            return Err(range_error(format!(
+                "expected at least {n} ids and group indices and {} buffers, received {}, {} and {}",
+                2 * n,
+                ids.len(),
+                group_of.len(),
+                buffers.len()
+            )));
         }
         self.params.clear();
         self.grads.clear();
-        for i in 0..n {
+        for i in 0..2 * n {
             let Some(mut b) = buffers.get::<Float32ArraySlice>(i as u32).map_err(|_| {
                 Error::new(Status::InvalidArg, format!("TypeError: expected buffer {i} to be a Float32Array"))
             })?
@@ -174,12 +182,13 @@ impl NativeOptimizer {
                 self.grads.push(buf);
             }
         }
+        let (ids, group_of) = (&ids[..n], &group_of[..n]);
         let (params, grads) = (&self.params, &self.grads);
         guarded(|| {
             with_engine!(&mut self.engine, e, _R => {
                 // SAFETY: the buffers are live JS typed arrays that no other code touches while
                 // this synchronous call runs; overlap is rejected by the engine.
-                let r = unsafe { e.step(&ids, params, grads, &hyper, &group_of, flags) }.map_err(engine_error)?;
+                let r = unsafe { e.step(ids, params, grads, &hyper, group_of, flags) }.map_err(engine_error)?;
                 if let Some(out) = grad_sq_sums.as_mut() {
                     let sums = e.grad_sq_sums();
                     // SAFETY: a Float64Array the caller does not touch during the call.

@@ -42,8 +42,10 @@ pub(crate) mod test_util {
         lens.iter().enumerate().map(|(j, &n)| (0..n as u32).map(|i| value(seed, t, j as u32, i)).collect()).collect()
     }
 
-    /// Runs `steps` engine steps on [`LENS`] and returns the parameters.
+    /// Runs `steps` engine steps on [`LENS`] and returns the parameters. The parallel threshold
+    /// is lowered so the 40001-element tensor takes the multithreaded path.
     pub fn run<R: Rule>(hyper: &[f64], steps: u32, seed: u32) -> Vec<Vec<f32>> {
+        crate::driver::set_par_min(32768);
         let mut e = Engine::<R>::new();
         e.add_params(LENS);
         let mut p = init(LENS, seed);
