@@ -8,6 +8,9 @@
 use crate::driver;
 use std::marker::PhantomData;
 
+/// Elements per sub-piece when a step also sums g² (8 KiB per stream, a multiple of `simd::LANES`).
+const SUB_PIECE: usize = 2048;
+
 /// Most state buffers a parameter can have (RMSprop centered with momentum has three).
 pub const MAX_SLOTS: usize = 4;
 
@@ -354,13 +357,21 @@ impl<R: Rule> Engine<R> {
         }
         let (tensors, scalars) = (&self.tensors, &self.scalars);
         if flags.grad_norms && !have_sums {
-            // Σg² of each piece while it is cache-hot, then the update.
+            // The update, then Σg² of each sub-piece while its gradient is still in L1 (summing
+            // first would make the sum wait for memory). Same lanes, so the same bits as one
+            // sum over the piece.
             // SAFETY: pieces are disjoint ranges within each tensor's length (driver), buffers are
             // disjoint (checked above) and slots were allocated above.
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| unsafe {
-                let s = driver::sum_squares_simd(tensors[t].grad(a, b));
-                R::apply(&scalars[t], &tensors[t], a, b);
-                [s]
+                let mut lanes = [0.0f64; crate::simd::LANES];
+                let mut x = a;
+                while x < b {
+                    let y = (x + SUB_PIECE).min(b);
+                    R::apply(&scalars[t], &tensors[t], x, y);
+                    crate::simd::sum_squares_into(tensors[t].grad(x, y), &mut lanes);
+                    x = y;
+                }
+                [crate::simd::combine_lanes(&lanes)]
             })
             .map_err(Error::Range)?;
             have_sums = true;

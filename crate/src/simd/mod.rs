@@ -117,27 +117,38 @@ pub fn dispatch<K: Simd>(k: K) {
     }
 }
 
-/// Σ x² in f64 over 16 lanes (lane = index mod 16), each lane summed in index order, the lanes
-/// combined in a fixed tree. Every level computes exactly these sums, so the result is the same
+/// Lanes of [`sum_squares`]: enough independent add chains to hide the f64 add latency.
+pub const LANES: usize = 32;
+
+/// Σ x² in f64 over [`LANES`] lanes (lane = index mod 32), each lane summed in index order, the
+/// lanes combined in a fixed tree. Every level computes exactly these sums, so the result is the same
 /// bits at every level; the explicit vector code exists because LLVM vectorises this reduction
 /// poorly (shuffles into 128-bit registers, about 5x slower).
 pub fn sum_squares(x: &[f32]) -> f64 {
-    let mut lanes = [0.0f64; 16];
-    let main = x.len() / 16 * 16;
+    let mut lanes = [0.0f64; LANES];
+    sum_squares_into(x, &mut lanes);
+    combine_lanes(&lanes)
+}
+
+/// Adds x[i]² to `lanes[i mod LANES]`. Calling it on consecutive slices whose lengths are
+/// multiples of [`LANES`] (all but the last) accumulates exactly what one call on their
+/// concatenation would.
+pub fn sum_squares_into(x: &[f32], lanes: &mut [f64; LANES]) {
+    let main = x.len() / LANES * LANES;
     match level() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: level() never exceeds detected().
-        Level::Avx512 => unsafe { x86::sum_squares_avx512(&x[..main], &mut lanes) },
+        Level::Avx512 => unsafe { x86::sum_squares_avx512(&x[..main], lanes) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Level::Avx2 => unsafe { x86::sum_squares_avx2(&x[..main], &mut lanes) },
+        Level::Avx2 => unsafe { x86::sum_squares_avx2(&x[..main], lanes) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: SSE2 is part of baseline x86-64.
-        _ => unsafe { x86::sum_squares_sse2(&x[..main], &mut lanes) },
+        _ => unsafe { x86::sum_squares_sse2(&x[..main], lanes) },
         #[cfg(not(target_arch = "x86_64"))]
         _ => {
-            for c in x[..main].chunks_exact(16) {
-                for j in 0..16 {
+            for c in x[..main].chunks_exact(LANES) {
+                for j in 0..LANES {
                     let v = c[j] as f64;
                     lanes[j] += v * v;
                 }
@@ -147,39 +158,51 @@ pub fn sum_squares(x: &[f32]) -> f64 {
     for (j, &v) in x[main..].iter().enumerate() {
         lanes[j] += (v as f64) * (v as f64);
     }
+}
+
+/// The fixed combination of the lanes.
+pub fn combine_lanes(lanes: &[f64; LANES]) -> f64 {
+    let mut l16 = [0.0f64; 16];
+    for j in 0..16 {
+        l16[j] = lanes[j] + lanes[j + 16];
+    }
     let mut l8 = [0.0f64; 8];
     for j in 0..8 {
-        l8[j] = lanes[j] + lanes[j + 8];
+        l8[j] = l16[j] + l16[j + 8];
     }
     ((l8[0] + l8[1]) + (l8[2] + l8[3])) + ((l8[4] + l8[5]) + (l8[6] + l8[7]))
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::LANES;
     use std::arch::x86_64::*;
 
     /// # Safety
-    /// The CPU has AVX-512F/DQ; `x.len()` is a multiple of 16.
+    /// The CPU has AVX-512F/DQ; `x.len()` is a multiple of [`LANES`].
     #[target_feature(enable = "avx512f,avx512dq")]
-    pub unsafe fn sum_squares_avx512(x: &[f32], lanes: &mut [f64; 16]) {
-        let (mut a0, mut a1) = (_mm512_setzero_pd(), _mm512_setzero_pd());
-        for c in x.chunks_exact(16) {
-            let v = _mm512_loadu_ps(c.as_ptr());
-            let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-            let hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(v));
-            a0 = _mm512_add_pd(a0, _mm512_mul_pd(lo, lo));
-            a1 = _mm512_add_pd(a1, _mm512_mul_pd(hi, hi));
+    pub unsafe fn sum_squares_avx512(x: &[f32], lanes: &mut [f64; LANES]) {
+        let mut a = [0, 1, 2, 3].map(|k| _mm512_loadu_pd(lanes.as_ptr().add(8 * k)));
+        for c in x.chunks_exact(LANES) {
+            for h in 0..2 {
+                let v = _mm512_loadu_ps(c.as_ptr().add(16 * h));
+                let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+                let hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(v));
+                a[2 * h] = _mm512_add_pd(a[2 * h], _mm512_mul_pd(lo, lo));
+                a[2 * h + 1] = _mm512_add_pd(a[2 * h + 1], _mm512_mul_pd(hi, hi));
+            }
         }
-        _mm512_storeu_pd(lanes.as_mut_ptr(), a0);
-        _mm512_storeu_pd(lanes.as_mut_ptr().add(8), a1);
+        for (k, acc) in a.iter().enumerate() {
+            _mm512_storeu_pd(lanes.as_mut_ptr().add(8 * k), *acc);
+        }
     }
 
     /// # Safety
-    /// The CPU has AVX; `x.len()` is a multiple of 16.
+    /// The CPU has AVX; `x.len()` is a multiple of [`LANES`].
     #[target_feature(enable = "avx2")]
-    pub unsafe fn sum_squares_avx2(x: &[f32], lanes: &mut [f64; 16]) {
-        let mut a = [_mm256_setzero_pd(); 4];
-        for c in x.chunks_exact(16) {
+    pub unsafe fn sum_squares_avx2(x: &[f32], lanes: &mut [f64; LANES]) {
+        let mut a = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| _mm256_loadu_pd(lanes.as_ptr().add(4 * k)));
+        for c in x.chunks_exact(LANES) {
             for (k, acc) in a.iter_mut().enumerate() {
                 let v = _mm256_cvtps_pd(_mm_loadu_ps(c.as_ptr().add(4 * k)));
                 *acc = _mm256_add_pd(*acc, _mm256_mul_pd(v, v));
@@ -191,11 +214,11 @@ mod x86 {
     }
 
     /// # Safety
-    /// `x.len()` is a multiple of 16 (SSE2 is baseline x86-64).
-    pub unsafe fn sum_squares_sse2(x: &[f32], lanes: &mut [f64; 16]) {
-        let mut a = [_mm_setzero_pd(); 8];
-        for c in x.chunks_exact(16) {
-            for k in 0..4 {
+    /// `x.len()` is a multiple of [`LANES`] (SSE2 is baseline x86-64).
+    pub unsafe fn sum_squares_sse2(x: &[f32], lanes: &mut [f64; LANES]) {
+        let mut a: [__m128d; 16] = std::array::from_fn(|k| _mm_loadu_pd(lanes.as_ptr().add(2 * k)));
+        for c in x.chunks_exact(LANES) {
+            for k in 0..8 {
                 let v = _mm_loadu_ps(c.as_ptr().add(4 * k));
                 let lo = _mm_cvtps_pd(v);
                 let hi = _mm_cvtps_pd(_mm_movehl_ps(v, v));
