@@ -3,11 +3,53 @@
  * `TypeError: ` / `RangeError: ` message prefixes into the matching JS error classes.
  * @module
  */
-import * as binding from '../native/index.js';
+import type * as Binding from '../native/index.js';
+import localRequire from './cjs-require.cjs';
 
-export type NativeOptimizer = binding.NativeOptimizer;
-export type NativeParamState = binding.NativeParamState;
-export type NativeLookahead = binding.NativeLookahead;
+/**
+ * Loads the generated loader (`native/index.js`), which picks `native/ferroptim.<platform>.node`
+ * (a source build) or the `ferroptim-<platform>` package. When neither loads, its error is a long
+ * chain of causes around an npm bug link; this replaces it with one error that names the platform,
+ * what was tried and how to build from source.
+ */
+function loadBinding(): typeof Binding {
+  try {
+    return localRequire('../native/index.js') as typeof Binding;
+  } catch (e) {
+    if (!(e instanceof Error) || !/^(Cannot find|Failed to load) native binding/.test(e.message)) throw e;
+    const { platform, arch } = process;
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+    const libc = platform !== 'linux' ? '' : header?.glibcVersionRuntime ? ` glibc ${header.glibcVersionRuntime}` : ' musl';
+    const tried: string[] = [];
+    const failed: string[] = [];
+    for (let c: unknown = e.cause; c instanceof Error; c = c.cause) {
+      const first = c.message.split('\n')[0]!;
+      const name = /^Cannot find module '([^']+)'/.exec(first)?.[1];
+      if (name === undefined) failed.unshift(`  ${first}`);
+      else if (!name.includes('wasi') && !name.endsWith('.wasm')) tried.unshift(name.startsWith('./') ? `native/${name.slice(2)} (source build)` : name);
+    }
+    const published = Object.keys((localRequire('../package.json') as { optionalDependencies?: object }).optionalDependencies ?? {});
+    throw new Error(
+      [
+        `ferroptim: no native binary for this platform (${platform} ${arch}${libc}).`,
+        `Tried: ${tried.length > 0 ? tried.join(', ') : 'nothing; no package is built for this platform'}.`,
+        ...(failed.length > 0 ? ['Found but failed to load:', ...failed] : []),
+        `Prebuilt packages: ${published.join(', ')}.`,
+        'If yours is listed, npm skipped the optional dependency: install without --omit=optional; if it',
+        'is still missing, delete node_modules and package-lock.json and run `npm install` again',
+        '(https://github.com/npm/cli/issues/4828).',
+        'Otherwise build from source: clone the ferroptim repository and run `npm install` in it (needs',
+        'Node.js >= 20 and a Rust toolchain from https://rustup.rs); it compiles native/ferroptim.<platform>.node.',
+      ].join('\n'),
+    );
+  }
+}
+
+const binding = loadBinding();
+
+export type NativeOptimizer = Binding.NativeOptimizer;
+export type NativeParamState = Binding.NativeParamState;
+export type NativeLookahead = Binding.NativeLookahead;
 /** Kernel names the native engine knows. */
 export type KernelName = 'sgd' | 'adam' | 'rmsprop' | 'adagrad' | 'radam' | 'nadam' | 'adamax' | 'adadelta' | 'adabound' | 'lamb' | 'lion';
 

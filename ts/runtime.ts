@@ -22,7 +22,14 @@ export function setNumThreads(n: number): void {
   native.setNumThreads(n);
 }
 
-/** The number of threads optimizer steps use. */
+/**
+ * The number of threads optimizer steps (and the nn kernels) use: the last {@link setNumThreads},
+ * else `FERROPTIM_NUM_THREADS`, else the number of available cores.
+ * @example
+ * ```ts
+ * console.log(`${getNumThreads()} threads`);
+ * ```
+ */
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
@@ -30,12 +37,25 @@ export function getNumThreads(): number {
 /**
  * The SIMD level the kernels run at: the best the CPU supports, or a lower one forced with the
  * `FERROPTIM_SIMD` environment variable (`avx512`, `avx2`, `baseline`) before the first step.
+ * Results are bit-identical at every level; only the speed differs.
+ * @example
+ * ```ts
+ * // FERROPTIM_SIMD=baseline node train.js
+ * getSimdLevel(); // 'baseline'
+ * ```
  */
 export function getSimdLevel(): SimdLevel {
   return native.simdLevel() as SimdLevel;
 }
 
-/** The best SIMD level this CPU supports. */
+/**
+ * The best SIMD level this CPU supports, whatever `FERROPTIM_SIMD` forces ('baseline' on CPUs
+ * other than x86-64).
+ * @example
+ * ```ts
+ * console.log(`running ${getSimdLevel()} of ${getDetectedSimdLevel()}`);
+ * ```
+ */
 export function getDetectedSimdLevel(): SimdLevel {
   return native.detectedSimdLevel() as SimdLevel;
 }

@@ -82,6 +82,11 @@ export class Parameter {
     return this.#grad;
   }
 
+  /**
+   * Sets the gradient: a Float32Array of the same length (used by reference, not copied), or
+   * `null` (PyTorch's `None`).
+   * @throws TypeError if `v` is neither a Float32Array nor null; RangeError if its length differs.
+   */
   set grad(v: Float32Array | null) {
     this.#grad = this.#check('grad', v, true);
   }

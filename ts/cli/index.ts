@@ -10,6 +10,7 @@ import * as lib from '../index.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Module } from '../nn/module.js';
 import type { BatchProgress, EpochMetrics, TrainableOptimizer, TrainableScheduler } from '../train/train.js';
+import { DEMO_COMMANDS } from './demos.js';
 
 /** A usage error: printed with a hint, exit code 2. */
 class UsageError extends Error {}
@@ -247,14 +248,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   try {
     if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
       // Without a command it is a usage error: help goes to stderr and the exit code is 2.
-      (cmd === undefined ? process.stderr : process.stdout).write(`${helpText()}\nCommands:\n  train    train a model (see above)\n`);
+      const demos = Object.entries(DEMO_COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary} (ferroptim ${name} --help)\n`).join('');
+      (cmd === undefined ? process.stderr : process.stdout).write(`${helpText()}\nCommands:\n  train     train a model (see above)\n${demos}`);
       return cmd === undefined ? 2 : 0;
     }
-    if (cmd !== 'train') throw new UsageError(`unknown command ${JSON.stringify(cmd)} (the command is: train)`);
+    const demo = Object.hasOwn(DEMO_COMMANDS, cmd) ? DEMO_COMMANDS[cmd] : undefined;
+    if (demo) return await demo.run(rest);
+    if (cmd !== 'train') throw new UsageError(`unknown command ${JSON.stringify(cmd)} (the commands are: train, ${Object.keys(DEMO_COMMANDS).join(', ')})`);
     return await trainCommand(rest);
   } catch (e) {
     if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
-      process.stderr.write(`ferroptim: ${(e as Error).message}\nRun 'ferroptim train --help' for the options.\n`);
+      const help = cmd !== undefined && Object.hasOwn(DEMO_COMMANDS, cmd) ? cmd : 'train';
+      process.stderr.write(`ferroptim: ${(e as Error).message}\nRun 'ferroptim ${help} --help' for the options.\n`);
       return 2;
     }
     process.stderr.write(`ferroptim: ${(e as Error)?.message ?? String(e)}\n`);

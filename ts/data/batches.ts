@@ -19,6 +19,7 @@ export interface Batch {
 
 /** Options of {@link batches}. */
 export interface BatchesOptions {
+  /** Images per batch (an integer >= 1); the last batch may be smaller unless `dropLast`. Required. */
   batchSize: number;
   /** Draw a fresh permutation from `generator` (as PyTorch's RandomSampler). @defaultValue false */
   shuffle?: boolean;
@@ -30,7 +31,15 @@ export interface BatchesOptions {
 
 const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 
-/** The number of batches one pass yields. */
+/**
+ * The number of batches one pass of {@link batches} yields over `length` examples: the last
+ * partial batch counts unless `dropLast`.
+ * @example
+ * ```ts
+ * numBatches(60000, 128); // 469
+ * numBatches(60000, 128, true); // 468
+ * ```
+ */
 export function numBatches(length: number, batchSize: number, dropLast = false): number {
   return dropLast ? Math.floor(length / batchSize) : Math.ceil(length / batchSize);
 }

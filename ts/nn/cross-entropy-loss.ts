@@ -38,6 +38,7 @@ export type Targets = Int32Array | Uint8Array | readonly number[];
  * @throws TypeError or RangeError for bad options, shapes, or a target outside [0, classes).
  */
 export class CrossEntropyLoss {
+  /** Targets equal to this are left out of the loss and of the mean. */
   readonly ignoreIndex: number;
   #grad: Tensor | null = null;
   readonly #d = new Scratch();

@@ -31,7 +31,9 @@ export interface DropoutOptions {
  * @throws TypeError or RangeError unless p is in [0, 1].
  */
 export class Dropout extends Module {
+  /** The probability that an element is zeroed in training. */
   readonly p: number;
+  /** The generator that seeds each training forward's mask. */
   readonly generator: Generator;
   #mask: Float32Array | null = null;
   #shape: readonly number[] | null = null;

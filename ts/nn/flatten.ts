@@ -21,9 +21,13 @@ export interface FlattenOptions {
  * new Flatten().forward({ data: new Float32Array(2 * 64 * 7 * 7), shape: [2, 64, 7, 7] }).shape; // [2, 3136]
  * ```
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Flatten.html
+ * @throws TypeError or RangeError for non-integer dimensions, and from `forward` when they do
+ * not fit the input's rank.
  */
 export class Flatten extends Module {
+  /** The first dimension flattened (negative counts from the end). */
   readonly startDim: number;
+  /** The last dimension flattened, inclusive (negative counts from the end). */
   readonly endDim: number;
   #inShape: readonly number[] | null = null;
 

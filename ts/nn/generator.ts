@@ -130,11 +130,24 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-/** The generator layers use when none is given (as PyTorch's default generator). */
+/**
+ * The generator layers use when none is given (as PyTorch's default generator), seeded 0 at
+ * start-up; {@link manualSeed} reseeds it.
+ * @example
+ * ```ts
+ * const state = defaultGenerator.getState(); // save, then setState(state) to replay
+ * ```
+ */
 export const defaultGenerator = new Generator(0);
 
 /**
- * Seeds the default generator, as `torch.manual_seed`.
+ * Seeds the default generator, as `torch.manual_seed`, and returns it. Layers built afterwards
+ * without a `generator` option draw their initial weights from it.
+ * @example
+ * ```ts
+ * manualSeed(0);
+ * const model = mlp(); // the same weights on every run
+ * ```
  * @throws TypeError or RangeError unless `seed` is an integer in [0, 2^53).
  */
 export function manualSeed(seed: number): Generator {

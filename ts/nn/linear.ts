@@ -38,7 +38,9 @@ export interface LinearOptions {
  * @throws TypeError or RangeError unless the sizes are integers >= 1 and the options valid.
  */
 export class Linear extends Module {
+  /** Features of each input row. */
   readonly inFeatures: number;
+  /** Features of each output row. */
   readonly outFeatures: number;
   #x: Tensor | null = null;
   readonly #y = new Scratch();

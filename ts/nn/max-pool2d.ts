@@ -35,9 +35,13 @@ export interface MaxPool2dOptions {
  * @throws TypeError or RangeError for invalid sizes, padding over half the kernel, or ceilMode true.
  */
 export class MaxPool2d extends Module {
+  /** The pooling window's `[height, width]`. */
   readonly kernelSize: [number, number];
+  /** The step between windows, `[height, width]` (defaults to the kernel size). */
   readonly stride: [number, number];
+  /** Implicit −∞ padding on each side, `[height, width]`. */
   readonly padding: [number, number];
+  /** The spacing between window elements, `[height, width]`. */
   readonly dilation: [number, number];
   #inShape: readonly number[] | null = null;
   #indices = new Int32Array(0);

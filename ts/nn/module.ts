@@ -8,17 +8,29 @@ import { describeValue } from '../validate.js';
 
 /** A dense float32 array with a shape in PyTorch's contiguous (row-major, NCHW) layout. */
 export interface Tensor {
+  /** The elements, row-major; `data.length` is the product of `shape`. */
   readonly data: Float32Array;
+  /** The dimensions, outermost first (`[N, C, H, W]` for images). */
   readonly shape: readonly number[];
 }
 
-/** Elements in a shape. */
+/**
+ * Elements in a shape: the product of its dimensions (1 for `[]`).
+ * @example
+ * ```ts
+ * numel([128, 1, 28, 28]); // 100352
+ * ```
+ */
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
 /**
- * Makes a {@link Tensor} from data and a shape.
+ * Makes a {@link Tensor} from data and a shape: checks them and copies the shape (not the data).
+ * @example
+ * ```ts
+ * const x = tensor(new Float32Array(2 * 784), [2, 1, 28, 28]);
+ * ```
  * @throws TypeError if `data` is not a Float32Array or `shape` not an array of integers >= 0.
  * @throws RangeError if the shape does not hold `data.length` elements.
  */
@@ -61,7 +73,9 @@ export const SET_PREFIX: unique symbol = Symbol('ferroptim.nn.setPrefix');
 
 /** One entry of a model's state dict: the weights and their shape. */
 export interface StateEntry {
+  /** The weights, row-major. */
   data: Float32Array;
+  /** The parameter's shape (PyTorch's, e.g. `[out, in]` for a Linear weight). */
   shape: number[];
 }
 
@@ -81,6 +95,20 @@ export interface StateEntry {
  * inside a `Sequential`. The names key the optimizer's state dict and the safetensors file.
  * Putting a layer into a container re-creates its `Parameter` objects under the new names, so
  * build the whole model first and then hand `model.parameters()` to the optimizer.
+ *
+ * @example
+ * ```ts
+ * const model = new Sequential(new Flatten(), new Linear(784, 128), new ReLU(), new Linear(128, 10));
+ * const lossFn = new CrossEntropyLoss();
+ * const optimizer = new AdamW(model.parameters(), { lr: 1e-3 });
+ * optimizer.zeroGrad();
+ * const loss = lossFn.forward(model.forward(x), labels);
+ * model.backward(lossFn.backward(), false); // no gradient needed for the input
+ * optimizer.step();
+ * ```
+ * @throws TypeError or RangeError from `forward` and `backward` for an input of the wrong shape,
+ * from `backward` when no forward preceded it, and from `loadStateDict` for missing, unexpected
+ * or misshapen weights.
  */
 export abstract class Module {
   /** Whether the module is in training mode (dropout active); see {@link train} and {@link eval}. */

@@ -35,6 +35,8 @@ function gen(ctx: string, options: PresetOptions): Generator {
  * ```ts
  * const model = mlp({ seed: 0 });
  * ```
+ * @throws TypeError or RangeError for an unknown option, a seed that is not an integer >= 0, or
+ * a generator that is not a {@link Generator}.
  */
 export function mlp(options: PresetOptions = {}): Sequential {
   const g = gen('mlp', options);
@@ -52,6 +54,8 @@ export function mlp(options: PresetOptions = {}): Sequential {
  * ```ts
  * const model = cnn({ seed: 0 }); // 421,642 parameters
  * ```
+ * @throws TypeError or RangeError for an unknown option, a seed that is not an integer >= 0, or
+ * a generator that is not a {@link Generator}.
  */
 export function cnn(options: PresetOptions = {}): Sequential {
   const g = gen('cnn', options);

@@ -30,8 +30,11 @@ export interface ReLUOptions {
  * relu.forward({ data: Float32Array.of(-1, 2), shape: [2] }).data; // [0, 2]
  * ```
  * @see https://pytorch.org/docs/stable/generated/torch.nn.ReLU.html
+ * @throws TypeError for a non-boolean `inplace`; from `forward`/`backward`, TypeError or
+ * RangeError for a malformed tensor or a gradient whose shape differs from the output's.
  */
 export class ReLU extends Module {
+  /** Whether `forward` overwrites its input instead of writing a buffer of its own. */
   readonly inplace: boolean;
   #y: Tensor | null = null;
   readonly #out = new Scratch();

@@ -8,14 +8,20 @@ import type { Module, StateEntry } from './module.js';
 
 /** Decoded safetensors contents. */
 export interface SafetensorsContents {
+  /** The tensors by name (`0.weight`, `0.bias`, ...), float32. */
   tensors: Record<string, StateEntry>;
+  /** The file's `__metadata__` string map (empty when it has none). */
   metadata: Record<string, string>;
 }
 
 /**
  * Encodes float32 tensors as safetensors: an 8-byte little-endian header length, a JSON header
  * (`dtype`, `shape`, `data_offsets` per tensor, optional `__metadata__` of strings) padded with
- * spaces to 8 bytes, then the raw little-endian data.
+ * spaces to 8 bytes, then the raw little-endian data. Tensors are written in name order.
+ * @example
+ * ```ts
+ * writeFileSync('model.safetensors', encodeSafetensors(model.stateDict(), { format: 'pt' }));
+ * ```
  * @throws TypeError for a tensor that is not float32 or a non-string metadata value.
  */
 export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata: Record<string, string> = {}): Buffer {
@@ -52,8 +58,13 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
 }
 
 /**
- * Decodes safetensors bytes holding float32 tensors.
+ * Decodes safetensors bytes holding float32 tensors; the tensors are copies, independent of `bytes`.
  * @param source - names the file in error messages.
+ * @example
+ * ```ts
+ * const { tensors } = decodeSafetensors(readFileSync('model.safetensors'), 'model.safetensors');
+ * model.loadStateDict(tensors);
+ * ```
  * @throws RangeError naming `source` for a truncated or malformed file or a dtype other than F32.
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsContents {
@@ -100,7 +111,13 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
 
 /**
  * Loads a model's weights from a safetensors file (as written by {@link encodeSafetensors}, the
- * trainer's checkpoints, or PyTorch's `save_file(model.state_dict())`).
+ * trainer's checkpoints, or PyTorch's `save_file(model.state_dict())`). With `strict` (the
+ * default) the file must hold exactly the model's parameters; otherwise only matching names load.
+ * @example
+ * ```ts
+ * const model = cnn();
+ * loadWeights(model, 'runs/cnn/model.safetensors');
+ * ```
  * @throws Error if the file cannot be read; RangeError for a malformed file or mismatched names/shapes.
  */
 export function loadWeights(model: Module, path: string, strict = true): void {

@@ -36,7 +36,13 @@ export interface AdaBoundOptions {
 /** The resolved options of an AdaBound param group. */
 export type AdaBoundGroupOptions = Required<AdaBoundOptions>;
 
-/** torch-optimizer's defaults of AdaBound. */
+/**
+ * torch-optimizer's defaults of AdaBound. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * ADABOUND_DEFAULTS.finalLr; // 0.1
+ * ```
+ */
 export const ADABOUND_DEFAULTS: Readonly<AdaBoundGroupOptions> = Object.freeze({
   lr: 1e-3,
   betas: [0.9, 0.999] as const,

@@ -23,7 +23,13 @@ export interface AdadeltaOptions {
 /** The resolved options of an Adadelta param group. */
 export type AdadeltaGroupOptions = Required<AdadeltaOptions>;
 
-/** PyTorch 2.x defaults of Adadelta. */
+/**
+ * PyTorch 2.x defaults of Adadelta. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * ADADELTA_DEFAULTS.rho; // 0.9
+ * ```
+ */
 export const ADADELTA_DEFAULTS: Readonly<AdadeltaGroupOptions> = Object.freeze({
   lr: 1.0,
   rho: 0.9,

@@ -25,7 +25,13 @@ export interface AdagradOptions {
 /** The resolved options of an Adagrad param group. */
 export type AdagradGroupOptions = Required<AdagradOptions>;
 
-/** PyTorch 2.x defaults of Adagrad. */
+/**
+ * PyTorch 2.x defaults of Adagrad. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * ADAGRAD_DEFAULTS.eps; // 1e-10
+ * ```
+ */
 export const ADAGRAD_DEFAULTS: Readonly<AdagradGroupOptions> = Object.freeze({
   lr: 1e-2,
   lrDecay: 0,

@@ -25,7 +25,13 @@ export interface AdamOptions {
 /** The resolved options of an Adam or AdamW param group. */
 export type AdamGroupOptions = Required<AdamOptions>;
 
-/** PyTorch 2.x defaults of Adam. */
+/**
+ * PyTorch 2.x defaults of Adam. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * ADAM_DEFAULTS.betas; // [0.9, 0.999]
+ * ```
+ */
 export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = Object.freeze({
   lr: 1e-3,
   betas: [0.9, 0.999] as const,
@@ -35,7 +41,13 @@ export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = Object.freeze({
   maximize: false,
 });
 
-/** PyTorch 2.x defaults of AdamW (weight decay 1e-2). */
+/**
+ * PyTorch 2.x defaults of AdamW: Adam's, with weight decay 1e-2.
+ * @example
+ * ```ts
+ * ADAMW_DEFAULTS.weightDecay; // 0.01
+ * ```
+ */
 export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = Object.freeze({ ...ADAM_DEFAULTS, weightDecay: 1e-2 });
 
 function validateAdam(label: string, g: AdamGroupOptions, where: string): void {

@@ -23,7 +23,13 @@ export interface AdamaxOptions {
 /** The resolved options of an Adamax param group. */
 export type AdamaxGroupOptions = Required<AdamaxOptions>;
 
-/** PyTorch 2.x defaults of Adamax. */
+/**
+ * PyTorch 2.x defaults of Adamax. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * ADAMAX_DEFAULTS.lr; // 0.002
+ * ```
+ */
 export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = Object.freeze({
   lr: 2e-3,
   betas: [0.9, 0.999] as const,

@@ -28,7 +28,13 @@ export interface LAMBOptions {
 /** The resolved options of a LAMB param group. */
 export type LAMBGroupOptions = Required<LAMBOptions>;
 
-/** torch-optimizer's defaults of Lamb. */
+/**
+ * torch-optimizer's defaults of Lamb. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * LAMB_DEFAULTS.clampValue; // 10
+ * ```
+ */
 export const LAMB_DEFAULTS: Readonly<LAMBGroupOptions> = Object.freeze({
   lr: 1e-3,
   betas: [0.9, 0.999] as const,

@@ -19,7 +19,13 @@ export interface LionOptions {
 /** The resolved options of a Lion param group. */
 export type LionGroupOptions = Required<LionOptions>;
 
-/** lion-pytorch's defaults of Lion. */
+/**
+ * lion-pytorch's defaults of Lion. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * LION_DEFAULTS.betas; // [0.9, 0.99]
+ * ```
+ */
 export const LION_DEFAULTS: Readonly<LionGroupOptions> = Object.freeze({
   lr: 1e-4,
   betas: [0.9, 0.99] as const,

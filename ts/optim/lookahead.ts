@@ -16,7 +16,13 @@ export interface LookaheadOptions {
   alpha?: number;
 }
 
-/** torch-optimizer's defaults of Lookahead. */
+/**
+ * torch-optimizer's defaults of Lookahead. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * LOOKAHEAD_DEFAULTS.k; // 5
+ * ```
+ */
 export const LOOKAHEAD_DEFAULTS: Readonly<Required<LookaheadOptions>> = Object.freeze({ k: 5, alpha: 0.5 });
 
 /** A JSON-serialisable Lookahead state, as returned by `Lookahead.stateDict()`. */
@@ -28,10 +34,18 @@ export interface LookaheadStateDict {
    * when every parameter has a unique one, else positions). Non-finite values and -0 are stored
    * as the strings "NaN", "Infinity", "-Infinity" and "-0".
    */
-  slowState: Record<string, { slowParam: Array<number | string> }>;
+  slowState: Record<
+    string,
+    {
+      /** The slow weights, element by element. */
+      slowParam: Array<number | string>;
+    }
+  >;
   /** Steps since the last sync, modulo k (torch-optimizer's per-group `counter`). */
   counter: number;
+  /** Steps between syncs. */
   k: number;
+  /** The slow weights' step size toward the fast weights. */
   alpha: number;
 }
 

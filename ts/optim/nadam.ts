@@ -27,7 +27,13 @@ export interface NAdamOptions {
 /** The resolved options of a NAdam param group. */
 export type NAdamGroupOptions = Required<NAdamOptions>;
 
-/** PyTorch 2.x defaults of NAdam. */
+/**
+ * PyTorch 2.x defaults of NAdam. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * NADAM_DEFAULTS.momentumDecay; // 0.004
+ * ```
+ */
 export const NADAM_DEFAULTS: Readonly<NAdamGroupOptions> = Object.freeze({
   lr: 2e-3,
   betas: [0.9, 0.999] as const,

@@ -25,7 +25,13 @@ export interface RAdamOptions {
 /** The resolved options of a RAdam param group. */
 export type RAdamGroupOptions = Required<RAdamOptions>;
 
-/** PyTorch 2.x defaults of RAdam. */
+/**
+ * PyTorch 2.x defaults of RAdam. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * RADAM_DEFAULTS.decoupledWeightDecay; // false
+ * ```
+ */
 export const RADAM_DEFAULTS: Readonly<RAdamGroupOptions> = Object.freeze({
   lr: 1e-3,
   betas: [0.9, 0.999] as const,

@@ -27,7 +27,13 @@ export interface RMSpropOptions {
 /** The resolved options of an RMSprop param group. */
 export type RMSpropGroupOptions = Required<RMSpropOptions>;
 
-/** PyTorch 2.x defaults of RMSprop. */
+/**
+ * PyTorch 2.x defaults of RMSprop. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * RMSPROP_DEFAULTS.alpha; // 0.99
+ * ```
+ */
 export const RMSPROP_DEFAULTS: Readonly<RMSpropGroupOptions> = Object.freeze({
   lr: 1e-2,
   alpha: 0.99,

@@ -22,7 +22,13 @@ export interface SGDOptions {
   maximize?: boolean;
 }
 
-/** PyTorch 2.x defaults. */
+/**
+ * PyTorch 2.x defaults of SGD. Options left out of a constructor or a param group take these values.
+ * @example
+ * ```ts
+ * SGD_DEFAULTS.lr; // 0.001
+ * ```
+ */
 export const SGD_DEFAULTS: Readonly<Required<SGDOptions>> = Object.freeze({
   lr: 1e-3,
   momentum: 0,

@@ -10,10 +10,13 @@ import { checkKnownKeys, checkNumber, checkOptions, describeValue, type NumberRu
  * momentum (SGD) or betas (Adam family) that cycling schedulers drive.
  */
 export interface SchedulerParamGroup {
+  /** The learning rate the next optimizer step uses; schedulers write it. */
   lr: number;
   /** The group's lr when a scheduler first took it over (PyTorch's `initial_lr`). */
   initialLr?: number;
+  /** SGD's and RMSprop's momentum, which CyclicLR and OneCycleLR cycle when the group has it. */
   momentum?: number;
+  /** The Adam family's `[beta1, beta2]`; cycling schedulers drive beta1 when the group has no `momentum`. */
   betas?: readonly [number, number];
 }
 
@@ -22,6 +25,7 @@ export interface SchedulerParamGroup {
  * (such as Lookahead) that expose their inner optimizer's groups.
  */
 export interface SchedulableOptimizer {
+  /** The parameter groups whose `lr` (and momentum) the scheduler sets. */
   readonly paramGroups: readonly SchedulerParamGroup[];
   /** False after a step skipped for non-finite gradients (see `Optimizer.skipNonFinite`). */
   readonly lastStepApplied?: boolean;
@@ -137,7 +141,12 @@ export function setMomentum(g: SchedulerParamGroup, target: MomentumTarget, valu
 
 // ---- CyclicLR ---------------------------------------------------------------------------
 
+/**
+ * {@link CyclicLR}'s amplitude policy: `'triangular'` keeps the amplitude, `'triangular2'` halves
+ * it every cycle, `'expRange'` scales it by `gamma ** step`.
+ */
 export type CyclicMode = 'triangular' | 'triangular2' | 'expRange';
+/** What {@link CyclicLR}'s amplitude scale receives: the cycle number (from 1) or the step index. */
 export type ScaleMode = 'cycle' | 'iterations';
 export const CYCLIC_MODES: readonly CyclicMode[] = ['triangular', 'triangular2', 'expRange'];
 export const CYCLIC_MODE_ALIASES: Record<string, CyclicMode> = { exp_range: 'expRange' };
@@ -159,6 +168,7 @@ export function builtinScale(mode: CyclicMode, gamma: number): { fn: (x: number)
 
 // ---- OneCycleLR -------------------------------------------------------------------------
 
+/** How {@link OneCycleLR} anneals between levels: a half cosine or a straight line. */
 export type AnnealStrategy = 'cos' | 'linear';
 /** Which value a OneCycle phase starts or ends at. */
 export type OneCycleLevel = 'initial' | 'max' | 'min';

@@ -102,7 +102,18 @@ function cloneData(v: unknown): unknown {
  * With {@link LRScheduler.countOnlyAppliedSteps} set, a `step()` that follows an optimizer step
  * skipped for non-finite gradients does nothing, so only applied steps move the schedule.
  *
+ * @example
+ * ```ts
+ * const scheduler: LRScheduler = new CosineAnnealingLR(optimizer, { tMax: epochs });
+ * for (let epoch = 0; epoch < epochs; epoch++) {
+ *   trainOneEpoch(); // ends with optimizer.step()
+ *   scheduler.step();
+ *   console.log(scheduler.getLastLr());
+ * }
+ * ```
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.LRScheduler.html | torch.optim.lr_scheduler.LRScheduler}
+ * @throws TypeError or RangeError from a subclass's constructor (a bad optimizer or option) and
+ * from `loadStateDict` (a malformed state).
  */
 export abstract class LRScheduler {
   /** The optimizer (or wrapper) whose param groups this scheduler drives. */
@@ -203,7 +214,7 @@ export abstract class LRScheduler {
   }
 
   /**
-   * Loads a state produced by {@link stateDict} (possibly through JSON). Everything is checked
+   * Loads a state produced by {@link LRScheduler.stateDict | stateDict} (possibly through JSON). Everything is checked
    * before anything changes. Load the optimizer's state too: recursive schedulers continue from
    * the groups' current `lr`.
    * @throws TypeError or RangeError for a malformed state (unknown key, wrong type, wrong number of groups).

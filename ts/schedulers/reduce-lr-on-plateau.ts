@@ -68,14 +68,21 @@ const KEYS = ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'coold
 export class ReduceLROnPlateau {
   /** The optimizer (or wrapper) whose param groups this scheduler drives. */
   readonly optimizer: SchedulableOptimizer;
+  /** `'min'`: the metric should fall (a loss); `'max'`: it should rise (an accuracy). */
   readonly mode: 'min' | 'max';
+  /** The factor each lr is multiplied by on a plateau. */
   readonly factor: number;
+  /** Epochs without improvement tolerated before the lr is reduced. */
   readonly patience: number;
+  /** The least change that counts as an improvement (see `thresholdMode`). */
   readonly threshold: number;
+  /** `'rel'`: improvement is relative to the best value (`best · (1 ∓ threshold)`); `'abs'`: `best ∓ threshold`. */
   readonly thresholdMode: 'rel' | 'abs';
+  /** Epochs to wait after a reduction before counting bad epochs again. */
   readonly cooldown: number;
   /** The lr lower bound of each group. */
   readonly minLrs: readonly number[];
+  /** A reduction smaller than this is skipped. */
   readonly eps: number;
   /** The best metric so far (±∞ before the first step). */
   best: number;
@@ -182,7 +189,7 @@ export class ReduceLROnPlateau {
   }
 
   /**
-   * Loads a state produced by {@link stateDict} (possibly through JSON); checked before anything changes.
+   * Loads a state produced by {@link ReduceLROnPlateau.stateDict | stateDict} (possibly through JSON); checked before anything changes.
    * @throws TypeError or RangeError for a malformed state.
    */
   loadStateDict(stateDict: SchedulerStateDict): void {

@@ -18,6 +18,11 @@ export const CHECKPOINT_VERSION = 1;
 /**
  * Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to disk,
  * then renamed over `path`. A crash leaves either the old file or the new one, never a mix.
+ * @example
+ * ```ts
+ * writeFileAtomic('runs/latest/metrics.json', JSON.stringify(metrics));
+ * ```
+ * @throws Error (Node's file system errors) if the directory does not exist or is not writable.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -53,12 +58,29 @@ export interface CheckpointManifest {
 
 /** Everything a checkpoint restores. */
 export interface CheckpointData {
+  /** The number of epochs completed. */
   epoch: number;
+  /** The model's weights by parameter name (`model.stateDict()`). */
   weights: Record<string, StateEntry>;
-  optimizer: { state: Record<string, Record<string, unknown>>; paramGroups: Array<Record<string, unknown> & { params: string[] }> };
+  /** The optimizer's `stateDict()`; its buffers are stored in a safetensors file beside the manifest. */
+  optimizer: {
+    /** Per-parameter state by key; Float32Array buffers and plain values. */
+    state: Record<string, Record<string, unknown>>;
+    /** The param groups' options, each with the keys of its parameters. */
+    paramGroups: Array<
+      Record<string, unknown> & {
+        /** The keys (names or positions) of the group's parameters. */
+        params: string[];
+      }
+    >;
+  };
+  /** The scheduler's `stateDict()`, or null without a scheduler (stored as JSON). */
   scheduler: unknown;
+  /** Random generator states: `data` (shuffling) and any others by name. */
   rng: Record<string, unknown>;
+  /** The per-epoch metrics recorded so far. */
   metrics: unknown[];
+  /** The run's configuration, stored so that a resume can check it matches. */
   config: Record<string, unknown>;
 }
 
@@ -67,7 +89,16 @@ const MANIFEST = 'checkpoint.json';
 /**
  * Saves a checkpoint into `dir`: new safetensors files first (named by epoch), then
  * `checkpoint.json` (the commit point), then the previous epoch's files are removed. A crash at
- * any moment leaves the previous checkpoint loadable.
+ * any moment leaves the previous checkpoint loadable. `train` calls it after every epoch when
+ * given a `checkpointDir`.
+ * @example
+ * ```ts
+ * saveCheckpoint('runs/cnn/checkpoint', {
+ *   epoch, weights: model.stateDict(), optimizer: optimizer.stateDict(), scheduler: null,
+ *   rng: {}, metrics, config: {},
+ * });
+ * ```
+ * @throws Error (Node's file system errors) if `dir` cannot be created or written.
  */
 export function saveCheckpoint(dir: string, data: CheckpointData): void {
   mkdirSync(dir, { recursive: true });
@@ -128,13 +159,25 @@ function readManifest(dir: string): CheckpointManifest {
   return m;
 }
 
-/** Whether `dir` holds a checkpoint. */
+/**
+ * Whether `dir` holds a checkpoint (its `checkpoint.json`); a missing directory holds none.
+ * @example
+ * ```ts
+ * if (hasCheckpoint(dir)) console.log(`resuming after epoch ${loadCheckpoint(dir).epoch}`);
+ * ```
+ */
 export function hasCheckpoint(dir: string): boolean {
   return existsSync(join(dir, MANIFEST));
 }
 
 /**
- * Loads the checkpoint in `dir`.
+ * Loads the checkpoint in `dir`, as written by {@link saveCheckpoint}.
+ * @example
+ * ```ts
+ * const ck = loadCheckpoint('runs/cnn/checkpoint');
+ * model.loadStateDict(ck.weights);
+ * optimizer.loadStateDict(ck.optimizer as OptimizerStateDict);
+ * ```
  * @throws Error if files are missing; RangeError if they are malformed.
  */
 export function loadCheckpoint(dir: string): CheckpointData {

@@ -20,11 +20,20 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '
 
 /** What `train` needs of an optimizer (every ferroptim optimizer has it). */
 export interface TrainableOptimizer {
+  /** One update of every parameter from its gradient. */
   step(): unknown;
+  /** Zeroes (or, with `setToNone`, nulls) every parameter's gradient before a batch. */
   zeroGrad(options?: { setToNone?: boolean }): void;
+  /** The optimizer state saved in checkpoints. */
   stateDict(): OptimizerStateDict;
+  /** Restores a state from {@link TrainableOptimizer.stateDict} when resuming. */
   loadStateDict(sd: OptimizerStateDict): void;
-  readonly paramGroups: ReadonlyArray<{ lr: number }>;
+  /** The param groups; the first one's `lr` goes into the metrics. */
+  readonly paramGroups: ReadonlyArray<{
+    /** The group's current learning rate. */
+    lr: number;
+  }>;
+  /** The parameters it updates. Optional: `train` clips and steps the model's own parameters. */
   parameters?(): Parameter[];
 }
 
@@ -32,26 +41,41 @@ export interface TrainableOptimizer {
 export interface TrainableScheduler {
   /** Called once per epoch (or per batch); ReduceLROnPlateau-style schedulers get the test loss. */
   step(metric?: number): unknown;
+  /** The scheduler state saved in checkpoints (without it, a resume restarts the schedule). */
   stateDict?(): unknown;
+  /** Restores a state from {@link TrainableScheduler.stateDict} when resuming. */
   loadStateDict?(sd: never): void;
 }
 
 /** Something that reports gradient norms (a `GradNormMonitor`). */
 export interface TrainMonitor {
+  /** The moving average of the global gradient norm. */
   readonly ema: number;
-  last(): { norm: number } | undefined;
+  /** The last recorded step, if any. */
+  last():
+    | {
+        /** That step's global gradient 2-norm. */
+        norm: number;
+      }
+    | undefined;
 }
 
 /** Progress after each batch, for progress bars. */
 export interface BatchProgress {
+  /** The current epoch, 1-based. */
   epoch: number;
+  /** The number of epochs of the run. */
   epochs: number;
+  /** Batches done in this epoch, 1 after the first. */
   batch: number;
+  /** Batches in one epoch. */
   batches: number;
   /** Examples seen this epoch. */
   samples: number;
   /** Mean loss of the epoch so far. */
   loss: number;
+  /** Loss of this batch. */
+  batchLoss: number;
   /** Seconds since the epoch started. */
   elapsed: number;
 }
@@ -62,24 +86,31 @@ export interface EpochMetrics {
   epoch: number;
   /** Mean of the batch losses (as the article computes it). */
   trainLoss: number;
+  /** The fraction of training images classified correctly during the pass (in training mode). */
   trainAccuracy: number;
+  /** The mean loss on the test set, in eval mode. */
   testLoss: number;
+  /** The fraction of test images classified correctly, in eval mode. */
   testAccuracy: number;
   /** The learning rate of the first param group during the epoch. */
   lr: number;
   /** Wall time of the training pass (without the test pass). */
   seconds: number;
+  /** Training images per second of the training pass. */
   samplesPerSecond: number;
   /** Seconds of the test pass. */
   testSeconds: number;
   /** The last step's global gradient norm and its moving average, when a monitor is given. */
   gradNorm?: number;
+  /** The monitor's moving average of the global gradient norm at the end of the epoch. */
   gradNormEma?: number;
 }
 
 /** Options of {@link train}. */
 export interface TrainOptions {
+  /** The classifier: images `[N, C, H, W]` in, logits `[N, classes]` out. Required. */
   model: Module;
+  /** An optimizer over the model's parameters. Required. */
   optimizer: TrainableOptimizer;
   /** A learning-rate scheduler, stepped once per epoch (see `schedulerInterval`). */
   scheduler?: TrainableScheduler;
@@ -89,7 +120,9 @@ export interface TrainOptions {
   clipGradNorm?: number;
   /** A GradNormMonitor attached to the optimizer; its last norm and average go into the metrics. */
   monitor?: TrainMonitor;
+  /** The number of epochs (an integer >= 1), counting those of a resumed checkpoint. Required. */
   epochs: number;
+  /** Training images per batch (an integer >= 1). Required. */
   batchSize: number;
   /** Seeds the shuffling (and nothing else: initialise the model with its own seed). */
   seed: number;
@@ -121,8 +154,27 @@ export interface TrainResult {
   resumedFromEpoch: number;
 }
 
-/** Accuracy and mean loss of a model on a dataset (eval mode; restores the previous mode). */
-export function evaluate(model: Module, data: ImageDataset, batchSize = 1000, lossFn = new CrossEntropyLoss()): { loss: number; accuracy: number } {
+/**
+ * Accuracy and mean loss of a model on a dataset, in eval mode (dropout off); restores the
+ * previous mode afterwards. Batches of `batchSize` (default 1000) are scored with `lossFn`
+ * (default: a new {@link CrossEntropyLoss}).
+ * @example
+ * ```ts
+ * const { accuracy } = evaluate(model, loadMnist({ split: 'test' }));
+ * ```
+ * @throws TypeError or RangeError (from the model or the loss) if the data does not fit the model.
+ */
+export function evaluate(
+  model: Module,
+  data: ImageDataset,
+  batchSize = 1000,
+  lossFn = new CrossEntropyLoss(),
+): {
+  /** The mean loss per image. */
+  loss: number;
+  /** The fraction of images classified correctly. */
+  accuracy: number;
+} {
   const was = model.training;
   model.eval();
   let correct = 0;
@@ -264,7 +316,7 @@ export function train(options: TrainOptions): TrainResult {
       lossSum += loss;
       seen += y.length;
       b++;
-      o.onBatch?.({ epoch, epochs, batch: b, batches: nb, samples: seen, loss: lossSum / b, elapsed: (performance.now() - t0) / 1000 });
+      o.onBatch?.({ epoch, epochs, batch: b, batches: nb, samples: seen, loss: lossSum / b, batchLoss: loss, elapsed: (performance.now() - t0) / 1000 });
     }
     const seconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
@@ -311,6 +363,12 @@ export function train(options: TrainOptions): TrainResult {
 /**
  * Writes a model's weights as a safetensors file (atomically), loadable in PyTorch with
  * `model.load_state_dict(safetensors.torch.load_file(path))` for the same `nn.Sequential`.
+ * Creates the parent directory if needed.
+ * @example
+ * ```ts
+ * saveWeights(model, 'runs/cnn/model.safetensors');
+ * ```
+ * @throws Error (Node's file system errors) if the file cannot be written.
  */
 export function saveWeights(model: Module, path: string): void {
   mkdirSync(dirname(path) || '.', { recursive: true });

@@ -1,0 +1,89 @@
+/**
+ * Contour lines of a sampled 2-D function (marching squares, by d3-contour), as rows a line
+ * chart can draw.
+ * @module
+ */
+import type { Grid2D } from '../demos/functions.js';
+import { describeValue } from '../validate.js';
+
+/** One vertex of a contour line. */
+export interface ContourPoint {
+  /** The level (function value) of the line. */
+  level: number;
+  /** Identifies the line: points with the same `line` are joined in `order`. */
+  line: number;
+  /** The point's position along its line. */
+  order: number;
+  /** The point's first coordinate, in the function's units. */
+  x: number;
+  /** The point's second coordinate, in the function's units. */
+  y: number;
+}
+
+/**
+ * `count` contour levels strictly between `lo` and `hi`, evenly spaced (`'linear'`) or evenly
+ * spaced in log(value) (`'log'`, which needs `lo > 0`).
+ * @throws RangeError for a count below 1, a bad interval, or `'log'` with `lo <= 0`.
+ */
+export function contourLevels(lo: number, hi: number, count = 50, scale: 'linear' | 'log' = 'linear'): number[] {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`contourLevels: expected count to be an integer >= 1, received ${describeValue(count)}`);
+  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) throw new RangeError(`contourLevels: expected finite lo < hi, received ${describeValue(lo)} and ${describeValue(hi)}`);
+  if (scale === 'log') {
+    if (!(lo > 0)) throw new RangeError(`contourLevels: expected lo > 0 for log levels, received ${describeValue(lo)}`);
+    const a = Math.log(lo);
+    const b = Math.log(hi);
+    return Array.from({ length: count }, (_, i) => Math.exp(a + ((b - a) * (i + 1)) / (count + 1)));
+  }
+  return Array.from({ length: count }, (_, i) => lo + ((hi - lo) * (i + 1)) / (count + 1));
+}
+
+/**
+ * The range of values a log colour scale shows for a grid: from its smallest positive value (at
+ * least `max · 1e-5`, so a value near an exact zero does not stretch the scale) to its maximum.
+ */
+export function logDomain(grid: Grid2D): [number, number] {
+  let lo = Infinity;
+  for (const v of grid.values) if (v > 0 && v < lo) lo = v;
+  return [Math.max(lo, grid.max * 1e-5), grid.max];
+}
+
+/**
+ * The contour lines of `grid` at `levels`, in the grid's x/y coordinates. Lines are open where
+ * they meet the edge of the window (marching squares closes them along the border; those
+ * border segments are dropped, as matplotlib's `contour` draws only isolines).
+ */
+export async function contourLines(grid: Grid2D, levels: readonly number[]): Promise<ContourPoint[]> {
+  const { contours } = await import('d3-contour');
+  const w = grid.xs.length;
+  const h = grid.ys.length;
+  const x0 = grid.xs[0]!;
+  const y0 = grid.ys[0]!;
+  const dx = (grid.xs[w - 1]! - x0) / (w - 1);
+  const dy = (grid.ys[h - 1]! - y0) / (h - 1);
+  // d3-contour puts sample (i, j) at (i + 0.5, j + 0.5) and the border at 0 and w (or h).
+  const onBorder = (px: number, py: number) => px <= 0 || px >= w || py <= 0 || py >= h;
+  const gen = contours().size([w, h]);
+  const out: ContourPoint[] = [];
+  let line = 0;
+  for (const level of levels) {
+    const shape = gen.contour(Array.from(grid.values), level);
+    for (const polygon of shape.coordinates) {
+      for (const ring of polygon) {
+        // Start at a border point, if any, so a line is not split where the ring closes.
+        const startAt = Math.max(0, ring.findIndex(([px, py]) => onBorder(px!, py!)));
+        const pts = [...ring.slice(startAt), ...ring.slice(1, startAt + 1)];
+        let order = 0;
+        for (const [px, py] of pts) {
+          if (onBorder(px!, py!)) {
+            if (order > 0) line++;
+            order = 0;
+            continue;
+          }
+          out.push({ level, line, order: order++, x: x0 + (px! - 0.5) * dx, y: y0 + (py! - 0.5) * dy });
+        }
+        if (order > 0) line++;
+      }
+    }
+  }
+  return out;
+}
