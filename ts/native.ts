@@ -25,8 +25,11 @@ function loadBinding(): typeof Binding {
     for (let c: unknown = e.cause; c instanceof Error; c = c.cause) {
       const first = c.message.split('\n')[0]!;
       const name = /^Cannot find module '([^']+)'/.exec(first)?.[1];
-      if (name === undefined) failed.unshift(`  ${first}`);
-      else if (!name.includes('wasi') && !name.endsWith('.wasm')) tried.unshift(name.startsWith('./') ? `native/${name.slice(2)} (source build)` : name);
+      // The loader also tries WASI builds, which ferroptim does not publish; an unsupported arch
+      // shows as nothing tried.
+      if (name !== undefined) {
+        if (!name.includes('wasi') && !name.endsWith('.wasm')) tried.unshift(name.startsWith('./') ? `native/${name.slice(2)} (source build)` : name);
+      } else if (!first.startsWith('Unsupported ')) failed.unshift(`  ${first}`);
     }
     const published = Object.keys((localRequire('../package.json') as { optionalDependencies?: object }).optionalDependencies ?? {});
     throw new Error(

@@ -78,12 +78,7 @@ where
         (0..chunks).for_each(|c| pieces_of_chunk(offsets, c, &f));
         return Ok(());
     }
-    pool.install(|| {
-        (0..chunks)
-            .into_par_iter()
-            .with_min_len(2)
-            .for_each(|c| pieces_of_chunk(offsets, c, &f))
-    });
+    pool.install(|| (0..chunks).into_par_iter().with_min_len(2).for_each(|c| pieces_of_chunk(offsets, c, &f)));
     Ok(())
 }
 
@@ -107,7 +102,13 @@ unsafe impl<T: Send> Sync for Slots<T> {}
 /// Runs `f(tensor, start, end)` over every piece like [`for_each_piece`] and stores each piece's
 /// result in `out[base[t] + chunk - first chunk of t]`, then sums each tensor's pieces in index
 /// order into `sums[t]`. The pieces, and so the sums, do not depend on the thread count.
-pub fn for_each_piece_reduce<const K: usize, F>(offsets: &[usize], base: &[usize], out: &mut Vec<[f64; K]>, sums: &mut Vec<[f64; K]>, f: F) -> Result<(), String>
+pub fn for_each_piece_reduce<const K: usize, F>(
+    offsets: &[usize],
+    base: &[usize],
+    out: &mut Vec<[f64; K]>,
+    sums: &mut Vec<[f64; K]>,
+    f: F,
+) -> Result<(), String>
 where
     F: Fn(usize, usize, usize) -> [f64; K] + Sync,
 {
@@ -182,7 +183,10 @@ mod tests {
         piece_slots(&offsets, &mut base);
         let run = || {
             let (mut out, mut sums) = (Vec::new(), Vec::new());
-            for_each_piece_reduce::<1, _>(&offsets, &base, &mut out, &mut sums, |t, a, b| [sum_squares_simd(&data[offsets[t] + a..offsets[t] + b])]).unwrap();
+            for_each_piece_reduce::<1, _>(&offsets, &base, &mut out, &mut sums, |t, a, b| {
+                [sum_squares_simd(&data[offsets[t] + a..offsets[t] + b])]
+            })
+            .unwrap();
             sums
         };
         crate::pool::set_num_threads(1).unwrap();

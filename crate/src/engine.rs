@@ -292,7 +292,15 @@ impl<R: Rule> Engine<R> {
     /// # Safety
     /// Every `Buf` points to `len` valid, initialised f32s that nothing else accesses during the
     /// call. Overlap between the buffers themselves is checked here.
-    pub unsafe fn step(&mut self, ids: &[u32], params: &[Buf], grads: &[Buf], hyper: &[f64], group_of: &[u32], flags: StepFlags) -> Result<StepReport, Error> {
+    pub unsafe fn step(
+        &mut self,
+        ids: &[u32],
+        params: &[Buf],
+        grads: &[Buf],
+        hyper: &[f64],
+        group_of: &[u32],
+        flags: StepFlags,
+    ) -> Result<StepReport, Error> {
         self.check(ids, params, grads, hyper, group_of)?;
         let k = R::HYPER.len();
         self.tensors.clear();
@@ -309,8 +317,10 @@ impl<R: Rule> Engine<R> {
         if flags.skip_nonfinite {
             let tensors = &self.tensors;
             // SAFETY: grads are valid for their lengths and only read.
-            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| [driver::sum_squares_simd(unsafe { tensors[t].grad(a, b) })])
-                .map_err(Error::Range)?;
+            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| {
+                [driver::sum_squares_simd(unsafe { tensors[t].grad(a, b) })]
+            })
+            .map_err(Error::Range)?;
             have_sums = true;
             if self.sums1.iter().any(|s| !s[0].is_finite()) {
                 self.grad_sums.clear();
@@ -349,8 +359,10 @@ impl<R: Rule> Engine<R> {
         if R::TWO_PASS {
             let (tensors, scalars) = (&self.tensors, &self.scalars);
             // SAFETY: as for apply below.
-            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials2, &mut self.sums2, |t, a, b| unsafe { R::reduce(&scalars[t], &tensors[t], a, b) })
-                .map_err(Error::Range)?;
+            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials2, &mut self.sums2, |t, a, b| unsafe {
+                R::reduce(&scalars[t], &tensors[t], a, b)
+            })
+            .map_err(Error::Range)?;
             for (s, sums) in self.scalars.iter_mut().zip(&self.sums2) {
                 R::finish(s, *sums);
             }
@@ -449,7 +461,12 @@ pub mod testing {
     use super::*;
 
     /// Runs one step on owned vectors, all with group 0 of `hyper`.
-    pub fn step_vecs<R: Rule>(e: &mut Engine<R>, params: &mut [Vec<f32>], grads: &mut [Vec<f32>], hyper: &[f64]) -> Result<StepReport, Error> {
+    pub fn step_vecs<R: Rule>(
+        e: &mut Engine<R>,
+        params: &mut [Vec<f32>],
+        grads: &mut [Vec<f32>],
+        hyper: &[f64],
+    ) -> Result<StepReport, Error> {
         let ids: Vec<u32> = (0..params.len() as u32).collect();
         let p: Vec<Buf> = params.iter_mut().map(|v| Buf { ptr: v.as_mut_ptr(), len: v.len() }).collect();
         let g: Vec<Buf> = grads.iter_mut().map(|v| Buf { ptr: v.as_mut_ptr(), len: v.len() }).collect();

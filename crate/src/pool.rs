@@ -17,12 +17,7 @@ fn default_threads() -> usize {
 }
 
 fn build(n: usize) -> Result<Arc<ThreadPool>, String> {
-    ThreadPoolBuilder::new()
-        .num_threads(n)
-        .thread_name(|i| format!("ferroptim-{i}"))
-        .build()
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
+    ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("ferroptim-{i}")).build().map(Arc::new).map_err(|e| e.to_string())
 }
 
 /// The current pool, created on first use.

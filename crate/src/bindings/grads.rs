@@ -46,11 +46,15 @@ fn norms(g: &Grads, p: NormType, out: Option<&mut Float64ArraySlice>) -> Result<
     let (mut partials, mut sums) = (Vec::new(), Vec::new());
     let tensors = &g.tensors;
     // SAFETY: read-only views within each gradient's length.
-    driver::for_each_piece_reduce::<1, _>(&g.offsets, &base, &mut partials, &mut sums, |t, a, b| [clip::piece_partial(unsafe { tensors[t].grad(a, b) }, p)])
-        .map_err(range_error)?;
+    driver::for_each_piece_reduce::<1, _>(&g.offsets, &base, &mut partials, &mut sums, |t, a, b| {
+        [clip::piece_partial(unsafe { tensors[t].grad(a, b) }, p)]
+    })
+    .map_err(range_error)?;
     // Chunk partials add up, except for the ∞-norm, whose chunk maxima combine by max.
     let per: Vec<f64> = match p {
-        NormType::Inf => (0..g.tensors.len()).map(|t| clip::total_norm(&partials[base[t]..base[t + 1]].iter().map(|x| x[0]).collect::<Vec<_>>(), p)).collect(),
+        NormType::Inf => (0..g.tensors.len())
+            .map(|t| clip::total_norm(&partials[base[t]..base[t + 1]].iter().map(|x| x[0]).collect::<Vec<_>>(), p))
+            .collect(),
         _ => sums.iter().map(|s| clip::finish_norm(s[0], p)).collect(),
     };
     if let Some(out) = out {
@@ -85,7 +89,13 @@ pub fn grad_norms(grads: Array, norm_type_p: f64, mut out: Option<Float64ArraySl
 /// when that coefficient is below 1 (or NaN). With `errorIfNonfinite`, a NaN or infinite total
 /// throws before any gradient changes. Returns the total norm before clipping.
 #[napi]
-pub fn clip_grad_norm(grads: Array, max_norm: f64, norm_type_p: f64, error_if_nonfinite: bool, mut out: Option<Float64ArraySlice>) -> Result<f64> {
+pub fn clip_grad_norm(
+    grads: Array,
+    max_norm: f64,
+    norm_type_p: f64,
+    error_if_nonfinite: bool,
+    mut out: Option<Float64ArraySlice>,
+) -> Result<f64> {
     let p = norm_type(norm_type_p)?;
     let g = collect(&grads, true)?;
     let total = norms(&g, p, out.as_mut())?;

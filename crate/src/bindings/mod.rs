@@ -4,9 +4,9 @@
 //! matching JS error class.
 
 use crate::engine::{self, Buf, Engine, Rule, StepFlags};
-use crate::kernels::{adam::Adam, sgd::Sgd};
 use crate::kernels::{adabound::AdaBound, lamb::Lamb, lion::Lion};
 use crate::kernels::{adadelta::Adadelta, adagrad::Adagrad, adamax::Adamax, nadam::Nadam, radam::Radam, rmsprop::Rmsprop};
+use crate::kernels::{adam::Adam, sgd::Sgd};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -165,11 +165,14 @@ impl NativeOptimizer {
         self.params.clear();
         self.grads.clear();
         for i in 0..2 * n {
-            let Some(mut b) = buffers.get::<Float32ArraySlice>(i as u32).map_err(|_| {
-                Error::new(Status::InvalidArg, format!("TypeError: expected buffer {i} to be a Float32Array"))
-            })?
+            let Some(mut b) = buffers
+                .get::<Float32ArraySlice>(i as u32)
+                .map_err(|_| Error::new(Status::InvalidArg, format!("TypeError: expected buffer {i} to be a Float32Array")))?
             else {
-                return Err(Error::new(Status::InvalidArg, format!("TypeError: expected buffer {i} to be a Float32Array, received undefined")));
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("TypeError: expected buffer {i} to be a Float32Array, received undefined"),
+                ));
             };
             let len = b.len();
             // SAFETY: only the pointer is taken here; the engine checks lengths and overlap

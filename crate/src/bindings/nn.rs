@@ -137,12 +137,24 @@ fn pool_shape(g: &Pool2dGeometry) -> Result<Pool2dShape> {
 }
 
 fn linear_shape(batch: f64, in_features: f64, out_features: f64) -> Result<LinearShape> {
-    Ok(LinearShape { batch: dim("batch", batch)?, in_features: dim("inFeatures", in_features)?, out_features: dim("outFeatures", out_features)? })
+    Ok(LinearShape {
+        batch: dim("batch", batch)?,
+        in_features: dim("inFeatures", in_features)?,
+        out_features: dim("outFeatures", out_features)?,
+    })
 }
 
 /// y ← x·Wᵀ + b.
 #[napi]
-pub fn linear_forward(x: Float32ArraySlice, w: Float32ArraySlice, b: Option<Float32ArraySlice>, mut y: Float32ArraySlice, batch: f64, in_features: f64, out_features: f64) -> Result<()> {
+pub fn linear_forward(
+    x: Float32ArraySlice,
+    w: Float32ArraySlice,
+    b: Option<Float32ArraySlice>,
+    mut y: Float32ArraySlice,
+    batch: f64,
+    in_features: f64,
+    out_features: f64,
+) -> Result<()> {
     let s = linear_shape(batch, in_features, out_features)?;
     let mut v = Views::default();
     let (xv, wv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w));
@@ -175,15 +187,31 @@ pub fn linear_backward(
     let dbv = db.as_mut().map(|a| rw(&mut v, "bias gradient", a));
     v.check()?;
     // SAFETY: as in linear_forward.
-    guarded(|| unsafe {
-        nn::linear::linear_backward(s, slice(xv), slice(wv), slice(dyv), dxv.map(|a| slice_mut(a)), dwv.map(|a| slice_mut(a)), dbv.map(|a| slice_mut(a)))
-    }
-    .map_err(nn_error))
+    guarded(|| {
+        unsafe {
+            nn::linear::linear_backward(
+                s,
+                slice(xv),
+                slice(wv),
+                slice(dyv),
+                dxv.map(|a| slice_mut(a)),
+                dwv.map(|a| slice_mut(a)),
+                dbv.map(|a| slice_mut(a)),
+            )
+        }
+        .map_err(nn_error)
+    })
 }
 
 /// y ← conv2d(x, W) + b.
 #[napi(js_name = "conv2dForward")]
-pub fn conv2d_forward(x: Float32ArraySlice, w: Float32ArraySlice, b: Option<Float32ArraySlice>, mut y: Float32ArraySlice, geometry: Conv2dGeometry) -> Result<()> {
+pub fn conv2d_forward(
+    x: Float32ArraySlice,
+    w: Float32ArraySlice,
+    b: Option<Float32ArraySlice>,
+    mut y: Float32ArraySlice,
+    geometry: Conv2dGeometry,
+) -> Result<()> {
     let s = conv_shape(&geometry)?;
     let mut v = Views::default();
     let (xv, wv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w));
@@ -213,15 +241,30 @@ pub fn conv2d_backward(
     let dbv = db.as_mut().map(|a| rw(&mut v, "bias gradient", a));
     v.check()?;
     // SAFETY: as in linear_forward.
-    guarded(|| unsafe {
-        nn::conv2d::conv2d_backward(s, slice(xv), slice(wv), slice(dyv), dxv.map(|a| slice_mut(a)), dwv.map(|a| slice_mut(a)), dbv.map(|a| slice_mut(a)))
-    }
-    .map_err(nn_error))
+    guarded(|| {
+        unsafe {
+            nn::conv2d::conv2d_backward(
+                s,
+                slice(xv),
+                slice(wv),
+                slice(dyv),
+                dxv.map(|a| slice_mut(a)),
+                dwv.map(|a| slice_mut(a)),
+                dbv.map(|a| slice_mut(a)),
+            )
+        }
+        .map_err(nn_error)
+    })
 }
 
 /// y ← maxpool(x); indices ← each window's argmax (flat index in its plane).
 #[napi(js_name = "maxPool2dForward")]
-pub fn max_pool2d_forward(x: Float32ArraySlice, mut y: Float32ArraySlice, mut indices: Int32ArraySlice, geometry: Pool2dGeometry) -> Result<()> {
+pub fn max_pool2d_forward(
+    x: Float32ArraySlice,
+    mut y: Float32ArraySlice,
+    mut indices: Int32ArraySlice,
+    geometry: Pool2dGeometry,
+) -> Result<()> {
     let s = pool_shape(&geometry)?;
     let mut v = Views::default();
     let xv = ro(&mut v, "input", &x);
@@ -233,16 +276,23 @@ pub fn max_pool2d_forward(x: Float32ArraySlice, mut y: Float32ArraySlice, mut in
     };
     v.check()?;
     // SAFETY: as in linear_forward; the indices view is an Int32Array's memory.
-    guarded(|| unsafe {
-        let idx: &mut [i32] = if iv.1 == 0 { &mut [] } else { std::slice::from_raw_parts_mut(iv.0 as *mut i32, iv.1) };
-        nn::pool::maxpool2d_forward(s, slice(xv), slice_mut(yv), idx)
-    }
-    .map_err(nn_error))
+    guarded(|| {
+        unsafe {
+            let idx: &mut [i32] = if iv.1 == 0 { &mut [] } else { std::slice::from_raw_parts_mut(iv.0 as *mut i32, iv.1) };
+            nn::pool::maxpool2d_forward(s, slice(xv), slice_mut(yv), idx)
+        }
+        .map_err(nn_error)
+    })
 }
 
 /// dx ← the gradient of `maxPool2dForward` (written).
 #[napi(js_name = "maxPool2dBackward")]
-pub fn max_pool2d_backward(dy: Float32ArraySlice, indices: Int32ArraySlice, mut dx: Float32ArraySlice, geometry: Pool2dGeometry) -> Result<()> {
+pub fn max_pool2d_backward(
+    dy: Float32ArraySlice,
+    indices: Int32ArraySlice,
+    mut dx: Float32ArraySlice,
+    geometry: Pool2dGeometry,
+) -> Result<()> {
     let s = pool_shape(&geometry)?;
     let mut v = Views::default();
     let dyv = ro(&mut v, "output gradient", &dy);
@@ -326,7 +376,14 @@ pub fn dropout_backward(dy: Float32ArraySlice, mask: Float32ArraySlice, mut dx: 
 /// The mean cross-entropy of `logits` `[batch, classes]` against `targets`; when `dlogits` is
 /// given, also its gradient (written).
 #[napi]
-pub fn cross_entropy(logits: Float32ArraySlice, targets: Int32ArraySlice, batch: f64, classes: f64, ignore_index: i32, mut dlogits: Option<Float32ArraySlice>) -> Result<f64> {
+pub fn cross_entropy(
+    logits: Float32ArraySlice,
+    targets: Int32ArraySlice,
+    batch: f64,
+    classes: f64,
+    ignore_index: i32,
+    mut dlogits: Option<Float32ArraySlice>,
+) -> Result<f64> {
     let (n, c) = (dim("batch", batch)?, dim("classes", classes)?);
     let mut v = Views::default();
     let lv = ro(&mut v, "logits", &logits);

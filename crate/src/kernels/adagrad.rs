@@ -49,7 +49,13 @@ impl Rule for Adagrad {
 
     fn scalars(h: &[f64], step: f64, _fresh: u32) -> AdagradScalars {
         let clr = h[LR] / (1.0 + (step - 1.0) * h[LR_DECAY]);
-        AdagradScalars { sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 }, wd: h[WD] as f32, eps: h[EPS] as f32, neg_clr: (-clr) as f32, decay: h[WD] != 0.0 }
+        AdagradScalars {
+            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
+            wd: h[WD] as f32,
+            eps: h[EPS] as f32,
+            neg_clr: (-clr) as f32,
+            decay: h[WD] != 0.0,
+        }
     }
 
     unsafe fn apply(s: &AdagradScalars, t: &TensorPtrs, a: usize, b: usize) {

@@ -114,13 +114,20 @@ struct AdamBody<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
 
 /// One element: returns the new (θ, m, v); `vmax` is updated in place when AMS.
 #[inline(always)]
-fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32, vmax: &mut f32, s: &AdamScalars) -> (f32, f32, f32) {
+fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(
+    p: f32,
+    g: f32,
+    m: f32,
+    v: f32,
+    vmax: &mut f32,
+    s: &AdamScalars,
+) -> (f32, f32, f32) {
     let mut g = g * s.sign;
     if CWD {
         g += s.wd * p; // g ← g + λθ
     }
     let p = p * s.decay; // θ ← θ(1 − γλ)
-    // m ← lerp(m, g, w), in the form ATen uses for this weight
+                         // m ← lerp(m, g, w), in the form ATen uses for this weight
     let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
     let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
     let vh = if AMS {

@@ -221,10 +221,12 @@ mod tests {
     /// exactly as the engine does (per 8192-element chunk of the step's concatenated tensors,
     /// eight interleaved f64 lanes per piece).
     fn reference(h: [f64; 8], lens: &'static [usize]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
-        let offsets: Vec<usize> = std::iter::once(0).chain(lens.iter().scan(0, |o, &l| {
-            *o += l;
-            Some(*o)
-        })).collect();
+        let offsets: Vec<usize> = std::iter::once(0)
+            .chain(lens.iter().scan(0, |o, &l| {
+                *o += l;
+                Some(*o)
+            }))
+            .collect();
         move |p, g, st, t| {
             let [lr, b1, b2, eps, wd, clamp_value, debias, adam] = h;
             let j = lens.iter().zip(&offsets).position(|(&l, _)| l == p.len()).unwrap();

@@ -116,14 +116,21 @@ mod tests {
                 p[i] *= (1.0 - lr * wd) as f32;
                 // update = (β1·m).add(g, alpha = 1 − β1).sgn_()
                 let c = (m[i] * b1 as f32) as f64 + ((1.0 - b1) as f32 as f64) * (g[i] as f64);
-                let update: f32 = if c > 0.0 { 1.0 } else if c < 0.0 { -1.0 } else { 0.0 };
+                let update: f32 = if c > 0.0 {
+                    1.0
+                } else if c < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                };
                 p[i] += (-lr) as f32 * update;
                 m[i] = ((m[i] * b2 as f32) as f64 + ((1.0 - b2) as f32 as f64) * (g[i] as f64)) as f32;
             }
         }
     }
 
-    const CONFIGS: &[[f64; 4]] = &[[1e-4, 0.9, 0.99, 0.0], [1e-3, 0.9, 0.99, 0.1], [3e-4, 0.95, 0.98, 1.0], [1e-2, 0.0, 0.5, 0.01], [1e-3, 0.5, 0.999, 0.0]];
+    const CONFIGS: &[[f64; 4]] =
+        &[[1e-4, 0.9, 0.99, 0.0], [1e-3, 0.9, 0.99, 0.1], [3e-4, 0.95, 0.98, 1.0], [1e-2, 0.0, 0.5, 0.01], [1e-3, 0.5, 0.999, 0.0]];
 
     #[test]
     fn lion_matches_the_scalar_transcription_of_lion_pytorch() {

@@ -107,7 +107,10 @@ impl SlowWeights {
             }
             self.seen[id] = self.stamp;
             if fast[i].len != len {
-                return Err(Error::Range(format!("expected data of parameter {id} to have length {len}, received {} (a detached buffer has length 0)", fast[i].len)));
+                return Err(Error::Range(format!(
+                    "expected data of parameter {id} to have length {len}, received {} (a detached buffer has length 0)",
+                    fast[i].len
+                )));
             }
             if len > 0 {
                 let start = fast[i].ptr as usize;
@@ -115,7 +118,9 @@ impl SlowWeights {
             }
         }
         if let Some((a, b)) = first_overlap(&self.spans) {
-            return Err(Error::Range(format!("data of parameter {a} and data of parameter {b} view overlapping memory; every parameter needs its own buffer")));
+            return Err(Error::Range(format!(
+                "data of parameter {a} and data of parameter {b} view overlapping memory; every parameter needs its own buffer"
+            )));
         }
         Ok(())
     }
@@ -146,7 +151,8 @@ impl SlowWeights {
             let tp = tensors[t];
             // SAFETY: pieces are disjoint ranges within each tensor's length (driver); fast
             // buffers are disjoint (checked above) and slow buffers are distinct allocations.
-            let (fast, slow) = unsafe { (std::slice::from_raw_parts_mut(tp.fast.add(a), b - a), std::slice::from_raw_parts_mut(tp.slow.add(a), b - a)) };
+            let (fast, slow) =
+                unsafe { (std::slice::from_raw_parts_mut(tp.fast.add(a), b - a), std::slice::from_raw_parts_mut(tp.slow.add(a), b - a)) };
             if tp.fresh {
                 simd::dispatch(SyncBody::<true> { fast, slow, s: &s });
             } else {

@@ -7,13 +7,13 @@ pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod clip;
 pub mod lamb;
 pub mod lion;
 pub mod lookahead;
 pub mod nadam;
 pub mod radam;
 pub mod rmsprop;
-pub mod clip;
 pub mod sgd;
 
 /// Reads hyperparameter `i` as a flag.

@@ -128,7 +128,7 @@ fn nadam_elem<const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32
         g += s.wd * p; // g ← g + λθ
     }
     let p = p * s.decay; // θ ← θ(1 − γλ)
-    // m ← lerp(m, g, w), in the form ATen uses for this weight
+                         // m ← lerp(m, g, w), in the form ATen uses for this weight
     let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
     let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
     let d = (v / s.bc2).sqrt() + s.eps; // d ← √(v / (1 − β2ᵗ)) + ε

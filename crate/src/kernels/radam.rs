@@ -132,7 +132,7 @@ fn radam_elem<const RECT: bool, const CWD: bool, const SMALL: bool>(p: f32, g: f
         g += s.wd * p; // g ← g + λθ
     }
     let p = p * s.decay; // θ ← θ(1 − γλ)
-    // m ← lerp(m, g, w), in the form ATen uses for this weight
+                         // m ← lerp(m, g, w), in the form ATen uses for this weight
     let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
     let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
     let u = (m / s.bc1) * s.lr; // (m / (1 − β1ᵗ))·γ

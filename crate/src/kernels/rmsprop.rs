@@ -114,7 +114,14 @@ struct RmspropBody<'a, const CENTER: u8, const MOM: bool, const WD: bool> {
 
 /// One element: returns the new (θ, v); `b` and `ḡ` are updated in place when used.
 #[inline(always)]
-fn rmsprop_elem<const CENTER: u8, const MOM: bool, const WD: bool>(p: f32, g: f32, v: f32, b: &mut f32, ga: &mut f32, s: &RmspropScalars) -> (f32, f32) {
+fn rmsprop_elem<const CENTER: u8, const MOM: bool, const WD: bool>(
+    p: f32,
+    g: f32,
+    v: f32,
+    b: &mut f32,
+    ga: &mut f32,
+    s: &RmspropScalars,
+) -> (f32, f32) {
     let mut g = g * s.sign;
     if WD {
         g += s.wd * p; // g ← g + λθ

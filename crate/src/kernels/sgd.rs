@@ -104,7 +104,7 @@ fn sgd_elem<const MODE: u8, const NEST: bool, const WD: bool>(p: f32, g: f32, b:
         d += s.wd * p; // g ← g + λθ
     }
     let b = match MODE {
-        FIRST_MOMENTUM => d,                // b ← g (a clone on the first step)
+        FIRST_MOMENTUM => d,                  // b ← g (a clone on the first step)
         MOMENTUM_ON => b * s.mu + s.keep * d, // b ← μ·b + (1 − τ)·g
         _ => b,
     };

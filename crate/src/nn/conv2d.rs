@@ -60,7 +60,21 @@ impl Conv2dShape {
             }
         }
         let limit = 1 << 24;
-        if [self.height, self.width, self.kernel[0], self.kernel[1], self.padding[0], self.padding[1], self.dilation[0], self.dilation[1], self.stride[0], self.stride[1]].iter().any(|&v| v > limit) {
+        if [
+            self.height,
+            self.width,
+            self.kernel[0],
+            self.kernel[1],
+            self.padding[0],
+            self.padding[1],
+            self.dilation[0],
+            self.dilation[1],
+            self.stride[0],
+            self.stride[1],
+        ]
+        .iter()
+        .any(|&v| v > limit)
+        {
             return range("a convolution dimension exceeds 2^24");
         }
         let oh = out_size(self.height, self.kernel[0], self.stride[0], self.padding[0], self.dilation[0]);
@@ -102,7 +116,18 @@ struct Dims {
 
 fn dims(s: &Conv2dShape) -> NnResult<Dims> {
     let (oh, ow) = s.output_hw()?;
-    Ok(Dims { c: s.in_channels, h: s.height, w: s.width, o: s.out_channels, oh, ow, k: s.in_channels * s.kernel[0] * s.kernel[1], p: oh * ow, ph: s.padding[0], pw: s.padding[1] })
+    Ok(Dims {
+        c: s.in_channels,
+        h: s.height,
+        w: s.width,
+        o: s.out_channels,
+        oh,
+        ow,
+        k: s.in_channels * s.kernel[0] * s.kernel[1],
+        p: oh * ow,
+        ph: s.padding[0],
+        pw: s.padding[1],
+    })
 }
 
 /// The zero-padded copy of one image: `[C, H + 2·ph, W + 2·pw]`, so im2col needs no bounds logic.
@@ -313,7 +338,15 @@ pub fn conv2d_forward(s: Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]>, y
 
 /// Gradients of [`conv2d_forward`]: `dx` is written, `dw` and `db` accumulated; each is skipped
 /// when `None`.
-pub fn conv2d_backward(s: Conv2dShape, x: &[f32], w: &[f32], dy: &[f32], dx: Option<&mut [f32]>, dw: Option<&mut [f32]>, db: Option<&mut [f32]>) -> NnResult<()> {
+pub fn conv2d_backward(
+    s: Conv2dShape,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dx: Option<&mut [f32]>,
+    dw: Option<&mut [f32]>,
+    db: Option<&mut [f32]>,
+) -> NnResult<()> {
     let d = dims(&s)?;
     let n = s.batch;
     let (in_len, out_len) = (d.c * d.h * d.w, d.o * d.p);
@@ -415,7 +448,17 @@ mod tests {
     use crate::nn::testing::{check_grad, dot, vec};
 
     #[allow(clippy::too_many_arguments)]
-    fn shape(n: usize, c: usize, h: usize, w: usize, o: usize, k: [usize; 2], st: [usize; 2], p: [usize; 2], dl: [usize; 2]) -> Conv2dShape {
+    fn shape(
+        n: usize,
+        c: usize,
+        h: usize,
+        w: usize,
+        o: usize,
+        k: [usize; 2],
+        st: [usize; 2],
+        p: [usize; 2],
+        dl: [usize; 2],
+    ) -> Conv2dShape {
         Conv2dShape { batch: n, in_channels: c, height: h, width: w, out_channels: o, kernel: k, stride: st, padding: p, dilation: dl }
     }
 

@@ -55,7 +55,22 @@ pub fn sgemm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f32], 
 #[allow(clippy::too_many_arguments)]
 unsafe fn sgemm_raw(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {
     let beta = if accumulate { 1.0 } else { 0.0 };
-    matrixmultiply::sgemm(m, k, n, 1.0, a.data.as_ptr(), a.rs as isize, a.cs as isize, b.data.as_ptr(), b.rs as isize, b.cs as isize, beta, c, ldc as isize, 1)
+    matrixmultiply::sgemm(
+        m,
+        k,
+        n,
+        1.0,
+        a.data.as_ptr(),
+        a.rs as isize,
+        a.cs as isize,
+        b.data.as_ptr(),
+        b.rs as isize,
+        b.cs as isize,
+        beta,
+        c,
+        ldc as isize,
+        1,
+    )
 }
 
 /// [`sgemm`] on the crate's pool: C (row-major, `ldc == n`) is cut into blocks of rows, or of

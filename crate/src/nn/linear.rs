@@ -21,7 +21,10 @@ pub struct LinearShape {
 impl LinearShape {
     fn check(&self) -> NnResult<()> {
         if self.in_features == 0 || self.out_features == 0 {
-            return range(format!("expected inFeatures and outFeatures to be >= 1, received {} and {}", self.in_features, self.out_features));
+            return range(format!(
+                "expected inFeatures and outFeatures to be >= 1, received {} and {}",
+                self.in_features, self.out_features
+            ));
         }
         product("the input", &[self.batch, self.in_features])?;
         product("the output", &[self.batch, self.out_features])?;
@@ -50,7 +53,15 @@ pub fn linear_forward(s: LinearShape, x: &[f32], w: &[f32], b: Option<&[f32]>, y
 
 /// Gradients of [`linear_forward`]: `dx` is written, `dw` and `db` accumulated; each is skipped
 /// when `None`.
-pub fn linear_backward(s: LinearShape, x: &[f32], w: &[f32], dy: &[f32], dx: Option<&mut [f32]>, dw: Option<&mut [f32]>, db: Option<&mut [f32]>) -> NnResult<()> {
+pub fn linear_backward(
+    s: LinearShape,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dx: Option<&mut [f32]>,
+    dw: Option<&mut [f32]>,
+    db: Option<&mut [f32]>,
+) -> NnResult<()> {
     s.check()?;
     let (n, i, o) = (s.batch, s.in_features, s.out_features);
     check_len("input", x.len(), n * i)?;

@@ -14,7 +14,14 @@ use super::{check_len, par_for, product, range, NnResult, SendPtr};
 const ROWS_PER_TASK: usize = 64;
 
 /// The mean loss; when `dlogits` is given, also ∂L/∂logits (written).
-pub fn cross_entropy(logits: &[f32], batch: usize, classes: usize, targets: &[i32], ignore_index: i32, dlogits: Option<&mut [f32]>) -> NnResult<f64> {
+pub fn cross_entropy(
+    logits: &[f32],
+    batch: usize,
+    classes: usize,
+    targets: &[i32],
+    ignore_index: i32,
+    dlogits: Option<&mut [f32]>,
+) -> NnResult<f64> {
     if classes == 0 {
         return range("expected classes to be >= 1, received 0");
     }
@@ -30,7 +37,9 @@ pub fn cross_entropy(logits: &[f32], batch: usize, classes: usize, targets: &[i3
             continue;
         }
         if t < 0 || t as usize >= classes {
-            return range(format!("expected targets[{i}] to be a class index in [0, {classes}) or ignoreIndex ({ignore_index}), received {t}"));
+            return range(format!(
+                "expected targets[{i}] to be a class index in [0, {classes}) or ignoreIndex ({ignore_index}), received {t}"
+            ));
         }
         counted += 1;
     }

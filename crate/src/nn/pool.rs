@@ -31,15 +31,24 @@ impl Pool2dShape {
             }
         }
         if self.channels == 0 || self.height == 0 || self.width == 0 {
-            return range(format!("expected channels, height and width to be >= 1, received {}, {}, {}", self.channels, self.height, self.width));
+            return range(format!(
+                "expected channels, height and width to be >= 1, received {}, {}, {}",
+                self.channels, self.height, self.width
+            ));
         }
         for a in 0..2 {
             if self.padding[a] > 0 && 2 * self.padding[a] > self.kernel[a] {
-                return range(format!("padding should be at most half of the kernel size, received padding {:?} for kernel {:?}", self.padding, self.kernel));
+                return range(format!(
+                    "padding should be at most half of the kernel size, received padding {:?} for kernel {:?}",
+                    self.padding, self.kernel
+                ));
             }
         }
         let limit = 1 << 24;
-        if [self.height, self.width, self.kernel[0], self.kernel[1], self.stride[0], self.stride[1], self.dilation[0], self.dilation[1]].iter().any(|&v| v > limit) {
+        if [self.height, self.width, self.kernel[0], self.kernel[1], self.stride[0], self.stride[1], self.dilation[0], self.dilation[1]]
+            .iter()
+            .any(|&v| v > limit)
+        {
             return range("a pooling dimension exceeds 2^24");
         }
         let size = |n: usize, k: usize, s: usize, p: usize, d: usize| {
@@ -58,7 +67,10 @@ impl Pool2dShape {
                 }
                 Ok((oh, ow))
             }
-            _ => range(format!("the pooling window ({:?}, dilation {:?}) is larger than the padded input ({}x{})", self.kernel, self.dilation, self.height, self.width)),
+            _ => range(format!(
+                "the pooling window ({:?}, dilation {:?}) is larger than the padded input ({}x{})",
+                self.kernel, self.dilation, self.height, self.width
+            )),
         }
     }
 }
