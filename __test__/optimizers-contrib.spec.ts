@@ -12,32 +12,20 @@
  * ones (see `crate/src/kernels/lion.rs`) and must match exactly. Observed maxima are logged.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 import { AdaBound, Adam, LAMB, Lion, Lookahead, Parameter, SGD, type Optimizer } from '../ts/index.js';
 import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, sampleIndices, values } from './helpers/data.js';
+import { Errors as FixtureErrors, loadFixture, type FixtureCase, type FixtureFile as AnyFixtureFile } from './helpers/fixtures.js';
+
+type FixtureFile = AnyFixtureFile<OptName> & { torch_optimizer: string; lion_pytorch: string };
+const load = (file: string): FixtureFile => loadFixture<OptName>(file) as FixtureFile;
+/** Errors against the reference libraries (torch-optimizer, lion-pytorch). */
+class Errors extends FixtureErrors {
+  constructor(tol: { abs: number; rel: number }) {
+    super(tol, 'reference');
+  }
+}
 
 type OptName = 'AdaBound' | 'LAMB' | 'Lion' | 'Lookahead';
-
-interface FixtureCase {
-  name: string;
-  seed: number;
-  options: Record<string, unknown>;
-  lrSchedule: 'none' | 'linear';
-  skip: boolean;
-  gradScale: number;
-  final: Array<{ indices: number[]; values: number[] }>;
-  state3: Record<string, number | number[]>;
-}
-
-interface FixtureFile {
-  optimizer: OptName;
-  torch: string;
-  torch_optimizer: string;
-  lion_pytorch: string;
-  lengths: number[];
-  steps: number;
-  cases: FixtureCase[];
-}
 
 /** |got − want| <= abs + rel·|want|, per optimizer (about 2x the largest error seen). */
 const TOLERANCE: Record<OptName, { abs: number; rel: number }> = {
@@ -48,10 +36,6 @@ const TOLERANCE: Record<OptName, { abs: number; rel: number }> = {
 };
 
 const DEFAULT_LR: Record<Exclude<OptName, 'Lookahead'>, number> = { AdaBound: 1e-3, LAMB: 1e-3, Lion: 1e-4 };
-
-function load(file: string): FixtureFile {
-  return JSON.parse(readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8')) as FixtureFile;
-}
 
 interface Stepper {
   paramGroups: Array<{ lr: number }>;
@@ -75,29 +59,6 @@ function makeOptimizer(name: OptName, params: Parameter[], options: Record<strin
 }
 
 /** The spacing of float32 numbers at x (the ulp of |x|; subnormal spacing near 0). */
-function ulp(x: number): number {
-  const a = Math.abs(x);
-  return a < 2 ** -126 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(a)) - 23);
-}
-
-class Errors {
-  maxAbs = 0;
-  maxUlps = 0;
-  count = 0;
-  bad: string[] = [];
-  constructor(readonly tol: { abs: number; rel: number }) {}
-  check(what: string, got: number, want: number): void {
-    this.count++;
-    const abs = Math.abs(got - want);
-    if (!(abs <= this.tol.abs + this.tol.rel * Math.abs(want))) {
-      if (this.bad.length < 5) this.bad.push(`${what}: got ${got}, reference ${want} (abs ${abs.toExponential(2)})`);
-      else this.bad.push('');
-    }
-    this.maxAbs = Math.max(this.maxAbs, abs);
-    this.maxUlps = Math.max(this.maxUlps, abs / ulp(want));
-  }
-}
-
 const fixtureCase = test.macro({
   exec(t, name: OptName, file: FixtureFile, index: number) {
     const c = file.cases[index]!;

@@ -12,30 +12,14 @@
  * error is large because of cancellation, hence the absolute term.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 import { Adadelta, Adagrad, Adamax, NAdam, Parameter, RAdam, RMSprop, type Optimizer } from '../ts/index.js';
 import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, sampleIndices, values } from './helpers/data.js';
+import { Errors, loadFixture, type FixtureCase, type FixtureFile as AnyFixtureFile } from './helpers/fixtures.js';
+
+type FixtureFile = AnyFixtureFile<OptName>;
+const load = (file: string): FixtureFile => loadFixture<OptName>(file);
 
 type OptName = 'RMSprop' | 'Adagrad' | 'RAdam' | 'NAdam' | 'Adamax' | 'Adadelta';
-
-interface FixtureCase {
-  name: string;
-  seed: number;
-  options: Record<string, unknown> & { lr?: number };
-  lrSchedule: 'none' | 'linear';
-  skip: boolean;
-  gradScale: number;
-  final: Array<{ indices: number[]; values: number[] }>;
-  state3: Record<string, number | number[]>;
-}
-
-interface FixtureFile {
-  optimizer: OptName;
-  torch: string;
-  lengths: number[];
-  steps: number;
-  cases: FixtureCase[];
-}
 
 const CTORS = { RMSprop, Adagrad, RAdam, NAdam, Adamax, Adadelta } as const;
 
@@ -62,10 +46,6 @@ const CASE_TOLERANCE: Record<string, { abs: number; rel: number }> = {
   'RMSprop: centered, lr 0.01, alpha 0.3, eps 1e-06, momentum 0.5, weightDecay 0.1': { abs: 1.2e-5, rel: 6e-6 },
 };
 
-function load(file: string): FixtureFile {
-  return JSON.parse(readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8')) as FixtureFile;
-}
-
 /** Replays a fixture case through the public API; returns the parameters and the optimizer. */
 function replay(name: OptName, c: FixtureCase): { params: Parameter[]; opt: Optimizer<object> } {
   const params = FIXTURE_LENGTHS.map((n, j) => new Parameter(values(c.seed, 0, j, n), { name: `t${j}` }));
@@ -84,34 +64,6 @@ function replay(name: OptName, c: FixtureCase): { params: Parameter[]; opt: Opti
     opt.step();
   }
   return { params, opt };
-}
-
-/** The spacing of float32 numbers at x (the ulp of |x|; subnormal spacing near 0). */
-function ulp(x: number): number {
-  const a = Math.abs(x);
-  return a < 2 ** -126 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(a)) - 23);
-}
-
-/** Error statistics of one comparison, and the first few values out of tolerance. */
-class Errors {
-  maxAbs = 0;
-  maxRel = 0;
-  maxUlps = 0;
-  count = 0;
-  bad: string[] = [];
-  constructor(readonly tol: { abs: number; rel: number }) {}
-  check(what: string, got: number, want: number): void {
-    this.count++;
-    const abs = Math.abs(got - want);
-    const rel = want === 0 ? (abs === 0 ? 0 : Infinity) : abs / Math.abs(want);
-    if (!(abs <= this.tol.abs + this.tol.rel * Math.abs(want))) {
-      if (this.bad.length < 5) this.bad.push(`${what}: got ${got}, PyTorch ${want} (abs ${abs.toExponential(2)})`);
-      else this.bad.push('');
-    }
-    this.maxAbs = Math.max(this.maxAbs, abs);
-    if (abs > 0) this.maxRel = Math.max(this.maxRel, rel);
-    this.maxUlps = Math.max(this.maxUlps, abs / ulp(want));
-  }
 }
 
 const fixtureCase = test.macro({

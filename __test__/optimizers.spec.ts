@@ -10,40 +10,26 @@
  * of cancellation, hence an absolute term. See ABS and REL.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 import { Adam, AdamW, Parameter, SGD, type Optimizer } from '../ts/index.js';
 import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, sampleIndices, values } from './helpers/data.js';
+import { Errors as FixtureErrors, loadFixture, type FixtureCase, type FixtureFile as AnyFixtureFile } from './helpers/fixtures.js';
+
+type FixtureFile = AnyFixtureFile<OptName>;
+const load = (file: string): FixtureFile => loadFixture<OptName>(file);
+/** Errors against this suite's tolerance. */
+class Errors extends FixtureErrors {
+  constructor() {
+    super({ abs: ABS, rel: REL });
+  }
+}
 
 type OptName = 'SGD' | 'Adam' | 'AdamW';
-
-interface FixtureCase {
-  name: string;
-  seed: number;
-  options: Record<string, unknown> & { lr?: number };
-  lrSchedule: 'none' | 'linear';
-  skip: boolean;
-  gradScale: number;
-  final: Array<{ indices: number[]; values: number[] }>;
-  state3: Record<string, number | number[]>;
-}
-
-interface FixtureFile {
-  optimizer: OptName;
-  torch: string;
-  lengths: number[];
-  steps: number;
-  cases: FixtureCase[];
-}
 
 /** Tolerance |got − want| <= ABS + REL·|want| (about 2x the largest error seen). */
 const ABS = 1e-6;
 const REL = 1e-6;
 
 const DEFAULT_LR: Record<OptName, number> = { SGD: 1e-3, Adam: 1e-3, AdamW: 1e-3 };
-
-function load(file: string): FixtureFile {
-  return JSON.parse(readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8')) as FixtureFile;
-}
 
 function makeOptimizer(name: OptName, params: Parameter[], options: Record<string, unknown>, lr: number): Optimizer<{ lr: number }> {
   const groups = [{ params: params.slice(0, 3) }, { params: params.slice(3, 5), lr: lr / 2 }];
@@ -67,33 +53,6 @@ function replay(name: OptName, c: FixtureCase): { params: Parameter[]; opt: Opti
     opt.step();
   }
   return { params, opt };
-}
-
-/** The spacing of float32 numbers at x (the ulp of |x|; subnormal spacing near 0). */
-function ulp(x: number): number {
-  const a = Math.abs(x);
-  return a < 2 ** -126 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(a)) - 23);
-}
-
-/** Error statistics of one comparison, and the first few values out of tolerance. */
-class Errors {
-  maxAbs = 0;
-  maxRel = 0;
-  maxUlps = 0;
-  count = 0;
-  bad: string[] = [];
-  check(what: string, got: number, want: number): void {
-    this.count++;
-    const abs = Math.abs(got - want);
-    const rel = want === 0 ? (abs === 0 ? 0 : Infinity) : abs / Math.abs(want);
-    if (!(abs <= ABS + REL * Math.abs(want))) {
-      if (this.bad.length < 5) this.bad.push(`${what}: got ${got}, PyTorch ${want} (abs ${abs.toExponential(2)})`);
-      else this.bad.push('');
-    }
-    this.maxAbs = Math.max(this.maxAbs, abs);
-    if (abs > 0) this.maxRel = Math.max(this.maxRel, rel);
-    this.maxUlps = Math.max(this.maxUlps, abs / ulp(want));
-  }
 }
 
 const fixtureCase = test.macro({
