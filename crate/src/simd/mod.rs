@@ -183,17 +183,16 @@ mod x86 {
     // as the SSE2 path's mul + add, with fewer instructions.
 
     /// # Safety
-    /// The CPU has AVX-512F/DQ; `x.len()` is a multiple of [`LANES`].
-    #[target_feature(enable = "avx512f,avx512dq")]
+    /// The CPU has AVX-512F; `x.len()` is a multiple of [`LANES`].
+    #[target_feature(enable = "avx512f")]
     pub unsafe fn sum_squares_avx512(x: &[f32], lanes: &mut [f64; LANES]) {
         let mut a = [0, 1, 2, 3].map(|k| _mm512_loadu_pd(lanes.as_ptr().add(8 * k)));
         for c in x.chunks_exact(LANES) {
-            for h in 0..2 {
-                let v = _mm512_loadu_ps(c.as_ptr().add(16 * h));
-                let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-                let hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(v));
-                a[2 * h] = _mm512_fmadd_pd(lo, lo, a[2 * h]);
-                a[2 * h + 1] = _mm512_fmadd_pd(hi, hi, a[2 * h + 1]);
+            // Eight floats per load, widened straight from memory: no lane extraction competing
+            // with the conversions for the shuffle port.
+            for (k, acc) in a.iter_mut().enumerate() {
+                let v = _mm512_cvtps_pd(_mm256_loadu_ps(c.as_ptr().add(8 * k)));
+                *acc = _mm512_fmadd_pd(v, v, *acc);
             }
         }
         for (k, acc) in a.iter().enumerate() {
