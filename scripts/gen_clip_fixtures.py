@@ -54,11 +54,15 @@ import json
 import os
 import platform
 
+import sys
+
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_fixtures import sample_indices, value, values  # noqa: E402  (shared data rules)
+
 GENERATOR = "scripts/gen_clip_fixtures.py"
-M32 = 0xFFFFFFFF
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "__test__", "fixtures", "clip.json")
 
@@ -74,40 +78,7 @@ CLIP_VALUES = [0.5, 0.0625]
 
 
 # ---------------------------------------------------------------------------- data
-def mix32(x):
-    x &= M32
-    x ^= x >> 16
-    x = (x * 0x7FEB352D) & M32
-    x ^= x >> 15
-    x = (x * 0x846CA68B) & M32
-    x ^= x >> 16
-    return x
-
-
-def value(seed, step, tensor, i):
-    h = mix32(seed * 0x9E3779B1 + step * 0x85EBCA77 + tensor * 0xC2B2AE3D + i)
-    return float(np.float32(((h % 2001) - 1000) / 1000.0))
-
-
-def values(seed, step, tensor, n):
-    base = (seed * 0x9E3779B1 + step * 0x85EBCA77 + tensor * 0xC2B2AE3D) & M32
-    m = np.uint64(M32)
-    x = (np.arange(n, dtype=np.uint64) + np.uint64(base)) & m
-    x ^= x >> np.uint64(16)
-    x = (x * np.uint64(0x7FEB352D)) & m
-    x ^= x >> np.uint64(15)
-    x = (x * np.uint64(0x846CA68B)) & m
-    x ^= x >> np.uint64(16)
-    v = ((x % np.uint64(2001)).astype(np.int64) - 1000).astype(np.float64) / 1000.0
-    return v.astype(np.float32)
-
-
-def sample_indices(n):
-    return [
-        i
-        for i in range(n)
-        if i < 64 or i >= n - 64 or (i % 8192) in (8190, 8191, 0, 1, 2) or i % 97 == 0
-    ]
+# The data rules are gen_fixtures.py's, imported rather than copied.
 
 
 def grads_of(seed, lengths, scale):
