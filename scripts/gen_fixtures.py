@@ -398,6 +398,29 @@ def f32list(arr, idx):
     return [float(np.float32(x)) for x in arr[idx].tolist()]
 
 
+def run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs):
+    """The 25 steps of a case: the linear lr schedule, tensor 1's skipped grads, fresh grads."""
+    for t in range(1, STEPS + 1):
+        if lr_schedule == "linear":
+            for g, b in zip(opt.param_groups, group_base_lrs):
+                g["lr"] = b * (1 - (t - 1) / 50)
+        for j, (p, n) in enumerate(zip(params, LENGTHS)):
+            if skip and j == 1 and t in (3, 4):
+                p.grad = None
+            else:
+                p.grad = torch.from_numpy(grad_array(seed, t, j, n, grad_scale))
+        opt.step()
+
+
+def final_samples(params):
+    """Each tensor's values at its sample indices."""
+    out = []
+    for p, n in zip(params, LENGTHS):
+        idx = sample_indices(n)
+        out.append({"indices": idx, "values": f32list(p.detach().numpy(), idx)})
+    return out
+
+
 def run_case(opt_name, case_index, name, raw):
     options, lr_schedule, skip, grad_scale = split_case(raw)
     seed = 1000 + case_index
@@ -419,21 +442,8 @@ def run_case(opt_name, case_index, name, raw):
     group_base_lrs = [g["lr"] for g in opt.param_groups]
     assert group_base_lrs == [base_lr, base_lr / 2]
 
-    for t in range(1, STEPS + 1):
-        if lr_schedule == "linear":
-            for g, b in zip(opt.param_groups, group_base_lrs):
-                g["lr"] = b * (1 - (t - 1) / 50)
-        for j, (p, n) in enumerate(zip(params, LENGTHS)):
-            if skip and j == 1 and t in (3, 4):
-                p.grad = None
-            else:
-                p.grad = torch.from_numpy(grad_array(seed, t, j, n, grad_scale))
-        opt.step()
-
-    final = []
-    for p, n in zip(params, LENGTHS):
-        idx = sample_indices(n)
-        final.append({"indices": idx, "values": f32list(p.detach().numpy(), idx)})
+    run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs)
+    final = final_samples(params)
 
     st = opt.state[params[3]]
     idx3 = sample_indices(LENGTHS[3])

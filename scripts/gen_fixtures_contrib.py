@@ -42,7 +42,8 @@ from gen_fixtures import (  # noqa: E402  (shared data rules)
     STEPS,
     dump,
     f32list,
-    grad_array,
+    final_samples,
+    run_case_steps,
     sample_indices,
     self_check_data,
     values,
@@ -195,21 +196,8 @@ def run_case(opt_name, case_index, name, raw):
     if opt_name == "AdaBound":
         assert opt.base_lrs == group_base_lrs
 
-    for t in range(1, STEPS + 1):
-        if lr_schedule == "linear":
-            for g, b in zip(opt.param_groups, group_base_lrs):
-                g["lr"] = b * (1 - (t - 1) / 50)
-        for j, (p, n) in enumerate(zip(params, LENGTHS)):
-            if skip and j == 1 and t in (3, 4):
-                p.grad = None
-            else:
-                p.grad = torch.from_numpy(grad_array(seed, t, j, n, grad_scale))
-        opt.step()
-
-    final = []
-    for p, n in zip(params, LENGTHS):
-        idx = sample_indices(n)
-        final.append({"indices": idx, "values": f32list(p.detach().numpy(), idx)})
+    run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs)
+    final = final_samples(params)
 
     idx3 = sample_indices(LENGTHS[3])
     state3 = {}
