@@ -33,6 +33,7 @@ import {
 } from '../ts/index.js';
 import { adamReference, sgdReference, type AdamRefState, type SgdRefState } from '../ts/optim/reference.js';
 import { adaboundReference, lambReference, lionReference, lookaheadSyncReference, stepStarts } from '../ts/optim/reference-contrib.js';
+import { decode, firstDiff } from './helpers/compare.js';
 import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, Rng, values } from './helpers/data.js';
 
 type Kind = 'AdaBound' | 'LAMB' | 'Lion' | 'Lookahead';
@@ -88,25 +89,7 @@ function construct(sc: Scenario, params: Parameter[]): { opt: Runner; inner: Opt
   return { opt: opt as unknown as Runner, inner: opt };
 }
 
-const f32bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!.toString(16).padStart(8, '0');
-
-/** Index and description of the first element where a and b differ (Object.is), or null. */
-function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string | null {
-  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) return `element ${i}: native ${a[i]} (0x${f32bits(a[i]!)}) vs reference ${b[i]} (0x${f32bits(b[i]!)})`;
-  }
-  return null;
-}
-
 type RefState = { step: number } & Record<string, Float32Array | number | undefined>;
-
-const SPECIAL: Record<string, number> = { '-0': -0, NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
-
-/** A state-dict buffer as numbers (JSON has no -0, NaN or infinities: they are stored as strings). */
-function decode(a: ArrayLike<number | string>): number[] {
-  return Array.from(a, (x) => (typeof x === 'string' ? SPECIAL[x]! : x));
-}
 
 /** The reference of one kind: steps every group (in order) over the shared per-tensor state. */
 class Reference {

@@ -43,6 +43,7 @@ import {
   radamReference,
   rmspropReference,
 } from '../ts/optim/reference-extra.js';
+import { decode, firstDiff, stateDiff } from './helpers/compare.js';
 import { Rng, values } from './helpers/data.js';
 
 type Kind = 'RMSprop' | 'Adagrad' | 'RAdam' | 'NAdam' | 'Adamax' | 'Adadelta';
@@ -169,26 +170,6 @@ interface Scenario {
 
 function construct(sc: Scenario, params: Parameter[]): Optimizer<{ lr: number }> {
   return new SPECS[sc.kind].ctor(sc.groups.map((g) => ({ params: g.members.map((j) => params[j]!), ...g.options })));
-}
-
-/** Index and description of the first element where a and b differ (Object.is), or null. */
-function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string | null {
-  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  if (a instanceof Float32Array && b instanceof Float32Array && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0) {
-    return null;
-  }
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) {
-      const bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!.toString(16).padStart(8, '0');
-      return `element ${i}: native ${a[i]} (0x${bits(a[i]!)}) vs reference ${b[i]} (0x${bits(b[i]!)})`;
-    }
-  }
-  return null;
-}
-
-/** A state-dict buffer (numbers, or strings for -0/NaN/±Infinity) as a Float32Array. */
-function decode(v: number | Array<number | string>): Float32Array {
-  return Float32Array.from(v as Array<number | string>, Number);
 }
 
 /** The difference between a native state entry and a reference state, or null. */
@@ -351,21 +332,6 @@ function runNative(sc: Scenario) {
     opt.step();
   }
   return { data: params.map((p) => p.data), state: opt.stateDict().state };
-}
-
-/** The first difference between two native state dicts' `state`, or null. */
-function stateDiff(a: Record<string, ParamStateEntry>, b: Record<string, ParamStateEntry>): string | null {
-  const keys = (o: object) => Object.keys(o).sort().join(',');
-  if (keys(a) !== keys(b)) return `state keys [${keys(a)}] vs [${keys(b)}]`;
-  for (const [p, ea] of Object.entries(a)) {
-    const eb = b[p]!;
-    if (keys(ea) !== keys(eb)) return `${p}: state entries [${keys(ea)}] vs [${keys(eb)}]`;
-    for (const [k, v] of Object.entries(ea)) {
-      const d = typeof v === 'number' ? (Object.is(v, eb[k]) ? null : `${v} vs ${String(eb[k])}`) : firstDiff(decode(v), decode(eb[k]!));
-      if (d) return `${p}.${k}: ${d}`;
-    }
-  }
-  return null;
 }
 
 /** A random scenario without -0 in the data and with eps > 0, its grads fixed up front. */

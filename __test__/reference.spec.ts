@@ -21,10 +21,10 @@ import {
   setNumThreads,
   type AdamOptions,
   type Optimizer,
-  type ParamStateEntry,
   type SGDOptions,
 } from '../ts/index.js';
 import { adamReference, sgdReference, type AdamRefState, type SgdRefState } from '../ts/optim/reference.js';
+import { decode, firstDiff, stateDiff } from './helpers/compare.js';
 import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, Rng, values } from './helpers/data.js';
 
 type Kind = 'SGD' | 'Adam' | 'AdamW';
@@ -48,21 +48,6 @@ interface Scenario {
 function construct(kind: Kind, groups: Array<{ params: Parameter[] } & Options>): Optimizer<{ lr: number }> {
   const Ctor = kind === 'SGD' ? SGD : kind === 'Adam' ? Adam : AdamW;
   return new Ctor(groups) as unknown as Optimizer<{ lr: number }>;
-}
-
-/** Index and description of the first element where a and b differ (Object.is), or null. */
-function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string | null {
-  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
-  if (a instanceof Float32Array && b instanceof Float32Array && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0) {
-    return null;
-  }
-  for (let i = 0; i < a.length; i++) {
-    if (!Object.is(a[i], b[i])) {
-      const bits = (x: number) => new Uint32Array(Float32Array.of(x).buffer)[0]!.toString(16).padStart(8, '0');
-      return `element ${i}: native ${a[i]} (0x${bits(a[i]!)}) vs reference ${b[i]} (0x${bits(b[i]!)})`;
-    }
-  }
-  return null;
 }
 
 type RefState = SgdRefState & AdamRefState;
@@ -110,7 +95,7 @@ function runBoth(sc: Scenario): string | null {
     if (names(got) !== names(want)) return `tensor ${j}: native state buffers [${names(got)}] vs reference [${names(want)}]`;
     for (const k of Object.keys(got)) {
       if (k === 'step') continue;
-      const d = firstDiff(Float32Array.from(got[k] as Array<number | string>, Number), want[k as keyof RefState] as Float32Array);
+      const d = firstDiff(decode(got[k]!), want[k as keyof RefState] as Float32Array);
       if (d) return `tensor ${j}, state ${k}: ${d}`;
     }
   }
@@ -244,21 +229,6 @@ function runNative(sc: Scenario) {
     opt.step();
   }
   return { data: params.map((p) => p.data), state: opt.stateDict().state };
-}
-
-/** The first difference between two native state dicts' `state`, or null. */
-function stateDiff(a: Record<string, ParamStateEntry>, b: Record<string, ParamStateEntry>): string | null {
-  const keys = (o: object) => Object.keys(o).sort().join(',');
-  if (keys(a) !== keys(b)) return `state keys [${keys(a)}] vs [${keys(b)}]`;
-  for (const [p, ea] of Object.entries(a)) {
-    const eb = b[p]!;
-    if (keys(ea) !== keys(eb)) return `${p}: state entries [${keys(ea)}] vs [${keys(eb)}]`;
-    for (const [k, v] of Object.entries(ea)) {
-      const d = typeof v === 'number' ? (Object.is(v, eb[k]) ? null : `${v} vs ${String(eb[k])}`) : firstDiff(v, eb[k] as number[]);
-      if (d) return `${p}.${k}: ${d}`;
-    }
-  }
-  return null;
 }
 
 /** A random scenario without -0 in the data and with eps > 0, its grads fixed up front. */

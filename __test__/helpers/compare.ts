@@ -1,0 +1,39 @@
+/**
+ * Bit-for-bit comparisons shared by the randomized reference suites.
+ */
+import type { ParamStateEntry } from '../../ts/index.js';
+
+/** The bits of a float32, in hex. */
+export const f32bits = (x: number): string => new Uint32Array(Float32Array.of(x).buffer)[0]!.toString(16).padStart(8, '0');
+
+/** The first element where `a` (native) and `b` (reference) differ (Object.is, so NaN = NaN and -0 ≠ 0), or null. */
+export function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string | null {
+  if (a.length !== b.length) return `length ${a.length} vs ${b.length}`;
+  if (a instanceof Float32Array && b instanceof Float32Array && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0) {
+    return null;
+  }
+  for (let i = 0; i < a.length; i++) {
+    if (!Object.is(a[i], b[i])) return `element ${i}: native ${a[i]} (0x${f32bits(a[i]!)}) vs reference ${b[i]} (0x${f32bits(b[i]!)})`;
+  }
+  return null;
+}
+
+/** A state-dict buffer as a Float32Array (JSON has no -0, NaN or infinities: they are stored as strings). */
+export function decode(v: number | ArrayLike<number | string>): Float32Array {
+  return Float32Array.from(v as ArrayLike<number | string>, Number);
+}
+
+/** The first difference between two native state dicts' `state`, or null. */
+export function stateDiff(a: Record<string, ParamStateEntry>, b: Record<string, ParamStateEntry>): string | null {
+  const keys = (o: object) => Object.keys(o).sort().join(',');
+  if (keys(a) !== keys(b)) return `state keys [${keys(a)}] vs [${keys(b)}]`;
+  for (const [p, ea] of Object.entries(a)) {
+    const eb = b[p]!;
+    if (keys(ea) !== keys(eb)) return `${p}: state entries [${keys(ea)}] vs [${keys(eb)}]`;
+    for (const [k, v] of Object.entries(ea)) {
+      const d = typeof v === 'number' ? (Object.is(v, eb[k]) ? null : `${v} vs ${String(eb[k])}`) : firstDiff(decode(v), decode(eb[k]!));
+      if (d) return `${p}.${k}: ${d}`;
+    }
+  }
+  return null;
+}
