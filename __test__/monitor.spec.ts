@@ -357,3 +357,17 @@ test('bad options and a bad optimizer throw TypeError/RangeError naming the opti
   t.deepEqual({ ...m.options }, { historySize: 10000, emaBeta: 0.98, explodeFactor: 10, vanishThreshold: 1e-7, warmupSteps: 5, perParameter: true });
   t.true(Object.isFrozen(m.options));
 });
+
+test('parameters added with addParamGroup after the first step are keyed like the others', (t) => {
+  const a = new Parameter(new Float32Array([1, 2]), { name: 'a' });
+  const b = new Parameter(new Float32Array([3]), { name: 'b' });
+  const opt = new AdamW([a]);
+  const monitor = new GradNormMonitor(opt);
+  a.grad!.fill(1);
+  opt.step();
+  opt.addParamGroup({ params: [b] });
+  b.grad!.fill(2);
+  opt.step();
+  t.deepEqual(Object.keys(monitor.last()!.params).sort(), ['a', 'b']);
+  t.is(monitor.last()!.params['b'], 2);
+});

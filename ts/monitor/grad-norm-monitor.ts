@@ -187,13 +187,16 @@ export class GradNormMonitor extends EventEmitter {
   }
 
   #fromStep(info: StepInfo): void {
-    if (this.#names.size === 0 && this.#optimizer) {
+    // Keys follow the optimizer's parameter positions; they are (re)computed when a parameter
+    // is new to the monitor, e.g. after addParamGroup.
+    if (this.#optimizer && info.params.some((p) => !this.#names.has(p))) {
       const all = this.#optimizer.parameters();
       const keys = keysOf(all);
+      this.#names.clear();
       all.forEach((p, i) => this.#names.set(p, keys[i]!));
     }
     this.#add(
-      info.params.map((p) => this.#names.get(p) ?? p.name ?? '?'),
+      info.params.map((p) => this.#names.get(p)!),
       info.gradSqSums,
       info.applied,
     );
