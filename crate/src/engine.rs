@@ -6,10 +6,8 @@
 //! scalars once in f64, and runs the kernel over all tensors in one parallel region.
 
 use crate::driver;
+use crate::simd::{combine_lanes, SqLanes, LANES};
 use std::marker::PhantomData;
-
-/// Elements per sub-piece when a step also sums g² (8 KiB per stream, a multiple of `simd::LANES`).
-const SUB_PIECE: usize = 2048;
 
 /// Most state buffers a parameter can have (RMSprop centered with momentum has three).
 pub const MAX_SLOTS: usize = 4;
@@ -48,7 +46,7 @@ impl TensorPtrs {
     #[inline(always)]
     #[allow(clippy::mut_from_ref)] // as `param`
     pub unsafe fn slot(&self, k: usize, a: usize, b: usize) -> &mut [f32] {
-        if a == b {
+        if a == b || self.slots[k].is_null() {
             return &mut [];
         }
         std::slice::from_raw_parts_mut(self.slots[k].add(a), b - a)
@@ -81,22 +79,26 @@ pub trait Rule: Sync {
     fn scalars_extra(h: &[f64], step: f64, fresh: u32, _extra: &mut f64) -> Self::Scalars {
         Self::scalars(h, step, fresh)
     }
-    /// Updates elements `[a, b)` of tensor `t`.
+    /// Updates elements `[a, b)` of tensor `t`. When `sq` is given, also adds the squares of the
+    /// range's gradient to it, in the lanes of [`crate::simd::sum_squares_into`] (kernels run
+    /// their element loop through [`crate::simd::each`], which does both in one pass).
     ///
     /// # Safety
     /// `a <= b <= t.len`, every slot in `slots_needed` is allocated, and the range is not touched
     /// by anyone else during the call.
-    unsafe fn apply(s: &Self::Scalars, t: &TensorPtrs, a: usize, b: usize);
+    unsafe fn apply(s: &Self::Scalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>);
 
     /// Rules that need per-tensor sums before the update (LAMB's trust ratio) set this: the
     /// engine then runs [`Rule::reduce`] over all pieces, sums each tensor's results in a fixed
     /// order, hands them to [`Rule::finish`], and only then runs [`Rule::apply`].
     const TWO_PASS: bool = false;
-    /// First pass over elements `[a, b)` of tensor `t`; may update state. Same safety as `apply`.
+    /// First pass over elements `[a, b)` of tensor `t`; may update state. A two-pass rule
+    /// gathers the gradient's squares (`sq`) here, where it reads the gradient; the engine then
+    /// calls `apply` without `sq`.
     ///
     /// # Safety
     /// As [`Rule::apply`].
-    unsafe fn reduce(_s: &Self::Scalars, _t: &TensorPtrs, _a: usize, _b: usize) -> [f64; 2] {
+    unsafe fn reduce(_s: &Self::Scalars, _t: &TensorPtrs, _a: usize, _b: usize, _sq: Option<&mut SqLanes>) -> [f64; 2] {
         [0.0; 2]
     }
     /// Completes a tensor's scalars from its first-pass sums.
@@ -168,8 +170,9 @@ pub struct Engine<R: Rule> {
     piece_base: Vec<usize>,
     partials1: Vec<[f64; 1]>,
     sums1: Vec<[f64; 1]>,
-    partials2: Vec<[f64; 2]>,
-    sums2: Vec<[f64; 2]>,
+    /// Two-pass rules: the two sums of [`Rule::reduce`] and Σg² (when gathered).
+    partials2: Vec<[f64; 3]>,
+    sums2: Vec<[f64; 3]>,
     grad_sums: Vec<f64>,
     _rule: PhantomData<R>,
 }
@@ -356,43 +359,41 @@ impl<R: Rule> Engine<R> {
                 }
             }
         }
+        // Σg² of each piece, gathered in the pass that reads the gradient (unless the
+        // non-finite check above already summed it).
+        let gather = flags.grad_norms && !have_sums;
         if R::TWO_PASS {
             let (tensors, scalars) = (&self.tensors, &self.scalars);
             // SAFETY: as for apply below.
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials2, &mut self.sums2, |t, a, b| unsafe {
-                R::reduce(&scalars[t], &tensors[t], a, b)
+                let mut lanes = [0.0f64; LANES];
+                let [x, y] = R::reduce(&scalars[t], &tensors[t], a, b, gather.then_some(&mut lanes));
+                [x, y, combine_lanes(&lanes)]
             })
             .map_err(Error::Range)?;
             for (s, sums) in self.scalars.iter_mut().zip(&self.sums2) {
-                R::finish(s, *sums);
+                R::finish(s, [sums[0], sums[1]]);
             }
         }
         let (tensors, scalars) = (&self.tensors, &self.scalars);
-        if flags.grad_norms && !have_sums {
-            // The update, then Σg² of each sub-piece while its gradient is still in L1 (summing
-            // first would make the sum wait for memory). Same lanes, so the same bits as one
-            // sum over the piece.
+        if gather && !R::TWO_PASS {
             // SAFETY: pieces are disjoint ranges within each tensor's length (driver), buffers are
             // disjoint (checked above) and slots were allocated above.
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| unsafe {
-                let mut lanes = [0.0f64; crate::simd::LANES];
-                let mut x = a;
-                while x < b {
-                    let y = (x + SUB_PIECE).min(b);
-                    R::apply(&scalars[t], &tensors[t], x, y);
-                    crate::simd::sum_squares_into(tensors[t].grad(x, y), &mut lanes);
-                    x = y;
-                }
-                [crate::simd::combine_lanes(&lanes)]
+                let mut lanes = [0.0f64; LANES];
+                R::apply(&scalars[t], &tensors[t], a, b, Some(&mut lanes));
+                [combine_lanes(&lanes)]
             })
             .map_err(Error::Range)?;
-            have_sums = true;
         } else {
             // SAFETY: as above.
-            driver::for_each_piece(&self.offsets, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b) }).map_err(Error::Range)?;
+            driver::for_each_piece(&self.offsets, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b, None) })
+                .map_err(Error::Range)?;
         }
         self.grad_sums.clear();
-        if have_sums {
+        if gather && R::TWO_PASS {
+            self.grad_sums.extend(self.sums2.iter().map(|s| s[2]));
+        } else if have_sums || gather {
             self.grad_sums.extend(self.sums1.iter().map(|s| s[0]));
         }
         Ok(StepReport { applied: true, tensors: ids.len(), elements })

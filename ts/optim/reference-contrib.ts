@@ -9,9 +9,9 @@
  * (`f32(x·β) + (1 − β)·g` summed in f64, which rounds like torch's fused multiply-add) and LAMB's
  * norms, which follow the engine's deterministic reduction: the step's tensors (those with a
  * gradient, in group order) are laid end to end, cut at multiples of 8192 elements, each piece
- * summed in eight interleaved f64 lanes combined as ((l0 + l1) + (l2 + l3)) + ((l4 + l5) +
- * (l6 + l7)), and the pieces of a tensor added in order. So these functions must agree with the
- * native kernels bit for bit.
+ * summed in 32 interleaved f64 lanes combined pairwise (lane j + lane j + 16, then j + j + 8,
+ * then ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))), and the pieces of a tensor added in
+ * order. So these functions must agree with the native kernels bit for bit.
  *
  * State follows the references: a parameter whose grad is `null` is skipped (its state and step
  * counter do not advance); buffers are allocated, zero-filled, on a parameter's first step.
@@ -111,11 +111,13 @@ export function chunkedSumSquares(x: ArrayLike<number>, start: number): number {
   let a = 0;
   while (a < x.length) {
     const b = Math.min(x.length, (Math.floor((start + a) / REDUCE_CHUNK) + 1) * REDUCE_CHUNK - start);
-    const l = new Float64Array(8);
+    const lanes = new Float64Array(32);
     for (let i = a; i < b; i++) {
       const e = x[i]!;
-      l[(i - a) % 8]! += e * e;
+      lanes[(i - a) % 32]! += e * e;
     }
+    const l16 = Array.from({ length: 16 }, (_, j) => lanes[j]! + lanes[j + 16]!);
+    const l = Array.from({ length: 8 }, (_, j) => l16[j]! + l16[j + 8]!);
     total += l[0]! + l[1]! + (l[2]! + l[3]!) + (l[4]! + l[5]! + (l[6]! + l[7]!));
     a = b;
   }

@@ -14,7 +14,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, SqLanes};
 
 pub struct Adadelta;
 
@@ -57,12 +57,12 @@ impl Rule for Adadelta {
         }
     }
 
-    unsafe fn apply(s: &AdadeltaScalars, t: &TensorPtrs, a: usize, b: usize) {
+    unsafe fn apply(s: &AdadeltaScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
         let (p, g, v, acc) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
         if s.decay {
-            simd::dispatch(AdadeltaBody::<true> { p, g, v, acc, s })
+            simd::dispatch(AdadeltaBody::<true> { p, g, v, acc, s, sq })
         } else {
-            simd::dispatch(AdadeltaBody::<false> { p, g, v, acc, s })
+            simd::dispatch(AdadeltaBody::<false> { p, g, v, acc, s, sq })
         }
     }
 }
@@ -73,6 +73,7 @@ struct AdadeltaBody<'a, const WD: bool> {
     v: &'a mut [f32],
     acc: &'a mut [f32],
     s: &'a AdadeltaScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, v, a).
@@ -92,10 +93,14 @@ fn adadelta_elem<const WD: bool>(p: f32, g: f32, v: f32, acc: f32, s: &AdadeltaS
 impl<const WD: bool> Simd for AdadeltaBody<'_, WD> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        for (((p, &g), v), acc) in self.p.iter_mut().zip(self.g).zip(self.v.iter_mut()).zip(self.acc.iter_mut()) {
-            (*p, *v, *acc) = adadelta_elem::<WD>(*p, g, *v, *acc, s);
-        }
+        let (p, g, v, acc, s) = (self.p, self.g, self.v, self.acc, self.s);
+        let n = p.len();
+        assert!(v.len() == n && acc.len() == n);
+        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
+        simd::each(n, g, self.sq, |i| unsafe {
+            let (p, v, acc) = (p.get_unchecked_mut(i), v.get_unchecked_mut(i), acc.get_unchecked_mut(i));
+            (*p, *v, *acc) = adadelta_elem::<WD>(*p, *g.get_unchecked(i), *v, *acc, s);
+        });
     }
 }
 

@@ -13,7 +13,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, SqLanes};
 
 pub struct Adagrad;
 
@@ -58,12 +58,12 @@ impl Rule for Adagrad {
         }
     }
 
-    unsafe fn apply(s: &AdagradScalars, t: &TensorPtrs, a: usize, b: usize) {
+    unsafe fn apply(s: &AdagradScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
         let (p, g, sum) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b));
         if s.decay {
-            simd::dispatch(AdagradBody::<true> { p, g, sum, s })
+            simd::dispatch(AdagradBody::<true> { p, g, sum, s, sq })
         } else {
-            simd::dispatch(AdagradBody::<false> { p, g, sum, s })
+            simd::dispatch(AdagradBody::<false> { p, g, sum, s, sq })
         }
     }
 }
@@ -73,6 +73,7 @@ struct AdagradBody<'a, const WD: bool> {
     g: &'a [f32],
     sum: &'a mut [f32],
     s: &'a AdagradScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, s).
@@ -90,10 +91,14 @@ fn adagrad_elem<const WD: bool>(p: f32, g: f32, sum: f32, s: &AdagradScalars) ->
 impl<const WD: bool> Simd for AdagradBody<'_, WD> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        for ((p, &g), sum) in self.p.iter_mut().zip(self.g).zip(self.sum.iter_mut()) {
-            (*p, *sum) = adagrad_elem::<WD>(*p, g, *sum, s);
-        }
+        let (p, g, sum, s) = (self.p, self.g, self.sum, self.s);
+        let n = p.len();
+        assert!(sum.len() == n);
+        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
+        simd::each(n, g, self.sq, |i| unsafe {
+            let (p, sum) = (p.get_unchecked_mut(i), sum.get_unchecked_mut(i));
+            (*p, *sum) = adagrad_elem::<WD>(*p, *g.get_unchecked(i), *sum, s);
+        });
     }
 }
 

@@ -13,7 +13,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, SqLanes};
 
 pub struct Adam;
 
@@ -83,11 +83,11 @@ impl Rule for Adam {
         }
     }
 
-    unsafe fn apply(s: &AdamScalars, t: &TensorPtrs, a: usize, b: usize) {
+    unsafe fn apply(s: &AdamScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
         let (p, g, m, v, vmax) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b), t.slot(2, a, b));
         macro_rules! go {
             ($ams:literal, $cwd:literal, $small:literal) => {
-                simd::dispatch(AdamBody::<$ams, $cwd, $small> { p, g, m, v, vmax, s })
+                simd::dispatch(AdamBody::<$ams, $cwd, $small> { p, g, m, v, vmax, s, sq })
             };
         }
         match (s.amsgrad, s.coupled, s.lerp_small) {
@@ -110,6 +110,7 @@ struct AdamBody<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
     v: &'a mut [f32],
     vmax: &'a mut [f32],
     s: &'a AdamScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, m, v); `vmax` is updated in place when AMS.
@@ -144,18 +145,16 @@ fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(
 impl<const AMS: bool, const CWD: bool, const SMALL: bool> Simd for AdamBody<'_, AMS, CWD, SMALL> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        if AMS {
-            let it = self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.v.iter_mut()).zip(self.vmax.iter_mut());
-            for ((((p, &g), m), v), vm) in it {
-                (*p, *m, *v) = adam_elem::<AMS, CWD, SMALL>(*p, g, *m, *v, vm, s);
-            }
-        } else {
+        let (p, g, m, v, vmax, s) = (self.p, self.g, self.m, self.v, self.vmax, self.s);
+        let n = p.len();
+        assert!(m.len() == n && v.len() == n && (!AMS || vmax.len() == n));
+        // SAFETY: `each` passes i < n = g.len(), and every slice has length n (vmax when AMS).
+        simd::each(n, g, self.sq, |i| unsafe {
+            let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
             let mut unused = 0.0;
-            for (((p, &g), m), v) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
-                (*p, *m, *v) = adam_elem::<AMS, CWD, SMALL>(*p, g, *m, *v, &mut unused, s);
-            }
-        }
+            let vm = if AMS { vmax.get_unchecked_mut(i) } else { &mut unused };
+            (*p, *m, *v) = adam_elem::<AMS, CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, vm, s);
+        });
     }
 }
 

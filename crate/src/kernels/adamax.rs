@@ -13,7 +13,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, SqLanes};
 
 pub struct Adamax;
 
@@ -65,11 +65,11 @@ impl Rule for Adamax {
         }
     }
 
-    unsafe fn apply(s: &AdamaxScalars, t: &TensorPtrs, a: usize, b: usize) {
+    unsafe fn apply(s: &AdamaxScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
         let (p, g, m, u) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
         macro_rules! go {
             ($wd:literal, $small:literal) => {
-                simd::dispatch(AdamaxBody::<$wd, $small> { p, g, m, u, s })
+                simd::dispatch(AdamaxBody::<$wd, $small> { p, g, m, u, s, sq })
             };
         }
         match (s.decay, s.lerp_small) {
@@ -87,6 +87,7 @@ struct AdamaxBody<'a, const WD: bool, const SMALL: bool> {
     m: &'a mut [f32],
     u: &'a mut [f32],
     s: &'a AdamaxScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, m, u).
@@ -107,10 +108,14 @@ fn adamax_elem<const WD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, u: f32
 impl<const WD: bool, const SMALL: bool> Simd for AdamaxBody<'_, WD, SMALL> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        for (((p, &g), m), u) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.u.iter_mut()) {
-            (*p, *m, *u) = adamax_elem::<WD, SMALL>(*p, g, *m, *u, s);
-        }
+        let (p, g, m, u, s) = (self.p, self.g, self.m, self.u, self.s);
+        let n = p.len();
+        assert!(m.len() == n && u.len() == n);
+        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
+        simd::each(n, g, self.sq, |i| unsafe {
+            let (p, m, u) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), u.get_unchecked_mut(i));
+            (*p, *m, *u) = adamax_elem::<WD, SMALL>(*p, *g.get_unchecked(i), *m, *u, s);
+        });
     }
 }
 

@@ -15,15 +15,15 @@
 //! Slots: `exp_avg`, `exp_avg_sq`.
 //!
 //! Two passes over memory ([`Rule::TWO_PASS`]): the first updates m and v and sums θ² and u² of
-//! each piece in f64 (eight interleaved accumulators combined in a fixed order, like
-//! [`crate::simd::sum_squares`], so the norms do not depend on SIMD level or thread count); the
+//! each piece in f64 (the 32 interleaved lanes of [`crate::simd::sum_squares`], combined in its
+//! fixed order, so the norms do not depend on SIMD level or thread count); the
 //! second recomputes u from the stored m and v, bit for bit as in the first, and updates θ. The
 //! norms, the trust ratio and η·r are computed in f64 and the final factor rounded once to f32
 //! (the reference computes them in float32 tensors).
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, combine_lanes, Simd, SqLanes, LANES};
 
 pub struct Lamb;
 
@@ -84,16 +84,16 @@ impl Rule for Lamb {
         }
     }
 
-    unsafe fn reduce(s: &LambScalars, t: &TensorPtrs, a: usize, b: usize) -> [f64; 2] {
+    unsafe fn reduce(s: &LambScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) -> [f64; 2] {
         let (p, g, m, v) = (&*t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
-        let mut lanes = [[0.0; 8]; 2];
+        let mut lanes = [[0.0; LANES]; 2];
         if s.coupled {
-            simd::dispatch(LambReduce::<true> { p, g, m, v, s, lanes: &mut lanes });
+            simd::dispatch(LambReduce::<true> { p, g, m, v, s, lanes: &mut lanes, sq });
         } else {
-            simd::dispatch(LambReduce::<false> { p, g, m, v, s, lanes: &mut lanes });
+            simd::dispatch(LambReduce::<false> { p, g, m, v, s, lanes: &mut lanes, sq });
         }
-        // The lanes combined in a fixed order, as `simd::sum_squares`.
-        lanes.map(|a| ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])))
+        // The lanes combined in the fixed order of `simd::sum_squares`.
+        lanes.map(|l| combine_lanes(&l))
     }
 
     fn finish(s: &mut LambScalars, [theta_sq, u_sq]: [f64; 2]) {
@@ -107,12 +107,13 @@ impl Rule for Lamb {
         s.neg_step = (-(s.step_size * r)) as f32;
     }
 
-    unsafe fn apply(s: &LambScalars, t: &TensorPtrs, a: usize, b: usize) {
-        let (p, m, v) = (t.param(a, b), &*t.slot(0, a, b), &*t.slot(1, a, b));
+    unsafe fn apply(s: &LambScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
+        let (p, g, m, v) = (t.param(a, b), t.grad(a, b), &*t.slot(0, a, b), &*t.slot(1, a, b));
+        // The engine gathers Σg² in `reduce`; `sq` is only ever given here by a caller that skips it.
         if s.coupled {
-            simd::dispatch(LambApply::<true> { p, m, v, s });
+            simd::dispatch(LambApply::<true> { p, g, m, v, s, sq });
         } else {
-            simd::dispatch(LambApply::<false> { p, m, v, s });
+            simd::dispatch(LambApply::<false> { p, g, m, v, s, sq });
         }
     }
 }
@@ -142,71 +143,51 @@ struct LambReduce<'a, const CWD: bool> {
     m: &'a mut [f32],
     v: &'a mut [f32],
     s: &'a LambScalars,
-    lanes: &'a mut [[f64; 8]; 2],
+    lanes: &'a mut [SqLanes; 2],
+    sq: Option<&'a mut SqLanes>,
 }
-
-/// Adds the squares of eight elements to the eight lanes.
-#[inline(always)]
-fn add_lanes(c: &[f32; 8], acc: &mut [f64; 8]) {
-    for j in 0..8 {
-        acc[j] += c[j] as f64 * c[j] as f64;
-    }
-}
-
-/// Adds x[i]² to lane i mod 8 of `acc` (x starts at a multiple of 8 from the piece start). The
-/// tail is zero-padded: adding 0² leaves a lane's bits unchanged (a lane is never -0).
-#[inline(always)]
-fn add_squares(x: &[f32], acc: &mut [f64; 8]) {
-    let mut chunks = x.chunks_exact(8);
-    for c in &mut chunks {
-        add_lanes(c.try_into().unwrap(), acc);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut c = [0.0f32; 8];
-        c[..rest.len()].copy_from_slice(rest);
-        add_lanes(&c, acc);
-    }
-}
-
-/// Elements per block of the first pass: u of a block goes to a stack buffer, then the block's
-/// squares are summed while it is in L1. A multiple of 8, so lanes stay aligned across blocks.
-const BLOCK: usize = 512;
 
 impl<const CWD: bool> Simd for LambReduce<'_, CWD> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        // Lane j of each accumulator sums elements j, j + 8, j + 16, ... of the piece. The lanes
-        // live behind a reference (not in locals), which lets LLVM keep them in vector registers.
-        let [aw, au] = self.lanes;
-        let mut ubuf = [0.0f32; BLOCK];
-        let blocks = self.p.chunks(BLOCK).zip(self.g.chunks(BLOCK)).zip(self.m.chunks_mut(BLOCK)).zip(self.v.chunks_mut(BLOCK));
-        for (((p, g), m), v) in blocks {
-            let u = &mut ubuf[..p.len()];
-            for ((((&p, &g), m), v), u) in p.iter().zip(g).zip(m.iter_mut()).zip(v.iter_mut()).zip(u.iter_mut()) {
-                (*m, *v, *u) = lamb_moments::<CWD>(p, g, *m, *v, s);
-            }
-            add_squares(p, aw); // Σθ²
-            add_squares(u, au); // Σu²
-        }
+        let (p, g, m, v, s) = (self.p, self.g, self.m, self.v, self.s);
+        let n = p.len();
+        assert!(m.len() == n && v.len() == n);
+        // Lane j of each sum gathers elements j, j + 32, ... of the piece, as `simd::sum_squares`.
+        let [mut aw, mut au] = *self.lanes;
+        // SAFETY: `each_lane` passes i < n = g.len() and j < LANES; every slice has length n.
+        simd::each_lane(n, g, self.sq, |i, j| unsafe {
+            let (pi, m, v) = (*p.get_unchecked(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
+            let u;
+            (*m, *v, u) = lamb_moments::<CWD>(pi, *g.get_unchecked(i), *m, *v, s);
+            aw[j] += pi as f64 * pi as f64; // Σθ²
+            au[j] += u as f64 * u as f64; // Σu²
+        });
+        *self.lanes = [aw, au];
     }
 }
 
 struct LambApply<'a, const CWD: bool> {
     p: &'a mut [f32],
+    g: &'a [f32],
     m: &'a [f32],
     v: &'a [f32],
     s: &'a LambScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 impl<const CWD: bool> Simd for LambApply<'_, CWD> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        for ((p, &m), &v) in self.p.iter_mut().zip(self.m).zip(self.v) {
-            *p = *p + s.neg_step * lamb_u::<CWD>(*p, m, v, s); // θ ← θ − η·r·u
-        }
+        let (p, m, v, s) = (self.p, self.m, self.v, self.s);
+        let n = p.len();
+        assert!(m.len() == n && v.len() == n);
+        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
+        simd::each(n, self.g, self.sq, |i| unsafe {
+            let p = p.get_unchecked_mut(i);
+            *p = *p + s.neg_step * lamb_u::<CWD>(*p, *m.get_unchecked(i), *v.get_unchecked(i), s);
+            // θ ← θ − η·r·u
+        });
     }
 }
 
@@ -219,7 +200,7 @@ mod tests {
 
     /// torch-optimizer's `Lamb.step` transcribed line by line, on scalars, with the norms taken
     /// exactly as the engine does (per 8192-element chunk of the step's concatenated tensors,
-    /// eight interleaved f64 lanes per piece).
+    /// 32 interleaved f64 lanes per piece, combined as `simd::combine_lanes`).
     fn reference(h: [f64; 8], lens: &'static [usize]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
         let offsets: Vec<usize> = std::iter::once(0)
             .chain(lens.iter().scan(0, |o, &l| {
@@ -250,11 +231,13 @@ mod tests {
                 while a < x.len() {
                     let b = ((start + a) / crate::driver::CHUNK + 1) * crate::driver::CHUNK - start;
                     let b = b.min(x.len());
-                    let mut lanes = [0.0f64; 8];
+                    let mut lanes = [0.0f64; 32];
                     for (k, &e) in x[a..b].iter().enumerate() {
-                        lanes[k % 8] += e as f64 * e as f64;
+                        lanes[k % 32] += e as f64 * e as f64;
                     }
-                    total += ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+                    let l16: Vec<f64> = (0..16).map(|j| lanes[j] + lanes[j + 16]).collect();
+                    let l8: Vec<f64> = (0..8).map(|j| l16[j] + l16[j + 8]).collect();
+                    total += ((l8[0] + l8[1]) + (l8[2] + l8[3])) + ((l8[4] + l8[5]) + (l8[6] + l8[7]));
                     a = b;
                 }
                 total.sqrt()

@@ -17,7 +17,7 @@
 //! conversions are used, so every SIMD level computes the same bits.
 
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, SqLanes};
 
 pub struct Lion;
 
@@ -59,8 +59,8 @@ impl Rule for Lion {
         }
     }
 
-    unsafe fn apply(s: &LionScalars, t: &TensorPtrs, a: usize, b: usize) {
-        simd::dispatch(LionBody { p: t.param(a, b), g: t.grad(a, b), m: t.slot(0, a, b), s });
+    unsafe fn apply(s: &LionScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
+        simd::dispatch(LionBody { p: t.param(a, b), g: t.grad(a, b), m: t.slot(0, a, b), s, sq });
     }
 }
 
@@ -69,6 +69,7 @@ struct LionBody<'a> {
     g: &'a [f32],
     m: &'a mut [f32],
     s: &'a LionScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, m).
@@ -91,10 +92,14 @@ fn lion_elem(p: f32, g: f32, m: f32, s: &LionScalars) -> (f32, f32) {
 impl Simd for LionBody<'_> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        for ((p, &g), m) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()) {
-            (*p, *m) = lion_elem(*p, g, *m, s);
-        }
+        let (p, g, m, s) = (self.p, self.g, self.m, self.s);
+        let n = p.len();
+        assert!(m.len() == n);
+        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
+        simd::each(n, g, self.sq, |i| unsafe {
+            let (p, m) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i));
+            (*p, *m) = lion_elem(*p, *g.get_unchecked(i), *m, s);
+        });
     }
 }
 

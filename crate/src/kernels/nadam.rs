@@ -17,7 +17,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, SqLanes};
 
 pub struct Nadam;
 
@@ -96,11 +96,11 @@ impl Rule for Nadam {
         }
     }
 
-    unsafe fn apply(s: &NadamScalars, t: &TensorPtrs, a: usize, b: usize) {
+    unsafe fn apply(s: &NadamScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
         let (p, g, m, v) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
         macro_rules! go {
             ($cwd:literal, $small:literal) => {
-                simd::dispatch(NadamBody::<$cwd, $small> { p, g, m, v, s })
+                simd::dispatch(NadamBody::<$cwd, $small> { p, g, m, v, s, sq })
             };
         }
         match (s.coupled, s.lerp_small) {
@@ -118,6 +118,7 @@ struct NadamBody<'a, const CWD: bool, const SMALL: bool> {
     m: &'a mut [f32],
     v: &'a mut [f32],
     s: &'a NadamScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, m, v).
@@ -139,10 +140,14 @@ fn nadam_elem<const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32
 impl<const CWD: bool, const SMALL: bool> Simd for NadamBody<'_, CWD, SMALL> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        for (((p, &g), m), v) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
-            (*p, *m, *v) = nadam_elem::<CWD, SMALL>(*p, g, *m, *v, s);
-        }
+        let (p, g, m, v, s) = (self.p, self.g, self.m, self.v, self.s);
+        let n = p.len();
+        assert!(m.len() == n && v.len() == n);
+        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
+        simd::each(n, g, self.sq, |i| unsafe {
+            let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
+            (*p, *m, *v) = nadam_elem::<CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, s);
+        });
     }
 }
 

@@ -18,7 +18,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, SqLanes};
 
 pub struct Radam;
 
@@ -96,11 +96,11 @@ impl Rule for Radam {
         }
     }
 
-    unsafe fn apply(s: &RadamScalars, t: &TensorPtrs, a: usize, b: usize) {
+    unsafe fn apply(s: &RadamScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
         let (p, g, m, v) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
         macro_rules! go {
             ($rect:literal, $cwd:literal, $small:literal) => {
-                simd::dispatch(RadamBody::<$rect, $cwd, $small> { p, g, m, v, s })
+                simd::dispatch(RadamBody::<$rect, $cwd, $small> { p, g, m, v, s, sq })
             };
         }
         match (s.rectified, s.coupled, s.lerp_small) {
@@ -122,6 +122,7 @@ struct RadamBody<'a, const RECT: bool, const CWD: bool, const SMALL: bool> {
     m: &'a mut [f32],
     v: &'a mut [f32],
     s: &'a RadamScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, m, v).
@@ -147,10 +148,14 @@ fn radam_elem<const RECT: bool, const CWD: bool, const SMALL: bool>(p: f32, g: f
 impl<const RECT: bool, const CWD: bool, const SMALL: bool> Simd for RadamBody<'_, RECT, CWD, SMALL> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        for (((p, &g), m), v) in self.p.iter_mut().zip(self.g).zip(self.m.iter_mut()).zip(self.v.iter_mut()) {
-            (*p, *m, *v) = radam_elem::<RECT, CWD, SMALL>(*p, g, *m, *v, s);
-        }
+        let (p, g, m, v, s) = (self.p, self.g, self.m, self.v, self.s);
+        let n = p.len();
+        assert!(m.len() == n && v.len() == n);
+        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
+        simd::each(n, g, self.sq, |i| unsafe {
+            let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
+            (*p, *m, *v) = radam_elem::<RECT, CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, s);
+        });
     }
 }
 

@@ -15,7 +15,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, SqLanes};
 
 pub struct Rmsprop;
 
@@ -79,11 +79,11 @@ impl Rule for Rmsprop {
         }
     }
 
-    unsafe fn apply(s: &RmspropScalars, t: &TensorPtrs, a: usize, b: usize) {
+    unsafe fn apply(s: &RmspropScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
         let (p, g, v, buf, gavg) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b), t.slot(2, a, b));
         macro_rules! go {
             ($center:expr, $mom:literal, $wd:literal) => {
-                simd::dispatch(RmspropBody::<$center, $mom, $wd> { p, g, v, buf, gavg, s })
+                simd::dispatch(RmspropBody::<$center, $mom, $wd> { p, g, v, buf, gavg, s, sq })
             };
         }
         match (s.center, s.momentum, s.decay) {
@@ -110,6 +110,7 @@ struct RmspropBody<'a, const CENTER: u8, const MOM: bool, const WD: bool> {
     buf: &'a mut [f32],
     gavg: &'a mut [f32],
     s: &'a RmspropScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, v); `b` and `ḡ` are updated in place when used.
@@ -147,32 +148,17 @@ fn rmsprop_elem<const CENTER: u8, const MOM: bool, const WD: bool>(
 impl<const CENTER: u8, const MOM: bool, const WD: bool> Simd for RmspropBody<'_, CENTER, MOM, WD> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        let mut unused_b = 0.0;
-        let mut unused_g = 0.0;
-        match (CENTER != PLAIN, MOM) {
-            (false, false) => {
-                for ((p, &g), v) in self.p.iter_mut().zip(self.g).zip(self.v.iter_mut()) {
-                    (*p, *v) = rmsprop_elem::<CENTER, MOM, WD>(*p, g, *v, &mut unused_b, &mut unused_g, s);
-                }
-            }
-            (false, true) => {
-                for (((p, &g), v), b) in self.p.iter_mut().zip(self.g).zip(self.v.iter_mut()).zip(self.buf.iter_mut()) {
-                    (*p, *v) = rmsprop_elem::<CENTER, MOM, WD>(*p, g, *v, b, &mut unused_g, s);
-                }
-            }
-            (true, false) => {
-                for (((p, &g), v), ga) in self.p.iter_mut().zip(self.g).zip(self.v.iter_mut()).zip(self.gavg.iter_mut()) {
-                    (*p, *v) = rmsprop_elem::<CENTER, MOM, WD>(*p, g, *v, &mut unused_b, ga, s);
-                }
-            }
-            (true, true) => {
-                let it = self.p.iter_mut().zip(self.g).zip(self.v.iter_mut()).zip(self.buf.iter_mut()).zip(self.gavg.iter_mut());
-                for ((((p, &g), v), b), ga) in it {
-                    (*p, *v) = rmsprop_elem::<CENTER, MOM, WD>(*p, g, *v, b, ga, s);
-                }
-            }
-        }
+        let (p, g, v, buf, gavg, s) = (self.p, self.g, self.v, self.buf, self.gavg, self.s);
+        let n = p.len();
+        assert!(v.len() == n && (!MOM || buf.len() == n) && (CENTER == PLAIN || gavg.len() == n));
+        // SAFETY: `each` passes i < n = g.len(), and every slice used has length n.
+        simd::each(n, g, self.sq, |i| unsafe {
+            let (p, v) = (p.get_unchecked_mut(i), v.get_unchecked_mut(i));
+            let (mut unused_b, mut unused_g) = (0.0, 0.0);
+            let b = if MOM { buf.get_unchecked_mut(i) } else { &mut unused_b };
+            let ga = if CENTER != PLAIN { gavg.get_unchecked_mut(i) } else { &mut unused_g };
+            (*p, *v) = rmsprop_elem::<CENTER, MOM, WD>(*p, *g.get_unchecked(i), *v, b, ga, s);
+        });
     }
 }
 

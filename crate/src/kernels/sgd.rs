@@ -12,7 +12,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, SqLanes};
 
 pub struct Sgd;
 
@@ -67,11 +67,11 @@ impl Rule for Sgd {
         }
     }
 
-    unsafe fn apply(s: &SgdScalars, t: &TensorPtrs, a: usize, b: usize) {
+    unsafe fn apply(s: &SgdScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
         let (p, g, buf) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b));
         macro_rules! go {
             ($mode:expr, $nest:literal, $wd:literal) => {
-                simd::dispatch(SgdBody::<$mode, $nest, $wd> { p, g, buf, s })
+                simd::dispatch(SgdBody::<$mode, $nest, $wd> { p, g, buf, s, sq })
             };
         }
         match (s.mode, s.nesterov, s.decay) {
@@ -94,6 +94,7 @@ struct SgdBody<'a, const MODE: u8, const NEST: bool, const WD: bool> {
     g: &'a [f32],
     buf: &'a mut [f32],
     s: &'a SgdScalars,
+    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, b).
@@ -117,16 +118,19 @@ fn sgd_elem<const MODE: u8, const NEST: bool, const WD: bool>(p: f32, g: f32, b:
 impl<const MODE: u8, const NEST: bool, const WD: bool> Simd for SgdBody<'_, MODE, NEST, WD> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        if MODE == NO_MOMENTUM {
-            for (p, &g) in self.p.iter_mut().zip(self.g) {
-                *p = sgd_elem::<MODE, NEST, WD>(*p, g, 0.0, s).0;
+        let (p, g, buf, s) = (self.p, self.g, self.buf, self.s);
+        let n = p.len();
+        assert!(MODE == NO_MOMENTUM || buf.len() == n);
+        // SAFETY: `each` passes i < n = g.len(); buf has length n when it is used.
+        simd::each(n, g, self.sq, |i| unsafe {
+            let p = p.get_unchecked_mut(i);
+            if MODE == NO_MOMENTUM {
+                *p = sgd_elem::<MODE, NEST, WD>(*p, *g.get_unchecked(i), 0.0, s).0;
+            } else {
+                let b = buf.get_unchecked_mut(i);
+                (*p, *b) = sgd_elem::<MODE, NEST, WD>(*p, *g.get_unchecked(i), *b, s);
             }
-        } else {
-            for ((p, &g), b) in self.p.iter_mut().zip(self.g).zip(self.buf.iter_mut()) {
-                (*p, *b) = sgd_elem::<MODE, NEST, WD>(*p, g, *b, s);
-            }
-        }
+        });
     }
 }
 
