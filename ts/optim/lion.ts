@@ -48,7 +48,8 @@ export const LION_DEFAULTS: Readonly<LionGroupOptions> = Object.freeze({
  *
  * torch evaluates `β·x + (1 − β)·g` as a fused multiply-add; because sign() is discontinuous, a
  * different rounding of c near 0 would move an element by 2γ, so the kernel computes both
- * interpolations with the second product and the sum in f64, which reproduces torch's rounding.
+ * interpolations as fused multiply-adds too (the CPU's FMA, or an exact emulation on CPUs
+ * without one), which reproduces torch's rounding.
  * The results equal lion-pytorch's bit for bit on its fixtures.
  *
  * @example

@@ -5,9 +5,9 @@
  * As in `reference.ts`, every element operation is rounded to float32 (`Math.fround`) in exactly
  * the order of the Rust kernels (`crate/src/kernels/{adabound,lamb,lion,lookahead}.rs`), which
  * transcribe torch-optimizer and lion-pytorch; per-tensor scalars are computed in f64 and rounded
- * once. Two places compute in f64 on purpose, as the kernels do: Lion's interpolations
- * (`f32(x·β) + (1 − β)·g` summed in f64, which rounds like torch's fused multiply-add) and LAMB's
- * norms, which follow the engine's deterministic reduction: the step's tensors (those with a
+ * once. Two places differ from plain float32 steps, as the kernels do: Lion's interpolations
+ * are fused multiply-adds (`f32(x·β) + (1 − β)·g` rounded once, as torch's `add_` with alpha;
+ * emulated exactly by {@link fmaF32}) and LAMB's norms, summed in f64, which follow the engine's deterministic reduction: the step's tensors (those with a
  * gradient, in group order) are laid end to end, cut at multiples of 8192 elements, each piece
  * summed in 32 interleaved f64 lanes combined pairwise (lane j + lane j + 16, then j + j + 8,
  * then ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))), and the pieces of a tensor added in
@@ -105,6 +105,35 @@ export function stepStarts(grads: ReadonlyArray<Float32Array | null>): number[] 
   });
 }
 
+const fmaBuf = new Float64Array(1);
+const fmaWords = new Uint32Array(fmaBuf.buffer);
+
+/**
+ * `a·b + c` rounded once to float32 (a fused multiply-add) for float32 inputs: the product is
+ * exact in f64, TwoSum gives the sum's rounding error, and rounding the sum to odd before
+ * `Math.fround` makes the double rounding harmless (as `simd::fma_f32_soft` in the crate).
+ */
+export function fmaF32(a: number, b: number, c: number): number {
+  const p = a * b;
+  const s = p + c;
+  const z = s - p;
+  const err = p - (s - z) + (c - z);
+  if (err === 0 || !Number.isFinite(s)) return f(s);
+  fmaBuf[0] = s;
+  // Little-endian: word 0 holds the low 32 bits of the significand.
+  if ((fmaWords[0]! & 1) === 0) {
+    if (err > 0 === s > 0) {
+      fmaWords[0] = fmaWords[0]! + 1; // even: no carry
+    } else if (fmaWords[0] === 0) {
+      fmaWords[0] = 0xffffffff;
+      fmaWords[1] = fmaWords[1]! - 1;
+    } else {
+      fmaWords[0] = fmaWords[0]! - 1;
+    }
+  }
+  return f(fmaBuf[0]!);
+}
+
 /** Σx² as the native engine sums it for a tensor starting at `start` in the step's concatenation. */
 export function chunkedSumSquares(x: ArrayLike<number>, start: number): number {
   let total = 0;
@@ -170,9 +199,9 @@ export function lambReference(params: Float32Array[], grads: Array<Float32Array 
  *
  * ```text
  * θ ← θ·(1 − γλ)
- * c ← f32(m·β1) + (1 − β1)·g           (product and sum in f64)
+ * c ← fma((1 − β1), g, f32(m·β1))     (rounded once)
  * θ ← θ + (−γ)·sign(c)                 (sign(0) = sign(NaN) = 0)
- * m ← f32(f32(m·β2) + (1 − β2)·g)      (product and sum in f64, rounded once)
+ * m ← fma((1 − β2), g, f32(m·β2))     (rounded once)
  * ```
  */
 export function lionReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<LionRefState | undefined>, o: LionGroupOptions): void {
@@ -186,10 +215,10 @@ export function lionReference(params: Float32Array[], grads: Array<Float32Array 
     const m = (st.expAvg ??= new Float32Array(p.length));
     for (let i = 0; i < p.length; i++) {
       const pi = f(p[i]! * decay);
-      const c = f(m[i]! * beta1) + c1 * g[i]!;
+      const c = fmaF32(g[i]!, c1, f(m[i]! * beta1));
       const sign = c > 0 ? 1 : c < 0 ? -1 : 0;
       p[i] = f(pi + f(negLr * sign));
-      m[i] = f(f(m[i]! * beta2) + c2 * g[i]!);
+      m[i] = fmaF32(g[i]!, c2, f(m[i]! * beta2));
     }
   });
 }

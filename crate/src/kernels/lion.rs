@@ -10,11 +10,10 @@
 //! Hyperparameters: `[lr, beta1, beta2, weight_decay]`. Slot: `exp_avg`.
 //!
 //! torch computes `x.mul_(β).add_(g, alpha=1 − β)` as one fused multiply-add after the product
-//! `x·β` is rounded. Because `sign` is discontinuous, a rounding difference in `c` near 0 would
-//! move an element by 2γ, so both interpolations evaluate the second product and the sum in f64:
-//! `f32(x·β)` and the product of two f32s are exact in f64, so `sign(c)` equals the sign of the
-//! fused result exactly, and `m` equals it except in double-rounding ties. Only IEEE mul, add and
-//! conversions are used, so every SIMD level computes the same bits.
+//! `x·β` is rounded (ATen's vectorised `add` with alpha). Because `sign` is discontinuous, a
+//! rounding difference in `c` near 0 would move an element by 2γ, so both interpolations are
+//! fused multiply-adds here too: `f32::mul_add` at the levels with FMA, and the exact emulation
+//! [`simd::fma_f32_soft`] at the baseline level, so every level computes the same bits.
 
 use crate::engine::{Rule, TensorPtrs};
 use crate::simd::{self, Simd, SqLanes};
@@ -31,9 +30,9 @@ pub struct LionScalars {
     /// 1 − γλ (exactly 1 without weight decay).
     decay: f32,
     b1: f32,
-    c1: f64,
+    c1: f32,
     b2: f32,
-    c2: f64,
+    c2: f32,
     neg_lr: f32,
 }
 
@@ -52,9 +51,9 @@ impl Rule for Lion {
             decay: (1.0 - lr * h[WD]) as f32,
             b1: b1 as f32,
             // torch converts `alpha = 1 − β` to the tensor's precision first.
-            c1: (1.0 - b1) as f32 as f64,
+            c1: (1.0 - b1) as f32,
             b2: b2 as f32,
-            c2: (1.0 - b2) as f32 as f64,
+            c2: (1.0 - b2) as f32,
             neg_lr: (-lr) as f32,
         }
     }
@@ -72,11 +71,21 @@ struct LionBody<'a> {
     sq: Option<&'a mut SqLanes>,
 }
 
+/// `g·c + x` rounded once: the hardware instruction when `FMA`, else its exact emulation.
+#[inline(always)]
+fn fmadd<const FMA: bool>(g: f32, c: f32, x: f32) -> f32 {
+    if FMA {
+        g.mul_add(c, x)
+    } else {
+        simd::fma_f32_soft(g, c, x)
+    }
+}
+
 /// One element: returns the new (θ, m).
 #[inline(always)]
-fn lion_elem(p: f32, g: f32, m: f32, s: &LionScalars) -> (f32, f32) {
+fn lion_elem<const FMA: bool>(p: f32, g: f32, m: f32, s: &LionScalars) -> (f32, f32) {
     let p = p * s.decay; // θ ← θ·(1 − γλ)
-    let c = (m * s.b1) as f64 + s.c1 * g as f64; // c ← β1·m + (1 − β1)·g
+    let c = fmadd::<FMA>(g, s.c1, m * s.b1); // c ← β1·m + (1 − β1)·g
     let sign = if c > 0.0 {
         1.0
     } else if c < 0.0 {
@@ -85,21 +94,32 @@ fn lion_elem(p: f32, g: f32, m: f32, s: &LionScalars) -> (f32, f32) {
         0.0
     };
     let p = p + s.neg_lr * sign; // θ ← θ − γ·sign(c)
-    let m = ((m * s.b2) as f64 + s.c2 * g as f64) as f32; // m ← β2·m + (1 − β2)·g
+    let m = fmadd::<FMA>(g, s.c2, m * s.b2); // m ← β2·m + (1 − β2)·g
     (p, m)
 }
 
-impl Simd for LionBody<'_> {
+impl LionBody<'_> {
     #[inline(always)]
-    fn run(self) {
+    fn go<const FMA: bool>(self) {
         let (p, g, m, s) = (self.p, self.g, self.m, self.s);
         let n = p.len();
         assert!(m.len() == n);
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
         simd::each(n, g, self.sq, |i| unsafe {
             let (p, m) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i));
-            (*p, *m) = lion_elem(*p, *g.get_unchecked(i), *m, s);
+            (*p, *m) = lion_elem::<FMA>(*p, *g.get_unchecked(i), *m, s);
         });
+    }
+}
+
+impl Simd for LionBody<'_> {
+    #[inline(always)]
+    fn run(self) {
+        self.go::<false>()
+    }
+    #[inline(always)]
+    fn run_fma(self) {
+        self.go::<true>()
     }
 }
 
@@ -109,7 +129,7 @@ mod tests {
     use crate::kernels::test_util::*;
 
     /// lion-pytorch's `update_fn` transcribed on scalars, with torch's fused `add_(x, alpha)`
-    /// written as one f64 multiply-add rounded once (exact for the sign; see the module doc).
+    /// written as `f32::mul_add` (std's correctly rounded FMA, whatever the CPU).
     fn reference(h: [f64; 4]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
         move |p, g, st, _t| {
             let [lr, b1, b2, wd] = h;
@@ -120,7 +140,7 @@ mod tests {
             for i in 0..p.len() {
                 p[i] *= (1.0 - lr * wd) as f32;
                 // update = (β1·m).add(g, alpha = 1 − β1).sgn_()
-                let c = (m[i] * b1 as f32) as f64 + ((1.0 - b1) as f32 as f64) * (g[i] as f64);
+                let c = g[i].mul_add((1.0 - b1) as f32, m[i] * b1 as f32);
                 let update: f32 = if c > 0.0 {
                     1.0
                 } else if c < 0.0 {
@@ -129,7 +149,7 @@ mod tests {
                     0.0
                 };
                 p[i] += (-lr) as f32 * update;
-                m[i] = ((m[i] * b2 as f32) as f64 + ((1.0 - b2) as f32 as f64) * (g[i] as f64)) as f32;
+                m[i] = g[i].mul_add((1.0 - b2) as f32, m[i] * b2 as f32);
             }
         }
     }
@@ -162,9 +182,12 @@ mod tests {
     #[test]
     fn sign_of_zero_and_nan_is_zero() {
         let s = Lion::scalars(&[0.5, 0.9, 0.99, 0.0], 1.0, 1);
-        assert_eq!(lion_elem(1.0, 0.0, 0.0, &s).0, 1.0);
-        assert_eq!(lion_elem(1.0, f32::NAN, 0.0, &s).0, 1.0);
-        assert_eq!(lion_elem(1.0, 2.0, 0.0, &s).0, 0.5);
-        assert_eq!(lion_elem(1.0, -2.0, 0.0, &s).0, 1.5);
+        for fma in [false, true] {
+            let elem = if fma { lion_elem::<true> } else { lion_elem::<false> };
+            assert_eq!(elem(1.0, 0.0, 0.0, &s).0, 1.0);
+            assert_eq!(elem(1.0, f32::NAN, 0.0, &s).0, 1.0);
+            assert_eq!(elem(1.0, 2.0, 0.0, &s).0, 0.5);
+            assert_eq!(elem(1.0, -2.0, 0.0, &s).0, 1.5);
+        }
     }
 }

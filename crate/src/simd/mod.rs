@@ -89,18 +89,28 @@ pub fn force(lvl: Level) -> Level {
 /// trampoline below.
 pub trait Simd {
     fn run(self);
+    /// The body at the levels that have fused multiply-add (AVX2 and AVX-512); by default `run`.
+    /// A kernel whose reference rounds like an FMA overrides it with `f32::mul_add`, and computes
+    /// the same bits in `run` with [`fma_f32_soft`].
+    #[inline(always)]
+    fn run_fma(self)
+    where
+        Self: Sized,
+    {
+        self.run()
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
 unsafe fn run_avx512<K: Simd>(k: K) {
-    k.run()
+    k.run_fma()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn run_avx2<K: Simd>(k: K) {
-    k.run()
+    k.run_fma()
 }
 
 /// Runs `k` at the active level.
@@ -115,6 +125,32 @@ pub fn dispatch<K: Simd>(k: K) {
         Level::Avx2 => unsafe { run_avx2(k) },
         _ => k.run(),
     }
+}
+
+/// `a·b + c` rounded once to f32, as a fused multiply-add, without FMA hardware. The product of
+/// two f32s is exact in f64; TwoSum gives the rounding error of the f64 sum, and rounding that sum
+/// to odd before narrowing makes the double rounding innocuous (53 ≥ 24 + 2; Boldo & Melquiond,
+/// "Emulation of FMA and correctly rounded sums", 2008). Infinities and NaNs pass through as in
+/// the hardware instruction.
+#[inline(always)]
+pub fn fma_f32_soft(a: f32, b: f32, c: f32) -> f32 {
+    let p = a as f64 * b as f64;
+    let c = c as f64;
+    let s = p + c;
+    let z = s - p;
+    let err = (p - (s - z)) + (c - z);
+    let bits = s.to_bits();
+    // Round to odd: an inexact sum with an even last bit moves one ulp towards the exact value.
+    let bits = if err != 0.0 && s.is_finite() && bits & 1 == 0 {
+        if (err > 0.0) == (s > 0.0) {
+            bits + 1
+        } else {
+            bits - 1
+        }
+    } else {
+        bits
+    };
+    f64::from_bits(bits) as f32
 }
 
 /// Lanes of the gradient sums a kernel gathers while it updates ([`each`]).
@@ -289,6 +325,56 @@ mod x86 {
         }
         for (k, acc) in a.iter().enumerate() {
             _mm_storeu_pd(lanes.as_mut_ptr().add(2 * k), *acc);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xorshift(s: &mut u64) -> u64 {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        *s
+    }
+
+    /// A float with a random sign and significand and an exponent drawn from `lo..lo + span`
+    /// (biased), so products and sums cover cancellation, subnormals and overflow.
+    fn float(s: &mut u64, lo: u32, span: u32) -> f32 {
+        let r = xorshift(s);
+        f32::from_bits((r as u32 & 0x807f_ffff) | ((lo + (r >> 32) as u32 % span) << 23))
+    }
+
+    #[test]
+    fn soft_fma_is_the_correctly_rounded_fused_multiply_add() {
+        let mut st = 0x9e37_79b9_7f4a_7c15u64;
+        let same = |a: f32, b: f32, c: f32| {
+            let (x, y) = (fma_f32_soft(a, b, c), a.mul_add(b, c));
+            assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "fma({a:e}, {b:e}, {c:e}): {x:e} vs {y:e}");
+        };
+        for _ in 0..2_000_000 {
+            // Interpolation-like: |c| near |a·b|, heavy cancellation.
+            let (a, b) = (float(&mut st, 100, 56), float(&mut st, 120, 10));
+            let c = -(a * b) * (1.0 + float(&mut st, 100, 27));
+            same(a, b, c);
+            // Anything, from subnormal to overflow.
+            same(float(&mut st, 0, 255), float(&mut st, 0, 255), float(&mut st, 0, 255));
+            // Tiny products that round to zero or to the smallest subnormal.
+            same(float(&mut st, 0, 40), float(&mut st, 60, 20), f32::from_bits(xorshift(&mut st) as u32 & 0x8000_0003));
+        }
+        for (a, b, c) in [
+            (0.0, 1.0, -0.0),
+            (-0.0, 1.0, 0.0),
+            (f32::INFINITY, 1.0, f32::NEG_INFINITY),
+            (f32::INFINITY, 0.0, 1.0),
+            (f32::NAN, 1.0, 1.0),
+            (f32::MAX, 2.0, -f32::MAX),
+            (1e-45, 0.5, 0.0),
+            (1e-45, 0.5, -0.0),
+        ] {
+            same(a, b, c);
         }
     }
 }
