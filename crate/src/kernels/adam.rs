@@ -13,7 +13,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes};
+use crate::simd::{self, Simd, SqLanes, LANES};
 
 pub struct Adam;
 
@@ -40,6 +40,8 @@ pub struct AdamScalars {
     b2: f32,
     c2: f32,
     bc2_sqrt: f32,
+    /// 1/√(1 − β2ᵗ) for `simd::div_by_scalar`, when the divisor is in its range.
+    bc2_sqrt_recip: Option<f32>,
     eps: f32,
     neg_step_size: f32,
     amsgrad: bool,
@@ -76,6 +78,7 @@ impl Rule for Adam {
             b2: b2 as f32,
             c2: (1.0 - b2) as f32,
             bc2_sqrt: bc2.sqrt() as f32,
+            bc2_sqrt_recip: simd::scalar_reciprocal(bc2.sqrt() as f32),
             eps: h[EPS] as f32,
             neg_step_size: (-(lr / bc1)) as f32,
             amsgrad: flag(h, AMSGRAD),
@@ -113,6 +116,41 @@ struct AdamBody<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
     sq: Option<&'a mut SqLanes>,
 }
 
+/// The gradient as the update uses it: g ← −g if maximize; g ← g + λθ (coupled).
+#[inline(always)]
+fn adam_grad<const CWD: bool>(p: f32, g: f32, s: &AdamScalars) -> f32 {
+    let g = g * s.sign;
+    if CWD {
+        g + s.wd * p
+    } else {
+        g
+    }
+}
+
+/// The new moments (m, v) from that gradient, and √v̂ (v̂ = max(v̂, v) updated in place when AMS).
+#[inline(always)]
+fn adam_moments<const AMS: bool, const SMALL: bool>(g: f32, m: f32, v: f32, vmax: &mut f32, s: &AdamScalars) -> (f32, f32, f32) {
+    // m ← lerp(m, g, w), in the form ATen uses for this weight
+    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
+    let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
+    let vh = if AMS {
+        let x = if *vmax >= v { *vmax } else { v }; // v̂ ← max(v̂, v)
+        *vmax = x;
+        x
+    } else {
+        v
+    };
+    (m, v, vh.sqrt())
+}
+
+/// The new θ from the new m and q = √v̂ / √(1 − β2ᵗ).
+#[inline(always)]
+fn adam_param(p: f32, m: f32, q: f32, s: &AdamScalars) -> f32 {
+    let p = p * s.decay; // θ ← θ(1 − γλ)
+    let denom = q + s.eps; // √v̂ / √(1 − β2ᵗ) + ε
+    p + (s.neg_step_size * m) / denom // θ ← θ − (γ / (1 − β1ᵗ)) · m / denom
+}
+
 /// One element: returns the new (θ, m, v); `vmax` is updated in place when AMS.
 #[inline(always)]
 fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(
@@ -123,23 +161,9 @@ fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(
     vmax: &mut f32,
     s: &AdamScalars,
 ) -> (f32, f32, f32) {
-    let mut g = g * s.sign;
-    if CWD {
-        g += s.wd * p; // g ← g + λθ
-    }
-    let p = p * s.decay; // θ ← θ(1 − γλ)
-                         // m ← lerp(m, g, w), in the form ATen uses for this weight
-    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
-    let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
-    let vh = if AMS {
-        let x = if *vmax >= v { *vmax } else { v }; // v̂ ← max(v̂, v)
-        *vmax = x;
-        x
-    } else {
-        v
-    };
-    let denom = vh.sqrt() / s.bc2_sqrt + s.eps; // √v̂ / √(1 − β2ᵗ) + ε
-    (p + (s.neg_step_size * m) / denom, m, v) // θ ← θ − (γ / (1 − β1ᵗ)) · m / denom
+    let g = adam_grad::<CWD>(p, g, s);
+    let (m, v, x) = adam_moments::<AMS, SMALL>(g, m, v, vmax, s);
+    (adam_param(p, m, x / s.bc2_sqrt, s), m, v)
 }
 
 impl<const AMS: bool, const CWD: bool, const SMALL: bool> Simd for AdamBody<'_, AMS, CWD, SMALL> {
@@ -155,6 +179,53 @@ impl<const AMS: bool, const CWD: bool, const SMALL: bool> Simd for AdamBody<'_, 
             let vm = if AMS { vmax.get_unchecked_mut(i) } else { &mut unused };
             (*p, *m, *v) = adam_elem::<AMS, CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, vm, s);
         });
+    }
+
+    /// With FMA, `√v̂ / √(1 − β2ᵗ)` by `simd::div_by_scalar` (the same bits): one divide per
+    /// element instead of two.
+    #[inline(always)]
+    fn run_fma(self) {
+        let s = self.s;
+        let Some(y) = s.bc2_sqrt_recip else {
+            return self.run();
+        };
+        let n = self.p.len();
+        assert!(self.m.len() == n && self.v.len() == n && (!AMS || self.vmax.len() == n));
+        let mut body = AdamBlocks::<AMS, CWD, SMALL> { p: self.p, g: self.g, m: self.m, v: self.v, vmax: self.vmax, s, y };
+        simd::each_block(n, self.g, self.sq, &mut body);
+    }
+}
+
+/// Adam a block at a time, for `run_fma`: moments and √v̂ first, then the block's division.
+struct AdamBlocks<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    vmax: &'a mut [f32],
+    s: &'a AdamScalars,
+    y: f32,
+}
+
+impl<const AMS: bool, const CWD: bool, const SMALL: bool> simd::Blocks for AdamBlocks<'_, AMS, CWD, SMALL> {
+    #[inline(always)]
+    fn block(&mut self, i: usize, len: usize) {
+        let s = self.s;
+        let (p, g, m, v) = (&mut self.p[i..i + len], &self.g[i..i + len], &mut self.m[i..i + len], &mut self.v[i..i + len]);
+        let vmax = if AMS { &mut self.vmax[i..i + len] } else { &mut [][..] };
+        let (mut mb, mut xb, mut q) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
+        let mut unused = 0.0;
+        for j in 0..len {
+            let gj = adam_grad::<CWD>(p[j], g[j], s);
+            let vm = if AMS { &mut vmax[j] } else { &mut unused };
+            let vj;
+            (mb[j], vj, xb[j]) = adam_moments::<AMS, SMALL>(gj, m[j], v[j], vm, s);
+            (m[j], v[j]) = (mb[j], vj);
+        }
+        simd::div_by_scalar(&xb, len, s.bc2_sqrt, self.y, &mut q);
+        for j in 0..len {
+            p[j] = adam_param(p[j], mb[j], q[j], s);
+        }
     }
 }
 

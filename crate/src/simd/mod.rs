@@ -211,6 +211,82 @@ fn each_impl<const SQ: bool>(n: usize, g: &[f32], out: &mut SqLanes, mut f: impl
     }
 }
 
+/// A kernel body that works a block at a time ([`each_block`]).
+pub trait Blocks {
+    /// Updates elements `[start, start + len)`, `len <= LANES`. Implementations mark it
+    /// `#[inline(always)]`: a closure could be compiled out of line, without the SIMD level's
+    /// target features.
+    fn block(&mut self, start: usize, len: usize);
+}
+
+/// [`each`] by blocks: `body.block(start, len)` for consecutive blocks of [`LANES`] elements
+/// (`len` is the constant `LANES` once inlined) and a last shorter block, with `g²` of each block
+/// added to `sq` after it. For kernels that take a decision per block ([`div_by_scalar`]).
+#[inline(always)]
+pub fn each_block(n: usize, g: &[f32], sq: Option<&mut SqLanes>, body: &mut impl Blocks) {
+    assert_eq!(g.len(), n, "gradient length");
+    let main = n / LANES * LANES;
+    match sq {
+        Some(out) => {
+            let mut lanes = *out;
+            let mut i = 0;
+            while i < main {
+                body.block(i, LANES);
+                for (lane, &x) in lanes.iter_mut().zip(&g[i..i + LANES]) {
+                    *lane += (x as f64) * (x as f64);
+                }
+                i += LANES;
+            }
+            body.block(main, n - main);
+            for (lane, &x) in lanes.iter_mut().zip(&g[main..]) {
+                *lane += (x as f64) * (x as f64);
+            }
+            *out = lanes;
+        }
+        None => {
+            let mut i = 0;
+            while i < main {
+                body.block(i, LANES);
+                i += LANES;
+            }
+            body.block(main, n - main);
+        }
+    }
+}
+
+/// The reciprocal of a per-step scalar divisor `c` for [`div_by_scalar`], or `None` when `c` is
+/// outside `[2^-24, 1]`, where the kernels keep the divide instruction.
+pub fn scalar_reciprocal(c: f32) -> Option<f32> {
+    ((2.0f32).powi(-24) <= c && c <= 1.0).then(|| 1.0 / c)
+}
+
+/// `x[j] / c` for `j < len`, into `q`, bit for bit what the divide instruction gives, for a
+/// divisor `c` in `[2^-24, 1]` with `y = 1/c` ([`scalar_reciprocal`]). It is `x·y` corrected once
+/// by Markstein's iteration (`r = x − q·c` exact by FMA, `q + r·y` correctly rounded; Markstein
+/// 1990, Theorem 8; Muller et al., Handbook of Floating-Point Arithmetic, §4.7), two FMAs where
+/// a divide costs a divider pass. The iteration needs an exact remainder, so a block holding an
+/// `x` outside `[2^-100, 2^100]` (subnormal, tiny, huge, infinite or NaN) other than ±0 is divided
+/// instead. Call it only where FMA is available (from [`Simd::run_fma`]).
+#[inline(always)]
+pub fn div_by_scalar(x: &[f32; LANES], len: usize, c: f32, y: f32, q: &mut [f32; LANES]) {
+    const LO: f32 = 7.888_609e-31; // 2^-100
+    const HI: f32 = 1.267_650_6e30; // 2^100
+    let mut ok = true;
+    for j in 0..len {
+        let xj = x[j];
+        let q0 = xj * y;
+        let r = (-q0).mul_add(c, xj);
+        // copysign keeps x = −0 → −0 (the correction would give +0).
+        q[j] = r.mul_add(y, q0).copysign(xj);
+        ok &= (LO..=HI).contains(&xj) || xj == 0.0;
+    }
+    if !ok {
+        for j in 0..len {
+            q[j] = x[j] / c;
+        }
+    }
+}
+
 /// Lanes of [`sum_squares`]: enough independent add chains to hide the f64 add latency.
 pub const LANES: usize = 32;
 
@@ -345,6 +421,61 @@ mod tests {
     fn float(s: &mut u64, lo: u32, span: u32) -> f32 {
         let r = xorshift(s);
         f32::from_bits((r as u32 & 0x807f_ffff) | ((lo + (r >> 32) as u32 % span) << 23))
+    }
+
+    /// Runs `div_by_scalar` where FMA exists (the only place kernels call it).
+    fn div_fma(x: &[f32; LANES], len: usize, c: f32, y: f32, q: &mut [f32; LANES]) {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn go(x: &[f32; LANES], len: usize, c: f32, y: f32, q: &mut [f32; LANES]) {
+            div_by_scalar(x, len, c, y, q)
+        }
+        if detected() >= Level::Avx2 {
+            // SAFETY: the CPU has AVX2 and FMA.
+            unsafe { go(x, len, c, y, q) }
+        } else {
+            div_by_scalar(x, len, c, y, q)
+        }
+    }
+
+    #[test]
+    fn division_by_a_scalar_equals_the_divide_instruction() {
+        let mut st = 0x2545_f491_4f6c_dd1du64;
+        let mut divisors: Vec<f32> = (1..2000).map(|t| (1.0 - 0.999f64.powi(t)) as f32).collect();
+        divisors.extend((1..300).map(|t| (1.0 - 0.999f64.powi(t)).sqrt() as f32));
+        divisors.extend([1.0, 0.5, 2f32.powi(-24), 0.1, 1.0 - f32::EPSILON]);
+        divisors.extend(
+            (0..2000).map(|_| f32::from_bits(xorshift(&mut st) as u32 & 0x007f_ffff | ((103 + xorshift(&mut st) % 24) as u32) << 23)),
+        );
+        let mut q = [0.0f32; LANES];
+        let mut checked = 0u64;
+        for &c in &divisors {
+            let y = scalar_reciprocal(c).expect("divisor in range");
+            for round in 0..300 {
+                // Mostly normal values; one round in three mixes in every special class.
+                let x: [f32; LANES] = std::array::from_fn(|j| {
+                    let r = xorshift(&mut st);
+                    if round % 3 == 0 && j % 5 == 0 {
+                        [0.0, -0.0, 1e-40, 1e-35, 7.8e-31, 7.9e-31, 1e31, f32::INFINITY, f32::NAN, f32::MAX][(r % 10) as usize]
+                    } else {
+                        float(&mut st, 27, 200).abs()
+                    }
+                });
+                let len = if round % 7 == 0 { (xorshift(&mut st) % LANES as u64) as usize } else { LANES };
+                div_fma(&x, len, c, y, &mut q);
+                for j in 0..len {
+                    let want = x[j] / c;
+                    assert!(
+                        q[j].to_bits() == want.to_bits() || (q[j].is_nan() && want.is_nan()),
+                        "{:e} / {c:e}: {:e} vs {want:e}",
+                        x[j],
+                        q[j]
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 2_000_000);
     }
 
     #[test]
