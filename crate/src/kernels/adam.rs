@@ -186,13 +186,14 @@ impl<const AMS: bool, const CWD: bool, const SMALL: bool> Simd for AdamBody<'_, 
     #[inline(always)]
     fn run_fma(self) {
         let s = self.s;
-        let Some(y) = s.bc2_sqrt_recip else {
+        // A step that gathers Σg² keeps the per-element loop (see `simd::each_block`).
+        let (Some(y), None) = (s.bc2_sqrt_recip, &self.sq) else {
             return self.run();
         };
         let n = self.p.len();
         assert!(self.m.len() == n && self.v.len() == n && (!AMS || self.vmax.len() == n));
         let mut body = AdamBlocks::<AMS, CWD, SMALL> { p: self.p, g: self.g, m: self.m, v: self.v, vmax: self.vmax, s, y };
-        simd::each_block(n, self.g, self.sq, &mut body);
+        simd::each_block(n, &mut body);
     }
 }
 

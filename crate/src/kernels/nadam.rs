@@ -179,13 +179,14 @@ impl<const CWD: bool, const SMALL: bool> Simd for NadamBody<'_, CWD, SMALL> {
     #[inline(always)]
     fn run_fma(self) {
         let s = self.s;
-        let Some(y) = s.bc2_recip else {
+        // A step that gathers Σg² keeps the per-element loop (see `simd::each_block`).
+        let (Some(y), None) = (s.bc2_recip, &self.sq) else {
             return self.run();
         };
         let n = self.p.len();
         assert!(self.m.len() == n && self.v.len() == n);
         let mut body = NadamBlocks::<CWD, SMALL> { p: self.p, g: self.g, m: self.m, v: self.v, s, y };
-        simd::each_block(n, self.g, self.sq, &mut body);
+        simd::each_block(n, &mut body);
     }
 }
 
