@@ -1476,7 +1476,7 @@ async function main(): Promise<void> {
     md.push('');
     md.push(
       'Three AdamW optimizers over the same 16M parameters, plain, with a `GradNormMonitor` attached (the fused step gathers each ' +
-        'tensor\'s Σg² while the chunk is in cache) and with `skipNonFinite: true` (a read pass over the gradients before the update), ' +
+        'tensor\'s Σg² in the update\'s own element loop) and with `skipNonFinite: true` (a read pass over the gradients before the update), ' +
         'and `clipGradNorm(params, 1e30)` (the norm\'s read pass; nothing to scale), interleaved round by round. Overhead: the median over ' +
         'rounds of the best step with the option over the best plain step of the same round; in brackets the ratio of medians. GB/s at ' +
         '28 B/param for the AdamW rows (what the update itself needs) and 4 for clipGradNorm; the C row is `../shared/perf/run-probe.sh`\'s ' +

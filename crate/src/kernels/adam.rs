@@ -192,28 +192,24 @@ impl<const AMS: bool, const CWD: bool, const SMALL: bool> Simd for AdamBody<'_, 
         };
         let n = self.p.len();
         assert!(self.m.len() == n && self.v.len() == n && (!AMS || self.vmax.len() == n));
-        let mut body = AdamBlocks::<AMS, CWD, SMALL> { p: self.p, g: self.g, m: self.m, v: self.v, vmax: self.vmax, s, y };
-        simd::each_block(n, &mut body);
+        simd::each_block(n, &mut AdamBlocks { b: self, y });
     }
 }
 
 /// Adam a block at a time, for `run_fma`: moments and √v̂ first, then the block's division.
 struct AdamBlocks<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    m: &'a mut [f32],
-    v: &'a mut [f32],
-    vmax: &'a mut [f32],
-    s: &'a AdamScalars,
+    b: AdamBody<'a, AMS, CWD, SMALL>,
+    /// 1/√(1 − β2ᵗ).
     y: f32,
 }
 
 impl<const AMS: bool, const CWD: bool, const SMALL: bool> simd::Blocks for AdamBlocks<'_, AMS, CWD, SMALL> {
     #[inline(always)]
     fn block(&mut self, i: usize, len: usize) {
-        let s = self.s;
-        let (p, g, m, v) = (&mut self.p[i..i + len], &self.g[i..i + len], &mut self.m[i..i + len], &mut self.v[i..i + len]);
-        let vmax = if AMS { &mut self.vmax[i..i + len] } else { &mut [][..] };
+        let s = self.b.s;
+        let b = &mut self.b;
+        let (p, g, m, v) = (&mut b.p[i..i + len], &b.g[i..i + len], &mut b.m[i..i + len], &mut b.v[i..i + len]);
+        let vmax = if AMS { &mut b.vmax[i..i + len] } else { &mut [][..] };
         let (mut mb, mut xb, mut q) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
         let mut unused = 0.0;
         for j in 0..len {

@@ -185,26 +185,23 @@ impl<const CWD: bool, const SMALL: bool> Simd for NadamBody<'_, CWD, SMALL> {
         };
         let n = self.p.len();
         assert!(self.m.len() == n && self.v.len() == n);
-        let mut body = NadamBlocks::<CWD, SMALL> { p: self.p, g: self.g, m: self.m, v: self.v, s, y };
-        simd::each_block(n, &mut body);
+        simd::each_block(n, &mut NadamBlocks { b: self, y });
     }
 }
 
 /// NAdam a block at a time, for `run_fma`: moments first, then the block's v / (1 − β2ᵗ).
 struct NadamBlocks<'a, const CWD: bool, const SMALL: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    m: &'a mut [f32],
-    v: &'a mut [f32],
-    s: &'a NadamScalars,
+    b: NadamBody<'a, CWD, SMALL>,
+    /// 1/(1 − β2ᵗ).
     y: f32,
 }
 
 impl<const CWD: bool, const SMALL: bool> simd::Blocks for NadamBlocks<'_, CWD, SMALL> {
     #[inline(always)]
     fn block(&mut self, i: usize, len: usize) {
-        let s = self.s;
-        let (p, g, m, v) = (&mut self.p[i..i + len], &self.g[i..i + len], &mut self.m[i..i + len], &mut self.v[i..i + len]);
+        let s = self.b.s;
+        let b = &mut self.b;
+        let (p, g, m, v) = (&mut b.p[i..i + len], &b.g[i..i + len], &mut b.m[i..i + len], &mut b.v[i..i + len]);
         let (mut gb, mut mb, mut vb, mut q) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
         for j in 0..len {
             gb[j] = nadam_grad::<CWD>(p[j], g[j], s);
