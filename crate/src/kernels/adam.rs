@@ -11,7 +11,7 @@
 //! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled]`.
 //! Slots: `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` (amsgrad only).
 
-use super::flag;
+use super::{flag, AdamMoments};
 use crate::engine::{Rule, TensorPtrs};
 use crate::simd::{self, Simd, SqLanes, LANES};
 
@@ -28,24 +28,13 @@ const DECOUPLED: usize = 7;
 
 #[derive(Clone, Copy, Debug)]
 pub struct AdamScalars {
-    sign: f32,
-    /// λ for coupled decay (applied only when `coupled`).
-    wd: f32,
-    /// 1 − γλ for decoupled decay, else 1.
-    decay: f32,
-    /// lerp weight and its complement, and which of PyTorch's two lerp forms applies.
-    w1: f32,
-    w1c: f32,
-    lerp_small: bool,
-    b2: f32,
-    c2: f32,
+    mom: AdamMoments,
     bc2_sqrt: f32,
     /// 1/√(1 − β2ᵗ) for `simd::div_by_scalar`, when the divisor is in its range.
     bc2_sqrt_recip: Option<f32>,
     eps: f32,
     neg_step_size: f32,
     amsgrad: bool,
-    coupled: bool,
 }
 
 impl Rule for Adam {
@@ -66,23 +55,13 @@ impl Rule for Adam {
         let decoupled = flag(h, DECOUPLED);
         let bc1 = 1.0 - b1.powf(step);
         let bc2 = 1.0 - b2.powf(step);
-        // ATen's lerp picks its form from the weight in the tensor's precision.
-        let w1 = (1.0 - b1) as f32;
         AdamScalars {
-            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
-            wd: wd as f32,
-            decay: if decoupled && wd != 0.0 { (1.0 - lr * wd) as f32 } else { 1.0 },
-            w1,
-            w1c: 1.0 - w1,
-            lerp_small: w1.abs() < 0.5,
-            b2: b2 as f32,
-            c2: (1.0 - b2) as f32,
+            mom: AdamMoments::new(lr, b1, b2, wd, decoupled, flag(h, MAXIMIZE)),
             bc2_sqrt: bc2.sqrt() as f32,
             bc2_sqrt_recip: simd::scalar_reciprocal(bc2.sqrt() as f32),
             eps: h[EPS] as f32,
             neg_step_size: (-(lr / bc1)) as f32,
             amsgrad: flag(h, AMSGRAD),
-            coupled: !decoupled && wd != 0.0,
         }
     }
 
@@ -93,7 +72,7 @@ impl Rule for Adam {
                 simd::dispatch(AdamBody::<$ams, $cwd, $small> { p, g, m, v, vmax, s, sq })
             };
         }
-        match (s.amsgrad, s.coupled, s.lerp_small) {
+        match (s.amsgrad, s.mom.coupled, s.mom.lerp_small) {
             (false, false, true) => go!(false, false, true),
             (false, true, true) => go!(false, true, true),
             (true, false, true) => go!(true, false, true),
@@ -116,23 +95,10 @@ struct AdamBody<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
     sq: Option<&'a mut SqLanes>,
 }
 
-/// The gradient as the update uses it: g ← −g if maximize; g ← g + λθ (coupled).
-#[inline(always)]
-fn adam_grad<const CWD: bool>(p: f32, g: f32, s: &AdamScalars) -> f32 {
-    let g = g * s.sign;
-    if CWD {
-        g + s.wd * p
-    } else {
-        g
-    }
-}
-
 /// The new moments (m, v) from that gradient, and √v̂ (v̂ = max(v̂, v) updated in place when AMS).
 #[inline(always)]
 fn adam_moments<const AMS: bool, const SMALL: bool>(g: f32, m: f32, v: f32, vmax: &mut f32, s: &AdamScalars) -> (f32, f32, f32) {
-    // m ← lerp(m, g, w), in the form ATen uses for this weight
-    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
-    let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
+    let (m, v) = (s.mom.first::<SMALL>(m, g), s.mom.second(v, g));
     let vh = if AMS {
         let x = if *vmax >= v { *vmax } else { v }; // v̂ ← max(v̂, v)
         *vmax = x;
@@ -146,7 +112,7 @@ fn adam_moments<const AMS: bool, const SMALL: bool>(g: f32, m: f32, v: f32, vmax
 /// The new θ from the new m and q = √v̂ / √(1 − β2ᵗ).
 #[inline(always)]
 fn adam_param(p: f32, m: f32, q: f32, s: &AdamScalars) -> f32 {
-    let p = p * s.decay; // θ ← θ(1 − γλ)
+    let p = p * s.mom.decay; // θ ← θ(1 − γλ)
     let denom = q + s.eps; // √v̂ / √(1 − β2ᵗ) + ε
     p + (s.neg_step_size * m) / denom // θ ← θ − (γ / (1 − β1ᵗ)) · m / denom
 }
@@ -161,7 +127,7 @@ fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(
     vmax: &mut f32,
     s: &AdamScalars,
 ) -> (f32, f32, f32) {
-    let g = adam_grad::<CWD>(p, g, s);
+    let g = s.mom.grad::<CWD>(p, g);
     let (m, v, x) = adam_moments::<AMS, SMALL>(g, m, v, vmax, s);
     (adam_param(p, m, x / s.bc2_sqrt, s), m, v)
 }
@@ -213,7 +179,7 @@ impl<const AMS: bool, const CWD: bool, const SMALL: bool> simd::Blocks for AdamB
         let (mut mb, mut xb, mut q) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
         let mut unused = 0.0;
         for j in 0..len {
-            let gj = adam_grad::<CWD>(p[j], g[j], s);
+            let gj = s.mom.grad::<CWD>(p[j], g[j]);
             let vm = if AMS { &mut vmax[j] } else { &mut unused };
             let vj;
             (mb[j], vj, xb[j]) = adam_moments::<AMS, SMALL>(gj, m[j], v[j], vm, s);

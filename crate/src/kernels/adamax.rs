@@ -11,7 +11,7 @@
 //! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, maximize]`.
 //! Slots: `exp_avg`, `exp_inf`.
 
-use super::flag;
+use super::{flag, AdamMoments};
 use crate::engine::{Rule, TensorPtrs};
 use crate::simd::{self, Simd, SqLanes};
 
@@ -26,17 +26,11 @@ const MAXIMIZE: usize = 5;
 
 #[derive(Clone, Copy, Debug)]
 pub struct AdamaxScalars {
-    sign: f32,
-    wd: f32,
-    /// lerp weight and its complement, and which of PyTorch's two lerp forms applies.
-    w1: f32,
-    w1c: f32,
-    lerp_small: bool,
-    b2: f32,
+    /// The gradient and m as Adam's (Adamax's weight decay is always coupled).
+    mom: AdamMoments,
     eps: f32,
     /// −γ / (1 − β1ᵗ)
     neg_clr: f32,
-    decay: bool,
 }
 
 impl Rule for Adamax {
@@ -50,18 +44,10 @@ impl Rule for Adamax {
 
     fn scalars(h: &[f64], step: f64, _fresh: u32) -> AdamaxScalars {
         let clr = h[LR] / (1.0 - h[BETA1].powf(step));
-        // ATen's lerp picks its form from the weight in the tensor's precision.
-        let w1 = (1.0 - h[BETA1]) as f32;
         AdamaxScalars {
-            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
-            wd: h[WD] as f32,
-            w1,
-            w1c: 1.0 - w1,
-            lerp_small: w1.abs() < 0.5,
-            b2: h[BETA2] as f32,
+            mom: AdamMoments::new(h[LR], h[BETA1], h[BETA2], h[WD], false, flag(h, MAXIMIZE)),
             eps: h[EPS] as f32,
             neg_clr: (-clr) as f32,
-            decay: h[WD] != 0.0,
         }
     }
 
@@ -72,7 +58,7 @@ impl Rule for Adamax {
                 simd::dispatch(AdamaxBody::<$wd, $small> { p, g, m, u, s, sq })
             };
         }
-        match (s.decay, s.lerp_small) {
+        match (s.mom.coupled, s.mom.lerp_small) {
             (false, true) => go!(false, true),
             (true, true) => go!(true, true),
             (false, false) => go!(false, false),
@@ -93,14 +79,10 @@ struct AdamaxBody<'a, const WD: bool, const SMALL: bool> {
 /// One element: returns the new (θ, m, u).
 #[inline(always)]
 fn adamax_elem<const WD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, u: f32, s: &AdamaxScalars) -> (f32, f32, f32) {
-    let mut g = g * s.sign;
-    if WD {
-        g += s.wd * p; // g ← g + λθ
-    }
-    // m ← lerp(m, g, w), in the form ATen uses for this weight
-    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
-    // u ← max(β2·u, |g| + ε), NaN if either is (torch.maximum)
-    let (x, y) = (u * s.b2, g.abs() + s.eps);
+    let g = s.mom.grad::<WD>(p, g); // g ← −g if maximize; g ← g + λθ
+    let m = s.mom.first::<SMALL>(m, g); // m ← lerp(m, g, 1 − β1)
+                                        // u ← max(β2·u, |g| + ε), NaN if either is (torch.maximum)
+    let (x, y) = (u * s.mom.b2, g.abs() + s.eps);
     let u = if x > y || x.is_nan() { x } else { y };
     (p + (s.neg_clr * m) / u, m, u) // θ ← θ − (γ/(1 − β1ᵗ))·m / u
 }

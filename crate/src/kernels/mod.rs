@@ -16,6 +16,70 @@ pub mod radam;
 pub mod rmsprop;
 pub mod sgd;
 
+/// What the Adam family (Adam/AdamW, RAdam, NAdam, and Adamax's first half) computes alike, with
+/// PyTorch's rounding: the gradient as the update uses it, the weight decay, and the moments.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AdamMoments {
+    sign: f32,
+    /// λ for coupled decay (applied only when `coupled`).
+    wd: f32,
+    /// 1 − γλ for decoupled decay, else 1.
+    pub decay: f32,
+    /// lerp weight and its complement, and which of PyTorch's two lerp forms applies.
+    w1: f32,
+    w1c: f32,
+    pub lerp_small: bool,
+    pub b2: f32,
+    c2: f32,
+    /// Weight decay added to the gradient (λ ≠ 0 and not decoupled).
+    pub coupled: bool,
+}
+
+impl AdamMoments {
+    pub fn new(lr: f64, beta1: f64, beta2: f64, weight_decay: f64, decoupled: bool, maximize: bool) -> Self {
+        // ATen's lerp picks its form from the weight in the tensor's precision.
+        let w1 = (1.0 - beta1) as f32;
+        AdamMoments {
+            sign: if maximize { -1.0 } else { 1.0 },
+            wd: weight_decay as f32,
+            decay: if decoupled && weight_decay != 0.0 { (1.0 - lr * weight_decay) as f32 } else { 1.0 },
+            w1,
+            w1c: 1.0 - w1,
+            lerp_small: w1.abs() < 0.5,
+            b2: beta2 as f32,
+            c2: (1.0 - beta2) as f32,
+            coupled: !decoupled && weight_decay != 0.0,
+        }
+    }
+
+    /// g ← −g if maximize; g ← g + λθ when `CWD` (coupled decay).
+    #[inline(always)]
+    pub fn grad<const CWD: bool>(&self, p: f32, g: f32) -> f32 {
+        let g = g * self.sign;
+        if CWD {
+            g + self.wd * p
+        } else {
+            g
+        }
+    }
+
+    /// m ← lerp(m, g, 1 − β1), in the form ATen uses for this weight (`SMALL` = `lerp_small`).
+    #[inline(always)]
+    pub fn first<const SMALL: bool>(&self, m: f32, g: f32) -> f32 {
+        if SMALL {
+            m + self.w1 * (g - m)
+        } else {
+            g + self.w1c * (m - g)
+        }
+    }
+
+    /// v ← β2·v + (1 − β2)·g·g
+    #[inline(always)]
+    pub fn second(&self, v: f32, g: f32) -> f32 {
+        v * self.b2 + (self.c2 * g) * g
+    }
+}
+
 /// Reads hyperparameter `i` as a flag.
 #[inline]
 pub(crate) fn flag(h: &[f64], i: usize) -> bool {

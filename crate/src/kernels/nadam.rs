@@ -15,7 +15,7 @@
 //! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled, maximize]`.
 //! Slots: `exp_avg`, `exp_avg_sq`. Scalar state: `mu_product` (starts at 1).
 
-use super::flag;
+use super::{flag, AdamMoments};
 use crate::engine::{Rule, TensorPtrs};
 use crate::simd::{self, Simd, SqLanes, LANES};
 
@@ -32,17 +32,7 @@ const MAXIMIZE: usize = 7;
 
 #[derive(Clone, Copy, Debug)]
 pub struct NadamScalars {
-    sign: f32,
-    /// λ for coupled decay (applied only when `coupled`).
-    wd: f32,
-    /// 1 − γλ for decoupled decay, else 1.
-    decay: f32,
-    /// lerp weight and its complement, and which of PyTorch's two lerp forms applies.
-    w1: f32,
-    w1c: f32,
-    lerp_small: bool,
-    b2: f32,
-    c2: f32,
+    mom: AdamMoments,
     bc2: f32,
     /// 1/(1 − β2ᵗ) for `simd::div_by_scalar`, when the divisor is in its range.
     bc2_recip: Option<f32>,
@@ -51,7 +41,6 @@ pub struct NadamScalars {
     cg: f32,
     /// −γμₜ₊₁/(1 − Π·μₜ₊₁), the momentum's coefficient.
     cm: f32,
-    coupled: bool,
 }
 
 impl Rule for Nadam {
@@ -80,22 +69,13 @@ impl Rule for Nadam {
         // PyTorch's `mu_product *= mu` multiplies a float32 tensor by a float32 scalar.
         *mu_product = (*mu_product as f32 * mu as f32) as f64;
         let mu_product_next = *mu_product * mu_next;
-        let w1 = (1.0 - b1) as f32;
         NadamScalars {
-            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
-            wd: wd as f32,
-            decay: if decoupled && wd != 0.0 { (1.0 - lr * wd) as f32 } else { 1.0 },
-            w1,
-            w1c: 1.0 - w1,
-            lerp_small: w1.abs() < 0.5,
-            b2: b2 as f32,
-            c2: (1.0 - b2) as f32,
+            mom: AdamMoments::new(lr, b1, b2, wd, decoupled, flag(h, MAXIMIZE)),
             bc2: bc2 as f32,
             bc2_recip: simd::scalar_reciprocal(bc2 as f32),
             eps: h[EPS] as f32,
             cg: (-lr * (1.0 - mu) / (1.0 - *mu_product)) as f32,
             cm: ((-lr * mu_next) / (1.0 - mu_product_next)) as f32,
-            coupled: !decoupled && wd != 0.0,
         }
     }
 
@@ -106,7 +86,7 @@ impl Rule for Nadam {
                 simd::dispatch(NadamBody::<$cwd, $small> { p, g, m, v, s, sq })
             };
         }
-        match (s.coupled, s.lerp_small) {
+        match (s.mom.coupled, s.mom.lerp_small) {
             (false, true) => go!(false, true),
             (true, true) => go!(true, true),
             (false, false) => go!(false, false),
@@ -124,29 +104,10 @@ struct NadamBody<'a, const CWD: bool, const SMALL: bool> {
     sq: Option<&'a mut SqLanes>,
 }
 
-/// The gradient as the update uses it: g ← −g if maximize; g ← g + λθ (coupled).
-#[inline(always)]
-fn nadam_grad<const CWD: bool>(p: f32, g: f32, s: &NadamScalars) -> f32 {
-    let g = g * s.sign;
-    if CWD {
-        g + s.wd * p
-    } else {
-        g
-    }
-}
-
-/// The new moments (m, v) from that gradient.
-#[inline(always)]
-fn nadam_moments<const SMALL: bool>(g: f32, m: f32, v: f32, s: &NadamScalars) -> (f32, f32) {
-    // m ← lerp(m, g, w), in the form ATen uses for this weight
-    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
-    (m, v * s.b2 + (s.c2 * g) * g) // v ← β2·v + (1 − β2)·g²
-}
-
 /// The new θ from the gradient, the new m and q = v / (1 − β2ᵗ).
 #[inline(always)]
 fn nadam_param(p: f32, g: f32, m: f32, q: f32, s: &NadamScalars) -> f32 {
-    let p = p * s.decay; // θ ← θ(1 − γλ)
+    let p = p * s.mom.decay; // θ ← θ(1 − γλ)
     let d = q.sqrt() + s.eps; // d ← √(v / (1 − β2ᵗ)) + ε
     let p = p + (s.cg * g) / d; // θ ← θ − γ(1 − μₜ)/(1 − Π) · g / d
     p + (s.cm * m) / d // θ ← θ − γμₜ₊₁/(1 − Π·μₜ₊₁) · m / d
@@ -155,8 +116,8 @@ fn nadam_param(p: f32, g: f32, m: f32, q: f32, s: &NadamScalars) -> f32 {
 /// One element: returns the new (θ, m, v).
 #[inline(always)]
 fn nadam_elem<const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32, s: &NadamScalars) -> (f32, f32, f32) {
-    let g = nadam_grad::<CWD>(p, g, s);
-    let (m, v) = nadam_moments::<SMALL>(g, m, v, s);
+    let g = s.mom.grad::<CWD>(p, g);
+    let (m, v) = (s.mom.first::<SMALL>(m, g), s.mom.second(v, g));
     (nadam_param(p, g, m, v / s.bc2, s), m, v)
 }
 
@@ -204,8 +165,8 @@ impl<const CWD: bool, const SMALL: bool> simd::Blocks for NadamBlocks<'_, CWD, S
         let (p, g, m, v) = (&mut b.p[i..i + len], &b.g[i..i + len], &mut b.m[i..i + len], &mut b.v[i..i + len]);
         let (mut gb, mut mb, mut vb, mut q) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
         for j in 0..len {
-            gb[j] = nadam_grad::<CWD>(p[j], g[j], s);
-            (mb[j], vb[j]) = nadam_moments::<SMALL>(gb[j], m[j], v[j], s);
+            gb[j] = s.mom.grad::<CWD>(p[j], g[j]);
+            (mb[j], vb[j]) = (s.mom.first::<SMALL>(m[j], gb[j]), s.mom.second(v[j], gb[j]));
             (m[j], v[j]) = (mb[j], vb[j]);
         }
         simd::div_by_scalar(&vb, len, s.bc2, self.y, &mut q);

@@ -16,7 +16,7 @@
 //! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, decoupled, maximize]`.
 //! Slots: `exp_avg`, `exp_avg_sq`.
 
-use super::flag;
+use super::{flag, AdamMoments};
 use crate::engine::{Rule, TensorPtrs};
 use crate::simd::{self, Simd, SqLanes};
 
@@ -32,24 +32,13 @@ const MAXIMIZE: usize = 6;
 
 #[derive(Clone, Copy, Debug)]
 pub struct RadamScalars {
-    sign: f32,
-    /// λ for coupled decay (applied only when `coupled`).
-    wd: f32,
-    /// 1 − γλ for decoupled decay, else 1.
-    decay: f32,
-    /// lerp weight and its complement, and which of PyTorch's two lerp forms applies.
-    w1: f32,
-    w1c: f32,
-    lerp_small: bool,
-    b2: f32,
-    c2: f32,
+    mom: AdamMoments,
     bc1: f32,
     lr: f32,
     eps: f32,
     bc2_sqrt: f32,
     rect: f32,
     rectified: bool,
-    coupled: bool,
 }
 
 /// ρₜ and the rectification term r of step `step` (r is meaningful only when ρₜ > 5).
@@ -75,24 +64,14 @@ impl Rule for Radam {
         let bc1 = 1.0 - b1.powf(step);
         let bc2 = 1.0 - b2.powf(step);
         let (rho_t, rect) = rectification(b2, step);
-        // ATen's lerp picks its form from the weight in the tensor's precision.
-        let w1 = (1.0 - b1) as f32;
         RadamScalars {
-            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
-            wd: wd as f32,
-            decay: if decoupled && wd != 0.0 { (1.0 - lr * wd) as f32 } else { 1.0 },
-            w1,
-            w1c: 1.0 - w1,
-            lerp_small: w1.abs() < 0.5,
-            b2: b2 as f32,
-            c2: (1.0 - b2) as f32,
+            mom: AdamMoments::new(lr, b1, b2, wd, decoupled, flag(h, MAXIMIZE)),
             bc1: bc1 as f32,
             lr: lr as f32,
             eps: h[EPS] as f32,
             bc2_sqrt: bc2.powf(0.5) as f32,
             rect: rect as f32,
             rectified: rho_t > 5.0,
-            coupled: !decoupled && wd != 0.0,
         }
     }
 
@@ -103,7 +82,7 @@ impl Rule for Radam {
                 simd::dispatch(RadamBody::<$rect, $cwd, $small> { p, g, m, v, s, sq })
             };
         }
-        match (s.rectified, s.coupled, s.lerp_small) {
+        match (s.rectified, s.mom.coupled, s.mom.lerp_small) {
             (false, false, true) => go!(false, false, true),
             (false, true, true) => go!(false, true, true),
             (true, false, true) => go!(true, false, true),
@@ -128,14 +107,9 @@ struct RadamBody<'a, const RECT: bool, const CWD: bool, const SMALL: bool> {
 /// One element: returns the new (θ, m, v).
 #[inline(always)]
 fn radam_elem<const RECT: bool, const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32, s: &RadamScalars) -> (f32, f32, f32) {
-    let mut g = g * s.sign;
-    if CWD {
-        g += s.wd * p; // g ← g + λθ
-    }
-    let p = p * s.decay; // θ ← θ(1 − γλ)
-                         // m ← lerp(m, g, w), in the form ATen uses for this weight
-    let m = if SMALL { m + s.w1 * (g - m) } else { g + s.w1c * (m - g) };
-    let v = v * s.b2 + (s.c2 * g) * g; // v ← β2·v + (1 − β2)·g²
+    let g = s.mom.grad::<CWD>(p, g); // g ← −g if maximize; g ← g + λθ
+    let p = p * s.mom.decay; // θ ← θ(1 − γλ)
+    let (m, v) = (s.mom.first::<SMALL>(m, g), s.mom.second(v, g)); // m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²
     let u = (m / s.bc1) * s.lr; // (m / (1 − β1ᵗ))·γ
     if RECT {
         let l = (1.0 / (v.sqrt() + s.eps)) * s.bc2_sqrt; // √(1 − β2ᵗ) / (√v + ε)
