@@ -59,7 +59,7 @@ for (const name of ['SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad', 'RAdam', 'NAda
   test(`attached to ${name}: the global norm is getTotalNorm's, bit for bit`, (t) => {
     const rng = new Rng(5);
     const params = [40001, 7, 70000, 32].map((n, j) => new Parameter(rng.floats(n), { name: `p${j}` }));
-    const Ctor = optim[name] as unknown as new (p: Parameter[], o: object) => { step(): unknown };
+    const Ctor = optim[name] as unknown as new (p: Parameter[], o: object) => optim.Optimizer<object>;
     const opt = new Ctor(params, { lr: 1e-3, ...(name === 'SGD' ? { momentum: 0.9 } : {}) });
     const monitor = new GradNormMonitor(opt);
     for (let s = 1; s <= 3; s++) {

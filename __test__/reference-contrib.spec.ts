@@ -33,6 +33,7 @@ import {
 } from '../ts/index.js';
 import { adamReference, sgdReference, type AdamRefState, type SgdRefState } from '../ts/optim/reference.js';
 import { adaboundReference, fmaF32, lambReference, lionReference, lookaheadSyncReference, stepStarts } from '../ts/optim/reference-contrib.js';
+import { addLongTensors, fixGrads, runSteps, scenarioParams, type ScenarioBase } from './helpers/scenario.js';
 import { decode, firstDiff } from './helpers/compare.js';
 import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, Rng, values } from './helpers/data.js';
 
@@ -43,19 +44,12 @@ const SEEDS = 30;
 type Options = Record<string, unknown>;
 
 /** A reproducible run: initial data, groups, and per step the lrs and grads. */
-interface Scenario {
+interface Scenario extends ScenarioBase<Options> {
   kind: Kind;
   /** Lookahead only: the inner optimizer and k, alpha. */
   inner?: InnerKind;
   k?: number;
   alpha?: number;
-  init: Float32Array[];
-  groups: Array<{ members: number[]; options: Options }>;
-  steps: number;
-  /** The gradient of tensor j at step t (1-based), or null to skip it; called once per (t, j). */
-  grad(t: number, j: number): Float32Array | null;
-  /** The lr of group gi before step t, or undefined to leave it. */
-  lr?(t: number, gi: number): number | undefined;
 }
 
 interface Runner {
@@ -329,26 +323,17 @@ for (const kind of KINDS) {
 
 /** Runs a scenario natively; returns the final parameters, the inner state and the runner. */
 function runNative(sc: Scenario, steps = sc.steps) {
-  const params = sc.init.map((d, j) => new Parameter(d.slice(), { name: `p${j}` }));
+  const params = scenarioParams(sc);
   const { opt, inner } = construct(sc, params);
-  for (let t = 1; t <= steps; t++) {
-    sc.groups.forEach((_, gi) => {
-      const lr = sc.lr?.(t, gi);
-      if (lr !== undefined) opt.paramGroups[gi]!.lr = lr;
-    });
-    params.forEach((p, j) => (p.grad = sc.grad(t, j)));
-    opt.step();
-  }
+  runSteps(sc, params, opt, steps);
   return { params, data: params.map((p) => p.data), state: inner.stateDict().state, opt };
 }
 
 /** A random scenario without -0 in the data, its grads and lrs fixed up front. */
 function fixedScenario(kind: Kind, seed: number, patch: (o: Options) => Options): Scenario {
   const sc = randomScenario(kind, seed);
-  sc.init = sc.init.map((d) => d.map((x) => (Object.is(x, -0) ? 0 : x)));
+  fixGrads(sc);
   sc.groups = sc.groups.map((g) => ({ members: g.members, options: patch(g.options) }));
-  const grads = Array.from({ length: sc.steps }, (_, t) => sc.init.map((_, j) => sc.grad(t + 1, j)));
-  sc.grad = (t, j) => grads[t - 1]![j]!;
   const lr = sc.lr;
   const lrs = new Map<string, number | undefined>();
   sc.lr = lr ? (t, gi) => (lrs.has(`${t},${gi}`) ? lrs.get(`${t},${gi}`) : (lrs.set(`${t},${gi}`, lr(t, gi)), lrs.get(`${t},${gi}`))) : undefined;
@@ -440,12 +425,7 @@ test('the new optimizers give the same bits with 1 and 3 threads', (t) => {
   try {
     for (const kind of KINDS) {
       const sc = fixedScenario(kind, 99, (o) => o);
-      sc.init = [...sc.init, values(5, 0, 0, 40001), values(5, 0, 1, 8193)];
-      const big = Array.from({ length: sc.steps }, (_, s) => [values(6, s + 1, 0, 40001), values(6, s + 1, 1, 8193)]);
-      const grad = sc.grad;
-      const n = sc.init.length - 2;
-      sc.grad = (s, j) => (j < n ? grad(s, j) : big[s - 1]![j - n]!);
-      sc.groups[sc.groups.length - 1]!.members.push(n, n + 1);
+      addLongTensors(sc);
       setNumThreads(1);
       const one = runNative(sc);
       setNumThreads(3);
@@ -666,6 +646,6 @@ test('the native Lion kernel takes the fused rounding of its momentum update', (
   const opt = new Lion([p], { lr: 1e-3, betas: [0.9, 2 ** -18], weightDecay: 0 });
   opt.loadStateDict({ ...opt.stateDict(), state: { w: { step: 0, expAvg: [ONE_UP * 2 ** 18] } } } as never);
   opt.step();
-  const m = (opt.stateDict().state.w as { expAvg: number[] }).expAvg[0];
+  const m = (opt.stateDict().state.w!.expAvg as number[])[0];
   t.is(m, ONE_UP);
 });

@@ -24,6 +24,7 @@ import {
   type SGDOptions,
 } from '../ts/index.js';
 import { adamReference, sgdReference, type AdamRefState, type SgdRefState } from '../ts/optim/reference.js';
+import { addLongTensors, fixGrads, runSteps, scenarioParams, type ScenarioBase } from './helpers/scenario.js';
 import { decode, firstDiff, stateDiff } from './helpers/compare.js';
 import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, Rng, values } from './helpers/data.js';
 
@@ -34,15 +35,8 @@ const DEFAULTS = { SGD: SGD_DEFAULTS, Adam: ADAM_DEFAULTS, AdamW: ADAMW_DEFAULTS
 const SEEDS = 40;
 
 /** A reproducible run: initial data, groups, and per step the lrs and grads. */
-interface Scenario {
+interface Scenario extends ScenarioBase<Options> {
   kind: Kind;
-  init: Float32Array[];
-  groups: Array<{ members: number[]; options: Options }>;
-  steps: number;
-  /** The gradient of tensor j at step t (1-based), or null to skip it; called once per (t, j). */
-  grad(t: number, j: number): Float32Array | null;
-  /** The lr of group gi before step t, or undefined to leave it. */
-  lr?(t: number, gi: number): number | undefined;
 }
 
 function construct(kind: Kind, groups: Array<{ params: Parameter[] } & Options>): Optimizer<{ lr: number }> {
@@ -218,29 +212,20 @@ for (const [file, kind] of [['sgd.json', 'SGD'], ['adam.json', 'Adam'], ['adamw.
 
 /** Runs a scenario natively; returns the final parameters and state dict. */
 function runNative(sc: Scenario) {
-  const params = sc.init.map((d, j) => new Parameter(d.slice(), { name: `p${j}` }));
+  const params = scenarioParams(sc);
   const opt = construct(sc.kind, sc.groups.map((g) => ({ params: g.members.map((j) => params[j]!), ...g.options })));
-  for (let t = 1; t <= sc.steps; t++) {
-    sc.groups.forEach((_, gi) => {
-      const lr = sc.lr?.(t, gi);
-      if (lr !== undefined) opt.paramGroups[gi]!.lr = lr;
-    });
-    params.forEach((p, j) => (p.grad = sc.grad(t, j)));
-    opt.step();
-  }
+  runSteps(sc, params, opt);
   return { data: params.map((p) => p.data), state: opt.stateDict().state };
 }
 
 /** A random scenario without -0 in the data and with eps > 0, its grads fixed up front. */
 function fixedScenario(kind: Kind, seed: number, patch: (o: Options) => Options): Scenario {
   const sc = randomScenario(kind, seed);
-  sc.init = sc.init.map((d) => d.map((x) => (Object.is(x, -0) ? 0 : x)));
+  fixGrads(sc);
   sc.groups = sc.groups.map((g) => {
     const o = patch(g.options);
     return { members: g.members, options: o.eps === 0 ? { ...o, eps: 1e-8 } : o };
   });
-  const grads = Array.from({ length: sc.steps }, (_, t) => sc.init.map((_, j) => sc.grad(t + 1, j)));
-  sc.grad = (t, j) => grads[t - 1]![j]!;
   sc.lr = undefined;
   return sc;
 }
@@ -307,12 +292,7 @@ test('native results do not depend on the thread count', (t) => {
   try {
     for (const kind of KINDS) {
       const sc = fixedScenario(kind, 99, (o) => o);
-      sc.init = [...sc.init, values(5, 0, 0, 40001), values(5, 0, 1, 8193)];
-      const grads = Array.from({ length: sc.steps }, (_, s) => [values(6, s + 1, 0, 40001), values(6, s + 1, 1, 8193)]);
-      const inner = sc.grad;
-      const n = sc.init.length - 2;
-      sc.grad = (s, j) => (j < n ? inner(s, j) : grads[s - 1]![j - n]!);
-      sc.groups[sc.groups.length - 1]!.members.push(n, n + 1);
+      addLongTensors(sc);
       setNumThreads(1);
       const one = runNative(sc);
       setNumThreads(3);

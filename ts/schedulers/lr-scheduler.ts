@@ -4,7 +4,7 @@
  * @module
  */
 import { checkNumber, describeValue } from '../validate.js';
-import type { SchedulableOptimizer, SchedulerParamGroup } from './internal.js';
+import type { SchedulableOptimizer } from './internal.js';
 
 export type { SchedulableOptimizer, SchedulerParamGroup } from './internal.js';
 
