@@ -18,6 +18,7 @@
  * @module
  */
 import type { AdaBoundGroupOptions } from './adabound.js';
+import { eachWithGrad } from './reference.js';
 import type { LAMBGroupOptions } from './lamb.js';
 import type { LionGroupOptions } from './lion.js';
 
@@ -63,11 +64,7 @@ export function adaboundReference(params: Float32Array[], grads: Array<Float32Ar
   const [b1, b2] = o.betas;
   const wd = f(o.weightDecay), beta1 = f(b1), c1 = f(1 - b1), beta2 = f(b2), c2 = f(1 - b2), eps = f(o.eps);
   const finalLr = o.lr === 0 ? 0 : (o.finalLr * o.lr) / o.baseLr;
-  params.forEach((p, j) => {
-    const g = grads[j];
-    if (!g) return;
-    const st = (state[j] ??= { step: 0 });
-    st.step += 1;
+  eachWithGrad(params, grads, state, (p, g, st) => {
     const m = (st.expAvg ??= new Float32Array(p.length));
     const v = (st.expAvgSq ??= new Float32Array(p.length));
     const vmax = o.amsbound ? (st.maxExpAvgSq ??= new Float32Array(p.length)) : undefined;
@@ -168,11 +165,7 @@ export function chunkedSumSquares(x: ArrayLike<number>, start: number): number {
 export function lambReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<LambRefState | undefined>, o: LAMBGroupOptions, starts: readonly number[]): void {
   const [b1, b2] = o.betas;
   const beta1 = f(b1), c1 = f(1 - b1), beta2 = f(b2), c2 = f(1 - b2), eps = f(o.eps), wd = f(o.weightDecay);
-  params.forEach((p, j) => {
-    const g = grads[j];
-    if (!g) return;
-    const st = (state[j] ??= { step: 0 });
-    st.step += 1;
+  eachWithGrad(params, grads, state, (p, g, st, j) => {
     const m = (st.expAvg ??= new Float32Array(p.length));
     const v = (st.expAvgSq ??= new Float32Array(p.length));
     const u = new Float32Array(p.length);
@@ -207,11 +200,7 @@ export function lambReference(params: Float32Array[], grads: Array<Float32Array 
 export function lionReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<LionRefState | undefined>, o: LionGroupOptions): void {
   const [b1, b2] = o.betas;
   const decay = f(1 - o.lr * o.weightDecay), beta1 = f(b1), c1 = f(1 - b1), beta2 = f(b2), c2 = f(1 - b2), negLr = f(-o.lr);
-  params.forEach((p, j) => {
-    const g = grads[j];
-    if (!g) return;
-    const st = (state[j] ??= { step: 0 });
-    st.step += 1;
+  eachWithGrad(params, grads, state, (p, g, st) => {
     const m = (st.expAvg ??= new Float32Array(p.length));
     for (let i = 0; i < p.length; i++) {
       const pi = f(p[i]! * decay);

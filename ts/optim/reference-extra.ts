@@ -12,6 +12,7 @@
  * @module
  */
 import type { RMSpropOptions } from './rmsprop.js';
+import { eachWithGrad } from './reference.js';
 import type { AdagradOptions } from './adagrad.js';
 import type { RAdamOptions } from './radam.js';
 import type { NAdamOptions } from './nadam.js';
@@ -67,17 +68,6 @@ export interface AdadeltaRefState {
 /** ATen's lerp(m, g, w) in float32, in the form ATen picks for the weight w (already float32). */
 function lerp(m: number, g: number, w: number, wc: number, small: boolean): number {
   return small ? f(m + f(w * f(g - m))) : f(g + f(wc * f(m - g)));
-}
-
-/** Calls `body(p, g, st)` for every parameter with a grad, after creating and advancing its state. */
-function eachWithGrad<S extends { step: number }>(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<S | undefined>, body: (p: Float32Array, g: Float32Array, st: S) => void): void {
-  params.forEach((p, j) => {
-    const g = grads[j];
-    if (!g) return;
-    const st = (state[j] ??= { step: 0 } as S);
-    st.step += 1;
-    body(p, g, st);
-  });
 }
 
 /**

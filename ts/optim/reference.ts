@@ -32,6 +32,22 @@ export interface AdamRefState {
   maxExpAvgSq?: Float32Array;
 }
 
+/** Calls `body(p, g, st, j)` for every parameter with a grad, after creating and advancing its state. */
+export function eachWithGrad<S extends { step: number }>(
+  params: Float32Array[],
+  grads: Array<Float32Array | null>,
+  state: Array<S | undefined>,
+  body: (p: Float32Array, g: Float32Array, st: S, j: number) => void,
+): void {
+  params.forEach((p, j) => {
+    const g = grads[j];
+    if (!g) return;
+    const st = (state[j] ??= { step: 0 } as S);
+    st.step += 1;
+    body(p, g, st, j);
+  });
+}
+
 /**
  * One SGD step over `params` (updated in place); `state[i]` is created on first use.
  *
@@ -45,11 +61,7 @@ export interface AdamRefState {
  */
 export function sgdReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<SgdRefState | undefined>, o: Required<SGDOptions>): void {
   const wd = f(o.weightDecay), mu = f(o.momentum), keep = f(1 - o.dampening), negLr = f(-o.lr);
-  params.forEach((p, j) => {
-    const g = grads[j];
-    if (!g) return;
-    const st = (state[j] ??= { step: 0 });
-    st.step += 1;
+  eachWithGrad(params, grads, state, (p, g, st) => {
     const first = o.momentum !== 0 && st.momentumBuffer === undefined;
     if (first) st.momentumBuffer = new Float32Array(p.length);
     const b = st.momentumBuffer;
@@ -84,11 +96,7 @@ export function adamReference(params: Float32Array[], grads: Array<Float32Array 
   const beta2 = f(b2), c2 = f(1 - b2), eps = f(o.eps), wd = f(o.weightDecay);
   const coupled = !decoupled && o.weightDecay !== 0;
   const decay = decoupled && o.weightDecay !== 0 ? f(1 - o.lr * o.weightDecay) : 1;
-  params.forEach((p, j) => {
-    const g = grads[j];
-    if (!g) return;
-    const st = (state[j] ??= { step: 0 });
-    st.step += 1;
+  eachWithGrad(params, grads, state, (p, g, st) => {
     const m = (st.expAvg ??= new Float32Array(p.length));
     const v = (st.expAvgSq ??= new Float32Array(p.length));
     const vmax = o.amsgrad ? (st.maxExpAvgSq ??= new Float32Array(p.length)) : undefined;
