@@ -368,7 +368,7 @@ impl<R: Rule> Engine<R> {
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials2, &mut self.sums2, |t, a, b| unsafe {
                 let mut lanes = [0.0f64; LANES];
                 let [x, y] = R::reduce(&scalars[t], &tensors[t], a, b, gather.then_some(&mut lanes));
-                [x, y, combine_lanes(&lanes)]
+                [x, y, if gather { combine_lanes(&lanes) } else { 0.0 }]
             })
             .map_err(Error::Range)?;
             for (s, sums) in self.scalars.iter_mut().zip(&self.sums2) {
