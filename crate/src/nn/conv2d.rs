@@ -288,6 +288,25 @@ impl<F: FnOnce()> crate::simd::Simd for Body<F> {
     }
 }
 
+/// The GEMM's columns for image `xi`: the image itself for a pointwise convolution, else its
+/// padded im2col matrix, built in the scratch buffers `pad` and `cols`.
+fn image_cols<'a>(s: &Conv2dShape, d: &Dims, xi: &'a [f32], pad: &mut Vec<f32>, cols: &'a mut Vec<f32>) -> &'a [f32] {
+    if s.pointwise() {
+        return xi;
+    }
+    let (pad, cols) = (grow(pad, padded_len(d)), grow(cols, d.k * d.p));
+    crate::simd::dispatch(Body(|| {
+        pad_image(d, xi, pad);
+        im2col(s, d, pad, cols);
+    }));
+    cols
+}
+
+/// Elements of one padded image.
+fn padded_len(d: &Dims) -> usize {
+    d.c * (d.h + 2 * d.ph) * (d.w + 2 * d.pw)
+}
+
 /// y ← conv2d(x, W) + b.
 pub fn conv2d_forward(s: Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) -> NnResult<()> {
     let d = dims(&s)?;
@@ -299,8 +318,6 @@ pub fn conv2d_forward(s: Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]>, y
     if let Some(b) = b {
         check_len("bias", b.len(), d.o)?;
     }
-    let pointwise = s.pointwise();
-    let padded_len = d.c * (d.h + 2 * d.ph) * (d.w + 2 * d.pw);
     let chunks = n.div_ceil(IMAGES_PER_CHUNK);
     let yp = SendPtr(y.as_mut_ptr());
     par_for(chunks, 2 * n * d.o * d.k * d.p, |ci| {
@@ -309,16 +326,7 @@ pub fn conv2d_forward(s: Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]>, y
                 let xi = &x[img * in_len..(img + 1) * in_len];
                 // SAFETY: image `img`'s output block, disjoint from every other image's.
                 let yi = unsafe { yp.slice(img * out_len, out_len) };
-                let cols: &[f32] = if pointwise {
-                    xi
-                } else {
-                    let (pad, cols) = (grow(&mut sc.pad, padded_len), grow(&mut sc.cols, d.k * d.p));
-                    crate::simd::dispatch(Body(|| {
-                        pad_image(&d, xi, pad);
-                        im2col(&s, &d, pad, cols);
-                    }));
-                    cols
-                };
+                let cols = image_cols(&s, &d, xi, &mut sc.pad, &mut sc.cols);
                 // y_n = W·cols_n, then + b while the image's output is still in cache
                 sgemm(d.o, d.k, d.p, MatRef::rows(w, d.k), MatRef::rows(cols, d.p), yi, d.p, false);
                 if let Some(b) = b {
@@ -373,7 +381,6 @@ pub fn conv2d_backward(
     let dw_ptr = dw_parts.as_mut_ptr() as usize;
     let db_ptr = db_parts.as_mut_ptr() as usize;
     let work = 2 * n * d.o * d.k * d.p * (want_dw as usize + dxp.is_some() as usize);
-    let padded_len = d.c * (d.h + 2 * d.ph) * (d.w + 2 * d.pw);
     par_for(chunks, work, |ci| {
         with_scratch(|sc| {
             let mut dw_c = if want_dw { vec![0f32; d.o * d.k] } else { Vec::new() };
@@ -382,16 +389,7 @@ pub fn conv2d_backward(
                 let xi = &x[img * in_len..(img + 1) * in_len];
                 let dyi = &dy[img * out_len..(img + 1) * out_len];
                 if want_dw {
-                    let c: &[f32] = if pointwise {
-                        xi
-                    } else {
-                        let (pad, cols) = (grow(&mut sc.pad, padded_len), grow(&mut sc.cols, d.k * d.p));
-                        crate::simd::dispatch(Body(|| {
-                            pad_image(&d, xi, pad);
-                            im2col(&s, &d, pad, cols);
-                        }));
-                        cols
-                    };
+                    let c = image_cols(&s, &d, xi, &mut sc.pad, &mut sc.cols);
                     // dW_chunk += dy_n·cols_nᵀ
                     sgemm(d.o, d.p, d.k, MatRef::rows(dyi, d.p), MatRef::t(c, d.p), &mut dw_c, d.k, true);
                 }
@@ -411,7 +409,7 @@ pub fn conv2d_backward(
                         // dcols_n = Wᵀ·dy_n; dx_n = col2im(dcols_n)
                         let dcols = grow(&mut sc.dcols, d.k * d.p);
                         sgemm(d.k, d.o, d.p, MatRef::t(w, d.k), MatRef::rows(dyi, d.p), dcols, d.p, false);
-                        let dpad = grow(&mut sc.dpad, padded_len);
+                        let dpad = grow(&mut sc.dpad, padded_len(&d));
                         crate::simd::dispatch(Body(|| {
                             col2im(&s, &d, dcols, dpad);
                             unpad(&d, dpad, dxi);
