@@ -13,8 +13,8 @@
  */
 import test from 'ava';
 import { AdaBound, Adam, LAMB, Lion, Lookahead, Parameter, SGD, type Optimizer } from '../ts/index.js';
-import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, sampleIndices, values } from './helpers/data.js';
-import { Errors as FixtureErrors, loadFixture, type FixtureCase, type FixtureFile as AnyFixtureFile } from './helpers/fixtures.js';
+import { FIXTURE_LENGTHS, FIXTURE_STEPS, sampleIndices } from './helpers/data.js';
+import { Errors as FixtureErrors, fixtureParams, loadFixture, replayCase, type FixtureFile as AnyFixtureFile } from './helpers/fixtures.js';
 
 type FixtureFile = AnyFixtureFile<OptName> & { torch_optimizer: string; lion_pytorch: string };
 const load = (file: string): FixtureFile => loadFixture<OptName>(file) as FixtureFile;
@@ -64,16 +64,9 @@ const fixtureCase = test.macro({
     const c = file.cases[index]!;
     t.deepEqual(file.lengths, [...FIXTURE_LENGTHS]);
     t.is(file.steps, FIXTURE_STEPS);
-    const params = FIXTURE_LENGTHS.map((n, j) => new Parameter(values(c.seed, 0, j, n), { name: `t${j}` }));
+    const params = fixtureParams(c);
     const { opt, lr, inner } = makeOptimizer(name, params, c.options);
-    const groupLrs = [lr, lr / 2];
-    for (let s = 1; s <= FIXTURE_STEPS; s++) {
-      if (c.lrSchedule === 'linear') opt.paramGroups.forEach((g, gi) => (g.lr = linearLr(groupLrs[gi]!, s)));
-      params.forEach((p, j) => {
-        p.grad = c.skip && j === 1 && (s === 3 || s === 4) ? null : fixtureGrad(c.seed, s, j, p.numel, c.gradScale);
-      });
-      opt.step();
-    }
+    replayCase(c, params, opt, [lr, lr / 2]);
     const err = new Errors(TOLERANCE[name]);
     params.forEach((p, j) => {
       const fin = c.final[j]!;

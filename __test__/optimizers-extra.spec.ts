@@ -13,8 +13,8 @@
  */
 import test from 'ava';
 import { Adadelta, Adagrad, Adamax, NAdam, Parameter, RAdam, RMSprop, type Optimizer } from '../ts/index.js';
-import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, sampleIndices, values } from './helpers/data.js';
-import { Errors, loadFixture, type FixtureCase, type FixtureFile as AnyFixtureFile } from './helpers/fixtures.js';
+import { FIXTURE_LENGTHS, FIXTURE_STEPS, sampleIndices } from './helpers/data.js';
+import { Errors, fixtureParams, loadFixture, replayCase, type FixtureCase, type FixtureFile as AnyFixtureFile } from './helpers/fixtures.js';
 
 type FixtureFile = AnyFixtureFile<OptName>;
 const load = (file: string): FixtureFile => loadFixture<OptName>(file);
@@ -48,21 +48,12 @@ const CASE_TOLERANCE: Record<string, { abs: number; rel: number }> = {
 
 /** Replays a fixture case through the public API; returns the parameters and the optimizer. */
 function replay(name: OptName, c: FixtureCase): { params: Parameter[]; opt: Optimizer<object> } {
-  const params = FIXTURE_LENGTHS.map((n, j) => new Parameter(values(c.seed, 0, j, n), { name: `t${j}` }));
+  const params = fixtureParams(c);
   const baseLr = c.options.lr ?? DEFAULT_LR[name];
   const groups = [{ params: params.slice(0, 3) }, { params: params.slice(3, 5), lr: baseLr / 2 }];
-  const Ctor = CTORS[name] as unknown as new (g: unknown, o: unknown) => Optimizer<object>;
+  const Ctor = CTORS[name] as unknown as new (g: unknown, o: unknown) => Optimizer<{ lr: number }>;
   const opt = new Ctor(groups, c.options);
-  const groupLrs = [baseLr, baseLr / 2];
-  for (let t = 1; t <= FIXTURE_STEPS; t++) {
-    if (c.lrSchedule === 'linear') {
-      opt.paramGroups.forEach((g, gi) => ((g as { lr: number }).lr = linearLr(groupLrs[gi]!, t)));
-    }
-    params.forEach((p, j) => {
-      p.grad = c.skip && j === 1 && (t === 3 || t === 4) ? null : fixtureGrad(c.seed, t, j, p.numel, c.gradScale);
-    });
-    opt.step();
-  }
+  replayCase(c, params, opt, [baseLr, baseLr / 2]);
   return { params, opt };
 }
 

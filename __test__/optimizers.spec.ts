@@ -11,8 +11,8 @@
  */
 import test from 'ava';
 import { Adam, AdamW, Parameter, SGD, type Optimizer } from '../ts/index.js';
-import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, sampleIndices, values } from './helpers/data.js';
-import { Errors as FixtureErrors, loadFixture, type FixtureCase, type FixtureFile as AnyFixtureFile } from './helpers/fixtures.js';
+import { FIXTURE_LENGTHS, FIXTURE_STEPS, sampleIndices } from './helpers/data.js';
+import { Errors as FixtureErrors, fixtureParams, loadFixture, replayCase, type FixtureCase, type FixtureFile as AnyFixtureFile } from './helpers/fixtures.js';
 
 type FixtureFile = AnyFixtureFile<OptName>;
 const load = (file: string): FixtureFile => loadFixture<OptName>(file);
@@ -39,19 +39,10 @@ function makeOptimizer(name: OptName, params: Parameter[], options: Record<strin
 
 /** Replays a fixture case through the public API; returns the parameters and the optimizer. */
 function replay(name: OptName, c: FixtureCase): { params: Parameter[]; opt: Optimizer<{ lr: number }> } {
-  const params = FIXTURE_LENGTHS.map((n, j) => new Parameter(values(c.seed, 0, j, n), { name: `t${j}` }));
+  const params = fixtureParams(c);
   const baseLr = c.options.lr ?? DEFAULT_LR[name];
   const opt = makeOptimizer(name, params, c.options, baseLr);
-  const groupLrs = [baseLr, baseLr / 2];
-  for (let t = 1; t <= FIXTURE_STEPS; t++) {
-    if (c.lrSchedule === 'linear') {
-      opt.paramGroups.forEach((g, gi) => (g.lr = linearLr(groupLrs[gi]!, t)));
-    }
-    params.forEach((p, j) => {
-      p.grad = c.skip && j === 1 && (t === 3 || t === 4) ? null : fixtureGrad(c.seed, t, j, p.numel, c.gradScale);
-    });
-    opt.step();
-  }
+  replayCase(c, params, opt, [baseLr, baseLr / 2]);
   return { params, opt };
 }
 

@@ -4,6 +4,8 @@
  * comparison against the reference library.
  */
 import { readFileSync } from 'node:fs';
+import { Parameter } from '../../ts/index.js';
+import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, values } from './data.js';
 
 export interface FixtureCase {
   name: string;
@@ -23,6 +25,26 @@ export interface FixtureFile<Name extends string = string> {
   steps: number;
   cases: FixtureCase[];
   [library: string]: unknown;
+}
+
+/** A case's initial tensors as parameters named t0, t1, … (the generator's data rules). */
+export function fixtureParams(c: FixtureCase): Parameter[] {
+  return FIXTURE_LENGTHS.map((n, j) => new Parameter(values(c.seed, 0, j, n), { name: `t${j}` }));
+}
+
+/**
+ * Steps `opt` through a case as the generator did: the groups' lrs decayed linearly from
+ * `groupLrs` when the case asks, and its gradients (tensor 1 has none at steps 3 and 4 when the
+ * case skips).
+ */
+export function replayCase(c: FixtureCase, params: Parameter[], opt: { paramGroups: Array<{ lr: number }>; step(): unknown }, groupLrs: readonly number[]): void {
+  for (let s = 1; s <= FIXTURE_STEPS; s++) {
+    if (c.lrSchedule === 'linear') opt.paramGroups.forEach((g, gi) => (g.lr = linearLr(groupLrs[gi]!, s)));
+    params.forEach((p, j) => {
+      p.grad = c.skip && j === 1 && (s === 3 || s === 4) ? null : fixtureGrad(c.seed, s, j, p.numel, c.gradScale);
+    });
+    opt.step();
+  }
 }
 
 /** Reads `__test__/fixtures/<file>`. */
