@@ -494,13 +494,11 @@ def dump(obj):
 
 
 def render(opt_name, cases):
-    head = {
-        "generator": GENERATOR,
-        "torch": torch.__version__,
-        "optimizer": opt_name,
-        "lengths": LENGTHS,
-        "steps": STEPS,
-    }
+    return render_file({"generator": GENERATOR, "torch": torch.__version__, "optimizer": opt_name, "lengths": LENGTHS, "steps": STEPS}, cases)
+
+
+def render_file(head, cases):
+    """A fixture file: the header's keys one per line, then one line per case."""
     lines = ["{"]
     for k, v in head.items():
         lines.append("  %s: %s," % (dump(k), dump(v)))

@@ -43,6 +43,7 @@ from gen_fixtures import (  # noqa: E402  (shared data rules)
     dump,
     f32list,
     final_samples,
+    render_file,
     run_case_steps,
     sample_indices,
     self_check_data,
@@ -260,15 +261,7 @@ def render(opt_name, cases):
         "lengths": LENGTHS,
         "steps": STEPS,
     }
-    lines = ["{"]
-    for k, v in head.items():
-        lines.append("  %s: %s," % (dump(k), dump(v)))
-    lines.append('  "cases": [')
-    for i, c in enumerate(cases):
-        lines.append("    " + dump(c) + ("," if i + 1 < len(cases) else ""))
-    lines.append("  ]")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return render_file(head, cases)
 
 
 def main():
