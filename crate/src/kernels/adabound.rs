@@ -137,7 +137,8 @@ impl<const AMS: bool, const CWD: bool> Simd for AdaBoundBody<'_, AMS, CWD> {
         let n = p.len();
         assert!(m.len() == n && v.len() == n && (!AMS || vmax.len() == n));
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n (vmax when AMS).
-        simd::each(n, g, self.sq, |i| unsafe {
+        let ahead = simd::Ahead::of([&*p, g, &*m, &*v, if AMS { &*vmax } else { &[] }]);
+        simd::each(n, g, self.sq, ahead, |i| unsafe {
             let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
             let mut unused = 0.0;
             let vm = if AMS { vmax.get_unchecked_mut(i) } else { &mut unused };

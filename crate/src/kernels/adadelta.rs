@@ -97,7 +97,7 @@ impl<const WD: bool> Simd for AdadeltaBody<'_, WD> {
         let n = p.len();
         assert!(v.len() == n && acc.len() == n);
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, |i| unsafe {
+        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*v, &*acc]), |i| unsafe {
             let (p, v, acc) = (p.get_unchecked_mut(i), v.get_unchecked_mut(i), acc.get_unchecked_mut(i));
             (*p, *v, *acc) = adadelta_elem::<WD>(*p, *g.get_unchecked(i), *v, *acc, s);
         });

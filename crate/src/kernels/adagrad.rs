@@ -95,7 +95,7 @@ impl<const WD: bool> Simd for AdagradBody<'_, WD> {
         let n = p.len();
         assert!(sum.len() == n);
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, |i| unsafe {
+        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*sum]), |i| unsafe {
             let (p, sum) = (p.get_unchecked_mut(i), sum.get_unchecked_mut(i));
             (*p, *sum) = adagrad_elem::<WD>(*p, *g.get_unchecked(i), *sum, s);
         });

@@ -132,14 +132,23 @@ fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(
     (adam_param(p, m, x / s.bc2_sqrt, s), m, v)
 }
 
+impl<const AMS: bool, const CWD: bool, const SMALL: bool> AdamBody<'_, AMS, CWD, SMALL> {
+    /// The buffers the element loop reads.
+    #[inline(always)]
+    fn ahead(&self) -> simd::Ahead<5> {
+        simd::Ahead::of([&*self.p, self.g, &*self.m, &*self.v, if AMS { &*self.vmax } else { &[] }])
+    }
+}
+
 impl<const AMS: bool, const CWD: bool, const SMALL: bool> Simd for AdamBody<'_, AMS, CWD, SMALL> {
     #[inline(always)]
     fn run(self) {
+        let ahead = self.ahead();
         let (p, g, m, v, vmax, s) = (self.p, self.g, self.m, self.v, self.vmax, self.s);
         let n = p.len();
         assert!(m.len() == n && v.len() == n && (!AMS || vmax.len() == n));
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n (vmax when AMS).
-        simd::each(n, g, self.sq, |i| unsafe {
+        simd::each(n, g, self.sq, ahead, |i| unsafe {
             let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
             let mut unused = 0.0;
             let vm = if AMS { vmax.get_unchecked_mut(i) } else { &mut unused };
@@ -158,7 +167,7 @@ impl<const AMS: bool, const CWD: bool, const SMALL: bool> Simd for AdamBody<'_, 
         };
         let n = self.p.len();
         assert!(self.m.len() == n && self.v.len() == n && (!AMS || self.vmax.len() == n));
-        simd::each_block(n, &mut AdamBlocks { b: self, y });
+        simd::each_block(n, self.ahead(), &mut AdamBlocks { b: self, y });
     }
 }
 

@@ -94,7 +94,7 @@ impl<const WD: bool, const SMALL: bool> Simd for AdamaxBody<'_, WD, SMALL> {
         let n = p.len();
         assert!(m.len() == n && u.len() == n);
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, |i| unsafe {
+        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*m, &*u]), |i| unsafe {
             let (p, m, u) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), u.get_unchecked_mut(i));
             (*p, *m, *u) = adamax_elem::<WD, SMALL>(*p, *g.get_unchecked(i), *m, *u, s);
         });

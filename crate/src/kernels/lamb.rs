@@ -156,7 +156,7 @@ impl<const CWD: bool> Simd for LambReduce<'_, CWD> {
         // Lane j of each sum gathers elements j, j + 32, ... of the piece, as `simd::sum_squares`.
         let [mut aw, mut au] = *self.lanes;
         // SAFETY: `each_lane` passes i < n = g.len() and j < LANES; every slice has length n.
-        simd::each_lane(n, g, self.sq, |i, j| unsafe {
+        simd::each_lane(n, g, self.sq, simd::Ahead::of([p, g, &*m, &*v]), |i, j| unsafe {
             let (pi, m, v) = (*p.get_unchecked(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
             let u;
             (*m, *v, u) = lamb_moments::<CWD>(pi, *g.get_unchecked(i), *m, *v, s);
@@ -183,7 +183,8 @@ impl<const CWD: bool> Simd for LambApply<'_, CWD> {
         let n = p.len();
         assert!(m.len() == n && v.len() == n);
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, self.g, self.sq, |i| unsafe {
+        // The gradient is not read here (Σg² was gathered in the first pass).
+        simd::each(n, self.g, self.sq, simd::Ahead::of([&*p, m, v]), |i| unsafe {
             let p = p.get_unchecked_mut(i);
             *p = *p + s.neg_step * lamb_u::<CWD>(*p, *m.get_unchecked(i), *v.get_unchecked(i), s);
             // θ ← θ − η·r·u

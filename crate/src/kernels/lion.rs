@@ -105,7 +105,7 @@ impl LionBody<'_> {
         let n = p.len();
         assert!(m.len() == n);
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, |i| unsafe {
+        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*m]), |i| unsafe {
             let (p, m) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i));
             (*p, *m) = lion_elem::<FMA>(*p, *g.get_unchecked(i), *m, s);
         });

@@ -128,7 +128,7 @@ impl<const CWD: bool, const SMALL: bool> Simd for NadamBody<'_, CWD, SMALL> {
         let n = p.len();
         assert!(m.len() == n && v.len() == n);
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, |i| unsafe {
+        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*m, &*v]), |i| unsafe {
             let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
             (*p, *m, *v) = nadam_elem::<CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, s);
         });
@@ -146,7 +146,8 @@ impl<const CWD: bool, const SMALL: bool> Simd for NadamBody<'_, CWD, SMALL> {
         };
         let n = self.p.len();
         assert!(self.m.len() == n && self.v.len() == n);
-        simd::each_block(n, &mut NadamBlocks { b: self, y });
+        let ahead = simd::Ahead::of([&*self.p, self.g, &*self.m, &*self.v]);
+        simd::each_block(n, ahead, &mut NadamBlocks { b: self, y });
     }
 }
 

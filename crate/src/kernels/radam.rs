@@ -126,7 +126,7 @@ impl<const RECT: bool, const CWD: bool, const SMALL: bool> Simd for RadamBody<'_
         let n = p.len();
         assert!(m.len() == n && v.len() == n);
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, |i| unsafe {
+        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*m, &*v]), |i| unsafe {
             let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
             (*p, *m, *v) = radam_elem::<RECT, CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, s);
         });

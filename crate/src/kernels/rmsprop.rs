@@ -152,7 +152,8 @@ impl<const CENTER: u8, const MOM: bool, const WD: bool> Simd for RmspropBody<'_,
         let n = p.len();
         assert!(v.len() == n && (!MOM || buf.len() == n) && (CENTER == PLAIN || gavg.len() == n));
         // SAFETY: `each` passes i < n = g.len(), and every slice used has length n.
-        simd::each(n, g, self.sq, |i| unsafe {
+        let ahead = simd::Ahead::of([&*p, g, &*v, if MOM { &*buf } else { &[] }, if CENTER == PLAIN { &[] } else { &*gavg }]);
+        simd::each(n, g, self.sq, ahead, |i| unsafe {
             let (p, v) = (p.get_unchecked_mut(i), v.get_unchecked_mut(i));
             let (mut unused_b, mut unused_g) = (0.0, 0.0);
             let b = if MOM { buf.get_unchecked_mut(i) } else { &mut unused_b };

@@ -122,7 +122,8 @@ impl<const MODE: u8, const NEST: bool, const WD: bool> Simd for SgdBody<'_, MODE
         let n = p.len();
         assert!(MODE == NO_MOMENTUM || buf.len() == n);
         // SAFETY: `each` passes i < n = g.len(); buf has length n when it is used.
-        simd::each(n, g, self.sq, |i| unsafe {
+        let ahead = simd::Ahead::of([&*p, g, if MODE == NO_MOMENTUM { &[] } else { &*buf }]);
+        simd::each(n, g, self.sq, ahead, |i| unsafe {
             let p = p.get_unchecked_mut(i);
             if MODE == NO_MOMENTUM {
                 *p = sgd_elem::<MODE, NEST, WD>(*p, *g.get_unchecked(i), 0.0, s).0;

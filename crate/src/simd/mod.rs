@@ -165,31 +165,71 @@ pub type SqLanes = [f64; LANES];
 /// and gathering Σg² in the same loop costs ~1–5 % of an AdamW step where a separate pass over
 /// each 2048-element sub-piece while it was in L1 cost ~11 %.
 ///
-/// `f` may index its slices without bounds checks when they all have length `n`; `g.len()`
-/// must be `n`.
+/// `ahead` names the buffers the loop reads (see [`Ahead`]). `f` may index its slices without
+/// bounds checks when they all have length `n`; `g.len()` must be `n`.
 #[inline(always)]
-pub fn each(n: usize, g: &[f32], sq: Option<&mut SqLanes>, mut f: impl FnMut(usize)) {
-    each_lane(n, g, sq, |i, _| f(i))
+pub fn each<const K: usize>(n: usize, g: &[f32], sq: Option<&mut SqLanes>, ahead: Ahead<K>, mut f: impl FnMut(usize)) {
+    each_lane(n, g, sq, ahead, |i, _| f(i))
 }
 
 /// [`each`], also passing `f` the lane `i mod LANES`, a constant once the block loop is unrolled,
 /// for kernels that gather sums of their own in the same lanes (LAMB's ‖θ‖² and ‖u‖²).
 #[inline(always)]
-pub fn each_lane(n: usize, g: &[f32], sq: Option<&mut SqLanes>, f: impl FnMut(usize, usize)) {
+pub fn each_lane<const K: usize>(n: usize, g: &[f32], sq: Option<&mut SqLanes>, ahead: Ahead<K>, f: impl FnMut(usize, usize)) {
     assert_eq!(g.len(), n, "gradient length");
     match sq {
-        Some(lanes) => each_impl::<true>(n, g, lanes, f),
-        None => each_impl::<false>(n, g, &mut [0.0; LANES], f),
+        Some(lanes) => each_impl::<true, K>(n, g, lanes, ahead, f),
+        None => each_impl::<false, K>(n, g, &mut [0.0; LANES], ahead, f),
+    }
+}
+
+/// Elements a kernel's loop prefetches ahead of the one it works on: 2 KiB per buffer.
+pub const AHEAD: usize = 512;
+
+/// The buffers an element loop reads, each prefetched [`AHEAD`] elements ahead of the loop,
+/// two cache lines per buffer per block of [`LANES`]. With one thread the hardware prefetcher
+/// alone keeps too few lines in flight for 4–5 streams: a paired run of AdamW at 16M parameters
+/// measured 12–13 % less time with one thread and 7–11 % with two. Empty slices (a buffer the
+/// step's options leave out) are skipped. Prefetches never fault, so the ones past a piece's end
+/// (usually the next piece, which the same thread takes next) are harmless.
+#[derive(Clone, Copy)]
+pub struct Ahead<const K: usize>([*const f32; K]);
+
+impl<const K: usize> Ahead<K> {
+    /// The loop reads these buffers (indexed like its element index).
+    #[inline(always)]
+    pub fn of(bufs: [&[f32]; K]) -> Self {
+        Ahead(bufs.map(|b| if b.is_empty() { std::ptr::null() } else { b.as_ptr() }))
+    }
+
+    /// Prefetches the two lines [`AHEAD`] elements past `i` in every buffer.
+    #[inline(always)]
+    fn fetch(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        for &p in &self.0 {
+            if !p.is_null() {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                // SAFETY: a prefetch is a hint: it never faults and changes no state; the address
+                // is computed with wrapping arithmetic, so it is never an out-of-bounds offset.
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD) as *const i8);
+                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD + 16) as *const i8);
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
     }
 }
 
 #[inline(always)]
-fn each_impl<const SQ: bool>(n: usize, g: &[f32], out: &mut SqLanes, mut f: impl FnMut(usize, usize)) {
+fn each_impl<const SQ: bool, const K: usize>(n: usize, g: &[f32], out: &mut SqLanes, ahead: Ahead<K>, mut f: impl FnMut(usize, usize)) {
     // A local copy, so LLVM can keep the lanes in vector registers across blocks.
     let mut lanes = *out;
     let main = n / LANES * LANES;
     let mut i = 0;
     while i < main {
+        ahead.fetch(i);
         for (j, lane) in lanes.iter_mut().enumerate() {
             f(i + j, j);
             if SQ {
@@ -225,10 +265,11 @@ pub trait Blocks {
 /// after each block measured +40 % on AdamW (LLVM leaves that loop scalar), so a step that
 /// gathers norms runs the kernel's [`each`] loop instead.
 #[inline(always)]
-pub fn each_block(n: usize, body: &mut impl Blocks) {
+pub fn each_block<const K: usize>(n: usize, ahead: Ahead<K>, body: &mut impl Blocks) {
     let main = n / LANES * LANES;
     let mut i = 0;
     while i < main {
+        ahead.fetch(i);
         body.block(i, LANES);
         i += LANES;
     }
