@@ -10,6 +10,8 @@
  *  2. every optimizer (SGD-momentum, Adam, AdamW, RMSprop, Adagrad, RAdam, NAdam, Adamax, Adadelta,
  *     AdaBound, LAMB, Lion, Lookahead(AdamW)) on 16M parameters at 1 and all threads, with GB/s at
  *     its bytes per parameter and the ratio to the C probe's AdamW GB/s measured in the same run;
+ *     NAdam, Lion and LAMB (the updates furthest from AdamW's shape) are also timed against the
+ *     same update written plainly in C (benchmark/same-in-c.c, built like the probe, run beside it);
  *  3. the cost of monitoring (GradNormMonitor), skipNonFinite and clipGradNorm beside an AdamW step.
  * `--only` takes optimizer names (adamw, sgd, adam: parts 1 and 2; rmsprop, adagrad, radam, nadam,
  * adamax, adadelta, adabound, lamb, lion, lookahead: part 2), `monitor` (part 3), or the groups
@@ -23,7 +25,7 @@
  * smoke run (~1 min), `--no-probe` skips the C yardstick. A full run takes about 2-3 minutes on 2 cores.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Parameter } from '../ts/index.js';
@@ -120,6 +122,9 @@ const MON_SEGMENTS = Q ? 1 : 2;
 /** The repository root: this script lives in <root>/benchmark/. */
 const ROOT = path.resolve(path.dirname(path.resolve(process.argv[1] ?? 'benchmark/bench.ts')), '..');
 const PROBE = path.resolve(ROOT, '../shared/perf/run-probe.sh');
+/** The same updates in plain C (NAdam, Lion, LAMB), built with gcc like the probe. */
+const SAME_C = path.resolve(ROOT, 'benchmark/same-in-c.c');
+const SAME_C_KINDS: ZooKind[] = ['nadam', 'lion', 'lamb'];
 const ALL = Math.max(1, os.availableParallelism());
 const THREADS = ALL > 1 ? [1, ALL] : [1];
 const gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc;
@@ -839,6 +844,36 @@ function runProbe(params: number, threads: number, when: string): ProbeRun | nul
   return run;
 }
 
+let sameCBin: string | null | undefined;
+
+/**
+ * Runs benchmark/same-in-c.c (built once per run, as run-probe.sh builds the probe) and files its
+ * lines with the probe's, under the kernel names nadam, lion and lamb.
+ */
+function runSameC(params: number, threads: number, when: string): void {
+  if (!opts.probe || sameCBin === null) return;
+  if (sameCBin === undefined) {
+    const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'ferroptim-bench-')), 'same-in-c');
+    const cc = spawnSync('gcc', ['-O3', '-march=native', '-fno-math-errno', '-fopenmp', SAME_C, '-o', out, '-lm'], { encoding: 'utf8' });
+    if (cc.status !== 0) {
+      sameCBin = null;
+      console.log(`  (could not build ${path.relative(ROOT, SAME_C)}: ${(cc.error?.message ?? cc.stderr).toString().trim().slice(0, 300)}; continuing without it)`);
+      return;
+    }
+    sameCBin = out;
+  }
+  const r = spawnSync(sameCBin, [String(params)], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, OMP_NUM_THREADS: String(threads), OMP_PROC_BIND: 'close' } });
+  const lines: ProbeLine[] = [];
+  for (const l of (r.stdout ?? '').split('\n')) {
+    if (l.trim().startsWith('{')) lines.push(JSON.parse(l) as ProbeLine);
+  }
+  const run: ProbeRun = { when, threads, params, lines };
+  if (r.status !== 0 || lines.length === 0) run.error = (r.error?.message ?? r.stderr ?? `exit ${r.status}`).toString().trim().slice(0, 500);
+  probeRuns.push(run);
+  if (run.error) console.log(`  same-in-C (${params}, ${threads}T) failed: ${run.error}`);
+  else console.log(`  same-in-C ${when} ${threads}T: ${lines.map((l) => `${l.kernel} ${l.ms.toFixed(3)} ms`).join(', ')}`);
+}
+
 /** The best (fastest) C time for a kernel, over the given runs, and the range seen. */
 function probeBest(kernel: string, params: number, threads: number, whens: string[]): { ms: number; worstMs: number; runs: number } | null {
   const ms = probeRuns
@@ -1049,7 +1084,10 @@ async function main(): Promise<void> {
   const probeKinds: Kind[] = opts.probe ? opts.only.filter((k) => k !== 'adam') : [];
   const segMins = new Map<string, number[]>();
   function probeAt(kind: string, boundary: number): void {
-    for (const t of [...THREADS].reverse()) runProbe(BIG, t, `${kind}:${boundary}`);
+    for (const t of [...THREADS].reverse()) {
+      runProbe(BIG, t, `${kind}:${boundary}`);
+      if (kind === 'zoo' && opts.zoo.some((k) => SAME_C_KINDS.includes(k))) runSameC(BIG, t, `${kind}:${boundary}`);
+    }
   }
   for (const kind of opts.only) await runPhase(`${kind}-16M`, () => bigPhase(kind, probeKinds.includes(kind)));
   if (probeKinds.length) runProbe(SMALL, 1, 'small');
@@ -1274,6 +1312,9 @@ async function main(): Promise<void> {
     value: number | null;
     /** The same against the median step (a lower bound under noise). */
     valueMedian: number | null;
+    /** NAdam, Lion, LAMB: the same update in plain C, best time / ferroptim best time (> 1: faster). */
+    vsSameC: number | null;
+    sameCMs: number | null;
     target: number;
     pass?: boolean;
   }
@@ -1285,6 +1326,7 @@ async function main(): Promise<void> {
       const c = probeBest('adamw', BIG, t, zooWhens);
       const cGb = c ? (BIG * 28) / (c.ms / 1e3) / 1e9 : null;
       const value = cGb ? r.gbPerSBest / cGb : null;
+      const same = SAME_C_KINDS.includes(kind) ? probeBest(kind, BIG, t, zooWhens) : null;
       zooRatios.push({
         kind,
         threads: t,
@@ -1294,6 +1336,8 @@ async function main(): Promise<void> {
         cAdamwGbPerS: cGb === null ? null : round(cGb, 2),
         value: value === null ? null : round(value, 3),
         valueMedian: cGb ? round(r.gbPerS / cGb, 3) : null,
+        vsSameC: same ? round(same.ms / r.minMs, 3) : null,
+        sameCMs: same?.ms ?? null,
         target: zooTarget(kind),
         pass: value === null ? undefined : value >= zooTarget(kind),
       });
@@ -1306,7 +1350,8 @@ async function main(): Promise<void> {
       const moved = MOVED[z.kind] ? `; ${((z.gbPerSBest * MOVED[z.kind]!) / z.bytesPerParam).toFixed(1)} GB/s actually moved at ${MOVED[z.kind]} B/param` : '';
       console.log(
         `${zooNoisy ? '* ' : '  '}${`${LABEL[z.kind]} ${z.threads}T`.padEnd(30)} ${v.padStart(6)}${z.pass === undefined ? '' : z.pass ? `  [ok, target >= ${z.target}]` : `  [MISS, target >= ${z.target}]`}   ` +
-          `${z.gbPerSBest.toFixed(1)} GB/s at ${z.bytesPerParam} B/param vs C AdamW ${z.cAdamwGbPerS?.toFixed(1) ?? 'n/a'} GB/s; median-based ${z.valueMedian?.toFixed(3) ?? 'n/a'}${moved}`,
+          `${z.gbPerSBest.toFixed(1)} GB/s at ${z.bytesPerParam} B/param vs C AdamW ${z.cAdamwGbPerS?.toFixed(1) ?? 'n/a'} GB/s; median-based ${z.valueMedian?.toFixed(3) ?? 'n/a'}${moved}` +
+          (z.vsSameC === null ? '' : `; ${z.vsSameC.toFixed(2)}x the same update in C (${z.sameCMs!.toFixed(2)} ms)`),
       );
     }
   }
@@ -1432,6 +1477,14 @@ async function main(): Promise<void> {
       const c = probeBest('adamw', BIG, t, zooWhens);
       if (c) md.push(`| C/OpenMP AdamW probe (best of ${c.runs} runs) | 28 | ${t} | — | ${c.ms.toFixed(2)} ms | ${(BIG / (c.ms / 1e3) / 1e9).toFixed(3)} | — | ${((BIG * 28) / (c.ms / 1e3) / 1e9).toFixed(1)} | 100% | |`);
     }
+    const sameRows = zooRatios.filter((z) => z.sameCMs !== null);
+    for (const z of sameRows) {
+      const ms = z.sameCMs!;
+      md.push(
+        `| ${LABEL[z.kind]} in plain C (same-in-c.c) | ${z.kind === 'lamb' ? '28†' : BYTES[z.kind]} | ${z.threads} | — | ${ms.toFixed(2)} ms | ${(BIG / (ms / 1e3) / 1e9).toFixed(3)} | — | ` +
+          `${((BIG * BYTES[z.kind]!) / (ms / 1e3) / 1e9).toFixed(1)} | ${z.cAdamwGbPerS ? `${(((BIG * BYTES[z.kind]!) / (ms / 1e3) / 1e9 / z.cAdamwGbPerS) * 100).toFixed(0)}%` : 'n/a'} | ferroptim ${z.vsSameC!.toFixed(2)}× its speed |`,
+      );
+    }
     md.push('');
     md.push(
       'One 16M-parameter tensor shared by all optimizers, every optimizer interleaved round by round with the others and the C ' +
@@ -1445,6 +1498,11 @@ async function main(): Promise<void> {
         `(RMSprop lr 1e-2, α 0.99, no momentum, not centered; Adagrad lr 1e-2; RAdam lr 1e-3; NAdam and Adamax lr 2e-3; Adadelta lr 1, ρ 0.9; ` +
         `AdaBound lr 1e-3, final lr 0.1; LAMB lr 1e-3, no weight decay; Lion lr 1e-4, β (0.9, 0.99); Lookahead k ${LA_K}, α ${LA_ALPHA} over the AdamW above). ` +
         'Targets: elementwise optimizers ≥ 85% of the C AdamW GB/s, LAMB ≥ 60%.' +
+        (sameRows.length
+          ? ' "In plain C" rows: the same update as a straightforward C/OpenMP loop (benchmark/same-in-c.c, built like the probe and run ' +
+            'beside it, best of 10 per run), so the distance to AdamW\'s bandwidth can be told apart from the distance to plain C; ' +
+            'the last column is ferroptim\'s best step over that loop\'s.'
+          : '') +
         (zooNoisy ? ` * measured while other processes used more than ${NOISY} cores on average.` : ''),
     );
   }
