@@ -67,48 +67,18 @@ pub fn for_each_piece<F>(offsets: &[usize], f: F) -> Result<(), String>
 where
     F: Fn(usize, usize, usize) + Sync,
 {
-    run_chunks(offsets, false, f)
-}
-
-/// [`for_each_piece`] with the chunks taken from the last to the first (each thread walks its
-/// share downwards). The second pass of a two-pass step uses it: the data the first pass touched
-/// last is still in cache when the second pass starts.
-pub fn for_each_piece_rev<F>(offsets: &[usize], f: F) -> Result<(), String>
-where
-    F: Fn(usize, usize, usize) + Sync,
-{
-    run_chunks(offsets, true, f)
-}
-
-fn run_chunks<F>(offsets: &[usize], rev: bool, f: F) -> Result<(), String>
-where
-    F: Fn(usize, usize, usize) + Sync,
-{
     let total = *offsets.last().unwrap_or(&0);
     let chunks = num_chunks(total);
-    let serial = |f: &F| {
-        if rev {
-            (0..chunks).rev().for_each(|c| pieces_of_chunk(offsets, c, f));
-        } else {
-            (0..chunks).for_each(|c| pieces_of_chunk(offsets, c, f));
-        }
-    };
     if total < par_min() {
-        serial(&f);
+        (0..chunks).for_each(|c| pieces_of_chunk(offsets, c, &f));
         return Ok(());
     }
     let pool = crate::pool::pool()?;
     if pool.current_num_threads() <= 1 {
-        serial(&f);
+        (0..chunks).for_each(|c| pieces_of_chunk(offsets, c, &f));
         return Ok(());
     }
-    pool.install(|| {
-        if rev {
-            (0..chunks).into_par_iter().rev().with_min_len(2).for_each(|c| pieces_of_chunk(offsets, c, &f));
-        } else {
-            (0..chunks).into_par_iter().with_min_len(2).for_each(|c| pieces_of_chunk(offsets, c, &f));
-        }
-    });
+    pool.install(|| (0..chunks).into_par_iter().with_min_len(2).for_each(|c| pieces_of_chunk(offsets, c, &f)));
     Ok(())
 }
 
@@ -202,18 +172,16 @@ mod tests {
     fn pieces_cover_once() {
         for lens in [vec![0, 1, 0, 7, 8192, 8193, 0], vec![CHUNK * 5 + 3], vec![1; 300], vec![]] {
             let offsets = prefix(&lens);
-            for rev in [false, true] {
-                let seen = Mutex::new(vec![0u32; *offsets.last().unwrap()]);
-                let visit = |t: usize, a: usize, b: usize| {
-                    assert!(a < b && b <= lens[t]);
-                    let mut s = seen.lock().unwrap();
-                    for i in a..b {
-                        s[offsets[t] + i] += 1;
-                    }
-                };
-                if rev { for_each_piece_rev(&offsets, visit) } else { for_each_piece(&offsets, visit) }.unwrap();
-                assert!(seen.into_inner().unwrap().iter().all(|&n| n == 1));
-            }
+            let seen = Mutex::new(vec![0u32; *offsets.last().unwrap()]);
+            for_each_piece(&offsets, |t, a, b| {
+                assert!(a < b && b <= lens[t]);
+                let mut s = seen.lock().unwrap();
+                for i in a..b {
+                    s[offsets[t] + i] += 1;
+                }
+            })
+            .unwrap();
+            assert!(seen.into_inner().unwrap().iter().all(|&n| n == 1));
         }
     }
 

@@ -387,8 +387,7 @@ impl<R: Rule> Engine<R> {
             .map_err(Error::Range)?;
         } else {
             // SAFETY: as above.
-            let apply = |t: usize, a: usize, b: usize| unsafe { R::apply(&scalars[t], &tensors[t], a, b, None) };
-            if R::TWO_PASS { driver::for_each_piece_rev(&self.offsets, apply) } else { driver::for_each_piece(&self.offsets, apply) }
+            driver::for_each_piece(&self.offsets, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b, None) })
                 .map_err(Error::Range)?;
         }
         self.grad_sums.clear();
