@@ -121,8 +121,11 @@ struct Scale<'a>(&'a mut [f32], f32);
 impl Simd for Scale<'_> {
     #[inline(always)]
     fn run(self) {
-        for x in self.0.iter_mut() {
-            *x *= self.1;
+        for c in self.0.chunks_mut(simd::LANES) {
+            simd::prefetch_block(c.as_ptr());
+            for x in c {
+                *x *= self.1;
+            }
         }
     }
 }
@@ -132,16 +135,19 @@ impl Simd for Clamp<'_> {
     #[inline(always)]
     fn run(self) {
         let c = self.1;
-        for x in self.0.iter_mut() {
-            // NaN stays NaN, as torch.clamp.
-            let v = *x;
-            *x = if v > c {
-                c
-            } else if v < -c {
-                -c
-            } else {
-                v
-            };
+        for block in self.0.chunks_mut(simd::LANES) {
+            simd::prefetch_block(block.as_ptr());
+            for x in block {
+                // NaN stays NaN, as torch.clamp.
+                let v = *x;
+                *x = if v > c {
+                    c
+                } else if v < -c {
+                    -c
+                } else {
+                    v
+                };
+            }
         }
     }
 }

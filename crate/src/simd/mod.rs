@@ -204,22 +204,30 @@ impl<const K: usize> Ahead<K> {
 
     /// Prefetches the two lines [`AHEAD`] elements past `i` in every buffer.
     #[inline(always)]
-    fn fetch(&self, i: usize) {
-        #[cfg(target_arch = "x86_64")]
+    pub fn fetch(&self, i: usize) {
         for &p in &self.0 {
             if !p.is_null() {
-                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                // SAFETY: a prefetch is a hint: it never faults and changes no state; the address
-                // is computed with wrapping arithmetic, so it is never an out-of-bounds offset.
-                unsafe {
-                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD) as *const i8);
-                    _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(i + AHEAD + 16) as *const i8);
-                }
+                prefetch_block(p.wrapping_add(i));
             }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = i;
     }
+}
+
+/// Prefetches the block of [`LANES`] elements [`AHEAD`] elements past `p` (two cache lines).
+#[inline(always)]
+pub fn prefetch_block(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is a hint: it never faults and changes no state; the address is
+        // computed with wrapping arithmetic, so it is never an out-of-bounds offset.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(AHEAD) as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(AHEAD + 16) as *const i8);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 #[inline(always)]
@@ -315,7 +323,9 @@ pub const LANES: usize = 32;
 /// Σ x² in f64 over [`LANES`] lanes (lane = index mod 32), each lane summed in index order, the
 /// lanes combined in a fixed tree. Every level computes exactly these sums, so the result is the same
 /// bits at every level; the explicit vector code exists because LLVM vectorises this reduction
-/// poorly (shuffles into 128-bit registers, about 5x slower).
+/// poorly (shuffles into 128-bit registers, about 5x slower). It prefetches ([`prefetch_block`]):
+/// one stream read by one thread is otherwise held back by the few lines the hardware prefetcher
+/// keeps in flight (a C loop over 16M floats: 9.6 GB/s without, 22–24 GB/s with).
 pub fn sum_squares(x: &[f32]) -> f64 {
     let mut lanes = [0.0f64; LANES];
     sum_squares_into(x, &mut lanes);
@@ -380,6 +390,7 @@ mod x86 {
     pub unsafe fn sum_squares_avx512(x: &[f32], lanes: &mut [f64; LANES]) {
         let mut a = [0, 1, 2, 3].map(|k| _mm512_loadu_pd(lanes.as_ptr().add(8 * k)));
         for c in x.chunks_exact(LANES) {
+            super::prefetch_block(c.as_ptr());
             // Eight floats per load, widened straight from memory: no lane extraction competing
             // with the conversions for the shuffle port.
             for (k, acc) in a.iter_mut().enumerate() {
@@ -398,6 +409,7 @@ mod x86 {
     pub unsafe fn sum_squares_avx2(x: &[f32], lanes: &mut [f64; LANES]) {
         let mut a = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| _mm256_loadu_pd(lanes.as_ptr().add(4 * k)));
         for c in x.chunks_exact(LANES) {
+            super::prefetch_block(c.as_ptr());
             for (k, acc) in a.iter_mut().enumerate() {
                 let v = _mm256_cvtps_pd(_mm_loadu_ps(c.as_ptr().add(4 * k)));
                 *acc = _mm256_fmadd_pd(v, v, *acc);
@@ -413,6 +425,7 @@ mod x86 {
     pub unsafe fn sum_squares_sse2(x: &[f32], lanes: &mut [f64; LANES]) {
         let mut a: [__m128d; 16] = std::array::from_fn(|k| _mm_loadu_pd(lanes.as_ptr().add(2 * k)));
         for c in x.chunks_exact(LANES) {
+            super::prefetch_block(c.as_ptr());
             for k in 0..8 {
                 let v = _mm_loadu_ps(c.as_ptr().add(4 * k));
                 let lo = _mm_cvtps_pd(v);
