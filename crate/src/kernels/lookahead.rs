@@ -13,7 +13,7 @@
 
 use crate::driver;
 use crate::engine::{first_overlap, Buf, Error};
-use crate::simd::{self, Simd};
+use crate::simd::{self, Simd, LANES};
 
 /// The slow weights of one Lookahead, one optional buffer per registered parameter.
 #[derive(Default)]
@@ -179,11 +179,16 @@ impl<const FRESH: bool> Simd for SyncBody<'_, FRESH> {
     #[inline(always)]
     fn run(self) {
         let s = self.s;
-        for (f, sl) in self.fast.iter_mut().zip(self.slow.iter_mut()) {
-            let old = if FRESH { *f } else { *sl }; // φ ← θ on the first sync
-            let x = sync_elem(*f, old, s);
-            *f = x;
-            *sl = x; // φ ← θ
+        // Blocks of LANES, each prefetching ahead (the first sync only writes φ).
+        let ahead = simd::Ahead::of([&*self.fast, if FRESH { &[] } else { &*self.slow }]);
+        for (k, (fb, sb)) in self.fast.chunks_mut(LANES).zip(self.slow.chunks_mut(LANES)).enumerate() {
+            ahead.fetch(k * LANES);
+            for (f, sl) in fb.iter_mut().zip(sb.iter_mut()) {
+                let old = if FRESH { *f } else { *sl }; // φ ← θ on the first sync
+                let x = sync_elem(*f, old, s);
+                *f = x;
+                *sl = x; // φ ← θ
+            }
         }
     }
 }
