@@ -6,7 +6,7 @@
 //! scalars once in f64, and runs the kernel over all tensors in one parallel region.
 
 use crate::driver;
-use crate::simd::{combine_lanes, SqLanes, LANES};
+use crate::simd::{combine_lanes, SqLanes, A64, LANES};
 use std::marker::PhantomData;
 
 /// Most state buffers a parameter can have (RMSprop centered with momentum has three).
@@ -366,7 +366,7 @@ impl<R: Rule> Engine<R> {
             let (tensors, scalars) = (&self.tensors, &self.scalars);
             // SAFETY: as for apply below.
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials2, &mut self.sums2, |t, a, b| unsafe {
-                let mut lanes = [0.0f64; LANES];
+                let mut lanes = A64([0.0f64; LANES]);
                 let [x, y] = R::reduce(&scalars[t], &tensors[t], a, b, gather.then_some(&mut lanes));
                 [x, y, if gather { combine_lanes(&lanes) } else { 0.0 }]
             })
@@ -380,7 +380,7 @@ impl<R: Rule> Engine<R> {
             // SAFETY: pieces are disjoint ranges within each tensor's length (driver), buffers are
             // disjoint (checked above) and slots were allocated above.
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| unsafe {
-                let mut lanes = [0.0f64; LANES];
+                let mut lanes = A64([0.0f64; LANES]);
                 R::apply(&scalars[t], &tensors[t], a, b, Some(&mut lanes));
                 [combine_lanes(&lanes)]
             })

@@ -13,7 +13,7 @@
 
 use super::{flag, AdamMoments};
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes, LANES};
+use crate::simd::{self, Simd, SqLanes, A64, LANES};
 
 pub struct Adam;
 
@@ -185,7 +185,7 @@ impl<const AMS: bool, const CWD: bool, const SMALL: bool> simd::Blocks for AdamB
         let b = &mut self.b;
         let (p, g, m, v) = (&mut b.p[i..i + len], &b.g[i..i + len], &mut b.m[i..i + len], &mut b.v[i..i + len]);
         let vmax = if AMS { &mut b.vmax[i..i + len] } else { &mut [][..] };
-        let (mut mb, mut xb, mut q) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
+        let (mut mb, mut xb, mut q) = (A64([0.0; LANES]), A64([0.0; LANES]), A64([0.0; LANES]));
         let mut unused = 0.0;
         for j in 0..len {
             let gj = s.mom.grad::<CWD>(p[j], g[j]);
@@ -194,7 +194,7 @@ impl<const AMS: bool, const CWD: bool, const SMALL: bool> simd::Blocks for AdamB
             (mb[j], vj, xb[j]) = adam_moments::<AMS, SMALL>(gj, m[j], v[j], vm, s);
             (m[j], v[j]) = (mb[j], vj);
         }
-        simd::div_by_scalar(&xb, len, s.bc2_sqrt, self.y, &mut q);
+        simd::div_by_scalar(&xb.0, len, s.bc2_sqrt, self.y, &mut q.0);
         for j in 0..len {
             p[j] = adam_param(p[j], mb[j], q[j], s);
         }

@@ -23,7 +23,7 @@
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, combine_lanes, Simd, SqLanes, LANES};
+use crate::simd::{self, combine_lanes, Simd, SqLanes, A64, LANES};
 
 pub struct Lamb;
 
@@ -86,7 +86,7 @@ impl Rule for Lamb {
 
     unsafe fn reduce(s: &LambScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) -> [f64; 2] {
         let (p, g, m, v) = (&*t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
-        let mut lanes = [[0.0; LANES]; 2];
+        let mut lanes = [A64([0.0; LANES]); 2];
         if s.coupled {
             simd::dispatch(LambReduce::<true> { p, g, m, v, s, lanes: &mut lanes, sq });
         } else {

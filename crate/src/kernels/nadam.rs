@@ -17,7 +17,7 @@
 
 use super::{flag, AdamMoments};
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes, LANES};
+use crate::simd::{self, Simd, SqLanes, A64, LANES};
 
 pub struct Nadam;
 
@@ -164,13 +164,13 @@ impl<const CWD: bool, const SMALL: bool> simd::Blocks for NadamBlocks<'_, CWD, S
         let s = self.b.s;
         let b = &mut self.b;
         let (p, g, m, v) = (&mut b.p[i..i + len], &b.g[i..i + len], &mut b.m[i..i + len], &mut b.v[i..i + len]);
-        let (mut gb, mut mb, mut vb, mut q) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
+        let (mut gb, mut mb, mut vb, mut q) = (A64([0.0; LANES]), A64([0.0; LANES]), A64([0.0; LANES]), A64([0.0; LANES]));
         for j in 0..len {
             gb[j] = s.mom.grad::<CWD>(p[j], g[j]);
             (mb[j], vb[j]) = (s.mom.first::<SMALL>(m[j], gb[j]), s.mom.second(v[j], gb[j]));
             (m[j], v[j]) = (mb[j], vb[j]);
         }
-        simd::div_by_scalar(&vb, len, s.bc2, self.y, &mut q);
+        simd::div_by_scalar(&vb.0, len, s.bc2, self.y, &mut q.0);
         for j in 0..len {
             p[j] = nadam_param(p[j], gb[j], mb[j], q[j], s);
         }

@@ -153,8 +153,9 @@ pub fn fma_f32_soft(a: f32, b: f32, c: f32) -> f32 {
     f64::from_bits(bits) as f32
 }
 
-/// Lanes of the gradient sums a kernel gathers while it updates ([`each`]).
-pub type SqLanes = [f64; LANES];
+/// Lanes of the gradient sums a kernel gathers while it updates ([`each`]), 64-byte aligned
+/// ([`A64`]).
+pub type SqLanes = A64<[f64; LANES]>;
 
 /// The element loop of every optimizer kernel: `f(i)` for each `i` in `0..n`, in blocks of
 /// [`LANES`] elements, and, when `sq` is given, `g[i]²` added to `sq[i mod LANES]` in the same
@@ -179,7 +180,7 @@ pub fn each_lane<const K: usize>(n: usize, g: &[f32], sq: Option<&mut SqLanes>, 
     assert_eq!(g.len(), n, "gradient length");
     match sq {
         Some(lanes) => each_impl::<true, K>(n, g, lanes, ahead, f),
-        None => each_impl::<false, K>(n, g, &mut [0.0; LANES], ahead, f),
+        None => each_impl::<false, K>(n, g, &mut A64([0.0; LANES]), ahead, f),
     }
 }
 
@@ -283,6 +284,33 @@ pub fn each_block<const K: usize>(n: usize, ahead: Ahead<K>, body: &mut impl Blo
     }
     body.block(main, n - main);
 }
+
+/// A value on a 64-byte boundary: the blocks of f32 and the f64 lanes that kernels keep on the
+/// stack ([`Block`], [`SqLanes`]). Plain arrays are only 4- or 8-byte aligned, and where LLVM keeps
+/// them in memory each 64-byte access may span two cache lines, depending on the caller's stack
+/// depth: called from the JavaScript thread, whose depth varies, Adam's and NAdam's blocks ran 2x
+/// slower in some runs and not in others (split loads and stores, failed store forwarding).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub struct A64<T>(pub T);
+
+impl<T> std::ops::Deref for A64<T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::DerefMut for A64<T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+/// A block of [`LANES`] f32 (see [`A64`]).
+pub type Block = A64<[f32; LANES]>;
 
 /// The reciprocal of a per-step scalar divisor `c` for [`div_by_scalar`], or `None` when `c` is
 /// outside `[2^-24, 1]`, where the kernels keep the divide instruction.
