@@ -16,7 +16,11 @@
 //! # SIMD
 //! The binary is built for baseline x86-64. Each kernel body is plain scalar Rust, compiled three
 //! times (AVX-512, AVX2+FMA, baseline) behind `#[target_feature]` trampolines in [`simd`]; the level
-//! is detected once and can be forced lower with `FERROPTIM_SIMD=avx512|avx2|baseline`.
+//! is detected once and can be forced lower with `FERROPTIM_SIMD=avx512|avx2|baseline`. Element
+//! loops prefetch the buffers they read a fixed distance ahead ([`simd::Ahead`]): one thread's
+//! hardware prefetcher alone keeps too few lines in flight for 4–5 streams. Blocks and sum lanes a
+//! kernel keeps on the stack are 64-byte aligned ([`simd::A64`]), so their cost does not depend on
+//! the caller's stack depth.
 //!
 //! # Determinism
 //! Results do not depend on the SIMD level or the thread count. Element bodies use only IEEE
