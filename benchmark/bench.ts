@@ -827,8 +827,20 @@ function runProbe(params: number, threads: number, when: string): ProbeRun | nul
     return null;
   }
   const r = spawnSync('bash', [PROBE, String(params), String(threads)], { encoding: 'utf8', timeout: 180_000 });
+  return fileRun('C probe', r, params, threads, when, (l) => (l.kernel === 'sum_squares' ? '' : `${l.kernel} ${l.ms.toFixed(3)} ms (${l.gparams_per_s.toFixed(3)} Gparam/s)`));
+}
+
+/** Parses a yardstick's JSON lines, files them in `probeRuns` (with the error, if any) and logs them. */
+function fileRun(
+  who: string,
+  r: ReturnType<typeof spawnSync>,
+  params: number,
+  threads: number,
+  when: string,
+  show: (l: ProbeLine) => string,
+): ProbeRun {
   const lines: ProbeLine[] = [];
-  for (const l of (r.stdout ?? '').split('\n')) {
+  for (const l of String(r.stdout ?? '').split('\n')) {
     if (!l.trim().startsWith('{')) continue;
     try {
       lines.push(JSON.parse(l) as ProbeLine);
@@ -837,10 +849,10 @@ function runProbe(params: number, threads: number, when: string): ProbeRun | nul
     }
   }
   const run: ProbeRun = { when, threads, params, lines };
-  if (r.status !== 0 || lines.length === 0) run.error = (r.error?.message ?? r.stderr ?? `exit ${r.status}`).toString().trim().slice(0, 500);
+  if (r.status !== 0 || lines.length === 0) run.error = String(r.error?.message ?? r.stderr ?? `exit ${r.status}`).trim().slice(0, 500);
   probeRuns.push(run);
-  if (run.error) console.log(`  C probe (${params}, ${threads}T) failed: ${run.error}`);
-  else console.log(`  C probe ${when} ${threads}T: ${lines.filter((l) => l.kernel !== 'sum_squares').map((l) => `${l.kernel} ${l.ms.toFixed(3)} ms (${l.gparams_per_s.toFixed(3)} Gparam/s)`).join(', ')}`);
+  if (run.error) console.log(`  ${who} (${params}, ${threads}T) failed: ${run.error}`);
+  else console.log(`  ${who} ${when} ${threads}T: ${lines.map(show).filter(Boolean).join(', ')}`);
   return run;
 }
 
@@ -863,15 +875,7 @@ function runSameC(params: number, threads: number, when: string): void {
     sameCBin = out;
   }
   const r = spawnSync(sameCBin, [String(params)], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, OMP_NUM_THREADS: String(threads), OMP_PROC_BIND: 'close' } });
-  const lines: ProbeLine[] = [];
-  for (const l of (r.stdout ?? '').split('\n')) {
-    if (l.trim().startsWith('{')) lines.push(JSON.parse(l) as ProbeLine);
-  }
-  const run: ProbeRun = { when, threads, params, lines };
-  if (r.status !== 0 || lines.length === 0) run.error = (r.error?.message ?? r.stderr ?? `exit ${r.status}`).toString().trim().slice(0, 500);
-  probeRuns.push(run);
-  if (run.error) console.log(`  same-in-C (${params}, ${threads}T) failed: ${run.error}`);
-  else console.log(`  same-in-C ${when} ${threads}T: ${lines.map((l) => `${l.kernel} ${l.ms.toFixed(3)} ms`).join(', ')}`);
+  fileRun('same-in-C', r, params, threads, when, (l) => `${l.kernel} ${l.ms.toFixed(3)} ms`);
 }
 
 /** The best (fastest) C time for a kernel, over the given runs, and the range seen. */
