@@ -121,12 +121,9 @@ struct Scale<'a>(&'a mut [f32], f32);
 impl Simd for Scale<'_> {
     #[inline(always)]
     fn run(self) {
-        for c in self.0.chunks_mut(simd::LANES) {
-            simd::prefetch_block(c.as_ptr());
-            for x in c {
-                *x *= self.1;
-            }
-        }
+        let (x, c) = (self.0, self.1);
+        // SAFETY: `each_plain` passes i < x.len().
+        simd::each_plain(x.len(), simd::Ahead::of([&*x]), |i| unsafe { *x.get_unchecked_mut(i) *= c });
     }
 }
 
@@ -134,21 +131,20 @@ struct Clamp<'a>(&'a mut [f32], f32);
 impl Simd for Clamp<'_> {
     #[inline(always)]
     fn run(self) {
-        let c = self.1;
-        for block in self.0.chunks_mut(simd::LANES) {
-            simd::prefetch_block(block.as_ptr());
-            for x in block {
-                // NaN stays NaN, as torch.clamp.
-                let v = *x;
-                *x = if v > c {
-                    c
-                } else if v < -c {
-                    -c
-                } else {
-                    v
-                };
-            }
-        }
+        let (x, c) = (self.0, self.1);
+        // SAFETY: `each_plain` passes i < x.len().
+        simd::each_plain(x.len(), simd::Ahead::of([&*x]), |i| unsafe {
+            // NaN stays NaN, as torch.clamp.
+            let x = x.get_unchecked_mut(i);
+            let v = *x;
+            *x = if v > c {
+                c
+            } else if v < -c {
+                -c
+            } else {
+                v
+            };
+        });
     }
 }
 

@@ -13,7 +13,7 @@
 
 use crate::driver;
 use crate::engine::{first_overlap, Buf, Error};
-use crate::simd::{self, Simd, LANES};
+use crate::simd::{self, Simd};
 
 /// The slow weights of one Lookahead, one optional buffer per registered parameter.
 #[derive(Default)]
@@ -178,18 +178,19 @@ fn sync_elem(fast: f32, slow: f32, s: &SyncScalars) -> f32 {
 impl<const FRESH: bool> Simd for SyncBody<'_, FRESH> {
     #[inline(always)]
     fn run(self) {
-        let s = self.s;
-        // Blocks of LANES, each prefetching ahead (the first sync only writes φ).
-        let ahead = simd::Ahead::of([&*self.fast, if FRESH { &[] } else { &*self.slow }]);
-        for (k, (fb, sb)) in self.fast.chunks_mut(LANES).zip(self.slow.chunks_mut(LANES)).enumerate() {
-            ahead.fetch(k * LANES);
-            for (f, sl) in fb.iter_mut().zip(sb.iter_mut()) {
-                let old = if FRESH { *f } else { *sl }; // φ ← θ on the first sync
-                let x = sync_elem(*f, old, s);
-                *f = x;
-                *sl = x; // φ ← θ
-            }
-        }
+        let (fast, slow, s) = (self.fast, self.slow, self.s);
+        let n = fast.len();
+        assert_eq!(slow.len(), n);
+        // The first sync only writes φ, so it does not prefetch it.
+        let ahead = simd::Ahead::of([&*fast, if FRESH { &[] } else { &*slow }]);
+        // SAFETY: `each_plain` passes i < n, the length of both slices.
+        simd::each_plain(n, ahead, |i| unsafe {
+            let (f, sl) = (fast.get_unchecked_mut(i), slow.get_unchecked_mut(i));
+            let old = if FRESH { *f } else { *sl }; // φ ← θ on the first sync
+            let x = sync_elem(*f, old, s);
+            *f = x;
+            *sl = x; // φ ← θ
+        });
     }
 }
 

@@ -249,15 +249,25 @@ fn each_impl<const SQ: bool, const K: usize>(n: usize, g: &[f32], out: &mut SqLa
         }
         i += LANES;
     }
-    for (j, &x) in g[main..].iter().enumerate() {
+    for j in 0..n - main {
         f(main + j, j);
         if SQ {
-            lanes[j] += (x as f64) * (x as f64);
+            let x = g[main + j] as f64;
+            lanes[j] += x * x;
         }
     }
     if SQ {
         *out = lanes;
     }
+}
+
+/// The element loop of [`each`] for passes that gather no gradient sums (Lookahead's sync,
+/// clipping's scale and clamp): `f(i)` for each `i` in `0..n`, by blocks of [`LANES`], with the
+/// buffers of `ahead` prefetched.
+#[inline(always)]
+pub fn each_plain<const K: usize>(n: usize, ahead: Ahead<K>, mut f: impl FnMut(usize)) {
+    // `g` is only read when gathering sums.
+    each_impl::<false, K>(n, &[], &mut A64([0.0; LANES]), ahead, |i, _| f(i))
 }
 
 /// A kernel body that works a block at a time ([`each_block`]).
@@ -285,8 +295,8 @@ pub fn each_block<const K: usize>(n: usize, ahead: Ahead<K>, body: &mut impl Blo
     body.block(main, n - main);
 }
 
-/// A value on a 64-byte boundary: the blocks of f32 and the f64 lanes that kernels keep on the
-/// stack ([`Block`], [`SqLanes`]). Plain arrays are only 4- or 8-byte aligned, and where LLVM keeps
+/// A value on a 64-byte boundary: the blocks of f32 ([`Blocks`] bodies) and the f64 lanes
+/// ([`SqLanes`]) that kernels keep on the stack. Plain arrays are only 4- or 8-byte aligned, and where LLVM keeps
 /// them in memory each 64-byte access may span two cache lines, depending on the caller's stack
 /// depth: called from the JavaScript thread, whose depth varies, Adam's and NAdam's blocks ran 2x
 /// slower in some runs and not in others (split loads and stores, failed store forwarding).
@@ -308,9 +318,6 @@ impl<T> std::ops::DerefMut for A64<T> {
         &mut self.0
     }
 }
-
-/// A block of [`LANES`] f32 (see [`A64`]).
-pub type Block = A64<[f32; LANES]>;
 
 /// The reciprocal of a per-step scalar divisor `c` for [`div_by_scalar`], or `None` when `c` is
 /// outside `[2^-24, 1]`, where the kernels keep the divide instruction.
