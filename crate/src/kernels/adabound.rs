@@ -89,12 +89,7 @@ impl Rule for AdaBound {
                 simd::dispatch(AdaBoundBody::<$ams, $cwd> { p, g, m, v, vmax, s, sq })
             };
         }
-        match (s.amsbound, s.coupled) {
-            (false, false) => go!(false, false),
-            (false, true) => go!(false, true),
-            (true, false) => go!(true, false),
-            (true, true) => go!(true, true),
-        }
+        dispatch_flags!(go; s.amsbound, s.coupled);
     }
 }
 

@@ -72,16 +72,7 @@ impl Rule for Adam {
                 simd::dispatch(AdamBody::<$ams, $cwd, $small> { p, g, m, v, vmax, s, sq })
             };
         }
-        match (s.amsgrad, s.mom.coupled, s.mom.lerp_small) {
-            (false, false, true) => go!(false, false, true),
-            (false, true, true) => go!(false, true, true),
-            (true, false, true) => go!(true, false, true),
-            (true, true, true) => go!(true, true, true),
-            (false, false, false) => go!(false, false, false),
-            (false, true, false) => go!(false, true, false),
-            (true, false, false) => go!(true, false, false),
-            (true, true, false) => go!(true, true, false),
-        }
+        dispatch_flags!(go; s.amsgrad, s.mom.coupled, s.mom.lerp_small);
     }
 }
 

@@ -58,12 +58,7 @@ impl Rule for Adamax {
                 simd::dispatch(AdamaxBody::<$wd, $small> { p, g, m, u, s, sq })
             };
         }
-        match (s.mom.coupled, s.mom.lerp_small) {
-            (false, true) => go!(false, true),
-            (true, true) => go!(true, true),
-            (false, false) => go!(false, false),
-            (true, false) => go!(true, false),
-        }
+        dispatch_flags!(go; s.mom.coupled, s.mom.lerp_small);
     }
 }
 

@@ -2,6 +2,26 @@
 //! step in f64, an element body selected by flags outside the loop, and tests against a plain
 //! scalar reference.
 
+/// Calls the kernel's local `go!` macro with each runtime flag as a `true`/`false` literal, so the
+/// element body is compiled once per combination and the flags are decided outside the loop:
+/// `dispatch_flags!(go; s.amsgrad, s.mom.coupled)` calls `go!(true, false)` for AMSGrad with
+/// decoupled decay. (Defined before the modules, so that they see it.)
+macro_rules! dispatch_flags {
+    ($go:ident; $($flag:expr),+) => {
+        dispatch_flags!(@ $go [] $($flag),+)
+    };
+    (@ $go:ident [$($lit:tt)*]) => {
+        $go!($($lit),*)
+    };
+    (@ $go:ident [$($lit:tt)*] $flag:expr $(, $rest:expr)*) => {
+        if $flag {
+            dispatch_flags!(@ $go [$($lit)* true] $($rest),*)
+        } else {
+            dispatch_flags!(@ $go [$($lit)* false] $($rest),*)
+        }
+    };
+}
+
 pub mod adabound;
 pub mod adadelta;
 pub mod adagrad;

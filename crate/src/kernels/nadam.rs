@@ -86,12 +86,7 @@ impl Rule for Nadam {
                 simd::dispatch(NadamBody::<$cwd, $small> { p, g, m, v, s, sq })
             };
         }
-        match (s.mom.coupled, s.mom.lerp_small) {
-            (false, true) => go!(false, true),
-            (true, true) => go!(true, true),
-            (false, false) => go!(false, false),
-            (true, false) => go!(true, false),
-        }
+        dispatch_flags!(go; s.mom.coupled, s.mom.lerp_small);
     }
 }
 
@@ -121,14 +116,23 @@ fn nadam_elem<const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32
     (nadam_param(p, g, m, v / s.bc2, s), m, v)
 }
 
+impl<const CWD: bool, const SMALL: bool> NadamBody<'_, CWD, SMALL> {
+    /// The buffers the element loop reads.
+    #[inline(always)]
+    fn ahead(&self) -> simd::Ahead<4> {
+        simd::Ahead::of([&*self.p, self.g, &*self.m, &*self.v])
+    }
+}
+
 impl<const CWD: bool, const SMALL: bool> Simd for NadamBody<'_, CWD, SMALL> {
     #[inline(always)]
     fn run(self) {
+        let ahead = self.ahead();
         let (p, g, m, v, s) = (self.p, self.g, self.m, self.v, self.s);
         let n = p.len();
         assert!(m.len() == n && v.len() == n);
         // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*m, &*v]), |i| unsafe {
+        simd::each(n, g, self.sq, ahead, |i| unsafe {
             let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
             (*p, *m, *v) = nadam_elem::<CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, s);
         });
@@ -146,8 +150,7 @@ impl<const CWD: bool, const SMALL: bool> Simd for NadamBody<'_, CWD, SMALL> {
         };
         let n = self.p.len();
         assert!(self.m.len() == n && self.v.len() == n);
-        let ahead = simd::Ahead::of([&*self.p, self.g, &*self.m, &*self.v]);
-        simd::each_block(n, ahead, &mut NadamBlocks { b: self, y });
+        simd::each_block(n, self.ahead(), &mut NadamBlocks { b: self, y });
     }
 }
 
