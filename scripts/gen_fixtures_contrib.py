@@ -47,6 +47,7 @@ from gen_fixtures import (  # noqa: E402  (shared data rules)
     run_case_steps,
     sample_indices,
     self_check_data,
+    split_case,
     values,
 )
 
@@ -54,7 +55,6 @@ import torch_optimizer  # noqa: E402
 from lion_pytorch import Lion  # noqa: E402
 
 GENERATOR = "scripts/gen_fixtures_contrib.py"
-META_KEYS = ("lrSchedule", "skip", "gradScale")
 
 # ---------------------------------------------------------------------------- cases
 ADABOUND_CASES = [
@@ -156,13 +156,6 @@ TORCH_NAME = {
     "momentum": "momentum",
     "nesterov": "nesterov",
 }
-
-
-def split_case(raw):
-    options = {k: v for k, v in raw.items() if k not in META_KEYS}
-    lr_schedule = raw.get("lrSchedule", "none")
-    assert lr_schedule in ("none", "linear")
-    return options, lr_schedule, bool(raw.get("skip", False)), float(raw.get("gradScale", 1.0))
 
 
 def kwargs_of(options):
