@@ -108,12 +108,13 @@ impl Rule for Lamb {
     }
 
     unsafe fn apply(s: &LambScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, m, v) = (t.param(a, b), t.grad(a, b), &*t.slot(0, a, b), &*t.slot(1, a, b));
-        // The engine gathers Σg² in `reduce`; `sq` is only ever given here by a caller that skips it.
+        // Σg² is gathered in `reduce`, where the gradient is read; the engine never asks here.
+        debug_assert!(sq.is_none());
+        let (p, m, v) = (t.param(a, b), &*t.slot(0, a, b), &*t.slot(1, a, b));
         if s.coupled {
-            simd::dispatch(LambApply::<true> { p, g, m, v, s, sq });
+            simd::dispatch(LambApply::<true> { p, m, v, s });
         } else {
-            simd::dispatch(LambApply::<false> { p, g, m, v, s, sq });
+            simd::dispatch(LambApply::<false> { p, m, v, s });
         }
     }
 }
@@ -169,11 +170,9 @@ impl<const CWD: bool> Simd for LambReduce<'_, CWD> {
 
 struct LambApply<'a, const CWD: bool> {
     p: &'a mut [f32],
-    g: &'a [f32],
     m: &'a [f32],
     v: &'a [f32],
     s: &'a LambScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 impl<const CWD: bool> Simd for LambApply<'_, CWD> {
@@ -182,9 +181,8 @@ impl<const CWD: bool> Simd for LambApply<'_, CWD> {
         let (p, m, v, s) = (self.p, self.m, self.v, self.s);
         let n = p.len();
         assert!(m.len() == n && v.len() == n);
-        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        // The gradient is not read here (Σg² was gathered in the first pass).
-        simd::each(n, self.g, self.sq, simd::Ahead::of([&*p, m, v]), |i| unsafe {
+        // SAFETY: `each_plain` passes i < n, and every slice has length n.
+        simd::each_plain(n, simd::Ahead::of([&*p, m, v]), |i| unsafe {
             let p = p.get_unchecked_mut(i);
             *p = *p + s.neg_step * lamb_u::<CWD>(*p, *m.get_unchecked(i), *v.get_unchecked(i), s);
             // θ ← θ − η·r·u
