@@ -3,6 +3,8 @@
  * suite draws its own scenarios (its optimizers' options differ), and runs them through these.
  */
 import { Parameter } from '../../ts/index.js';
+import type { ExecutionContext } from 'ava';
+import { firstDiff } from './compare.js';
 import { values } from './data.js';
 
 /** Tensors, param groups and per-step gradients (and lrs) of one randomized run. */
@@ -48,4 +50,26 @@ export function addLongTensors(sc: ScenarioBase<unknown>): void {
   const inner = sc.grad;
   sc.grad = (s, j) => (j < n ? inner(s, j) : long[s - 1]![j - n]!);
   sc.groups[sc.groups.length - 1]!.members.push(n, n + 1);
+}
+
+/**
+ * Makes a scenario replayable ({@link fixGrads}) for the invariant tests: each group's options
+ * patched, an eps of 0 raised to 1e-8 (so no update divides by zero), and no lr schedule.
+ */
+export function fixScenario<O extends object, S extends ScenarioBase<O>>(sc: S, patch: (o: O) => O): S {
+  fixGrads(sc);
+  sc.groups = sc.groups.map((g) => {
+    const o = patch(g.options);
+    return { members: g.members, options: (o as { eps?: number }).eps === 0 ? { ...o, eps: 1e-8 } : o };
+  });
+  sc.lr = undefined;
+  return sc;
+}
+
+/** Fails `t` for every tensor of `data` that differs, in any bit, from the scenario's initial one. */
+export function expectInitial(t: ExecutionContext, sc: ScenarioBase<unknown>, data: Float32Array[], describe: () => string): void {
+  data.forEach((d, j) => {
+    const diff = firstDiff(d, sc.init[j]!);
+    if (diff) t.fail(`tensor ${j}: ${diff}\nscenario: ${describe()}`);
+  });
 }
