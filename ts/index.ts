@@ -83,8 +83,8 @@ export {
 } from './nn/index.js';
 export { loadMnist, defaultMnistDir, parseIdx, batches, numBatches, type LoadMnistOptions, type ImageDataset, type MnistSplit, type Batch, type BatchesOptions } from './data/index.js';
 export {
-  train, evaluate, saveWeights, saveCheckpoint, loadCheckpoint, hasCheckpoint, writeFileAtomic,
-  type TrainOptions, type TrainResult, type EpochMetrics, type BatchProgress, type TrainableOptimizer, type TrainableScheduler, type TrainMonitor, type CheckpointData,
+  train, trainAsync, evaluate, saveWeights, saveCheckpoint, loadCheckpoint, hasCheckpoint, writeFileAtomic, removeStaleTemporaries,
+  type TrainOptions, type TrainResult, type EpochMetrics, type BatchProgress, type TrainableOptimizer, type TrainableScheduler, type TrainMonitor, type CheckpointData, type EpochProgress,
 } from './train/index.js';
 export {
   race, regress, compare, parseOptimizerSpec, createOptimizer, getFunction2D, sampleGrid,

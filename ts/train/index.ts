@@ -4,6 +4,7 @@
  */
 export {
   train,
+  trainAsync,
   evaluate,
   saveWeights,
   outputPaths,
@@ -15,4 +16,15 @@ export {
   type TrainableScheduler,
   type TrainMonitor,
 } from './train.js';
-export { saveCheckpoint, loadCheckpoint, hasCheckpoint, writeFileAtomic, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, type CheckpointData, type CheckpointManifest } from './checkpoint.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  hasCheckpoint,
+  writeFileAtomic,
+  removeStaleTemporaries,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  type CheckpointData,
+  type CheckpointManifest,
+  type EpochProgress,
+} from './checkpoint.js';

@@ -3,20 +3,20 @@
  * every epoch, optional gradient clipping, scheduling, monitoring and resumable checkpoints.
  * @module
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { clipGradNorm } from '../clip/clip-grad.js';
 import { batches, numBatches } from '../data/batches.js';
 import { loadMnist, type ImageDataset } from '../data/mnist.js';
 import { CrossEntropyLoss } from '../nn/cross-entropy-loss.js';
 import { Dropout } from '../nn/dropout.js';
 import { Module } from '../nn/module.js';
-import { Generator, type GeneratorState } from '../nn/generator.js';
+import { Generator } from '../nn/generator.js';
 import type { OptimizerStateDict } from '../optim/optimizer.js';
 import { Parameter } from '../tensor.js';
 import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 import { encodeSafetensors } from '../nn/safetensors.js';
-import { hasCheckpoint, loadCheckpoint, saveCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { hasCheckpoint, loadCheckpoint, removeStaleTemporaries, saveCheckpoint, writeFileAtomic, type EpochProgress } from './checkpoint.js';
 
 /** What `train` needs of an optimizer (every ferroptim optimizer has it). */
 export interface TrainableOptimizer {
@@ -120,7 +120,7 @@ export interface TrainOptions {
   clipGradNorm?: number;
   /** A GradNormMonitor attached to the optimizer; its last norm and average go into the metrics. */
   monitor?: TrainMonitor;
-  /** The number of epochs (an integer >= 1), counting those of a resumed checkpoint. Required. */
+  /** The number of epochs (an integer >= 0), counting those of a resumed checkpoint. Required. */
   epochs: number;
   /** Training images per batch (an integer >= 1). Required. */
   batchSize: number;
@@ -132,11 +132,22 @@ export interface TrainOptions {
   testData?: ImageDataset;
   /** Batch size of the test pass. @defaultValue 1000 */
   testBatchSize?: number;
-  /** A directory for checkpoints, written after every epoch. */
+  /** A directory for checkpoints, written after every epoch (and see `checkpointEvery`, `signal`). */
   checkpointDir?: string;
+  /** Also write a checkpoint every this many training steps inside an epoch (needs `checkpointDir`). */
+  checkpointEvery?: number;
   /** Continue from the checkpoint in `checkpointDir` if there is one. @defaultValue false */
   resume?: boolean;
-  /** Append each epoch's metrics as one JSON line to this file. */
+  /**
+   * Stops training between two batches once aborted; with `checkpointDir`, a checkpoint of that
+   * exact position is written first, so a resumed run equals an uninterrupted one. {@link train}
+   * checks it after every batch (abort it from a callback); {@link trainAsync} also lets the event
+   * loop turn between batches, so signal handlers (Ctrl-C) and timers can abort it.
+   */
+  signal?: AbortSignal;
+  /** Facts about the run (JSON) stored with the checkpoint's config as `run`; not compared on resume. */
+  runInfo?: Record<string, unknown>;
+  /** Rewritten (atomically) after every epoch: one JSON line of metrics per completed epoch of the run, resumed ones included. */
   metricsFile?: string;
   /** Called after every batch. */
   onBatch?: (p: BatchProgress) => void;
@@ -148,10 +159,33 @@ export interface TrainOptions {
 
 /** The result of {@link train}. */
 export interface TrainResult {
-  /** Metrics of every epoch, including those of a resumed checkpoint. */
+  /** Metrics of every completed epoch, including those of a resumed checkpoint. */
   metrics: EpochMetrics[];
   /** Epochs that were already done when training started (0 unless resumed). */
   resumedFromEpoch: number;
+  /** Batches of the next epoch that a resumed checkpoint had already done (0 at an epoch boundary). */
+  resumedFromBatch: number;
+  /** Set when `signal` stopped training: the position reached (and checkpointed, with a `checkpointDir`). */
+  interrupted?: {
+    /** The epoch in progress, 1-based. */
+    epoch: number;
+    /** Its batches done. */
+    batch: number;
+    /** Whether a checkpoint of this position was written. */
+    checkpointed: boolean;
+  };
+  /**
+   * Set when a batch's loss was not finite: training stopped before that batch's step, the
+   * parameters are those after the previous step, and no checkpoint or metrics of the epoch were written.
+   */
+  diverged?: {
+    /** The epoch, 1-based. */
+    epoch: number;
+    /** The batch whose loss was not finite, 1-based. */
+    batch: number;
+    /** That loss (NaN or ±Infinity). */
+    loss: number;
+  };
 }
 
 /**
@@ -227,9 +261,11 @@ function isPlateau(s: TrainableScheduler): boolean {
  * last one smaller, as PyTorch's DataLoader), and per batch `zeroGrad → forward → loss →
  * backward → clipGradNorm? → step → scheduler (per batch)?`; then the test pass and the
  * scheduler (per epoch). With `checkpointDir`, a checkpoint (weights, optimizer, scheduler,
- * generators, metrics) is written after every epoch, atomically; with `resume`, training
- * continues from it and gives bit-for-bit the result of an uninterrupted run (the kernels do not
- * depend on the thread count).
+ * generators, metrics) is written after every epoch, atomically, and also between batches every
+ * `checkpointEvery` steps or when `signal` aborts; with `resume`, training continues from it and
+ * gives bit-for-bit the result of an uninterrupted run (the kernels do not depend on the thread
+ * count). A batch whose loss is not finite stops the run before its step (see
+ * {@link TrainResult.diverged}).
  *
  * @example
  * ```ts
@@ -241,17 +277,62 @@ function isPlateau(s: TrainableScheduler): boolean {
  * @throws TypeError or RangeError for bad options or a checkpoint that does not match the run.
  */
 export function train(options: TrainOptions): TrainResult {
+  const run = trainSteps(options);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * {@link train}, letting the event loop turn after every batch, so that signal handlers (Ctrl-C),
+ * timers and I/O run during training and `signal` can stop it between two batches.
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * process.once('SIGINT', () => controller.abort());
+ * const r = await trainAsync({ model, optimizer, epochs: 5, batchSize: 128, seed: 0, checkpointDir: 'runs/cnn/checkpoint', signal: controller.signal });
+ * if (r.interrupted) console.log(`stopped at epoch ${r.interrupted.epoch}, batch ${r.interrupted.batch}`);
+ * ```
+ * @throws TypeError or RangeError as {@link train}.
+ */
+export async function trainAsync(options: TrainOptions): Promise<TrainResult> {
+  const run = trainSteps(options);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Removes `path.tmp-PID` files that a killed writeFileAtomic left beside `path`. */
+function removeStaleTemporariesOf(path: string): void {
+  const dir = dirname(path);
+  const base = basename(path);
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith(`${base}.tmp-`) && /^\d+$/.test(name.slice(base.length + 5))) rmSync(join(dir, name), { force: true });
+  }
+}
+
+/** The training loop; yields after every batch (so that `trainAsync` can let the event loop turn). */
+function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefined> {
   const o = checkOptions('train', options) as unknown as TrainOptions;
   checkKnownKeys('train', o as unknown as Record<string, unknown>, [
     'model', 'optimizer', 'scheduler', 'schedulerInterval', 'clipGradNorm', 'monitor', 'epochs', 'batchSize', 'seed', 'trainData', 'testData', 'testBatchSize',
-    'checkpointDir', 'resume', 'metricsFile', 'onBatch', 'onEpoch', 'maxBatches',
+    'checkpointDir', 'checkpointEvery', 'resume', 'signal', 'runInfo', 'metricsFile', 'onBatch', 'onEpoch', 'maxBatches',
   ]);
-  const { model, optimizer, scheduler, monitor } = o;
+  const { model, optimizer, scheduler, monitor, signal } = o;
   if (!(model instanceof Module)) throw new TypeError(`train: expected model to be a Module, received ${describeValue(model)}`);
   if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function' || typeof optimizer.zeroGrad !== 'function') {
     throw new TypeError(`train: expected optimizer to be a ferroptim optimizer, received ${describeValue(optimizer)}`);
   }
-  if (scheduler !== undefined && (scheduler === null || typeof scheduler.step !== 'function')) throw new TypeError(`train: expected scheduler to have a step() method, received ${describeValue(scheduler)}`);
+  if (scheduler !== undefined && (scheduler === null || typeof scheduler !== 'object' || typeof scheduler.step !== 'function')) {
+    throw new TypeError(`train: expected scheduler to have a step() method, received ${describeValue(scheduler)}`);
+  }
+  if (monitor !== undefined && (monitor === null || typeof monitor !== 'object' || typeof monitor.last !== 'function')) {
+    throw new TypeError(`train: expected monitor to be a GradNormMonitor, received ${describeValue(monitor)}`);
+  }
   const interval = o.schedulerInterval ?? 'epoch';
   if (interval !== 'epoch' && interval !== 'batch') throw new RangeError(`train: expected schedulerInterval to be 'epoch' or 'batch', received ${describeValue(interval)}`);
   const epochs = checkNumber('train', 'epochs', o.epochs, { integer: true, min: 0 });
@@ -260,8 +341,15 @@ export function train(options: TrainOptions): TrainResult {
   const clip = o.clipGradNorm === undefined ? undefined : checkNumber('train', 'clipGradNorm', o.clipGradNorm, { above: 0 });
   const testBatchSize = checkNumber('train', 'testBatchSize', o.testBatchSize ?? 1000, { integer: true, min: 1 });
   const maxBatches = o.maxBatches === undefined ? Infinity : checkNumber('train', 'maxBatches', o.maxBatches, { integer: true, min: 1 });
-  if (o.checkpointDir !== undefined && typeof o.checkpointDir !== 'string') throw new TypeError(`train: expected checkpointDir to be a string, received ${describeValue(o.checkpointDir)}`);
+  const every = o.checkpointEvery === undefined ? Infinity : checkNumber('train', 'checkpointEvery', o.checkpointEvery, { integer: true, min: 1 });
+  for (const k of ['checkpointDir', 'metricsFile'] as const) {
+    if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) throw new TypeError(`train: expected ${k} to be a non-empty string, received ${describeValue(o[k])}`);
+  }
+  if (o.resume !== undefined && typeof o.resume !== 'boolean') throw new TypeError(`train: expected resume to be a boolean, received ${describeValue(o.resume)}`);
   if (o.resume && o.checkpointDir === undefined) throw new RangeError('train: resume needs a checkpointDir');
+  if (o.checkpointEvery !== undefined && o.checkpointDir === undefined) throw new RangeError('train: checkpointEvery needs a checkpointDir');
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`train: expected signal to be an AbortSignal, received ${describeValue(signal)}`);
+  if (o.runInfo !== undefined && (o.runInfo === null || typeof o.runInfo !== 'object' || Array.isArray(o.runInfo))) throw new TypeError(`train: expected runInfo to be an object, received ${describeValue(o.runInfo)}`);
   for (const k of ['onBatch', 'onEpoch'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw new TypeError(`train: expected ${k} to be a function, received ${describeValue(o[k])}`);
   }
@@ -274,11 +362,17 @@ export function train(options: TrainOptions): TrainResult {
   const config = { batchSize, seed, trainLength: trainData.length, clipGradNorm: clip ?? null, maxBatches: Number.isFinite(maxBatches) ? maxBatches : null, schedulerInterval: interval };
   const metrics: EpochMetrics[] = [];
   let start = 0;
+  let resumeIn: EpochProgress | null = null;
 
+  if (o.checkpointDir !== undefined) removeStaleTemporaries(o.checkpointDir);
+  if (o.metricsFile !== undefined) removeStaleTemporariesOf(o.metricsFile);
   if (o.resume && hasCheckpoint(o.checkpointDir!)) {
     const ck = loadCheckpoint(o.checkpointDir!);
     for (const [k, v] of Object.entries(config)) {
       if (ck.config[k] !== v) throw new RangeError(`train: the checkpoint in ${o.checkpointDir} was made with ${k} ${describeValue(ck.config[k])}, this run has ${describeValue(v)}; resuming would not reproduce the run`);
+    }
+    if (ck.inEpoch && ck.inEpoch.batch >= Math.min(numBatches(trainData.length, batchSize), maxBatches)) {
+      throw new RangeError(`train: the checkpoint in ${o.checkpointDir} is at batch ${ck.inEpoch.batch} of an epoch, which has only ${Math.min(numBatches(trainData.length, batchSize), maxBatches)} batches here`);
     }
     model.loadStateDict(ck.weights);
     optimizer.loadStateDict(ck.optimizer as unknown as OptimizerStateDict);
@@ -286,28 +380,68 @@ export function train(options: TrainOptions): TrainResult {
       if (typeof scheduler.loadStateDict !== 'function') throw new TypeError('train: the checkpoint has scheduler state but the scheduler has no loadStateDict()');
       scheduler.loadStateDict(ck.scheduler as never);
     }
-    dataGen.setState(ck.rng.data as GeneratorState);
-    const saved = (ck.rng.dropout ?? {}) as Record<string, GeneratorState>;
-    for (const [name, g] of dropouts) if (saved[name]) g.setState(saved[name]);
+    dataGen.setState(ck.inEpoch ? ck.inEpoch.epochRng : ck.rng.data);
+    const saved = ck.rng.dropout ?? {};
+    for (const [name, g] of dropouts) if (Object.hasOwn(saved, name)) g.setState(saved[name]!);
     metrics.push(...(ck.metrics as EpochMetrics[]));
     start = ck.epoch;
+    resumeIn = ck.inEpoch ?? null;
   }
+  const result: TrainResult = { metrics, resumedFromEpoch: start, resumedFromBatch: resumeIn?.batch ?? 0 };
 
-  if (o.metricsFile) mkdirSync(dirname(o.metricsFile), { recursive: true });
+  const writeMetrics = () => {
+    if (o.metricsFile === undefined) return;
+    mkdirSync(dirname(o.metricsFile), { recursive: true });
+    writeFileAtomic(o.metricsFile, metrics.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  };
+  const checkpoint = (epoch: number, inEpoch: EpochProgress | null) => {
+    saveCheckpoint(o.checkpointDir!, {
+      epoch,
+      inEpoch,
+      weights: model.stateDict(),
+      optimizer: optimizer.stateDict() as never,
+      scheduler: scheduler?.stateDict ? scheduler.stateDict() : null,
+      rng: { data: dataGen.getState(), dropout: Object.fromEntries(dropouts.map(([n, g]) => [n, g.getState()])) },
+      metrics,
+      config: { ...config, ...(o.runInfo !== undefined ? { run: o.runInfo } : {}) },
+    });
+  };
+  // A resumed run's metrics file is rebuilt from the checkpoint: a crash after a metrics write
+  // and before the checkpoint's commit leaves no duplicate epoch behind.
+  if (start > 0 || o.resume) writeMetrics();
+
   const nb = Math.min(numBatches(trainData.length, batchSize), maxBatches);
   model.train();
   for (let epoch = start + 1; epoch <= epochs; epoch++) {
-    const lr = optimizer.paramGroups[0]?.lr ?? NaN;
-    const t0 = performance.now();
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
+    const from = resumeIn;
+    const lr = from?.lr ?? optimizer.paramGroups[0]?.lr ?? NaN;
+    const epochRng = dataGen.getState();
+    resumeIn = null;
+    let lossSum = from?.lossSum ?? 0;
+    let correct = from?.correct ?? 0;
+    let seen = from?.seen ?? 0;
     let b = 0;
+    let t0 = performance.now() - (from?.seconds ?? 0) * 1000;
+    const progress = (): EpochProgress => ({ batch: b, epochRng, lossSum, correct, seen, seconds: (performance.now() - t0) / 1000, lr });
     for (const { x, y } of batches(trainData, { batchSize, shuffle: true, generator: dataGen })) {
       if (b >= maxBatches) break;
+      if (from && b < from.batch) {
+        b++;
+        continue;
+      }
+      if (signal?.aborted) {
+        if (o.checkpointDir !== undefined && b > 0) checkpoint(epoch - 1, progress());
+        else if (o.checkpointDir !== undefined) checkpoint(epoch - 1, null);
+        result.interrupted = { epoch, batch: b, checkpointed: o.checkpointDir !== undefined };
+        return result;
+      }
       optimizer.zeroGrad();
       const out = model.forward(x);
       const loss = lossFn.forward(out, y);
+      if (!Number.isFinite(loss)) {
+        result.diverged = { epoch, batch: b + 1, loss };
+        return result;
+      }
       correct += countCorrect(out.data, y, out.shape[1]!);
       model.backward(lossFn.backward(), false);
       if (clip !== undefined) clipGradNorm(params, clip);
@@ -317,6 +451,12 @@ export function train(options: TrainOptions): TrainResult {
       seen += y.length;
       b++;
       o.onBatch?.({ epoch, epochs, batch: b, batches: nb, samples: seen, loss: lossSum / b, batchLoss: loss, elapsed: (performance.now() - t0) / 1000 });
+      if (b < nb && b % every === 0) {
+        const t = performance.now();
+        checkpoint(epoch - 1, progress());
+        t0 += performance.now() - t;
+      }
+      yield;
     }
     const seconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
@@ -343,21 +483,11 @@ export function train(options: TrainOptions): TrainResult {
       m.gradNormEma = monitor.ema;
     }
     metrics.push(m);
-    if (o.metricsFile) appendFileSync(o.metricsFile, `${JSON.stringify(m)}\n`);
-    if (o.checkpointDir) {
-      saveCheckpoint(o.checkpointDir, {
-        epoch,
-        weights: model.stateDict(),
-        optimizer: optimizer.stateDict() as never,
-        scheduler: scheduler?.stateDict ? scheduler.stateDict() : null,
-        rng: { data: dataGen.getState(), dropout: Object.fromEntries(dropouts.map(([n, g]) => [n, g.getState()])) },
-        metrics,
-        config,
-      });
-    }
+    if (o.checkpointDir) checkpoint(epoch, null);
+    writeMetrics();
     o.onEpoch?.(m);
   }
-  return { metrics, resumedFromEpoch: start };
+  return result;
 }
 
 /**

@@ -1,0 +1,195 @@
+/**
+ * Checkpoint folders as untrusted input (paths that leave the folder, FIFOs and devices, a
+ * manifest that breaks its schema) and crash-safe runs: a checkpoint between two batches resumes
+ * to the weights of an uninterrupted run, metrics hold each epoch once after any crash, failed
+ * writes leave no temporary file, and a diverged run stops and says so.
+ */
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SGD, StepLR, loadCheckpoint, loadMnist, mlp, saveCheckpoint, train, writeFileAtomic, type TrainOptions } from '../ts/index.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'ferroptim-checkpoint-'));
+test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
+
+const trainData = loadMnist({ split: 'train', limit: 640 });
+const testData = loadMnist({ split: 'test', limit: 200 });
+
+/** A small run: 10 batches of 64 per epoch, SGD with momentum and a per-batch schedule, dropout-free MLP. */
+function setup(extra: Partial<TrainOptions> = {}): { options: TrainOptions; weights: () => Buffer } {
+  const model = mlp({ seed: 7 });
+  const optimizer = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+  const scheduler = new StepLR(optimizer, { stepSize: 4, gamma: 0.8 });
+  const options: TrainOptions = { model, optimizer, scheduler, schedulerInterval: 'batch', epochs: 2, batchSize: 64, seed: 11, trainData, testData, ...extra };
+  const weights = () => Buffer.concat(model.parameters().map((p) => Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength)));
+  return { options, weights };
+}
+
+const straight = (() => {
+  const s = setup();
+  const r = train(s.options);
+  return { weights: s.weights(), metrics: r.metrics };
+})();
+
+function craft(dir: string, manifest: Record<string, unknown>): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify(manifest));
+}
+
+function validManifest(dir: string): Record<string, unknown> {
+  const s = setup({ checkpointDir: dir, epochs: 1 });
+  train(s.options);
+  return JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, unknown>;
+}
+
+test('a manifest naming "../../victim.txt" cannot make a save delete a file outside the folder', (t) => {
+  const root = join(tmp, 'victim');
+  const dir = join(root, 'out', 'checkpoint');
+  craft(dir, { format: 'ferroptim-checkpoint', version: 1, epoch: 0, weightsFile: '../../victim.txt', optimizerFile: 'x' });
+  writeFileSync(join(root, 'victim.txt'), 'important\n');
+  const s = setup({ checkpointDir: dir, epochs: 1 });
+  train(s.options);
+  t.is(readFileSync(join(root, 'victim.txt'), 'utf8'), 'important\n');
+  t.deepEqual(readdirSync(dir).sort(), ['checkpoint.json', 'optimizer-epoch-0001.safetensors', 'weights-epoch-0001.safetensors']);
+});
+
+test('a manifest naming a path outside its folder is refused by loadCheckpoint with a RangeError', (t) => {
+  const dir = join(tmp, 'outside');
+  const m = validManifest(dir);
+  for (const name of ['../../victim.safetensors', '/etc/passwd', '..', 'sub/x.safetensors', 'weights.txt']) {
+    craft(dir, { ...m, weightsFile: name });
+    t.throws(() => loadCheckpoint(dir), { instanceOf: RangeError, message: /weightsFile: expected a file name of this folder/ }, name);
+  }
+});
+
+test('a manifest naming a FIFO or /dev/zero gets a clear error at once instead of hanging or reading without end', (t) => {
+  const dir = join(tmp, 'special');
+  const m = validManifest(dir);
+  t.is(spawnSync('mkfifo', [join(dir, 'fifo.safetensors')]).status, 0);
+  symlinkSync('/dev/zero', join(dir, 'zero.safetensors'));
+  craft(dir, { ...m, weightsFile: 'fifo.safetensors' });
+  t.throws(() => loadCheckpoint(dir), { instanceOf: TypeError, message: /fifo\.safetensors to be a regular file, received a FIFO/ });
+  craft(dir, { ...m, weightsFile: 'zero.safetensors' });
+  t.throws(() => loadCheckpoint(dir), { instanceOf: TypeError, message: /zero\.safetensors to be a regular file, received a character device/ });
+});
+
+test('the manifest is checked against its schema: each flaw is a RangeError naming the field and the value', (t) => {
+  const dir = join(tmp, 'schema');
+  const m = validManifest(dir);
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a missing optimizer', { ...m, optimizer: undefined }, /optimizer: .*received undefined/],
+    ['metrics as a string', { ...m, metrics: 'abc' }, /metrics: .*received "abc"/],
+    ['epoch 1e9', { ...m, epoch: 1e9 }, /epoch: .*received 1000000000/],
+    ['more epochs than metrics', { ...m, epoch: 3 }, /metrics: expected one metrics entry per completed epoch/],
+    ['a fractional epoch', { ...m, epoch: 0.5 }, /epoch: .*received 0\.5/],
+    ['an unknown key', { ...m, extra: 1 }, /malformed/],
+    ['a bad generator state', { ...m, rng: { data: [1, 2, 3] } }, /rng\.data/],
+    ['param groups that are not an array', { ...m, optimizer: { state: {}, paramGroups: 'x' } }, /optimizer\.paramGroups/],
+    ['the same file twice', { ...m, optimizerFile: m.weightsFile }, /optimizerFile: expected two different files/],
+  ];
+  for (const [name, manifest, message] of cases) {
+    craft(dir, manifest);
+    t.throws(() => loadCheckpoint(dir), { instanceOf: RangeError, message }, name);
+  }
+  writeFileSync(join(dir, 'checkpoint.json'), '[1, 2]');
+  t.throws(() => loadCheckpoint(dir), { instanceOf: RangeError, message: /is not a ferroptim checkpoint/ });
+});
+
+test('"__proto__" as an optimizer state key survives a save and a load as a key', (t) => {
+  const dir = join(tmp, 'proto');
+  const buf = new Float32Array([1, 2, 3]);
+  const state = JSON.parse('{"__proto__": {"step": 2, "momentum_buffer": null}}') as Record<string, Record<string, unknown>>;
+  state['__proto__']!['momentum_buffer'] = buf;
+  saveCheckpoint(dir, {
+    epoch: 0, weights: {}, optimizer: { state, paramGroups: [{ params: ['__proto__'], lr: 0.1 }] }, scheduler: null, rng: { data: [1, 2, 3, 4] }, metrics: [], config: {},
+  });
+  const ck = loadCheckpoint(dir);
+  t.deepEqual(Object.keys(ck.optimizer.state), ['__proto__']);
+  t.deepEqual(Array.from(ck.optimizer.state['__proto__']!['momentum_buffer'] as Float32Array), [1, 2, 3]);
+  t.is(({} as Record<string, unknown>).step, undefined);
+});
+
+test('an abort between two batches writes a checkpoint of that position, and resuming gives the uninterrupted weights bit for bit', (t) => {
+  const dir = join(tmp, 'abort');
+  const controller = new AbortController();
+  const a = setup({ checkpointDir: dir, signal: controller.signal, onBatch: (p) => p.epoch === 1 && p.batch === 6 && controller.abort() });
+  const first = train(a.options);
+  t.deepEqual(first.interrupted, { epoch: 1, batch: 6, checkpointed: true });
+  t.is(first.metrics.length, 0);
+  t.is(loadCheckpoint(dir).inEpoch?.batch, 6);
+  const b = setup({ checkpointDir: dir, resume: true });
+  const second = train(b.options);
+  t.is(second.resumedFromEpoch, 0);
+  t.is(second.resumedFromBatch, 6);
+  t.true(b.weights().equals(straight.weights));
+  const strip = (ms: typeof straight.metrics) => ms.map(({ epoch, trainLoss, trainAccuracy, testLoss, testAccuracy, lr }) => ({ epoch, trainLoss, trainAccuracy, testLoss, testAccuracy, lr }));
+  t.deepEqual(strip(second.metrics), strip(straight.metrics));
+});
+
+test('checkpointEvery writes checkpoints inside an epoch; a crash after one resumes to the uninterrupted weights', (t) => {
+  const dir = join(tmp, 'every');
+  const a = setup({ checkpointDir: dir, checkpointEvery: 3, onBatch: (p) => {
+    if (p.epoch === 2 && p.batch === 5) throw new Error('simulated crash');
+  } });
+  t.throws(() => train(a.options), { message: 'simulated crash' });
+  const ck = loadCheckpoint(dir);
+  t.is(ck.epoch, 1);
+  t.is(ck.inEpoch?.batch, 3);
+  const b = setup({ checkpointDir: dir, resume: true });
+  train(b.options);
+  t.true(b.weights().equals(straight.weights));
+  t.deepEqual(readdirSync(dir).sort(), ['checkpoint.json', 'optimizer-epoch-0002.safetensors', 'weights-epoch-0002.safetensors']);
+});
+
+test('after a crash between the metrics and the checkpoint, and stale temporary files, a resume leaves each epoch once and no temporary file', (t) => {
+  const out = join(tmp, 'metrics');
+  const dir = join(out, 'checkpoint');
+  const metricsFile = join(out, 'metrics.jsonl');
+  train(setup({ checkpointDir: dir, metricsFile, epochs: 1 }).options);
+  // What an older writer left: epoch 2's line appended before its checkpoint was committed, and
+  // temporary files of a writer killed mid-write.
+  writeFileSync(metricsFile, `${readFileSync(metricsFile, 'utf8')}{"epoch":2,"trainLoss":1}\n`);
+  writeFileSync(`${metricsFile}.tmp-4242`, 'partial');
+  writeFileSync(join(dir, 'weights-epoch-0002.safetensors.tmp-4242'), 'partial');
+  const r = train(setup({ checkpointDir: dir, metricsFile, epochs: 2, resume: true }).options);
+  t.is(r.resumedFromEpoch, 1);
+  const epochs = readFileSync(metricsFile, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { epoch: number }).epoch);
+  t.deepEqual(epochs, [1, 2]);
+  t.deepEqual(readdirSync(out).sort(), ['checkpoint', 'metrics.jsonl']);
+  t.deepEqual(readdirSync(dir).sort(), ['checkpoint.json', 'optimizer-epoch-0002.safetensors', 'weights-epoch-0002.safetensors']);
+});
+
+test('a write that fails (a full disk) removes its temporary file and leaves the old file', (t) => {
+  const dir = join(tmp, 'full');
+  mkdirSync(dir);
+  const path = join(dir, 'metrics.jsonl');
+  writeFileSync(path, 'old\n');
+  // /dev/full answers every write with ENOSPC.
+  symlinkSync('/dev/full', `${path}.tmp-${process.pid}`);
+  t.throws(() => writeFileAtomic(path, 'new\n'), { code: 'ENOSPC' });
+  t.deepEqual(readdirSync(dir), ['metrics.jsonl']);
+  t.is(readFileSync(path, 'utf8'), 'old\n');
+});
+
+test('a batch with a non-finite loss stops the run before its step and reports the divergence', (t) => {
+  const model = mlp({ seed: 7 });
+  const optimizer = new SGD(model.parameters(), { lr: 1e30 });
+  const dir = join(tmp, 'diverged');
+  const r = train({ model, optimizer, epochs: 3, batchSize: 64, seed: 0, trainData, testData, checkpointDir: dir });
+  t.truthy(r.diverged);
+  t.is(r.diverged!.epoch, 1);
+  t.false(Number.isFinite(r.diverged!.loss));
+  t.is(r.metrics.length, 0);
+  t.false(existsSync(join(dir, 'checkpoint.json')));
+});
+
+test('train rejects bad checkpointEvery, signal and runInfo options', (t) => {
+  const s = setup();
+  t.throws(() => train({ ...s.options, checkpointEvery: 5 }), { instanceOf: RangeError, message: /checkpointEvery needs a checkpointDir/ });
+  t.throws(() => train({ ...s.options, checkpointDir: join(tmp, 'x'), checkpointEvery: 0 }), { instanceOf: RangeError, message: /expected checkpointEvery to be an integer >= 1, received 0/ });
+  t.throws(() => train({ ...s.options, signal: {} as never }), { instanceOf: TypeError, message: /expected signal to be an AbortSignal, received an object/ });
+  t.throws(() => train({ ...s.options, resume: 1 as never }), { instanceOf: TypeError, message: /expected resume to be a boolean, received 1/ });
+  t.throws(() => train({ ...s.options, runInfo: 'x' as never }), { instanceOf: TypeError, message: /expected runInfo to be an object, received "x"/ });
+});
