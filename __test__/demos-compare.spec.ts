@@ -1,6 +1,6 @@
 /** `compare()`: the article's MNIST comparison, on 200 images so it is quick. */
 import test from 'ava';
-import { ARTICLE_OPTIMIZER_OPTIONS, compare, loadMnist } from '../ts/index.js';
+import { ARTICLE_OPTIMIZER_OPTIONS, compare, loadMnist, type CompareRun } from '../ts/index.js';
 
 const trainData = loadMnist({ split: 'train', limit: 200 });
 const testData = loadMnist({ split: 'test', limit: 200 });
@@ -39,6 +39,20 @@ test('adam vs radam per batch, full specs as written, the MLP, callbacks', (t) =
   // Same first loss (same weights, same batch); then RAdam's rectified early steps part from Adam's.
   t.is(r.runs[0]!.batchLosses![0], r.runs[1]!.batchLosses![0]);
   t.not(r.runs[0]!.batchLosses![2], r.runs[1]!.batchLosses![2]);
+});
+
+test('a run whose loss stops being finite stops there and says where; the others train on', (t) => {
+  const r = compare({ optimizers: ['adam', 'sgd:lr=1e9'], model: 'mlp', epochs: 2, batchSize: 50, trainData, testData, perBatch: true });
+  const [adam, sgd] = r.runs as [CompareRun, CompareRun];
+  t.is(adam.diverged, undefined);
+  t.is(adam.metrics.length, 2);
+  t.is(adam.batchLosses!.length, 8);
+  t.like(sgd.diverged, { epoch: 1 });
+  t.false(Number.isFinite(sgd.diverged!.loss));
+  // The batches before the diverging one, all finite; no epoch was completed.
+  t.is(sgd.batchLosses!.length, sgd.diverged!.batch - 1);
+  t.true(sgd.batchLosses!.every(Number.isFinite));
+  t.deepEqual(sgd.metrics, []);
 });
 
 test('compare rejects bad options before training', (t) => {

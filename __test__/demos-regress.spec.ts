@@ -34,6 +34,17 @@ test('regress takes any optimizer spec and sizes; the last batch is smaller', (t
   t.is(r.weights.length, 3);
 });
 
+test('regress with SGD lr 3 blows up: the first non-finite batch loss is reported, and every batch still has its loss', (t) => {
+  const r = regress({ optimizer: 'sgd:lr=3', epochs: 5 });
+  t.like(r.diverged, { epoch: 2, batch: 20 });
+  const k = 32 + 19;
+  t.false(Number.isFinite(r.losses[k]!));
+  t.true(r.losses.subarray(0, k).every(Number.isFinite));
+  t.true(Object.is(r.diverged!.loss, r.losses[k]));
+  t.is(r.losses.length, 5 * 32);
+  t.is(regress({ epochs: 3 }).diverged, undefined);
+});
+
 test('regress rejects bad options', (t) => {
   t.throws(() => regress({ batchSize: 0 }), { instanceOf: RangeError, message: /batchSize/ });
   t.throws(() => regress({ epochs: 1.5 }), { instanceOf: RangeError, message: /epochs/ });

@@ -62,8 +62,20 @@ export interface CompareRun {
   options: Record<string, unknown>;
   /** The metrics of each epoch, as {@link train} returns them. */
   metrics: EpochMetrics[];
-  /** Each batch's loss, in order (with `perBatch`). */
+  /** Each batch's loss, in order (with `perBatch`); a diverged run's end before the loss that was not finite. */
   batchLosses?: Float64Array;
+  /**
+   * Set when a batch's loss was not finite: training stopped before that batch's step, and
+   * `metrics` holds only the epochs completed before it (as {@link train} reports it).
+   */
+  diverged?: {
+    /** The epoch, 1-based. */
+    epoch: number;
+    /** The batch within the epoch, 1-based. */
+    batch: number;
+    /** That loss (NaN or ±Infinity). */
+    loss: number;
+  };
 }
 
 /** The result of {@link compare}. */
@@ -128,7 +140,7 @@ export function compare(options: CompareOptions = {}): CompareResult {
   const runs = specs.map((spec, i): CompareRun => {
     o.onStart?.(spec.label);
     const batchLosses: number[] = [];
-    const { metrics } = train({
+    const { metrics, diverged } = train({
       model: models[i]!,
       optimizer: optimizers[i]!,
       epochs,
@@ -143,7 +155,11 @@ export function compare(options: CompareOptions = {}): CompareResult {
       },
       onEpoch: (m) => o.onEpoch?.(spec.label, m),
     });
-    return { label: spec.label, name: spec.name, options: spec.options, metrics, ...(o.perBatch ? { batchLosses: Float64Array.from(batchLosses) } : {}) };
+    return {
+      label: spec.label, name: spec.name, options: spec.options, metrics,
+      ...(o.perBatch ? { batchLosses: Float64Array.from(batchLosses) } : {}),
+      ...(diverged ? { diverged } : {}),
+    };
   });
   return { model: modelName, runs, trainSize: trainData.length, testSize: testData.length };
 }

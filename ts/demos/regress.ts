@@ -52,6 +52,18 @@ export interface RegressResult {
   batchesPerEpoch: number;
   /** The optimizer spec, as written. */
   optimizer: string;
+  /**
+   * Set when a batch's loss stopped being finite: the first such batch. Training went on (every
+   * later loss is then NaN or infinite too), so `losses` still has one entry per batch.
+   */
+  diverged?: {
+    /** The epoch, 1-based. */
+    epoch: number;
+    /** The batch within the epoch, 1-based. */
+    batch: number;
+    /** That loss (NaN or ±Infinity). */
+    loss: number;
+  };
 }
 
 /** Standard normal numbers from a seeded generator (polar Box–Muller, one spare kept). */
@@ -131,6 +143,7 @@ export function regress(options: RegressOptions = {}): RegressResult {
   const residual = new Float64Array(bs);
   const grad = new Float64Array(d);
   let k = 0;
+  let diverged: RegressResult['diverged'];
   for (let epoch = 0; epoch < epochs; epoch++) {
     const indices = g.permutation(n);
     let sum = 0;
@@ -157,11 +170,12 @@ export function regress(options: RegressOptions = {}): RegressResult {
       optimizer.zeroGrad();
       for (let j = 0; j < d; j++) w.grad![j] = (2 * grad[j]!) / m;
       optimizer.step();
+      if (!Number.isFinite(loss) && !diverged) diverged = { epoch: epoch + 1, batch: start / bs + 1, loss };
       losses[k++] = loss;
       sum += loss;
     }
     epochLosses[epoch] = sum / nb;
     if (epoch % logEvery === 0) log.push({ epoch, loss });
   }
-  return { losses, epochLosses, log, weights: Float32Array.from(w.data), trueWeights, samples: n, batchSize: bs, batchesPerEpoch: nb, optimizer: spec.label };
+  return { losses, epochLosses, log, weights: Float32Array.from(w.data), trueWeights, samples: n, batchSize: bs, batchesPerEpoch: nb, optimizer: spec.label, ...(diverged ? { diverged } : {}) };
 }
