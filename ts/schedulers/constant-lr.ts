@@ -3,12 +3,12 @@
  * @module
  */
 import { SCHEDULER_DEFAULTS } from './defaults.js';
-import { checkLastEpoch, checkOptimizer, num, readOptions } from './internal.js';
+import { checkLastEpoch, checkOptimizer, notSubnormal, num, readOptions } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
 /** Options of {@link ConstantLR}. */
 export interface ConstantLROptions extends LRSchedulerOptions {
-  /** The factor applied until `totalIters`, in (0, 1]. @defaultValue 1/3 */
+  /** The factor applied until `totalIters`, in (0, 1] and not subnormal (≥ 2^−1022). @defaultValue 1/3 */
   factor?: number;
   /** Number of steps the factor applies (an integer ≥ 0). @defaultValue 5 */
   totalIters?: number;
@@ -29,8 +29,9 @@ const LABEL = 'ConstantLR';
  * ```
  * Defaults: factor 1/3, totalIters 5, lastEpoch -1. Because of the recursive form, the lr at
  * `totalIters` is `base_lr · f · (1/f)`, which may differ from `base_lr` in the last bit.
- * Deviation: PyTorch accepts factor 0, which makes the step at totalIters compute 0 · ∞ = NaN;
- * ferroptim requires factor > 0.
+ * Deviation: PyTorch accepts factor 0, which makes the step at totalIters compute 0 · ∞ = NaN,
+ * and subnormal factors (below 2^−1022 ≈ 2.2e−308), for which 1/f is ∞ and the lr at totalIters
+ * becomes ∞ or NaN; ferroptim requires factor ≥ 2^−1022.
  *
  * @example
  * ```ts
@@ -38,7 +39,7 @@ const LABEL = 'ConstantLR';
  * const scheduler = new ConstantLR(optimizer, { factor: 0.5, totalIters: 4 });
  * ```
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ConstantLR.html | torch.optim.lr_scheduler.ConstantLR}
- * @throws TypeError or RangeError for a bad optimizer, a factor outside (0, 1] or a totalIters that is not an integer ≥ 0.
+ * @throws TypeError or RangeError for a bad optimizer, a factor outside [2^−1022, 1] or a totalIters that is not an integer ≥ 0.
  */
 export class ConstantLR extends LRScheduler {
   /** The factor applied until `totalIters`. */
@@ -50,7 +51,7 @@ export class ConstantLR extends LRScheduler {
     checkOptimizer(LABEL, optimizer);
     const o = readOptions(LABEL, options, ['factor', 'totalIters', 'lastEpoch']);
     const d = SCHEDULER_DEFAULTS.ConstantLR;
-    const factor = num(LABEL, 'factor', o.factor, d.factor, { above: 0, max: 1 });
+    const factor = notSubnormal(LABEL, 'factor', num(LABEL, 'factor', o.factor, d.factor, { above: 0, max: 1 }));
     const totalIters = num(LABEL, 'totalIters', o.totalIters, d.totalIters, { integer: true, min: 0 });
     super(LABEL, optimizer, checkLastEpoch(LABEL, o.lastEpoch));
     this.factor = factor;

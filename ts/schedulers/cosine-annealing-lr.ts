@@ -85,6 +85,10 @@ export class CosineAnnealingLR extends LRScheduler {
     return this.baseLrs.map((base) => m + ((base - m) * (1 + Math.cos((Math.PI * e) / T))) / 2);
   }
 
+  protected override lrScale(i: number): number {
+    return Math.max(super.lrScale(i), this.etaMin);
+  }
+
   protected override stateSpec(): Record<string, StateKind> {
     return { ...super.stateSpec(), tMax: 'integer', etaMin: 'number' };
   }

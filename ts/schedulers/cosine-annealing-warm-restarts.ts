@@ -123,6 +123,10 @@ export class CosineAnnealingWarmRestarts extends LRScheduler {
     this.step(epoch);
   }
 
+  protected override lrScale(i: number): number {
+    return Math.max(super.lrScale(i), this.etaMin);
+  }
+
   protected override stateSpec(): Record<string, StateKind> {
     return { ...super.stateSpec(), t0: 'integer', tI: 'integer', tMult: 'integer', etaMin: 'number', tCur: 'number' };
   }

@@ -12,6 +12,7 @@ import {
   cyclicPosition,
   CYCLIC_MODE_ALIASES,
   CYCLIC_MODES,
+  momentumRule,
   momentumTarget,
   num,
   oneOf,
@@ -81,6 +82,16 @@ const LABEL = 'CyclicLR';
  * must have one of the two, as in PyTorch. PyTorch quirk kept: if a group already held
  * `initialLr`, the construction-time lr is that `initialLr`, not `baseLr`; every later step uses `baseLr`.
  *
+ * With baseLr, maxLr ≥ 0 and a scale in [0, 1] every lr lies between baseLr and maxLr, so cycling
+ * never writes a negative lr; baseLr = maxLr holds the lr at baseLr. Deviation: the momentum
+ * bounds must be below 1 when the scheduler drives Adam's beta1 (PyTorch accepts 1, and Adam's
+ * bias correction 1 − β1^t then divides by 0); the optimizer checks the same range at each step.
+ * An expRange gamma above 1 grows the amplitude without bound, as in PyTorch: lr passes maxLr and
+ * momentum falls below baseMomentum (below 0 in the end, which the optimizer refuses).
+ * Deviation: where PyTorch's Python floats overflow and raise OverflowError (triangular2's
+ * 2^(cycle−1) after 1024 cycles, expRange's γ^e with γ > 1), the float64 arithmetic here goes on:
+ * triangular2 settles at baseLr (amplitude 1/∞ = 0), expRange reaches an infinite lr or NaN.
+ *
  * @example
  * ```ts
  * const optimizer = new SGD(params, { lr: 0.1, momentum: 0.9 });
@@ -95,8 +106,9 @@ const LABEL = 'CyclicLR';
  * @see Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017.
  * @throws TypeError or RangeError for a bad optimizer, a missing baseLr or maxLr, a per-group
  * array of the wrong length, a step size that is not > 0, an unknown mode or scaleMode, a
- * scaleFn that is not a function (or returns a non-finite value, at that step), or
- * cycleMomentum on an optimizer without momentum or betas.
+ * scaleFn that is not a function (or returns a non-finite value, at that step),
+ * cycleMomentum on an optimizer without momentum or betas, or momentum bounds outside [0, 1)
+ * for beta1.
  */
 export class CyclicLR extends LRScheduler {
   /** Upper lr bound of each group. */
@@ -147,8 +159,8 @@ export class CyclicLR extends LRScheduler {
     let maxMomentums: number[] = [];
     if (cycleMomentum) {
       target = momentumTarget(LABEL, groups);
-      baseMomentums = perGroup(LABEL, 'baseMomentum', o.baseMomentum, n, { min: 0 }, d.baseMomentum);
-      maxMomentums = perGroup(LABEL, 'maxMomentum', o.maxMomentum, n, { min: 0 }, d.maxMomentum);
+      baseMomentums = perGroup(LABEL, 'baseMomentum', o.baseMomentum, n, momentumRule(target), d.baseMomentum);
+      maxMomentums = perGroup(LABEL, 'maxMomentum', o.maxMomentum, n, momentumRule(target), d.maxMomentum);
     }
     // Everything is checked; now PyTorch's construction-time writes.
     if (lastEpoch === -1) {
@@ -192,6 +204,10 @@ export class CyclicLR extends LRScheduler {
       });
     }
     return lrs;
+  }
+
+  protected override lrScale(i: number): number {
+    return Math.max(super.lrScale(i), this.maxLrs[i] ?? 0);
   }
 
   protected override stateSpec(): Record<string, StateKind> {

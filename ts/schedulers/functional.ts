@@ -354,7 +354,10 @@ export interface OneCycleScheduleOptions {
  * cos: end + (start − end)/2·(1 + cos(π·q));  linear: (end − start)·q + start   (q: fraction of the phase)
  * ```
  * Two-phase cos is Optax's `cosine_onecycle_schedule` shifted by one step (PyTorch ends its
- * phases at `p·N − 1` and `N − 1`). Like the class, steps up to `totalSteps` are accepted.
+ * phases at `p·N − 1` and `N − 1`). Like the class, steps up to `totalSteps` are accepted; the
+ * value at `totalSteps` extrapolates the last phase one step (with 'linear' it is below 0). As in
+ * the class, a phase of no length (p·N = 1, or p = 1 at `totalSteps`) counts as done where
+ * PyTorch divides by zero.
  * @example
  * ```ts
  * const s = oneCycle({ maxLr: 0.01, totalSteps: 1000 });

@@ -31,6 +31,42 @@ export interface SchedulableOptimizer {
   readonly lastStepApplied?: boolean;
 }
 
+// ---- writing a learning rate --------------------------------------------------------------
+
+/** The smallest positive normal float64, 2^−1022 ≈ 2.2e−308. */
+export const MIN_NORMAL = 2 ** -1022;
+
+/**
+ * How far below 0 a computed lr may fall, relative to the schedule's scale, and still be taken
+ * for rounding residue. Recursive forms accumulate about 3e−16 of the scale per step
+ * (CosineAnnealingLR from a base lr of 0 up to etaMin drifts below 0 by 3e−10·etaMin after 10^6
+ * steps; LinearLR with endFactor 0 ends near −1e−17·lr at once), so 1e−6 covers runs of 10^9
+ * steps and float32 arithmetic in a user's lrLambda; an lr that small moves no parameter.
+ */
+export const LR_RESIDUE = 1e-6;
+
+/**
+ * The lr a scheduler writes for a computed `lr`: a negative rounding residue (−lr ≤
+ * LR_RESIDUE·scale, or a negative subnormal) becomes 0; every other value, including every value
+ * ≥ 0, NaN and a clearly negative lr, is returned unchanged. `scale` is the schedule's size for
+ * the group (see `LRScheduler.lrScale`).
+ */
+export function settleLr(lr: number, scale: number): number {
+  return lr < 0 && -lr <= Math.max(LR_RESIDUE * scale, MIN_NORMAL) ? 0 : lr;
+}
+
+/**
+ * Checks that a positive factor is not subnormal (0 < v < 2^−1022): the recursive forms divide by
+ * it (ConstantLR's `1/f`, LinearLR's `(z − s)/(T·s)`), which overflows to ∞ and makes the lr ∞ or
+ * NaN. PyTorch accepts such factors and produces those values.
+ */
+export function notSubnormal(label: string, name: string, v: number): number {
+  if (v > 0 && v < MIN_NORMAL) {
+    throw new RangeError(`${label}: expected ${name} to be at least 2^-1022 (a subnormal ${name} makes the lr infinite), received ${describeValue(v)}`);
+  }
+  return v;
+}
+
 /** Checks the optimizer argument; returns its groups. */
 export function checkOptimizer(label: string, optimizer: unknown): readonly SchedulerParamGroup[] {
   const groups = (optimizer as { paramGroups?: unknown } | null | undefined)?.paramGroups;
@@ -119,6 +155,14 @@ export function bisectRight(sorted: readonly number[], x: number): number {
 export type MomentumTarget = 'momentum' | 'beta1';
 
 /**
+ * The range of the momentum bounds a cycling scheduler may write: SGD's momentum is any number
+ * ≥ 0, Adam's beta1 is in [0, 1) (what the optimizer checks at every step).
+ */
+export function momentumRule(target: MomentumTarget): NumberRule {
+  return target === 'beta1' ? { min: 0, below: 1 } : { min: 0 };
+}
+
+/**
  * Picks the momentum target like PyTorch (`betas` wins over `momentum`), looking at every group.
  * @throws TypeError when the groups have neither.
  */
@@ -202,12 +246,20 @@ export function anneal(strategy: AnnealStrategy, start: number, end: number, pct
   return (end - start) * pct + start;
 }
 
-/** The phase of step `e` and the fraction of it done (PyTorch's loop in `OneCycleLR.get_lr`). */
+/**
+ * The phase of step `e` and the fraction of it done (PyTorch's loop in `OneCycleLR.get_lr`).
+ * A phase of no length counts as done (fraction 1): the first one when pctStart·N = 1, the last one
+ * at e = N when it ends where the previous one does (pctStart = 1). PyTorch divides by zero there
+ * (ZeroDivisionError); dividing in float64 would give NaN or an infinite lr.
+ */
 export function oneCyclePhaseAt(phases: readonly OneCyclePhase[], e: number): { phase: OneCyclePhase; pct: number } {
   let start = 0.0;
   for (let i = 0; i < phases.length; i++) {
     const phase = phases[i]!;
-    if (e <= phase.endStep || i === phases.length - 1) return { phase, pct: (e - start) / (phase.endStep - start) };
+    if (e <= phase.endStep || i === phases.length - 1) {
+      const length = phase.endStep - start;
+      return { phase, pct: length === 0 ? 1 : (e - start) / length };
+    }
     start = phase.endStep;
   }
   /* c8 ignore next */

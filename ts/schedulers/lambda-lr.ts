@@ -27,6 +27,11 @@ const LABEL = 'LambdaLR';
  * defaults to -1. Each λ must return a finite number. The lambdas are not part of `stateDict()`
  * (PyTorch saves none for plain functions either); the loading scheduler keeps its own.
  *
+ * λ = 0 gives lr 0, which optimizers accept (a step that changes nothing). A λ a little below 0
+ * from rounding (down to −1e−6, e.g. −1e−17 where the formula meant 0) gives 0, as every
+ * scheduler does with rounding residue (see {@link LRScheduler}); a clearly negative λ gives a
+ * negative lr, which the optimizer's next step refuses with a RangeError (PyTorch would step uphill).
+ *
  * @example
  * ```ts
  * const optimizer = new SGD(params, { lr: 0.1 });

@@ -3,12 +3,12 @@
  * @module
  */
 import { SCHEDULER_DEFAULTS } from './defaults.js';
-import { checkLastEpoch, checkOptimizer, num, readOptions } from './internal.js';
+import { checkLastEpoch, checkOptimizer, notSubnormal, num, readOptions } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
 /** Options of {@link LinearLR}. */
 export interface LinearLROptions extends LRSchedulerOptions {
-  /** The factor at step 0, in (0, 1]. @defaultValue 1/3 */
+  /** The factor at step 0, in (0, 1] and not subnormal (≥ 2^−1022). @defaultValue 1/3 */
   startFactor?: number;
   /** The factor reached at `totalIters`, in [0, 1]. @defaultValue 1 */
   endFactor?: number;
@@ -34,13 +34,20 @@ const LABEL = 'LinearLR';
  * Defaults: startFactor 1/3, endFactor 1, totalIters 5, lastEpoch -1. The recursive form drifts
  * from the closed form by a few ulps, as in PyTorch (e.g. a warmup to 0.1 ends at 0.10000000000000005).
  *
+ * With endFactor 0 the last factor, 1 − s/(T·s − (T − 1)·s), is 0 only up to rounding, so PyTorch
+ * ends the decay at ±1e−17·lr (−1.5e−18 for lr 0.1, startFactor 1/3, totalIters 5) and stays there.
+ * Deviation: a negative end is written as 0 (see {@link LRScheduler}: ferroptim's optimizers
+ * refuse a negative lr); a positive one is kept. Deviation: PyTorch accepts a subnormal startFactor
+ * (below 2^−1022 ≈ 2.2e−308), for which (z − s)/(T·s) overflows and the lr becomes ∞ or NaN at
+ * step 1; ferroptim requires startFactor ≥ 2^−1022.
+ *
  * @example
  * ```ts
  * // Warm up from 0.1·lr to lr over 10 steps, then cosine-anneal (see SequentialLR)
  * const warmup = new LinearLR(optimizer, { startFactor: 0.1, totalIters: 10 });
  * ```
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.LinearLR.html | torch.optim.lr_scheduler.LinearLR}
- * @throws TypeError or RangeError for a bad optimizer, a startFactor outside (0, 1], an
+ * @throws TypeError or RangeError for a bad optimizer, a startFactor outside [2^−1022, 1], an
  * endFactor outside [0, 1] or a totalIters that is not an integer ≥ 1.
  */
 export class LinearLR extends LRScheduler {
@@ -55,7 +62,7 @@ export class LinearLR extends LRScheduler {
     checkOptimizer(LABEL, optimizer);
     const o = readOptions(LABEL, options, ['startFactor', 'endFactor', 'totalIters', 'lastEpoch']);
     const d = SCHEDULER_DEFAULTS.LinearLR;
-    const startFactor = num(LABEL, 'startFactor', o.startFactor, d.startFactor, { above: 0, max: 1 });
+    const startFactor = notSubnormal(LABEL, 'startFactor', num(LABEL, 'startFactor', o.startFactor, d.startFactor, { above: 0, max: 1 }));
     const endFactor = num(LABEL, 'endFactor', o.endFactor, d.endFactor, { min: 0, max: 1 });
     const totalIters = num(LABEL, 'totalIters', o.totalIters, d.totalIters, { integer: true, min: 1 });
     super(LABEL, optimizer, checkLastEpoch(LABEL, o.lastEpoch));

@@ -4,7 +4,7 @@
  * @module
  */
 import { checkNumber, describeValue } from '../validate.js';
-import type { SchedulableOptimizer } from './internal.js';
+import { settleLr, type SchedulableOptimizer } from './internal.js';
 
 export type { SchedulableOptimizer, SchedulerParamGroup } from './internal.js';
 
@@ -102,6 +102,22 @@ function cloneData(v: unknown): unknown {
  * With {@link LRScheduler.countOnlyAppliedSteps} set, a `step()` that follows an optimizer step
  * skipped for non-finite gradients does nothing, so only applied steps move the schedule.
  *
+ * Every scheduler writes the lr through one path, which settles rounding residue:
+ * ```text
+ * scale = max(baseLrs[i], maxLr (CyclicLR, OneCycleLR), etaMin (cosine schedules), |g.lr before the step|)
+ * −1e−6·scale ≤ lr < 0, or a negative subnormal   →   g.lr = 0     (every other value as computed)
+ * ```
+ * Deviation: PyTorch writes the residue. Its recursive forms can end a schedule that should reach
+ * 0 a few ulps below it (LinearLR with endFactor 0 gives −1.5e−18 for lr 0.1; CosineAnnealingLR
+ * from a base lr of 0 up to etaMin drifts below 0 by about 3e−16·etaMin per step), and PyTorch's
+ * optimizers never look at the sign of lr after construction. ferroptim's optimizers check
+ * `lr ≥ 0` at every step, so the residue would stop training. The bound covers the drift of 10^9
+ * recursive steps; the change only ever replaces a negative value by 0 (the closed form's value
+ * at such ends), moves the lr by at most 1e−6 of the schedule's scale, and leaves every lr ≥ 0
+ * bit-identical to PyTorch's; the recursion then continues from 0. A lr that is negative beyond
+ * the residue (a lrLambda returning −0.5, say) is written as computed, and the optimizer's next
+ * step refuses it with a RangeError.
+ *
  * @example
  * ```ts
  * const scheduler: LRScheduler = new CosineAnnealingLR(optimizer, { tMax: epochs });
@@ -176,12 +192,26 @@ export abstract class LRScheduler {
     return { lastEpoch: 'integer', stepCount: 'integer', baseLrs: 'groupNumbers', lastLr: 'numbers' };
   }
 
-  /** Writes `values` into the groups (zipped, as PyTorch) and records `lastLr`. */
+  /**
+   * Writes `values` into the groups (zipped, as PyTorch) and records `lastLr`: the one place a
+   * scheduler sets `lr`. A negative rounding residue (see the class remarks) is written as 0.
+   */
   protected applyLr(values: readonly number[]): void {
     const groups = this.optimizer.paramGroups;
     const n = Math.min(groups.length, values.length);
-    for (let i = 0; i < n; i++) groups[i]!.lr = values[i]!;
+    for (let i = 0; i < n; i++) {
+      const g = groups[i]!;
+      g.lr = settleLr(values[i]!, Math.max(this.lrScale(i), Number.isFinite(g.lr) ? Math.abs(g.lr) : 0));
+    }
     this.lastLr = groups.map((g) => g.lr);
+  }
+
+  /**
+   * The size of group `i`'s schedule, against which a negative lr counts as rounding residue: its
+   * base lr, or a larger level the schedule moves to (subclasses add maxLr or etaMin).
+   */
+  protected lrScale(i: number): number {
+    return this.baseLrs[i] ?? 0;
   }
 
   /** Advances the schedule by one step and writes the new lr into every param group. */

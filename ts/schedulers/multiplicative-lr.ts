@@ -24,6 +24,10 @@ const LABEL = 'MultiplicativeLR';
  * ```
  * `lrLambda` is required; `lastEpoch` defaults to -1. The lambdas are not part of `stateDict()`.
  *
+ * λ = 0 sets the lr to 0 for good (every later product is 0). A λ in [−1e−6, 0) is taken for
+ * rounding residue and gives 0 (see {@link LRScheduler}); a clearly negative λ gives a negative
+ * lr, which the optimizer's next step refuses with a RangeError.
+ *
  * @example
  * ```ts
  * const scheduler = new MultiplicativeLR(optimizer, { lrLambda: () => 0.95 });

@@ -8,6 +8,7 @@ import {
   bool,
   checkLastEpoch,
   checkOptimizer,
+  momentumRule,
   momentumTarget,
   num,
   oneCyclePhaseAt,
@@ -78,9 +79,19 @@ const LABEL = 'OneCycleLR';
  * Construction sets each group's `initialLr` to maxLr/divFactor (overwriting any previous
  * value, as PyTorch does) and its lr to the value at step 0; with cycleMomentum, its momentum
  * to maxMomentum. `step()` may be called `totalSteps` times; as in PyTorch the last call
- * (e = N) extrapolates one step past the end of the final phase (with 'linear' this can be
- * slightly below 0), and a further call throws. Deviation: PyTorch stores max_lr, min_lr and the
- * momentum bounds in the param groups; ferroptim keeps them in the scheduler (and its state dict).
+ * (e = N) extrapolates one step past the end of the final phase, and a further call throws.
+ * The lrs of steps 0 … N − 1, the ones the N optimizer steps of the cycle use, lie between the
+ * phase ends and are ≥ 0. The extrapolated lr at e = N is PyTorch's: with 'cos' it is a little
+ * above min; with 'linear' it is min − (start − min)/(length of the last phase), about
+ * −maxLr/(0.7·N) with the defaults, far below 0. It is kept (it is not rounding residue), so an
+ * optimizer step taken after the N-th scheduler step, which PyTorch would take with that negative
+ * lr (ascending the loss), throws a RangeError in ferroptim; step the optimizer N times, as the
+ * example does. Deviation: a phase of no length (pctStart·N = 1, or pctStart = 1 at e = N, or
+ * 2·pctStart·N − 2 = N − 1 with three phases) counts as done, so its end value is used; PyTorch
+ * divides by zero there (ZeroDivisionError). Deviation: the momentum bounds must be below 1 when
+ * the scheduler drives Adam's beta1 (the optimizer checks the same range at each step).
+ * Deviation: PyTorch stores max_lr, min_lr and the momentum bounds in the param groups; ferroptim
+ * keeps them in the scheduler (and its state dict).
  *
  * @example
  * ```ts
@@ -98,7 +109,8 @@ const LABEL = 'OneCycleLR';
  * @see Smith & Topin, "Super-Convergence: Very Fast Training of Neural Networks Using Large Learning Rates", 2017.
  * @throws TypeError or RangeError for a bad optimizer, a missing maxLr, neither totalSteps nor
  * epochs and stepsPerEpoch, a pctStart outside [0, 1], an unknown annealStrategy, a per-group
- * array of the wrong length, cycleMomentum on an optimizer without momentum or betas, and (from
+ * array of the wrong length, cycleMomentum on an optimizer without momentum or betas, momentum
+ * bounds outside [0, 1) for beta1, and (from
  * `step()`) a step past totalSteps: `OneCycleLR: tried to step 101 times; the specified number of total steps is 100`.
  */
 export class OneCycleLR extends LRScheduler {
@@ -153,8 +165,8 @@ export class OneCycleLR extends LRScheduler {
     let baseMomentums: number[] = [];
     if (cycleMomentum) {
       target = momentumTarget(LABEL, groups);
-      maxMomentums = perGroup(LABEL, 'maxMomentum', o.maxMomentum, n, { min: 0 }, d.maxMomentum);
-      baseMomentums = perGroup(LABEL, 'baseMomentum', o.baseMomentum, n, { min: 0 }, d.baseMomentum);
+      maxMomentums = perGroup(LABEL, 'maxMomentum', o.maxMomentum, n, momentumRule(target), d.maxMomentum);
+      baseMomentums = perGroup(LABEL, 'baseMomentum', o.baseMomentum, n, momentumRule(target), d.baseMomentum);
     }
     // Everything is checked; now PyTorch's construction-time writes.
     const initialLrs = maxLrs.map((m) => m / divFactor);
@@ -203,6 +215,10 @@ export class OneCycleLR extends LRScheduler {
       }
     });
     return lrs;
+  }
+
+  protected override lrScale(i: number): number {
+    return Math.max(super.lrScale(i), this.maxLrs[i] ?? 0);
   }
 
   protected override stateSpec(): Record<string, StateKind> {

@@ -49,6 +49,8 @@ const KEYS = ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'coold
  * cooldown 0, minLr 0, eps 1e-8. `best` starts at +∞ ('min') or −∞ ('max'). A NaN metric never
  * counts as an improvement. Construction does not change the lr. In the state dict a
  * non-finite `best` is written as the string "Infinity" or "-Infinity" so it survives JSON.
+ * With factor ≥ 0 and minLr ≥ 0 a reduction never writes a negative lr (factor 0 and minLr 0 take
+ * it to exactly 0, which optimizers accept), so it needs no rounding rule (see the remarks of LRScheduler).
  *
  * @example
  * ```ts
