@@ -83,7 +83,7 @@ export {
 } from './nn/index.js';
 export { loadMnist, defaultMnistDir, parseIdx, batches, numBatches, type LoadMnistOptions, type ImageDataset, type MnistSplit, type Batch, type BatchesOptions } from './data/index.js';
 export {
-  train, trainAsync, evaluate, saveWeights, saveCheckpoint, loadCheckpoint, hasCheckpoint, writeFileAtomic, removeStaleTemporaries,
+  train, trainAsync, evaluate, saveWeights, outputPaths, saveCheckpoint, loadCheckpoint, hasCheckpoint, writeFileAtomic, removeStaleTemporaries,
   type TrainOptions, type TrainResult, type EpochMetrics, type BatchProgress, type TrainableOptimizer, type TrainableScheduler, type TrainMonitor, type CheckpointData, type EpochProgress,
 } from './train/index.js';
 export {

