@@ -255,7 +255,7 @@ async function trainAction(v: Record<string, string | boolean | undefined>, cmd:
     }
     settings = { ...saved.settings, epochs };
     resuming = true;
-    resumeNote = `(resuming after epoch ${saved.epoch}${saved.batch ? `, batch ${saved.batch}` : ''} from ${paths.checkpointDir})\n`;
+    resumeNote = `(resuming ${saved.batch ? `in epoch ${saved.epoch + 1} after batch ${saved.batch}` : `after epoch ${saved.epoch}`} from ${paths.checkpointDir})\n`;
   } else {
     const present = existsSync(out) ? readdirSync(out).filter((n) => !n.startsWith('.ferroptim-write-test-')) : [];
     if (present.length > 0) {
