@@ -8,6 +8,7 @@ export {
   evaluate,
   saveWeights,
   outputPaths,
+  type RunPaths,
   type TrainOptions,
   type TrainResult,
   type EpochMetrics,

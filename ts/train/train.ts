@@ -505,7 +505,23 @@ export function saveWeights(model: Module, path: string): void {
   writeFileAtomic(path, encodeSafetensors(model.stateDict(), { format: 'pt' }));
 }
 
-/** The default checkpoint locations in an output directory. */
-export function outputPaths(dir: string): { checkpointDir: string; metricsFile: string; weightsFile: string } {
+/** Where a run folder keeps its files (see {@link outputPaths}). */
+export interface RunPaths {
+  /** `DIR/checkpoint`: the checkpoint folder. */
+  checkpointDir: string;
+  /** `DIR/metrics.jsonl`: one line of metrics per finished epoch. */
+  metricsFile: string;
+  /** `DIR/model.safetensors`: the final weights. */
+  weightsFile: string;
+}
+
+/**
+ * The file locations of a run folder, as `ferroptim train --out DIR` uses them.
+ * @example
+ * ```ts
+ * const { checkpointDir, metricsFile } = outputPaths('runs/cnn');
+ * ```
+ */
+export function outputPaths(dir: string): RunPaths {
   return { checkpointDir: join(dir, 'checkpoint'), metricsFile: join(dir, 'metrics.jsonl'), weightsFile: join(dir, 'model.safetensors') };
 }
