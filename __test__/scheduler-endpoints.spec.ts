@@ -12,32 +12,13 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
-import { AdamW } from '../ts/optim/adam.js';
-import { SGD } from '../ts/optim/sgd.js';
-import { Parameter } from '../ts/tensor.js';
+import { AdamW, Parameter, SGD } from '../ts/index.js';
 import {
-  ChainedScheduler,
-  ConstantLR,
-  CosineAnnealingLR,
-  CosineAnnealingWarmRestarts,
-  CyclicLR,
-  ExponentialLR,
-  LambdaLR,
-  LinearLR,
-  LRScheduler,
-  MultiplicativeLR,
-  MultiStepLR,
-  OneCycleLR,
-  PolynomialLR,
-  ReduceLROnPlateau,
-  schedules,
-  SequentialLR,
-  StepLR,
-  warmupCosine,
-  type SchedulableOptimizer,
+  ChainedScheduler, ConstantLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, CyclicLR, ExponentialLR, LambdaLR, LinearLR, LRScheduler,
+  MultiplicativeLR, MultiStepLR, OneCycleLR, PolynomialLR, ReduceLROnPlateau, schedules, SequentialLR, StepLR, warmupCosine,
 } from '../ts/schedulers/index.js';
 import { LR_RESIDUE, MIN_NORMAL } from '../ts/schedulers/internal.js';
+import { ABS, type AnyScheduler, loadSchedulerFixture, makeScheduler, REL, type SchedulerCase, stepScheduler } from './helpers/scheduler-fixtures.js';
 
 const RUNS = (() => {
   const n = Number(process.env.FERROPTIM_FUZZ_RUNS ?? 100);
@@ -48,7 +29,6 @@ const RUNS = (() => {
 
 type Kind = 'AdamW' | 'SGD';
 type Opt = AdamW | SGD;
-type AnyScheduler = LRScheduler | ReduceLROnPlateau;
 
 /** One group per lr, each holding one Parameter of length 3; SGD groups get momentum 0.9. */
 function makeOptimizer(kind: Kind, lrs: readonly number[], extra: Array<Record<string, unknown>> = []): Opt {
@@ -107,8 +87,6 @@ const stepOf = (s: AnyScheduler, metric?: (k: number) => number) => (k: number) 
   else s.step();
 };
 
-const REL = 1e-12;
-const ABS = 1e-18;
 const close = (a: number, b: number, rel = REL) => Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) + ABS;
 
 /** The first difference between two lr tables beyond the fixture tolerance. */
@@ -205,76 +183,23 @@ test('ChainedScheduler of LinearLR (endFactor 0) and a growing ExponentialLR end
 
 // ---- every PyTorch fixture, with the optimizer stepping after the last scheduler step too --------
 
-interface SchedulerSpec {
-  type: string;
-  options?: Record<string, unknown>;
-  schedulers?: SchedulerSpec[];
-}
-interface FixtureCase {
-  name: string;
-  optimizer: { type: 'SGD' | 'Adam' | 'AdamW'; groups: Array<Record<string, unknown>> };
-  scheduler: SchedulerSpec;
-  steps: number;
-  metrics?: number[];
-  epochs?: number[];
-  lr: number[][];
-}
-const FIX = JSON.parse(readFileSync(new URL('./fixtures/schedulers.json', import.meta.url), 'utf8')) as { torch: string; cases: FixtureCase[] };
-
-// The generator's named callables (scripts/gen_scheduler_fixtures.py), same arithmetic.
-const LAMBDAS: Record<string, (e: number) => number> = {
-  inverse: (e) => 1.0 / (1.0 + 0.05 * e),
-  power97: (e) => 0.97 ** e,
-  warmup10: (e) => Math.min(1.0, (e + 1) / 10.0),
-  constant95: () => 0.95,
-  everyThird: (e) => (e % 3 === 0 ? 0.9 : 1.0),
-};
-const SCALE_FNS: Record<string, (x: number) => number> = {
-  halfLife20: (x) => 0.5 ** (x / 20.0),
-  inverseCycle: (x) => 1.0 / x,
-};
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const CLASSES: Record<string, new (opt: SchedulableOptimizer, o: any) => AnyScheduler> = {
-  LambdaLR, MultiplicativeLR, StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR,
-  CosineAnnealingLR, CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, ReduceLROnPlateau,
-};
-
-function fromSpec(opt: SchedulableOptimizer, spec: SchedulerSpec): AnyScheduler {
-  if (spec.type === 'SequentialLR') {
-    const o = spec.options as { schedulers: SchedulerSpec[]; milestones: number[] };
-    return new SequentialLR(opt, { schedulers: o.schedulers.map((c) => fromSpec(opt, c) as LRScheduler), milestones: o.milestones });
-  }
-  if (spec.type === 'ChainedScheduler') return new ChainedScheduler(spec.schedulers!.map((c) => fromSpec(opt, c) as LRScheduler));
-  const o: Record<string, unknown> = { ...spec.options };
-  if (typeof o.lrLambda === 'string') o.lrLambda = LAMBDAS[o.lrLambda];
-  else if (Array.isArray(o.lrLambda)) o.lrLambda = o.lrLambda.map((n: string) => LAMBDAS[n]);
-  if (typeof o.scaleFn === 'string') o.scaleFn = SCALE_FNS[o.scaleFn];
-  return new CLASSES[spec.type]!(opt, o);
-}
+const FIX = loadSchedulerFixture();
 
 /** The fixture's optimizer (Adam cases run on AdamW: same groups, and lr is all that matters here). */
-function fixtureOptimizer(c: FixtureCase): Opt {
+function fixtureOptimizer(c: SchedulerCase): Opt {
   const kind: Kind = c.optimizer.type === 'SGD' ? 'SGD' : 'AdamW';
   const lrs = c.optimizer.groups.map((g) => g.lr as number);
   return makeOptimizer(kind, lrs, c.optimizer.groups.map(({ lr: _lr, ...rest }) => rest));
 }
 
-function replayFixture(c: FixtureCase): Trace {
+function replayFixture(c: SchedulerCase): Trace {
   const opt = fixtureOptimizer(c);
-  const s = fromSpec(opt, c.scheduler);
-  return train(
-    opt,
-    (k) => {
-      if (c.metrics) (s as ReduceLROnPlateau).step(c.metrics[k - 1]!);
-      else if (c.epochs) (s as CosineAnnealingWarmRestarts).step(c.epochs[k - 1]!);
-      else (s as LRScheduler).step();
-    },
-    c.steps,
-  );
+  const s = makeScheduler(opt, c.scheduler);
+  return train(opt, (k) => stepScheduler(c, s, k - 1), c.steps);
 }
 
 /** PyTorch's OneCycleLR with 'linear' extrapolates below 0 at e = totalSteps (see OneCycleLR's remarks). */
-const endsBelowZero = (c: FixtureCase) => c.lr.at(-1)!.some((x) => x < 0);
+const endsBelowZero = (c: SchedulerCase) => c.lr.at(-1)!.some((x) => x < 0);
 
 for (const c of FIX.cases) {
   if (endsBelowZero(c)) {
@@ -286,7 +211,7 @@ for (const c of FIX.cases) {
       t.regex(trace.problem ?? '', new RegExp(`^after scheduler step ${c.steps}, group 0 has lr -`), 'only the step past the end is negative');
       // The same schedule again, to hand the negative lr to the optimizer and the scheduler.
       const opt = fixtureOptimizer(c);
-      const s = fromSpec(opt, c.scheduler) as OneCycleLR;
+      const s = makeScheduler(opt, c.scheduler) as OneCycleLR;
       for (let k = 0; k < c.steps; k++) s.step();
       setGrads(opt, 0);
       t.throws(() => opt.step(), { instanceOf: RangeError, message: /^SGD: expected lr \(param group 0\) to be a finite number >= 0, received -/ });

@@ -10,7 +10,6 @@
  * |got − want| <= REL·max(|got|, |want|) + ABS.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 import { Adam, AdamW, Parameter, SGD } from '../ts/index.js';
 import {
   ChainedScheduler,
@@ -22,57 +21,21 @@ import {
   LambdaLR,
   LinearLR,
   LRScheduler,
-  MultiplicativeLR,
   MultiStepLR,
   OneCycleLR,
   PolynomialLR,
   ReduceLROnPlateau,
   SequentialLR,
   StepLR,
-  type SchedulableOptimizer,
   type SchedulerStateDict,
 } from '../ts/schedulers/index.js';
+import { ABS, type AnyScheduler, loadSchedulerFixture, makeScheduler, REL, type SchedulerCase, stepScheduler } from './helpers/scheduler-fixtures.js';
 
-const REL = 1e-12;
-const ABS = 1e-18;
+const FIX = loadSchedulerFixture();
 
-interface SchedulerSpec {
-  type: string;
-  options?: Record<string, unknown>;
-  schedulers?: SchedulerSpec[];
-}
-interface FixtureCase {
-  name: string;
-  optimizer: { type: 'SGD' | 'Adam' | 'AdamW'; groups: Array<Record<string, unknown>> };
-  scheduler: SchedulerSpec;
-  steps: number;
-  metrics?: number[];
-  epochs?: number[];
-  recordMomentum?: boolean;
-  expectStepError?: boolean;
-  stepError?: string;
-  lr: number[][];
-  momentum?: number[][];
-}
-const FIX = JSON.parse(readFileSync(new URL('./fixtures/schedulers.json', import.meta.url), 'utf8')) as { torch: string; cases: FixtureCase[] };
-
-// The named callables of the generator, with the same arithmetic.
-const LAMBDAS: Record<string, (e: number) => number> = {
-  inverse: (e) => 1.0 / (1.0 + 0.05 * e),
-  power97: (e) => 0.97 ** e,
-  warmup10: (e) => Math.min(1.0, (e + 1) / 10.0),
-  constant95: () => 0.95,
-  everyThird: (e) => (e % 3 === 0 ? 0.9 : 1.0),
-};
-const SCALE_FNS: Record<string, (x: number) => number> = {
-  halfLife20: (x) => 0.5 ** (x / 20.0),
-  inverseCycle: (x) => 1.0 / x,
-};
-
-type AnyScheduler = LRScheduler | ReduceLROnPlateau;
 type Opt = SGD | Adam | AdamW;
 
-function makeOptimizer(spec: FixtureCase['optimizer']): Opt {
+function makeOptimizer(spec: SchedulerCase['optimizer']): Opt {
   const groups = spec.groups.map((g, i) => {
     const p = new Parameter(new Float32Array(2), { name: `p${i}` });
     p.grad = null; // as in the generator: no gradients, optimizer.step() changes nothing
@@ -81,30 +44,6 @@ function makeOptimizer(spec: FixtureCase['optimizer']): Opt {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const input = groups as any;
   return spec.type === 'SGD' ? new SGD(input) : spec.type === 'Adam' ? new Adam(input) : new AdamW(input);
-}
-
-function resolveOptions(o: Record<string, unknown> = {}): Record<string, unknown> {
-  const out = { ...o };
-  if (typeof out.lrLambda === 'string') out.lrLambda = LAMBDAS[out.lrLambda];
-  else if (Array.isArray(out.lrLambda)) out.lrLambda = out.lrLambda.map((n: string) => LAMBDAS[n]);
-  if (typeof out.scaleFn === 'string') out.scaleFn = SCALE_FNS[out.scaleFn];
-  return out;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const CLASSES: Record<string, new (opt: SchedulableOptimizer, o: any) => AnyScheduler> = {
-  LambdaLR, MultiplicativeLR, StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR,
-  CosineAnnealingLR, CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, ReduceLROnPlateau,
-};
-
-function makeScheduler(opt: SchedulableOptimizer, spec: SchedulerSpec): AnyScheduler {
-  if (spec.type === 'SequentialLR') {
-    const o = spec.options as { schedulers: SchedulerSpec[]; milestones: number[] };
-    const children = o.schedulers.map((c) => makeScheduler(opt, c) as LRScheduler);
-    return new SequentialLR(opt, { schedulers: children, milestones: o.milestones });
-  }
-  if (spec.type === 'ChainedScheduler') return new ChainedScheduler(spec.schedulers!.map((c) => makeScheduler(opt, c) as LRScheduler));
-  return new CLASSES[spec.type]!(opt, resolveOptions(spec.options));
 }
 
 const momentumOf = (g: { momentum?: number; betas?: readonly [number, number] }) => (g.betas ? g.betas[0] : g.momentum!);
@@ -117,7 +56,7 @@ interface Run {
   lastLrMatches: boolean;
 }
 
-function start(c: FixtureCase): Run {
+function start(c: SchedulerCase): Run {
   const opt = makeOptimizer(c.optimizer);
   const sched = makeScheduler(opt, c.scheduler);
   const run: Run = { opt, sched, lr: [], momentum: [], lastLrMatches: true };
@@ -133,12 +72,10 @@ function record(run: Run): void {
   if (last.length !== lrs.length || last.some((x, i) => !Object.is(x, lrs[i]))) run.lastLrMatches = false;
 }
 
-function advance(c: FixtureCase, run: Run, from: number, to: number): void {
+function advance(c: SchedulerCase, run: Run, from: number, to: number): void {
   for (let i = from; i < to; i++) {
     run.opt.step();
-    if (c.metrics) (run.sched as ReduceLROnPlateau).step(c.metrics[i]!);
-    else if (c.epochs) (run.sched as CosineAnnealingWarmRestarts).step(c.epochs[i]!);
-    else (run.sched as LRScheduler).step();
+    stepScheduler(c, run.sched, i);
     record(run);
   }
 }
