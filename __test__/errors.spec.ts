@@ -707,7 +707,8 @@ const badThreads = test.macro({
 });
 
 const threadCases: Array<[unknown, ErrorClass, RegExp]> = [
-  [0, RangeError, /^setNumThreads: expected n to be an integer >= 1 and <= 1024, received 0$/],
+  // The bound is max(4 × available cores, 64).
+  [0, RangeError, /^setNumThreads: expected n to be an integer >= 1 and <= \d+ \(4 × the available cores, at least 64\), received 0$/],
   [1.5, RangeError, /\bn\b.*received 1\.5$/],
   [-1, RangeError, /\bn\b.*received -1$/],
   [1025, RangeError, /\bn\b.*received 1025$/],

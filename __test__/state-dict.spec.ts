@@ -482,3 +482,86 @@ test('step(closure) returns the closure value even when every grad is null', (t)
   opt.zeroGrad({ setToNone: true });
   t.is(opt.step(() => 3.5), 3.5);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Parameter names are data: "__proto__" and Object.prototype's own names are ordinary keys
+
+const PROTO_NAMES = ['__proto__', 'constructor', 'toString', 'head'];
+
+const protoKeys = test.macro({
+  exec(t, kind: Kind) {
+    const options = kind === 'SGD' ? { lr: 0.05, momentum: 0.9 } : { lr: 0.01 };
+    const a = makeParams(PROTO_NAMES);
+    const opt = construct(kind, a, options);
+    run(opt, a, 0, 3);
+    const sd = opt.stateDict();
+    t.deepEqual(Object.keys(sd.state), PROTO_NAMES);
+    t.true(Object.hasOwn(sd.state, '__proto__') && sd.state['__proto__']!.step === 3);
+    const json = JSON.stringify(sd);
+    t.true(json.includes('"__proto__":{"step":3'), 'the entry is in the JSON');
+    // A strict load must find every entry (a missing one would clear that parameter's state).
+    const b = copyParams(a);
+    const resumed = construct(kind, b, options);
+    resumed.loadStateDict(JSON.parse(json));
+    t.deepEqual(stateBytes(resumed), stateBytes(opt));
+    run(opt, a, 3, 8);
+    run(resumed, b, 3, 8);
+    t.deepEqual(b.map((p) => hex(p.data)), a.map((p) => hex(p.data)), 'the resumed run has the same bits');
+  },
+  title: (_, kind: Kind) => `${kind}: a parameter named "__proto__" keeps its state entry through stateDict, JSON and a strict loadStateDict`,
+});
+test(protoKeys, 'SGD');
+test(protoKeys, 'AdamW');
+
+test('Lookahead keeps the slow weights of a parameter named "__proto__" through stateDict, JSON and loadStateDict', async (t) => {
+  const { Lookahead } = await import('../ts/optim/lookahead.js');
+  const a = makeParams(PROTO_NAMES);
+  const la = new Lookahead(new Adam(a, { lr: 0.01 }), { k: 2 });
+  run(la as unknown as AnyOptimizer, a, 0, 3);
+  const sd = la.stateDict();
+  t.deepEqual(Object.keys(sd.slowState), PROTO_NAMES);
+  t.true(Object.hasOwn(sd.fastState.state, '__proto__'));
+  const b = copyParams(a);
+  const resumed = new Lookahead(new Adam(b, { lr: 0.01 }), { k: 2 });
+  resumed.loadStateDict(roundTrip(sd));
+  t.deepEqual(roundTrip(resumed.stateDict()), roundTrip(sd));
+  run(la as unknown as AnyOptimizer, a, 3, 8);
+  run(resumed as unknown as AnyOptimizer, b, 3, 8);
+  t.deepEqual(b.map((p) => hex(p.data)), a.map((p) => hex(p.data)));
+});
+
+test('a loaded state entry replaces the parameter state in place, and a strict load of a dict without an entry clears it', (t) => {
+  const bytesOf = (entry: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, typeof v === 'number' ? v : hex(Float32Array.from(v as number[]))!]));
+  const a = makeParams();
+  const opt = new Adam(a, { lr: 0.01, amsgrad: true });
+  run(opt, a, 0, 2);
+  const saved = roundTrip(opt.stateDict());
+  run(opt, a, 2, 4);
+  // Non-strict: only "head" is loaded; the other parameters keep their state.
+  const before = stateBytes(opt);
+  opt.loadStateDict({ state: { head: saved.state.head! }, paramGroups: [] }, { strict: false });
+  const now = stateBytes(opt);
+  t.deepEqual(now.head, bytesOf(saved.state.head!));
+  t.deepEqual({ ...now, head: undefined }, { ...before, head: undefined });
+  // An entry without maxExpAvgSq drops that buffer.
+  const partial = roundTrip(saved.state.emb!);
+  delete partial.maxExpAvgSq;
+  opt.loadStateDict({ state: { emb: partial }, paramGroups: [] }, { strict: false });
+  t.deepEqual(Object.keys(opt.stateDict().state.emb!).sort(), ['expAvg', 'expAvgSq', 'step']);
+  // Strict, with "fc.bias" missing: its state is cleared, the rest is the saved state.
+  const strict = roundTrip(saved);
+  delete strict.state['fc.bias'];
+  opt.loadStateDict(strict);
+  const loaded = opt.stateDict().state;
+  t.deepEqual(Object.keys(loaded), ['emb', 'fc.weight', 'head']);
+  for (const k of Object.keys(loaded)) t.deepEqual(stateBytes(opt)[k], bytesOf(saved.state[k]!), k);
+  // And it continues like the run it was saved from.
+  const b = copyParams(a);
+  b.forEach((p, i) => p.data.set(a[i]!.data));
+  const twin = new Adam(b, { lr: 0.01, amsgrad: true });
+  twin.loadStateDict(strict);
+  run(opt, a, 4, 6);
+  run(twin, b, 4, 6);
+  t.deepEqual(b.map((p) => hex(p.data)), a.map((p) => hex(p.data)));
+});

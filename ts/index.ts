@@ -11,6 +11,7 @@ export {
   type OptimizerStateDict,
   type ParamStateEntry,
   type LoadStateDictOptions,
+  type ZeroGradOptions,
 } from './optim/optimizer.js';
 export { SGD, SGD_DEFAULTS, type SGDOptions } from './optim/sgd.js';
 export { Adam, AdamW, ADAM_DEFAULTS, ADAMW_DEFAULTS, type AdamOptions, type AdamGroupOptions } from './optim/adam.js';

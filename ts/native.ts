@@ -50,8 +50,19 @@ function loadBinding(): typeof Binding {
 
 const binding = loadBinding();
 
+// `FERROPTIM_*` variables set to a value the engine cannot use are ignored; say so once per
+// process (the native side hands each description out only once, also across worker threads).
+for (const message of binding.takeEnvWarnings()) {
+  process.emitWarning(message, { type: 'FerroptimWarning', code: 'FERROPTIM_INVALID_ENV' });
+}
+
+// Node defines `Symbol.dispose` from 20.4 on (as `Symbol.for('nodejs.dispose')`); the classes
+// that free memory in `[Symbol.dispose]()` need it when they are defined.
+if (typeof Symbol.dispose !== 'symbol') {
+  Object.defineProperty(Symbol, 'dispose', { value: Symbol.for('nodejs.dispose') });
+}
+
 export type NativeOptimizer = Binding.NativeOptimizer;
-export type NativeParamState = Binding.NativeParamState;
 export type NativeLookahead = Binding.NativeLookahead;
 /** Kernel names the native engine knows. */
 export type KernelName = 'sgd' | 'adam' | 'rmsprop' | 'adagrad' | 'radam' | 'nadam' | 'adamax' | 'adadelta' | 'adabound' | 'lamb' | 'lion';
@@ -83,6 +94,7 @@ export const native = {
     binding.clipGradNorm(grads, maxNorm, normType, errorIfNonfinite, out),
   clipGradValue: (grads: Float32Array[], clipValue: number): void => binding.clipGradValue(grads, clipValue),
   setNumThreads: (n: number): void => binding.setNumThreads(n),
+  maxNumThreads: (): number => binding.maxNumThreads(),
   getNumThreads: (): number => binding.getNumThreads(),
   simdLevel: (): string => binding.simdLevel(),
   detectedSimdLevel: (): string => binding.detectedSimdLevel(),

@@ -3,28 +3,43 @@
  * @module
  */
 import { native } from './native.js';
-import { checkNumber } from './validate.js';
+import { describeValue } from './validate.js';
 
 /** A SIMD instruction-set level of the native kernels. */
 export type SimdLevel = 'avx512' | 'avx2' | 'baseline';
 
 /**
- * Sets how many threads optimizer steps use (the default is the number of available cores, or
- * the `FERROPTIM_NUM_THREADS` environment variable). Results do not depend on it.
+ * Sets how many threads optimizer steps and the nn kernels use (the default is the number of
+ * available cores, or the `FERROPTIM_NUM_THREADS` environment variable). Results do not depend
+ * on it.
+ *
+ * @remarks
+ * There is one thread pool per process: worker threads share it, so a call from any of them
+ * resizes the pool for all (as `torch.set_num_threads` sets the process's intra-op pool). A call
+ * with the current size does nothing; otherwise the old pool's threads have exited when it
+ * returns (unless a step on another worker thread is still using them, in which case they exit
+ * when it finishes). The bound is 4 × the available cores, and at least 64: the kernels are
+ * limited by memory bandwidth, so threads beyond the cores only add switching, and the bound
+ * keeps a mistaken call from starting thousands of threads.
  * @example
  * ```ts
  * setNumThreads(1);
  * ```
- * @throws TypeError or RangeError unless `n` is an integer in [1, 1024].
+ * @throws TypeError unless `n` is a number; RangeError unless it is an integer in
+ * [1, max(4 × available cores, 64)].
  */
 export function setNumThreads(n: number): void {
-  checkNumber('setNumThreads', 'n', n, { integer: true, min: 1, max: 1024 });
+  const expected = `expected n to be an integer >= 1 and <= ${native.maxNumThreads()} (4 × the available cores, at least 64)`;
+  if (typeof n !== 'number') throw new TypeError(`setNumThreads: ${expected}, received ${describeValue(n)}`);
+  if (!Number.isInteger(n) || n < 1 || n > native.maxNumThreads()) throw new RangeError(`setNumThreads: ${expected}, received ${describeValue(n)}`);
   native.setNumThreads(n);
 }
 
 /**
- * The number of threads optimizer steps (and the nn kernels) use: the last {@link setNumThreads},
- * else `FERROPTIM_NUM_THREADS`, else the number of available cores.
+ * The number of threads optimizer steps (and the nn kernels) use, process-wide: the last
+ * {@link setNumThreads}, else `FERROPTIM_NUM_THREADS`, else the number of available cores. An
+ * unusable `FERROPTIM_*` value (such as `FERROPTIM_NUM_THREADS=abc`) is ignored with a
+ * `FerroptimWarning` (code `FERROPTIM_INVALID_ENV`), emitted once when ferroptim is loaded.
  * @example
  * ```ts
  * console.log(`${getNumThreads()} threads`);

@@ -2,7 +2,7 @@
  * `Parameter`: a named Float32Array of weights with its gradient.
  * @module
  */
-import { describeValue } from './validate.js';
+import { checkKnownKeys, checkOptions, describeValue } from './validate.js';
 
 /** Options of {@link Parameter}. */
 export interface ParameterOptions {
@@ -27,7 +27,7 @@ export interface ParameterOptions {
  * const w = new Parameter(new Float32Array(784 * 128), { name: 'fc1.weight', shape: [128, 784] });
  * w.grad!.fill(0.5);
  * ```
- * @throws TypeError if `data` is not a Float32Array or an option has the wrong type.
+ * @throws TypeError if `data` is not a Float32Array, `options` is not an object, has an unknown key, or an option has the wrong type.
  * @throws RangeError if the shape's product differs from the data length.
  */
 export class Parameter {
@@ -44,10 +44,9 @@ export class Parameter {
     if (!(data instanceof Float32Array)) {
       throw new TypeError(`Parameter: expected data to be a Float32Array, received ${describeValue(data)}`);
     }
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`Parameter: expected an options object, received ${describeValue(options)}`);
-    }
-    const { name, shape } = options;
+    const o = checkOptions('Parameter', options);
+    checkKnownKeys('Parameter', o, ['name', 'shape']);
+    const { name, shape } = o as ParameterOptions;
     if (name !== undefined && typeof name !== 'string') {
       throw new TypeError(`Parameter: expected name to be a string, received ${describeValue(name)}`);
     }

@@ -56,6 +56,20 @@ export function checkNumber(ctx: string, name: string, v: unknown, rule: NumberR
   return v;
 }
 
+/** The largest finite float32, 3.4028234663852886e38. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Checks that the number `x` survives the conversion to float32: a finite value too large for
+ * float32 (it would silently become an infinity) is rejected; NaN and the infinities pass.
+ */
+export function checkFloat32(ctx: string, name: string, x: number): number {
+  if (Number.isFinite(x) && !Number.isFinite(Math.fround(x))) {
+    throw new RangeError(`${ctx}: expected ${name} to be a float32 value (magnitude at most ${FLOAT32_MAX}), received ${describeValue(x)}`);
+  }
+  return x;
+}
+
 /** Checks that `v` is a boolean; returns it. */
 export function checkBoolean(ctx: string, name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw new TypeError(`${ctx}: expected ${name} to be a boolean, received ${describeValue(v)}`);

@@ -25,7 +25,7 @@ pub fn par_min() -> usize {
     if v != usize::MAX {
         return v;
     }
-    let v = std::env::var("FERROPTIM_PAR_MIN").ok().and_then(|s| s.trim().parse::<usize>().ok()).unwrap_or(PAR_MIN);
+    let v = crate::config::par_min().unwrap_or(PAR_MIN);
     PAR_MIN_NOW.store(v, Ordering::Relaxed);
     v
 }

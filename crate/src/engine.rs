@@ -190,8 +190,16 @@ pub fn first_overlap(spans: &[(usize, usize, usize)]) -> Option<(usize, usize)> 
     sorted.windows(2).find(|w| w[1].0 < w[0].1).map(|w| (w[0].2.min(w[1].2), w[0].2.max(w[1].2)))
 }
 
-fn describe(who: usize) -> String {
-    format!("{} of parameter {}", if who.is_multiple_of(2) { "data" } else { "grad" }, who / 2)
+/// Span tags: buffer `kind` (0 data, 1 grad, 2 + s state slot s) of parameter `id`.
+const KINDS: usize = 2 + MAX_SLOTS;
+
+fn describe<R: Rule>(who: usize) -> String {
+    let what = match who % KINDS {
+        0 => "data",
+        1 => "grad",
+        k => R::SLOTS.get(k - 2).copied().unwrap_or("state"),
+    };
+    format!("{what} of parameter {}", who / KINDS)
 }
 
 impl<R: Rule> Engine<R> {
@@ -223,16 +231,31 @@ impl<R: Rule> Engine<R> {
         first
     }
 
-    fn check(&mut self, ids: &[u32], params: &[Buf], grads: &[Buf], hyper: &[f64], group_of: &[u32]) -> Result<(), Error> {
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &mut self,
+        ids: &[u32],
+        params: &[Buf],
+        grads: &[Buf],
+        slots: &[Option<Buf>],
+        fresh: &[u32],
+        hyper: &[f64],
+        group_of: &[u32],
+    ) -> Result<(), Error> {
         let k = R::HYPER.len();
-        if params.len() != ids.len() || grads.len() != ids.len() || group_of.len() != ids.len() {
+        let ns = R::SLOTS.len();
+        if params.len() != ids.len() || grads.len() != ids.len() || group_of.len() != ids.len() || fresh.len() != ids.len() {
             return Err(Error::Range(format!(
-                "expected as many params, grads and group indices as ids ({}), received {}, {} and {}",
+                "expected as many params, grads, fresh masks and group indices as ids ({}), received {}, {}, {} and {}",
                 ids.len(),
                 params.len(),
                 grads.len(),
+                fresh.len(),
                 group_of.len()
             )));
+        }
+        if slots.len() != ids.len() * ns {
+            return Err(Error::Range(format!("expected {ns} state slots per parameter ({}), received {}", ids.len() * ns, slots.len())));
         }
         if !hyper.len().is_multiple_of(k) {
             return Err(Error::Range(format!(
@@ -259,11 +282,24 @@ impl<R: Rule> Engine<R> {
             if group_of[i] as usize >= groups {
                 return Err(Error::Range(format!("expected a group index below {groups}, received {}", group_of[i])));
             }
-            for (who, b) in [(2 * id, params[i]), (2 * id + 1, grads[i])] {
+            let need = R::slots_needed(&hyper[group_of[i] as usize * k..][..k]);
+            let mine = &slots[i * ns..][..ns];
+            for (s, b) in mine.iter().enumerate() {
+                if b.is_none() && (need | fresh[i]) & (1 << s) != 0 {
+                    return Err(Error::Range(format!("expected a {} buffer for parameter {id}, received none", R::SLOTS[s])));
+                }
+            }
+            if fresh[i] >> ns != 0 {
+                return Err(Error::Range(format!("expected a fresh mask below {}, received {}", 1u32 << ns, fresh[i])));
+            }
+            let bufs = [(0, Some(params[i])), (1, Some(grads[i]))].into_iter().chain(mine.iter().enumerate().map(|(s, b)| (2 + s, *b)));
+            for (kind, b) in bufs {
+                let Some(b) = b else { continue };
+                let who = id * KINDS + kind;
                 if b.len != st.len {
                     return Err(Error::Range(format!(
                         "expected {} to have length {}, received {} (a detached buffer has length 0)",
-                        describe(who),
+                        describe::<R>(who),
                         st.len,
                         b.len
                     )));
@@ -280,8 +316,8 @@ impl<R: Rule> Engine<R> {
                 self.checked_spans.clear();
                 return Err(Error::Range(format!(
                     "{} and {} view overlapping memory; every parameter and gradient needs its own buffer",
-                    describe(a),
-                    describe(b)
+                    describe::<R>(a),
+                    describe::<R>(b)
                 )));
             }
             self.checked_spans.clone_from(&self.spans);
@@ -290,7 +326,9 @@ impl<R: Rule> Engine<R> {
     }
 
     /// Applies one step to the parameters `ids`, whose buffers are `params[i]` and `grads[i]` and
-    /// whose hyperparameters are group `group_of[i]` of `hyper` (packed as [`Rule::HYPER`]).
+    /// whose hyperparameters are group `group_of[i]` of `hyper` (packed as [`Rule::HYPER`]). The
+    /// state buffers are the engine's own ([`ParamState::slots`]), allocated here when first needed
+    /// and released again if the step fails or is skipped.
     ///
     /// # Safety
     /// Every `Buf` points to `len` valid, initialised f32s that nothing else accesses during the
@@ -304,7 +342,56 @@ impl<R: Rule> Engine<R> {
         group_of: &[u32],
         flags: StepFlags,
     ) -> Result<StepReport, Error> {
-        self.check(ids, params, grads, hyper, group_of)?;
+        let (k, ns) = (R::HYPER.len(), R::SLOTS.len());
+        let mut slots = Vec::with_capacity(ids.len() * ns);
+        let mut fresh = vec![0u32; ids.len()];
+        let groups = hyper.len().checked_div(k).unwrap_or(0);
+        for (i, &id) in ids.iter().enumerate() {
+            let (Some(st), Some(&g)) = (self.states.get_mut(id as usize), group_of.get(i)) else {
+                slots.resize(slots.len() + ns, None);
+                continue;
+            };
+            let need = if (g as usize) < groups { R::slots_needed(&hyper[g as usize * k..][..k]) } else { 0 };
+            for (s, slot) in st.slots[..ns].iter_mut().enumerate() {
+                if need & (1 << s) != 0 && slot.is_none() {
+                    *slot = Some(vec![R::slot_init(&hyper[g as usize * k..][..k], s); st.len]);
+                    fresh[i] |= 1 << s;
+                }
+                slots.push(slot.as_mut().map(|v| Buf { ptr: v.as_mut_ptr(), len: v.len() }));
+            }
+        }
+        let r = self.step_with(ids, params, grads, &slots, &fresh, hyper, group_of, flags);
+        if !matches!(r, Ok(StepReport { applied: true, .. })) {
+            for (i, &id) in ids.iter().enumerate() {
+                if let Some(st) = self.states.get_mut(id as usize) {
+                    (0..ns).filter(|s| fresh[i] & (1 << s) != 0).for_each(|s| st.slots[s] = None);
+                }
+            }
+        }
+        r
+    }
+
+    /// [`Engine::step`] with state buffers the caller owns: `slots[i * n + s]` is slot `s` of
+    /// parameter `ids[i]` (n = [`Rule::SLOTS`]`.len()`), `None` when the parameter does not have
+    /// it. Every slot the group's hyperparameters need ([`Rule::slots_needed`]) must be given;
+    /// `fresh[i]` has the bits of the slots the caller has just created (filled with
+    /// [`Rule::slot_init`]) for this step. The engine keeps no pointer after the call.
+    ///
+    /// # Safety
+    /// As [`Engine::step`], for the state buffers too.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn step_with(
+        &mut self,
+        ids: &[u32],
+        params: &[Buf],
+        grads: &[Buf],
+        slots: &[Option<Buf>],
+        fresh: &[u32],
+        hyper: &[f64],
+        group_of: &[u32],
+        flags: StepFlags,
+    ) -> Result<StepReport, Error> {
+        self.check(ids, params, grads, slots, fresh, hyper, group_of)?;
         let k = R::HYPER.len();
         self.tensors.clear();
         self.offsets.clear();
@@ -338,17 +425,13 @@ impl<R: Rule> Engine<R> {
         for (i, &id) in ids.iter().enumerate() {
             let h = &hyper[group_of[i] as usize * k..][..k];
             let st = &mut self.states[id as usize];
-            let need = R::slots_needed(h);
-            let mut fresh = 0u32;
-            for (s, slot) in st.slots.iter_mut().enumerate() {
-                if need & (1 << s) != 0 && slot.is_none() {
-                    *slot = Some(vec![R::slot_init(h, s); st.len]);
-                    fresh |= 1 << s;
-                }
-                if let Some(v) = slot {
-                    self.tensors[i].slots[s] = v.as_mut_ptr();
+            let ns = R::SLOTS.len();
+            for (s, b) in slots[i * ns..][..ns].iter().enumerate() {
+                if let Some(b) = b {
+                    self.tensors[i].slots[s] = b.ptr;
                 }
             }
+            let fresh = fresh[i];
             st.step += 1.0;
             let key = (group_of[i], st.step, fresh);
             match self.scalars.last() {
@@ -378,7 +461,7 @@ impl<R: Rule> Engine<R> {
         let (tensors, scalars) = (&self.tensors, &self.scalars);
         if gather && !R::TWO_PASS {
             // SAFETY: pieces are disjoint ranges within each tensor's length (driver), buffers are
-            // disjoint (checked above) and slots were allocated above.
+            // disjoint and every needed slot is present (checked above).
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| unsafe {
                 let mut lanes = A64([0.0f64; LANES]);
                 R::apply(&scalars[t], &tensors[t], a, b, Some(&mut lanes));
@@ -489,5 +572,130 @@ pub mod testing {
         x = x.wrapping_mul(0x846c_a68b);
         x ^= x >> 16;
         (((x % 2001) as f64 - 1000.0) / 1000.0) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::step_vecs;
+    use super::*;
+    use crate::kernels::adam::Adam;
+    use crate::kernels::sgd::Sgd;
+
+    /// Adam, no amsgrad: slots 0 and 1 needed.
+    const ADAM: [f64; 8] = [0.1, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.0, 0.0];
+    /// SGD with momentum 0.9: slot 0 needed, and its first step copies the gradient.
+    const SGD_MOMENTUM: [f64; 6] = [0.1, 0.9, 0.0, 0.0, 0.0, 0.0];
+
+    fn buf(v: &mut [f32]) -> Buf {
+        Buf { ptr: v.as_mut_ptr(), len: v.len() }
+    }
+
+    #[test]
+    fn step_with_caller_slots_equals_the_owned_step() {
+        let (mut owned, mut lent) = (Engine::<Adam>::new(), Engine::<Adam>::new());
+        owned.add_params(&[5]);
+        lent.add_params(&[5]);
+        let (mut p1, mut p2) = (vec![vec![0.5f32; 5]], vec![0.5f32; 5]);
+        let (mut m, mut v, mut unused) = (vec![0.0f32; 5], vec![0.0f32; 5], vec![7.0f32; 5]);
+        for t in 0..3 {
+            let mut g = vec![vec![0.25 * t as f32 - 0.3; 5]];
+            step_vecs(&mut owned, &mut p1, &mut g, &ADAM).unwrap();
+            let slots = [Some(buf(&mut m)), Some(buf(&mut v)), Some(buf(&mut unused))];
+            // SAFETY: the vectors are exclusively borrowed for the call.
+            unsafe {
+                lent.step_with(
+                    &[0],
+                    &[buf(&mut p2)],
+                    &[buf(&mut g[0])],
+                    &slots,
+                    &[u32::from(t == 0) * 3],
+                    &ADAM,
+                    &[0],
+                    StepFlags::default(),
+                )
+            }
+            .unwrap();
+        }
+        assert_eq!(p1[0], p2);
+        assert_eq!(owned.states[0].slots[0].as_deref(), Some(&m[..]));
+        assert_eq!(owned.states[0].slots[1].as_deref(), Some(&v[..]));
+        assert_eq!(unused, vec![7.0; 5], "a slot the group does not need is left alone");
+        assert_eq!(lent.states[0].step, 3.0);
+        assert!(lent.states[0].slots.iter().all(Option::is_none), "the engine kept no caller buffer");
+    }
+
+    #[test]
+    fn the_fresh_mask_selects_sgds_first_momentum_step() {
+        let mut e = Engine::<Sgd>::new();
+        e.add_params(&[2]);
+        let (mut p, mut g, mut b) = (vec![1.0f32, 1.0], vec![0.5f32, -0.5], vec![100.0f32, 100.0]);
+        // Fresh: b ← g (the old contents are ignored), θ ← θ − lr·b.
+        let slots = [Some(buf(&mut b))];
+        // SAFETY: the vectors are exclusively borrowed for the call.
+        unsafe { e.step_with(&[0], &[buf(&mut p)], &[buf(&mut g)], &slots, &[1], &SGD_MOMENTUM, &[0], StepFlags::default()) }.unwrap();
+        assert_eq!(b, vec![0.5, -0.5]);
+        assert_eq!(p, vec![0.95, 1.05]);
+    }
+
+    #[test]
+    fn step_with_rejects_bad_slots_before_anything_changes() {
+        let mut e = Engine::<Adam>::new();
+        e.add_params(&[4, 4]);
+        let mem = [1.0f32; 40];
+        let at = |i: usize, len: usize| Buf { ptr: mem[i..].as_ptr() as *mut f32, len };
+        let (p0, g0, p1, g1) = (at(0, 4), at(4, 4), at(8, 4), at(12, 4));
+        type Case = (Vec<Option<Buf>>, [u32; 2], &'static str);
+        let cases: Vec<Case> = vec![
+            (
+                vec![Some(at(16, 4)), None, None, Some(at(20, 4)), Some(at(24, 4)), None],
+                [0, 0],
+                "expected a exp_avg_sq buffer for parameter 0",
+            ),
+            (
+                vec![Some(at(16, 3)), Some(at(20, 4)), None, Some(at(24, 4)), Some(at(28, 4)), None],
+                [0, 0],
+                "expected exp_avg of parameter 0 to have length 4",
+            ),
+            (vec![Some(at(16, 4)), Some(at(20, 4)), None, Some(at(24, 4)), Some(at(10, 4)), None], [0, 0], "overlapping memory"),
+            (
+                vec![Some(at(16, 4)), Some(at(20, 4)), None, Some(at(24, 4)), Some(at(28, 4)), None],
+                [0, 4],
+                "expected a max_exp_avg_sq buffer for parameter 1",
+            ),
+            (
+                vec![Some(at(16, 4)), Some(at(20, 4)), None, Some(at(24, 4)), Some(at(28, 4))],
+                [0, 0],
+                "expected 3 state slots per parameter",
+            ),
+        ];
+        for (slots, fresh, message) in cases {
+            // SAFETY: every view lies in `mem`; the check rejects the call before any write.
+            let err =
+                unsafe { e.step_with(&[0, 1], &[p0, p1], &[g0, g1], &slots, &fresh, &ADAM, &[0, 0], StepFlags::default()) }.unwrap_err();
+            assert!(matches!(&err, Error::Range(m) if m.contains(message)), "{err} does not contain {message:?}");
+        }
+        assert!(mem.iter().all(|&x| x == 1.0));
+        assert!(e.states.iter().all(|s| s.step == 0.0));
+    }
+
+    #[test]
+    fn the_owned_step_keeps_no_slot_from_a_skipped_or_failed_step() {
+        let mut e = Engine::<Adam>::new();
+        e.add_params(&[3]);
+        let mut p = [vec![0.5f32; 3]];
+        let mut g = [vec![f32::NAN, 0.0, 0.0]];
+        let ids = [0u32];
+        let (pb, gb) = ([buf(&mut p[0])], [buf(&mut g[0])]);
+        let flags = StepFlags { skip_nonfinite: true, grad_norms: false };
+        // SAFETY: the vectors are exclusively borrowed for the call.
+        let r = unsafe { e.step(&ids, &pb, &gb, &ADAM, &[0], flags) }.unwrap();
+        assert!(!r.applied);
+        assert!(e.states[0].slots.iter().all(Option::is_none));
+        let short = [Buf { ptr: g[0].as_mut_ptr(), len: 2 }];
+        // SAFETY: as above; the length check rejects the call.
+        assert!(unsafe { e.step(&ids, &pb, &short, &ADAM, &[0], StepFlags::default()) }.is_err());
+        assert!(e.states[0].slots.iter().all(Option::is_none));
+        assert_eq!(e.states[0].step, 0.0);
     }
 }

@@ -2,16 +2,25 @@
 //!
 //! # Buffer conventions
 //! Parameters and gradients are the caller's `Float32Array`s, borrowed for the length of one
-//! synchronous call and never copied. Optimizer state (`exp_avg`, `momentum_buffer`, ...) is owned
-//! here, one `Vec<f32>` per parameter and slot, allocated on the first step that needs it. The
-//! bindings reject buffers whose memory overlaps, so every `&mut [f32]` handed to a kernel is unique.
+//! synchronous call and never copied. From JavaScript, the optimizer state (`exp_avg`,
+//! `momentum_buffer`, ...) is JS-owned too: views into a few large `Float32Array`s that the
+//! TypeScript class creates when a slot is first needed and passes to every step
+//! ([`engine::Engine::step_with`]). Memory a native addon owns is freed by a Node-API finalizer,
+//! which Node runs only when the event loop turns, so a synchronous loop that drops optimizers
+//! would pile up their state; V8-owned memory is counted and freed by the garbage collector
+//! itself. The native objects keep no pointer between calls, only step counters and scratch
+//! (reported to V8 with `adjust_external_memory`). Used from Rust, an [`engine::Engine`] owns its
+//! state, one `Vec<f32>` per parameter and slot ([`engine::Engine::step`]). Every buffer of a call
+//! is checked for length and overlap, so every `&mut [f32]` handed to a kernel is unique.
 //!
 //! # Threading
 //! A step is one parallel region over all tensors together: the concatenated element range is cut
 //! into fixed chunks of [`driver::CHUNK`] elements, and rayon workers take chunks, so 300 small
 //! tensors spread over the pool as well as one large one. Below [`driver::PAR_MIN`] elements the
-//! step stays on the calling thread. The pool size comes from `FERROPTIM_NUM_THREADS` or the number
-//! of available cores, and can be changed at run time ([`pool::set_num_threads`]).
+//! step stays on the calling thread. There is one pool per process, shared by every worker
+//! thread's JS realm; its size comes from `FERROPTIM_NUM_THREADS` or the number of available cores,
+//! and can be changed at run time, up to [`pool::max_threads`] ([`pool::set_num_threads`]).
+//! The `FERROPTIM_*` variables are read in [`config`]; an unusable value is ignored and reported.
 //!
 //! # SIMD
 //! The binary is built for baseline x86-64. Each kernel body is plain scalar Rust, compiled three
@@ -27,6 +36,7 @@
 //! add, sub, mul, div and sqrt, which Rust never contracts into FMA, so every vector width computes
 //! the same bits. Per-step scalars (bias corrections, `lr * weight_decay`) are computed once in f64.
 
+pub mod config;
 pub mod driver;
 pub mod engine;
 pub mod kernels;

@@ -4,7 +4,7 @@
  */
 import { mapNativeError, native } from '../native.js';
 import { Parameter } from '../tensor.js';
-import { checkBoolean, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 
 /** Options of {@link clipGradNorm} and {@link getTotalNorm}. */
 export interface ClipGradNormOptions {
@@ -36,9 +36,11 @@ export function gradsOf(ctx: string, params: Parameter | Iterable<Parameter>): F
   return grads;
 }
 
-function normTypeOf(ctx: string, options: ClipGradNormOptions): number {
+function normTypeOf(ctx: string, options: ClipGradNormOptions | undefined, known: readonly string[]): number {
   const o = checkOptions(ctx, options);
-  const p = o.normType ?? 2;
+  checkKnownKeys(ctx, o, known);
+  // Only an absent option takes the default: null is a wrong value like any other.
+  const p = o.normType === undefined ? 2 : o.normType;
   if (p !== Infinity) checkNumber(ctx, 'normType', p, { above: 0 });
   return p as number;
 }
@@ -55,9 +57,9 @@ function normTypeOf(ctx: string, options: ClipGradNormOptions): number {
  * ```
  * @throws TypeError or RangeError for bad params or normType.
  */
-export function getTotalNorm(params: Parameter | Iterable<Parameter>, options: Pick<ClipGradNormOptions, 'normType'> = {}): number {
+export function getTotalNorm(params: Parameter | Iterable<Parameter>, options?: Pick<ClipGradNormOptions, 'normType'>): number {
   const ctx = 'getTotalNorm';
-  const p = normTypeOf(ctx, options);
+  const p = normTypeOf(ctx, options, ['normType']);
   const grads = gradsOf(ctx, params);
   try {
     return native.gradNorms(grads, p, null);
@@ -89,11 +91,11 @@ export function getTotalNorm(params: Parameter | Iterable<Parameter>, options: P
  * @throws TypeError or RangeError for bad arguments, overlapping gradients, or (with
  * `errorIfNonfinite`) a non-finite total norm; no gradient changes when it throws.
  */
-export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: number, options: ClipGradNormOptions = {}): number {
+export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: number, options?: ClipGradNormOptions): number {
   const ctx = 'clipGradNorm';
   checkNumber(ctx, 'maxNorm', maxNorm, { min: 0 });
-  const p = normTypeOf(ctx, options);
-  const errorIfNonfinite = checkBoolean(ctx, 'errorIfNonfinite', options.errorIfNonfinite ?? false);
+  const p = normTypeOf(ctx, options, ['normType', 'errorIfNonfinite']);
+  const errorIfNonfinite = options?.errorIfNonfinite === undefined ? false : checkBoolean(ctx, 'errorIfNonfinite', options.errorIfNonfinite);
   const grads = gradsOf(ctx, params);
   try {
     return native.clipGradNorm(grads, maxNorm, p, errorIfNonfinite, null);

@@ -169,8 +169,8 @@ export class GradNormMonitor extends EventEmitter {
    * @throws TypeError or RangeError for bad params.
    */
   record(params: Parameter | Iterable<Parameter>): GradNormRecord {
+    const grads = gradsOf('GradNormMonitor.record', params);
     const list = params instanceof Parameter ? [params] : [...params];
-    const grads = gradsOf('GradNormMonitor.record', list);
     const keys = keysOf(list);
     const withGrad: Parameter[] = [];
     const names: string[] = [];
@@ -206,7 +206,8 @@ export class GradNormMonitor extends EventEmitter {
     let total = 0;
     for (const s of sqSums) total += s;
     const norm = Math.sqrt(total);
-    const perParam: Record<string, number> = {};
+    // Keys are parameter names, i.e. data: a null-prototype object keeps "__proto__" an own key.
+    const perParam: Record<string, number> = Object.create(null);
     const nonfinite: string[] = [];
     let largest = '';
     let largestNorm = -1;
@@ -263,7 +264,7 @@ export class GradNormMonitor extends EventEmitter {
     for (const r of rows) for (const k of Object.keys(r.params)) if (!seen.has(k)) seen.add(k), cols.push(k);
     const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
     const lines = [['step', 'norm', 'ema', 'applied', ...cols.map(quote)].join(',')];
-    for (const r of rows) lines.push([r.step, r.norm, r.ema, r.applied, ...cols.map((c) => (c in r.params ? r.params[c] : ''))].join(','));
+    for (const r of rows) lines.push([r.step, r.norm, r.ema, r.applied, ...cols.map((c) => (Object.hasOwn(r.params, c) ? r.params[c] : ''))].join(','));
     return lines.join('\n') + '\n';
   }
 }

@@ -5,8 +5,18 @@
  */
 import { createNativeLookahead, mapNativeError, type NativeLookahead } from '../native.js';
 import { Parameter } from '../tensor.js';
-import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import { Optimizer, type LoadStateDictOptions, type OptimizerStateDict, type ParamGroup, type ParamGroupInput } from './optimizer.js';
+import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import {
+  Optimizer,
+  decodeBuffer,
+  disposedError,
+  encodeFloat,
+  type LoadStateDictOptions,
+  type OptimizerStateDict,
+  type ParamGroup,
+  type ParamGroupInput,
+  type ZeroGradOptions,
+} from './optimizer.js';
 
 /** Options of {@link Lookahead}; every field is optional. */
 export interface LookaheadOptions {
@@ -49,16 +59,6 @@ export interface LookaheadStateDict {
   alpha: number;
 }
 
-const SPECIAL: Record<string, number> = { '-0': -0, NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
-
-function encodeFloat(x: number): number | string {
-  return Number.isFinite(x) && !Object.is(x, -0) ? x : Object.is(x, -0) ? '-0' : String(x);
-}
-
-function decodeFloat(x: unknown): number | undefined {
-  return typeof x === 'number' ? x : typeof x === 'string' ? SPECIAL[x] : undefined;
-}
-
 const LABEL = 'Lookahead';
 
 /**
@@ -74,8 +74,8 @@ const LABEL = 'Lookahead';
  * As in torch-optimizer, the sync runs after inner steps 1, k + 1, 2k + 1, … (the counter is
  * checked before it is incremented), and the slow weights φ start as a copy of the fast weights
  * at that first sync, which therefore leaves them unchanged up to rounding. The sync covers every
- * parameter, with or without a gradient, in one native call; the slow weights live in native
- * memory. The sync is computed as torch-optimizer computes it, `θ·α + (1 − α)·φ` (not the
+ * parameter, with or without a gradient, in one native call; the slow weights are Float32Arrays
+ * the Lookahead keeps privately (V8-owned memory, freed with it or by {@link Lookahead.dispose}). The sync is computed as torch-optimizer computes it, `θ·α + (1 − α)·φ` (not the
  * algebraically equal `φ + α(θ − φ)`), so with k = 1 and α = 1 it is the inner optimizer bit for
  * bit (a −0 weight may become +0).
  *
@@ -111,8 +111,11 @@ export class Lookahead<O extends object = object> {
 
   #counter = 0;
   readonly #native: NativeLookahead;
+  #disposed = false;
   readonly #ids = new Map<Parameter, number>();
   readonly #params: Parameter[] = [];
+  /** Each parameter's slow weights φ by id, null before its first sync. */
+  readonly #slow: Array<Float32Array | null> = [];
 
   constructor(optimizer: Optimizer<O>, options?: LookaheadOptions) {
     if (!(optimizer instanceof Optimizer)) {
@@ -120,8 +123,9 @@ export class Lookahead<O extends object = object> {
     }
     const opts = checkOptions(LABEL, options);
     checkKnownKeys(LABEL, opts, Object.keys(LOOKAHEAD_DEFAULTS));
-    const k = opts.k ?? LOOKAHEAD_DEFAULTS.k;
-    const alpha = opts.alpha ?? LOOKAHEAD_DEFAULTS.alpha;
+    // Only an absent option takes the default: null is a wrong value like any other.
+    const k = opts.k === undefined ? LOOKAHEAD_DEFAULTS.k : opts.k;
+    const alpha = opts.alpha === undefined ? LOOKAHEAD_DEFAULTS.alpha : opts.alpha;
     Lookahead.#check(LABEL, k, alpha);
     this.optimizer = optimizer;
     this.paramGroups = optimizer.paramGroups;
@@ -150,6 +154,7 @@ export class Lookahead<O extends object = object> {
       fresh.forEach((p, i) => {
         this.#ids.set(p, first + i);
         this.#params.push(p);
+        this.#slow[first + i] = null;
       });
     }
     return all;
@@ -164,6 +169,7 @@ export class Lookahead<O extends object = object> {
    * parameter whose data was detached, or anything the inner optimizer rejects.
    */
   step(closure?: () => number): number | undefined {
+    this.#live('step');
     Lookahead.#check(LABEL, this.k, this.alpha);
     const sync = this.#counter === 0;
     let params: Parameter[] = [];
@@ -179,24 +185,72 @@ export class Lookahead<O extends object = object> {
     if (!this.optimizer.lastStepApplied) return loss;
     if (sync) {
       const ids = Uint32Array.from(params, (p) => this.#ids.get(p)!);
+      const fresh = new Uint8Array(params.length);
+      const buffers: Float32Array[] = [];
+      const created: Array<[number, Float32Array]> = [];
+      params.forEach((p, i) => {
+        let slow = this.#slow[ids[i]!] ?? null;
+        if (slow === null) {
+          // The sync copies θ in; kept only if it succeeds.
+          slow = new Float32Array(p.numel);
+          fresh[i] = 1;
+          created.push([ids[i]!, slow]);
+        }
+        buffers.push(p.data, slow);
+      });
       try {
-        this.#native.sync(ids, params.map((p) => p.data), this.alpha);
+        this.#native.sync(ids, buffers, fresh, this.alpha);
       } catch (e) {
         mapNativeError(e, LABEL, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
       }
+      for (const [id, slow] of created) this.#slow[id] = slow;
     }
     this.#counter = (this.#counter + 1) % this.k;
     return loss;
   }
 
   /** Zeroes every gradient through the inner optimizer (see `Optimizer.zeroGrad`). */
-  zeroGrad(options: { setToNone?: boolean } = {}): void {
+  zeroGrad(options?: ZeroGradOptions): void {
+    this.#live('zeroGrad');
     this.optimizer.zeroGrad(options);
   }
 
   /** Adds a parameter group to the inner optimizer; its slow weights start at its first sync. */
   addParamGroup(group: ParamGroupInput<O>): void {
+    this.#live('addParamGroup');
     this.optimizer.addParamGroup(group);
+  }
+
+  /** Whether {@link Lookahead.dispose} has been called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Frees the slow weights now and disposes the inner optimizer (see `Optimizer.dispose`);
+   * every later `step`, `zeroGrad`, `stateDict`, `loadStateDict` or `addParamGroup` throws an
+   * Error. Calling it again does nothing; `[Symbol.dispose]` calls it.
+   * @example
+   * ```ts
+   * using opt = new Lookahead(new AdamW(params), { k: 5 });
+   * ```
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#native.dispose();
+    this.#slow.length = 0;
+    this.optimizer.dispose();
+  }
+
+  /** Calls {@link Lookahead.dispose}, for `using` declarations. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** Throws if {@link Lookahead.dispose} was called. */
+  #live(method: string): void {
+    if (this.#disposed) throw disposedError(LABEL, method);
   }
 
   /** All parameters of all groups, in position order (the order of state dict positions). */
@@ -217,11 +271,13 @@ export class Lookahead<O extends object = object> {
    * run bit for bit.
    */
   stateDict(): LookaheadStateDict {
+    this.#live('stateDict');
     const all = this.#register();
     const keys = this.#keys(all);
-    const slowState: LookaheadStateDict['slowState'] = {};
+    // Keys are parameter names, i.e. data: a null-prototype object keeps "__proto__" an own key.
+    const slowState: LookaheadStateDict['slowState'] = Object.create(null);
     all.forEach((p, i) => {
-      const slow = this.#native.getSlow(this.#ids.get(p)!);
+      const slow = this.#slow[this.#ids.get(p)!];
       if (slow) slowState[keys[i]!] = { slowParam: Array.from(slow, encodeFloat) };
     });
     return { fastState: this.optimizer.stateDict(), slowState, counter: this.#counter, k: this.k, alpha: this.alpha };
@@ -235,43 +291,35 @@ export class Lookahead<O extends object = object> {
    * @throws TypeError or RangeError for a malformed state, a mismatch in strict mode, or a buffer
    * of the wrong length.
    */
-  loadStateDict(sd: LookaheadStateDict, options: LoadStateDictOptions = {}): void {
+  loadStateDict(sd: LookaheadStateDict, options?: LoadStateDictOptions): void {
     const ctx = `${LABEL}.loadStateDict`;
-    const strict = options.strict ?? true;
+    this.#live('loadStateDict');
+    const opts = checkOptions(ctx, options);
+    checkKnownKeys(ctx, opts, ['strict']);
+    const strict = opts.strict === undefined ? true : checkBoolean(ctx, 'strict', opts.strict);
     if (sd === null || typeof sd !== 'object' || sd.slowState === null || typeof sd.slowState !== 'object' || sd.fastState === null || typeof sd.fastState !== 'object') {
       throw new TypeError(`${ctx}: expected an object with fastState, slowState, counter, k and alpha, received ${describeValue(sd)}`);
     }
     Lookahead.#check(ctx, sd.k, sd.alpha);
-    checkNumber(ctx, 'counter', sd.counter, { integer: true, min: 0 });
+    checkNumber(ctx, 'counter', sd.counter, { integer: true, min: 0, below: sd.k });
     const all = this.#register();
     const keys = this.#keys(all);
     const byKey = new Map(keys.map((k, i) => [k, all[i]!]));
     const plan: Array<[number, Float32Array]> = [];
     for (const [key, entry] of Object.entries(sd.slowState)) {
       const p = byKey.get(key);
+      const where = `slowState[${JSON.stringify(key)}]`;
       if (p === undefined) {
         if (strict) throw new RangeError(`${ctx}: slowState has an entry for ${JSON.stringify(key)}, which is not a parameter of this optimizer`);
         continue;
       }
-      const value = (entry as { slowParam?: unknown } | null)?.slowParam;
-      if (!Array.isArray(value) && !(value instanceof Float32Array)) {
-        throw new TypeError(`${ctx}: expected slowState[${JSON.stringify(key)}].slowParam to be an array of numbers, received ${describeValue(value)}`);
-      }
-      if (value.length !== p.numel) {
-        throw new RangeError(`${ctx}: expected slowState[${JSON.stringify(key)}].slowParam to have length ${p.numel}, received ${value.length}`);
-      }
-      const buf = new Float32Array(p.numel);
-      for (let i = 0; i < buf.length; i++) {
-        const x = decodeFloat(value[i]);
-        if (x === undefined) throw new TypeError(`${ctx}: expected slowState[${JSON.stringify(key)}].slowParam to hold only numbers, received ${describeValue(value[i])} at index ${i}`);
-        buf[i] = x;
-      }
-      plan.push([this.#ids.get(p)!, buf]);
+      if (entry === null || typeof entry !== 'object') throw new TypeError(`${ctx}: expected ${where} to be an object { slowParam }, received ${describeValue(entry)}`);
+      plan.push([this.#ids.get(p)!, decodeBuffer(ctx, `${where}.slowParam`, (entry as { slowParam?: unknown }).slowParam, p.numel)]);
     }
     // The inner optimizer checks its part before changing anything; ours is checked above.
-    this.optimizer.loadStateDict(sd.fastState, options);
-    if (strict) this.#params.forEach((_, id) => this.#native.setSlow(id, null));
-    for (const [id, buf] of plan) this.#native.setSlow(id, buf);
+    this.optimizer.loadStateDict(sd.fastState, { strict });
+    if (strict) this.#slow.fill(null);
+    for (const [id, buf] of plan) this.#slow[id] = buf;
     this.#counter = sd.counter;
     this.k = sd.k;
     this.alpha = sd.alpha;

@@ -5,8 +5,9 @@
  */
 import { createNativeOptimizer, mapNativeError, type KernelName, type NativeOptimizer } from '../native.js';
 import { Parameter } from '../tensor.js';
-import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import { COMMON_OPTION_KEYS } from './options.js';
+import { checkBoolean, checkFloat32, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { COMMON_OPTION_KEYS, optionName } from './options.js';
+import { StateStore, type SlotRequest } from './state-store.js';
 
 /** A parameter group as given to a constructor or to `addParamGroup`: parameters plus option overrides. */
 export type ParamGroupInput<O> = {
@@ -50,6 +51,12 @@ export interface OptimizerStateDict {
   >;
 }
 
+/** Options of `zeroGrad`. */
+export interface ZeroGradOptions {
+  /** Set every grad to `null` instead of zeroing it in place (PyTorch's `set_to_none`). @defaultValue false */
+  setToNone?: boolean;
+}
+
 /** Options of `loadStateDict`. */
 export interface LoadStateDictOptions {
   /**
@@ -87,15 +94,58 @@ const FLAG_GRAD_NORMS = 2;
  * JSON has no -0, NaN or infinities: state buffers hold them as the strings `"-0"`, `"NaN"`,
  * `"Infinity"` and `"-Infinity"` so a JSON round trip restores every bit.
  */
-function encodeFloat(x: number): number | string {
+export function encodeFloat(x: number): number | string {
   return Number.isFinite(x) && !Object.is(x, -0) ? x : Object.is(x, -0) ? '-0' : String(x);
 }
 
-const SPECIAL: Record<string, number> = { '-0': -0, NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+/** The strings {@link encodeFloat} writes for what JSON cannot hold (a Map: no inherited keys). */
+const SPECIAL: ReadonlyMap<string, number> = new Map([
+  ['-0', -0],
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['-Infinity', -Infinity],
+]);
 
-function decodeFloat(x: unknown): number | undefined {
-  return typeof x === 'number' ? x : typeof x === 'string' ? SPECIAL[x] : undefined;
+/** A saved state value as a number: a number, or one of the strings of {@link SPECIAL}. */
+export function decodeFloat(x: unknown): number | undefined {
+  return typeof x === 'number' ? x : typeof x === 'string' ? SPECIAL.get(x) : undefined;
 }
+
+/**
+ * Reads a saved float32 buffer (an array of numbers and {@link SPECIAL} strings, or a
+ * Float32Array) of length `n` into a new Float32Array; `name` names it in messages.
+ */
+export function decodeBuffer(ctx: string, name: string, value: unknown, n: number): Float32Array {
+  if (value instanceof Float32Array) {
+    if (value.length !== n) throw new RangeError(`${ctx}: expected ${name} to have length ${n}, received ${value.length}`);
+    return Float32Array.from(value);
+  }
+  if (!Array.isArray(value)) throw new TypeError(`${ctx}: expected ${name} to be an array of numbers, received ${describeValue(value)}`);
+  if (value.length !== n) throw new RangeError(`${ctx}: expected ${name} to have length ${n}, received ${value.length}`);
+  const buf = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = decodeFloat(value[i]);
+    if (x === undefined) {
+      throw new TypeError(`${ctx}: expected ${name}[${i}] to be a number (or "NaN", "Infinity", "-Infinity", "-0"), received ${describeValue(value[i])}`);
+    }
+    buf[i] = checkFloat32(ctx, `${name}[${i}]`, x);
+  }
+  return buf;
+}
+
+/** The error of a call on a disposed optimizer. */
+export function disposedError(label: string, method: string): Error {
+  return new Error(`${label}: ${method}() was called after dispose(), which freed this optimizer's state; create a new one`);
+}
+
+/** Checks a group's `initialLr` (the lr a scheduler started from): a finite number >= 0. */
+function checkInitialLr(ctx: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${ctx}: expected ${name} to be a number, received ${describeValue(v)}`);
+  return checkNumber(ctx, name, v, { min: 0 });
+}
+
+/** Largest step counter a state dict may hold: beyond it, adding 1 no longer changes a double. */
+const MAX_STEP = Number.MAX_SAFE_INTEGER;
 
 function camel(snake: string): string {
   return snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -110,8 +160,12 @@ function cloneOption(v: unknown): unknown {
  *
  * @remarks
  * One `step()` is one native call covering every parameter of every group that has a gradient:
- * the kernel reads the caller's `grad` arrays, updates the `data` arrays in place and keeps its
- * state (`expAvg`, `momentumBuffer`, ...) in native memory, allocated on a parameter's first step.
+ * the kernel reads the caller's `grad` arrays and updates the `data` arrays and the optimizer's
+ * state (`expAvg`, `momentumBuffer`, ...) in place. The state is created on a parameter's first
+ * step in a few large Float32Arrays the optimizer keeps privately: V8-owned memory, which the
+ * garbage collector counts and frees with the optimizer even in a synchronous loop (memory held
+ * by a native addon is only freed when the event loop turns), and {@link Optimizer.dispose}
+ * frees at once.
  *
  * Everything is checked before anything is written: group options, buffer types and lengths
  * (a detached buffer has length 0), and overlap between any two buffers of the step. A bad value
@@ -129,7 +183,8 @@ function cloneOption(v: unknown): unknown {
  * const saved = JSON.stringify(optimizer.stateDict());
  * ```
  * @throws TypeError or RangeError from the constructor (bad parameters, groups or options), from
- * `step` (bad options or buffers) and from `loadStateDict` (a state that does not fit).
+ * `step` (bad options or buffers) and from `loadStateDict` (a state that does not fit); Error from
+ * any method but `parameters()` after `dispose()`.
  */
 export abstract class Optimizer<O extends object> {
   /** The default options, PyTorch's unless given to the constructor. */
@@ -151,7 +206,20 @@ export abstract class Optimizer<O extends object> {
   skippedSteps = 0;
 
   readonly #native: NativeOptimizer;
+  #disposed = false;
   readonly #slotNames: string[];
+  /**
+   * The state buffers, created when first needed: V8-owned memory, so the garbage collector
+   * accounts for them and frees them with the optimizer; the native side keeps no pointer
+   * between calls.
+   */
+  #store: StateStore;
+  /** Per group index: the slots its current options need (bit mask) and each one's fill value. */
+  readonly #plans: Array<{ mask: number; init: number[] } | undefined> = [];
+  /** Scratch: bit s of entry i = slot s of the i-th stepped parameter was created by this step. */
+  #fresh = new Uint32Array(0);
+  /** Slots the step in progress creates; they are discarded unless it applies. */
+  readonly #requests: SlotRequest[] = [];
   /** camelCase name of the kernel's scalar state besides step (NAdam's `muProduct`), or null. */
   readonly #extraName: string | null;
   readonly #ids = new Map<Parameter, number>();
@@ -172,11 +240,12 @@ export abstract class Optimizer<O extends object> {
   protected constructor(label: string, kernel: KernelName, params: ParamsInput<O>, defaults: O) {
     this.label = label;
     const all = { ...defaults } as Record<string, unknown>;
-    this.skipNonFinite = checkBoolean(label, 'skipNonFinite', all.skipNonFinite ?? false);
+    this.skipNonFinite = checkBoolean(label, 'skipNonFinite', all.skipNonFinite === undefined ? false : all.skipNonFinite);
     for (const k of COMMON_OPTION_KEYS) delete all[k];
     this.defaults = Object.freeze(all as O);
     this.#native = createNativeOptimizer(kernel);
     this.#slotNames = this.#native.slotNames().map(camel);
+    this.#store = new StateStore(this.#slotNames.length);
     const extra = this.#native.extraName();
     this.#extraName = typeof extra === 'string' ? camel(extra) : null;
     if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
@@ -235,7 +304,7 @@ export abstract class Optimizer<O extends object> {
       if (g[k] !== undefined) group[k] = cloneOption(g[k]);
       else group[k] = cloneOption(group[k]);
     }
-    if (g.initialLr !== undefined) group.initialLr = g.initialLr;
+    if (g.initialLr !== undefined) group.initialLr = checkInitialLr(this.label, optionName('initialLr', where), g.initialLr);
     this.validateGroup(group as O, where);
     group.params = list;
     return group as ParamGroup<O>;
@@ -243,15 +312,17 @@ export abstract class Optimizer<O extends object> {
 
   #commitGroup(group: ParamGroup<O>): void {
     const first = this.#native.addParams(group.params.map((p) => p.numel));
+    this.#store.addParams(group.params.length);
+    const eager = this.initialState(group);
+    const requests: SlotRequest[] = [];
     group.params.forEach((p, i) => {
       this.#ids.set(p, first + i);
       this.#params.push(p);
+      this.#slotNames.forEach((name, slot) => {
+        if (eager !== null && Object.hasOwn(eager, name)) requests.push({ id: first + i, slot, length: p.numel, fill: eager[name]! });
+      });
     });
-    const eager = this.initialState(group);
-    if (eager !== null) {
-      const slots = (n: number) => this.#slotNames.map((name) => (Object.hasOwn(eager, name) ? new Float32Array(n).fill(eager[name]!) : null));
-      group.params.forEach((p, i) => this.#native.setState(first + i, 0, slots(p.numel)));
-    }
+    this.#store.create(requests);
     this.paramGroups.push(group);
   }
 
@@ -269,6 +340,7 @@ export abstract class Optimizer<O extends object> {
    * @throws TypeError or RangeError for bad options, an empty list, or a parameter already present.
    */
   addParamGroup(group: ParamGroupInput<O>): void {
+    this.#live('addParamGroup');
     const g = this.#resolveGroup(group, `param group ${this.paramGroups.length}`);
     this.#commitGroup(g);
   }
@@ -283,80 +355,129 @@ export abstract class Optimizer<O extends object> {
    * that overlap.
    */
   step(closure?: () => number): number | undefined {
+    this.#live('step');
+    if (closure !== undefined && typeof closure !== 'function') {
+      throw new TypeError(`${this.label}: expected closure to be a function or undefined, received ${describeValue(closure)}`);
+    }
     const loss = closure === undefined ? undefined : closure();
     const k = this.#hyperLen;
-    const groups = this.paramGroups;
+    const groups = this.#checkedGroups('step');
     if (this.#hyper.length !== groups.length * k) this.#hyper = new Float64Array(groups.length * k);
     let listed = 0;
     for (const g of groups) listed += g.params.length;
     if (this.#ids32.length < listed) {
       this.#ids32 = new Uint32Array(listed);
       this.#groupOf = new Uint32Array(listed);
+      this.#fresh = new Uint32Array(listed);
     }
     const buffers = this.#buffers;
+    const requests = this.#requests;
+    const store = this.#store;
     const observe = this.#observers.size > 0;
     const active = this.#active;
+    const nSlots = this.#slotNames.length;
     active.length = 0;
+    requests.length = 0;
     let n = 0;
-    for (let gi = 0; gi < groups.length; gi++) {
-      const g = groups[gi]!;
-      if (!this.#validatedUnchanged(gi, g)) {
-        this.validateGroup(g, `param group ${gi}`);
-        this.#snapshotValidated(gi, g);
-      }
-      this.packGroup(g, this.#hyper, gi * k);
-      for (let j = 0; j < g.params.length; j++) {
-        const p = g.params[j];
-        if (!(p instanceof Parameter)) {
-          throw new TypeError(`${this.label}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
-        }
-        const id = this.#ids.get(p);
-        if (id === undefined) {
-          throw new RangeError(
-            `${this.label}: param group ${gi}.params[${j}] (${p.name ?? 'unnamed'}) is not registered with this optimizer; add parameters with addParamGroup`,
-          );
-        }
-        const grad = p.grad;
-        if (grad === null) continue;
-        const data = p.data;
-        if (data.length !== p.numel || grad.length !== p.numel) {
-          const which = data.length !== p.numel ? 'data' : 'grad';
-          const len = which === 'data' ? data.length : grad.length;
-          throw new RangeError(
-            `${this.label}: expected ${which} of ${Parameter.describe(p, id)} to have length ${p.numel}, received ${len}${len === 0 ? ' (its buffer was detached or transferred)' : ''}`,
-          );
-        }
-        this.#ids32[n] = id;
-        this.#groupOf[n] = gi;
-        buffers[2 * n] = data;
-        buffers[2 * n + 1] = grad;
-        if (observe) active.push(p);
-        n++;
-      }
-    }
-    checkBoolean(this.label, 'skipNonFinite', this.skipNonFinite);
-    let wantNorms = false;
-    for (const o of this.#observers) wantNorms ||= o.wantsGradNorms;
-    const flags = (this.skipNonFinite ? FLAG_SKIP_NONFINITE : 0) | (wantNorms ? FLAG_GRAD_NORMS : 0);
-    if (flags !== 0 && this.#sums.length < n) this.#sums = new Float64Array(this.#params.length);
-    let applied = false;
+    let created: Float32Array[] = [];
     try {
-      applied = this.#native.step(n, this.#ids32, buffers, this.#hyper, this.#groupOf, flags, flags !== 0 ? this.#sums : null);
-    } catch (e) {
-      mapNativeError(e, this.label, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
+      for (let gi = 0; gi < groups.length; gi++) {
+        const g = groups[gi]!;
+        const changed = !this.#validatedUnchanged(gi, g);
+        if (changed) {
+          this.validateGroup(g, `param group ${gi}`);
+          this.#snapshotValidated(gi, g);
+        }
+        this.packGroup(g, this.#hyper, gi * k);
+        let plan = this.#plans[gi];
+        if (changed || plan === undefined) {
+          const raw = this.#native.slotPlan(this.#hyper.subarray(gi * k, gi * k + k));
+          plan = this.#plans[gi] = { mask: raw[0]!, init: raw.slice(1) };
+        }
+        for (let j = 0; j < g.params.length; j++) {
+          const p = g.params[j];
+          if (!(p instanceof Parameter)) {
+            throw new TypeError(`${this.label}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
+          }
+          const id = this.#ids.get(p);
+          if (id === undefined) {
+            throw new RangeError(
+              `${this.label}: param group ${gi}.params[${j}] (${p.name ?? 'unnamed'}) is not registered with this optimizer; add parameters with addParamGroup`,
+            );
+          }
+          const grad = p.grad;
+          if (grad === null) continue;
+          const data = p.data;
+          if (data.length !== p.numel || grad.length !== p.numel) {
+            const which = data.length !== p.numel ? 'data' : 'grad';
+            const len = which === 'data' ? data.length : grad.length;
+            throw new RangeError(
+              `${this.label}: expected ${which} of ${Parameter.describe(p, id)} to have length ${p.numel}, received ${len}${len === 0 ? ' (its buffer was detached or transferred)' : ''}`,
+            );
+          }
+          this.#ids32[n] = id;
+          this.#groupOf[n] = gi;
+          buffers[2 * n] = data;
+          buffers[2 * n + 1] = grad;
+          let fresh = 0;
+          for (let s = 0; s < nSlots; s++) {
+            if ((plan.mask >> s) & 1 && store.get(id, s) === null) {
+              requests.push({ id, slot: s, length: p.numel, fill: plan.init[s]! });
+              fresh |= 1 << s;
+            }
+          }
+          this.#fresh[n] = fresh;
+          if (observe) active.push(p);
+          n++;
+        }
+      }
+      checkBoolean(this.label, 'skipNonFinite', this.skipNonFinite);
+      let wantNorms = false;
+      for (const o of this.#observers) wantNorms ||= o.wantsGradNorms;
+      const flags = (this.skipNonFinite ? FLAG_SKIP_NONFINITE : 0) | (wantNorms ? FLAG_GRAD_NORMS : 0);
+      if (flags !== 0 && this.#sums.length < n) this.#sums = new Float64Array(this.#params.length);
+      // State a parameter needs from this step on is created now and kept only if the step
+      // applies (PyTorch creates it lazily, in the step that first uses it).
+      if (requests.length > 0) created = store.create(requests);
+      let applied = false;
+      try {
+        applied = this.#native.step(n, this.#ids32, buffers, this.#hyper, this.#groupOf, store.arenas, store.where, this.#fresh, flags, flags !== 0 ? this.#sums : null);
+      } catch (e) {
+        mapNativeError(e, this.label, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
+      }
+      if (applied) requests.length = 0;
+      this.lastStepApplied = applied;
+      if (applied) this.appliedSteps++;
+      else this.skippedSteps++;
+      if (this.#observers.size > 0) {
+        const info: StepInfo = { applied, params: active, gradSqSums: this.#sums.subarray(0, n) };
+        for (const o of this.#observers) o.onStep(info);
+      }
     } finally {
+      if (requests.length > 0 && created.length > 0) store.discard(requests, created);
+      requests.length = 0;
       // Drop the references so a replaced grad is not kept alive by this scratch array.
       buffers.fill(undefined, 0, 2 * n);
+      active.length = 0;
     }
-    this.lastStepApplied = applied;
-    if (applied) this.appliedSteps++;
-    else this.skippedSteps++;
-    if (this.#observers.size > 0) {
-      const info: StepInfo = { applied, params: active, gradSqSums: this.#sums.subarray(0, n) };
-      for (const o of this.#observers) o.onStep(info);
-    }
-    active.length = 0;
     return loss;
+  }
+
+  /** Throws if {@link Optimizer.dispose} was called. */
+  #live(method: string): void {
+    if (this.#disposed) throw disposedError(this.label, method);
+  }
+
+  /** The param groups, each checked to still be an object with a `params` array (they are live). */
+  #checkedGroups(method: string): ParamGroup<O>[] {
+    const groups = this.paramGroups;
+    if (!Array.isArray(groups)) throw new TypeError(`${this.label}.${method}: expected paramGroups to be an array, received ${describeValue(groups)}`);
+    groups.forEach((g, gi) => {
+      if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) {
+        throw new TypeError(`${this.label}.${method}: expected param group ${gi} to be an object with a params array, received ${describeValue(g)}`);
+      }
+    });
+    return groups;
   }
 
   /** Whether group `gi`'s options equal those it last passed validation with. */
@@ -385,8 +506,13 @@ export abstract class Optimizer<O extends object> {
   /**
    * Registers an observer called after every step (used by `GradNormMonitor`); returns a
    * function that unregisters it.
+   * @throws TypeError unless `observer` has a boolean `wantsGradNorms` and an `onStep` function.
    */
   observeSteps(observer: StepObserver): () => void {
+    this.#live('observeSteps');
+    if (observer === null || typeof observer !== 'object' || typeof observer.onStep !== 'function' || typeof observer.wantsGradNorms !== 'boolean') {
+      throw new TypeError(`${this.label}.observeSteps: expected an observer { wantsGradNorms: boolean, onStep(info) }, received ${describeValue(observer)}`);
+    }
     this.#observers.add(observer);
     return () => this.#observers.delete(observer);
   }
@@ -399,14 +525,72 @@ export abstract class Optimizer<O extends object> {
   /**
    * Zeroes every gradient in place (parameters whose grad is `null` are left so).
    * With `setToNone: true`, sets every grad to `null` instead (PyTorch's default since 2.0).
+   * @throws TypeError for bad options; RangeError, before any gradient changes, if a gradient's
+   * buffer was detached.
    */
-  zeroGrad(options: { setToNone?: boolean } = {}): void {
-    for (const g of this.paramGroups) {
+  zeroGrad(options?: ZeroGradOptions): void {
+    const ctx = `${this.label}.zeroGrad`;
+    this.#live('zeroGrad');
+    const o = checkOptions(ctx, options);
+    checkKnownKeys(ctx, o, ['setToNone']);
+    const setToNone = o.setToNone === undefined ? false : checkBoolean(ctx, 'setToNone', o.setToNone);
+    const groups = this.#checkedGroups('zeroGrad');
+    // Everything is checked before the first gradient changes.
+    groups.forEach((g, gi) =>
+      g.params.forEach((p, j) => {
+        if (!(p instanceof Parameter)) {
+          throw new TypeError(`${ctx}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
+        }
+        const grad = p.grad;
+        if (!setToNone && grad !== null && grad.length !== p.numel) {
+          throw new RangeError(
+            `${ctx}: expected grad of ${Parameter.describe(p, this.#ids.get(p) ?? j)} to have length ${p.numel}, received ${grad.length} (its buffer was detached or transferred)`,
+          );
+        }
+      }),
+    );
+    for (const g of groups) {
       for (const p of g.params) {
-        if (options.setToNone) p.grad = null;
+        if (setToNone) p.grad = null;
         else p.grad?.fill(0);
       }
     }
+  }
+
+  /** Whether {@link Optimizer.dispose} has been called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Frees the optimizer's state now instead of when the garbage collector finds the optimizer
+   * unreachable; every later `step`, `zeroGrad`, `stateDict`, `loadStateDict`, `addParamGroup`
+   * or `observeSteps` throws an Error. Calling it again does nothing. `[Symbol.dispose]` calls it,
+   * so `using opt = new AdamW(params)` frees the state at the end of the block.
+   *
+   * @remarks The state buffers are V8-owned Float32Arrays, so the garbage collector already frees
+   * an unreachable optimizer's state without waiting for the event loop; `dispose()` makes the
+   * release immediate and deterministic, which matters when optimizers over large models are
+   * created one after another (a hyperparameter sweep).
+   * @example
+   * ```ts
+   * for (const lr of [1e-3, 3e-4, 1e-4]) {
+   *   using opt = new AdamW(model.parameters(), { lr });
+   *   // ... train and evaluate ...
+   * } // the state of each is freed here
+   * ```
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#native.dispose();
+    this.#store = new StateStore(this.#slotNames.length);
+    this.#observers.clear();
+  }
+
+  /** Calls {@link Optimizer.dispose}, for `using` declarations. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   /** The state keys of the parameters, by position: names when all are present and unique. */
@@ -423,19 +607,24 @@ export abstract class Optimizer<O extends object> {
    * and continuing reproduces an uninterrupted run bit for bit.
    */
   stateDict(): OptimizerStateDict {
+    this.#live('stateDict');
     const keys = this.#keys();
-    const state: Record<string, ParamStateEntry> = {};
+    const counters = new Float64Array(2 * this.#params.length);
+    this.#native.readCounters(counters);
+    // Keys are parameter names, i.e. data: a null-prototype object keeps "__proto__" an own key.
+    const state: Record<string, ParamStateEntry> = Object.create(null);
     this.#params.forEach((_, id) => {
-      const st = this.#native.getState(id);
-      if (!st) return;
-      const entry: ParamStateEntry = { step: st.step };
-      st.slots.forEach((buf, s) => {
+      const step = counters[2 * id]!;
+      const slots = this.#slotNames.map((_, s) => this.#store.get(id, s));
+      if (step === 0 && slots.every((b) => b === null)) return;
+      const entry: ParamStateEntry = { step };
+      slots.forEach((buf, s) => {
         if (buf) entry[this.#slotNames[s]!] = Array.from(buf, encodeFloat);
       });
-      if (this.#extraName !== null && typeof st.extra === 'number') entry[this.#extraName] = st.extra;
+      if (this.#extraName !== null) entry[this.#extraName] = counters[2 * id + 1]!;
       state[keys[id]!] = entry;
     });
-    const paramGroups = this.paramGroups.map((g) => {
+    const paramGroups = this.#checkedGroups('stateDict').map((g) => {
       const out: Record<string, unknown> & { params: string[] } = { params: g.params.map((p) => keys[this.#ids.get(p)!]!) };
       for (const k of this.optionKeys) out[k] = cloneOption((g as Record<string, unknown>)[k]);
       if (g.initialLr !== undefined) out.initialLr = g.initialLr;
@@ -447,98 +636,98 @@ export abstract class Optimizer<O extends object> {
   /**
    * Loads a state produced by {@link stateDict} (possibly through JSON). Everything is checked
    * before anything changes.
-   * @throws TypeError or RangeError for a malformed state, a mismatch in strict mode, or a buffer
-   * of the wrong length.
+   * @throws TypeError or RangeError for a malformed state (a buffer of the wrong length, a value
+   * that is not a number or overflows float32, a bad option or initialLr, a step that is not an
+   * integer >= 0), a mismatch in strict mode, or bad options.
    */
-  loadStateDict(sd: OptimizerStateDict, options: LoadStateDictOptions = {}): void {
+  loadStateDict(sd: OptimizerStateDict, options?: LoadStateDictOptions): void {
     const ctx = `${this.label}.loadStateDict`;
-    const strict = options.strict ?? true;
-    if (sd === null || typeof sd !== 'object' || typeof sd.state !== 'object' || sd.state === null || !Array.isArray(sd.paramGroups)) {
+    this.#live('loadStateDict');
+    const opts = checkOptions(ctx, options);
+    checkKnownKeys(ctx, opts, ['strict']);
+    const strict = opts.strict === undefined ? true : checkBoolean(ctx, 'strict', opts.strict);
+    if (sd === null || typeof sd !== 'object' || typeof sd.state !== 'object' || sd.state === null || Array.isArray(sd.state) || !Array.isArray(sd.paramGroups)) {
       throw new TypeError(`${ctx}: expected an object with state and paramGroups, received ${describeValue(sd)}`);
     }
+    const ours = this.#checkedGroups('loadStateDict');
     const keys = this.#keys();
     const idOf = new Map(keys.map((k, i) => [k, i]));
     // Groups: which saved group loads into which of ours.
-    const groupPlan: Array<[number, Record<string, unknown>]> = [];
+    const groupPlan: Array<[number, Record<string, unknown>, number | undefined]> = [];
     const structureMatches =
-      sd.paramGroups.length === this.paramGroups.length &&
-      sd.paramGroups.every((g, i) => Array.isArray(g?.params) && g.params.length === this.paramGroups[i]!.params.length && g.params.every((k, j) => k === keys[this.#ids.get(this.paramGroups[i]!.params[j]!)!]));
+      sd.paramGroups.length === ours.length &&
+      sd.paramGroups.every((g, i) => Array.isArray(g?.params) && g.params.length === ours[i]!.params.length && g.params.every((k, j) => k === keys[this.#ids.get(ours[i]!.params[j]!)!]));
     if (strict && !structureMatches) {
-      throw new RangeError(`${ctx}: the saved param groups do not match this optimizer's (${sd.paramGroups.length} saved groups, ${this.paramGroups.length} here, or different parameter keys); pass { strict: false } to load what matches`);
+      throw new RangeError(`${ctx}: the saved param groups do not match this optimizer's (${sd.paramGroups.length} saved groups, ${ours.length} here, or different parameter keys); pass { strict: false } to load what matches`);
     }
     if (structureMatches) {
       sd.paramGroups.forEach((saved, i) => {
-        const merged: Record<string, unknown> = { ...(this.paramGroups[i] as Record<string, unknown>) };
+        const merged: Record<string, unknown> = { ...(ours[i] as Record<string, unknown>) };
         for (const k of this.optionKeys) if (saved[k] !== undefined) merged[k] = cloneOption(saved[k]);
         if (strict) checkKnownKeys(`${ctx}: param group ${i}`, saved, ['params', 'initialLr', ...this.optionKeys]);
         this.validateGroup(merged as O, `saved param group ${i}`);
-        if (saved.initialLr !== undefined && typeof saved.initialLr !== 'number') {
-          throw new TypeError(`${ctx}: expected initialLr of param group ${i} to be a number, received ${describeValue(saved.initialLr)}`);
-        }
-        groupPlan.push([i, merged]);
+        const initialLr = saved.initialLr === undefined ? undefined : checkInitialLr(ctx, `initialLr of param group ${i}`, saved.initialLr);
+        groupPlan.push([i, merged, initialLr]);
       });
     }
     // State entries.
     const statePlan: Array<[number, number, Array<Float32Array | null>, number | undefined]> = [];
     for (const [key, entry] of Object.entries(sd.state)) {
       const id = idOf.get(key);
+      const where = `state[${JSON.stringify(key)}]`;
       if (id === undefined) {
         if (strict) throw new RangeError(`${ctx}: state has an entry for ${JSON.stringify(key)}, which is not a parameter of this optimizer`);
         continue;
       }
-      if (entry === null || typeof entry !== 'object') throw new TypeError(`${ctx}: expected state[${JSON.stringify(key)}] to be an object, received ${describeValue(entry)}`);
-      const step = checkNumber(ctx, `state[${JSON.stringify(key)}].step`, entry.step, { integer: true, min: 0 });
+      if (entry === null || typeof entry !== 'object') throw new TypeError(`${ctx}: expected ${where} to be an object, received ${describeValue(entry)}`);
+      const step = checkNumber(ctx, `${where}.step`, entry.step, { integer: true, min: 0 });
+      if (step > MAX_STEP) throw new RangeError(`${ctx}: expected ${where}.step to be an integer >= 0 and <= ${MAX_STEP}, received ${describeValue(step)}`);
       const n = this.#params[id]!.numel;
       const slots: Array<Float32Array | null> = this.#slotNames.map(() => null);
       let extra: number | undefined;
       for (const [name, value] of Object.entries(entry as Record<string, unknown>)) {
         if (name === 'step') continue;
         if (name === this.#extraName) {
-          extra = checkNumber(ctx, `state[${JSON.stringify(key)}].${name}`, value);
+          extra = checkFloat32(ctx, `${where}.${name}`, checkNumber(ctx, `${where}.${name}`, value));
           continue;
         }
         const s = this.#slotNames.indexOf(name);
         if (s < 0) {
-          if (strict) throw new RangeError(`${ctx}: state[${JSON.stringify(key)}] has an unknown buffer ${JSON.stringify(name)} (expected ${this.#slotNames.join(', ')})`);
+          if (strict) throw new RangeError(`${ctx}: ${where} has an unknown buffer ${JSON.stringify(name)} (expected ${this.#slotNames.join(', ')})`);
           continue;
         }
-        if (!Array.isArray(value) && !(value instanceof Float32Array)) {
-          throw new TypeError(`${ctx}: expected state[${JSON.stringify(key)}].${name} to be an array of numbers, received ${describeValue(value)}`);
-        }
-        const arr = value as ArrayLike<unknown>;
-        if (arr.length !== n) {
-          throw new RangeError(`${ctx}: expected state[${JSON.stringify(key)}].${name} to have length ${n}, received ${arr.length}`);
-        }
-        let buf: Float32Array;
-        if (value instanceof Float32Array) buf = Float32Array.from(value);
-        else {
-          buf = new Float32Array(arr.length);
-          for (let i = 0; i < arr.length; i++) {
-            const x = decodeFloat(arr[i]);
-            if (x === undefined) {
-              throw new TypeError(`${ctx}: expected state[${JSON.stringify(key)}].${name}[${i}] to be a number (or "NaN", "Infinity", "-Infinity", "-0"), received ${describeValue(arr[i])}`);
-            }
-            buf[i] = x;
-          }
-        }
-        slots[s] = buf;
+        slots[s] = decodeBuffer(ctx, `${where}.${name}`, value, n);
       }
       statePlan.push([id, step, slots, extra]);
     }
     // Commit.
-    for (const [i, merged] of groupPlan) {
-      const g = this.paramGroups[i] as Record<string, unknown>;
+    for (const [i, merged, initialLr] of groupPlan) {
+      const g = ours[i] as Record<string, unknown>;
       for (const k of this.optionKeys) g[k] = merged[k];
-      const saved = sd.paramGroups[i]!;
-      if (saved.initialLr !== undefined) g.initialLr = saved.initialLr;
+      if (initialLr !== undefined) g.initialLr = initialLr;
     }
-    if (strict) this.#params.forEach((_, id) => this.#native.clearState(id));
+    if (strict) {
+      this.#params.forEach((_, id) => this.#native.clearState(id));
+      this.#store.clearAll();
+    }
+    const requests: SlotRequest[] = [];
+    const data: Float32Array[] = [];
     for (const [id, step, slots, extra] of statePlan) {
       try {
-        this.#native.setState(id, step, slots, extra);
+        this.#native.setCounters(id, step, extra);
       } catch (e) {
         mapNativeError(e, ctx);
       }
+      slots.forEach((buf, slot) => {
+        const have = this.#store.get(id, slot);
+        if (buf !== null && have !== null) have.set(buf);
+        else if (buf !== null) requests.push({ id, slot, length: buf.length, fill: 0 }), data.push(buf);
+      });
+      // An entry replaces the parameter's whole state: a buffer it lacks is dropped.
+      slots.forEach((buf, slot) => {
+        if (buf === null && this.#store.get(id, slot) !== null) this.#store.clearSlot(id, slot);
+      });
     }
+    this.#store.create(requests).forEach((view, i) => view.set(data[i]!));
   }
 }

@@ -1,16 +1,28 @@
-//! Lookahead's slow weights: native buffers per parameter and the sync over all of them.
+//! Lookahead's sync over all parameters; the slow weights are JS-owned Float32Arrays.
 
-use super::{engine_error, guarded, range_error};
+use super::{disposed_error, engine_error, guarded, range_error, typed_buffer, BYTES_PER_PARAM};
 use crate::engine::Buf;
 use crate::kernels::lookahead::SlowWeights;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-/// The slow weights of one `Lookahead`; the TypeScript class owns k, alpha and the counter.
-#[napi]
+/// The registered parameters of one `Lookahead`; the TypeScript class owns k, alpha, the
+/// counter and the slow weights (V8-owned Float32Arrays passed to every sync).
+#[napi(custom_finalize)]
 pub struct NativeLookahead {
-    slow: SlowWeights,
-    bufs: Vec<Buf>,
+    slow: Option<SlowWeights>,
+    fast_bufs: Vec<Buf>,
+    slow_bufs: Vec<Buf>,
+    fresh: Vec<bool>,
+    /// Bytes reported to V8 with `adjust_external_memory`.
+    accounted: i64,
+}
+
+impl ObjectFinalize for NativeLookahead {
+    fn finalize(self, env: Env) -> Result<()> {
+        env.adjust_external_memory(-self.accounted)?;
+        Ok(())
+    }
 }
 
 #[napi]
@@ -18,49 +30,58 @@ impl NativeLookahead {
     #[napi(constructor)]
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        NativeLookahead { slow: SlowWeights::new(), bufs: Vec::new() }
+        NativeLookahead { slow: Some(SlowWeights::new()), fast_bufs: Vec::new(), slow_bufs: Vec::new(), fresh: Vec::new(), accounted: 0 }
     }
 
     /// Registers parameters by length; returns the id of the first.
     #[napi]
-    pub fn add_params(&mut self, lengths: Vec<u32>) -> u32 {
+    pub fn add_params(&mut self, env: Env, lengths: Vec<u32>) -> Result<u32> {
+        let slow = self.slow.as_mut().ok_or_else(|| disposed_error("Lookahead"))?;
         let lens: Vec<usize> = lengths.iter().map(|&l| l as usize).collect();
-        self.slow.add_params(&lens) as u32
+        let first = slow.add_params(&lens) as u32;
+        let bytes = BYTES_PER_PARAM * lens.len() as i64;
+        env.adjust_external_memory(bytes)?;
+        self.accounted += bytes;
+        Ok(first)
     }
 
-    /// Syncs the parameters `ids`, whose data arrays are `buffers[i]`: θ ← α·θ + (1 − α)·φ, then
-    /// φ ← θ; a parameter's slow weights φ start as a copy of θ at its first sync.
+    /// Frees the native memory now; every later call throws.
     #[napi]
-    pub fn sync(&mut self, ids: Uint32ArraySlice, buffers: Array, alpha: f64) -> Result<()> {
-        let n = buffers.len() as usize;
-        if n != ids.len() {
-            return Err(range_error(format!("expected {} buffers (one data array per id), received {n}", ids.len())));
+    pub fn dispose(&mut self, env: Env) -> Result<()> {
+        self.slow = None;
+        self.fast_bufs = Vec::new();
+        self.slow_bufs = Vec::new();
+        self.fresh = Vec::new();
+        env.adjust_external_memory(-self.accounted)?;
+        self.accounted = 0;
+        Ok(())
+    }
+
+    /// Syncs the parameters `ids`: `buffers` holds each one's data θ then its slow weights φ;
+    /// θ ← α·θ + (1 − α)·φ, then φ ← θ. `fresh[i]` = 1 when φ was just created, so this sync
+    /// starts it as a copy of θ.
+    #[napi]
+    pub fn sync(&mut self, ids: Uint32ArraySlice, buffers: Array, fresh: Uint8ArraySlice, alpha: f64) -> Result<()> {
+        let slow = self.slow.as_mut().ok_or_else(|| disposed_error("Lookahead"))?;
+        let n = ids.len();
+        if buffers.len() as usize != 2 * n || fresh.len() != n {
+            return Err(range_error(format!(
+                "expected {} buffers (data and slow weights per id) and {n} fresh flags, received {} and {}",
+                2 * n,
+                buffers.len(),
+                fresh.len()
+            )));
         }
-        self.bufs.clear();
-        for i in 0..n {
-            let Some(mut b) = buffers.get::<Float32ArraySlice>(i as u32).ok().flatten() else {
-                return Err(Error::new(Status::InvalidArg, format!("TypeError: expected buffer {i} to be a Float32Array")));
-            };
-            let len = b.len();
-            // SAFETY: only the pointer is taken here; lengths and overlap are checked before any
-            // write, and the JS thread is blocked for the whole call.
-            let ptr = unsafe { b.as_mut() }.as_mut_ptr();
-            self.bufs.push(Buf { ptr, len });
+        self.fast_bufs.clear();
+        self.slow_bufs.clear();
+        self.fresh.clear();
+        for i in 0..n as u32 {
+            self.fast_bufs.push(typed_buffer(&buffers, 2 * i, "buffer")?);
+            self.slow_bufs.push(typed_buffer(&buffers, 2 * i + 1, "buffer")?);
         }
-        let (slow, bufs) = (&mut self.slow, &self.bufs);
+        self.fresh.extend(fresh.iter().map(|&f| f != 0));
+        let (fast, slow_bufs, fresh) = (&self.fast_bufs, &self.slow_bufs, &self.fresh);
         // SAFETY: live JS typed arrays that no other code touches during this synchronous call.
-        guarded(|| unsafe { slow.sync(&ids, bufs, alpha) }.map_err(engine_error))
-    }
-
-    /// A copy of a parameter's slow weights, or null before its first sync.
-    #[napi]
-    pub fn get_slow(&self, id: u32) -> Option<Float32Array> {
-        self.slow.get(id as usize).map(|s| Float32Array::new(s.to_vec()))
-    }
-
-    /// Replaces a parameter's slow weights (copied); null forgets them.
-    #[napi]
-    pub fn set_slow(&mut self, id: u32, slow: Option<Float32ArraySlice>) -> Result<()> {
-        self.slow.set(id as usize, slow.map(|s| s.to_vec())).map_err(engine_error)
+        guarded(|| unsafe { slow.sync_with(&ids, fast, slow_bufs, fresh, alpha) }.map_err(engine_error))
     }
 }

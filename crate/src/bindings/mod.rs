@@ -79,21 +79,55 @@ kernels! {
 const FLAG_SKIP_NONFINITE: u32 = 1;
 const FLAG_GRAD_NORMS: u32 = 2;
 
-/// A parameter's state as handed to JS: the step counter and one copy per state buffer.
-#[napi(object)]
-pub struct NativeParamState {
-    pub step: f64,
-    pub slots: Vec<Option<Float32Array>>,
-    /// The optimizer's per-parameter scalar state besides step (NAdam's `mu_product`), if any.
-    pub extra: Option<f64>,
+/// What one registered parameter costs in native memory besides its state buffers (which live in
+/// JS-owned Float32Arrays): its record and its share of the step scratch. Reported to V8 as
+/// external memory so the garbage collector sees it.
+pub(crate) const BYTES_PER_PARAM: i64 = 256;
+
+/// Element `i` of `list` as a raw view: a Float32Array is required.
+pub(crate) fn typed_buffer(list: &Array, i: u32, what: &str) -> Result<Buf> {
+    let Some(mut b) = list
+        .get::<Float32ArraySlice>(i)
+        .map_err(|_| Error::new(Status::InvalidArg, format!("TypeError: expected {what} {i} to be a Float32Array")))?
+    else {
+        return Err(Error::new(Status::InvalidArg, format!("TypeError: expected {what} {i} to be a Float32Array, received undefined")));
+    };
+    let len = b.len();
+    // SAFETY: only the pointer is taken here; lengths and overlap are checked before any write,
+    // and the JS thread is blocked for the whole call.
+    let ptr = unsafe { b.as_mut() }.as_mut_ptr();
+    Ok(Buf { ptr, len })
 }
 
-/// Native state and step of one optimizer; the TypeScript classes own its hyperparameters.
-#[napi]
+pub(crate) fn disposed_error(what: &str) -> Error {
+    Error::new(Status::GenericFailure, format!("this {what} was disposed"))
+}
+
+/// Native step counters and kernel of one optimizer; the TypeScript classes own its
+/// hyperparameters and its state buffers (V8-owned Float32Arrays passed to every step, so the
+/// garbage collector frees them with the optimizer, without waiting for a native finalizer).
+#[napi(custom_finalize)]
 pub struct NativeOptimizer {
-    engine: AnyEngine,
+    engine: Option<AnyEngine>,
     params: Vec<Buf>,
     grads: Vec<Buf>,
+    arenas: Vec<Buf>,
+    slots: Vec<Option<Buf>>,
+    /// Bytes reported to V8 with `adjust_external_memory`.
+    accounted: i64,
+}
+
+impl ObjectFinalize for NativeOptimizer {
+    fn finalize(self, env: Env) -> Result<()> {
+        env.adjust_external_memory(-self.accounted)?;
+        Ok(())
+    }
+}
+
+impl NativeOptimizer {
+    fn engine(&mut self) -> Result<&mut AnyEngine> {
+        self.engine.as_mut().ok_or_else(|| disposed_error("optimizer"))
+    }
 }
 
 #[napi]
@@ -104,38 +138,81 @@ impl NativeOptimizer {
         let Some(engine) = AnyEngine::new(&kind) else {
             return Err(range_error(format!("unknown optimizer kernel '{kind}'")));
         };
-        Ok(NativeOptimizer { engine, params: Vec::new(), grads: Vec::new() })
+        Ok(NativeOptimizer {
+            engine: Some(engine),
+            params: Vec::new(),
+            grads: Vec::new(),
+            arenas: Vec::new(),
+            slots: Vec::new(),
+            accounted: 0,
+        })
     }
 
     /// Registers parameters by length; returns the id of the first.
     #[napi]
-    pub fn add_params(&mut self, lengths: Vec<u32>) -> u32 {
+    pub fn add_params(&mut self, env: Env, lengths: Vec<u32>) -> Result<u32> {
         let lens: Vec<usize> = lengths.iter().map(|&l| l as usize).collect();
-        with_engine!(&mut self.engine, e, _R => e.add_params(&lens) as u32)
+        let first = with_engine!(self.engine()?, e, _R => e.add_params(&lens) as u32);
+        let bytes = BYTES_PER_PARAM * lens.len() as i64;
+        env.adjust_external_memory(bytes)?;
+        self.accounted += bytes;
+        Ok(first)
+    }
+
+    /// Frees the native memory now; every later call throws.
+    #[napi]
+    pub fn dispose(&mut self, env: Env) -> Result<()> {
+        self.engine = None;
+        self.params = Vec::new();
+        self.grads = Vec::new();
+        self.arenas = Vec::new();
+        self.slots = Vec::new();
+        env.adjust_external_memory(-self.accounted)?;
+        self.accounted = 0;
+        Ok(())
     }
 
     /// Names of the state buffers, PyTorch's spelling.
     #[napi]
-    pub fn slot_names(&self) -> Vec<String> {
-        with_engine!(&self.engine, _e, R => R::SLOTS.iter().map(|s| s.to_string()).collect())
+    pub fn slot_names(&mut self) -> Result<Vec<String>> {
+        Ok(with_engine!(self.engine()?, _e, R => R::SLOTS.iter().map(|s| s.to_string()).collect()))
     }
 
     /// Names of the packed hyperparameters, in order.
     #[napi]
-    pub fn hyper_names(&self) -> Vec<String> {
-        with_engine!(&self.engine, _e, R => R::HYPER.iter().map(|s| s.to_string()).collect())
+    pub fn hyper_names(&mut self) -> Result<Vec<String>> {
+        Ok(with_engine!(self.engine()?, _e, R => R::HYPER.iter().map(|s| s.to_string()).collect()))
     }
 
     /// Name of the per-parameter scalar state besides step (NAdam: `mu_product`), or null.
     #[napi]
-    pub fn extra_name(&self) -> Option<String> {
-        with_engine!(&self.engine, _e, R => R::EXTRA.map(str::to_string))
+    pub fn extra_name(&mut self) -> Result<Option<String>> {
+        Ok(with_engine!(self.engine()?, _e, R => R::EXTRA.map(str::to_string)))
     }
 
-    /// One step over the first `count` entries: `buffers` alternates data and grad of the
+    /// The state slots a group with the packed hyperparameters `hyper` needs, as a bit mask,
+    /// followed by each slot's initial value.
+    #[napi]
+    pub fn slot_plan(&mut self, hyper: Float64ArraySlice) -> Result<Vec<f64>> {
+        with_engine!(self.engine()?, _e, R => {
+            if hyper.len() != R::HYPER.len() {
+                return Err(range_error(format!("expected {} hyperparameters, received {}", R::HYPER.len(), hyper.len())));
+            }
+            let mut out = vec![R::slots_needed(&hyper) as f64];
+            out.extend((0..R::SLOTS.len()).map(|s| R::slot_init(&hyper, s) as f64));
+            Ok(out)
+        })
+    }
+
+    /// One step over the first `count` entries of `ids`, `groupOf` and `fresh` (the arrays may
+    /// be longer, so the caller can reuse them). `buffers` alternates data and grad of the
     /// parameters `ids`; `hyper` packs each group's hyperparameters; `groupOf[i]` is the group of
-    /// `ids[i]` (the arrays may be longer than `count`, so the caller can reuse them). `flags`: 1 = skip the step if a gradient is not finite, 2 = gather Σg² per
-    /// parameter into `gradSqSums` (also filled when flag 1 is set). Returns false when skipped.
+    /// `ids[i]`. The state lives in a few large Float32Arrays, `arenas`: for registered parameter
+    /// `id` and slot `s`, `slotWhere[2 * (id * slots + s)]` is the index of the arena holding it
+    /// (-1: none) and the next entry its offset there. Bit s of `fresh[i]` says slot s of `ids[i]`
+    /// was just created (filled with its initial value) for this step. `flags`: 1 = skip the step
+    /// if a gradient is not finite, 2 = gather Σg² per parameter into `gradSqSums` (also filled
+    /// when flag 1 is set). Returns false when skipped.
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn step(
@@ -145,6 +222,9 @@ impl NativeOptimizer {
         buffers: Array,
         hyper: Float64ArraySlice,
         group_of: Uint32ArraySlice,
+        arenas: Array,
+        slot_where: Float64ArraySlice,
+        fresh: Uint32ArraySlice,
         flags: u32,
         mut grad_sq_sums: Option<Float64ArraySlice>,
     ) -> Result<bool> {
@@ -153,45 +233,68 @@ impl NativeOptimizer {
         if (flags.skip_nonfinite || flags.grad_norms) && grad_sq_sums.as_ref().is_none_or(|s| s.len() < n) {
             return Err(range_error(format!("expected gradSqSums to be a Float64Array of length >= {n}")));
         }
-        if ids.len() < n || group_of.len() < n || (buffers.len() as usize) < 2 * n {
+        if ids.len() < n || group_of.len() < n || fresh.len() < n || (buffers.len() as usize) < 2 * n {
             return Err(range_error(format!(
-                "expected at least {n} ids and group indices and {} buffers, received {}, {} and {}",
+                "expected at least {n} ids, group indices and fresh masks and {} buffers, received {}, {}, {} and {}",
                 2 * n,
                 ids.len(),
                 group_of.len(),
+                fresh.len(),
                 buffers.len()
+            )));
+        }
+        let engine = self.engine.as_mut().ok_or_else(|| disposed_error("optimizer"))?;
+        let (ns, registered) = with_engine!(&*engine, e, R => (R::SLOTS.len(), e.states.len()));
+        if slot_where.len() < 2 * ns * registered {
+            return Err(range_error(format!(
+                "expected slotWhere to have length >= {}, received {}",
+                2 * ns * registered,
+                slot_where.len()
             )));
         }
         self.params.clear();
         self.grads.clear();
-        for i in 0..2 * n {
-            let Some(mut b) = buffers
-                .get::<Float32ArraySlice>(i as u32)
-                .map_err(|_| Error::new(Status::InvalidArg, format!("TypeError: expected buffer {i} to be a Float32Array")))?
-            else {
-                return Err(Error::new(
-                    Status::InvalidArg,
-                    format!("TypeError: expected buffer {i} to be a Float32Array, received undefined"),
-                ));
-            };
-            let len = b.len();
-            // SAFETY: only the pointer is taken here; the engine checks lengths and overlap
-            // before writing, and the JS thread is blocked for the whole call.
-            let ptr = unsafe { b.as_mut() }.as_mut_ptr();
-            let buf = Buf { ptr, len };
-            if i % 2 == 0 {
-                self.params.push(buf);
-            } else {
-                self.grads.push(buf);
+        self.arenas.clear();
+        self.slots.clear();
+        for i in 0..n as u32 {
+            self.params.push(typed_buffer(&buffers, 2 * i, "buffer")?);
+            self.grads.push(typed_buffer(&buffers, 2 * i + 1, "buffer")?);
+        }
+        for a in 0..arenas.len() {
+            self.arenas.push(typed_buffer(&arenas, a, "arena")?);
+        }
+        let (ids, group_of, fresh) = (&ids[..n], &group_of[..n], &fresh[..n]);
+        for &id in ids {
+            let id = id as usize;
+            if id >= registered {
+                // The engine rejects the unknown id before it reads any slot.
+                self.slots.extend(std::iter::repeat_n(None, ns));
+                continue;
+            }
+            let len = with_engine!(&*engine, e, _R => e.states[id].len);
+            for s in 0..ns {
+                let (at, offset) = (slot_where[2 * (id * ns + s)], slot_where[2 * (id * ns + s) + 1]);
+                if at < 0.0 {
+                    self.slots.push(None);
+                    continue;
+                }
+                let arena = self.arenas.get(at as usize).filter(|_| at.fract() == 0.0);
+                let Some(arena) = arena.filter(|a| offset >= 0.0 && offset.fract() == 0.0 && offset as usize + len <= a.len) else {
+                    return Err(range_error(format!(
+                        "slot {s} of parameter {id} is at arena {at}, offset {offset}, outside the {} arenas given",
+                        self.arenas.len()
+                    )));
+                };
+                // SAFETY: offset + len <= the arena's length, checked above.
+                self.slots.push(Some(Buf { ptr: unsafe { arena.ptr.add(offset as usize) }, len }));
             }
         }
-        let (ids, group_of) = (&ids[..n], &group_of[..n]);
-        let (params, grads) = (&self.params, &self.grads);
+        let (params, grads, slots) = (&self.params, &self.grads, &self.slots);
         guarded(|| {
-            with_engine!(&mut self.engine, e, _R => {
+            with_engine!(engine, e, _R => {
                 // SAFETY: the buffers are live JS typed arrays that no other code touches while
-                // this synchronous call runs; overlap is rejected by the engine.
-                let r = unsafe { e.step(ids, params, grads, &hyper, group_of, flags) }.map_err(engine_error)?;
+                // this synchronous call runs; lengths and overlap are checked by the engine.
+                let r = unsafe { e.step_with(ids, params, grads, slots, fresh, &hyper, group_of, flags) }.map_err(engine_error)?;
                 if let Some(out) = grad_sq_sums.as_mut() {
                     let sums = e.grad_sq_sums();
                     // SAFETY: a Float64Array the caller does not touch during the call.
@@ -203,41 +306,56 @@ impl NativeOptimizer {
         })
     }
 
-    /// A copy of a parameter's state, or null when it has none yet.
+    /// Writes each registered parameter's step counter and scalar state besides step (NaN when the
+    /// optimizer has none) into `out`, as [step0, extra0, step1, extra1, ...].
     #[napi]
-    pub fn get_state(&self, id: u32) -> Option<NativeParamState> {
-        with_engine!(&self.engine, e, R => {
-            let st = e.states.get(id as usize)?;
-            if st.step == 0.0 && st.slots.iter().all(Option::is_none) {
-                return None;
+    pub fn read_counters(&mut self, mut out: Float64ArraySlice) -> Result<()> {
+        with_engine!(self.engine()?, e, R => {
+            if out.len() < 2 * e.states.len() {
+                return Err(range_error(format!("expected an output of length >= {}, received {}", 2 * e.states.len(), out.len())));
             }
-            Some(NativeParamState {
-                step: st.step,
-                slots: st.slots[..R::SLOTS.len()].iter().map(|s| s.as_ref().map(|v| Float32Array::new(v.clone()))).collect(),
-                extra: R::EXTRA.map(|_| st.extra),
-            })
+            // SAFETY: a Float64Array the caller does not touch during the call.
+            let out = unsafe { out.as_mut() };
+            for (i, st) in e.states.iter().enumerate() {
+                out[2 * i] = st.step;
+                out[2 * i + 1] = if R::EXTRA.is_some() { st.extra } else { f64::NAN };
+            }
+            Ok(())
         })
     }
 
-    /// Replaces a parameter's state (buffers are copied); `extra` sets the scalar state besides
-    /// step (absent: its initial value).
+    /// Sets a parameter's step counter and scalar state besides step (absent: its initial value).
     #[napi]
-    pub fn set_state(&mut self, id: u32, step: f64, slots: Vec<Option<Float32ArraySlice>>, extra: Option<f64>) -> Result<()> {
-        let slots: Vec<Option<Vec<f32>>> = slots.iter().map(|s| s.as_ref().map(|s| s.to_vec())).collect();
-        with_engine!(&mut self.engine, e, _R => e.set_state_extra(id as usize, step, slots, extra).map_err(engine_error))
+    pub fn set_counters(&mut self, id: u32, step: f64, extra: Option<f64>) -> Result<()> {
+        with_engine!(self.engine()?, e, _R => e.set_state_extra(id as usize, step, Vec::new(), extra).map_err(engine_error))
     }
 
-    /// Forgets a parameter's state.
+    /// Resets a parameter's counters, as if it had never been stepped.
     #[napi]
-    pub fn clear_state(&mut self, id: u32) {
-        with_engine!(&mut self.engine, e, _R => e.clear_state(id as usize))
+    pub fn clear_state(&mut self, id: u32) -> Result<()> {
+        with_engine!(self.engine()?, e, _R => e.clear_state(id as usize));
+        Ok(())
     }
 }
 
-/// Sets the size of the thread pool used by optimizer steps.
+/// Sets the size of the process-wide thread pool used by optimizer steps and the nn kernels; a
+/// pool of that size already in place is kept.
 #[napi]
 pub fn set_num_threads(n: u32) -> Result<()> {
     crate::pool::set_num_threads(n as usize).map_err(range_error)
+}
+
+/// The largest thread count `setNumThreads` accepts on this machine.
+#[napi]
+pub fn max_num_threads() -> u32 {
+    crate::pool::max_threads() as u32
+}
+
+/// Descriptions of the `FERROPTIM_*` environment variables that are set to unusable values (and
+/// so ignored): on the first call in the process only, so each is reported once.
+#[napi]
+pub fn take_env_warnings() -> Vec<String> {
+    crate::config::take_warnings()
 }
 
 /// The size of the thread pool used by optimizer steps.

@@ -88,9 +88,15 @@ impl SlowWeights {
         Ok(())
     }
 
-    fn check(&mut self, ids: &[u32], fast: &[Buf], alpha: f64) -> Result<(), Error> {
-        if fast.len() != ids.len() {
-            return Err(Error::Range(format!("expected as many buffers as ids ({}), received {}", ids.len(), fast.len())));
+    fn check(&mut self, ids: &[u32], fast: &[Buf], slow: &[Buf], fresh: &[bool], alpha: f64) -> Result<(), Error> {
+        if fast.len() != ids.len() || slow.len() != ids.len() || fresh.len() != ids.len() {
+            return Err(Error::Range(format!(
+                "expected as many fast buffers, slow buffers and fresh flags as ids ({}), received {}, {} and {}",
+                ids.len(),
+                fast.len(),
+                slow.len(),
+                fresh.len()
+            )));
         }
         if !alpha.is_finite() {
             return Err(Error::Range(format!("expected alpha to be finite, received {alpha}")));
@@ -106,51 +112,77 @@ impl SlowWeights {
                 return Err(Error::Range(format!("parameter {id} appears twice in one sync")));
             }
             self.seen[id] = self.stamp;
-            if fast[i].len != len {
-                return Err(Error::Range(format!(
-                    "expected data of parameter {id} to have length {len}, received {} (a detached buffer has length 0)",
-                    fast[i].len
-                )));
-            }
-            if len > 0 {
-                let start = fast[i].ptr as usize;
-                self.spans.push((start, start + 4 * len, id));
+            for (b, what, tag) in [(fast[i], "data", 2 * id), (slow[i], "slow weights", 2 * id + 1)] {
+                if b.len != len {
+                    return Err(Error::Range(format!(
+                        "expected {what} of parameter {id} to have length {len}, received {} (a detached buffer has length 0)",
+                        b.len
+                    )));
+                }
+                if len > 0 {
+                    let start = b.ptr as usize;
+                    self.spans.push((start, start + 4 * len, tag));
+                }
             }
         }
         if let Some((a, b)) = first_overlap(&self.spans) {
-            return Err(Error::Range(format!(
-                "data of parameter {a} and data of parameter {b} view overlapping memory; every parameter needs its own buffer"
-            )));
+            let what = |t: usize| format!("{} of parameter {}", if t.is_multiple_of(2) { "data" } else { "slow weights" }, t / 2);
+            return Err(Error::Range(format!("{} and {} view overlapping memory; every parameter needs its own buffer", what(a), what(b))));
         }
         Ok(())
     }
 
     /// Syncs parameters `ids`, whose current (fast) weights are `fast[i]`: each gets
     /// θ ← α·θ + (1 − α)·φ, then φ ← θ (φ starts as a copy of θ on a parameter's first sync).
+    /// The slow weights are owned here; a first sync that fails leaves none behind.
     ///
     /// # Safety
     /// Every `Buf` points to `len` valid, initialised f32s that nothing else accesses during the
     /// call. Overlap between the buffers is checked here; the slow buffers are owned here.
     pub unsafe fn sync(&mut self, ids: &[u32], fast: &[Buf], alpha: f64) -> Result<(), Error> {
-        self.check(ids, fast, alpha)?;
+        let mut slow = Vec::with_capacity(ids.len());
+        let mut fresh = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let Some(&len) = self.lens.get(id as usize) else {
+                slow.push(Buf { ptr: std::ptr::null_mut(), len: usize::MAX });
+                fresh.push(false);
+                continue;
+            };
+            let entry = &mut self.slow[id as usize];
+            fresh.push(entry.is_none());
+            // Zeroed (lazily committed) memory; the kernel copies θ in, in parallel.
+            let v = entry.get_or_insert_with(|| vec![0.0; len]);
+            slow.push(Buf { ptr: v.as_mut_ptr(), len: v.len() });
+        }
+        let r = self.sync_with(ids, fast, &slow, &fresh, alpha);
+        if r.is_err() {
+            ids.iter().zip(&fresh).filter(|(_, &f)| f).for_each(|(&id, _)| self.slow[id as usize] = None);
+        }
+        r
+    }
+
+    /// [`SlowWeights::sync`] with slow weights the caller owns: `slow[i]` holds φ of parameter
+    /// `ids[i]`, and `fresh[i]` says it was just created, so this sync starts it as a copy of θ.
+    /// Only the parameters' lengths are kept here, never a pointer.
+    ///
+    /// # Safety
+    /// As [`SlowWeights::sync`], for the slow buffers too.
+    pub unsafe fn sync_with(&mut self, ids: &[u32], fast: &[Buf], slow: &[Buf], fresh: &[bool], alpha: f64) -> Result<(), Error> {
+        self.check(ids, fast, slow, fresh, alpha)?;
         self.tensors.clear();
         self.offsets.clear();
         self.offsets.push(0);
         for (i, &id) in ids.iter().enumerate() {
-            let id = id as usize;
-            let len = self.lens[id];
-            let fresh = self.slow[id].is_none();
-            // Zeroed (lazily committed) memory; the kernel copies θ in, in parallel.
-            let slow = self.slow[id].get_or_insert_with(|| vec![0.0; len]);
-            self.tensors.push(SyncPtrs { fast: fast[i].ptr, slow: slow.as_mut_ptr(), fresh });
+            let len = self.lens[id as usize];
+            self.tensors.push(SyncPtrs { fast: fast[i].ptr, slow: slow[i].ptr, fresh: fresh[i] });
             self.offsets.push(self.offsets.last().unwrap() + len);
         }
         let s = SyncScalars { alpha: alpha as f32, rest: (1.0 - alpha) as f32 };
         let tensors = &self.tensors;
         driver::for_each_piece(&self.offsets, |t, a, b| {
             let tp = tensors[t];
-            // SAFETY: pieces are disjoint ranges within each tensor's length (driver); fast
-            // buffers are disjoint (checked above) and slow buffers are distinct allocations.
+            // SAFETY: pieces are disjoint ranges within each tensor's length (driver); all fast
+            // and slow buffers are disjoint (checked above).
             let (fast, slow) =
                 unsafe { (std::slice::from_raw_parts_mut(tp.fast.add(a), b - a), std::slice::from_raw_parts_mut(tp.slow.add(a), b - a)) };
             if tp.fresh {

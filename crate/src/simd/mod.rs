@@ -68,7 +68,7 @@ pub fn level() -> Level {
     if v != UNSET {
         return Level::from_u8(v);
     }
-    let lvl = match std::env::var("FERROPTIM_SIMD").ok().as_deref().and_then(Level::parse) {
+    let lvl = match crate::config::simd() {
         Some(forced) => forced.min(detected()),
         None => detected(),
     };

@@ -1,0 +1,116 @@
+/**
+ * Where an optimizer's state buffers live: views into a few large Float32Arrays.
+ * @module
+ */
+
+/** Most elements in one arena (256 MiB); a larger buffer gets an arena of its own. */
+const ARENA_MAX = 1 << 26;
+/**
+ * Buffers start at multiples of 16 elements (64 bytes, a cache line) from the arena's start, so
+ * each is aligned as the arena is, as a separately allocated buffer would be.
+ */
+const ALIGN = 16;
+
+const padded = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/** A state buffer to create: parameter `id`'s slot `slot`, `length` elements filled with `fill`. */
+export interface SlotRequest {
+  id: number;
+  slot: number;
+  length: number;
+  fill: number;
+}
+
+/**
+ * The state buffers (`expAvg`, `momentumBuffer`, ...) of one optimizer. Each is a view into one of
+ * a few large V8-owned Float32Arrays, the arenas, so the garbage collector accounts for the
+ * state and frees it with the optimizer, synchronously, with no native finalizer to wait for;
+ * and a step hands the native side the arenas and one table of offsets instead of one typed
+ * array per buffer (each costs a Node-API call per step).
+ *
+ * The native step reads `where`: for parameter `id` and slot `s`, `where[2k]` (k = id · slots + s)
+ * is the index of the arena that holds it, or -1, and `where[2k + 1]` its offset there. An arena
+ * is freed when none of its buffers is in use; a buffer that is dropped on its own (a load that
+ * replaces one parameter's state) leaves its room unused until the arena goes.
+ */
+export class StateStore {
+  /** The arenas, in the order `where` indexes them. */
+  readonly arenas: Float32Array[] = [];
+  /** Arena index (or -1) and offset of each (parameter, slot); see the class remarks. */
+  where = new Float64Array(0);
+  readonly #views: Array<Float32Array | null> = [];
+
+  /** @param slots - state buffers per parameter (the kernel's slot count). */
+  constructor(readonly slots: number) {}
+
+  /** Registers `count` more parameters, without state. */
+  addParams(count: number): void {
+    const k = this.#views.length + count * this.slots;
+    if (2 * k > this.where.length) {
+      const grown = new Float64Array(Math.max(2 * k, 2 * this.where.length)).fill(-1);
+      grown.set(this.where);
+      this.where = grown;
+    }
+    while (this.#views.length < k) this.#views.push(null);
+  }
+
+  /** Slot `slot` of parameter `id`, or null when it has none. */
+  get(id: number, slot: number): Float32Array | null {
+    return this.#views[id * this.slots + slot] ?? null;
+  }
+
+  /**
+   * Creates the requested buffers (none may exist yet) in new arenas and returns them, in order.
+   * {@link StateStore.discard} with the same requests undoes it while no other buffer was created.
+   */
+  create(requests: readonly SlotRequest[]): Float32Array[] {
+    const out: Float32Array[] = [];
+    let start = 0;
+    while (start < requests.length) {
+      let end = start;
+      let total = 0;
+      while (end < requests.length && (end === start || total + requests[end]!.length <= ARENA_MAX)) total += padded(requests[end++]!.length);
+      const arena = new Float32Array(total);
+      const index = this.arenas.push(arena) - 1;
+      let offset = 0;
+      for (let r = start; r < end; r++) {
+        const { id, slot, length, fill } = requests[r]!;
+        const view = arena.subarray(offset, offset + length);
+        if (fill !== 0) view.fill(fill);
+        const k = id * this.slots + slot;
+        this.where[2 * k] = index;
+        this.where[2 * k + 1] = offset;
+        this.#views[k] = view;
+        out.push(view);
+        offset += padded(length);
+      }
+      start = end;
+    }
+    return out;
+  }
+
+  /** Undoes the last {@link StateStore.create} of `requests`. */
+  discard(requests: readonly SlotRequest[], created: readonly Float32Array[]): void {
+    for (const { id, slot } of requests) this.#drop(id * this.slots + slot);
+    const arenas = new Set(created.map((v) => v.buffer));
+    while (this.arenas.length > 0 && arenas.has(this.arenas[this.arenas.length - 1]!.buffer)) this.arenas.pop();
+  }
+
+  /** Drops slot `slot` of parameter `id`. */
+  clearSlot(id: number, slot: number): void {
+    this.#drop(id * this.slots + slot);
+  }
+
+  /** Drops every buffer and arena. */
+  clearAll(): void {
+    this.arenas.length = 0;
+    this.where.fill(-1);
+    this.#views.fill(null);
+  }
+
+  #drop(k: number): void {
+    this.where[2 * k] = -1;
+    this.where[2 * k + 1] = 0;
+    this.#views[k] = null;
+  }
+}
