@@ -54,7 +54,7 @@ export const LAMB_DEFAULTS: Readonly<LAMBGroupOptions> = Object.freeze({
  * v ← β2·v + (1 − β2)·g²
  * u ← m / (√v + ε) + λθ
  * φ ← min(‖θ‖, clampValue)                      (norms per parameter tensor)
- * r ← φ / ‖u‖, or 1 if φ = 0 or ‖u‖ = 0          (r = 1 with adam: true)
+ * r ← φ / ‖u‖, or 1 if φ = 0 or ‖u‖ < 2⁻¹²⁶     (r = 1 with adam: true)
  * η ← γ·√(1 − β2ᵗ)/(1 − β1ᵗ) if debias, else γ
  * θ ← θ − η·r·u
  * ```
@@ -69,7 +69,10 @@ export const LAMB_DEFAULTS: Readonly<LAMBGroupOptions> = Object.freeze({
  * of every tensor (all tensors and the chunks of large ones in parallel, summed in f64 in a fixed
  * order, so results do not depend on the thread count); the second recomputes u and updates θ.
  * Norms and the ratio are computed in f64 (the reference uses float32 tensors), so results match
- * it to float32 rounding. State per parameter: `step`, `expAvg`, `expAvgSq`; t is the parameter's
+ * it to float32 rounding. Deviation: r is 1 when ‖u‖ is below float32's smallest normal number
+ * (2⁻¹²⁶), not only when it is 0: such a direction is rounding noise (a zero gradient with a
+ * subnormal weight decay) and φ/‖u‖ overflows there, where the reference writes ±Infinity and NaN
+ * into finite weights. State per parameter: `step`, `expAvg`, `expAvgSq`; t is the parameter's
  * own step counter. torch-optimizer takes clampValue, debias and adam for the whole optimizer;
  * here they are per group like every option.
  *

@@ -624,10 +624,11 @@ export abstract class Optimizer<O extends object> {
       if (this.#extraName !== null) entry[this.#extraName] = counters[2 * id + 1]!;
       state[keys[id]!] = entry;
     });
-    const paramGroups = this.#checkedGroups('stateDict').map((g) => {
+    const paramGroups = this.#checkedGroups('stateDict').map((g, i) => {
       const out: Record<string, unknown> & { params: string[] } = { params: g.params.map((p) => keys[this.#ids.get(p)!]!) };
       for (const k of this.optionKeys) out[k] = cloneOption((g as Record<string, unknown>)[k]);
-      if (g.initialLr !== undefined) out.initialLr = g.initialLr;
+      // Checked as loadStateDict checks it, so that what is saved can be loaded back.
+      if (g.initialLr !== undefined) out.initialLr = checkInitialLr(`${this.label}.stateDict`, `initialLr of param group ${i}`, g.initialLr);
       return out;
     });
     return { state, paramGroups };

@@ -180,7 +180,8 @@ export function lambReference(params: Float32Array[], grads: Array<Float32Array 
     let weightNorm = Math.sqrt(chunkedSumSquares(p, starts[j]!));
     if (weightNorm > o.clampValue) weightNorm = o.clampValue;
     const adamNorm = Math.sqrt(chunkedSumSquares(u, starts[j]!));
-    let ratio = weightNorm === 0 || adamNorm === 0 ? 1 : weightNorm / adamNorm;
+    // ‖u‖ below float32's smallest normal (2^-126) counts as 0, as in the kernel: φ/‖u‖ would overflow.
+    let ratio = weightNorm === 0 || adamNorm < 2 ** -126 ? 1 : weightNorm / adamNorm;
     if (o.adam) ratio = 1;
     const negStep = f(-(stepSize * ratio));
     for (let i = 0; i < p.length; i++) p[i] = f(p[i]! + f(negStep * u[i]!));

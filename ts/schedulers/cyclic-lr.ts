@@ -23,7 +23,7 @@ import {
   type MomentumTarget,
   type ScaleMode,
 } from './internal.js';
-import { INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
+import { INITIAL_STEP, LRScheduler, snapshotGroups, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 import { describeValue } from '../validate.js';
 
 export type { CyclicMode, ScaleMode } from './internal.js';
@@ -163,13 +163,14 @@ export class CyclicLR extends LRScheduler {
       maxMomentums = perGroup(LABEL, 'maxMomentum', o.maxMomentum, n, momentumRule(target), d.maxMomentum);
     }
     // Everything is checked; now PyTorch's construction-time writes.
+    const before = snapshotGroups(optimizer);
     if (lastEpoch === -1) {
       groups.forEach((g, i) => {
         g.lr = baseLrs[i]!;
         if (target) setMomentum(g, target, maxMomentums[i]!);
       });
     }
-    super(LABEL, optimizer, lastEpoch);
+    super(LABEL, optimizer, lastEpoch, true, before);
     this.maxLrs = maxLrs;
     this.totalSize = up + down;
     this.stepRatio = up / this.totalSize;

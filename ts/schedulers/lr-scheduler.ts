@@ -36,6 +36,25 @@ export const STEP_TO_EPOCH: unique symbol = Symbol('ferroptim.stepToEpoch');
 /** @internal Checks a state dict and returns the function that applies it (so nested loads are all-or-nothing). */
 export const PREPARE_LOAD: unique symbol = Symbol('ferroptim.prepareLoad');
 
+/** @internal The options of every param group (all keys but `params`), as {@link snapshotGroups} took them. */
+export type GroupsSnapshot = ReadonlyArray<ReadonlyMap<string, unknown>>;
+
+/** @internal Copies every group's options (arrays such as `betas` copied too), to undo a failed construction. */
+export function snapshotGroups(optimizer: SchedulableOptimizer): GroupsSnapshot {
+  return optimizer.paramGroups.map((g) => new Map(Object.entries(g).filter(([k]) => k !== 'params').map(([k, v]) => [k, Array.isArray(v) ? [...v] : v])));
+}
+
+/** @internal Puts back the options of {@link snapshotGroups}, removing keys added since. */
+export function restoreGroups(optimizer: SchedulableOptimizer, snapshot: GroupsSnapshot): void {
+  optimizer.paramGroups.forEach((g, i) => {
+    const saved = snapshot[i];
+    if (!saved) return;
+    const rec = g as unknown as Record<string, unknown>;
+    for (const k of Object.keys(rec)) if (k !== 'params' && !saved.has(k)) delete rec[k];
+    for (const [k, v] of saved) rec[k] = Array.isArray(v) ? [...v] : v;
+  });
+}
+
 /** How `loadStateDict` checks one key: a number kind, a boolean, or one of several strings. */
 export type StateKind = 'number' | 'integer' | 'boolean' | 'numbers' | 'groupNumbers' | readonly string[];
 
@@ -151,13 +170,18 @@ export abstract class LRScheduler {
   protected lastLr: number[];
   /** The class name used in messages. */
   protected readonly label: string;
+  /** The groups before construction, until the initial step has succeeded. */
+  #before: GroupsSnapshot | undefined;
 
   /**
    * Adopts the optimizer's groups. Subclasses check their options first, call this, set their
    * fields, then run `this[INITIAL_STEP]()`.
    * @param adoptInitialLr - set `initialLr` where missing (lastEpoch -1) or require it (resuming).
+   * @param before - the groups as they were before the construction wrote anything (a subclass
+   * that writes before calling this takes it first): restored if the initial step throws.
    */
-  protected constructor(label: string, optimizer: SchedulableOptimizer, lastEpoch: number, adoptInitialLr = true) {
+  protected constructor(label: string, optimizer: SchedulableOptimizer, lastEpoch: number, adoptInitialLr = true, before: GroupsSnapshot = snapshotGroups(optimizer)) {
+    this.#before = before;
     this.label = label;
     this.optimizer = optimizer;
     const groups = optimizer.paramGroups;
@@ -271,7 +295,16 @@ export abstract class LRScheduler {
   /** @internal PyTorch's `_initial_step()`. */
   [INITIAL_STEP](): void {
     this.stepCount = 0;
-    this.step();
+    try {
+      this.step();
+    } catch (e) {
+      // A user function (lrLambda, scaleFn, ...) refused at the first step: the construction fails
+      // and leaves the optimizer's groups as they were (initialLr, lr and momentum included).
+      if (this.#before) restoreGroups(this.optimizer, this.#before);
+      throw e;
+    } finally {
+      this.#before = undefined;
+    }
   }
 
   /** @internal PyTorch's `step(epoch)`: closed form where one exists, else `getLr()`. */

@@ -22,7 +22,7 @@ import {
   type MomentumTarget,
   type OneCycleLevel,
 } from './internal.js';
-import { INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
+import { INITIAL_STEP, LRScheduler, snapshotGroups, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
 export type { AnnealStrategy } from './internal.js';
 
@@ -169,6 +169,7 @@ export class OneCycleLR extends LRScheduler {
       baseMomentums = perGroup(LABEL, 'baseMomentum', o.baseMomentum, n, momentumRule(target), d.baseMomentum);
     }
     // Everything is checked; now PyTorch's construction-time writes.
+    const before = snapshotGroups(optimizer);
     const initialLrs = maxLrs.map((m) => m / divFactor);
     if (lastEpoch === -1) {
       groups.forEach((g, i) => {
@@ -176,7 +177,7 @@ export class OneCycleLR extends LRScheduler {
         if (target) setMomentum(g, target, maxMomentums[i]!);
       });
     }
-    super(LABEL, optimizer, lastEpoch);
+    super(LABEL, optimizer, lastEpoch, true, before);
     this.totalSteps = totalSteps;
     this.maxLrs = maxLrs;
     this.minLrs = initialLrs.map((lr) => lr / finalDivFactor);

@@ -7,7 +7,7 @@
 //! v ← β2·v + (1 − β2)·g·g
 //! u ← m / (√v + ε) + λθ                         (λθ only when λ ≠ 0)
 //! φ ← min(‖θ‖, clamp_value)                     (per tensor, f64)
-//! r ← φ / ‖u‖, or 1 when φ = 0 or ‖u‖ = 0; 1 when `adam`
+//! r ← φ / ‖u‖, or 1 when φ = 0 or ‖u‖ < 2⁻¹²⁶; 1 when `adam`
 //! η ← γ·√(1 − β2ᵗ)/(1 − β1ᵗ) if debias, else γ
 //! θ ← θ − η·r·u
 //! ```
@@ -20,12 +20,19 @@
 //! second recomputes u from the stored m and v, bit for bit as in the first, and updates θ. The
 //! norms, the trust ratio and η·r are computed in f64 and the final factor rounded once to f32
 //! (the reference computes them in float32 tensors).
+//!
+//! Deviation: r is 1 when ‖u‖ is below float32's smallest normal number (2⁻¹²⁶), not only when
+//! it is 0. Such a direction is rounding noise (a zero gradient with a subnormal weight decay), and
+//! φ/‖u‖ then overflows: the reference writes ±inf and NaN into finite weights there.
 
 use super::flag;
 use crate::engine::{Rule, TensorPtrs};
 use crate::simd::{self, combine_lanes, Simd, SqLanes, A64, LANES};
 
 pub struct Lamb;
+
+/// ‖u‖ below float32's smallest normal number counts as 0 (see the module's deviation note).
+const MIN_NORMAL_F32: f64 = f32::MIN_POSITIVE as f64;
 
 const LR: usize = 0;
 const BETA1: usize = 1;
@@ -101,7 +108,7 @@ impl Rule for Lamb {
         // clamp(‖θ‖, 0, clamp_value); a NaN norm stays NaN, as torch's clamp.
         let weight_norm = if weight_norm > s.clamp { s.clamp } else { weight_norm };
         let adam_norm = u_sq.sqrt();
-        let r = if weight_norm == 0.0 || adam_norm == 0.0 { 1.0 } else { weight_norm / adam_norm };
+        let r = if weight_norm == 0.0 || adam_norm < MIN_NORMAL_F32 { 1.0 } else { weight_norm / adam_norm };
         s.trust_ratio = r;
         let r = if s.adam { 1.0 } else { r };
         s.neg_step = (-(s.step_size * r)) as f32;
@@ -245,7 +252,7 @@ mod tests {
             let step_size = lr * bias_correction;
             let weight_norm = norm(p).clamp(0.0, clamp_value);
             let adam_norm = norm(&u);
-            let mut trust_ratio = if weight_norm == 0.0 || adam_norm == 0.0 { 1.0 } else { weight_norm / adam_norm };
+            let mut trust_ratio = if weight_norm == 0.0 || adam_norm < MIN_NORMAL_F32 { 1.0 } else { weight_norm / adam_norm };
             if adam != 0.0 {
                 trust_ratio = 1.0;
             }
