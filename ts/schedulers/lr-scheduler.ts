@@ -180,7 +180,7 @@ export abstract class LRScheduler {
    * @param before - the groups as they were before the construction wrote anything (a subclass
    * that writes before calling this takes it first): restored if the initial step throws.
    */
-  protected constructor(label: string, optimizer: SchedulableOptimizer, lastEpoch: number, adoptInitialLr = true, before: GroupsSnapshot = snapshotGroups(optimizer)) {
+  protected constructor(label: string, optimizer: SchedulableOptimizer, lastEpoch: number, adoptInitialLr = true, before: ReadonlyArray<ReadonlyMap<string, unknown>> = snapshotGroups(optimizer)) {
     this.#before = before;
     this.label = label;
     this.optimizer = optimizer;
