@@ -1,6 +1,6 @@
 //! Lookahead's sync over all parameters; the slow weights are JS-owned Float32Arrays.
 
-use super::{disposed_error, engine_error, guarded, range_error, typed_buffer, BYTES_PER_PARAM};
+use super::{disposed_error, engine_error, guarded, range_error, typed_buffer, ExternalMemory, BYTES_PER_PARAM};
 use crate::engine::Buf;
 use crate::kernels::lookahead::SlowWeights;
 use napi::bindgen_prelude::*;
@@ -14,14 +14,12 @@ pub struct NativeLookahead {
     fast_bufs: Vec<Buf>,
     slow_bufs: Vec<Buf>,
     fresh: Vec<bool>,
-    /// Bytes reported to V8 with `adjust_external_memory`.
-    accounted: i64,
+    external: ExternalMemory,
 }
 
 impl ObjectFinalize for NativeLookahead {
-    fn finalize(self, env: Env) -> Result<()> {
-        env.adjust_external_memory(-self.accounted)?;
-        Ok(())
+    fn finalize(mut self, env: Env) -> Result<()> {
+        self.external.release(&env)
     }
 }
 
@@ -30,7 +28,13 @@ impl NativeLookahead {
     #[napi(constructor)]
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        NativeLookahead { slow: Some(SlowWeights::new()), fast_bufs: Vec::new(), slow_bufs: Vec::new(), fresh: Vec::new(), accounted: 0 }
+        NativeLookahead {
+            slow: Some(SlowWeights::new()),
+            fast_bufs: Vec::new(),
+            slow_bufs: Vec::new(),
+            fresh: Vec::new(),
+            external: ExternalMemory::default(),
+        }
     }
 
     /// Registers parameters by length; returns the id of the first.
@@ -39,9 +43,7 @@ impl NativeLookahead {
         let slow = self.slow.as_mut().ok_or_else(|| disposed_error("Lookahead"))?;
         let lens: Vec<usize> = lengths.iter().map(|&l| l as usize).collect();
         let first = slow.add_params(&lens) as u32;
-        let bytes = BYTES_PER_PARAM * lens.len() as i64;
-        env.adjust_external_memory(bytes)?;
-        self.accounted += bytes;
+        self.external.add(&env, BYTES_PER_PARAM * lens.len() as i64)?;
         Ok(first)
     }
 
@@ -52,9 +54,7 @@ impl NativeLookahead {
         self.fast_bufs = Vec::new();
         self.slow_bufs = Vec::new();
         self.fresh = Vec::new();
-        env.adjust_external_memory(-self.accounted)?;
-        self.accounted = 0;
-        Ok(())
+        self.external.release(&env)
     }
 
     /// Syncs the parameters `ids`: `buffers` holds each one's data θ then its slow weights φ;

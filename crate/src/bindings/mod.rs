@@ -99,6 +99,27 @@ pub(crate) fn typed_buffer(list: &Array, i: u32, what: &str) -> Result<Buf> {
     Ok(Buf { ptr, len })
 }
 
+/// The bytes one binding object reported to V8 with `adjust_external_memory` (so the garbage
+/// collector sees native memory it would otherwise not count); given back on dispose or finalize.
+#[derive(Default)]
+pub(crate) struct ExternalMemory(i64);
+
+impl ExternalMemory {
+    /// Reports `bytes` more.
+    pub(crate) fn add(&mut self, env: &Env, bytes: i64) -> Result<()> {
+        env.adjust_external_memory(bytes)?;
+        self.0 += bytes;
+        Ok(())
+    }
+
+    /// Gives back everything reported.
+    pub(crate) fn release(&mut self, env: &Env) -> Result<()> {
+        env.adjust_external_memory(-self.0)?;
+        self.0 = 0;
+        Ok(())
+    }
+}
+
 pub(crate) fn disposed_error(what: &str) -> Error {
     Error::new(Status::GenericFailure, format!("this {what} was disposed"))
 }
@@ -113,14 +134,12 @@ pub struct NativeOptimizer {
     grads: Vec<Buf>,
     arenas: Vec<Buf>,
     slots: Vec<Option<Buf>>,
-    /// Bytes reported to V8 with `adjust_external_memory`.
-    accounted: i64,
+    external: ExternalMemory,
 }
 
 impl ObjectFinalize for NativeOptimizer {
-    fn finalize(self, env: Env) -> Result<()> {
-        env.adjust_external_memory(-self.accounted)?;
-        Ok(())
+    fn finalize(mut self, env: Env) -> Result<()> {
+        self.external.release(&env)
     }
 }
 
@@ -144,7 +163,7 @@ impl NativeOptimizer {
             grads: Vec::new(),
             arenas: Vec::new(),
             slots: Vec::new(),
-            accounted: 0,
+            external: ExternalMemory::default(),
         })
     }
 
@@ -153,9 +172,7 @@ impl NativeOptimizer {
     pub fn add_params(&mut self, env: Env, lengths: Vec<u32>) -> Result<u32> {
         let lens: Vec<usize> = lengths.iter().map(|&l| l as usize).collect();
         let first = with_engine!(self.engine()?, e, _R => e.add_params(&lens) as u32);
-        let bytes = BYTES_PER_PARAM * lens.len() as i64;
-        env.adjust_external_memory(bytes)?;
-        self.accounted += bytes;
+        self.external.add(&env, BYTES_PER_PARAM * lens.len() as i64)?;
         Ok(first)
     }
 
@@ -167,9 +184,7 @@ impl NativeOptimizer {
         self.grads = Vec::new();
         self.arenas = Vec::new();
         self.slots = Vec::new();
-        env.adjust_external_memory(-self.accounted)?;
-        self.accounted = 0;
-        Ok(())
+        self.external.release(&env)
     }
 
     /// Names of the state buffers, PyTorch's spelling.
