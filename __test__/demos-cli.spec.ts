@@ -3,7 +3,7 @@
  * real runs that print their numbers and write SVG and PNG files.
  */
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './helpers/cli.js';
@@ -125,4 +125,15 @@ test('compare --optimizers adam,radam --per-batch shows the first epoch batch by
   plotWritten(t, join(out, 'loss-per-batch'));
   t.false(existsSync(join(out, 'loss-per-epoch.svg')), 'one epoch: no per-epoch plot');
   t.is(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).runs[1].batchLosses.length, 8);
+});
+
+test('compare keeps what finished when a later write fails: results.json is written, the failed plot is named, exit 1', (t) => {
+  const out = join(tmp, 'compare-partial');
+  // A directory where the epoch plot's SVG should go makes that one write fail.
+  mkdirSync(join(out, 'loss-per-epoch.svg'), { recursive: true });
+  const r = cli('compare', '--optimizers', 'sgd,adam', '--model', 'mlp', '--epochs', '2', '--limit', '256', '--test-limit', '100', '--out', out);
+  t.is(r.code, 1, r.stdout);
+  t.regex(r.stderr, /could not write loss-per-epoch: /);
+  t.regex(r.stdout, /^wrote .*results\.json/m);
+  t.is(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).runs.length, 2);
 });
