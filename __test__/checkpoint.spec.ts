@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withTmpfs } from './helpers/tmpfs.js';
 import { SGD, StepLR, loadCheckpoint, loadMnist, mlp, saveCheckpoint, train, writeFileAtomic, type TrainOptions } from '../ts/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ferroptim-checkpoint-'));
@@ -64,15 +65,26 @@ test('a manifest naming a path outside its folder is refused by loadCheckpoint w
   }
 });
 
-test('a manifest naming a FIFO or /dev/zero gets a clear error at once instead of hanging or reading without end', (t) => {
+test('a manifest naming a FIFO, a device or a symbolic link gets a clear error at once instead of hanging, reading without end or leaving the folder', (t) => {
   const dir = join(tmp, 'special');
   const m = validManifest(dir);
   t.is(spawnSync('mkfifo', [join(dir, 'fifo.safetensors')]).status, 0);
   symlinkSync('/dev/zero', join(dir, 'zero.safetensors'));
+  symlinkSync(join(dir, m.weightsFile as string), join(dir, 'link.safetensors'));
   craft(dir, { ...m, weightsFile: 'fifo.safetensors' });
   t.throws(() => loadCheckpoint(dir), { instanceOf: TypeError, message: /fifo\.safetensors to be a regular file, received a FIFO/ });
   craft(dir, { ...m, weightsFile: 'zero.safetensors' });
-  t.throws(() => loadCheckpoint(dir), { instanceOf: TypeError, message: /zero\.safetensors to be a regular file, received a character device/ });
+  t.throws(() => loadCheckpoint(dir), { instanceOf: TypeError, message: /zero\.safetensors to be a regular file, received a symbolic link/ });
+  // Even a link to a good file of the same folder: a named file is the folder's own.
+  craft(dir, { ...m, weightsFile: 'link.safetensors' });
+  t.throws(() => loadCheckpoint(dir), { instanceOf: TypeError, message: /link\.safetensors to be a regular file, received a symbolic link/ });
+  // A device node in the folder itself (mknod needs root; elsewhere this case is left out).
+  if (spawnSync('mknod', [join(dir, 'dev.safetensors'), 'c', '1', '5']).status === 0) {
+    craft(dir, { ...m, weightsFile: 'dev.safetensors' });
+    t.throws(() => loadCheckpoint(dir), { instanceOf: TypeError, message: /dev\.safetensors to be a regular file, received a character device/ });
+  } else {
+    t.log('mknod refused (not root): the device-node case was not run');
+  }
 });
 
 test('the manifest is checked against its schema: each flaw is a RangeError naming the field and the value', (t) => {
@@ -161,16 +173,31 @@ test('after a crash between the metrics and the checkpoint, and stale temporary 
   t.deepEqual(readdirSync(dir).sort(), ['checkpoint.json', 'optimizer-epoch-0002.safetensors', 'weights-epoch-0002.safetensors']);
 });
 
-test('a write that fails (a full disk) removes its temporary file and leaves the old file', (t) => {
-  const dir = join(tmp, 'full');
+test('a write that fails on a full disk removes its temporary file and leaves the old file', (t) => {
+  const mounted = withTmpfs(join(tmp, 'full'), 'size=64k', (dir) => {
+    const path = join(dir, 'metrics.jsonl');
+    writeFileAtomic(path, 'old\n');
+    t.throws(() => writeFileAtomic(path, Buffer.alloc(256 * 1024, 1)), { code: 'ENOSPC' });
+    t.deepEqual(readdirSync(dir), ['metrics.jsonl']);
+    t.is(readFileSync(path, 'utf8'), 'old\n');
+  });
+  if (!mounted) {
+    t.log('mount refused (not root): a real full disk could not be made; the case was not run');
+    t.pass();
+  }
+});
+
+test('a symbolic link left where the temporary file goes is replaced, never written through', (t) => {
+  const dir = join(tmp, 'tmp-link');
   mkdirSync(dir);
+  const victim = join(tmp, 'tmp-link-victim.txt');
+  writeFileSync(victim, 'important\n');
   const path = join(dir, 'metrics.jsonl');
-  writeFileSync(path, 'old\n');
-  // /dev/full answers every write with ENOSPC.
-  symlinkSync('/dev/full', `${path}.tmp-${process.pid}`);
-  t.throws(() => writeFileAtomic(path, 'new\n'), { code: 'ENOSPC' });
+  symlinkSync(victim, `${path}.tmp-${process.pid}`);
+  writeFileAtomic(path, 'new\n');
+  t.is(readFileSync(victim, 'utf8'), 'important\n');
+  t.is(readFileSync(path, 'utf8'), 'new\n');
   t.deepEqual(readdirSync(dir), ['metrics.jsonl']);
-  t.is(readFileSync(path, 'utf8'), 'old\n');
 });
 
 test('a batch with a non-finite loss stops the run before its step and reports the divergence', (t) => {

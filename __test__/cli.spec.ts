@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withTmpfs } from './helpers/tmpfs.js';
 
 const CLI = fileURLToPath(new URL('../ts/cli/index.ts', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ferroptim-cli-'));
@@ -129,6 +130,21 @@ test('a diverged run says so and exits 1', (t) => {
   t.is(r.code, 1);
   t.regex(r.stderr, /the run diverged: the loss of epoch 1, batch \d+ is (NaN|Infinity)/);
   t.notRegex(r.stdout, /^done/m);
+});
+
+test('an --out on a read-only file system is a runtime error naming EROFS before any work', (t) => {
+  let r: ReturnType<typeof cli> | undefined;
+  const mounted = withTmpfs(join(tmp, 'ro'), 'ro,size=64k', (dir) => {
+    r = cli('train', '--model', 'mlp', '--epochs', '1', '--out', join(dir, 'run'));
+  });
+  if (!mounted) {
+    t.log('mount refused (not root): the read-only case was not run');
+    t.pass();
+    return;
+  }
+  t.is(r!.code, 1);
+  t.regex(r!.stderr, /cannot write to --out .*ro\/run \(EROFS\)/);
+  t.is(r!.stdout, '');
 });
 
 test('an --out that cannot be written is a runtime error before any work', (t) => {

@@ -5,8 +5,8 @@
  * diverged run, 2 a usage error, 130 interrupted (Ctrl-C; a resumable checkpoint is written).
  * @module
  */
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import * as cliProgress from 'cli-progress';
 import { Command, CommanderError, Option } from 'commander';
 import localRequire from '../cjs-require.cjs';
@@ -102,13 +102,24 @@ function epochLine(m: EpochMetrics, epochs: number): string {
 function checkWritableDir(dir: string, flag = '--out'): void {
   const probe = join(dir, `.ferroptim-write-test-${process.pid}`);
   try {
-    mkdirSync(dir, { recursive: true });
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      // A recursive mkdir on a read-only file system reports ENOENT; the nearest folder that
+      // exists tells the real reason (EROFS, EACCES, ENOTDIR).
+      let parent = resolve(dir);
+      while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+      if (!statSync(parent).isDirectory()) throw Object.assign(new Error(`${parent} is not a folder`), { code: 'ENOTDIR' });
+      accessSync(parent, fsConstants.W_OK);
+      throw e;
+    }
     accessSync(dir, fsConstants.W_OK);
     lib.writeFileAtomic(probe, '');
     rmSync(probe, { force: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot write to ${flag} ${dir}${code ? ` (${code})` : ''}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
+    const reason = code === 'EROFS' ? 'the file system is read-only' : (e as Error).message.replace(/^[A-Z]+: /, '');
+    throw new Error(`cannot write to ${flag} ${dir}${code ? ` (${code})` : ''}: ${reason}`);
   }
 }
 

@@ -5,6 +5,12 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { describeValue } from '../validate.js';
 
+/** Options of {@link readRegularFile}. */
+export interface ReadRegularFileOptions {
+  /** Refuse a symbolic link instead of following it. @defaultValue false */
+  noFollow?: boolean;
+}
+
 /**
  * Reads a whole regular file of at most `maxBytes` bytes. The size is checked before anything is
  * allocated, and the file is opened non-blocking, so a FIFO, a device (`/dev/zero`, `/dev/stdin`),
@@ -18,6 +24,8 @@ import { describeValue } from '../validate.js';
  * @param path - the file; named in every error message.
  * @param maxBytes - the largest size accepted, an integer >= 0.
  * @param ctx - the caller, prefixed to error messages (`loadMnist`, `loadCheckpoint`).
+ * @param options - `noFollow`: refuse a symbolic link (for a file named by another file, which
+ * must stay inside its folder).
  * @example
  * ```ts
  * const bytes = readRegularFile('model.safetensors', 2 ** 31, 'loadWeights');
@@ -26,17 +34,21 @@ import { describeValue } from '../validate.js';
  * TypeError if it is not a regular file; RangeError if it is larger than `maxBytes` or shrank
  * while being read, or if `maxBytes` is not an integer >= 0.
  */
-export function readRegularFile(path: string, maxBytes: number, ctx: string): Buffer {
+export function readRegularFile(path: string, maxBytes: number, ctx: string, options: ReadRegularFileOptions = {}): Buffer {
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
     throw new RangeError(`${ctx}: expected maxBytes to be an integer >= 0, received ${describeValue(maxBytes)}`);
   }
   // O_NONBLOCK keeps open() from waiting for a FIFO's writer; Windows has no such flag (nor FIFOs).
-  const flags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+  // O_NOFOLLOW makes open() fail on a symbolic link (ELOOP) instead of reading what it points to.
+  const flags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (options.noFollow ? (constants.O_NOFOLLOW ?? 0) : 0);
   const cannotRead = (e: unknown) => new Error(`${ctx}: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   let fd: number;
   try {
     fd = openSync(path, flags);
   } catch (e) {
+    if (options.noFollow && (e as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new TypeError(`${ctx}: expected ${path} to be a regular file, received a symbolic link`);
+    }
     throw cannotRead(e);
   }
   try {

@@ -45,7 +45,10 @@ const TMP_SUFFIX = /\.tmp-\d+$/;
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    const fd = openSync(tmp, 'w');
+    // A stale temporary is removed and the new one created exclusively: whatever was left there
+    // (a symbolic link included) is never written through.
+    rmSync(tmp, { force: true });
+    const fd = openSync(tmp, 'wx');
     try {
       const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
       let off = 0;
@@ -187,7 +190,7 @@ function parseJsonNullProto(text: string): unknown {
 
 function readManifest(dir: string): CheckpointManifest {
   const path = join(dir, MANIFEST);
-  const bytes = readRegularFile(path, MAX_MANIFEST_BYTES, 'loadCheckpoint');
+  const bytes = readRegularFile(path, MAX_MANIFEST_BYTES, 'loadCheckpoint', { noFollow: true });
   let raw: unknown;
   try {
     raw = parseJsonNullProto(bytes.toString('utf8'));
@@ -285,8 +288,8 @@ export function hasCheckpoint(dir: string): boolean {
 
 /**
  * Loads the checkpoint in `dir`, as written by {@link saveCheckpoint}. The manifest is checked
- * against its schema, the files it names must be regular files inside `dir`, and every tensor it
- * refers to must exist.
+ * against its schema, the files it names must be regular files inside `dir` (not symbolic links),
+ * and every tensor it refers to must exist.
  * @example
  * ```ts
  * const ck = loadCheckpoint('runs/cnn/checkpoint');
@@ -301,7 +304,7 @@ export function loadCheckpoint(dir: string): CheckpointData {
   const read = (f: string) => {
     const p = join(dir, f);
     if (!existsSync(p)) throw new Error(`loadCheckpoint: ${p} is missing (named by ${join(dir, MANIFEST)})`);
-    return decodeSafetensors(readRegularFile(p, MAX_TENSOR_FILE_BYTES, 'loadCheckpoint'), p).tensors;
+    return decodeSafetensors(readRegularFile(p, MAX_TENSOR_FILE_BYTES, 'loadCheckpoint', { noFollow: true }), p).tensors;
   };
   const weights = read(m.weightsFile);
   const tensors = read(m.optimizerFile);
