@@ -192,3 +192,20 @@ test('a closed pipe ends the command quietly, without a stack trace', (t) => {
   t.notRegex(r.stderr, /EPIPE|at .*\.js:\d+/);
   t.regex(r.stderr, /status (0|141)/);
 });
+
+test('--resume checks the run settings a checkpoint stores as it checks flags: malformed ones are a runtime error', (t) => {
+  const out = join(tmp, 'bad-settings');
+  t.is(cli(...MLP, '--epochs', '1', '--out', out).code, 0);
+  const manifest = join(out, 'checkpoint', 'checkpoint.json');
+  const good = JSON.parse(readFileSync(manifest, 'utf8')) as { config: { run: Record<string, unknown> } };
+  for (const [key, value, message] of [
+    ['epochs', 1e9, /run settings: epochs: .*received 1000000000/],
+    ['model', 'resnet', /run settings: model: .*received "resnet"/],
+    ['lr', -1, /run settings: lr: .*received -1/],
+  ] as const) {
+    writeFileSync(manifest, JSON.stringify({ ...good, config: { ...good.config, run: { ...good.config.run, [key]: value } } }));
+    const r = cli('train', '--resume', '--out', out);
+    t.is(r.code, 1, key);
+    t.regex(r.stderr, message);
+  }
+});

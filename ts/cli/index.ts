@@ -9,6 +9,7 @@ import { accessSync, constants as fsConstants, existsSync, mkdirSync, readdirSyn
 import { dirname, join, resolve } from 'node:path';
 import * as cliProgress from 'cli-progress';
 import { Command, CommanderError, Option } from 'commander';
+import { z } from 'zod';
 import localRequire from '../cjs-require.cjs';
 import * as lib from '../index.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -143,6 +144,28 @@ interface RunSettings {
   testLimit: number | null;
 }
 
+const positive = z.number().positive().nullable();
+const count = (max: number) => z.number().int().min(1).max(max).nullable();
+/** The schema of the settings a checkpoint stores, with the bounds of the flags. */
+const RUN_SETTINGS = z.strictObject({
+  model: z.enum(['cnn', 'mlp']),
+  optimizer: z.string().max(64),
+  inner: z.string().max(64),
+  lr: positive,
+  momentum: z.number().min(0).nullable(),
+  weightDecay: z.number().min(0).nullable(),
+  epochs: z.number().int().min(0).max(1_000_000),
+  batchSize: z.number().int().min(1).max(1 << 24),
+  scheduler: z.enum(SCHEDULERS),
+  gamma: positive,
+  stepSize: count(1 << 30),
+  clip: positive,
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  data: z.string().max(4096).nullable(),
+  limit: count(1 << 30),
+  testLimit: count(1 << 30),
+}) satisfies z.ZodType<RunSettings>;
+
 /** The flag of each setting, for messages. */
 const SETTING_FLAGS: Record<keyof RunSettings, string> = {
   model: 'model', optimizer: 'optimizer', inner: 'inner', lr: 'lr', momentum: 'momentum', weightDecay: 'weight-decay', epochs: 'epochs', batchSize: 'batch-size',
@@ -222,10 +245,17 @@ function settingsFromFlags(v: Record<string, string | boolean | undefined>): Run
 /** The settings of the run checkpointed in `dir`, read from its manifest. */
 function savedSettings(checkpointDir: string): { settings: RunSettings; epoch: number; batch: number } {
   const ck = lib.loadCheckpoint(checkpointDir);
-  const run = ck.config.run as Partial<RunSettings> | undefined;
-  const complete = run !== null && typeof run === 'object' && (Object.keys(SETTING_FLAGS) as Array<keyof RunSettings>).every((k) => Object.hasOwn(run, k));
-  if (!complete) throw new Error(`the checkpoint in ${checkpointDir} was not written by 'ferroptim train' (it has no run settings); resume it with the library's train({ resume: true })`);
-  return { settings: run as RunSettings, epoch: ck.epoch, batch: ck.inEpoch?.batch ?? 0 };
+  const run = ck.config.run;
+  if (run === undefined) throw new Error(`the checkpoint in ${checkpointDir} was not written by 'ferroptim train' (it has no run settings); resume it with the library's train({ resume: true })`);
+  // The settings come from a file: checked as the flags are before anything is built from them.
+  const parsed = RUN_SETTINGS.safeParse(run);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.map(String).join('.');
+    const received = issue.path.length === 1 && run !== null && typeof run === 'object' ? (run as Record<string, unknown>)[key] : run;
+    throw new Error(`the checkpoint in ${checkpointDir} has malformed run settings: ${key || '(top level)'}: ${issue.message}, received ${JSON.stringify(received) ?? 'undefined'}`);
+  }
+  return { settings: parsed.data, epoch: ck.epoch, batch: ck.inEpoch?.batch ?? 0 };
 }
 
 /** Lines that a signal or a broken pipe may interrupt: the bar restores the cursor first. */
