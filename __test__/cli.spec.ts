@@ -157,7 +157,9 @@ test('an --out that cannot be written is a runtime error before any work', (t) =
   }
 });
 
-test('Ctrl-C writes a checkpoint of the current step and says how to resume; the resumed run ends with the weights of an uninterrupted one', async (t) => {
+// Serial: the other tests' spawnSync would block this worker's event loop, and with it the
+// 'data' handler that sends the signal, until the child had finished.
+test.serial('Ctrl-C writes a checkpoint of the current step and says how to resume; the resumed run ends with the weights of an uninterrupted one', async (t) => {
   const args = ['train', '--model', 'mlp', '--optimizer', 'adam', '--epochs', '2', '--batch-size', '16', '--limit', '12000', '--test-limit', '100', '--threads', '1', '--progress', 'lines'];
   const straight = join(tmp, 'straight');
   t.is(cli(...args, '--out', straight).code, 0);
@@ -179,7 +181,8 @@ test('Ctrl-C writes a checkpoint of the current step and says how to resume; the
   t.regex(stderr, /stopped in epoch 2 after \d+ batch(es)?; checkpoint written to .*\nresume with: ferroptim train --resume --out /);
   const resumed = cli('train', '--resume', '--out', out, '--threads', '2');
   t.is(resumed.code, 0, resumed.stderr);
-  t.regex(resumed.stdout, /\(resuming in epoch 2 after batch \d+ from /);
+  // The signal may land right at the start of epoch 2 (batch 0), which resumes as "after epoch 1".
+  t.regex(resumed.stdout, /\(resuming (in epoch 2 after batch \d+|after epoch 1) from /);
   t.true(readFileSync(join(out, 'model.safetensors')).equals(readFileSync(join(straight, 'model.safetensors'))));
 });
 

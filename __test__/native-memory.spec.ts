@@ -244,8 +244,10 @@ test.serial('setNumThreads with the current size twenty times keeps the same thr
     for (let i = 0; i < 20; i++) setNumThreads(3);
     t.deepEqual(poolThreadIds(), ids, 'the pool was rebuilt');
     for (let i = 0; i < 20; i++) setNumThreads(i % 2 === 0 ? 8 : 2);
-    // The old pools' threads have run their exit handlers; give the OS a moment to reap them.
-    for (let i = 0; i < 100 && poolThreadIds()!.length > 2; i++) await new Promise((r) => setTimeout(r, 10));
+    // The new pool's threads start, and the old pools' are reaped, asynchronously: wait (up to
+    // 2 s) until exactly the new pool's two are there.
+    new SGD([p]).step();
+    for (let i = 0; i < 200 && poolThreadIds()!.length !== 2; i++) await new Promise((r) => setTimeout(r, 10));
     t.is(poolThreadIds()!.length, 2);
     t.is(getNumThreads(), 2);
   } finally {

@@ -4,8 +4,8 @@
  */
 import { Generator as RandomGenerator } from '../nn/generator.js';
 import type { Tensor } from '../nn/module.js';
-import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import type { ImageDataset } from './mnist.js';
+import { checkKnownKeys, checkNumber, checkOptions, describeValue, option } from '../validate.js';
+import { checkImageDataset, type ImageDataset } from './mnist.js';
 
 /** One mini-batch. The buffers are reused by the next batch of the same iterator. */
 export interface Batch {
@@ -39,38 +39,55 @@ const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
  * numBatches(60000, 128); // 469
  * numBatches(60000, 128, true); // 468
  * ```
+ * @throws TypeError or RangeError unless `length` is an integer >= 0, `batchSize` an integer >= 1
+ * and `dropLast` a boolean.
  */
 export function numBatches(length: number, batchSize: number, dropLast = false): number {
+  checkNumber('numBatches', 'length', length, { integer: true, min: 0 });
+  checkNumber('numBatches', 'batchSize', batchSize, { integer: true, min: 1 });
+  if (typeof dropLast !== 'boolean') throw new TypeError(`numBatches: expected dropLast to be a boolean, received ${describeValue(dropLast)}`);
   return dropLast ? Math.floor(length / batchSize) : Math.ceil(length / batchSize);
 }
 
 /**
  * Iterates over a dataset in mini-batches, as a PyTorch DataLoader with `shuffle` and `drop_last`.
- * The permutation is drawn when iteration starts, so each pass is one epoch.
+ * The arguments are checked when `batches` is called; the permutation is drawn when iteration
+ * starts, so each pass is one epoch.
  * @example
  * ```ts
  * for (const { x, y } of batches(train, { batchSize: 128, shuffle: true, generator: new RandomGenerator(0) })) { ... }
  * ```
- * @throws TypeError or RangeError for bad options.
+ * @throws TypeError or RangeError for a malformed dataset or bad options (when called, before
+ * iteration).
  */
-export function* batches(data: ImageDataset, options: BatchesOptions): Generator<Batch, void, undefined> {
+export function batches(data: ImageDataset, options: BatchesOptions): Generator<Batch, void, undefined> {
+  const ds = checkImageDataset('batches', 'data', data);
   const o = checkOptions('batches', options);
   checkKnownKeys('batches', o, ['batchSize', 'shuffle', 'generator', 'dropLast']);
   const bs = checkNumber('batches', 'batchSize', o.batchSize, { integer: true, min: 1 });
-  const shuffle = o.shuffle ?? false;
+  const shuffle = option(o.shuffle, false);
   if (typeof shuffle !== 'boolean') throw new TypeError(`batches: expected shuffle to be a boolean, received ${describeValue(shuffle)}`);
-  if (shuffle && !(o.generator instanceof RandomGenerator)) throw new TypeError(`batches: expected generator to be a Generator when shuffle is true, received ${describeValue(o.generator)}`);
+  if (o.generator !== undefined && !(o.generator instanceof RandomGenerator)) throw new TypeError(`batches: expected generator to be a Generator, received ${describeValue(o.generator)}`);
+  if (shuffle && o.generator === undefined) throw new TypeError(`batches: expected generator to be a Generator when shuffle is true, received ${describeValue(o.generator)}`);
+  const dropLast = option(o.dropLast, false);
+  if (typeof dropLast !== 'boolean') throw new TypeError(`batches: expected dropLast to be a boolean, received ${describeValue(dropLast)}`);
+  return iterate(ds, bs, shuffle ? (o.generator as RandomGenerator) : null, dropLast);
+}
+
+function* iterate(data: ImageDataset, bs: number, generator: RandomGenerator | null, dropLast: boolean): Generator<Batch, void, undefined> {
   const n = data.length;
-  const order = shuffle ? (o.generator as RandomGenerator).permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
+  const order = generator ? generator.permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
   const [c, h, w] = data.imageShape;
   const size = c * h * w;
-  const full = { x: new Float32Array(bs * size), y: new Int32Array(bs) };
-  const count = numBatches(n, bs, o.dropLast === true);
+  // A batch size above the dataset's length (allowed, as in PyTorch) is one batch of all of it.
+  const cap = Math.min(bs, n);
+  const full = { x: new Float32Array(cap * size), y: new Int32Array(cap) };
+  const count = numBatches(n, bs, dropLast);
   for (let b = 0; b < count; b++) {
     const start = b * bs;
     const m = Math.min(bs, n - start);
-    const x = m === bs ? full.x : full.x.subarray(0, m * size);
-    const y = m === bs ? full.y : full.y.subarray(0, m);
+    const x = m === cap ? full.x : full.x.subarray(0, m * size);
+    const y = m === cap ? full.y : full.y.subarray(0, m);
     const idx = order.subarray(start, start + m);
     for (let i = 0; i < m; i++) {
       const j = idx[i]!;

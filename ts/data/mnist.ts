@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { readRegularFile } from '../io/read-bounded.js';
-import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { checkKnownKeys, checkNumber, checkOptions, checkPath, checkString, describeValue, option } from '../validate.js';
 
 /** Which half of MNIST. */
 export type MnistSplit = 'train' | 'test';
@@ -42,6 +42,31 @@ export interface ImageDataset {
   readonly classes: number;
   /** Where the data came from (the image file). */
   readonly source: string;
+}
+
+/**
+ * @internal Checks that `v` is an {@link ImageDataset}: `length` an integer >= 0, `imageShape`
+ * three integers >= 1, `pixels` and `labels` Uint8Arrays holding at least `length` images and
+ * labels (`classes` and `source` are not read); returns it.
+ */
+export function checkImageDataset(ctx: string, name: string, v: unknown): ImageDataset {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new TypeError(`${ctx}: expected ${name} to be an ImageDataset { length, imageShape, pixels, labels }, received ${describeValue(v)}`);
+  }
+  const d = v as Record<string, unknown>;
+  const length = checkNumber(ctx, `${name}.length`, d.length, { integer: true, min: 0 });
+  const s = d.imageShape;
+  if (!Array.isArray(s) || s.length !== 3) throw new TypeError(`${ctx}: expected ${name}.imageShape to be [channels, rows, cols], received ${describeValue(s)}`);
+  s.forEach((x, i) => checkNumber(ctx, `${name}.imageShape[${i}]`, x, { integer: true, min: 1 }));
+  const [c, h, w] = s as [number, number, number];
+  const bytes = length * c * h * w;
+  if (!(d.pixels instanceof Uint8Array)) throw new TypeError(`${ctx}: expected ${name}.pixels to be a Uint8Array, received ${describeValue(d.pixels)}`);
+  if (d.pixels.length < bytes) {
+    throw new RangeError(`${ctx}: expected ${name}.pixels to hold length × channels × rows × cols = ${length} × ${c} × ${h} × ${w} = ${bytes} bytes, received ${d.pixels.length}`);
+  }
+  if (!(d.labels instanceof Uint8Array)) throw new TypeError(`${ctx}: expected ${name}.labels to be a Uint8Array, received ${describeValue(d.labels)}`);
+  if (d.labels.length < length) throw new RangeError(`${ctx}: expected ${name}.labels to hold length = ${length} labels, received ${d.labels.length}`);
+  return v as ImageDataset;
 }
 
 const IMAGES_MAGIC = 0x0803;
@@ -104,10 +129,10 @@ interface IdxFile {
 function openIdx(path: string, expectedMagic: number): IdxFile {
   const file = readRegularFile(path, MAX_IDX_FILE_BYTES, 'loadMnist');
   if (!(file.length >= 2 && file[0] === 0x1f && file[1] === 0x8b)) {
-    const { dims } = readIdxHeader(file, path, expectedMagic);
+    const { dims } = readIdxHeader('loadMnist', file, path, expectedMagic);
     return { dims, bytes: () => file };
   }
-  const { dims, total } = readIdxHeader(gunzipHead(file, MAX_IDX_HEADER_BYTES, path), path, expectedMagic);
+  const { dims, total } = readIdxHeader('loadMnist', gunzipHead(file, MAX_IDX_HEADER_BYTES, path), path, expectedMagic);
   return {
     dims,
     bytes: () => {
@@ -157,22 +182,22 @@ function gunzipHead(gz: Buffer, want: number, path: string): Buffer {
   }
 }
 
-/** Checks an IDX header's magic number and announced size; `total` includes the header. */
-function readIdxHeader(bytes: Uint8Array, path: string, expectedMagic: number): { dims: number[]; headerLen: number; total: number } {
-  if (bytes.length < 4) throw new RangeError(`loadMnist: ${path} is truncated (${bytes.length} bytes, no IDX header)`);
+/** Checks an IDX header's magic number and announced size; `total` includes the header. Errors start with `ctx`. */
+function readIdxHeader(ctx: string, bytes: Uint8Array, path: string, expectedMagic: number): { dims: number[]; headerLen: number; total: number } {
+  if (bytes.length < 4) throw new RangeError(`${ctx}: ${path} is truncated (${bytes.length} bytes, no IDX header)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
   if (magic !== expectedMagic) {
-    throw new RangeError(`loadMnist: ${path} has magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')} (${expectedMagic === IMAGES_MAGIC ? 'unsigned-byte images' : 'unsigned-byte labels'})`);
+    throw new RangeError(`${ctx}: ${path} has magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x${expectedMagic.toString(16).padStart(8, '0')} (${expectedMagic === IMAGES_MAGIC ? 'unsigned-byte images' : 'unsigned-byte labels'})`);
   }
   const rank = magic & 0xff;
   const headerLen = 4 + 4 * rank;
-  if (bytes.length < headerLen) throw new RangeError(`loadMnist: ${path} is truncated (${bytes.length} bytes, header needs ${headerLen})`);
+  if (bytes.length < headerLen) throw new RangeError(`${ctx}: ${path} is truncated (${bytes.length} bytes, header needs ${headerLen})`);
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
   const dataLen = dims.reduce((a, b) => a * b, 1);
   if (dataLen > MAX_IDX_DATA_BYTES) {
-    throw new RangeError(`loadMnist: ${path} announces ${dims.join('x')} (${dataLen} bytes), more than the ${MAX_IDX_DATA_BYTES} accepted`);
+    throw new RangeError(`${ctx}: ${path} announces ${dims.join('x')} (${dataLen} bytes), more than the ${MAX_IDX_DATA_BYTES} accepted`);
   }
   return { dims, headerLen, total: headerLen + dataLen };
 }
@@ -185,8 +210,10 @@ function readIdxHeader(bytes: Uint8Array, path: string, expectedMagic: number): 
  * ```ts
  * const { dims, data } = parseIdx(readFileSync('t10k-labels-idx1-ubyte'), 't10k-labels', 2049);
  * ```
- * @throws RangeError if the magic number differs, the header announces more than 2^31 bytes of
- * data, or the file's length is not the one its header implies (truncated, or trailing bytes).
+ * @throws TypeError unless `bytes` is a Uint8Array, `path` a string and `expectedMagic` an
+ * integer in [0, 2^32); RangeError if the magic number differs, the header announces more than
+ * 2^31 bytes of data, or the file's length is not the one its header implies (truncated, or
+ * trailing bytes).
  */
 export function parseIdx(
   bytes: Uint8Array,
@@ -198,9 +225,17 @@ export function parseIdx(
   /** The unsigned bytes after the header. */
   data: Uint8Array;
 } {
-  const { dims, headerLen, total: expected } = readIdxHeader(bytes, path, expectedMagic);
-  if (bytes.length < expected) throw new RangeError(`loadMnist: ${path} is truncated: its header promises ${dims.join('x')} (${expected} bytes), the file has ${bytes.length}`);
-  if (bytes.length > expected) throw new RangeError(`loadMnist: ${path} is malformed: its header promises ${dims.join('x')} (${expected} bytes), the file has ${bytes.length}`);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`parseIdx: expected bytes to be a Uint8Array, received ${describeValue(bytes)}`);
+  checkString('parseIdx', 'path', path);
+  checkNumber('parseIdx', 'expectedMagic', expectedMagic, { integer: true, min: 0, max: 0xffffffff });
+  return parseIdxAs('parseIdx', bytes, path, expectedMagic);
+}
+
+/** {@link parseIdx} with its errors prefixed by `ctx`. */
+function parseIdxAs(ctx: string, bytes: Uint8Array, path: string, expectedMagic: number): { dims: number[]; data: Uint8Array } {
+  const { dims, headerLen, total: expected } = readIdxHeader(ctx, bytes, path, expectedMagic);
+  if (bytes.length < expected) throw new RangeError(`${ctx}: ${path} is truncated: its header promises ${dims.join('x')} (${expected} bytes), the file has ${bytes.length}`);
+  if (bytes.length > expected) throw new RangeError(`${ctx}: ${path} is malformed: its header promises ${dims.join('x')} (${expected} bytes), the file has ${bytes.length}`);
   return { dims, data: bytes.subarray(headerLen) };
 }
 
@@ -228,9 +263,9 @@ export function parseIdx(
 export function loadMnist(options: LoadMnistOptions = {}): ImageDataset {
   const o = checkOptions('loadMnist', options);
   checkKnownKeys('loadMnist', o, ['split', 'dir', 'limit']);
-  const split = o.split ?? 'train';
+  const split = option(o.split, 'train');
   if (split !== 'train' && split !== 'test') throw new RangeError(`loadMnist: expected split to be 'train' or 'test', received ${describeValue(split)}`);
-  if (o.dir !== undefined && typeof o.dir !== 'string') throw new TypeError(`loadMnist: expected dir to be a string, received ${describeValue(o.dir)}`);
+  if (o.dir !== undefined) checkPath('loadMnist', 'dir', o.dir);
   const limit = o.limit === undefined ? Infinity : checkNumber('loadMnist', 'limit', o.limit, { integer: true, min: 1 });
   const dir = (o.dir as string | undefined) ?? defaultMnistDir();
   const prefix = split === 'train' ? 'train' : 't10k';
@@ -243,8 +278,8 @@ export function loadMnist(options: LoadMnistOptions = {}): ImageDataset {
   if (lblFile.dims.length !== 1) throw new RangeError(`loadMnist: ${lblPath} has ${lblFile.dims.length} dimensions, expected 1`);
   const [count, rows, cols] = imgFile.dims as [number, number, number];
   if (lblFile.dims[0] !== count) throw new RangeError(`loadMnist: ${imgPath} holds ${count} images but ${lblPath} holds ${lblFile.dims[0]} labels`);
-  const img = parseIdx(imgFile.bytes(), imgPath, IMAGES_MAGIC);
-  const lbl = parseIdx(lblFile.bytes(), lblPath, LABELS_MAGIC);
+  const img = parseIdxAs('loadMnist', imgFile.bytes(), imgPath, IMAGES_MAGIC);
+  const lbl = parseIdxAs('loadMnist', lblFile.bytes(), lblPath, LABELS_MAGIC);
   for (let i = 0; i < lbl.data.length; i++) {
     if (lbl.data[i]! > 9) throw new RangeError(`loadMnist: ${lblPath} has label ${lbl.data[i]} at index ${i}, expected 0..9`);
   }

@@ -3,11 +3,12 @@
  * weights and the same batches for every optimizer.
  * @module
  */
-import { loadMnist, type ImageDataset } from '../data/mnist.js';
+import { checkImageDataset, loadMnist, type ImageDataset } from '../data/mnist.js';
 import { cnn, mlp } from '../nn/presets.js';
 import { train, type BatchProgress, type EpochMetrics } from '../train/train.js';
-import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import { OPTIMIZER_CLASSES, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
+import { MAX_EPOCHS } from '../train/checkpoint.js';
+import { checkFunction, checkKnownKeys, checkNumber, checkOptions, describeValue, option } from '../validate.js';
+import { OPTIMIZER_CLASSES, checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
 
 /**
  * The article's settings per optimizer, besides `lr`: `optim.SGD(momentum=0.9)`, `optim.Adam`,
@@ -90,14 +91,14 @@ export interface CompareResult {
   testSize: number;
 }
 
-function resolve(s: string | OptimizerSpec, lr: number): OptimizerSpec {
+function resolve(s: unknown, lr: number, i: number): OptimizerSpec {
   if (typeof s === 'string' && !s.includes(':')) {
     const name = s.trim().toLowerCase();
     const spec = parseOptimizerSpec(name);
-    const Ctor = OPTIMIZER_CLASSES[name];
-    return { name, options: { lr, ...ARTICLE_OPTIMIZER_OPTIONS[name] }, label: Ctor ? Ctor.name : spec.label };
+    const Ctor = Object.hasOwn(OPTIMIZER_CLASSES, name) ? OPTIMIZER_CLASSES[name] : undefined;
+    return { name, options: { lr, ...(Object.hasOwn(ARTICLE_OPTIMIZER_OPTIONS, name) ? ARTICLE_OPTIMIZER_OPTIONS[name] : {}) }, label: Ctor ? Ctor.name : spec.label };
   }
-  return typeof s === 'string' ? parseOptimizerSpec(s) : s;
+  return typeof s === 'string' ? parseOptimizerSpec(s) : checkSpec('compare', `optimizers[${i}]`, s);
 }
 
 /**
@@ -109,22 +110,30 @@ function resolve(s: string | OptimizerSpec, lr: number): OptimizerSpec {
  * const { runs } = compare({ optimizers: ['sgd', 'adam', 'rmsprop', 'adamw'], epochs: 5 });
  * runs.map((r) => [r.label, r.metrics.at(-1)!.testAccuracy]);
  * ```
- * @throws TypeError or RangeError for bad options or optimizer specs (before any training).
+ * @throws TypeError or RangeError for bad options (datasets, callbacks, sizes) or optimizer specs
+ * (from `parseOptimizerSpec`, `createOptimizer` or the optimizer's constructor), all before any
+ * training.
  */
 export function compare(options: CompareOptions = {}): CompareResult {
   const o = checkOptions('compare', options) as CompareOptions;
   checkKnownKeys('compare', o as Record<string, unknown>, [
     'optimizers', 'lr', 'epochs', 'batchSize', 'seed', 'model', 'trainData', 'testData', 'perBatch', 'maxBatches', 'onBatch', 'onEpoch', 'onStart',
   ]);
-  const lr = checkNumber('compare', 'lr', o.lr ?? 1e-3, { above: 0 });
-  const epochs = checkNumber('compare', 'epochs', o.epochs ?? 5, { integer: true, min: 0 });
-  const batchSize = checkNumber('compare', 'batchSize', o.batchSize ?? 128, { integer: true, min: 1 });
-  const seed = checkNumber('compare', 'seed', o.seed ?? 0, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  const modelName = o.model ?? 'cnn';
+  const lr = checkNumber('compare', 'lr', option(o.lr, 1e-3), { above: 0 });
+  const epochs = checkNumber('compare', 'epochs', option(o.epochs, 5), { integer: true, min: 0 });
+  if (epochs > MAX_EPOCHS) throw new RangeError(`compare: expected epochs to be at most ${MAX_EPOCHS}, received ${describeValue(epochs)}`);
+  const batchSize = checkNumber('compare', 'batchSize', option(o.batchSize, 128), { integer: true, min: 1 });
+  const seed = checkNumber('compare', 'seed', option(o.seed, 0), { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  const modelName = option<string>(o.model, 'cnn');
   if (modelName !== 'cnn' && modelName !== 'mlp') throw new RangeError(`compare: expected model to be 'cnn' or 'mlp', received ${describeValue(modelName)}`);
-  const names = o.optimizers ?? ['sgd', 'adam', 'rmsprop', 'adamw'];
+  const names = option<unknown>(o.optimizers, ['sgd', 'adam', 'rmsprop', 'adamw']);
   if (!Array.isArray(names) || names.length === 0) throw new RangeError(`compare: expected optimizers to be a non-empty array, received ${describeValue(names)}`);
-  const specs = names.map((s) => resolve(s, lr));
+  if (o.maxBatches !== undefined) checkNumber('compare', 'maxBatches', o.maxBatches, { integer: true, min: 1 });
+  if (o.perBatch !== undefined && typeof o.perBatch !== 'boolean') throw new TypeError(`compare: expected perBatch to be a boolean, received ${describeValue(o.perBatch)}`);
+  for (const k of ['onBatch', 'onEpoch', 'onStart'] as const) if (o[k] !== undefined) checkFunction('compare', k, o[k]);
+  if (o.trainData !== undefined) checkImageDataset('compare', 'trainData', o.trainData);
+  if (o.testData !== undefined) checkImageDataset('compare', 'testData', o.testData);
+  const specs = names.map((s, i) => resolve(s, lr, i));
   const preset = modelName === 'cnn' ? cnn : mlp;
   // One set of initial weights, loaded into every model.
   const initial = preset({ seed }).stateDict();

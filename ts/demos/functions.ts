@@ -3,7 +3,7 @@
  * demonstrations (Himmelblau, Rosenbrock) and three more (Beale, Rastrigin, a saddle).
  * @module
  */
-import { describeValue } from '../validate.js';
+import { MAX_ELEMENTS, checkNumber, describeValue } from '../validate.js';
 
 /** A window of the plane: `x ∈ [x[0], x[1]]`, `y ∈ [y[0], y[1]]`. */
 export interface Range2D {
@@ -148,15 +148,26 @@ export const FUNCTIONS_2D: Readonly<Record<string, Function2D>> = Object.freeze(
  * @throws RangeError for an unknown name; TypeError for anything but a string or a Function2D.
  */
 export function getFunction2D(fn: string | Function2D): Function2D {
+  return resolveFunction2D('getFunction2D', undefined, fn);
+}
+
+/**
+ * {@link getFunction2D} for the argument `name` of `ctx` (`race: expected fn to be one of ...`);
+ * without a name, the messages of getFunction2D. Only the table's own names count: `constructor`
+ * or `__proto__` is an unknown name, not Object's.
+ */
+export function resolveFunction2D(ctx: string, name: string | undefined, fn: unknown): Function2D {
+  const what = name === undefined ? '' : `${name} to be `;
   if (typeof fn === 'string') {
-    const f = FUNCTIONS_2D[fn.toLowerCase()];
-    if (!f) throw new RangeError(`getFunction2D: expected one of ${Object.keys(FUNCTIONS_2D).join(', ')}, received ${describeValue(fn)}`);
-    return f;
+    const key = fn.toLowerCase();
+    if (!Object.hasOwn(FUNCTIONS_2D, key)) throw new RangeError(`${ctx}: expected ${what}one of ${Object.keys(FUNCTIONS_2D).join(', ')}, received ${describeValue(fn)}`);
+    return FUNCTIONS_2D[key]!;
   }
-  if (fn === null || typeof fn !== 'object' || typeof fn.f !== 'function' || typeof fn.grad !== 'function') {
-    throw new TypeError(`getFunction2D: expected a function name or a Function2D, received ${describeValue(fn)}`);
+  const f = fn as Partial<Function2D> | null;
+  if (f === null || typeof f !== 'object' || typeof f.f !== 'function' || typeof f.grad !== 'function') {
+    throw new TypeError(`${ctx}: expected ${what}a function name or a Function2D, received ${describeValue(fn)}`);
   }
-  return fn;
+  return f as Function2D;
 }
 
 /** Values of a function on a regular grid (row-major, row `j` at `y = ys[j]`). */
@@ -173,15 +184,23 @@ export interface Grid2D {
   max: number;
 }
 
+/** The finest grid {@link sampleGrid} samples: resolution² values fit in a typed array (2^31 − 1). */
+export const MAX_RESOLUTION = Math.floor(Math.sqrt(MAX_ELEMENTS));
+
 /**
  * Samples `fn` on a `resolution × resolution` grid over `range`, like the article's
  * `np.meshgrid(np.linspace(-5, 5, 100), ...)`.
- * @throws RangeError for a resolution below 2 or an empty range.
+ * @throws TypeError or RangeError for an unknown function, a resolution that is not an integer in
+ * [2, 46340], or a range that is not finite with min < max on both axes.
  */
 export function sampleGrid(fn: string | Function2D, range?: Range2D, resolution = 100): Grid2D {
-  const f = getFunction2D(fn);
-  const r = checkRange('sampleGrid', range ?? f.range);
-  if (!Number.isInteger(resolution) || resolution < 2) throw new RangeError(`sampleGrid: expected resolution to be an integer >= 2, received ${describeValue(resolution)}`);
+  return sampleGridAs('sampleGrid', resolveFunction2D('sampleGrid', 'fn', fn), range, resolution);
+}
+
+/** {@link sampleGrid} of a resolved function, with errors prefixed by `ctx`. */
+export function sampleGridAs(ctx: string, f: Function2D, range: unknown, res: unknown): Grid2D {
+  const r = checkRange(ctx, range === undefined ? f.range : range);
+  const resolution = checkNumber(ctx, 'resolution', res, { integer: true, min: 2, max: MAX_RESOLUTION });
   const lin = ([a, b]: readonly [number, number]) => Float64Array.from({ length: resolution }, (_, i) => a + ((b - a) * i) / (resolution - 1));
   const xs = lin(r.x);
   const ys = lin(r.y);

@@ -18,7 +18,7 @@ import { SGD } from '../optim/sgd.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Parameter } from '../tensor.js';
 import type { TrainableOptimizer } from '../train/train.js';
-import { describeValue } from '../validate.js';
+import { checkKnownFields, checkRecord, describeValue } from '../validate.js';
 
 type OptimizerCtor = new (params: Parameter[], options?: Record<string, unknown>) => Optimizer<object>;
 
@@ -85,7 +85,10 @@ export function parseOptimizerSpec(spec: string): OptimizerSpec {
   const label = spec.trim();
   const colon = label.indexOf(':');
   const name = (colon < 0 ? label : label.slice(0, colon)).trim().toLowerCase();
-  if (!OPTIMIZER_NAMES.includes(name)) throw new RangeError(`${CTX}: expected the optimizer to be one of ${OPTIMIZER_NAMES.join(', ')}, received ${describeValue(name)}`);
+  if (!OPTIMIZER_NAMES.includes(name)) {
+    const whole = name === spec ? '' : ` in ${describeValue(spec)}`;
+    throw new RangeError(`${CTX}: expected the optimizer to be one of ${OPTIMIZER_NAMES.join(', ')}, received ${describeValue(name)}${whole}`);
+  }
   const options: Record<string, unknown> = {};
   const rest = colon < 0 ? '' : label.slice(colon + 1).trim();
   let lastKey: string | undefined;
@@ -100,11 +103,26 @@ export function parseOptimizerSpec(spec: string): OptimizerSpec {
     }
     const key = camelCase(token.slice(0, eq).trim());
     if (!/^[a-z][a-zA-Z0-9]*$/.test(key)) throw new RangeError(`${CTX}: expected an option name before "=", received ${describeValue(token)} in ${describeValue(spec)}`);
-    if (key in options) throw new RangeError(`${CTX}: option ${describeValue(key)} is given twice in ${describeValue(spec)}`);
+    if (Object.hasOwn(options, key)) throw new RangeError(`${CTX}: option ${describeValue(key)} is given twice in ${describeValue(spec)}`);
     options[key] = parseValue(token.slice(eq + 1), spec);
     lastKey = key;
   }
   return { name, options, label };
+}
+
+/**
+ * @internal Checks a parsed {@link OptimizerSpec} given as `name` of `ctx`: a plain object with a
+ * known optimizer `name`, an `options` object and a `label` string; returns it.
+ */
+export function checkSpec(ctx: string, name: string, v: unknown): OptimizerSpec {
+  const s = checkRecord(ctx, name, v, 'a spec string like "sgd:lr=0.01" or an OptimizerSpec { name, options, label }');
+  checkKnownFields(ctx, name, s, ['name', 'options', 'label']);
+  if (typeof s.name !== 'string' || !OPTIMIZER_NAMES.includes(s.name)) {
+    throw new (typeof s.name === 'string' ? RangeError : TypeError)(`${ctx}: expected ${name}.name to be one of ${OPTIMIZER_NAMES.join(', ')}, received ${describeValue(s.name)}`);
+  }
+  checkRecord(ctx, `${name}.options`, s.options, 'an object of constructor options');
+  if (typeof s.label !== 'string') throw new TypeError(`${ctx}: expected ${name}.label to be a string, received ${describeValue(s.label)}`);
+  return s as unknown as OptimizerSpec;
 }
 
 /**
@@ -117,11 +135,12 @@ export function parseOptimizerSpec(spec: string): OptimizerSpec {
  * const w = new Parameter(new Float32Array([-1, 1]));
  * const opt = createOptimizer('sgd:lr=0.001,momentum=0.9', [w]);
  * ```
- * @throws RangeError or TypeError for an unknown optimizer, or whatever its constructor rejects
- * (an unknown option, a bad value).
+ * @throws RangeError or TypeError for a malformed spec, an unknown optimizer or `params` that is
+ * not an array, or whatever the optimizer's constructor rejects (an unknown option, a bad value).
  */
 export function createOptimizer(spec: string | OptimizerSpec, params: Parameter[]): TrainableOptimizer {
-  const s = typeof spec === 'string' ? parseOptimizerSpec(spec) : spec;
+  const s = typeof spec === 'string' ? parseOptimizerSpec(spec) : checkSpec('createOptimizer', 'spec', spec);
+  if (!Array.isArray(params)) throw new TypeError(`createOptimizer: expected params to be an array of Parameters, received ${describeValue(params)}`);
   if (s.name === 'lookahead') {
     const { inner = 'adam', ...rest } = s.options;
     const la: Record<string, unknown> = {};
@@ -131,11 +150,9 @@ export function createOptimizer(spec: string | OptimizerSpec, params: Parameter[
         delete rest[k];
       }
     }
-    const Inner = typeof inner === 'string' ? OPTIMIZER_CLASSES[inner.toLowerCase()] : undefined;
+    const Inner = typeof inner === 'string' && Object.hasOwn(OPTIMIZER_CLASSES, inner.toLowerCase()) ? OPTIMIZER_CLASSES[inner.toLowerCase()] : undefined;
     if (!Inner) throw new RangeError(`createOptimizer: expected lookahead's inner to be one of ${Object.keys(OPTIMIZER_CLASSES).join(', ')}, received ${describeValue(inner)}`);
     return new Lookahead(new Inner(params, rest), la) as unknown as TrainableOptimizer;
   }
-  const Ctor = OPTIMIZER_CLASSES[s.name];
-  if (!Ctor) throw new RangeError(`createOptimizer: expected the optimizer to be one of ${OPTIMIZER_NAMES.join(', ')}, received ${describeValue(s.name)}`);
-  return new Ctor(params, s.options) as unknown as TrainableOptimizer;
+  return new OPTIMIZER_CLASSES[s.name]!(params, s.options) as unknown as TrainableOptimizer;
 }

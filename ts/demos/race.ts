@@ -3,9 +3,9 @@
  * @module
  */
 import { Parameter } from '../tensor.js';
-import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import { getFunction2D, type Function2D } from './functions.js';
-import { createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
+import { checkKnownKeys, checkNumber, checkOptions, describeValue, option } from '../validate.js';
+import { resolveFunction2D, type Function2D } from './functions.js';
+import { checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
 
 /** Options of {@link race}. */
 export interface RaceOptions {
@@ -75,20 +75,21 @@ export interface RaceResult {
  * const { runs } = race('rosenbrock', { start: [-1, 1], steps: 1000, optimizers: ['sgd:lr=0.001', 'sgd:lr=0.001,momentum=0.9'] });
  * runs[1].final; // { x: 0.9939, y: 0.9878, loss: 0.0000… }
  * ```
- * @throws RangeError or TypeError for an unknown function or optimizer, bad options, or options
- * an optimizer rejects.
+ * @throws RangeError or TypeError for an unknown function or optimizer, bad options (before any
+ * run); a spec that does not parse (from `parseOptimizerSpec`) or options an optimizer rejects
+ * (from its constructor, or `createOptimizer` for Lookahead's `inner`).
  */
 export function race(fn: string | Function2D, options: RaceOptions): RaceResult {
-  const f = getFunction2D(fn);
+  const f = resolveFunction2D('race', 'fn', fn);
   const o = checkOptions('race', options) as unknown as RaceOptions;
   checkKnownKeys('race', o as unknown as Record<string, unknown>, ['optimizers', 'start', 'steps']);
-  const steps = checkNumber('race', 'steps', o.steps ?? 1000, { integer: true, min: 0, max: 10_000_000 });
-  const start = o.start ?? f.start;
+  const steps = checkNumber('race', 'steps', option(o.steps, 1000), { integer: true, min: 0, max: 10_000_000 });
+  const start = option(o.start, f.start);
   if (!Array.isArray(start) || start.length !== 2 || !start.every((v) => typeof v === 'number' && Number.isFinite(v))) {
     throw new RangeError(`race: expected start to be a pair of finite numbers [x, y], received ${describeValue(start)}`);
   }
   if (!Array.isArray(o.optimizers) || o.optimizers.length === 0) throw new RangeError(`race: expected optimizers to be a non-empty array of specs, received ${describeValue(o.optimizers)}`);
-  const specs = o.optimizers.map((s) => (typeof s === 'string' ? parseOptimizerSpec(s) : s));
+  const specs = o.optimizers.map((s, i) => (typeof s === 'string' ? parseOptimizerSpec(s) : checkSpec('race', `optimizers[${i}]`, s)));
   // Build every optimizer first, so a bad spec throws before any run.
   const setups = specs.map((spec) => {
     const w = new Parameter(Float32Array.from(start), { name: 'w' });

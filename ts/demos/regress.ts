@@ -4,8 +4,8 @@
  */
 import { Generator } from '../nn/generator.js';
 import { Parameter } from '../tensor.js';
-import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import { createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
+import { checkElementCount, checkKnownKeys, checkNumber, checkOptions, option } from '../validate.js';
+import { checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
 
 /** Options of {@link regress}; the defaults are the article's. */
 export interface RegressOptions {
@@ -105,21 +105,25 @@ function normals(g: Generator): () => number {
  * const { log } = regress(); // 1000×10, batch 32, 100 epochs, SGD lr 0.01
  * log.at(-1); // { epoch: 80, loss: ≈ 0.01 (the noise variance) }
  * ```
- * @throws TypeError or RangeError for bad options or an optimizer spec that does not parse.
+ * @throws TypeError or RangeError for bad options (`samples × features` and `epochs × batches per
+ * epoch` at most 2^31 − 1) or an optimizer spec that does not parse (from `parseOptimizerSpec`)
+ * or that the optimizer's constructor rejects.
  */
 export function regress(options: RegressOptions = {}): RegressResult {
   const o = checkOptions('regress', options) as RegressOptions;
   checkKnownKeys('regress', o as Record<string, unknown>, ['samples', 'features', 'batchSize', 'epochs', 'optimizer', 'noise', 'seed', 'logEvery']);
-  const n = checkNumber('regress', 'samples', o.samples ?? 1000, { integer: true, min: 1 });
-  const d = checkNumber('regress', 'features', o.features ?? 10, { integer: true, min: 1 });
-  const bs = checkNumber('regress', 'batchSize', o.batchSize ?? 32, { integer: true, min: 1 });
-  const epochs = checkNumber('regress', 'epochs', o.epochs ?? 100, { integer: true, min: 0 });
-  const noise = checkNumber('regress', 'noise', o.noise ?? 0.1, { min: 0 });
-  const seed = checkNumber('regress', 'seed', o.seed ?? 42, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  const logEvery = checkNumber('regress', 'logEvery', o.logEvery ?? 20, { integer: true, min: 1 });
-  const specIn = o.optimizer ?? 'sgd:lr=0.01';
-  if (typeof specIn !== 'string' && (specIn === null || typeof specIn !== 'object')) throw new TypeError(`regress: expected optimizer to be a spec like "sgd:lr=0.01", received ${describeValue(specIn)}`);
-  const spec = typeof specIn === 'string' ? parseOptimizerSpec(specIn) : specIn;
+  const n = checkNumber('regress', 'samples', option(o.samples, 1000), { integer: true, min: 1 });
+  const d = checkNumber('regress', 'features', option(o.features, 10), { integer: true, min: 1 });
+  const bs = checkNumber('regress', 'batchSize', option(o.batchSize, 32), { integer: true, min: 1 });
+  const epochs = checkNumber('regress', 'epochs', option(o.epochs, 100), { integer: true, min: 0 });
+  const noise = checkNumber('regress', 'noise', option(o.noise, 0.1), { min: 0 });
+  const seed = checkNumber('regress', 'seed', option(o.seed, 42), { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  const logEvery = checkNumber('regress', 'logEvery', option(o.logEvery, 20), { integer: true, min: 1 });
+  // The arrays regress allocates: X (samples × features) and the loss of every batch.
+  checkElementCount('regress', 'samples × features', n * d, `${n} × ${d}`);
+  checkElementCount('regress', 'epochs × batches per epoch', epochs * Math.ceil(n / bs), `${epochs} × ${Math.ceil(n / bs)}`);
+  const specIn = option<unknown>(o.optimizer, 'sgd:lr=0.01');
+  const spec = typeof specIn === 'string' ? parseOptimizerSpec(specIn) : checkSpec('regress', 'optimizer', specIn);
 
   const g = new Generator(seed);
   const randn = normals(g);
@@ -140,7 +144,8 @@ export function regress(options: RegressOptions = {}): RegressResult {
   const losses = new Float64Array(epochs * nb);
   const epochLosses = new Float64Array(epochs);
   const log: Array<{ epoch: number; loss: number }> = [];
-  const residual = new Float64Array(bs);
+  // A batch size above the sample count (allowed) is one batch of all of them.
+  const residual = new Float64Array(Math.min(bs, n));
   const grad = new Float64Array(d);
   let k = 0;
   let diverged: RegressResult['diverged'];

@@ -3,7 +3,7 @@
  * @module
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { describeValue } from '../validate.js';
+import { checkPath, describeValue } from '../validate.js';
 
 /** Options of {@link readRegularFile}. */
 export interface ReadRegularFileOptions {
@@ -31,10 +31,13 @@ export interface ReadRegularFileOptions {
  * const bytes = readRegularFile('model.safetensors', 2 ** 31, 'loadWeights');
  * ```
  * @throws Error (with the system error as `cause`) if the file cannot be opened or read;
- * TypeError if it is not a regular file; RangeError if it is larger than `maxBytes` or shrank
- * while being read, or if `maxBytes` is not an integer >= 0.
+ * TypeError if it is not a regular file, or if `path` is not a non-empty string; RangeError if it
+ * is larger than `maxBytes` or shrank while being read, if `maxBytes` is not an integer >= 0, or
+ * if `path` holds a NUL character.
  */
 export function readRegularFile(path: string, maxBytes: number, ctx: string, options: ReadRegularFileOptions = {}): Buffer {
+  checkPath(ctx, 'path', path);
+  if (options === null || typeof options !== 'object') throw new TypeError(`${ctx}: expected an options object, received ${describeValue(options)}`);
   if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
     throw new RangeError(`${ctx}: expected maxBytes to be an integer >= 0, received ${describeValue(maxBytes)}`);
   }

@@ -4,10 +4,10 @@
  */
 import { mapNativeError, nnNative } from '../native.js';
 import { Parameter } from '../tensor.js';
-import { checkKnownKeys, checkNumber, checkOptions } from '../validate.js';
+import { checkElementCount, checkKnownKeys, checkOptions, describeValue, option } from '../validate.js';
 import { biasUniformDefault, kaimingUniformDefault } from './init.js';
-import { Module, Scratch, checkTensor, type Tensor } from './module.js';
-import { boolOption, generatorOption, pair, shapeText, type Size2 } from './options.js';
+import { Module, Scratch, checkTensor, isShape, type Tensor } from './module.js';
+import { boolOption, checkOutputSize, generatorOption, pair, shapeText, size, type Size2 } from './options.js';
 import type { Generator } from './generator.js';
 
 /** Options of {@link Conv2d}. */
@@ -42,7 +42,9 @@ export interface Conv2dOptions {
  * const y = conv.forward({ data: new Float32Array(28 * 28), shape: [1, 1, 28, 28] }); // [1, 32, 28, 28]
  * ```
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html
- * @throws TypeError or RangeError for sizes that are not positive integers or invalid options.
+ * @throws TypeError or RangeError for sizes that are not positive integers, weights of more than
+ * 2^31 − 1 elements, or invalid options; from `forward`, for an input of the wrong shape or an
+ * output (or padded image, or im2col matrix) of more than 2^31 − 1 elements.
  */
 export class Conv2d extends Module {
   /** Channels of the input, `C` in `[N, C, H, W]`. */
@@ -65,15 +67,16 @@ export class Conv2d extends Module {
     super();
     const o = checkOptions('Conv2d', options);
     checkKnownKeys('Conv2d', o, ['stride', 'padding', 'dilation', 'bias', 'generator']);
-    this.inChannels = checkNumber('Conv2d', 'inChannels', inChannels, { integer: true, min: 1 });
-    this.outChannels = checkNumber('Conv2d', 'outChannels', outChannels, { integer: true, min: 1 });
+    this.inChannels = size('Conv2d', 'inChannels', inChannels);
+    this.outChannels = size('Conv2d', 'outChannels', outChannels);
     this.kernelSize = pair('Conv2d', 'kernelSize', kernelSize, 1);
-    this.stride = pair('Conv2d', 'stride', o.stride ?? 1, 1);
-    this.padding = pair('Conv2d', 'padding', o.padding ?? 0, 0);
-    this.dilation = pair('Conv2d', 'dilation', o.dilation ?? 1, 1);
+    this.stride = pair('Conv2d', 'stride', option(o.stride, 1), 1);
+    this.padding = pair('Conv2d', 'padding', option(o.padding, 0), 0);
+    this.dilation = pair('Conv2d', 'dilation', option(o.dilation, 1), 1);
     const bias = boolOption('Conv2d', 'bias', o.bias, true);
     const g = generatorOption('Conv2d', o.generator);
     const fanIn = inChannels * this.kernelSize[0] * this.kernelSize[1];
+    checkElementCount('Conv2d', 'the weight\'s elements outChannels × inChannels × kernelSize', outChannels * fanIn, `${outChannels} × ${inChannels} × ${this.kernelSize.join(' × ')}`);
     const w = kaimingUniformDefault(new Float32Array(outChannels * fanIn), fanIn, g);
     this.registerParameter('weight', new Parameter(w, { shape: [outChannels, inChannels, ...this.kernelSize] }));
     if (bias) this.registerParameter('bias', new Parameter(biasUniformDefault(new Float32Array(outChannels), fanIn, g), { shape: [outChannels] }));
@@ -91,15 +94,20 @@ export class Conv2d extends Module {
 
   /** The output shape for an input shape `[N, C, H, W]`. */
   outputShape(inputShape: readonly number[]): [number, number, number, number] {
+    if (!isShape(inputShape)) throw new TypeError(`Conv2d.outputShape: expected inputShape to be an array of integers >= 0, received ${describeValue(inputShape)}`);
+    return this.#outputShape('Conv2d.outputShape', inputShape);
+  }
+
+  #outputShape(ctx: string, inputShape: readonly number[]): [number, number, number, number] {
     const [n, c, h, w] = inputShape as [number, number, number, number];
     if (inputShape.length !== 4 || c !== this.inChannels) {
-      throw new RangeError(`Conv2d: expected input of shape [N, ${this.inChannels}, H, W], received ${shapeText(inputShape)}`);
+      throw new RangeError(`${ctx}: expected input of shape [N, ${this.inChannels}, H, W], received ${shapeText(inputShape)}`);
     }
     const size = (x: number, a: 0 | 1) => Math.floor((x + 2 * this.padding[a] - this.dilation[a] * (this.kernelSize[a] - 1) - 1) / this.stride[a]) + 1;
     const oh = size(h, 0);
     const ow = size(w, 1);
     if (oh < 1 || ow < 1) {
-      throw new RangeError(`Conv2d: the kernel ${shapeText(this.kernelSize)} (dilation ${shapeText(this.dilation)}) is larger than the padded input ${h}x${w} (padding ${shapeText(this.padding)})`);
+      throw new RangeError(`${ctx}: the kernel ${shapeText(this.kernelSize)} (dilation ${shapeText(this.dilation)}) is larger than the padded input ${h}x${w} (padding ${shapeText(this.padding)})`);
     }
     return [n, this.outChannels, oh, ow];
   }
@@ -120,7 +128,12 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     checkTensor('Conv2d.forward', 'input', x);
-    const shape = this.outputShape(x.shape);
+    const shape = this.#outputShape('Conv2d.forward', x.shape);
+    // The native kernel also allocates, per image, the padded image and the im2col matrix.
+    const [, c, h, w] = x.shape as [number, number, number, number];
+    checkOutputSize('Conv2d.forward', 'the output', shape);
+    checkOutputSize('Conv2d.forward', 'the padded image', [c, h + 2 * this.padding[0], w + 2 * this.padding[1]]);
+    checkOutputSize('Conv2d.forward', 'the im2col matrix', [c * this.kernelSize[0] * this.kernelSize[1], shape[2] * shape[3]]);
     const y = this.#y.take(shape[0] * shape[1] * shape[2] * shape[3]);
     try {
       nnNative.conv2dForward(x.data, this.weight.data, this.bias?.data ?? null, y, this.#geometry(x.shape));
@@ -135,7 +148,8 @@ export class Conv2d extends Module {
     const x = this.#x;
     if (!x) throw new RangeError('Conv2d.backward: call forward first');
     checkTensor('Conv2d.backward', 'gradOutput', gradOutput);
-    const shape = this.outputShape(x.shape);
+    boolOption('Conv2d.backward', 'needInputGrad', needInputGrad, true);
+    const shape = this.#outputShape('Conv2d.backward', x.shape);
     if (gradOutput.data.length !== shape[0] * shape[1] * shape[2] * shape[3]) {
       throw new RangeError(`Conv2d.backward: expected gradOutput of shape ${shapeText(shape)}, received ${shapeText(gradOutput.shape)}`);
     }

@@ -3,9 +3,9 @@
  * @module
  */
 import { mapNativeError, nnNative } from '../native.js';
-import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { checkKnownKeys, checkNumber, checkOptions, describeValue, option } from '../validate.js';
 import { Scratch, checkTensor, type Tensor } from './module.js';
-import { shapeText } from './options.js';
+import { boolOption, shapeText } from './options.js';
 
 /** Options of {@link CrossEntropyLoss}. */
 export interface CrossEntropyLossOptions {
@@ -47,7 +47,7 @@ export class CrossEntropyLoss {
   constructor(options: CrossEntropyLossOptions = {}) {
     const o = checkOptions('CrossEntropyLoss', options);
     checkKnownKeys('CrossEntropyLoss', o, ['ignoreIndex', 'reduction']);
-    this.ignoreIndex = checkNumber('CrossEntropyLoss', 'ignoreIndex', o.ignoreIndex ?? -100, { integer: true, min: -2147483648, max: 2147483647 });
+    this.ignoreIndex = checkNumber('CrossEntropyLoss', 'ignoreIndex', option(o.ignoreIndex, -100), { integer: true, min: -2147483648, max: 2147483647 });
     if (o.reduction !== undefined && o.reduction !== 'mean') {
       throw new RangeError(`CrossEntropyLoss: only reduction 'mean' is supported, received ${describeValue(o.reduction)}`);
     }
@@ -59,6 +59,7 @@ export class CrossEntropyLoss {
    */
   forward(logits: Tensor, targets: Targets, computeGrad = true): number {
     checkTensor('CrossEntropyLoss.forward', 'logits', logits);
+    boolOption('CrossEntropyLoss.forward', 'computeGrad', computeGrad, true);
     if (logits.shape.length !== 2) throw new RangeError(`CrossEntropyLoss.forward: expected logits of shape [N, C], received ${shapeText(logits.shape)}`);
     const [n, c] = logits.shape as [number, number];
     const t = this.#asInt32(targets, n);

@@ -5,7 +5,7 @@
 import { mapNativeError, nnNative } from '../native.js';
 import { checkKnownKeys, checkNumber, checkOptions } from '../validate.js';
 import { Module, Scratch, checkTensor, type Tensor } from './module.js';
-import { generatorOption, shapeText } from './options.js';
+import { boolOption, generatorOption, shapeText } from './options.js';
 import type { Generator } from './generator.js';
 
 /** Options of {@link Dropout}. */
@@ -70,7 +70,7 @@ export class Dropout extends Module {
   backward(gradOutput: Tensor, needInputGrad = true): Tensor | null {
     if (!this.#shape) throw new RangeError('Dropout.backward: call forward first');
     checkTensor('Dropout.backward', 'gradOutput', gradOutput);
-    if (!needInputGrad) return null;
+    if (!boolOption('Dropout.backward', 'needInputGrad', needInputGrad, true)) return null;
     const m = this.#mask;
     if (!m) return gradOutput;
     if (gradOutput.data.length !== m.length) throw new RangeError(`Dropout.backward: expected gradOutput of shape ${shapeText(this.#shape)}, received ${shapeText(gradOutput.shape)}`);

@@ -2,9 +2,9 @@
  * `Flatten`: reshapes `[N, d1, d2, ...]` to `[N, d1·d2·...]` without copying.
  * @module
  */
-import { checkKnownKeys, checkNumber, checkOptions } from '../validate.js';
+import { checkKnownKeys, checkNumber, checkOptions, option } from '../validate.js';
 import { Module, checkTensor, type Tensor } from './module.js';
-import { shapeText } from './options.js';
+import { boolOption, shapeText } from './options.js';
 
 /** Options of {@link Flatten}. */
 export interface FlattenOptions {
@@ -35,8 +35,8 @@ export class Flatten extends Module {
     super();
     const o = checkOptions('Flatten', options);
     checkKnownKeys('Flatten', o, ['startDim', 'endDim']);
-    this.startDim = checkNumber('Flatten', 'startDim', o.startDim ?? 1, { integer: true });
-    this.endDim = checkNumber('Flatten', 'endDim', o.endDim ?? -1, { integer: true });
+    this.startDim = checkNumber('Flatten', 'startDim', option(o.startDim, 1), { integer: true });
+    this.endDim = checkNumber('Flatten', 'endDim', option(o.endDim, -1), { integer: true });
   }
 
   forward(x: Tensor): Tensor {
@@ -56,7 +56,7 @@ export class Flatten extends Module {
     const s = this.#inShape;
     if (!s) throw new RangeError('Flatten.backward: call forward first');
     checkTensor('Flatten.backward', 'gradOutput', gradOutput);
-    if (!needInputGrad) return null;
+    if (!boolOption('Flatten.backward', 'needInputGrad', needInputGrad, true)) return null;
     return { data: gradOutput.data, shape: s };
   }
 

@@ -3,7 +3,7 @@
  * restored, so model initialisation, shuffling and dropout reproduce exactly.
  * @module
  */
-import { checkNumber, describeValue } from '../validate.js';
+import { MAX_ELEMENTS, checkNumber, describeValue } from '../validate.js';
 
 /** The saved state of a {@link Generator}: four unsigned 32-bit words. */
 export type GeneratorState = [number, number, number, number];
@@ -33,7 +33,8 @@ function splitmix32(seed: number): () => number {
  * const g = new Generator(42);
  * g.uniform(); // in [0, 1)
  * ```
- * @throws TypeError or RangeError unless `seed` is an integer in [0, 2^53).
+ * @throws TypeError or RangeError unless `seed` is an integer in [0, 2^53); from the methods, for
+ * a bad count, buffer, pair of bounds or state, before the generator's state changes.
  */
 export class Generator {
   #s = new Uint32Array(4);
@@ -91,15 +92,24 @@ export class Generator {
     return (this.nextUint32() & 0x1f_ffff) * 0x1_0000_0000 + this.nextUint32();
   }
 
-  /** Fills `out` with U(low, high). */
+  /** Fills `out` with U(low, high); `low <= high`. */
   fillUniform(out: Float32Array, low: number, high: number): Float32Array {
+    if (!(out instanceof Float32Array)) throw new TypeError(`Generator.fillUniform: expected out to be a Float32Array, received ${describeValue(out)}`);
+    checkNumber('Generator.fillUniform', 'low', low);
+    checkNumber('Generator.fillUniform', 'high', high);
+    if (low > high) throw new RangeError(`Generator.fillUniform: expected low <= high, received low ${describeValue(low)} and high ${describeValue(high)}`);
     const span = high - low;
     for (let i = 0; i < out.length; i++) out[i] = low + span * this.uniform();
     return out;
   }
 
-  /** A random permutation of 0..n−1 (Fisher–Yates). */
-  permutation(n: number, out: Uint32Array = new Uint32Array(n)): Uint32Array {
+  /** A random permutation of 0..n−1 (Fisher–Yates), written into `out` (n elements) if given. */
+  permutation(n: number, out?: Uint32Array): Uint32Array {
+    checkNumber('Generator.permutation', 'n', n, { integer: true, min: 0, max: MAX_ELEMENTS });
+    if (out !== undefined && !(out instanceof Uint32Array && out.length === n)) {
+      throw new TypeError(`Generator.permutation: expected out to be a Uint32Array of length ${n}, received ${describeValue(out)}`);
+    }
+    out ??= new Uint32Array(n);
     for (let i = 0; i < n; i++) out[i] = i;
     for (let i = n - 1; i > 0; i--) {
       const j = this.randint(i + 1);
@@ -118,7 +128,7 @@ export class Generator {
   /** Restores a state from {@link getState}. */
   setState(state: GeneratorState): this {
     if (!Array.isArray(state) || state.length !== 4 || !state.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
-      throw new TypeError(`Generator.setState: expected four unsigned 32-bit integers, received ${describeValue(state)}`);
+      throw new TypeError(`Generator.setState: expected state to be four unsigned 32-bit integers, received ${describeValue(state)}`);
     }
     if (state.every((v) => v === 0)) throw new RangeError('Generator.setState: the all-zero state is not valid');
     this.#s.set(state);

@@ -4,10 +4,10 @@
  */
 import { mapNativeError, nnNative } from '../native.js';
 import { Parameter } from '../tensor.js';
-import { checkKnownKeys, checkNumber, checkOptions } from '../validate.js';
+import { checkElementCount, checkKnownKeys, checkOptions } from '../validate.js';
 import { biasUniformDefault, kaimingUniformDefault } from './init.js';
 import { Module, Scratch, checkTensor, type Tensor } from './module.js';
-import { boolOption, generatorOption, shapeText } from './options.js';
+import { boolOption, checkOutputSize, generatorOption, shapeText, size } from './options.js';
 import type { Generator } from './generator.js';
 
 /** Options of {@link Linear}. */
@@ -35,7 +35,8 @@ export interface LinearOptions {
  * const y = fc.forward({ data: new Float32Array(2 * 784), shape: [2, 784] });
  * ```
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
- * @throws TypeError or RangeError unless the sizes are integers >= 1 and the options valid.
+ * @throws TypeError or RangeError unless the sizes are integers >= 1 whose product (the weight's
+ * elements) is at most 2^31 − 1 and the options are valid.
  */
 export class Linear extends Module {
   /** Features of each input row. */
@@ -50,8 +51,9 @@ export class Linear extends Module {
     super();
     const o = checkOptions('Linear', options);
     checkKnownKeys('Linear', o, ['bias', 'generator']);
-    this.inFeatures = checkNumber('Linear', 'inFeatures', inFeatures, { integer: true, min: 1 });
-    this.outFeatures = checkNumber('Linear', 'outFeatures', outFeatures, { integer: true, min: 1 });
+    this.inFeatures = size('Linear', 'inFeatures', inFeatures);
+    this.outFeatures = size('Linear', 'outFeatures', outFeatures);
+    checkElementCount('Linear', 'inFeatures × outFeatures', inFeatures * outFeatures, `${inFeatures} × ${outFeatures}`);
     const bias = boolOption('Linear', 'bias', o.bias, true);
     const g = generatorOption('Linear', o.generator);
     const w = kaimingUniformDefault(new Float32Array(outFeatures * inFeatures), inFeatures, g);
@@ -75,6 +77,7 @@ export class Linear extends Module {
       throw new RangeError(`Linear.forward: expected input of shape [N, ${this.inFeatures}], received ${shapeText(x.shape)}`);
     }
     const n = x.shape[0]!;
+    checkOutputSize('Linear.forward', 'the output', [n, this.outFeatures]);
     const y = this.#y.take(n * this.outFeatures);
     try {
       nnNative.linearForward(x.data, this.weight.data, this.bias?.data ?? null, y, n, this.inFeatures, this.outFeatures);
@@ -89,6 +92,7 @@ export class Linear extends Module {
     const x = this.#x;
     if (!x) throw new RangeError('Linear.backward: call forward first');
     checkTensor('Linear.backward', 'gradOutput', gradOutput);
+    boolOption('Linear.backward', 'needInputGrad', needInputGrad, true);
     const n = x.shape[0]!;
     if (gradOutput.data.length !== n * this.outFeatures) {
       throw new RangeError(`Linear.backward: expected gradOutput of shape [${n}, ${this.outFeatures}], received ${shapeText(gradOutput.shape)}`);

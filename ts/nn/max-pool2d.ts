@@ -3,9 +3,9 @@
  * @module
  */
 import { mapNativeError, nnNative } from '../native.js';
-import { checkKnownKeys, checkOptions, describeValue } from '../validate.js';
-import { Module, Scratch, checkTensor, type Tensor } from './module.js';
-import { pair, shapeText, type Size2 } from './options.js';
+import { checkKnownKeys, checkOptions, describeValue, option } from '../validate.js';
+import { Module, Scratch, checkTensor, isShape, type Tensor } from './module.js';
+import { boolOption, checkOutputSize, pair, shapeText, type Size2 } from './options.js';
 
 /** Options of {@link MaxPool2d}. */
 export interface MaxPool2dOptions {
@@ -53,9 +53,9 @@ export class MaxPool2d extends Module {
     const o = checkOptions('MaxPool2d', options);
     checkKnownKeys('MaxPool2d', o, ['stride', 'padding', 'dilation', 'ceilMode']);
     this.kernelSize = pair('MaxPool2d', 'kernelSize', kernelSize, 1);
-    this.stride = pair('MaxPool2d', 'stride', o.stride ?? kernelSize, 1);
-    this.padding = pair('MaxPool2d', 'padding', o.padding ?? 0, 0);
-    this.dilation = pair('MaxPool2d', 'dilation', o.dilation ?? 1, 1);
+    this.stride = pair('MaxPool2d', 'stride', option(o.stride, kernelSize), 1);
+    this.padding = pair('MaxPool2d', 'padding', option(o.padding, 0), 0);
+    this.dilation = pair('MaxPool2d', 'dilation', option(o.dilation, 1), 1);
     if (o.ceilMode !== undefined && o.ceilMode !== false) {
       throw new RangeError(`MaxPool2d: only ceilMode false is supported, received ${describeValue(o.ceilMode)}`);
     }
@@ -67,12 +67,17 @@ export class MaxPool2d extends Module {
   }
 
   /** The output shape for an input shape `[N, C, H, W]`. */
-  outputShape(s: readonly number[]): [number, number, number, number] {
-    if (s.length !== 4) throw new RangeError(`MaxPool2d: expected input of shape [N, C, H, W], received ${shapeText(s)}`);
+  outputShape(inputShape: readonly number[]): [number, number, number, number] {
+    if (!isShape(inputShape)) throw new TypeError(`MaxPool2d.outputShape: expected inputShape to be an array of integers >= 0, received ${describeValue(inputShape)}`);
+    return this.#outputShape('MaxPool2d.outputShape', inputShape);
+  }
+
+  #outputShape(ctx: string, s: readonly number[]): [number, number, number, number] {
+    if (s.length !== 4) throw new RangeError(`${ctx}: expected input of shape [N, C, H, W], received ${shapeText(s)}`);
     const size = (x: number, a: 0 | 1) => Math.floor((x + 2 * this.padding[a] - this.dilation[a] * (this.kernelSize[a] - 1) - 1) / this.stride[a]) + 1;
     const oh = size(s[2]!, 0);
     const ow = size(s[3]!, 1);
-    if (oh < 1 || ow < 1) throw new RangeError(`MaxPool2d: the window ${shapeText(this.kernelSize)} is larger than the padded input ${s[2]}x${s[3]}`);
+    if (oh < 1 || ow < 1) throw new RangeError(`${ctx}: the window ${shapeText(this.kernelSize)} is larger than the padded input ${s[2]}x${s[3]}`);
     return [s[0]!, s[1]!, oh, ow];
   }
 
@@ -82,7 +87,8 @@ export class MaxPool2d extends Module {
 
   forward(x: Tensor): Tensor {
     checkTensor('MaxPool2d.forward', 'input', x);
-    const shape = this.outputShape(x.shape);
+    const shape = this.#outputShape('MaxPool2d.forward', x.shape);
+    checkOutputSize('MaxPool2d.forward', 'the output', shape);
     const n = shape[0] * shape[1] * shape[2] * shape[3];
     const y = this.#y.take(n);
     if (this.#indices.length < n) this.#indices = new Int32Array(n);
@@ -99,8 +105,8 @@ export class MaxPool2d extends Module {
     const s = this.#inShape;
     if (!s) throw new RangeError('MaxPool2d.backward: call forward first');
     checkTensor('MaxPool2d.backward', 'gradOutput', gradOutput);
-    if (!needInputGrad) return null;
-    const shape = this.outputShape(s);
+    if (!boolOption('MaxPool2d.backward', 'needInputGrad', needInputGrad, true)) return null;
+    const shape = this.#outputShape('MaxPool2d.backward', s);
     const n = shape[0] * shape[1] * shape[2] * shape[3];
     if (gradOutput.data.length !== n) throw new RangeError(`MaxPool2d.backward: expected gradOutput of shape ${shapeText(shape)}, received ${shapeText(gradOutput.shape)}`);
     const dx = this.#dx.take(s.reduce((a, b) => a * b, 1));

@@ -4,7 +4,7 @@
  * @module
  */
 import { Parameter } from '../tensor.js';
-import { describeValue } from '../validate.js';
+import { checkKnownKeys, checkOptions, describeValue } from '../validate.js';
 
 /** A dense float32 array with a shape in PyTorch's contiguous (row-major, NCHW) layout. */
 export interface Tensor {
@@ -20,9 +20,16 @@ export interface Tensor {
  * ```ts
  * numel([128, 1, 28, 28]); // 100352
  * ```
+ * @throws TypeError unless `shape` is an array of integers >= 0.
  */
 export function numel(shape: readonly number[]): number {
+  if (!isShape(shape)) throw new TypeError(`numel: expected shape to be an array of integers >= 0, received ${describeValue(shape)}`);
   return shape.reduce((a, b) => a * b, 1);
+}
+
+/** @internal Whether `v` is an array of safe integers >= 0. */
+export function isShape(v: unknown): v is number[] {
+  return Array.isArray(v) && v.every((d) => Number.isSafeInteger(d) && d >= 0);
 }
 
 /**
@@ -36,9 +43,7 @@ export function numel(shape: readonly number[]): number {
  */
 export function tensor(data: Float32Array, shape: readonly number[]): Tensor {
   if (!(data instanceof Float32Array)) throw new TypeError(`tensor: expected data to be a Float32Array, received ${describeValue(data)}`);
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new TypeError(`tensor: expected shape to be an array of integers >= 0, received ${describeValue(shape)}`);
-  }
+  if (!isShape(shape)) throw new TypeError(`tensor: expected shape to be an array of integers >= 0, received ${describeValue(shape)}`);
   if (numel(shape) !== data.length) throw new RangeError(`tensor: shape ${describeValue(shape)} holds ${numel(shape)} elements, data has ${data.length}`);
   return { data, shape: [...shape] };
 }
@@ -49,7 +54,7 @@ export function checkTensor(ctx: string, name: string, x: unknown): Tensor {
   if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
     throw new TypeError(`${ctx}: expected ${name} to be a tensor { data: Float32Array, shape: number[] }, received ${describeValue(x)}`);
   }
-  if (!t.shape.every((d) => Number.isInteger(d) && d >= 0) || numel(t.shape) !== t.data.length) {
+  if (!isShape(t.shape) || numel(t.shape) !== t.data.length) {
     throw new RangeError(`${ctx}: ${name} has shape ${describeValue(t.shape)} but ${t.data.length} elements`);
   }
   return t;
@@ -192,10 +197,17 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Sets every parameter's gradient to zero (or to null with `setToNone`). */
+  /**
+   * Sets every parameter's gradient to zero (or to null with `setToNone`).
+   * @throws TypeError for options that are not an object with at most a boolean `setToNone`.
+   */
   zeroGrad(options: { setToNone?: boolean } = {}): void {
+    const ctx = `${this.constructor.name}.zeroGrad`;
+    const o = checkOptions(ctx, options);
+    checkKnownKeys(ctx, o, ['setToNone']);
+    if (o.setToNone !== undefined && typeof o.setToNone !== 'boolean') throw new TypeError(`${ctx}: expected setToNone to be a boolean, received ${describeValue(o.setToNone)}`);
     for (const p of this.parameters()) {
-      if (options.setToNone) p.grad = null;
+      if (o.setToNone) p.grad = null;
       else if (p.grad) p.grad.fill(0);
       else p.grad = new Float32Array(p.numel);
     }
@@ -215,11 +227,13 @@ export abstract class Module {
    * Loads weights by full name. Everything is checked before anything is copied. Only own keys
    * of `sd` count: a parameter named `toString` is missing from `{}`, not Object's method.
    * @param strict - require exactly this model's names (default); otherwise load what matches.
-   * @throws TypeError or RangeError for missing or unexpected names and for shape mismatches.
+   * @throws TypeError or RangeError for `sd` that is not an object, `strict` that is not a boolean,
+   * missing or unexpected names, and shape mismatches.
    */
   loadStateDict(sd: Record<string, StateEntry | Float32Array>, strict = true): void {
     const ctx = `${this.constructor.name}.loadStateDict`;
-    if (sd === null || typeof sd !== 'object') throw new TypeError(`${ctx}: expected an object of tensors, received ${describeValue(sd)}`);
+    if (sd === null || typeof sd !== 'object' || Array.isArray(sd)) throw new TypeError(`${ctx}: expected an object of tensors, received ${describeValue(sd)}`);
+    if (typeof strict !== 'boolean') throw new TypeError(`${ctx}: expected strict to be a boolean, received ${describeValue(strict)}`);
     const params = new Map(this.namedParameters());
     const plan: Array<[Parameter, Float32Array]> = [];
     for (const [name, p] of params) {
@@ -230,6 +244,9 @@ export abstract class Module {
       }
       const data = e instanceof Float32Array ? e : e?.data;
       if (!(data instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${JSON.stringify(name)} to hold a Float32Array, received ${describeValue(e)}`);
+      if (!(e instanceof Float32Array) && e.shape !== undefined && !isShape(e.shape)) {
+        throw new TypeError(`${ctx}: expected ${JSON.stringify(name)} shape to be an array of integers >= 0, received ${describeValue(e.shape)}`);
+      }
       if (!(e instanceof Float32Array) && Array.isArray(e.shape) && (e.shape.length !== p.shape.length || e.shape.some((d, i) => d !== p.shape[i]))) {
         throw new RangeError(`${ctx}: expected ${JSON.stringify(name)} to have shape [${p.shape.join(', ')}], received [${e.shape.join(', ')}]`);
       }

@@ -23,8 +23,10 @@ export interface PresetOptions {
 function gen(ctx: string, options: PresetOptions): Generator {
   const o = checkOptions(ctx, options);
   checkKnownKeys(ctx, o, ['seed', 'generator']);
+  // Both are checked, though a seed wins: a bad generator is never ignored silently.
+  const g = generatorOption(ctx, o.generator);
   if (o.seed !== undefined) return new Generator(checkNumber(ctx, 'seed', o.seed, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER }));
-  return generatorOption(ctx, o.generator);
+  return g;
 }
 
 /**

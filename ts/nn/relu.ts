@@ -63,7 +63,7 @@ export class ReLU extends Module {
     const y = this.#y;
     if (!y) throw new RangeError('ReLU.backward: call forward first');
     checkTensor('ReLU.backward', 'gradOutput', gradOutput);
-    if (!needInputGrad) return null;
+    if (!boolOption('ReLU.backward', 'needInputGrad', needInputGrad, true)) return null;
     if (gradOutput.data.length !== y.data.length) throw new RangeError(`ReLU.backward: expected gradOutput of shape ${shapeText(y.shape)}, received ${shapeText(gradOutput.shape)}`);
     const dx = this.inplace ? gradOutput.data : this.#dx.take(y.data.length);
     try {

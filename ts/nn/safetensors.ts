@@ -4,8 +4,8 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { readRegularFile } from '../io/read-bounded.js';
-import { describeValue } from '../validate.js';
-import { numel, type Module, type StateEntry } from './module.js';
+import { checkPath, describeValue, isPlainObject } from '../validate.js';
+import { Module, numel, type StateEntry } from './module.js';
 
 /** Decoded safetensors contents. */
 export interface SafetensorsContents {
@@ -41,14 +41,16 @@ const q = (s: string) => JSON.stringify(s);
  * ```ts
  * writeFileSync('model.safetensors', encodeSafetensors(model.stateDict(), { format: 'pt' }));
  * ```
- * @throws TypeError for a tensor that is not float32, a shape that is not an array of integers
- * >= 0, or a non-string metadata value; RangeError for a shape that does not hold its data, a
- * tensor named `__metadata__`, or a header above 100,000,000 bytes.
+ * @throws TypeError for `tensors` or `metadata` that is not a plain object, a tensor that is not
+ * float32, a shape that is not an array of integers >= 0, or a non-string metadata value;
+ * RangeError for a shape that does not hold its data, a tensor named `__metadata__`, a header
+ * above 100,000,000 bytes, or a file larger than the largest Buffer.
  */
 export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata: Record<string, string> = {}): Buffer {
   const ctx = 'encodeSafetensors';
-  if (tensors === null || typeof tensors !== 'object') throw new TypeError(`${ctx}: expected an object of tensors, received ${describeValue(tensors)}`);
-  if (metadata === null || typeof metadata !== 'object') throw new TypeError(`${ctx}: expected metadata to be an object of strings, received ${describeValue(metadata)}`);
+  // Plain objects only: the names are the object's own keys (a Map or an array has none of its entries there).
+  if (!isPlainObject(tensors)) throw new TypeError(`${ctx}: expected tensors to be an object of { data, shape } entries, received ${describeValue(tensors)}`);
+  if (!isPlainObject(metadata)) throw new TypeError(`${ctx}: expected metadata to be an object of strings, received ${describeValue(metadata)}`);
   // Null prototypes: a name such as "__proto__" is an own key, not the object's prototype.
   const header: Record<string, unknown> = Object.create(null);
   const meta: Record<string, string> = Object.create(null);
@@ -62,7 +64,8 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
   for (const name of names) {
     if (name === '__metadata__') throw new RangeError(`${ctx}: the tensor name "__metadata__" is reserved by the safetensors format`);
     const t = tensors[name];
-    if (!(t?.data instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${q(name)} to hold a Float32Array, received ${describeValue(t?.data)}`);
+    if (t === null || typeof t !== 'object') throw new TypeError(`${ctx}: expected ${q(name)} to be a tensor { data: Float32Array, shape }, received ${describeValue(t)}`);
+    if (!(t.data instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${q(name)} to hold a Float32Array, received ${describeValue(t.data)}`);
     const shape: unknown = t.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new TypeError(`${ctx}: expected ${q(name)} shape to be an array of integers >= 0, received ${describeValue(shape)}`);
@@ -79,6 +82,7 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
   json += ' '.repeat(pad);
   const headerBytes = Buffer.from(json, 'utf8');
   if (headerBytes.length > MAX_HEADER_SIZE) throw new RangeError(`${ctx}: the header would be ${headerBytes.length} bytes, above the format's maximum of ${MAX_HEADER_SIZE}`);
+  if (8 + headerBytes.length + offset > MAX_FILE_BYTES) throw new RangeError(`${ctx}: the file would be ${8 + headerBytes.length + offset} bytes, more than the largest Buffer (${MAX_FILE_BYTES} bytes)`);
   const out = Buffer.alloc(8 + headerBytes.length + offset);
   out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
   headerBytes.copy(out, 8);
@@ -108,21 +112,27 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
  * Only F32 tensors are decoded. The returned objects have null prototypes, so a tensor named
  * `__proto__` or `constructor` is an ordinary entry.
  *
- * @param source - names the file in error messages.
+ * @param source - names the file in error messages (after `decodeSafetensors: `).
  * @example
  * ```ts
  * const { tensors } = decodeSafetensors(readFileSync('model.safetensors'), 'model.safetensors');
  * model.loadStateDict(tensors);
  * ```
  * @see https://github.com/huggingface/safetensors#format
- * @throws TypeError naming `source` for a header, entry, shape, offsets or metadata of the wrong
- * type; RangeError naming `source` for a truncated or malformed file (header too long, not UTF-8
- * or JSON, duplicate keys, overlapping or non-contiguous offsets, sizes that disagree) or a dtype
- * other than F32.
+ * @throws TypeError if `bytes` is not a Uint8Array or `source` not a string; TypeError naming
+ * `source` for a header, entry, shape, offsets or metadata of the wrong type; RangeError naming
+ * `source` for a truncated or malformed file (header too long, not UTF-8 or JSON, duplicate keys,
+ * overlapping or non-contiguous offsets, sizes that disagree) or a dtype other than F32.
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsContents {
-  const ctx = `${source}: not a valid safetensors file`;
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`decodeSafetensors: expected bytes to be a Uint8Array, received ${describeValue(bytes)}`);
+  if (typeof source !== 'string') throw new TypeError(`decodeSafetensors: expected source to be a string, received ${describeValue(source)}`);
+  return decodeAs('decodeSafetensors', bytes, source);
+}
+
+/** {@link decodeSafetensors} with its errors prefixed by `fn` (`loadWeights`, `loadCheckpoint`). */
+export function decodeAs(fn: string, bytes: Uint8Array, source: string): SafetensorsContents {
+  const ctx = `${fn}: ${source}: not a valid safetensors file`;
   if (bytes.length < 8) throw new RangeError(`${ctx}: ${bytes.length} bytes, shorter than the 8-byte header length`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_SIZE)) throw new RangeError(`${ctx}: header length ${n} exceeds the maximum of ${MAX_HEADER_SIZE} bytes`);
@@ -275,10 +285,15 @@ function findDuplicateKey(json: string): { key: string; where: string } | undefi
  * const model = cnn();
  * loadWeights(model, 'runs/cnn/model.safetensors');
  * ```
- * @throws Error if the file cannot be read; TypeError if it is not a regular file; RangeError for
- * a malformed file or mismatched names/shapes (see {@link decodeSafetensors}).
+ * @throws TypeError if `model` is not a Module, `path` not a non-empty string or `strict` not a
+ * boolean (checked before the file is read); Error if the file cannot be read; TypeError if it is
+ * not a regular file; RangeError for a malformed file or mismatched names/shapes (see
+ * {@link decodeSafetensors}).
  */
 export function loadWeights(model: Module, path: string, strict = true): void {
-  const { tensors } = decodeSafetensors(readRegularFile(path, MAX_FILE_BYTES, 'loadWeights'), path);
+  if (!(model instanceof Module)) throw new TypeError(`loadWeights: expected model to be a Module, received ${describeValue(model)}`);
+  checkPath('loadWeights', 'path', path);
+  if (typeof strict !== 'boolean') throw new TypeError(`loadWeights: expected strict to be a boolean, received ${describeValue(strict)}`);
+  const { tensors } = decodeAs('loadWeights', readRegularFile(path, MAX_FILE_BYTES, 'loadWeights'), path);
   model.loadStateDict(tensors, strict);
 }

@@ -2,7 +2,9 @@
  * `Sequential`: modules applied in order; backward runs them in reverse.
  * @module
  */
-import { Module, type Tensor } from './module.js';
+import { checkNumber } from '../validate.js';
+import { Module, checkTensor, type Tensor } from './module.js';
+import { boolOption } from './options.js';
 
 /**
  * A chain of modules, as `torch.nn.Sequential`. Parameters are named by position:
@@ -14,7 +16,8 @@ import { Module, type Tensor } from './module.js';
  * model.parameters().map((p) => p.name); // ['0.weight', '0.bias', '2.weight', '2.bias']
  * ```
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
- * @throws TypeError if an argument is not a Module; RangeError if one instance appears twice.
+ * @throws TypeError if an argument is not a Module; RangeError if one instance appears twice;
+ * from `forward`, `backward` and `at`, TypeError or RangeError for a malformed tensor, flag or index.
  */
 export class Sequential extends Module {
   readonly #layers: Module[];
@@ -41,12 +44,14 @@ export class Sequential extends Module {
     return this.#layers.length;
   }
 
-  /** The module at `i`. */
+  /** The module at `i` (negative counts from the end), or undefined past either end. */
   at(i: number): Module | undefined {
+    checkNumber('Sequential.at', 'i', i, { integer: true });
     return this.#layers.at(i);
   }
 
   forward(x: Tensor): Tensor {
+    checkTensor('Sequential.forward', 'input', x);
     let h = x;
     for (const m of this.#layers) h = m.forward(h);
     return h;
@@ -57,6 +62,8 @@ export class Sequential extends Module {
    * for a whole model), the first module skips the gradient of the model's input.
    */
   backward(gradOutput: Tensor, needInputGrad = true): Tensor | null {
+    checkTensor('Sequential.backward', 'gradOutput', gradOutput);
+    boolOption('Sequential.backward', 'needInputGrad', needInputGrad, true);
     let g: Tensor | null = gradOutput;
     for (let i = this.#layers.length - 1; i >= 0; i--) {
       g = this.#layers[i]!.backward(g!, i > 0 || needInputGrad);

@@ -4,12 +4,12 @@
  * function returns a chart spec; render it with `savePlot` (SVG and PNG) or `renderSvg`.
  * @module
  */
-import { getFunction2D, sampleGrid, checkRange, type Function2D, type Range2D } from '../demos/functions.js';
+import { resolveFunction2D, sampleGridAs, checkRange, type Function2D, type Range2D } from '../demos/functions.js';
 import type { RaceResult, RaceRun } from '../demos/race.js';
 import type { RegressResult } from '../demos/regress.js';
 import type { CompareResult, CompareRun } from '../demos/compare.js';
-import { describeValue } from '../validate.js';
-import { contourLevels, contourLines, logDomain } from './contour.js';
+import { checkKnownKeys, checkNumber, checkNumbers, checkOneOf, checkOptions, checkString, describeValue, isPlainObject, option } from '../validate.js';
+import { MAX_LEVELS, contourLevelsAs, contourLines, logDomain } from './contour.js';
 import { CHART_FONT, type ChartSpec } from './render.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -44,15 +44,34 @@ export interface ContourOptions {
   title?: string;
 }
 
-async function contourLayer(f: Function2D, o: ContourOptions, opacity: number, strokeWidth: number): Promise<{ layer: Record<string, unknown>; range: Range2D; levels: number[]; scale: 'linear' | 'log' }> {
-  const range = checkRange('contour chart', o.range ?? f.range);
-  const count = o.levels ?? 50;
-  const scale = o.scale ?? f.levelScale;
-  if (scale !== 'linear' && scale !== 'log') throw new RangeError(`contour chart: expected scale to be 'linear' or 'log', received ${describeValue(scale)}`);
-  const grid = sampleGrid(f, range, o.resolution ?? f.resolution);
-  if (scale === 'log' && !(grid.max > 0)) throw new RangeError(`contour chart: a log scale needs positive values; ${f.label} has none over this range`);
+/** Checks the options of a contour chart (all of them, before anything is computed). */
+function contourOptions(ctx: string, options: unknown): ContourOptions {
+  const o = checkOptions(ctx, options);
+  checkKnownKeys(ctx, o, ['range', 'levels', 'resolution', 'scale', 'title']);
+  if (o.range !== undefined) checkRange(ctx, o.range);
+  if (o.levels !== undefined) checkNumber(ctx, 'levels', o.levels, { integer: true, min: 1, max: MAX_LEVELS });
+  if (o.scale !== undefined) checkOneOf(ctx, 'scale', o.scale, ['linear', 'log']);
+  if (o.title !== undefined) checkString(ctx, 'title', o.title);
+  return o as ContourOptions;
+}
+
+async function contourLayer(ctx: string, f: Function2D, o: ContourOptions, opacity: number, strokeWidth: number): Promise<{ layer: Record<string, unknown>; range: Range2D; levels: number[]; scale: 'linear' | 'log' }> {
+  const range = checkRange(ctx, option(o.range, f.range));
+  const count = option(o.levels, 50);
+  const scale = checkOneOf(ctx, 'scale', option<unknown>(o.scale, f.levelScale), ['linear', 'log']);
+  const grid = sampleGridAs(ctx, f, range, option(o.resolution, f.resolution));
+  if (scale === 'log' && !(grid.max > 0)) {
+    throw new RangeError(`${ctx}: scale "log" needs positive values; ${f.label} has none over range x [${range.x.join(', ')}], y [${range.y.join(', ')}]`);
+  }
   const domain: [number, number] = scale === 'log' ? logDomain(grid) : [grid.min, grid.max];
-  const levels = contourLevels(domain[0], domain[1], count, scale);
+  // Levels need a finite interval of values: a flat grid has none, an overflowing one no finite end.
+  if (!(Number.isFinite(domain[0]) && Number.isFinite(domain[1]) && domain[0] < domain[1])) {
+    const n = grid.xs.length;
+    throw new RangeError(
+      `${ctx}: ${f.label} takes values from ${describeValue(domain[0])} to ${describeValue(domain[1])} on the ${n}×${n} grid over range x [${range.x.join(', ')}], y [${range.y.join(', ')}]; contour levels need a finite interval, choose another range or resolution`,
+    );
+  }
+  const levels = contourLevelsAs(ctx, domain[0], domain[1], count, scale, 'levels');
   const rows = await contourLines(grid, levels);
   const layer = {
     data: { values: rows },
@@ -82,14 +101,15 @@ async function contourLayer(f: Function2D, o: ContourOptions, opacity: number, s
  * ```ts
  * await savePlot(await landscapeChart('himmelblau'), 'runs/landscape/himmelblau');
  * ```
- * @throws RangeError for an unknown function or bad options.
+ * @throws TypeError or RangeError (as a rejected promise) for an unknown function or bad options.
  */
 export async function landscapeChart(fn: string | Function2D, options: ContourOptions = {}): Promise<ChartSpec> {
-  const f = getFunction2D(fn);
-  const { layer } = await contourLayer(f, options, 1, 1.2);
+  const f = resolveFunction2D('landscapeChart', 'fn', fn);
+  const o = contourOptions('landscapeChart', options);
+  const { layer } = await contourLayer('landscapeChart', f, o, 1, 1.2);
   return {
     $schema: SCHEMA,
-    title: { text: options.title ?? f.title, subtitle: `f(x, y) = ${f.formula}` },
+    title: { text: o.title ?? f.title, subtitle: `f(x, y) = ${f.formula}` },
     width: WIDTH,
     height: HEIGHT,
     config: CONFIG,
@@ -280,10 +300,13 @@ function raceSteps(result: RaceResult): { steps: string; notes: string[] } {
  * const result = race('rosenbrock', { optimizers: ['sgd:lr=0.001', 'sgd:lr=0.001,momentum=0.9'] });
  * await savePlot(await raceChart(result), 'runs/race/rosenbrock');
  * ```
+ * @throws TypeError or RangeError (as a rejected promise) for a result that is not a
+ * {@link race} result or bad options.
  */
 export async function raceChart(result: RaceResult, options: ContourOptions = {}): Promise<ChartSpec> {
-  const f = result.fn;
-  const { layer, range } = await contourLayer(f, options, 0.55, 1);
+  const f = checkRaceResult('raceChart', result).fn;
+  const o = contourOptions('raceChart', options);
+  const { layer, range } = await contourLayer('raceChart', f, o, 0.55, 1);
   const labels = result.runs.map((r) => legendLabel(r.label, r.diverged ? `diverged at step ${r.steps}` : undefined));
   const paths: PathRow[] = [];
   const marks: Array<Record<string, unknown>> = [];
@@ -322,7 +345,7 @@ export async function raceChart(result: RaceResult, options: ContourOptions = {}
   const from = `from (${fmt(result.start[0])}, ${fmt(result.start[1])})${steps}`;
   return {
     $schema: SCHEMA,
-    title: { text: options.title ?? `Optimizer Race on the ${f.label} Function`, subtitle: notes.length ? [`${from}; ${formula}`, notes.join('; ')] : `${from}; ${formula}` },
+    title: { text: o.title ?? `Optimizer Race on the ${f.label} Function`, subtitle: notes.length ? [`${from}; ${formula}`, notes.join('; ')] : `${from}; ${formula}` },
     width: WIDTH,
     height: HEIGHT,
     config: CONFIG,
@@ -408,13 +431,37 @@ export interface LineChartOptions {
  * A line chart with one line per series and a legend, like `plt.plot(..., label=...)` with
  * `plt.legend()` and `plt.grid(True)`. Non-finite points, and on a log scale points <= 0, are
  * left out; a series marked `diverged` ends in an ✕ and says so in the legend.
- * @throws RangeError for no series, or a series with more x values than y values or fewer.
+ * @throws TypeError or RangeError for no series, a series that is not `{ name, x, y }` with lists
+ * of numbers, a series with more x values than y values or fewer, or bad options (`title`,
+ * `xTitle` and `yTitle` are required).
  */
-export function lineChart(series: readonly Series[], o: LineChartOptions): ChartSpec {
-  if (!Array.isArray(series) || series.length === 0) throw new RangeError(`lineChart: expected at least one series, received ${describeValue(series)}`);
+export function lineChart(series: readonly Series[], options: LineChartOptions): ChartSpec {
+  const ctx = 'lineChart';
+  if (!Array.isArray(series)) throw new TypeError(`${ctx}: expected series to be a non-empty array of { name, x, y }, received ${describeValue(series)}`);
+  if (series.length === 0) throw new RangeError(`${ctx}: expected at least one series, received ${describeValue(series)}`);
+  series.forEach((s: unknown, i) => {
+    if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new TypeError(`${ctx}: expected series[${i}] to be a series { name, x, y }, received ${describeValue(s)}`);
+    const r = s as Record<string, unknown>;
+    checkString(ctx, `series[${i}].name`, r.name);
+    checkNumbers(ctx, `series[${i}].x`, r.x);
+    checkNumbers(ctx, `series[${i}].y`, r.y);
+    if (r.diverged !== undefined) checkString(ctx, `series[${i}].diverged`, r.diverged);
+  });
+  const o = checkOptions(ctx, options) as unknown as LineChartOptions;
+  checkKnownKeys(ctx, o as unknown as Record<string, unknown>, ['title', 'subtitle', 'xTitle', 'yTitle', 'yScale', 'points', 'legendTitle', 'integerX', 'strokeWidths', 'scheme']);
+  for (const k of ['title', 'xTitle', 'yTitle'] as const) checkString(ctx, k, o[k]);
+  for (const k of ['subtitle', 'legendTitle', 'scheme'] as const) if (o[k] !== undefined) checkString(ctx, k, o[k]);
+  if (o.yScale !== undefined) checkOneOf(ctx, 'yScale', o.yScale, ['linear', 'log', 'auto']);
+  for (const k of ['points', 'integerX'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`${ctx}: expected ${k} to be a boolean, received ${describeValue(o[k])}`);
+  }
+  if (o.strokeWidths !== undefined) {
+    if (!isPlainObject(o.strokeWidths)) throw new TypeError(`${ctx}: expected strokeWidths to be an object of widths by series name, received ${describeValue(o.strokeWidths)}`);
+    for (const [name, w] of Object.entries(o.strokeWidths)) checkNumber(ctx, `strokeWidths[${JSON.stringify(name)}]`, w, { above: 0 });
+  }
   const finite: number[] = [];
   for (const s of series) {
-    if (s.x.length !== s.y.length) throw new RangeError(`lineChart: series ${describeValue(s.name)} has ${s.x.length} x values and ${s.y.length} y values`);
+    if (s.x.length !== s.y.length) throw new RangeError(`${ctx}: series ${describeValue(s.name)} has ${s.x.length} x values and ${s.y.length} y values`);
     for (let i = 0; i < s.y.length; i++) if (Number.isFinite(s.y[i]) && Number.isFinite(s.x[i])) finite.push(s.y[i]!);
   }
   const yScale = o.yScale === 'auto' ? autoScale(finite) : (o.yScale ?? 'linear');
@@ -436,7 +483,7 @@ export function lineChart(series: readonly Series[], o: LineChartOptions): Chart
   // Lines often overlap (Adam and AdamW early on): earlier series are drawn wider, so each stays
   // visible; long series (per step, per batch) are noisy and get thinner lines.
   const dense = series.some((s) => s.x.length > 100);
-  const widths = series.map((s, i) => o.strokeWidths?.[s.name] ?? (dense ? Math.max(1.4, 2.6 - 0.4 * i) : Math.max(2, 5 - 1.2 * i)));
+  const widths = series.map((s, i) => (o.strokeWidths && Object.hasOwn(o.strokeWidths, s.name) ? o.strokeWidths[s.name] : undefined) ?? (dense ? Math.max(1.4, 2.6 - 0.4 * i) : Math.max(2, 5 - 1.2 * i)));
   const color = { field: 'series', type: 'nominal', title: o.legendTitle ?? 'Optimizer', sort: names, scale: { scheme: o.scheme ?? 'tableau10', domain: names }, legend: { orient: 'right', symbolType: 'stroke', labelLimit: 480 } };
   const shape = { field: 'series', type: 'nominal', title: o.legendTitle ?? 'Optimizer', sort: names, scale: { domain: names, range: ['circle', 'square', 'triangle-up', 'diamond', 'triangle-down', 'cross'] } };
   // Padding keeps the first and last markers, and an ✕ at a corner, inside the frame.
@@ -474,12 +521,14 @@ export function lineChart(series: readonly Series[], o: LineChartOptions): Chart
 /**
  * The loss of each optimizer at every step of a race: a log scale when every loss is positive,
  * integer step ticks, and a diverged run drawn up to its last finite loss, ending in an ✕.
+ * @throws TypeError or RangeError for a result that is not a {@link race} result.
  */
 export function raceLossChart(result: RaceResult): ChartSpec {
+  checkRaceResult('raceLossChart', result);
   const positive = result.runs.every((r) => r.loss.every((v) => !(v <= 0)));
   const { steps, notes } = raceSteps(result);
   return lineChart(
-    result.runs.map((r) => ({ name: r.label, x: Float64Array.from(r.loss, (_, i) => i), y: r.loss, ...(r.diverged ? { diverged: `diverged at step ${r.steps}` } : {}) })),
+    result.runs.map((r) => ({ name: r.label, x: Float64Array.from(r.loss, (_, i) => i), y: Float64Array.from(r.loss), ...(r.diverged ? { diverged: `diverged at step ${r.steps}` } : {}) })),
     {
       title: `Loss per Step on the ${result.fn.label} Function`,
       subtitle: [`from (${fmt(result.start[0])}, ${fmt(result.start[1])})${steps}`, ...notes].join('; '),
@@ -495,8 +544,10 @@ export function raceLossChart(result: RaceResult): ChartSpec {
 /**
  * The regression's loss curve: every mini-batch's loss (the article's `losses`) and the mean per
  * epoch, on a log scale, against epochs. A diverged run is drawn up to its last finite loss.
+ * @throws TypeError or RangeError for a result that is not a {@link regress} result.
  */
 export function regressionLossChart(result: RegressResult): ChartSpec {
+  checkRegressResult('regressionLossChart', result);
   const nb = result.batchesPerEpoch;
   const epochs = result.epochLosses.length;
   const d = result.diverged;
@@ -506,8 +557,8 @@ export function regressionLossChart(result: RegressResult): ChartSpec {
   const note = d ? `diverged in epoch ${d.epoch}, batch ${d.batch}` : undefined;
   return lineChart(
     [
-      { name: 'mini-batch loss', x: Float64Array.from({ length: batches }, (_, k) => (k + 1) / nb), y: result.losses.subarray(0, batches), ...(note ? { diverged: note } : {}) },
-      { name: 'mean per epoch', x: Float64Array.from({ length: means }, (_, e) => e + 1), y: result.epochLosses.subarray(0, means) },
+      { name: 'mini-batch loss', x: Float64Array.from({ length: batches }, (_, k) => (k + 1) / nb), y: Float64Array.from(result.losses).subarray(0, batches), ...(note ? { diverged: note } : {}) },
+      { name: 'mean per epoch', x: Float64Array.from({ length: means }, (_, e) => e + 1), y: Float64Array.from(result.epochLosses).subarray(0, means) },
     ],
     {
       title: 'Mini-batch Linear Regression: Training Loss',
@@ -530,8 +581,10 @@ function compareNote(run: CompareRun): string | undefined {
 /**
  * The article's comparison plot: average training loss per epoch, one line per optimizer (a log
  * scale when the losses span three decades). A diverged run ends in an ✕ at its last complete epoch.
+ * @throws TypeError or RangeError for a result that is not a {@link compare} result.
  */
 export function epochLossChart(result: CompareResult): ChartSpec {
+  checkCompareResult('epochLossChart', result);
   return lineChart(
     result.runs.map((r) => {
       const note = compareNote(r);
@@ -553,8 +606,11 @@ export function epochLossChart(result: CompareResult): ChartSpec {
  * Every batch's loss per optimizer (`compare` with `perBatch`): the article's RAdam-versus-Adam
  * view; integer batch ticks, a log scale when the losses span three decades, and a diverged run
  * ending in an ✕ at its last finite loss.
+ * @throws TypeError or RangeError for a result that is not a {@link compare} result, or one made
+ * without `perBatch`.
  */
 export function batchLossChart(result: CompareResult): ChartSpec {
+  checkCompareResult('batchLossChart', result);
   const runs = result.runs.filter((r) => r.batchLosses);
   if (runs.length === 0) throw new RangeError('batchLossChart: expected a compare() result made with perBatch: true');
   const epochs = Math.max(...runs.map((r) => r.metrics.length + (r.diverged ? 1 : 0)));
@@ -575,4 +631,99 @@ export function batchLossChart(result: CompareResult): ChartSpec {
       strokeWidths: Object.fromEntries(runs.map((r) => [r.label, 1.6])),
     },
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The results the charts draw: checked whole, so a malformed one is named, not met half-drawn.
+
+function resultObject(ctx: string, v: unknown, what: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${ctx}: expected result to be ${what}, received ${describeValue(v)}`);
+  return v as Record<string, unknown>;
+}
+
+function fieldObject(ctx: string, name: string, v: unknown, what: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${ctx}: expected ${name} to be ${what}, received ${describeValue(v)}`);
+  return v as Record<string, unknown>;
+}
+
+const checkCount = (ctx: string, name: string, v: unknown, min: number) => checkNumber(ctx, name, v, { integer: true, min });
+
+function checkDiverged(ctx: string, name: string, v: unknown): void {
+  if (v === undefined) return;
+  const d = fieldObject(ctx, name, v, 'undefined or { epoch, batch, loss }');
+  checkCount(ctx, `${name}.epoch`, d.epoch, 1);
+  checkCount(ctx, `${name}.batch`, d.batch, 1);
+  if (typeof d.loss !== 'number') throw new TypeError(`${ctx}: expected ${name}.loss to be a number, received ${describeValue(d.loss)}`);
+}
+
+/** Checks a {@link race} result: its function, start, steps and runs (paths of equal lengths). */
+function checkRaceResult(ctx: string, v: unknown): RaceResult {
+  const r = resultObject(ctx, v, 'a race() result');
+  if (typeof r.fn !== 'object') throw new TypeError(`${ctx}: expected result.fn to be a Function2D, received ${describeValue(r.fn)}`);
+  const f = resolveFunction2D(ctx, 'result.fn', r.fn);
+  checkString(ctx, 'result.fn.label', f.label);
+  const start = r.start;
+  if (!Array.isArray(start) || start.length !== 2) throw new TypeError(`${ctx}: expected result.start to be a pair [x, y], received ${describeValue(start)}`);
+  start.forEach((x, i) => checkNumber(ctx, `result.start[${i}]`, x));
+  checkCount(ctx, 'result.steps', r.steps, 0);
+  if (!Array.isArray(r.runs) || r.runs.length === 0) throw new TypeError(`${ctx}: expected result.runs to be a non-empty array of runs, received ${describeValue(r.runs)}`);
+  r.runs.forEach((run: unknown, i) => {
+    const at = `result.runs[${i}]`;
+    const u = fieldObject(ctx, at, run, 'a run { label, x, y, loss, final, steps, diverged }');
+    checkString(ctx, `${at}.label`, u.label);
+    const n = checkNumbers(ctx, `${at}.x`, u.x).length;
+    for (const k of ['y', 'loss'] as const) {
+      const len = checkNumbers(ctx, `${at}.${k}`, u[k]).length;
+      if (len !== n) throw new RangeError(`${ctx}: expected ${at}.${k} to hold as many values as ${at}.x (${n}), received ${len}`);
+    }
+    if (n === 0) throw new RangeError(`${ctx}: expected ${at}.x to hold at least the start, received []`);
+    const fin = fieldObject(ctx, `${at}.final`, u.final, '{ x, y, loss }');
+    for (const k of ['x', 'y', 'loss'] as const) if (typeof fin[k] !== 'number') throw new TypeError(`${ctx}: expected ${at}.final.${k} to be a number, received ${describeValue(fin[k])}`);
+    checkCount(ctx, `${at}.steps`, u.steps, 0);
+    if (typeof u.diverged !== 'boolean') throw new TypeError(`${ctx}: expected ${at}.diverged to be a boolean, received ${describeValue(u.diverged)}`);
+  });
+  return v as RaceResult;
+}
+
+/** Checks a {@link regress} result: per-batch and per-epoch losses that agree with batchesPerEpoch. */
+function checkRegressResult(ctx: string, v: unknown): RegressResult {
+  const r = resultObject(ctx, v, 'a regress() result');
+  const losses = checkNumbers(ctx, 'result.losses', r.losses);
+  const epochs = checkNumbers(ctx, 'result.epochLosses', r.epochLosses).length;
+  const nb = checkCount(ctx, 'result.batchesPerEpoch', r.batchesPerEpoch, 1);
+  if (losses.length !== epochs * nb) {
+    throw new RangeError(`${ctx}: expected result.losses to hold epochLosses.length × batchesPerEpoch = ${epochs} × ${nb} = ${epochs * nb} values, received ${losses.length}`);
+  }
+  checkCount(ctx, 'result.samples', r.samples, 1);
+  checkCount(ctx, 'result.batchSize', r.batchSize, 1);
+  checkNumbers(ctx, 'result.weights', r.weights);
+  checkString(ctx, 'result.optimizer', r.optimizer);
+  checkDiverged(ctx, 'result.diverged', r.diverged);
+  const d = r.diverged as { epoch: number; batch: number } | undefined;
+  if (d && (d.epoch > epochs || d.batch > nb)) {
+    throw new RangeError(`${ctx}: expected result.diverged to be within the ${epochs} epochs of ${nb} batches, received epoch ${d.epoch}, batch ${d.batch}`);
+  }
+  return v as RegressResult;
+}
+
+/** Checks a {@link compare} result: its model, sizes and runs (metrics with epoch and trainLoss, optional batch losses). */
+function checkCompareResult(ctx: string, v: unknown): CompareResult {
+  const r = resultObject(ctx, v, 'a compare() result');
+  checkOneOf(ctx, 'result.model', r.model, ['cnn', 'mlp']);
+  checkCount(ctx, 'result.trainSize', r.trainSize, 0);
+  checkCount(ctx, 'result.testSize', r.testSize, 0);
+  if (!Array.isArray(r.runs) || r.runs.length === 0) throw new TypeError(`${ctx}: expected result.runs to be a non-empty array of runs, received ${describeValue(r.runs)}`);
+  r.runs.forEach((run: unknown, i) => {
+    const at = `result.runs[${i}]`;
+    const u = fieldObject(ctx, at, run, 'a run { label, metrics, batchLosses?, diverged? }');
+    checkString(ctx, `${at}.label`, u.label);
+    if (!Array.isArray(u.metrics)) throw new TypeError(`${ctx}: expected ${at}.metrics to be an array of epoch metrics, received ${describeValue(u.metrics)}`);
+    u.metrics.forEach((m: unknown, j) => {
+      const e = fieldObject(ctx, `${at}.metrics[${j}]`, m, 'epoch metrics { epoch, trainLoss, ... }');
+      for (const k of ['epoch', 'trainLoss'] as const) if (typeof e[k] !== 'number') throw new TypeError(`${ctx}: expected ${at}.metrics[${j}].${k} to be a number, received ${describeValue(e[k])}`);
+    });
+    if (u.batchLosses !== undefined) checkNumbers(ctx, `${at}.batchLosses`, u.batchLosses);
+    checkDiverged(ctx, `${at}.diverged`, u.diverged);
+  });
+  return v as CompareResult;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Grid2D } from '../demos/functions.js';
-import { describeValue } from '../validate.js';
+import { checkNumber, checkNumbers, checkOneOf, describeValue } from '../validate.js';
 
 /** One vertex of a contour line. */
 export interface ContourPoint {
@@ -20,16 +20,33 @@ export interface ContourPoint {
   y: number;
 }
 
+/** The most contour levels drawn (far more lines than a chart has pixels). */
+export const MAX_LEVELS = 10_000;
+
 /**
  * `count` contour levels strictly between `lo` and `hi`, evenly spaced (`'linear'`) or evenly
  * spaced in log(value) (`'log'`, which needs `lo > 0`).
- * @throws RangeError for a count below 1, a bad interval, or `'log'` with `lo <= 0`.
+ * @throws TypeError or RangeError for a count that is not an integer in [1, 10000], bounds that
+ * are not finite numbers with lo < hi, a scale other than 'linear' or 'log', or `'log'` with
+ * `lo <= 0`.
  */
 export function contourLevels(lo: number, hi: number, count = 50, scale: 'linear' | 'log' = 'linear'): number[] {
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`contourLevels: expected count to be an integer >= 1, received ${describeValue(count)}`);
-  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) throw new RangeError(`contourLevels: expected finite lo < hi, received ${describeValue(lo)} and ${describeValue(hi)}`);
+  return contourLevelsAs('contourLevels', lo, hi, count, scale);
+}
+
+/** @internal {@link contourLevels} with errors prefixed by `ctx` (and `count` named `countName`). */
+export function contourLevelsAs(ctx: string, lo: unknown, hi: unknown, count: unknown, scale: unknown, countName = 'count'): number[] {
+  checkNumber(ctx, countName, count, { integer: true, min: 1, max: MAX_LEVELS });
+  checkNumber(ctx, 'lo', lo);
+  checkNumber(ctx, 'hi', hi);
+  if (!((lo as number) < (hi as number))) throw new RangeError(`${ctx}: expected finite lo < hi, received ${describeValue(lo)} and ${describeValue(hi)}`);
+  checkOneOf(ctx, 'scale', scale, ['linear', 'log']);
+  return levels(ctx, lo as number, hi as number, count as number, scale as 'linear' | 'log');
+}
+
+function levels(ctx: string, lo: number, hi: number, count: number, scale: 'linear' | 'log'): number[] {
   if (scale === 'log') {
-    if (!(lo > 0)) throw new RangeError(`contourLevels: expected lo > 0 for log levels, received ${describeValue(lo)}`);
+    if (!(lo > 0)) throw new RangeError(`${ctx}: expected lo > 0 for log levels, received ${describeValue(lo)}`);
     const a = Math.log(lo);
     const b = Math.log(hi);
     return Array.from({ length: count }, (_, i) => Math.exp(a + ((b - a) * (i + 1)) / (count + 1)));
@@ -51,8 +68,14 @@ export function logDomain(grid: Grid2D): [number, number] {
  * The contour lines of `grid` at `levels`, in the grid's x/y coordinates. Lines are open where
  * they meet the edge of the window (marching squares closes them along the border; those
  * border segments are dropped, as matplotlib's `contour` draws only isolines).
+ * @throws TypeError or RangeError (as a rejected promise) for a grid that is not a
+ * {@link Grid2D} (`xs` and `ys` of at least 2 finite values, `values` of `xs.length × ys.length`
+ * numbers) or levels that are not an array of finite numbers.
  */
 export async function contourLines(grid: Grid2D, levels: readonly number[]): Promise<ContourPoint[]> {
+  checkGrid('contourLines', 'grid', grid);
+  const ls = checkNumbers('contourLines', 'levels', levels);
+  for (let i = 0; i < ls.length; i++) checkNumber('contourLines', `levels[${i}]`, ls[i]);
   const { contours } = await import('d3-contour');
   const w = grid.xs.length;
   const h = grid.ys.length;
@@ -86,4 +109,19 @@ export async function contourLines(grid: Grid2D, levels: readonly number[]): Pro
     }
   }
   return out;
+}
+
+/** @internal Checks that `v` is a {@link Grid2D}: `xs` and `ys` of at least 2 finite values, `values` of `xs.length × ys.length` numbers. */
+export function checkGrid(ctx: string, name: string, v: unknown): Grid2D {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${ctx}: expected ${name} to be a Grid2D { xs, ys, values }, received ${describeValue(v)}`);
+  const g = v as Record<string, unknown>;
+  for (const axis of ['xs', 'ys'] as const) {
+    const a = checkNumbers(ctx, `${name}.${axis}`, g[axis]);
+    if (a.length < 2) throw new RangeError(`${ctx}: expected ${name}.${axis} to hold at least 2 values, received ${describeValue(a)}`);
+    for (let i = 0; i < a.length; i++) checkNumber(ctx, `${name}.${axis}[${i}]`, a[i]);
+  }
+  const values = checkNumbers(ctx, `${name}.values`, g.values);
+  const n = (g.xs as ArrayLike<number>).length * (g.ys as ArrayLike<number>).length;
+  if (values.length !== n) throw new RangeError(`${ctx}: expected ${name}.values to hold xs.length × ys.length = ${n} values, received ${values.length}`);
+  return v as Grid2D;
 }

@@ -13,10 +13,10 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, ren
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readRegularFile } from '../io/read-bounded.js';
-import { decodeSafetensors, encodeSafetensors } from '../nn/safetensors.js';
-import type { StateEntry } from '../nn/module.js';
+import { decodeAs, encodeSafetensors } from '../nn/safetensors.js';
+import { isShape, numel, type StateEntry } from '../nn/module.js';
 import type { GeneratorState } from '../nn/generator.js';
-import { describeValue } from '../validate.js';
+import { checkFloat32, checkKnownFields, checkNumber, checkPath, checkRecord, describeValue } from '../validate.js';
 
 /** The checkpoint file's `format` tag. */
 export const CHECKPOINT_FORMAT = 'ferroptim-checkpoint';
@@ -27,8 +27,8 @@ export const CHECKPOINT_VERSION = 2;
 const MAX_MANIFEST_BYTES = 256 * 2 ** 20;
 /** The largest safetensors file read: the largest buffer Node can allocate. */
 const MAX_TENSOR_FILE_BYTES = bufferConstants.MAX_LENGTH;
-/** The most epochs a checkpoint may claim (a bound, not a limit anyone reaches). */
-const MAX_EPOCHS = 1_000_000;
+/** The most epochs a checkpoint may claim (a bound, not a limit anyone reaches); `train` runs no more. */
+export const MAX_EPOCHS = 1_000_000;
 
 const TMP_SUFFIX = /\.tmp-\d+$/;
 
@@ -40,9 +40,15 @@ const TMP_SUFFIX = /\.tmp-\d+$/;
  * ```ts
  * writeFileAtomic('runs/latest/metrics.json', JSON.stringify(metrics));
  * ```
- * @throws Error (Node's file system errors) if the directory does not exist or is not writable.
+ * @throws TypeError or RangeError if `path` is not a non-empty string or `bytes` neither a string
+ * nor a Uint8Array (before anything is written); Error (Node's file system errors) if the
+ * directory does not exist or is not writable.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+  checkPath('writeFileAtomic', 'path', path);
+  if (typeof bytes !== 'string' && !(bytes instanceof Uint8Array)) {
+    throw new TypeError(`writeFileAtomic: expected bytes to be a string or a Uint8Array, received ${describeValue(bytes)}`);
+  }
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     // A stale temporary is removed and the new one created exclusively: whatever was left there
@@ -71,8 +77,10 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
  * ```ts
  * removeStaleTemporaries('runs/cnn');
  * ```
+ * @throws TypeError or RangeError unless `dir` is a non-empty string.
  */
 export function removeStaleTemporaries(dir: string): void {
+  checkPath('removeStaleTemporaries', 'dir', dir);
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (e.isFile() && TMP_SUFFIX.test(e.name)) rmSync(join(dir, e.name), { force: true });
@@ -215,6 +223,182 @@ function readManifest(dir: string): CheckpointManifest {
   return raw as CheckpointManifest;
 }
 
+const q = (s: string) => JSON.stringify(s);
+const DATA_KEYS = ['epoch', 'inEpoch', 'weights', 'optimizer', 'scheduler', 'rng', 'metrics', 'config'];
+const PROGRESS_KEYS = ['batch', 'epochRng', 'lossSum', 'correct', 'seen', 'seconds', 'lr'];
+/** The strings `stateDict()` writes for the float32 values JSON has no number for. */
+const SPECIAL_FLOATS = new Set(['NaN', 'Infinity', '-Infinity', '-0']);
+const SAFE_COUNT = { integer: true, min: 0 };
+
+/** The first issue of a failed zod check, as `path: message` and the value found there. */
+function firstIssue(error: z.ZodError, root: unknown): { where: string; message: string; received: unknown; code: string } {
+  const issue = error.issues[0]!;
+  const where = issue.path.map(String).join('.');
+  const received = issue.path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), root);
+  return { where, message: issue.message, received, code: issue.code };
+}
+
+/** Checks a generator state: four unsigned 32-bit integers, not all zero (`Generator.setState` refuses that one). */
+function checkGeneratorState(ctx: string, name: string, v: unknown): void {
+  const ok = Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff) && v.some((x) => x !== 0);
+  if (!ok) throw new (Array.isArray(v) ? RangeError : TypeError)(`${ctx}: expected ${name} to be a generator state (four unsigned 32-bit integers, not all zero), received ${describeValue(v)}`);
+}
+
+/** An optimizer buffer as float32: numbers within float32's range, or the strings of {@link SPECIAL_FLOATS}. */
+function bufferOf(ctx: string, name: string, v: readonly unknown[]): Float32Array {
+  const out = new Float32Array(v.length);
+  v.forEach((x, i) => {
+    if (typeof x === 'number') out[i] = checkFloat32(ctx, `${name}[${i}]`, x);
+    else if (typeof x === 'string' && SPECIAL_FLOATS.has(x)) out[i] = Number(x);
+    else throw new TypeError(`${ctx}: expected ${name}[${i}] to be a number or one of "NaN", "Infinity", "-Infinity", "-0", received ${describeValue(x)}`);
+  });
+  return out;
+}
+
+/** Checks that `v` has a JSON text: not a function or a Symbol (which JSON leaves out), no BigInt, no cycle. */
+function checkJson(ctx: string, name: string, v: unknown): void {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(v);
+  } catch {
+    // text stays undefined
+  }
+  if (text === undefined) throw new TypeError(`${ctx}: expected ${name} to be JSON-serialisable (no BigInt, no cycles), received ${describeValue(v)}`);
+}
+
+/**
+ * Checks checkpoint data whole and prepares the bytes {@link saveCheckpoint} writes: the two
+ * safetensors files and the manifest, checked against the loader's schema. Writes nothing.
+ */
+function prepareCheckpoint(
+  ctx: string,
+  data: unknown,
+): { weightsFile: string; optimizerFile: string; weightsBytes: Buffer; optimizerBytes: Buffer; manifestText: string } {
+  const d = checkRecord(ctx, 'data', data, 'an object { epoch, inEpoch?, weights, optimizer, scheduler, rng, metrics, config }');
+  checkKnownFields(ctx, 'data', d, DATA_KEYS);
+  const epoch = checkNumber(ctx, 'data.epoch', d.epoch, { integer: true, min: 0, max: MAX_EPOCHS });
+  let inEpoch: Record<string, unknown> | null = null;
+  if (d.inEpoch !== undefined && d.inEpoch !== null) {
+    inEpoch = checkRecord(ctx, 'data.inEpoch', d.inEpoch, 'null or an object { batch, epochRng, lossSum, correct, seen, seconds, lr }');
+    checkKnownFields(ctx, 'data.inEpoch', inEpoch, PROGRESS_KEYS);
+    checkNumber(ctx, 'data.inEpoch.batch', inEpoch.batch, { ...SAFE_COUNT, min: 1 });
+    checkGeneratorState(ctx, 'data.inEpoch.epochRng', inEpoch.epochRng);
+    checkNumber(ctx, 'data.inEpoch.lossSum', inEpoch.lossSum);
+    checkNumber(ctx, 'data.inEpoch.correct', inEpoch.correct, SAFE_COUNT);
+    checkNumber(ctx, 'data.inEpoch.seen', inEpoch.seen, SAFE_COUNT);
+    checkNumber(ctx, 'data.inEpoch.seconds', inEpoch.seconds, { min: 0 });
+    checkNumber(ctx, 'data.inEpoch.lr', inEpoch.lr);
+  }
+
+  const weights = checkRecord(ctx, 'data.weights', d.weights, 'an object of tensors { data: Float32Array, shape } (a model\'s stateDict())');
+  for (const [name, e] of Object.entries(weights)) {
+    const at = `data.weights[${q(name)}]`;
+    if (name === '__metadata__') throw new RangeError(`${ctx}: ${at}: the name "__metadata__" is reserved by the safetensors format`);
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new TypeError(`${ctx}: expected ${at} to be a tensor { data: Float32Array, shape }, received ${describeValue(e)}`);
+    const t = e as { data?: unknown; shape?: unknown };
+    if (!(t.data instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${at}.data to be a Float32Array, received ${describeValue(t.data)}`);
+    if (!isShape(t.shape)) throw new TypeError(`${ctx}: expected ${at}.shape to be an array of integers >= 0, received ${describeValue(t.shape)}`);
+    if (numel(t.shape) !== t.data.length) throw new RangeError(`${ctx}: expected ${at}.shape to hold its ${t.data.length} elements, received ${describeValue(t.shape)}`);
+  }
+
+  const optimizer = checkRecord(ctx, 'data.optimizer', d.optimizer, 'an optimizer state dict { state, paramGroups }');
+  checkKnownFields(ctx, 'data.optimizer', optimizer, ['state', 'paramGroups']);
+  const stateIn = checkRecord(ctx, 'data.optimizer.state', optimizer.state, 'an object of per-parameter states');
+  // Buffers go to the safetensors file as `KEY/NAME`; the manifest keeps `{ tensor: "KEY/NAME" }`.
+  const tensors: Record<string, StateEntry> = Object.create(null);
+  const state: Record<string, Record<string, unknown>> = Object.create(null);
+  for (const [key, entry] of Object.entries(stateIn)) {
+    const at = `data.optimizer.state[${q(key)}]`;
+    const out: Record<string, unknown> = Object.create(null);
+    for (const [name, v] of Object.entries(checkRecord(ctx, at, entry))) {
+      const vat = `${at}[${q(name)}]`;
+      if (Array.isArray(v) || v instanceof Float32Array) {
+        const tname = `${key}/${name}`;
+        if (Object.hasOwn(tensors, tname)) throw new RangeError(`${ctx}: ${vat} would be stored as the tensor ${q(tname)}, as another buffer is`);
+        tensors[tname] = { data: v instanceof Float32Array ? v : bufferOf(ctx, vat, v), shape: [v.length] };
+        out[name] = { tensor: tname };
+      } else {
+        if (v !== null && typeof v === 'object' && typeof (v as { tensor?: unknown }).tensor === 'string') {
+          throw new TypeError(`${ctx}: expected ${vat} to be a buffer or a JSON value, received an object with a "tensor" key (the manifest's mark of a buffer)`);
+        }
+        out[name] = v;
+      }
+    }
+    state[key] = out;
+  }
+  if (!Array.isArray(optimizer.paramGroups)) throw new TypeError(`${ctx}: expected data.optimizer.paramGroups to be an array of param groups, received ${describeValue(optimizer.paramGroups)}`);
+  optimizer.paramGroups.forEach((g, i) => {
+    const group = checkRecord(ctx, `data.optimizer.paramGroups[${i}]`, g, 'a param group { params, ... }');
+    const ps = group.params;
+    if (!Array.isArray(ps) || !ps.every((k) => typeof k === 'string' || (Number.isSafeInteger(k) && k >= 0))) {
+      throw new TypeError(`${ctx}: expected data.optimizer.paramGroups[${i}].params to be an array of parameter keys (strings or integers >= 0), received ${describeValue(ps)}`);
+    }
+  });
+
+  const rng = checkRecord(ctx, 'data.rng', d.rng, 'an object { data, dropout? } of generator states');
+  checkGeneratorState(ctx, 'data.rng.data', rng.data);
+  if (rng.dropout !== undefined) {
+    for (const [name, g] of Object.entries(checkRecord(ctx, 'data.rng.dropout', rng.dropout, 'an object of generator states by module name'))) {
+      checkGeneratorState(ctx, `data.rng.dropout[${q(name)}]`, g);
+    }
+  }
+
+  const metrics = d.metrics;
+  if (!Array.isArray(metrics)) throw new TypeError(`${ctx}: expected data.metrics to be an array (one entry per completed epoch), received ${describeValue(metrics)}`);
+  if (metrics.length !== epoch) throw new RangeError(`${ctx}: expected data.metrics to hold one entry per completed epoch (data.epoch = ${epoch}), received ${metrics.length}`);
+  metrics.forEach((m, i) => {
+    const r = metricsEntry.safeParse(m);
+    if (!r.success) {
+      const { where, message, received, code } = firstIssue(r.error, m);
+      const at = where ? `data.metrics[${i}].${where}` : `data.metrics[${i}]`;
+      throw new (code === 'invalid_type' ? TypeError : RangeError)(`${ctx}: expected ${at} to be an epoch's metrics value (${message}), received ${describeValue(received)}`);
+    }
+    if (r.data.epoch !== i + 1) throw new RangeError(`${ctx}: expected data.metrics[${i}].epoch to be ${i + 1} (the metrics of epochs 1, 2, ... in order), received ${describeValue(r.data.epoch)}`);
+  });
+  const config = checkRecord(ctx, 'data.config', d.config);
+
+  // No scheduler is stored as null (JSON has no undefined, and the manifest needs the key).
+  const scheduler = d.scheduler === undefined ? null : d.scheduler;
+  for (const [name, v] of [['data.scheduler', scheduler], ['data.config', config], ['data.rng', rng], ['data.metrics', metrics], ['data.optimizer.paramGroups', optimizer.paramGroups], ['data.optimizer.state', state]] as const) {
+    checkJson(ctx, name, v);
+  }
+  const tag = `${String(epoch).padStart(4, '0')}${inEpoch ? `-b${String(inEpoch.batch).padStart(6, '0')}` : ''}`;
+  const weightsFile = `weights-epoch-${tag}.safetensors`;
+  const optimizerFile = `optimizer-epoch-${tag}.safetensors`;
+  const manifest = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    epoch,
+    inEpoch,
+    weightsFile,
+    optimizerFile,
+    optimizer: { state, paramGroups: optimizer.paramGroups },
+    scheduler,
+    rng,
+    metrics,
+    config,
+  };
+  const manifestText = JSON.stringify(manifest, null, 1);
+  // What loadCheckpoint will read, through its own schema: a checkpoint that is written loads.
+  const raw = parseJsonNullProto(manifestText);
+  const parsed = manifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const { where, message, received } = firstIssue(parsed.error, raw);
+    throw new RangeError(`${ctx}: data.${where} would not load back (${message}), received ${describeValue(received)} after JSON`);
+  }
+  let weightsBytes: Buffer;
+  let optimizerBytes: Buffer;
+  try {
+    weightsBytes = encodeSafetensors(weights as Record<string, StateEntry>, { format: 'pt', epoch: String(epoch) });
+    optimizerBytes = encodeSafetensors(tensors, { epoch: String(epoch) });
+  } catch (e) {
+    // Only a file above the largest Buffer gets here: the tensors were checked above.
+    if (e instanceof RangeError) throw new RangeError(`${ctx}: ${e.message}`);
+    throw e;
+  }
+  return { weightsFile, optimizerFile, weightsBytes, optimizerBytes, manifestText };
+}
+
 /**
  * Saves a checkpoint into `dir`: new safetensors files first (named by position), then
  * `checkpoint.json` (the commit point), then every older tensor file of this folder is removed.
@@ -224,6 +408,14 @@ function readManifest(dir: string): CheckpointManifest {
  * @remarks The files removed are found by their own name pattern in `dir`
  * (`weights-*.safetensors`, `optimizer-*.safetensors`, stale `*.tmp-PID`), never by what an
  * existing manifest says, so a crafted manifest cannot direct a deletion anywhere.
+ *
+ * `data` is checked whole before anything is written: its shape (as
+ * {@link CheckpointData} says), the tensors, each optimizer buffer (numbers within float32's
+ * range, or the strings "NaN", "Infinity", "-Infinity" and "-0" that `stateDict()` writes), and
+ * then the manifest as {@link loadCheckpoint} will read it, against the loader's own schema, so a
+ * checkpoint that is written can be loaded. Everything but the tensors is stored as JSON: a
+ * non-finite number outside a buffer (in `scheduler` or `config`) is stored as null, as
+ * `JSON.stringify` writes it.
  * @example
  * ```ts
  * saveCheckpoint('runs/cnn/checkpoint', {
@@ -231,44 +423,17 @@ function readManifest(dir: string): CheckpointManifest {
  *   rng: { data: generator.getState() }, metrics, config: {},
  * });
  * ```
- * @throws Error (Node's file system errors) if `dir` cannot be created or written.
+ * @throws TypeError or RangeError naming the field for data that breaks its contract, or that
+ * would not load back (before anything is written); Error (Node's file system errors) if `dir`
+ * cannot be created or written.
  */
 export function saveCheckpoint(dir: string, data: CheckpointData): void {
+  checkPath('saveCheckpoint', 'dir', dir);
+  const { weightsFile, optimizerFile, weightsBytes, optimizerBytes, manifestText } = prepareCheckpoint('saveCheckpoint', data);
   mkdirSync(dir, { recursive: true });
-  const tag = `${String(data.epoch).padStart(4, '0')}${data.inEpoch ? `-b${String(data.inEpoch.batch).padStart(6, '0')}` : ''}`;
-  const weightsFile = `weights-epoch-${tag}.safetensors`;
-  const optimizerFile = `optimizer-epoch-${tag}.safetensors`;
-  const tensors: Record<string, StateEntry> = Object.create(null);
-  const state: Record<string, Record<string, unknown>> = Object.create(null);
-  for (const [key, entry] of Object.entries(data.optimizer.state)) {
-    const out: Record<string, unknown> = Object.create(null);
-    for (const [name, v] of Object.entries(entry)) {
-      if (Array.isArray(v) || v instanceof Float32Array) {
-        const tname = `${key}/${name}`;
-        tensors[tname] = { data: v instanceof Float32Array ? v : Float32Array.from(v as number[]), shape: [(v as ArrayLike<number>).length] };
-        out[name] = { tensor: tname };
-      } else {
-        out[name] = v;
-      }
-    }
-    state[key] = out;
-  }
-  writeFileAtomic(join(dir, weightsFile), encodeSafetensors(data.weights, { format: 'pt', epoch: String(data.epoch) }));
-  writeFileAtomic(join(dir, optimizerFile), encodeSafetensors(tensors, { epoch: String(data.epoch) }));
-  const manifest = {
-    format: CHECKPOINT_FORMAT,
-    version: CHECKPOINT_VERSION,
-    epoch: data.epoch,
-    inEpoch: data.inEpoch ?? null,
-    weightsFile,
-    optimizerFile,
-    optimizer: { state, paramGroups: data.optimizer.paramGroups },
-    scheduler: data.scheduler,
-    rng: data.rng,
-    metrics: data.metrics,
-    config: data.config,
-  };
-  writeFileAtomic(join(dir, MANIFEST), JSON.stringify(manifest, null, 1));
+  writeFileAtomic(join(dir, weightsFile), weightsBytes);
+  writeFileAtomic(join(dir, optimizerFile), optimizerBytes);
+  writeFileAtomic(join(dir, MANIFEST), manifestText);
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const stale = (OWN_FILE.test(e.name) && e.name !== weightsFile && e.name !== optimizerFile) || TMP_SUFFIX.test(e.name);
     if (stale && e.isFile()) rmSync(join(dir, e.name), { force: true });
@@ -281,8 +446,10 @@ export function saveCheckpoint(dir: string, data: CheckpointData): void {
  * ```ts
  * if (hasCheckpoint(dir)) console.log(`resuming after epoch ${loadCheckpoint(dir).epoch}`);
  * ```
+ * @throws TypeError or RangeError unless `dir` is a non-empty string.
  */
 export function hasCheckpoint(dir: string): boolean {
+  checkPath('hasCheckpoint', 'dir', dir);
   return existsSync(join(dir, MANIFEST));
 }
 
@@ -296,15 +463,17 @@ export function hasCheckpoint(dir: string): boolean {
  * model.loadStateDict(ck.weights);
  * optimizer.loadStateDict(ck.optimizer as OptimizerStateDict);
  * ```
- * @throws Error if files are missing or unreadable; TypeError if a named file is not a regular
- * file; RangeError if anything is malformed or too large.
+ * @throws TypeError or RangeError unless `dir` is a non-empty string; Error if files are missing
+ * or unreadable; TypeError if a named file is not a regular file; RangeError if anything is
+ * malformed or too large.
  */
 export function loadCheckpoint(dir: string): CheckpointData {
+  checkPath('loadCheckpoint', 'dir', dir);
   const m = readManifest(dir);
   const read = (f: string) => {
     const p = join(dir, f);
     if (!existsSync(p)) throw new Error(`loadCheckpoint: ${p} is missing (named by ${join(dir, MANIFEST)})`);
-    return decodeSafetensors(readRegularFile(p, MAX_TENSOR_FILE_BYTES, 'loadCheckpoint', { noFollow: true }), p).tensors;
+    return decodeAs('loadCheckpoint', readRegularFile(p, MAX_TENSOR_FILE_BYTES, 'loadCheckpoint', { noFollow: true }), p).tensors;
   };
   const weights = read(m.weightsFile);
   const tensors = read(m.optimizerFile);

@@ -7,16 +7,16 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { clipGradNorm } from '../clip/clip-grad.js';
 import { batches, numBatches } from '../data/batches.js';
-import { loadMnist, type ImageDataset } from '../data/mnist.js';
+import { checkImageDataset, loadMnist, type ImageDataset } from '../data/mnist.js';
 import { CrossEntropyLoss } from '../nn/cross-entropy-loss.js';
 import { Dropout } from '../nn/dropout.js';
 import { Module } from '../nn/module.js';
 import { Generator } from '../nn/generator.js';
 import type { OptimizerStateDict } from '../optim/optimizer.js';
 import { Parameter } from '../tensor.js';
-import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { checkKnownKeys, checkNumber, checkOptions, checkPath, describeValue, option } from '../validate.js';
 import { encodeSafetensors } from '../nn/safetensors.js';
-import { hasCheckpoint, loadCheckpoint, removeStaleTemporaries, saveCheckpoint, writeFileAtomic, type EpochProgress } from './checkpoint.js';
+import { MAX_EPOCHS, hasCheckpoint, loadCheckpoint, removeStaleTemporaries, saveCheckpoint, writeFileAtomic, type EpochProgress } from './checkpoint.js';
 
 /** What `train` needs of an optimizer (every ferroptim optimizer has it). */
 export interface TrainableOptimizer {
@@ -196,7 +196,9 @@ export interface TrainResult {
  * ```ts
  * const { accuracy } = evaluate(model, loadMnist({ split: 'test' }));
  * ```
- * @throws TypeError or RangeError (from the model or the loss) if the data does not fit the model.
+ * @throws TypeError or RangeError if `model` is not a Module, `data` not an {@link ImageDataset},
+ * `batchSize` not an integer >= 1 or `lossFn` has no `forward` (all checked before the model is
+ * touched); TypeError or RangeError (from the model or the loss) if the data does not fit the model.
  */
 export function evaluate(
   model: Module,
@@ -209,6 +211,12 @@ export function evaluate(
   /** The fraction of images classified correctly. */
   accuracy: number;
 } {
+  if (!(model instanceof Module)) throw new TypeError(`evaluate: expected model to be a Module, received ${describeValue(model)}`);
+  checkImageDataset('evaluate', 'data', data);
+  checkNumber('evaluate', 'batchSize', batchSize, { integer: true, min: 1 });
+  if (lossFn === null || typeof lossFn !== 'object' || typeof lossFn.forward !== 'function') {
+    throw new TypeError(`evaluate: expected lossFn to be a loss with a forward() method (a CrossEntropyLoss), received ${describeValue(lossFn)}`);
+  }
   const was = model.training;
   model.eval();
   let correct = 0;
@@ -305,6 +313,15 @@ export async function trainAsync(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
+/** Whether `JSON.stringify` can write `v` (checkpoints store it as JSON). */
+function jsonable(v: unknown): boolean {
+  try {
+    return JSON.stringify(v) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 /** Removes `path.tmp-PID` files that a killed writeFileAtomic left beside `path`. */
 function removeStaleTemporariesOf(path: string): void {
   const dir = dirname(path);
@@ -324,7 +341,7 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
   ]);
   const { model, optimizer, scheduler, monitor, signal } = o;
   if (!(model instanceof Module)) throw new TypeError(`train: expected model to be a Module, received ${describeValue(model)}`);
-  if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function' || typeof optimizer.zeroGrad !== 'function') {
+  if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function' || typeof optimizer.zeroGrad !== 'function' || !Array.isArray(optimizer.paramGroups)) {
     throw new TypeError(`train: expected optimizer to be a ferroptim optimizer, received ${describeValue(optimizer)}`);
   }
   if (scheduler !== undefined && (scheduler === null || typeof scheduler !== 'object' || typeof scheduler.step !== 'function')) {
@@ -333,26 +350,32 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
   if (monitor !== undefined && (monitor === null || typeof monitor !== 'object' || typeof monitor.last !== 'function')) {
     throw new TypeError(`train: expected monitor to be a GradNormMonitor, received ${describeValue(monitor)}`);
   }
-  const interval = o.schedulerInterval ?? 'epoch';
+  const interval = option(o.schedulerInterval, 'epoch');
   if (interval !== 'epoch' && interval !== 'batch') throw new RangeError(`train: expected schedulerInterval to be 'epoch' or 'batch', received ${describeValue(interval)}`);
   const epochs = checkNumber('train', 'epochs', o.epochs, { integer: true, min: 0 });
+  // A checkpoint holds at most MAX_EPOCHS epochs.
+  if (epochs > MAX_EPOCHS) throw new RangeError(`train: expected epochs to be at most ${MAX_EPOCHS}, received ${describeValue(epochs)}`);
   const batchSize = checkNumber('train', 'batchSize', o.batchSize, { integer: true, min: 1 });
   const seed = checkNumber('train', 'seed', o.seed, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
   const clip = o.clipGradNorm === undefined ? undefined : checkNumber('train', 'clipGradNorm', o.clipGradNorm, { above: 0 });
-  const testBatchSize = checkNumber('train', 'testBatchSize', o.testBatchSize ?? 1000, { integer: true, min: 1 });
-  const maxBatches = o.maxBatches === undefined ? Infinity : checkNumber('train', 'maxBatches', o.maxBatches, { integer: true, min: 1 });
-  const every = o.checkpointEvery === undefined ? Infinity : checkNumber('train', 'checkpointEvery', o.checkpointEvery, { integer: true, min: 1 });
-  for (const k of ['checkpointDir', 'metricsFile'] as const) {
-    if (o[k] !== undefined && (typeof o[k] !== 'string' || o[k] === '')) throw new TypeError(`train: expected ${k} to be a non-empty string, received ${describeValue(o[k])}`);
-  }
+  const count = { integer: true, min: 1 };
+  const testBatchSize = checkNumber('train', 'testBatchSize', option(o.testBatchSize, 1000), count);
+  const maxBatches = o.maxBatches === undefined ? Infinity : checkNumber('train', 'maxBatches', o.maxBatches, count);
+  const every = o.checkpointEvery === undefined ? Infinity : checkNumber('train', 'checkpointEvery', o.checkpointEvery, count);
+  for (const k of ['checkpointDir', 'metricsFile'] as const) if (o[k] !== undefined) checkPath('train', k, o[k]);
   if (o.resume !== undefined && typeof o.resume !== 'boolean') throw new TypeError(`train: expected resume to be a boolean, received ${describeValue(o.resume)}`);
   if (o.resume && o.checkpointDir === undefined) throw new RangeError('train: resume needs a checkpointDir');
-  if (o.checkpointEvery !== undefined && o.checkpointDir === undefined) throw new RangeError('train: checkpointEvery needs a checkpointDir');
+  if (o.checkpointEvery !== undefined && o.checkpointDir === undefined) throw new RangeError(`train: checkpointEvery needs a checkpointDir (received checkpointEvery ${describeValue(o.checkpointEvery)} without one)`);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`train: expected signal to be an AbortSignal, received ${describeValue(signal)}`);
   if (o.runInfo !== undefined && (o.runInfo === null || typeof o.runInfo !== 'object' || Array.isArray(o.runInfo))) throw new TypeError(`train: expected runInfo to be an object, received ${describeValue(o.runInfo)}`);
+  if (o.runInfo !== undefined && !jsonable(o.runInfo)) throw new TypeError(`train: expected runInfo to be JSON-serialisable (no BigInt, no cycles), received ${describeValue(o.runInfo)}`);
   for (const k of ['onBatch', 'onEpoch'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw new TypeError(`train: expected ${k} to be a function, received ${describeValue(o[k])}`);
   }
+  if (o.checkpointDir !== undefined && typeof optimizer.stateDict !== 'function') throw new TypeError('train: a checkpointDir needs an optimizer with stateDict()');
+  if (o.resume && typeof optimizer.loadStateDict !== 'function') throw new TypeError('train: resume needs an optimizer with loadStateDict()');
+  if (o.trainData !== undefined) checkImageDataset('train', 'trainData', o.trainData);
+  if (o.testData !== undefined) checkImageDataset('train', 'testData', o.testData);
   const trainData = o.trainData ?? loadMnist({ split: 'train' });
   const testData = o.testData ?? loadMnist({ split: 'test' });
   const params = model.parameters();
@@ -498,9 +521,12 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
  * ```ts
  * saveWeights(model, 'runs/cnn/model.safetensors');
  * ```
- * @throws Error (Node's file system errors) if the file cannot be written.
+ * @throws TypeError or RangeError if `model` is not a Module or `path` not a non-empty string
+ * (before anything is written); Error (Node's file system errors) if the file cannot be written.
  */
 export function saveWeights(model: Module, path: string): void {
+  if (!(model instanceof Module)) throw new TypeError(`saveWeights: expected model to be a Module, received ${describeValue(model)}`);
+  checkPath('saveWeights', 'path', path);
   mkdirSync(dirname(path) || '.', { recursive: true });
   writeFileAtomic(path, encodeSafetensors(model.stateDict(), { format: 'pt' }));
 }
@@ -521,7 +547,9 @@ export interface RunPaths {
  * ```ts
  * const { checkpointDir, metricsFile } = outputPaths('runs/cnn');
  * ```
+ * @throws TypeError or RangeError unless `dir` is a non-empty string.
  */
 export function outputPaths(dir: string): RunPaths {
+  checkPath('outputPaths', 'dir', dir);
   return { checkpointDir: join(dir, 'checkpoint'), metricsFile: join(dir, 'metrics.jsonl'), weightsFile: join(dir, 'model.safetensors') };
 }
