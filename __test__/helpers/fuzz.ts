@@ -44,20 +44,16 @@ export function runs(defaultRuns: number): fc.Parameters<unknown> {
 /** Runs a property; a failure reports fast-check's counterexample, seed and path, and what went wrong. */
 export function check(t: ExecutionContext, property: fc.IProperty<any>, defaultRuns: number): void {
   tally.rejected = tally.accepted = 0;
-  const out = fc.check(property, runs(defaultRuns) as fc.Parameters<any>);
-  if (STATS) t.log(`calls rejected: ${tally.rejected}, accepted: ${tally.accepted}`);
-  if (!out.failed) {
-    t.pass();
-    return;
-  }
-  const cause = out.errorInstance instanceof Error ? out.errorInstance.message : String(out.errorInstance);
-  t.fail(`${fc.defaultReportMessage(out) ?? 'property failed'}\n\nFailure: ${cause}`);
+  report(t, fc.check(property, runs(defaultRuns) as fc.Parameters<any>));
 }
 
 /** {@link check} for an async property. */
 export async function checkAsync(t: ExecutionContext, property: fc.IAsyncProperty<any>, defaultRuns: number): Promise<void> {
   tally.rejected = tally.accepted = 0;
-  const out = await fc.check(property, runs(defaultRuns) as fc.Parameters<any>);
+  report(t, await fc.check(property, runs(defaultRuns) as fc.Parameters<any>));
+}
+
+function report(t: ExecutionContext, out: fc.RunDetails<any>): void {
   if (STATS) t.log(`calls rejected: ${tally.rejected}, accepted: ${tally.accepted}`);
   if (!out.failed) {
     t.pass();
