@@ -4,7 +4,7 @@
  */
 import { Generator as RandomGenerator } from '../nn/generator.js';
 import type { Tensor } from '../nn/module.js';
-import { checkKnownKeys, checkNumber, checkOptions, describeValue, option } from '../validate.js';
+import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue, option } from '../validate.js';
 import { checkImageDataset, type ImageDataset } from './mnist.js';
 
 /** One mini-batch. The buffers are reused by the next batch of the same iterator. */
@@ -45,7 +45,7 @@ const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 export function numBatches(length: number, batchSize: number, dropLast = false): number {
   checkNumber('numBatches', 'length', length, { integer: true, min: 0 });
   checkNumber('numBatches', 'batchSize', batchSize, { integer: true, min: 1 });
-  if (typeof dropLast !== 'boolean') throw new TypeError(`numBatches: expected dropLast to be a boolean, received ${describeValue(dropLast)}`);
+  checkBoolean('numBatches', 'dropLast', dropLast);
   return dropLast ? Math.floor(length / batchSize) : Math.ceil(length / batchSize);
 }
 
@@ -65,12 +65,10 @@ export function batches(data: ImageDataset, options: BatchesOptions): Generator<
   const o = checkOptions('batches', options);
   checkKnownKeys('batches', o, ['batchSize', 'shuffle', 'generator', 'dropLast']);
   const bs = checkNumber('batches', 'batchSize', o.batchSize, { integer: true, min: 1 });
-  const shuffle = option(o.shuffle, false);
-  if (typeof shuffle !== 'boolean') throw new TypeError(`batches: expected shuffle to be a boolean, received ${describeValue(shuffle)}`);
+  const shuffle = checkBoolean('batches', 'shuffle', option(o.shuffle, false));
   if (o.generator !== undefined && !(o.generator instanceof RandomGenerator)) throw new TypeError(`batches: expected generator to be a Generator, received ${describeValue(o.generator)}`);
   if (shuffle && o.generator === undefined) throw new TypeError(`batches: expected generator to be a Generator when shuffle is true, received ${describeValue(o.generator)}`);
-  const dropLast = option(o.dropLast, false);
-  if (typeof dropLast !== 'boolean') throw new TypeError(`batches: expected dropLast to be a boolean, received ${describeValue(dropLast)}`);
+  const dropLast = checkBoolean('batches', 'dropLast', option(o.dropLast, false));
   return iterate(ds, bs, shuffle ? (o.generator as RandomGenerator) : null, dropLast);
 }
 

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { readRegularFile } from '../io/read-bounded.js';
-import { checkKnownKeys, checkNumber, checkOptions, checkPath, checkString, describeValue, option } from '../validate.js';
+import { checkKnownKeys, checkNumber, checkOneOf, checkOptions, checkPath, checkString, describeValue, option } from '../validate.js';
 
 /** Which half of MNIST. */
 export type MnistSplit = 'train' | 'test';
@@ -263,8 +263,7 @@ function parseIdxAs(ctx: string, bytes: Uint8Array, path: string, expectedMagic:
 export function loadMnist(options: LoadMnistOptions = {}): ImageDataset {
   const o = checkOptions('loadMnist', options);
   checkKnownKeys('loadMnist', o, ['split', 'dir', 'limit']);
-  const split = option(o.split, 'train');
-  if (split !== 'train' && split !== 'test') throw new RangeError(`loadMnist: expected split to be 'train' or 'test', received ${describeValue(split)}`);
+  const split = checkOneOf('loadMnist', 'split', option(o.split, 'train'), ['train', 'test']);
   if (o.dir !== undefined) checkPath('loadMnist', 'dir', o.dir);
   const limit = o.limit === undefined ? Infinity : checkNumber('loadMnist', 'limit', o.limit, { integer: true, min: 1 });
   const dir = (o.dir as string | undefined) ?? defaultMnistDir();

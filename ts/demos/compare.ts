@@ -7,7 +7,7 @@ import { checkImageDataset, loadMnist, type ImageDataset } from '../data/mnist.j
 import { cnn, mlp } from '../nn/presets.js';
 import { train, type BatchProgress, type EpochMetrics } from '../train/train.js';
 import { MAX_EPOCHS } from '../train/checkpoint.js';
-import { checkFunction, checkKnownKeys, checkNumber, checkOptions, describeValue, option } from '../validate.js';
+import { checkBoolean, checkFunction, checkKnownKeys, checkNumber, checkOneOf, checkOptions, describeValue, option } from '../validate.js';
 import { OPTIMIZER_CLASSES, checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
 
 /**
@@ -120,16 +120,14 @@ export function compare(options: CompareOptions = {}): CompareResult {
     'optimizers', 'lr', 'epochs', 'batchSize', 'seed', 'model', 'trainData', 'testData', 'perBatch', 'maxBatches', 'onBatch', 'onEpoch', 'onStart',
   ]);
   const lr = checkNumber('compare', 'lr', option(o.lr, 1e-3), { above: 0 });
-  const epochs = checkNumber('compare', 'epochs', option(o.epochs, 5), { integer: true, min: 0 });
-  if (epochs > MAX_EPOCHS) throw new RangeError(`compare: expected epochs to be at most ${MAX_EPOCHS}, received ${describeValue(epochs)}`);
+  const epochs = checkNumber('compare', 'epochs', option(o.epochs, 5), { integer: true, min: 0, max: MAX_EPOCHS });
   const batchSize = checkNumber('compare', 'batchSize', option(o.batchSize, 128), { integer: true, min: 1 });
   const seed = checkNumber('compare', 'seed', option(o.seed, 0), { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-  const modelName = option<string>(o.model, 'cnn');
-  if (modelName !== 'cnn' && modelName !== 'mlp') throw new RangeError(`compare: expected model to be 'cnn' or 'mlp', received ${describeValue(modelName)}`);
+  const modelName = checkOneOf('compare', 'model', option<unknown>(o.model, 'cnn'), ['cnn', 'mlp']);
   const names = option<unknown>(o.optimizers, ['sgd', 'adam', 'rmsprop', 'adamw']);
   if (!Array.isArray(names) || names.length === 0) throw new RangeError(`compare: expected optimizers to be a non-empty array, received ${describeValue(names)}`);
   if (o.maxBatches !== undefined) checkNumber('compare', 'maxBatches', o.maxBatches, { integer: true, min: 1 });
-  if (o.perBatch !== undefined && typeof o.perBatch !== 'boolean') throw new TypeError(`compare: expected perBatch to be a boolean, received ${describeValue(o.perBatch)}`);
+  if (o.perBatch !== undefined) checkBoolean('compare', 'perBatch', o.perBatch);
   for (const k of ['onBatch', 'onEpoch', 'onStart'] as const) if (o[k] !== undefined) checkFunction('compare', k, o[k]);
   if (o.trainData !== undefined) checkImageDataset('compare', 'trainData', o.trainData);
   if (o.testData !== undefined) checkImageDataset('compare', 'testData', o.testData);

@@ -18,7 +18,7 @@ import { SGD } from '../optim/sgd.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Parameter } from '../tensor.js';
 import type { TrainableOptimizer } from '../train/train.js';
-import { checkKnownFields, checkRecord, describeValue } from '../validate.js';
+import { checkKnownFields, checkRecord, checkString, describeValue } from '../validate.js';
 
 type OptimizerCtor = new (params: Parameter[], options?: Record<string, unknown>) => Optimizer<object>;
 
@@ -121,7 +121,7 @@ export function checkSpec(ctx: string, name: string, v: unknown): OptimizerSpec 
     throw new (typeof s.name === 'string' ? RangeError : TypeError)(`${ctx}: expected ${name}.name to be one of ${OPTIMIZER_NAMES.join(', ')}, received ${describeValue(s.name)}`);
   }
   checkRecord(ctx, `${name}.options`, s.options, 'an object of constructor options');
-  if (typeof s.label !== 'string') throw new TypeError(`${ctx}: expected ${name}.label to be a string, received ${describeValue(s.label)}`);
+  checkString(ctx, `${name}.label`, s.label);
   return s as unknown as OptimizerSpec;
 }
 

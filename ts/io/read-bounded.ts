@@ -3,7 +3,7 @@
  * @module
  */
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { checkPath, describeValue } from '../validate.js';
+import { checkNumber, checkOptions, checkPath } from '../validate.js';
 
 /** Options of {@link readRegularFile}. */
 export interface ReadRegularFileOptions {
@@ -37,19 +37,17 @@ export interface ReadRegularFileOptions {
  */
 export function readRegularFile(path: string, maxBytes: number, ctx: string, options: ReadRegularFileOptions = {}): Buffer {
   checkPath(ctx, 'path', path);
-  if (options === null || typeof options !== 'object') throw new TypeError(`${ctx}: expected an options object, received ${describeValue(options)}`);
-  if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
-    throw new RangeError(`${ctx}: expected maxBytes to be an integer >= 0, received ${describeValue(maxBytes)}`);
-  }
+  const o = checkOptions(ctx, options);
+  checkNumber(ctx, 'maxBytes', maxBytes, { integer: true, min: 0 });
   // O_NONBLOCK keeps open() from waiting for a FIFO's writer; Windows has no such flag (nor FIFOs).
   // O_NOFOLLOW makes open() fail on a symbolic link (ELOOP) instead of reading what it points to.
-  const flags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (options.noFollow ? (constants.O_NOFOLLOW ?? 0) : 0);
+  const flags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (o.noFollow ? (constants.O_NOFOLLOW ?? 0) : 0);
   const cannotRead = (e: unknown) => new Error(`${ctx}: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   let fd: number;
   try {
     fd = openSync(path, flags);
   } catch (e) {
-    if (options.noFollow && (e as NodeJS.ErrnoException).code === 'ELOOP') {
+    if (o.noFollow && (e as NodeJS.ErrnoException).code === 'ELOOP') {
       throw new TypeError(`${ctx}: expected ${path} to be a regular file, received a symbolic link`);
     }
     throw cannotRead(e);

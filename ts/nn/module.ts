@@ -4,7 +4,8 @@
  * @module
  */
 import { Parameter } from '../tensor.js';
-import { checkKnownKeys, checkOptions, describeValue } from '../validate.js';
+import { checkBoolean, checkKnownKeys, checkOptions, describeValue } from '../validate.js';
+import { boolOption } from './options.js';
 
 /** A dense float32 array with a shape in PyTorch's contiguous (row-major, NCHW) layout. */
 export interface Tensor {
@@ -24,6 +25,11 @@ export interface Tensor {
  */
 export function numel(shape: readonly number[]): number {
   if (!isShape(shape)) throw new TypeError(`numel: expected shape to be an array of integers >= 0, received ${describeValue(shape)}`);
+  return product(shape);
+}
+
+/** The product of a shape already checked by {@link isShape}. */
+function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
@@ -44,7 +50,8 @@ export function isShape(v: unknown): v is number[] {
 export function tensor(data: Float32Array, shape: readonly number[]): Tensor {
   if (!(data instanceof Float32Array)) throw new TypeError(`tensor: expected data to be a Float32Array, received ${describeValue(data)}`);
   if (!isShape(shape)) throw new TypeError(`tensor: expected shape to be an array of integers >= 0, received ${describeValue(shape)}`);
-  if (numel(shape) !== data.length) throw new RangeError(`tensor: shape ${describeValue(shape)} holds ${numel(shape)} elements, data has ${data.length}`);
+  const n = product(shape);
+  if (n !== data.length) throw new RangeError(`tensor: shape ${describeValue(shape)} holds ${n} elements, data has ${data.length}`);
   return { data, shape: [...shape] };
 }
 
@@ -54,7 +61,7 @@ export function checkTensor(ctx: string, name: string, x: unknown): Tensor {
   if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
     throw new TypeError(`${ctx}: expected ${name} to be a tensor { data: Float32Array, shape: number[] }, received ${describeValue(x)}`);
   }
-  if (!isShape(t.shape) || numel(t.shape) !== t.data.length) {
+  if (!isShape(t.shape) || product(t.shape) !== t.data.length) {
     throw new RangeError(`${ctx}: ${name} has shape ${describeValue(t.shape)} but ${t.data.length} elements`);
   }
   return t;
@@ -205,9 +212,9 @@ export abstract class Module {
     const ctx = `${this.constructor.name}.zeroGrad`;
     const o = checkOptions(ctx, options);
     checkKnownKeys(ctx, o, ['setToNone']);
-    if (o.setToNone !== undefined && typeof o.setToNone !== 'boolean') throw new TypeError(`${ctx}: expected setToNone to be a boolean, received ${describeValue(o.setToNone)}`);
+    const setToNone = boolOption(ctx, 'setToNone', o.setToNone, false);
     for (const p of this.parameters()) {
-      if (o.setToNone) p.grad = null;
+      if (setToNone) p.grad = null;
       else if (p.grad) p.grad.fill(0);
       else p.grad = new Float32Array(p.numel);
     }
@@ -233,7 +240,7 @@ export abstract class Module {
   loadStateDict(sd: Record<string, StateEntry | Float32Array>, strict = true): void {
     const ctx = `${this.constructor.name}.loadStateDict`;
     if (sd === null || typeof sd !== 'object' || Array.isArray(sd)) throw new TypeError(`${ctx}: expected an object of tensors, received ${describeValue(sd)}`);
-    if (typeof strict !== 'boolean') throw new TypeError(`${ctx}: expected strict to be a boolean, received ${describeValue(strict)}`);
+    checkBoolean(ctx, 'strict', strict);
     const params = new Map(this.namedParameters());
     const plan: Array<[Parameter, Float32Array]> = [];
     for (const [name, p] of params) {

@@ -2,7 +2,7 @@
  * Argument checks shared by the layers.
  * @module
  */
-import { MAX_ELEMENTS, checkNumber, describeValue } from '../validate.js';
+import { MAX_ELEMENTS, checkBoolean, checkNumber, describeValue } from '../validate.js';
 import { Generator, defaultGenerator } from './generator.js';
 
 /** A size given as one number for both axes or as `[height, width]`. */
@@ -49,9 +49,7 @@ export function generatorOption(ctx: string, g: unknown): Generator {
 
 /** @internal Checks a boolean option with a default. */
 export function boolOption(ctx: string, name: string, v: unknown, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw new TypeError(`${ctx}: expected ${name} to be a boolean, received ${describeValue(v)}`);
-  return v;
+  return v === undefined ? dflt : checkBoolean(ctx, name, v);
 }
 
 /** @internal Formats a shape for messages. */

@@ -4,8 +4,8 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { readRegularFile } from '../io/read-bounded.js';
-import { checkPath, describeValue, isPlainObject } from '../validate.js';
-import { Module, numel, type StateEntry } from './module.js';
+import { checkBoolean, checkPath, checkString, describeValue, isPlainObject } from '../validate.js';
+import { Module, isShape, numel, type StateEntry } from './module.js';
 
 /** Decoded safetensors contents. */
 export interface SafetensorsContents {
@@ -55,8 +55,7 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
   const header: Record<string, unknown> = Object.create(null);
   const meta: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(metadata)) {
-    if (typeof v !== 'string') throw new TypeError(`${ctx}: expected metadata ${q(k)} to be a string, received ${describeValue(v)}`);
-    meta[k] = v;
+    meta[k] = checkString(ctx, `metadata ${q(k)}`, v);
   }
   if (Object.keys(meta).length > 0) header.__metadata__ = meta;
   let offset = 0;
@@ -67,7 +66,7 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
     if (t === null || typeof t !== 'object') throw new TypeError(`${ctx}: expected ${q(name)} to be a tensor { data: Float32Array, shape }, received ${describeValue(t)}`);
     if (!(t.data instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${q(name)} to hold a Float32Array, received ${describeValue(t.data)}`);
     const shape: unknown = t.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    if (!isShape(shape)) {
       throw new TypeError(`${ctx}: expected ${q(name)} shape to be an array of integers >= 0, received ${describeValue(shape)}`);
     }
     if (numel(shape) !== t.data.length) {
@@ -126,7 +125,7 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsContents {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`decodeSafetensors: expected bytes to be a Uint8Array, received ${describeValue(bytes)}`);
-  if (typeof source !== 'string') throw new TypeError(`decodeSafetensors: expected source to be a string, received ${describeValue(source)}`);
+  checkString('decodeSafetensors', 'source', source);
   return decodeAs('decodeSafetensors', bytes, source);
 }
 
@@ -169,11 +168,11 @@ export function decodeAs(fn: string, bytes: Uint8Array, source: string): Safeten
     if (info === null || typeof info !== 'object' || Array.isArray(info)) {
       throw new TypeError(`${ctx}: expected ${what} to be an object { dtype, shape, data_offsets }, received ${describeValue(info)}`);
     }
-    const { dtype, shape, data_offsets: offs } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof dtype !== 'string') throw new TypeError(`${ctx}: expected ${what} dtype to be a string, received ${describeValue(dtype)}`);
+    const { shape, data_offsets: offs } = info as { shape?: unknown; data_offsets?: unknown };
+    const dtype = checkString(ctx, `${what} dtype`, (info as { dtype?: unknown }).dtype);
     const size = DTYPE_SIZES.get(dtype);
     if (size === undefined) throw new RangeError(`${ctx}: expected ${what} dtype to be a safetensors dtype (${[...DTYPE_SIZES.keys()].join(', ')}), received ${q(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    if (!isShape(shape)) {
       throw new TypeError(`${ctx}: expected ${what} shape to be an array of integers >= 0, received ${describeValue(shape)}`);
     }
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -220,8 +219,7 @@ function checkMetadata(ctx: string, info: unknown): Record<string, string> {
   if (info === null) return out;
   if (typeof info !== 'object' || Array.isArray(info)) throw new TypeError(`${ctx}: expected __metadata__ to be an object of strings, received ${describeValue(info)}`);
   for (const [k, v] of Object.entries(info)) {
-    if (typeof v !== 'string') throw new TypeError(`${ctx}: expected __metadata__ ${q(k)} to be a string, received ${describeValue(v)}`);
-    out[k] = v;
+    out[k] = checkString(ctx, `__metadata__ ${q(k)}`, v);
   }
   return out;
 }
@@ -293,7 +291,7 @@ function findDuplicateKey(json: string): { key: string; where: string } | undefi
 export function loadWeights(model: Module, path: string, strict = true): void {
   if (!(model instanceof Module)) throw new TypeError(`loadWeights: expected model to be a Module, received ${describeValue(model)}`);
   checkPath('loadWeights', 'path', path);
-  if (typeof strict !== 'boolean') throw new TypeError(`loadWeights: expected strict to be a boolean, received ${describeValue(strict)}`);
+  checkBoolean('loadWeights', 'strict', strict);
   const { tensors } = decodeAs('loadWeights', readRegularFile(path, MAX_FILE_BYTES, 'loadWeights'), path);
   model.loadStateDict(tensors, strict);
 }

@@ -8,8 +8,8 @@ import { resolveFunction2D, sampleGridAs, checkRange, type Function2D, type Rang
 import type { RaceResult, RaceRun } from '../demos/race.js';
 import type { RegressResult } from '../demos/regress.js';
 import type { CompareResult, CompareRun } from '../demos/compare.js';
-import { checkKnownKeys, checkNumber, checkNumbers, checkOneOf, checkOptions, checkString, describeValue, isPlainObject, option } from '../validate.js';
-import { MAX_LEVELS, contourLevelsAs, contourLines, logDomain } from './contour.js';
+import { checkBoolean, checkKnownKeys, checkNumber, checkNumbers, checkOneOf, checkOptions, checkRecord, checkString, describeValue, option } from '../validate.js';
+import { MAX_LEVELS, contourLines, logDomain, spacedLevels } from './contour.js';
 import { CHART_FONT, type ChartSpec } from './render.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -71,7 +71,8 @@ async function contourLayer(ctx: string, f: Function2D, o: ContourOptions, opaci
       `${ctx}: ${f.label} takes values from ${describeValue(domain[0])} to ${describeValue(domain[1])} on the ${n}×${n} grid over range x [${range.x.join(', ')}], y [${range.y.join(', ')}]; contour levels need a finite interval, choose another range or resolution`,
     );
   }
-  const levels = contourLevelsAs(ctx, domain[0], domain[1], count, scale, 'levels');
+  // Checked above: count by contourOptions, the interval here, and logDomain's low end is > 0.
+  const levels = spacedLevels(domain[0], domain[1], count, scale);
   const rows = await contourLines(grid, levels);
   const layer = {
     data: { values: rows },
@@ -134,6 +135,24 @@ function fmt(v: number): string {
  * filled, so it differs from every end marker.
  */
 const DIVERGED_SHAPE = 'M-1,-1L1,1M-1,1L1,-1';
+
+/**
+ * The two layers of the ✕ at each of `values` (`x`, `y`, `note`): a wide black outline, silent for
+ * screen readers, under a coloured stroke that carries the note. `encoding` goes to both layers,
+ * `colour` to the top one only (without it, the chart's own colour encoding applies).
+ */
+function crossLayers(
+  values: ReadonlyArray<Record<string, unknown>>,
+  mark: { size: number; strokeWidth: number; outlineWidth: number; clip?: boolean },
+  encoding: Record<string, unknown> = {},
+  colour: Record<string, unknown> = {},
+): Array<Record<string, unknown>> {
+  const base = { type: 'point', shape: DIVERGED_SHAPE, filled: false, size: mark.size, opacity: 1, ...(mark.clip ? { clip: true } : {}) };
+  return [
+    { data: { values }, mark: { ...base, strokeWidth: mark.outlineWidth, aria: false }, encoding: { ...encoding, color: { value: 'black' } } },
+    { data: { values }, mark: { ...base, strokeWidth: mark.strokeWidth }, encoding: { ...encoding, ...colour, description: { field: 'note' } } },
+  ];
+}
 
 /** End-marker shapes, one per run in order; the ✕ is kept for divergence. */
 const END_SHAPES = ['circle', 'square', 'diamond', 'triangle-up', 'triangle-down', 'triangle-right', 'triangle-left', 'cross'];
@@ -375,8 +394,7 @@ export async function raceChart(result: RaceResult, options: ContourOptions = {}
             encoding: { x, y, color: { ...color, legend: null }, shape: byRun(END_SHAPES), size: byRun(sizes), description: { field: 'note' } },
           },
           // The ✕ may sit on the frame, where the path left the window: not clipped.
-          { data: { values: blown }, mark: { type: 'point', shape: DIVERGED_SHAPE, filled: false, size: 260, strokeWidth: 6, color: 'black', opacity: 1, aria: false }, encoding: { x, y } },
-          { data: { values: blown }, mark: { type: 'point', shape: DIVERGED_SHAPE, filled: false, size: 260, strokeWidth: 3.2, opacity: 1 }, encoding: { x, y, color: { ...color, legend: null }, description: { field: 'note' } } },
+          ...crossLayers(blown, { size: 260, strokeWidth: 3.2, outlineWidth: 6 }, { x, y }, { color: { ...color, legend: null } }),
         ],
       },
     ],
@@ -440,8 +458,7 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   if (!Array.isArray(series)) throw new TypeError(`${ctx}: expected series to be a non-empty array of { name, x, y }, received ${describeValue(series)}`);
   if (series.length === 0) throw new RangeError(`${ctx}: expected at least one series, received ${describeValue(series)}`);
   series.forEach((s: unknown, i) => {
-    if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new TypeError(`${ctx}: expected series[${i}] to be a series { name, x, y }, received ${describeValue(s)}`);
-    const r = s as Record<string, unknown>;
+    const r = fieldObject(ctx, `series[${i}]`, s, 'a series { name, x, y }');
     checkString(ctx, `series[${i}].name`, r.name);
     checkNumbers(ctx, `series[${i}].x`, r.x);
     checkNumbers(ctx, `series[${i}].y`, r.y);
@@ -452,12 +469,10 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
   for (const k of ['title', 'xTitle', 'yTitle'] as const) checkString(ctx, k, o[k]);
   for (const k of ['subtitle', 'legendTitle', 'scheme'] as const) if (o[k] !== undefined) checkString(ctx, k, o[k]);
   if (o.yScale !== undefined) checkOneOf(ctx, 'yScale', o.yScale, ['linear', 'log', 'auto']);
-  for (const k of ['points', 'integerX'] as const) {
-    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`${ctx}: expected ${k} to be a boolean, received ${describeValue(o[k])}`);
-  }
+  for (const k of ['points', 'integerX'] as const) if (o[k] !== undefined) checkBoolean(ctx, k, o[k]);
   if (o.strokeWidths !== undefined) {
-    if (!isPlainObject(o.strokeWidths)) throw new TypeError(`${ctx}: expected strokeWidths to be an object of widths by series name, received ${describeValue(o.strokeWidths)}`);
-    for (const [name, w] of Object.entries(o.strokeWidths)) checkNumber(ctx, `strokeWidths[${JSON.stringify(name)}]`, w, { above: 0 });
+    const widths = checkRecord(ctx, 'strokeWidths', o.strokeWidths, 'an object of widths by series name');
+    for (const [name, w] of Object.entries(widths)) checkNumber(ctx, `strokeWidths[${JSON.stringify(name)}]`, w, { above: 0 });
   }
   const finite: number[] = [];
   for (const s of series) {
@@ -508,12 +523,7 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
       },
       ...(o.points ? [{ mark: { type: 'point', filled: true, size: 70, opacity: 1, clip: true }, encoding: { shape: { ...shape, legend: null } } }] : []),
       ...(lone.length > 0 ? [{ data: { values: lone }, mark: { type: 'point', filled: true, size: 70, opacity: 1, clip: true } }] : []),
-      ...(blown.length > 0
-        ? [
-            { data: { values: blown }, mark: { type: 'point', shape: DIVERGED_SHAPE, filled: false, size: 200, strokeWidth: 5.5, opacity: 1, clip: true, aria: false }, encoding: { color: { value: 'black' } } },
-            { data: { values: blown }, mark: { type: 'point', shape: DIVERGED_SHAPE, filled: false, size: 200, strokeWidth: 3, opacity: 1, clip: true }, encoding: { description: { field: 'note' } } },
-          ]
-        : []),
+      ...(blown.length > 0 ? crossLayers(blown, { size: 200, strokeWidth: 3, outlineWidth: 5.5, clip: true }) : []),
     ],
   } as unknown as ChartSpec;
 }
@@ -636,14 +646,20 @@ export function batchLossChart(result: CompareResult): ChartSpec {
 // ---------------------------------------------------------------------------------------------
 // The results the charts draw: checked whole, so a malformed one is named, not met half-drawn.
 
-function resultObject(ctx: string, v: unknown, what: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${ctx}: expected result to be ${what}, received ${describeValue(v)}`);
-  return v as Record<string, unknown>;
-}
-
 function fieldObject(ctx: string, name: string, v: unknown, what: string): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${ctx}: expected ${name} to be ${what}, received ${describeValue(v)}`);
   return v as Record<string, unknown>;
+}
+
+/** Checks `result.runs`: a non-empty array of objects (`what`) with a string label, each then given to `check`. */
+function forEachRun(ctx: string, runs: unknown, what: string, check: (run: Record<string, unknown>, at: string) => void): void {
+  if (!Array.isArray(runs) || runs.length === 0) throw new TypeError(`${ctx}: expected result.runs to be a non-empty array of runs, received ${describeValue(runs)}`);
+  runs.forEach((run: unknown, i) => {
+    const at = `result.runs[${i}]`;
+    const u = fieldObject(ctx, at, run, what);
+    checkString(ctx, `${at}.label`, u.label);
+    check(u, at);
+  });
 }
 
 const checkCount = (ctx: string, name: string, v: unknown, min: number) => checkNumber(ctx, name, v, { integer: true, min });
@@ -658,7 +674,7 @@ function checkDiverged(ctx: string, name: string, v: unknown): void {
 
 /** Checks a {@link race} result: its function, start, steps and runs (paths of equal lengths). */
 function checkRaceResult(ctx: string, v: unknown): RaceResult {
-  const r = resultObject(ctx, v, 'a race() result');
+  const r = fieldObject(ctx, 'result', v, 'a race() result');
   if (typeof r.fn !== 'object') throw new TypeError(`${ctx}: expected result.fn to be a Function2D, received ${describeValue(r.fn)}`);
   const f = resolveFunction2D(ctx, 'result.fn', r.fn);
   checkString(ctx, 'result.fn.label', f.label);
@@ -666,11 +682,7 @@ function checkRaceResult(ctx: string, v: unknown): RaceResult {
   if (!Array.isArray(start) || start.length !== 2) throw new TypeError(`${ctx}: expected result.start to be a pair [x, y], received ${describeValue(start)}`);
   start.forEach((x, i) => checkNumber(ctx, `result.start[${i}]`, x));
   checkCount(ctx, 'result.steps', r.steps, 0);
-  if (!Array.isArray(r.runs) || r.runs.length === 0) throw new TypeError(`${ctx}: expected result.runs to be a non-empty array of runs, received ${describeValue(r.runs)}`);
-  r.runs.forEach((run: unknown, i) => {
-    const at = `result.runs[${i}]`;
-    const u = fieldObject(ctx, at, run, 'a run { label, x, y, loss, final, steps, diverged }');
-    checkString(ctx, `${at}.label`, u.label);
+  forEachRun(ctx, r.runs, 'a run { label, x, y, loss, final, steps, diverged }', (u, at) => {
     const n = checkNumbers(ctx, `${at}.x`, u.x).length;
     for (const k of ['y', 'loss'] as const) {
       const len = checkNumbers(ctx, `${at}.${k}`, u[k]).length;
@@ -680,14 +692,14 @@ function checkRaceResult(ctx: string, v: unknown): RaceResult {
     const fin = fieldObject(ctx, `${at}.final`, u.final, '{ x, y, loss }');
     for (const k of ['x', 'y', 'loss'] as const) if (typeof fin[k] !== 'number') throw new TypeError(`${ctx}: expected ${at}.final.${k} to be a number, received ${describeValue(fin[k])}`);
     checkCount(ctx, `${at}.steps`, u.steps, 0);
-    if (typeof u.diverged !== 'boolean') throw new TypeError(`${ctx}: expected ${at}.diverged to be a boolean, received ${describeValue(u.diverged)}`);
+    checkBoolean(ctx, `${at}.diverged`, u.diverged);
   });
   return v as RaceResult;
 }
 
 /** Checks a {@link regress} result: per-batch and per-epoch losses that agree with batchesPerEpoch. */
 function checkRegressResult(ctx: string, v: unknown): RegressResult {
-  const r = resultObject(ctx, v, 'a regress() result');
+  const r = fieldObject(ctx, 'result', v, 'a regress() result');
   const losses = checkNumbers(ctx, 'result.losses', r.losses);
   const epochs = checkNumbers(ctx, 'result.epochLosses', r.epochLosses).length;
   const nb = checkCount(ctx, 'result.batchesPerEpoch', r.batchesPerEpoch, 1);
@@ -708,15 +720,11 @@ function checkRegressResult(ctx: string, v: unknown): RegressResult {
 
 /** Checks a {@link compare} result: its model, sizes and runs (metrics with epoch and trainLoss, optional batch losses). */
 function checkCompareResult(ctx: string, v: unknown): CompareResult {
-  const r = resultObject(ctx, v, 'a compare() result');
+  const r = fieldObject(ctx, 'result', v, 'a compare() result');
   checkOneOf(ctx, 'result.model', r.model, ['cnn', 'mlp']);
   checkCount(ctx, 'result.trainSize', r.trainSize, 0);
   checkCount(ctx, 'result.testSize', r.testSize, 0);
-  if (!Array.isArray(r.runs) || r.runs.length === 0) throw new TypeError(`${ctx}: expected result.runs to be a non-empty array of runs, received ${describeValue(r.runs)}`);
-  r.runs.forEach((run: unknown, i) => {
-    const at = `result.runs[${i}]`;
-    const u = fieldObject(ctx, at, run, 'a run { label, metrics, batchLosses?, diverged? }');
-    checkString(ctx, `${at}.label`, u.label);
+  forEachRun(ctx, r.runs, 'a run { label, metrics, batchLosses?, diverged? }', (u, at) => {
     if (!Array.isArray(u.metrics)) throw new TypeError(`${ctx}: expected ${at}.metrics to be an array of epoch metrics, received ${describeValue(u.metrics)}`);
     u.metrics.forEach((m: unknown, j) => {
       const e = fieldObject(ctx, `${at}.metrics[${j}]`, m, 'epoch metrics { epoch, trainLoss, ... }');

@@ -31,22 +31,19 @@ export const MAX_LEVELS = 10_000;
  * `lo <= 0`.
  */
 export function contourLevels(lo: number, hi: number, count = 50, scale: 'linear' | 'log' = 'linear'): number[] {
-  return contourLevelsAs('contourLevels', lo, hi, count, scale);
-}
-
-/** @internal {@link contourLevels} with errors prefixed by `ctx` (and `count` named `countName`). */
-export function contourLevelsAs(ctx: string, lo: unknown, hi: unknown, count: unknown, scale: unknown, countName = 'count'): number[] {
-  checkNumber(ctx, countName, count, { integer: true, min: 1, max: MAX_LEVELS });
+  const ctx = 'contourLevels';
+  checkNumber(ctx, 'count', count, { integer: true, min: 1, max: MAX_LEVELS });
   checkNumber(ctx, 'lo', lo);
   checkNumber(ctx, 'hi', hi);
-  if (!((lo as number) < (hi as number))) throw new RangeError(`${ctx}: expected finite lo < hi, received ${describeValue(lo)} and ${describeValue(hi)}`);
+  if (!(lo < hi)) throw new RangeError(`${ctx}: expected finite lo < hi, received ${describeValue(lo)} and ${describeValue(hi)}`);
   checkOneOf(ctx, 'scale', scale, ['linear', 'log']);
-  return levels(ctx, lo as number, hi as number, count as number, scale as 'linear' | 'log');
+  if (scale === 'log' && !(lo > 0)) throw new RangeError(`${ctx}: expected lo > 0 for log levels, received ${describeValue(lo)}`);
+  return spacedLevels(lo, hi, count, scale);
 }
 
-function levels(ctx: string, lo: number, hi: number, count: number, scale: 'linear' | 'log'): number[] {
+/** @internal {@link contourLevels} of arguments already checked (finite lo < hi, and lo > 0 for `'log'`). */
+export function spacedLevels(lo: number, hi: number, count: number, scale: 'linear' | 'log'): number[] {
   if (scale === 'log') {
-    if (!(lo > 0)) throw new RangeError(`${ctx}: expected lo > 0 for log levels, received ${describeValue(lo)}`);
     const a = Math.log(lo);
     const b = Math.log(hi);
     return Array.from({ length: count }, (_, i) => Math.exp(a + ((b - a) * (i + 1)) / (count + 1)));
