@@ -419,12 +419,9 @@ export abstract class Optimizer<O extends object> {
           this.#groupOf[n] = gi;
           buffers[2 * n] = data;
           buffers[2 * n + 1] = grad;
-          let fresh = 0;
-          for (let s = 0; s < nSlots; s++) {
-            if ((plan.mask >> s) & 1 && store.get(id, s) === null) {
-              requests.push({ id, slot: s, length: p.numel, fill: plan.init[s]! });
-              fresh |= 1 << s;
-            }
+          const fresh = plan.mask & ~store.have[id]!;
+          if (fresh !== 0) {
+            for (let s = 0; s < nSlots; s++) if ((fresh >> s) & 1) requests.push({ id, slot: s, length: p.numel, fill: plan.init[s]! });
           }
           this.#fresh[n] = fresh;
           if (observe) active.push(p);
@@ -441,7 +438,7 @@ export abstract class Optimizer<O extends object> {
       if (requests.length > 0) created = store.create(requests);
       let applied = false;
       try {
-        applied = this.#native.step(n, this.#ids32, buffers, this.#hyper, this.#groupOf, store.arenas, store.where, this.#fresh, flags, flags !== 0 ? this.#sums : null);
+        applied = this.#native.step(n, this.#ids32, buffers, this.#hyper, this.#groupOf, store.arenas, store.where, requests.length > 0 ? this.#fresh : null, flags, flags !== 0 ? this.#sums : null);
       } catch (e) {
         mapNativeError(e, this.label, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
       }

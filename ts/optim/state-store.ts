@@ -36,8 +36,14 @@ export interface SlotRequest {
 export class StateStore {
   /** The arenas, in the order `where` indexes them. */
   readonly arenas: Float32Array[] = [];
-  /** Arena index (or -1) and offset of each (parameter, slot); see the class remarks. */
-  where = new Float64Array(0);
+  /**
+   * Arena index (or -1) and offset of each (parameter, slot); see the class remarks. Offsets fit
+   * an Int32Array: a shared arena holds at most {@link ARENA_MAX} elements, a larger buffer starts
+   * at 0 of its own.
+   */
+  where = new Int32Array(0);
+  /** Per parameter: bit s is set when it has slot s, so a step tests all its slots at once. */
+  have = new Uint8Array(0);
   readonly #views: Array<Float32Array | null> = [];
 
   /** @param slots - state buffers per parameter (the kernel's slot count). */
@@ -45,12 +51,16 @@ export class StateStore {
 
   /** Registers `count` more parameters, without state. */
   addParams(count: number): void {
-    const k = this.#views.length + count * this.slots;
+    const params = this.have.length + count;
+    const k = params * this.slots;
     if (2 * k > this.where.length) {
-      const grown = new Float64Array(Math.max(2 * k, 2 * this.where.length)).fill(-1);
+      const grown = new Int32Array(Math.max(2 * k, 2 * this.where.length)).fill(-1);
       grown.set(this.where);
       this.where = grown;
     }
+    const have = new Uint8Array(params);
+    have.set(this.have);
+    this.have = have;
     while (this.#views.length < k) this.#views.push(null);
   }
 
@@ -81,6 +91,7 @@ export class StateStore {
         this.where[2 * k] = index;
         this.where[2 * k + 1] = offset;
         this.#views[k] = view;
+        this.have[id]! |= 1 << slot;
         out.push(view);
         offset += padded(length);
       }
@@ -105,12 +116,14 @@ export class StateStore {
   clearAll(): void {
     this.arenas.length = 0;
     this.where.fill(-1);
+    this.have.fill(0);
     this.#views.fill(null);
   }
 
   #drop(k: number): void {
     this.where[2 * k] = -1;
     this.where[2 * k + 1] = 0;
+    this.have[Math.floor(k / this.slots)]! &= ~(1 << k % this.slots);
     this.#views[k] = null;
   }
 }

@@ -134,6 +134,8 @@ pub struct NativeOptimizer {
     grads: Vec<Buf>,
     arenas: Vec<Buf>,
     slots: Vec<Option<Buf>>,
+    /// Zeros: the fresh masks of a step that creates no state.
+    no_fresh: Vec<u32>,
     external: ExternalMemory,
 }
 
@@ -163,6 +165,7 @@ impl NativeOptimizer {
             grads: Vec::new(),
             arenas: Vec::new(),
             slots: Vec::new(),
+            no_fresh: Vec::new(),
             external: ExternalMemory::default(),
         })
     }
@@ -184,6 +187,7 @@ impl NativeOptimizer {
         self.grads = Vec::new();
         self.arenas = Vec::new();
         self.slots = Vec::new();
+        self.no_fresh = Vec::new();
         self.external.release(&env)
     }
 
@@ -225,9 +229,10 @@ impl NativeOptimizer {
     /// `ids[i]`. The state lives in a few large Float32Arrays, `arenas`: for registered parameter
     /// `id` and slot `s`, `slotWhere[2 * (id * slots + s)]` is the index of the arena holding it
     /// (-1: none) and the next entry its offset there. Bit s of `fresh[i]` says slot s of `ids[i]`
-    /// was just created (filled with its initial value) for this step. `flags`: 1 = skip the step
-    /// if a gradient is not finite, 2 = gather Σg² per parameter into `gradSqSums` (also filled
-    /// when flag 1 is set). Returns false when skipped.
+    /// was just created (filled with its initial value) for this step; null when none was (the
+    /// usual step, which so skips converting the array). `flags`: 1 = skip the step if a gradient
+    /// is not finite, 2 = gather Σg² per parameter into `gradSqSums` (also filled when flag 1 is
+    /// set). Returns false when skipped.
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn step(
@@ -238,8 +243,8 @@ impl NativeOptimizer {
         hyper: Float64ArraySlice,
         group_of: Uint32ArraySlice,
         arenas: Array,
-        slot_where: Float64ArraySlice,
-        fresh: Uint32ArraySlice,
+        slot_where: Int32ArraySlice,
+        fresh: Option<Uint32ArraySlice>,
         flags: u32,
         mut grad_sq_sums: Option<Float64ArraySlice>,
     ) -> Result<bool> {
@@ -248,22 +253,22 @@ impl NativeOptimizer {
         if (flags.skip_nonfinite || flags.grad_norms) && grad_sq_sums.as_ref().is_none_or(|s| s.len() < n) {
             return Err(range_error(format!("expected gradSqSums to be a Float64Array of length >= {n}")));
         }
-        if ids.len() < n || group_of.len() < n || fresh.len() < n || (buffers.len() as usize) < 2 * n {
+        let fresh_len = fresh.as_ref().map_or(n, |f| f.len());
+        if ids.len() < n || group_of.len() < n || fresh_len < n || (buffers.len() as usize) < 2 * n {
             return Err(range_error(format!(
-                "expected at least {n} ids, group indices and fresh masks and {} buffers, received {}, {}, {} and {}",
+                "expected at least {n} ids, group indices and fresh masks and {} buffers, received {}, {}, {fresh_len} and {}",
                 2 * n,
                 ids.len(),
                 group_of.len(),
-                fresh.len(),
                 buffers.len()
             )));
         }
         let engine = self.engine.as_mut().ok_or_else(|| disposed_error("optimizer"))?;
-        let (ns, registered) = with_engine!(&*engine, e, R => (R::SLOTS.len(), e.states.len()));
-        if slot_where.len() < 2 * ns * registered {
+        let (ns, states) = with_engine!(&*engine, e, R => (R::SLOTS.len(), &e.states));
+        if slot_where.len() < 2 * ns * states.len() {
             return Err(range_error(format!(
                 "expected slotWhere to have length >= {}, received {}",
-                2 * ns * registered,
+                2 * ns * states.len(),
                 slot_where.len()
             )));
         }
@@ -278,23 +283,26 @@ impl NativeOptimizer {
         for a in 0..arenas.len() {
             self.arenas.push(typed_buffer(&arenas, a, "arena")?);
         }
+        if fresh.is_none() && self.no_fresh.len() < n {
+            self.no_fresh.resize(n, 0);
+        }
+        let fresh = fresh.as_deref().unwrap_or(&self.no_fresh);
         let (ids, group_of, fresh) = (&ids[..n], &group_of[..n], &fresh[..n]);
         for &id in ids {
-            let id = id as usize;
-            if id >= registered {
+            let Some(st) = states.get(id as usize) else {
                 // The engine rejects the unknown id before it reads any slot.
                 self.slots.extend(std::iter::repeat_n(None, ns));
                 continue;
-            }
-            let len = with_engine!(&*engine, e, _R => e.states[id].len);
-            for s in 0..ns {
-                let (at, offset) = (slot_where[2 * (id * ns + s)], slot_where[2 * (id * ns + s) + 1]);
-                if at < 0.0 {
+            };
+            let len = st.len;
+            for (s, w) in slot_where[2 * ns * id as usize..][..2 * ns].chunks_exact(2).enumerate() {
+                let (at, offset) = (w[0], w[1]);
+                if at < 0 {
                     self.slots.push(None);
                     continue;
                 }
-                let arena = self.arenas.get(at as usize).filter(|_| at.fract() == 0.0);
-                let Some(arena) = arena.filter(|a| offset >= 0.0 && offset.fract() == 0.0 && offset as usize + len <= a.len) else {
+                let arena = self.arenas.get(at as usize).filter(|a| offset >= 0 && offset as usize + len <= a.len);
+                let Some(arena) = arena else {
                     return Err(range_error(format!(
                         "slot {s} of parameter {id} is at arena {at}, offset {offset}, outside the {} arenas given",
                         self.arenas.len()
