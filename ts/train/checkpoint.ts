@@ -72,18 +72,22 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
 
 /**
  * Removes the temporary files that {@link writeFileAtomic} leaves when its process is killed
- * mid-write (`NAME.tmp-PID`) from `dir`; other files are left alone.
+ * mid-write (`NAME.tmp-PID`) from `dir`, or only those of the file `name` when it is given; other
+ * files are left alone.
  * @example
  * ```ts
  * removeStaleTemporaries('runs/cnn');
+ * removeStaleTemporaries('runs/cnn', 'metrics.jsonl');
  * ```
- * @throws TypeError or RangeError unless `dir` is a non-empty string.
+ * @throws TypeError or RangeError unless `dir` (and `name`, if given) is a non-empty string.
  */
-export function removeStaleTemporaries(dir: string): void {
+export function removeStaleTemporaries(dir: string, name?: string): void {
   checkPath('removeStaleTemporaries', 'dir', dir);
+  if (name !== undefined) checkPath('removeStaleTemporaries', 'name', name);
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.isFile() && TMP_SUFFIX.test(e.name)) rmSync(join(dir, e.name), { force: true });
+    const m = TMP_SUFFIX.exec(e.name);
+    if (m && e.isFile() && (name === undefined || e.name.slice(0, m.index) === name)) rmSync(join(dir, e.name), { force: true });
   }
 }
 
@@ -146,12 +150,26 @@ const OWN_FILE = /^(weights|optimizer)-[0-9a-z-]+\.safetensors$/;
 // The schema of checkpoint.json. Records are checked but built by JSON.parse into null-prototype
 // objects (see parseJsonNullProto), so a key such as "__proto__" stays a key.
 const u32 = z.number().int().min(0).max(0xffffffff);
-const genState = z.tuple([u32, u32, u32, u32]);
+// Generator.setState refuses the all-zero state (the generator would stay at zero).
+const genState = z.tuple([u32, u32, u32, u32]).refine((g) => g.some((x) => x !== 0), 'expected four unsigned 32-bit integers, not all zero');
 const count = z.number().int().min(0);
 const fileName = z
   .string()
   .max(255)
   .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*\.safetensors$/, 'expected a file name of this folder ending in .safetensors');
+/**
+ * `z.record(z.string(), value)` that also checks an own `"__proto__"` key: zod's record passes over
+ * that key, and here keys are data (parameter and module names).
+ */
+function ownRecord<T extends z.ZodType>(value: T) {
+  return z.record(z.string(), value).and(
+    z.unknown().superRefine((v, ctx) => {
+      if (v === null || typeof v !== 'object' || !Object.hasOwn(v, '__proto__')) return;
+      const r = value.safeParse((v as Record<string, unknown>)['__proto__']);
+      if (!r.success) for (const i of r.error.issues) ctx.addIssue({ code: 'custom', path: ['__proto__', ...i.path], message: i.message });
+    }),
+  );
+}
 const jsonObject = z.custom<Record<string, unknown>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object');
 const metricsEntry = z.looseObject({
   epoch: z.number().int().min(1),
@@ -176,11 +194,11 @@ const manifestSchema = z
     weightsFile: fileName,
     optimizerFile: fileName,
     optimizer: z.strictObject({
-      state: z.record(z.string(), jsonObject),
+      state: ownRecord(jsonObject),
       paramGroups: z.array(z.looseObject({ params: z.array(z.union([z.string(), z.number().int().min(0)])) })),
     }),
     scheduler: z.unknown(),
-    rng: z.looseObject({ data: genState, dropout: z.record(z.string(), genState).optional() }),
+    rng: z.looseObject({ data: genState, dropout: ownRecord(genState).optional() }),
     metrics: z.array(metricsEntry),
     config: jsonObject,
   })
@@ -214,10 +232,8 @@ function readManifest(dir: string): CheckpointManifest {
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const where = issue.path.length ? issue.path.map(String).join('.') : '(top level)';
-    const received = issue.path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), raw);
-    throw new RangeError(`loadCheckpoint: ${path} is malformed: ${where}: ${issue.message}, received ${describeValue(received)}`);
+    const { where, message, received } = firstIssue(parsed.error, raw);
+    throw new RangeError(`loadCheckpoint: ${path} is malformed: ${where || '(top level)'}: ${message}, received ${describeValue(received)}`);
   }
   // The checked input, not zod's copy: its records are null-prototype objects.
   return raw as CheckpointManifest;
@@ -228,20 +244,13 @@ const DATA_KEYS = ['epoch', 'inEpoch', 'weights', 'optimizer', 'scheduler', 'rng
 const PROGRESS_KEYS = ['batch', 'epochRng', 'lossSum', 'correct', 'seen', 'seconds', 'lr'];
 /** The strings `stateDict()` writes for the float32 values JSON has no number for. */
 const SPECIAL_FLOATS = new Set(['NaN', 'Infinity', '-Infinity', '-0']);
-const SAFE_COUNT = { integer: true, min: 0 };
 
 /** The first issue of a failed zod check, as `path: message` and the value found there. */
-function firstIssue(error: z.ZodError, root: unknown): { where: string; message: string; received: unknown; code: string } {
+function firstIssue(error: z.ZodError, root: unknown): { where: string; message: string; received: unknown; code: string; keys: readonly string[] } {
   const issue = error.issues[0]!;
   const where = issue.path.map(String).join('.');
   const received = issue.path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), root);
-  return { where, message: issue.message, received, code: issue.code };
-}
-
-/** Checks a generator state: four unsigned 32-bit integers, not all zero (`Generator.setState` refuses that one). */
-function checkGeneratorState(ctx: string, name: string, v: unknown): void {
-  const ok = Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff) && v.some((x) => x !== 0);
-  if (!ok) throw new (Array.isArray(v) ? RangeError : TypeError)(`${ctx}: expected ${name} to be a generator state (four unsigned 32-bit integers, not all zero), received ${describeValue(v)}`);
+  return { where, message: issue.message, received, code: issue.code, keys: 'keys' in issue ? (issue.keys as string[]) : [] };
 }
 
 /** An optimizer buffer as float32: numbers within float32's range, or the strings of {@link SPECIAL_FLOATS}. */
@@ -256,7 +265,7 @@ function bufferOf(ctx: string, name: string, v: readonly unknown[]): Float32Arra
 }
 
 /** Checks that `v` has a JSON text: not a function or a Symbol (which JSON leaves out), no BigInt, no cycle. */
-function checkJson(ctx: string, name: string, v: unknown): void {
+export function checkJson(ctx: string, name: string, v: unknown): void {
   let text: string | undefined;
   try {
     text = JSON.stringify(v);
@@ -264,6 +273,16 @@ function checkJson(ctx: string, name: string, v: unknown): void {
     // text stays undefined
   }
   if (text === undefined) throw new TypeError(`${ctx}: expected ${name} to be JSON-serialisable (no BigInt, no cycles), received ${describeValue(v)}`);
+}
+
+/** Checks a manifest to be written against the loader's schema; messages name `data.<field>`. */
+function checkManifest(ctx: string, manifest: unknown, when: string): void {
+  const parsed = manifestSchema.safeParse(manifest);
+  if (parsed.success) return;
+  const { where, message, received, code, keys } = firstIssue(parsed.error, manifest);
+  const at = where ? `data.${where}` : 'data';
+  if (code === 'unrecognized_keys') throw new TypeError(`${ctx}: unknown key ${JSON.stringify(keys[0])} in ${at}`);
+  throw new (code === 'invalid_type' ? TypeError : RangeError)(`${ctx}: expected ${at} to load back (${message}), received ${describeValue(received)}${when}`);
 }
 
 /**
@@ -277,17 +296,12 @@ function prepareCheckpoint(
   const d = checkRecord(ctx, 'data', data, 'an object { epoch, inEpoch?, weights, optimizer, scheduler, rng, metrics, config }');
   checkKnownFields(ctx, 'data', d, DATA_KEYS);
   const epoch = checkNumber(ctx, 'data.epoch', d.epoch, { integer: true, min: 0, max: MAX_EPOCHS });
-  let inEpoch: Record<string, unknown> | null = null;
-  if (d.inEpoch !== undefined && d.inEpoch !== null) {
-    inEpoch = checkRecord(ctx, 'data.inEpoch', d.inEpoch, 'null or an object { batch, epochRng, lossSum, correct, seen, seconds, lr }');
+  const inEpoch = d.inEpoch === undefined || d.inEpoch === null ? null : checkRecord(ctx, 'data.inEpoch', d.inEpoch, 'null or an object { batch, epochRng, lossSum, correct, seen, seconds, lr }');
+  // Checked here, not only by the schema: zod's objects pass over an own "__proto__" key.
+  if (inEpoch) {
     checkKnownFields(ctx, 'data.inEpoch', inEpoch, PROGRESS_KEYS);
-    checkNumber(ctx, 'data.inEpoch.batch', inEpoch.batch, { ...SAFE_COUNT, min: 1 });
-    checkGeneratorState(ctx, 'data.inEpoch.epochRng', inEpoch.epochRng);
-    checkNumber(ctx, 'data.inEpoch.lossSum', inEpoch.lossSum);
-    checkNumber(ctx, 'data.inEpoch.correct', inEpoch.correct, SAFE_COUNT);
-    checkNumber(ctx, 'data.inEpoch.seen', inEpoch.seen, SAFE_COUNT);
-    checkNumber(ctx, 'data.inEpoch.seconds', inEpoch.seconds, { min: 0 });
-    checkNumber(ctx, 'data.inEpoch.lr', inEpoch.lr);
+    // The batch names the files; the schema checks the rest.
+    checkNumber(ctx, 'data.inEpoch.batch', inEpoch.batch, { integer: true, min: 1 });
   }
 
   const weights = checkRecord(ctx, 'data.weights', d.weights, 'an object of tensors { data: Float32Array, shape } (a model\'s stateDict())');
@@ -327,41 +341,14 @@ function prepareCheckpoint(
     state[key] = out;
   }
   if (!Array.isArray(optimizer.paramGroups)) throw new TypeError(`${ctx}: expected data.optimizer.paramGroups to be an array of param groups, received ${describeValue(optimizer.paramGroups)}`);
-  optimizer.paramGroups.forEach((g, i) => {
-    const group = checkRecord(ctx, `data.optimizer.paramGroups[${i}]`, g, 'a param group { params, ... }');
-    const ps = group.params;
-    if (!Array.isArray(ps) || !ps.every((k) => typeof k === 'string' || (Number.isSafeInteger(k) && k >= 0))) {
-      throw new TypeError(`${ctx}: expected data.optimizer.paramGroups[${i}].params to be an array of parameter keys (strings or integers >= 0), received ${describeValue(ps)}`);
-    }
-  });
-
   const rng = checkRecord(ctx, 'data.rng', d.rng, 'an object { data, dropout? } of generator states');
-  checkGeneratorState(ctx, 'data.rng.data', rng.data);
-  if (rng.dropout !== undefined) {
-    for (const [name, g] of Object.entries(checkRecord(ctx, 'data.rng.dropout', rng.dropout, 'an object of generator states by module name'))) {
-      checkGeneratorState(ctx, `data.rng.dropout[${q(name)}]`, g);
-    }
-  }
-
   const metrics = d.metrics;
   if (!Array.isArray(metrics)) throw new TypeError(`${ctx}: expected data.metrics to be an array (one entry per completed epoch), received ${describeValue(metrics)}`);
   if (metrics.length !== epoch) throw new RangeError(`${ctx}: expected data.metrics to hold one entry per completed epoch (data.epoch = ${epoch}), received ${metrics.length}`);
-  metrics.forEach((m, i) => {
-    const r = metricsEntry.safeParse(m);
-    if (!r.success) {
-      const { where, message, received, code } = firstIssue(r.error, m);
-      const at = where ? `data.metrics[${i}].${where}` : `data.metrics[${i}]`;
-      throw new (code === 'invalid_type' ? TypeError : RangeError)(`${ctx}: expected ${at} to be an epoch's metrics value (${message}), received ${describeValue(received)}`);
-    }
-    if (r.data.epoch !== i + 1) throw new RangeError(`${ctx}: expected data.metrics[${i}].epoch to be ${i + 1} (the metrics of epochs 1, 2, ... in order), received ${describeValue(r.data.epoch)}`);
-  });
   const config = checkRecord(ctx, 'data.config', d.config);
 
   // No scheduler is stored as null (JSON has no undefined, and the manifest needs the key).
   const scheduler = d.scheduler === undefined ? null : d.scheduler;
-  for (const [name, v] of [['data.scheduler', scheduler], ['data.config', config], ['data.rng', rng], ['data.metrics', metrics], ['data.optimizer.paramGroups', optimizer.paramGroups], ['data.optimizer.state', state]] as const) {
-    checkJson(ctx, name, v);
-  }
   const tag = `${String(epoch).padStart(4, '0')}${inEpoch ? `-b${String(inEpoch.batch).padStart(6, '0')}` : ''}`;
   const weightsFile = `weights-epoch-${tag}.safetensors`;
   const optimizerFile = `optimizer-epoch-${tag}.safetensors`;
@@ -378,14 +365,14 @@ function prepareCheckpoint(
     metrics,
     config,
   };
-  const manifestText = JSON.stringify(manifest, null, 1);
-  // What loadCheckpoint will read, through its own schema: a checkpoint that is written loads.
-  const raw = parseJsonNullProto(manifestText);
-  const parsed = manifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const { where, message, received } = firstIssue(parsed.error, raw);
-    throw new RangeError(`${ctx}: data.${where} would not load back (${message}), received ${describeValue(received)} after JSON`);
+  // The loader's own schema, on the data as given (so a message shows the value received) and
+  // then on what loadCheckpoint will read back from the JSON: a checkpoint that is written loads.
+  checkManifest(ctx, manifest, '');
+  for (const [name, v] of [['data.scheduler', scheduler], ['data.config', config], ['data.rng', rng], ['data.metrics', metrics], ['data.optimizer.paramGroups', optimizer.paramGroups], ['data.optimizer.state', state]] as const) {
+    checkJson(ctx, name, v);
   }
+  const manifestText = JSON.stringify(manifest, null, 1);
+  checkManifest(ctx, parseJsonNullProto(manifestText), ' after JSON');
   let weightsBytes: Buffer;
   let optimizerBytes: Buffer;
   try {

@@ -3,7 +3,7 @@
  * every epoch, optional gradient clipping, scheduling, monitoring and resumable checkpoints.
  * @module
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { clipGradNorm } from '../clip/clip-grad.js';
 import { batches, numBatches } from '../data/batches.js';
@@ -16,7 +16,7 @@ import type { OptimizerStateDict } from '../optim/optimizer.js';
 import { Parameter } from '../tensor.js';
 import { checkKnownKeys, checkNumber, checkOptions, checkPath, describeValue, option } from '../validate.js';
 import { encodeSafetensors } from '../nn/safetensors.js';
-import { MAX_EPOCHS, hasCheckpoint, loadCheckpoint, removeStaleTemporaries, saveCheckpoint, writeFileAtomic, type EpochProgress } from './checkpoint.js';
+import { MAX_EPOCHS, checkJson, hasCheckpoint, loadCheckpoint, removeStaleTemporaries, saveCheckpoint, writeFileAtomic, type EpochProgress } from './checkpoint.js';
 
 /** What `train` needs of an optimizer (every ferroptim optimizer has it). */
 export interface TrainableOptimizer {
@@ -313,25 +313,6 @@ export async function trainAsync(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
-/** Whether `JSON.stringify` can write `v` (checkpoints store it as JSON). */
-function jsonable(v: unknown): boolean {
-  try {
-    return JSON.stringify(v) !== undefined;
-  } catch {
-    return false;
-  }
-}
-
-/** Removes `path.tmp-PID` files that a killed writeFileAtomic left beside `path`. */
-function removeStaleTemporariesOf(path: string): void {
-  const dir = dirname(path);
-  const base = basename(path);
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
-    if (name.startsWith(`${base}.tmp-`) && /^\d+$/.test(name.slice(base.length + 5))) rmSync(join(dir, name), { force: true });
-  }
-}
-
 /** The training loop; yields after every batch (so that `trainAsync` can let the event loop turn). */
 function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefined> {
   const o = checkOptions('train', options) as unknown as TrainOptions;
@@ -368,7 +349,7 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
   if (o.checkpointEvery !== undefined && o.checkpointDir === undefined) throw new RangeError(`train: checkpointEvery needs a checkpointDir (received checkpointEvery ${describeValue(o.checkpointEvery)} without one)`);
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`train: expected signal to be an AbortSignal, received ${describeValue(signal)}`);
   if (o.runInfo !== undefined && (o.runInfo === null || typeof o.runInfo !== 'object' || Array.isArray(o.runInfo))) throw new TypeError(`train: expected runInfo to be an object, received ${describeValue(o.runInfo)}`);
-  if (o.runInfo !== undefined && !jsonable(o.runInfo)) throw new TypeError(`train: expected runInfo to be JSON-serialisable (no BigInt, no cycles), received ${describeValue(o.runInfo)}`);
+  if (o.runInfo !== undefined) checkJson('train', 'runInfo', o.runInfo);
   for (const k of ['onBatch', 'onEpoch'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw new TypeError(`train: expected ${k} to be a function, received ${describeValue(o[k])}`);
   }
@@ -388,7 +369,7 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
   let resumeIn: EpochProgress | null = null;
 
   if (o.checkpointDir !== undefined) removeStaleTemporaries(o.checkpointDir);
-  if (o.metricsFile !== undefined) removeStaleTemporariesOf(o.metricsFile);
+  if (o.metricsFile !== undefined) removeStaleTemporaries(dirname(o.metricsFile), basename(o.metricsFile));
   if (o.resume && hasCheckpoint(o.checkpointDir!)) {
     const ck = loadCheckpoint(o.checkpointDir!);
     for (const [k, v] of Object.entries(config)) {
@@ -453,8 +434,7 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
         continue;
       }
       if (signal?.aborted) {
-        if (o.checkpointDir !== undefined && b > 0) checkpoint(epoch - 1, progress());
-        else if (o.checkpointDir !== undefined) checkpoint(epoch - 1, null);
+        if (o.checkpointDir !== undefined) checkpoint(epoch - 1, b > 0 ? progress() : null);
         result.interrupted = { epoch, batch: b, checkpointed: o.checkpointDir !== undefined };
         return result;
       }
