@@ -5,7 +5,7 @@
  */
 import { checkImageDataset, loadMnist, type ImageDataset } from '../data/mnist.js';
 import { cnn, mlp } from '../nn/presets.js';
-import { train, type BatchProgress, type EpochMetrics } from '../train/train.js';
+import { train, type BatchProgress, type Divergence, type EpochMetrics } from '../train/train.js';
 import { MAX_EPOCHS } from '../train/checkpoint.js';
 import { checkBoolean, checkFunction, checkKnownKeys, checkNumber, checkOneOf, checkOptions, describeValue, option } from '../validate.js';
 import { OPTIMIZER_CLASSES, checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
@@ -69,14 +69,7 @@ export interface CompareRun {
    * Set when a batch's loss was not finite: training stopped before that batch's step, and
    * `metrics` holds only the epochs completed before it (as {@link train} reports it).
    */
-  diverged?: {
-    /** The epoch, 1-based. */
-    epoch: number;
-    /** The batch within the epoch, 1-based. */
-    batch: number;
-    /** That loss (NaN or ±Infinity). */
-    loss: number;
-  };
+  diverged?: Divergence;
 }
 
 /** The result of {@link compare}. */

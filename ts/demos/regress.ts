@@ -6,6 +6,7 @@ import { Generator } from '../nn/generator.js';
 import { Parameter } from '../tensor.js';
 import { checkElementCount, checkKnownKeys, checkNumber, checkOptions, option } from '../validate.js';
 import { checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
+import type { Divergence } from '../train/train.js';
 
 /** Options of {@link regress}; the defaults are the article's. */
 export interface RegressOptions {
@@ -56,14 +57,7 @@ export interface RegressResult {
    * Set when a batch's loss stopped being finite: the first such batch. Training went on (every
    * later loss is then NaN or infinite too), so `losses` still has one entry per batch.
    */
-  diverged?: {
-    /** The epoch, 1-based. */
-    epoch: number;
-    /** The batch within the epoch, 1-based. */
-    batch: number;
-    /** That loss (NaN or ±Infinity). */
-    loss: number;
-  };
+  diverged?: Divergence;
 }
 
 /** Standard normal numbers from a seeded generator (polar Box–Muller, one spare kept). */

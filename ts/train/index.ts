@@ -11,6 +11,7 @@ export {
   type RunPaths,
   type TrainOptions,
   type TrainResult,
+  type Divergence,
   type EpochMetrics,
   type BatchProgress,
   type TrainableOptimizer,

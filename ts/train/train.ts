@@ -178,14 +178,17 @@ export interface TrainResult {
    * Set when a batch's loss was not finite: training stopped before that batch's step, the
    * parameters are those after the previous step, and no checkpoint or metrics of the epoch were written.
    */
-  diverged?: {
-    /** The epoch, 1-based. */
-    epoch: number;
-    /** The batch whose loss was not finite, 1-based. */
-    batch: number;
-    /** That loss (NaN or ±Infinity). */
-    loss: number;
-  };
+  diverged?: Divergence;
+}
+
+/** Where a training run's loss first stopped being finite. */
+export interface Divergence {
+  /** The epoch, 1-based. */
+  epoch: number;
+  /** The batch within the epoch whose loss was not finite, 1-based. */
+  batch: number;
+  /** That loss (NaN or ±Infinity). */
+  loss: number;
 }
 
 /**
