@@ -1,6 +1,8 @@
 /**
  * Every ```ts block of README.md is a runnable program: this test writes each one to a file with
- * `from 'ferroptim'` pointing at the sources, runs it, and fails if it throws. Blocks fenced as
+ * `from 'ferroptim'` pointing at the sources, runs it, and fails if it throws. A block that uses the
+ * application (`from 'ferroptim-cli'`) gets its sources, and both packages are then resolved by
+ * name, as the application resolves the library. Blocks fenced as
  * ```ts no-run are fragments and are skipped.
  */
 import test from 'ava';
@@ -26,7 +28,8 @@ blocks.forEach((code, i) => {
   const firstLine = code.split('\n').find((l) => l.trim() !== '') ?? '';
   test.serial(`README example ${i + 1} runs: ${firstLine.slice(0, 70)}`, async (t) => {
     const index = pathToFileURL(join(root, 'ts', 'index.ts')).href;
-    const source = code.replace(/from 'ferroptim'/g, `from '${index}'`);
+    const app = pathToFileURL(join(root, 'cli', 'src', 'index.ts')).href;
+    const source = /from 'ferroptim-cli'/.test(code) ? code.replace(/from 'ferroptim-cli'/g, `from '${app}'`) : code.replace(/from 'ferroptim'/g, `from '${index}'`);
     const file = join(tmp, `example-${i + 1}.ts`);
     writeFileSync(file, `${source}\nexport {};\n`);
     const logs: unknown[][] = [];

@@ -1,4 +1,4 @@
-"""Writes __test__/fixtures/race.json: the article's SGD-vs-momentum race, run with numpy.
+"""Writes cli/__test__/fixtures/race.json: the article's SGD-vs-momentum race, run with numpy.
 
 The loop below is the article's code ("Deep Learning: Optimizers Explained", section
 "Momentum-Based Optimizers") with only the plotting removed: float64 numpy arrays, its own SGD
@@ -108,7 +108,7 @@ def main():
     for c in cases:
         print("\n".join(c["printed"]))
     doc = {"generator": "scripts/gen_race_fixture.py", "numpy": np.__version__, "cases": cases}
-    path = os.path.join(os.path.dirname(__file__), "..", "__test__", "fixtures", "race.json")
+    path = os.path.join(os.path.dirname(__file__), "..", "cli", "__test__", "fixtures", "race.json")
     with open(path, "w") as fh:
         json.dump(doc, fh, separators=(",", ":"))
         fh.write("\n")

@@ -1,10 +1,11 @@
-// `npm test`: runs the Rust unit tests (cargo test) and the ava suite, streams their output, and
-// ends with one plain line `N passed, N failed` counting every test that really ran.
+// `npm test`: runs the Rust unit tests (cargo test), the library's ava suite (__test__/) and the
+// application's (cli/__test__/), streams their output, and ends with one plain line
+// `N passed, N failed` counting every test that really ran.
 import { spawn } from 'node:child_process';
 
-function run(cmd, args, parse) {
+function run(cmd, args, parse, cwd = undefined) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], shell: false });
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'], shell: false });
     let out = '';
     child.stdout.on('data', (d) => {
       process.stdout.write(d);
@@ -30,10 +31,16 @@ function tap(out) {
 }
 
 const rust = await run('cargo', ['test', '--release', '--manifest-path', 'crate/Cargo.toml'], cargo);
-const ava = await run('npx', ['ava', '--tap'], tap);
-const passed = rust.passed + ava.passed;
-// A runner that exits non-zero without reporting a failure still counts as one failure.
-const failed = rust.failed + ava.failed + (rust.code !== 0 && rust.failed === 0 ? 1 : 0) + (ava.code !== 0 && ava.failed === 0 ? 1 : 0);
-console.log(`\nrust: ${rust.passed} passed, ${rust.failed} failed; ava: ${ava.passed} passed, ${ava.failed} failed`);
+const lib = await run('npx', ['ava', '--tap'], tap);
+const app = await run('npx', ['ava', '--tap'], tap, new URL('../cli/', import.meta.url));
+const runs = { rust, 'ava (ferroptim)': lib, 'ava (ferroptim-cli)': app };
+let passed = 0;
+let failed = 0;
+for (const r of Object.values(runs)) {
+  passed += r.passed;
+  // A runner that exits non-zero without reporting a failure still counts as one failure.
+  failed += r.failed + (r.code !== 0 && r.failed === 0 ? 1 : 0);
+}
+console.log(`\n${Object.entries(runs).map(([k, r]) => `${k}: ${r.passed} passed, ${r.failed} failed`).join('; ')}`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 && passed > 0 ? 0 : 1);

@@ -87,13 +87,3 @@ export {
   train, trainAsync, evaluate, saveWeights, outputPaths, saveCheckpoint, loadCheckpoint, hasCheckpoint, writeFileAtomic, removeStaleTemporaries,
   type TrainOptions, type TrainResult, type Divergence, type EpochMetrics, type BatchProgress, type TrainableOptimizer, type TrainableScheduler, type TrainMonitor, type CheckpointData, type EpochProgress, type RunPaths,
 } from './train/index.js';
-export {
-  race, regress, compare, parseOptimizerSpec, createOptimizer, getFunction2D, sampleGrid,
-  HIMMELBLAU, ROSENBROCK, BEALE, RASTRIGIN, SADDLE, FUNCTIONS_2D, OPTIMIZER_NAMES, ARTICLE_OPTIMIZER_OPTIONS,
-  type Function2D, type Range2D, type Grid2D, type OptimizerSpec, type RaceOptions, type RaceResult, type RaceRun,
-  type RegressOptions, type RegressResult, type CompareOptions, type CompareResult, type CompareRun,
-} from './demos/index.js';
-export {
-  savePlot, renderSvg, svgToPng, landscapeChart, raceChart, raceLossChart, regressionLossChart, epochLossChart, batchLossChart, lineChart, contourLevels, contourLines,
-  type ChartSpec, type SavedPlot, type SvgToPngOptions, type ContourOptions, type ContourPoint, type Series, type LineChartOptions,
-} from './plot/index.js';

@@ -1,0 +1,158 @@
+/**
+ * Optimizers named by a short text spec, `name:option=value,...` (`sgd:lr=0.001,momentum=0.9`),
+ * so a command line or a config file can ask for any ferroptim optimizer with any options.
+ * @module
+ */
+import { AdaBound } from 'ferroptim';
+import { Adadelta } from 'ferroptim';
+import { Adagrad } from 'ferroptim';
+import { Adam, AdamW } from 'ferroptim';
+import { Adamax } from 'ferroptim';
+import { LAMB } from 'ferroptim';
+import { Lion } from 'ferroptim';
+import { Lookahead, LOOKAHEAD_DEFAULTS } from 'ferroptim';
+import { NAdam } from 'ferroptim';
+import { RAdam } from 'ferroptim';
+import { RMSprop } from 'ferroptim';
+import { SGD } from 'ferroptim';
+import type { Optimizer } from 'ferroptim';
+import type { Parameter } from 'ferroptim';
+import type { TrainableOptimizer } from 'ferroptim';
+import { checkKnownFields, checkRecord, checkString, describeValue } from 'ferroptim/internal';
+
+type OptimizerCtor = new (params: Parameter[], options?: Record<string, unknown>) => Optimizer<object>;
+
+/** Every ferroptim optimizer class by lower-case name (Lookahead, a wrapper, is `lookahead`). */
+export const OPTIMIZER_CLASSES: Readonly<Record<string, OptimizerCtor>> = Object.freeze({
+  adabound: AdaBound as unknown as OptimizerCtor,
+  adadelta: Adadelta as unknown as OptimizerCtor,
+  adagrad: Adagrad as unknown as OptimizerCtor,
+  adam: Adam as unknown as OptimizerCtor,
+  adamax: Adamax as unknown as OptimizerCtor,
+  adamw: AdamW as unknown as OptimizerCtor,
+  lamb: LAMB as unknown as OptimizerCtor,
+  lion: Lion as unknown as OptimizerCtor,
+  nadam: NAdam as unknown as OptimizerCtor,
+  radam: RAdam as unknown as OptimizerCtor,
+  rmsprop: RMSprop as unknown as OptimizerCtor,
+  sgd: SGD as unknown as OptimizerCtor,
+});
+
+/** The names {@link parseOptimizerSpec} accepts. */
+export const OPTIMIZER_NAMES: readonly string[] = Object.freeze([...Object.keys(OPTIMIZER_CLASSES), 'lookahead']);
+
+/** A parsed optimizer spec. */
+export interface OptimizerSpec {
+  /** Lower-case optimizer name: `'sgd'`, `'adamw'`, `'lookahead'`. */
+  name: string;
+  /** Constructor options, camelCase: `{ lr: 0.001, momentum: 0.9 }`. */
+  options: Record<string, unknown>;
+  /** A label for legends and tables: the spec as written. */
+  label: string;
+}
+
+const CTX = 'parseOptimizerSpec';
+
+function camelCase(key: string): string {
+  return key.replace(/[-_]+([a-z0-9])/gi, (_, c: string) => c.toUpperCase());
+}
+
+function parseValue(raw: string, spec: string): number | boolean | string {
+  const v = raw.trim();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  const n = Number(v);
+  if (v !== '' && Number.isFinite(n)) return n;
+  if (/^[a-z][a-z0-9]*$/i.test(v)) return v; // e.g. lookahead's inner=adam
+  throw new RangeError(`${CTX}: expected a number, true, false or a name as the value in ${describeValue(spec)}, received ${describeValue(raw)}`);
+}
+
+/**
+ * Parses `name:option=value,...`. Keys may be camelCase, snake_case or kebab-case
+ * (`weight_decay`, `weight-decay` and `weightDecay` are one option); values are numbers or
+ * `true`/`false`; a pair is written with its second value after a comma (`betas=0.9,0.99`).
+ *
+ * @example
+ * ```ts
+ * parseOptimizerSpec('sgd:lr=0.001,momentum=0.9'); // { name: 'sgd', options: { lr: 0.001, momentum: 0.9 }, label: 'sgd:lr=0.001,momentum=0.9' }
+ * parseOptimizerSpec('adam:lr=0.01,betas=0.8,0.99,amsgrad=true');
+ * parseOptimizerSpec('lookahead:inner=adam,k=5,alpha=0.5,lr=0.01');
+ * ```
+ * @throws TypeError unless `spec` is a string; RangeError for an unknown optimizer or a malformed spec.
+ */
+export function parseOptimizerSpec(spec: string): OptimizerSpec {
+  if (typeof spec !== 'string') throw new TypeError(`${CTX}: expected a string like "sgd:lr=0.001,momentum=0.9", received ${describeValue(spec)}`);
+  const label = spec.trim();
+  const colon = label.indexOf(':');
+  const name = (colon < 0 ? label : label.slice(0, colon)).trim().toLowerCase();
+  if (!OPTIMIZER_NAMES.includes(name)) {
+    const whole = name === spec ? '' : ` in ${describeValue(spec)}`;
+    throw new RangeError(`${CTX}: expected the optimizer to be one of ${OPTIMIZER_NAMES.join(', ')}, received ${describeValue(name)}${whole}`);
+  }
+  const options: Record<string, unknown> = {};
+  const rest = colon < 0 ? '' : label.slice(colon + 1).trim();
+  let lastKey: string | undefined;
+  for (const token of rest === '' ? [] : rest.split(',')) {
+    const eq = token.indexOf('=');
+    if (eq < 0) {
+      // A value without a key continues the previous option as a tuple: betas=0.9,0.999.
+      if (lastKey === undefined) throw new RangeError(`${CTX}: expected option=value after "${name}:", received ${describeValue(token)} in ${describeValue(spec)}`);
+      const prev = options[lastKey];
+      options[lastKey] = [...(Array.isArray(prev) ? prev : [prev]), parseValue(token, spec)];
+      continue;
+    }
+    const key = camelCase(token.slice(0, eq).trim());
+    if (!/^[a-z][a-zA-Z0-9]*$/.test(key)) throw new RangeError(`${CTX}: expected an option name before "=", received ${describeValue(token)} in ${describeValue(spec)}`);
+    if (Object.hasOwn(options, key)) throw new RangeError(`${CTX}: option ${describeValue(key)} is given twice in ${describeValue(spec)}`);
+    options[key] = parseValue(token.slice(eq + 1), spec);
+    lastKey = key;
+  }
+  return { name, options, label };
+}
+
+/**
+ * @internal Checks a parsed {@link OptimizerSpec} given as `name` of `ctx`: a plain object with a
+ * known optimizer `name`, an `options` object and a `label` string; returns it.
+ */
+export function checkSpec(ctx: string, name: string, v: unknown): OptimizerSpec {
+  const s = checkRecord(ctx, name, v, 'a spec string like "sgd:lr=0.01" or an OptimizerSpec { name, options, label }');
+  checkKnownFields(ctx, name, s, ['name', 'options', 'label']);
+  if (typeof s.name !== 'string' || !OPTIMIZER_NAMES.includes(s.name)) {
+    throw new (typeof s.name === 'string' ? RangeError : TypeError)(`${ctx}: expected ${name}.name to be one of ${OPTIMIZER_NAMES.join(', ')}, received ${describeValue(s.name)}`);
+  }
+  checkRecord(ctx, `${name}.options`, s.options, 'an object of constructor options');
+  checkString(ctx, `${name}.label`, s.label);
+  return s as unknown as OptimizerSpec;
+}
+
+/**
+ * Makes an optimizer over `params` from a spec (text or parsed). For `lookahead`, the options
+ * `k` and `alpha` go to Lookahead, `inner` names the wrapped optimizer (default adam) and the
+ * rest go to it.
+ *
+ * @example
+ * ```ts
+ * const w = new Parameter(new Float32Array([-1, 1]));
+ * const opt = createOptimizer('sgd:lr=0.001,momentum=0.9', [w]);
+ * ```
+ * @throws RangeError or TypeError for a malformed spec, an unknown optimizer or `params` that is
+ * not an array, or whatever the optimizer's constructor rejects (an unknown option, a bad value).
+ */
+export function createOptimizer(spec: string | OptimizerSpec, params: Parameter[]): TrainableOptimizer {
+  const s = typeof spec === 'string' ? parseOptimizerSpec(spec) : checkSpec('createOptimizer', 'spec', spec);
+  if (!Array.isArray(params)) throw new TypeError(`createOptimizer: expected params to be an array of Parameters, received ${describeValue(params)}`);
+  if (s.name === 'lookahead') {
+    const { inner = 'adam', ...rest } = s.options;
+    const la: Record<string, unknown> = {};
+    for (const k of Object.keys(LOOKAHEAD_DEFAULTS)) {
+      if (k in rest) {
+        la[k] = rest[k];
+        delete rest[k];
+      }
+    }
+    const Inner = typeof inner === 'string' && Object.hasOwn(OPTIMIZER_CLASSES, inner.toLowerCase()) ? OPTIMIZER_CLASSES[inner.toLowerCase()] : undefined;
+    if (!Inner) throw new RangeError(`createOptimizer: expected lookahead's inner to be one of ${Object.keys(OPTIMIZER_CLASSES).join(', ')}, received ${describeValue(inner)}`);
+    return new Lookahead(new Inner(params, rest), la) as unknown as TrainableOptimizer;
+  }
+  return new OPTIMIZER_CLASSES[s.name]!(params, s.options) as unknown as TrainableOptimizer;
+}
