@@ -79,6 +79,28 @@ export function mapNativeError(e: unknown, ctx: string, rename?: (msg: string) =
   throw e;
 }
 
+/** What a kernel declares natively: its hyperparameters in packing order, state slots, scalar state. */
+export interface KernelSignature {
+  readonly hyper: readonly string[];
+  readonly slots: readonly string[];
+  readonly extra: string | null;
+}
+
+const signatures = new Map<KernelName, KernelSignature>();
+
+/** The native declaration of a kernel (read once per kernel). */
+export function kernelSignature(kind: KernelName): KernelSignature {
+  let sig = signatures.get(kind);
+  if (!sig) {
+    const probe = new binding.NativeOptimizer(kind);
+    const extra = probe.extraName();
+    sig = Object.freeze({ hyper: Object.freeze(probe.hyperNames()), slots: Object.freeze(probe.slotNames()), extra: typeof extra === 'string' ? extra : null });
+    probe.dispose();
+    signatures.set(kind, sig);
+  }
+  return sig;
+}
+
 export function createNativeOptimizer(kind: KernelName): NativeOptimizer {
   return new binding.NativeOptimizer(kind);
 }

@@ -31,7 +31,8 @@ export interface NumberRule {
   integer?: boolean;
 }
 
-function ruleText(r: NumberRule): string {
+/** A rule as text: `a finite number >= 0 and < 1`, `an integer >= 1`. */
+export function ruleText(r: NumberRule): string {
   const parts: string[] = [];
   if (r.min !== undefined) parts.push(`>= ${r.min}`);
   if (r.above !== undefined) parts.push(`> ${r.above}`);
@@ -186,4 +187,9 @@ export function checkElementCount(ctx: string, what: string, count: number, rece
 /** An option's value, or `dflt` when it is left out (undefined). Null is a value, not a default: the option's check rejects it. */
 export function option<T>(v: T | null | undefined, dflt: T): T {
   return v === undefined ? dflt : (v as T);
+}
+
+/** What {@link checkNumber} expects of a number under `rule`, worded as in its messages: `an integer >= 0 and <= 9`. */
+export function describeNumberRule(rule: NumberRule = {}): string {
+  return ruleText(rule);
 }

@@ -3,9 +3,9 @@
  * to an SGD learning rate.
  * @module
  */
-import { Optimizer, type ParamGroupInput, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBetas, checkBoolean, checkNumber, describeValue } from '../validate.js';
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { Optimizer, type ParamsInput } from './optimizer.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link AdaBound}; every field is optional. */
 export interface AdaBoundOptions {
@@ -36,6 +36,29 @@ export interface AdaBoundOptions {
 /** The resolved options of an AdaBound param group. */
 export type AdaBoundGroupOptions = Required<AdaBoundOptions>;
 
+/** AdaBound: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const ADABOUND: OptimizerDescriptor<AdaBoundGroupOptions> = {
+  name: 'AdaBound',
+  kernel: 'adabound',
+  options: {
+  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
+  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
+  finalLr: { type: 'number', default: 0.1, range: { min: 0 } },
+  gamma: { type: 'number', default: 1e-3, range: { above: 0, below: 1 } },
+  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  amsbound: { type: 'boolean', default: false },
+  baseLr: { type: 'derived', default: null, range: { min: 0 }, from: 'lr' },
+  },
+  slots: ['expAvg', 'expAvgSq', 'maxExpAvgSq'],
+  check: (g, n) => {
+    if (g.baseLr === 0 && g.lr > 0) {
+      throw new RangeError(`AdaBound: ${n('baseLr')} is 0 (the group was created with lr 0), so the bounds finalLr·lr/baseLr are undefined for lr ${g.lr}; set baseLr to a positive number`);
+    }
+  },
+  reference: { implementation: 'torch-optimizer AdaBound', url: 'https://github.com/jettify/pytorch-optimizer/blob/master/torch_optimizer/adabound.py', paper: 'Luo et al., ICLR 2019', fixture: 'adabound.json' },
+};
+
 /**
  * torch-optimizer's defaults of AdaBound. Options left out of a constructor or a param group take these values.
  * @example
@@ -43,16 +66,7 @@ export type AdaBoundGroupOptions = Required<AdaBoundOptions>;
  * ADABOUND_DEFAULTS.finalLr; // 0.1
  * ```
  */
-export const ADABOUND_DEFAULTS: Readonly<AdaBoundGroupOptions> = Object.freeze({
-  lr: 1e-3,
-  betas: [0.9, 0.999] as const,
-  finalLr: 0.1,
-  gamma: 1e-3,
-  eps: 1e-8,
-  weightDecay: 0,
-  amsbound: false,
-  baseLr: null,
-});
+export const ADABOUND_DEFAULTS: Readonly<AdaBoundGroupOptions> = defaultsOf(ADABOUND);
 
 /**
  * AdaBound (and AMSBound with `amsbound: true`), as torch-optimizer's `AdaBound`.
@@ -95,45 +109,8 @@ export const ADABOUND_DEFAULTS: Readonly<AdaBoundGroupOptions> = Object.freeze({
  */
 export class AdaBound extends Optimizer<AdaBoundGroupOptions> {
   constructor(params: ParamsInput<AdaBoundGroupOptions>, options?: AdaBoundOptions & CommonOptions) {
-    super('AdaBound', 'adabound', params, withDefaults<AdaBoundOptions>('AdaBound', ADABOUND_DEFAULTS, options));
+    super(ADABOUND, params, options);
   }
 
-  /** Adds a parameter group; its `baseLr` defaults to its lr now. */
-  override addParamGroup(group: ParamGroupInput<AdaBoundGroupOptions>): void {
-    super.addParamGroup(group);
-    const g = this.paramGroups[this.paramGroups.length - 1]!;
-    if (g.baseLr === null) g.baseLr = g.lr;
-  }
 
-  protected override validateGroup(g: AdaBoundGroupOptions, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('AdaBound', n('lr'), g.lr, { min: 0 });
-    checkBetas('AdaBound', n('betas'), g.betas);
-    checkNumber('AdaBound', n('finalLr'), g.finalLr, { min: 0 });
-    checkNumber('AdaBound', n('gamma'), g.gamma, { above: 0, below: 1 });
-    checkNumber('AdaBound', n('eps'), g.eps, { min: 0 });
-    checkNumber('AdaBound', n('weightDecay'), g.weightDecay, { min: 0 });
-    checkBoolean('AdaBound', n('amsbound'), g.amsbound);
-    if (g.baseLr !== null) {
-      if (typeof g.baseLr !== 'number') {
-        throw new TypeError(`AdaBound: expected ${n('baseLr')} to be a finite number >= 0 or null, received ${describeValue(g.baseLr)}`);
-      }
-      checkNumber('AdaBound', n('baseLr'), g.baseLr, { min: 0 });
-      if (g.baseLr === 0 && g.lr > 0) {
-        throw new RangeError(`AdaBound: ${n('baseLr')} is 0 (the group was created with lr 0), so the bounds finalLr·lr/baseLr are undefined for lr ${g.lr}; set baseLr to a positive number`);
-      }
-    }
-  }
-
-  protected override packGroup(g: AdaBoundGroupOptions, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.betas[0];
-    out[o + 2] = g.betas[1];
-    out[o + 3] = g.finalLr;
-    out[o + 4] = g.gamma;
-    out[o + 5] = g.eps;
-    out[o + 6] = g.weightDecay;
-    out[o + 7] = g.amsbound ? 1 : 0;
-    out[o + 8] = g.baseLr ?? g.lr;
-  }
 }

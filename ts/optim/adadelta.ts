@@ -2,9 +2,9 @@
  * Adadelta: step sizes from running averages of squared gradients and squared updates.
  * @module
  */
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBoolean, checkNumber } from '../validate.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link Adadelta}; every field is optional. */
 export interface AdadeltaOptions {
@@ -23,6 +23,21 @@ export interface AdadeltaOptions {
 /** The resolved options of an Adadelta param group. */
 export type AdadeltaGroupOptions = Required<AdadeltaOptions>;
 
+/** Adadelta: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const ADADELTA: OptimizerDescriptor<AdadeltaGroupOptions> = {
+  name: 'Adadelta',
+  kernel: 'adadelta',
+  options: {
+  lr: { type: 'number', default: 1.0, range: { min: 0 } },
+  rho: { type: 'number', default: 0.9, range: { min: 0, max: 1 } },
+  eps: { type: 'number', default: 1e-6, range: { min: 0 } },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  maximize: { type: 'boolean', default: false },
+  },
+  slots: ['squareAvg', 'accDelta'],
+  reference: { implementation: 'torch.optim.Adadelta', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.Adadelta.html', paper: 'Zeiler, arXiv:1212.5701 (2012)', fixture: 'adadelta.json' },
+};
+
 /**
  * PyTorch 2.x defaults of Adadelta. Options left out of a constructor or a param group take these values.
  * @example
@@ -30,13 +45,7 @@ export type AdadeltaGroupOptions = Required<AdadeltaOptions>;
  * ADADELTA_DEFAULTS.rho; // 0.9
  * ```
  */
-export const ADADELTA_DEFAULTS: Readonly<AdadeltaGroupOptions> = Object.freeze({
-  lr: 1.0,
-  rho: 0.9,
-  eps: 1e-6,
-  weightDecay: 0,
-  maximize: false,
-});
+export const ADADELTA_DEFAULTS: Readonly<AdadeltaGroupOptions> = defaultsOf(ADADELTA);
 
 /**
  * Adadelta, as `torch.optim.Adadelta`: the update is scaled by the ratio of the RMS of past
@@ -65,23 +74,6 @@ export const ADADELTA_DEFAULTS: Readonly<AdadeltaGroupOptions> = Object.freeze({
  */
 export class Adadelta extends Optimizer<AdadeltaGroupOptions> {
   constructor(params: ParamsInput<AdadeltaGroupOptions>, options?: AdadeltaOptions & CommonOptions) {
-    super('Adadelta', 'adadelta', params, withDefaults<AdadeltaOptions>('Adadelta', ADADELTA_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: AdadeltaGroupOptions, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('Adadelta', n('lr'), g.lr, { min: 0 });
-    checkNumber('Adadelta', n('rho'), g.rho, { min: 0, max: 1 });
-    checkNumber('Adadelta', n('eps'), g.eps, { min: 0 });
-    checkNumber('Adadelta', n('weightDecay'), g.weightDecay, { min: 0 });
-    checkBoolean('Adadelta', n('maximize'), g.maximize);
-  }
-
-  protected override packGroup(g: AdadeltaGroupOptions, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.rho;
-    out[o + 2] = g.eps;
-    out[o + 3] = g.weightDecay;
-    out[o + 4] = g.maximize ? 1 : 0;
+    super(ADADELTA, params, options);
   }
 }

@@ -2,9 +2,9 @@
  * Adagrad: per-coordinate learning rates from the sum of squared gradients.
  * @module
  */
-import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBoolean, checkNumber } from '../validate.js';
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { Optimizer, type ParamsInput } from './optimizer.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link Adagrad}; every field is optional. */
 export interface AdagradOptions {
@@ -25,6 +25,24 @@ export interface AdagradOptions {
 /** The resolved options of an Adagrad param group. */
 export type AdagradGroupOptions = Required<AdagradOptions>;
 
+/** Adagrad: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const ADAGRAD: OptimizerDescriptor<AdagradGroupOptions> = {
+  name: 'Adagrad',
+  kernel: 'adagrad',
+  options: {
+  lr: { type: 'number', default: 1e-2, range: { min: 0 } },
+  lrDecay: { type: 'number', default: 0, range: { min: 0 } },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  initialAccumulatorValue: { type: 'number', default: 0, range: { min: 0 } },
+  eps: { type: 'number', default: 1e-10, range: { min: 0 } },
+  maximize: { type: 'boolean', default: false },
+  },
+  slots: ['sum'],
+  // PyTorch creates `sum` in the constructor, filled with initialAccumulatorValue.
+  eagerState: (g) => ({ sum: g.initialAccumulatorValue }),
+  reference: { implementation: 'torch.optim.Adagrad', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.Adagrad.html', paper: 'Duchi, Hazan and Singer, JMLR 12 (2011)', fixture: 'adagrad.json' },
+};
+
 /**
  * PyTorch 2.x defaults of Adagrad. Options left out of a constructor or a param group take these values.
  * @example
@@ -32,14 +50,7 @@ export type AdagradGroupOptions = Required<AdagradOptions>;
  * ADAGRAD_DEFAULTS.eps; // 1e-10
  * ```
  */
-export const ADAGRAD_DEFAULTS: Readonly<AdagradGroupOptions> = Object.freeze({
-  lr: 1e-2,
-  lrDecay: 0,
-  weightDecay: 0,
-  initialAccumulatorValue: 0,
-  eps: 1e-10,
-  maximize: false,
-});
+export const ADAGRAD_DEFAULTS: Readonly<AdagradGroupOptions> = defaultsOf(ADAGRAD);
 
 /**
  * Adagrad, as `torch.optim.Adagrad` (dense gradients).
@@ -73,29 +84,8 @@ export const ADAGRAD_DEFAULTS: Readonly<AdagradGroupOptions> = Object.freeze({
  */
 export class Adagrad extends Optimizer<AdagradGroupOptions> {
   constructor(params: ParamsInput<AdagradGroupOptions>, options?: AdagradOptions & CommonOptions) {
-    super('Adagrad', 'adagrad', params, withDefaults<AdagradOptions>('Adagrad', ADAGRAD_DEFAULTS, options));
+    super(ADAGRAD, params, options);
   }
 
-  protected override validateGroup(g: AdagradGroupOptions, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('Adagrad', n('lr'), g.lr, { min: 0 });
-    checkNumber('Adagrad', n('lrDecay'), g.lrDecay, { min: 0 });
-    checkNumber('Adagrad', n('weightDecay'), g.weightDecay, { min: 0 });
-    checkNumber('Adagrad', n('initialAccumulatorValue'), g.initialAccumulatorValue, { min: 0 });
-    checkNumber('Adagrad', n('eps'), g.eps, { min: 0 });
-    checkBoolean('Adagrad', n('maximize'), g.maximize);
-  }
 
-  protected override packGroup(g: AdagradGroupOptions, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.lrDecay;
-    out[o + 2] = g.weightDecay;
-    out[o + 3] = g.initialAccumulatorValue;
-    out[o + 4] = g.eps;
-    out[o + 5] = g.maximize ? 1 : 0;
-  }
-
-  protected override initialState(g: ParamGroup<AdagradGroupOptions>): Readonly<Record<string, number>> {
-    return { sum: g.initialAccumulatorValue };
-  }
 }

@@ -2,9 +2,9 @@
  * Adam and AdamW: one fused kernel, coupled or decoupled weight decay.
  * @module
  */
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBetas, checkBoolean, checkNumber } from '../validate.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link Adam} and {@link AdamW}; every field is optional. */
 export interface AdamOptions {
@@ -25,6 +25,34 @@ export interface AdamOptions {
 /** The resolved options of an Adam or AdamW param group. */
 export type AdamGroupOptions = Required<AdamOptions>;
 
+const ADAM_OPTIONS: OptimizerDescriptor<AdamGroupOptions>['options'] = {
+  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
+  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
+  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  amsgrad: { type: 'boolean', default: false },
+  maximize: { type: 'boolean', default: false },
+};
+
+/** Adam: the `adam` kernel with coupled weight decay. */
+export const ADAM: OptimizerDescriptor<AdamGroupOptions> = {
+  name: 'Adam',
+  kernel: 'adam',
+  options: ADAM_OPTIONS,
+  fixed: { decoupled: 0 },
+  slots: ['expAvg', 'expAvgSq', 'maxExpAvgSq'],
+  reference: { implementation: 'torch.optim.Adam', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.Adam.html', paper: 'Kingma and Ba, ICLR 2015', fixture: 'adam.json' },
+};
+
+/** AdamW: the `adam` kernel with decoupled weight decay, default 1e-2. */
+export const ADAMW: OptimizerDescriptor<AdamGroupOptions> = {
+  ...ADAM,
+  name: 'AdamW',
+  options: { ...ADAM_OPTIONS, weightDecay: { type: 'number', default: 1e-2, range: { min: 0 } } },
+  fixed: { decoupled: 1 },
+  reference: { implementation: 'torch.optim.AdamW', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.AdamW.html', paper: 'Loshchilov and Hutter, ICLR 2019', fixture: 'adamw.json' },
+};
+
 /**
  * PyTorch 2.x defaults of Adam. Options left out of a constructor or a param group take these values.
  * @example
@@ -32,14 +60,7 @@ export type AdamGroupOptions = Required<AdamOptions>;
  * ADAM_DEFAULTS.betas; // [0.9, 0.999]
  * ```
  */
-export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = Object.freeze({
-  lr: 1e-3,
-  betas: [0.9, 0.999] as const,
-  eps: 1e-8,
-  weightDecay: 0,
-  amsgrad: false,
-  maximize: false,
-});
+export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAM);
 
 /**
  * PyTorch 2.x defaults of AdamW: Adam's, with weight decay 1e-2.
@@ -48,28 +69,7 @@ export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = Object.freeze({
  * ADAMW_DEFAULTS.weightDecay; // 0.01
  * ```
  */
-export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = Object.freeze({ ...ADAM_DEFAULTS, weightDecay: 1e-2 });
-
-function validateAdam(label: string, g: AdamGroupOptions, where: string): void {
-  const n = (k: string) => optionName(k, where);
-  checkNumber(label, n('lr'), g.lr, { min: 0 });
-  checkBetas(label, n('betas'), g.betas);
-  checkNumber(label, n('eps'), g.eps, { min: 0 });
-  checkNumber(label, n('weightDecay'), g.weightDecay, { min: 0 });
-  checkBoolean(label, n('amsgrad'), g.amsgrad);
-  checkBoolean(label, n('maximize'), g.maximize);
-}
-
-function packAdam(g: AdamGroupOptions, out: Float64Array, o: number, decoupled: boolean): void {
-  out[o] = g.lr;
-  out[o + 1] = g.betas[0];
-  out[o + 2] = g.betas[1];
-  out[o + 3] = g.eps;
-  out[o + 4] = g.weightDecay;
-  out[o + 5] = g.amsgrad ? 1 : 0;
-  out[o + 6] = g.maximize ? 1 : 0;
-  out[o + 7] = decoupled ? 1 : 0;
-}
+export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAMW);
 
 /**
  * Adam with coupled (L2) weight decay, as `torch.optim.Adam`.
@@ -99,15 +99,7 @@ function packAdam(g: AdamGroupOptions, out: Float64Array, o: number, decoupled: 
  */
 export class Adam extends Optimizer<AdamGroupOptions> {
   constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {
-    super('Adam', 'adam', params, withDefaults<AdamOptions>('Adam', ADAM_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: AdamGroupOptions, where: string): void {
-    validateAdam('Adam', g, where);
-  }
-
-  protected override packGroup(g: AdamGroupOptions, out: Float64Array, o: number): void {
-    packAdam(g, out, o, false);
+    super(ADAM, params, options);
   }
 }
 
@@ -132,14 +124,6 @@ export class Adam extends Optimizer<AdamGroupOptions> {
  */
 export class AdamW extends Optimizer<AdamGroupOptions> {
   constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {
-    super('AdamW', 'adam', params, withDefaults<AdamOptions>('AdamW', ADAMW_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: AdamGroupOptions, where: string): void {
-    validateAdam('AdamW', g, where);
-  }
-
-  protected override packGroup(g: AdamGroupOptions, out: Float64Array, o: number): void {
-    packAdam(g, out, o, true);
+    super(ADAMW, params, options);
   }
 }

@@ -2,9 +2,9 @@
  * Adamax: Adam with the infinity norm.
  * @module
  */
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBetas, checkBoolean, checkNumber } from '../validate.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link Adamax}; every field is optional. */
 export interface AdamaxOptions {
@@ -23,6 +23,21 @@ export interface AdamaxOptions {
 /** The resolved options of an Adamax param group. */
 export type AdamaxGroupOptions = Required<AdamaxOptions>;
 
+/** Adamax: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const ADAMAX: OptimizerDescriptor<AdamaxGroupOptions> = {
+  name: 'Adamax',
+  kernel: 'adamax',
+  options: {
+  lr: { type: 'number', default: 2e-3, range: { min: 0 } },
+  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
+  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  maximize: { type: 'boolean', default: false },
+  },
+  slots: ['expAvg', 'expInf'],
+  reference: { implementation: 'torch.optim.Adamax', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.Adamax.html', paper: 'Kingma and Ba, ICLR 2015, section 7.1', fixture: 'adamax.json' },
+};
+
 /**
  * PyTorch 2.x defaults of Adamax. Options left out of a constructor or a param group take these values.
  * @example
@@ -30,13 +45,7 @@ export type AdamaxGroupOptions = Required<AdamaxOptions>;
  * ADAMAX_DEFAULTS.lr; // 0.002
  * ```
  */
-export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = Object.freeze({
-  lr: 2e-3,
-  betas: [0.9, 0.999] as const,
-  eps: 1e-8,
-  weightDecay: 0,
-  maximize: false,
-});
+export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = defaultsOf(ADAMAX);
 
 /**
  * Adamax, as `torch.optim.Adamax`: Adam's second moment replaced by an exponentially weighted
@@ -66,24 +75,6 @@ export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = Object.freeze({
  */
 export class Adamax extends Optimizer<AdamaxGroupOptions> {
   constructor(params: ParamsInput<AdamaxGroupOptions>, options?: AdamaxOptions & CommonOptions) {
-    super('Adamax', 'adamax', params, withDefaults<AdamaxOptions>('Adamax', ADAMAX_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: AdamaxGroupOptions, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('Adamax', n('lr'), g.lr, { min: 0 });
-    checkBetas('Adamax', n('betas'), g.betas);
-    checkNumber('Adamax', n('eps'), g.eps, { min: 0 });
-    checkNumber('Adamax', n('weightDecay'), g.weightDecay, { min: 0 });
-    checkBoolean('Adamax', n('maximize'), g.maximize);
-  }
-
-  protected override packGroup(g: AdamaxGroupOptions, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.betas[0];
-    out[o + 2] = g.betas[1];
-    out[o + 3] = g.eps;
-    out[o + 4] = g.weightDecay;
-    out[o + 5] = g.maximize ? 1 : 0;
+    super(ADAMAX, params, options);
   }
 }

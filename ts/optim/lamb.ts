@@ -3,9 +3,9 @@
  * batches.
  * @module
  */
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBetas, checkBoolean, checkNumber } from '../validate.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link LAMB}; every field is optional. */
 export interface LAMBOptions {
@@ -28,6 +28,23 @@ export interface LAMBOptions {
 /** The resolved options of a LAMB param group. */
 export type LAMBGroupOptions = Required<LAMBOptions>;
 
+/** LAMB: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const LAMB_DESCRIPTOR: OptimizerDescriptor<LAMBGroupOptions> = {
+  name: 'LAMB',
+  kernel: 'lamb',
+  options: {
+  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
+  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
+  eps: { type: 'number', default: 1e-6, range: { min: 0 } },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  clampValue: { type: 'number', default: 10, range: { min: 0 } },
+  debias: { type: 'boolean', default: false },
+  adam: { type: 'boolean', default: false },
+  },
+  slots: ['expAvg', 'expAvgSq'],
+  reference: { implementation: 'torch-optimizer Lamb', url: 'https://github.com/jettify/pytorch-optimizer/blob/master/torch_optimizer/lamb.py', paper: 'You et al., ICLR 2020', fixture: 'lamb.json' },
+};
+
 /**
  * torch-optimizer's defaults of Lamb. Options left out of a constructor or a param group take these values.
  * @example
@@ -35,15 +52,7 @@ export type LAMBGroupOptions = Required<LAMBOptions>;
  * LAMB_DEFAULTS.clampValue; // 10
  * ```
  */
-export const LAMB_DEFAULTS: Readonly<LAMBGroupOptions> = Object.freeze({
-  lr: 1e-3,
-  betas: [0.9, 0.999] as const,
-  eps: 1e-6,
-  weightDecay: 0,
-  clampValue: 10,
-  debias: false,
-  adam: false,
-});
+export const LAMB_DEFAULTS: Readonly<LAMBGroupOptions> = defaultsOf(LAMB_DESCRIPTOR);
 
 /**
  * LAMB (layer-wise adaptive moments), as torch-optimizer's `Lamb`.
@@ -88,28 +97,6 @@ export const LAMB_DEFAULTS: Readonly<LAMBGroupOptions> = Object.freeze({
  */
 export class LAMB extends Optimizer<LAMBGroupOptions> {
   constructor(params: ParamsInput<LAMBGroupOptions>, options?: LAMBOptions & CommonOptions) {
-    super('LAMB', 'lamb', params, withDefaults<LAMBOptions>('LAMB', LAMB_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: LAMBGroupOptions, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('LAMB', n('lr'), g.lr, { min: 0 });
-    checkBetas('LAMB', n('betas'), g.betas);
-    checkNumber('LAMB', n('eps'), g.eps, { min: 0 });
-    checkNumber('LAMB', n('weightDecay'), g.weightDecay, { min: 0 });
-    checkNumber('LAMB', n('clampValue'), g.clampValue, { min: 0 });
-    checkBoolean('LAMB', n('debias'), g.debias);
-    checkBoolean('LAMB', n('adam'), g.adam);
-  }
-
-  protected override packGroup(g: LAMBGroupOptions, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.betas[0];
-    out[o + 2] = g.betas[1];
-    out[o + 3] = g.eps;
-    out[o + 4] = g.weightDecay;
-    out[o + 5] = g.clampValue;
-    out[o + 6] = g.debias ? 1 : 0;
-    out[o + 7] = g.adam ? 1 : 0;
+    super(LAMB_DESCRIPTOR, params, options);
   }
 }

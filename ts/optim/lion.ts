@@ -2,9 +2,9 @@
  * Lion: the sign of a momentum interpolation, with decoupled weight decay.
  * @module
  */
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkNumber, describeValue } from '../validate.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link Lion}; every field is optional. */
 export interface LionOptions {
@@ -19,6 +19,19 @@ export interface LionOptions {
 /** The resolved options of a Lion param group. */
 export type LionGroupOptions = Required<LionOptions>;
 
+/** Lion: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const LION: OptimizerDescriptor<LionGroupOptions> = {
+  name: 'Lion',
+  kernel: 'lion',
+  options: {
+  lr: { type: 'number', default: 1e-4, range: { min: 0 } },
+  betas: { type: 'pair', default: [0.9, 0.99], range: { min: 0, max: 1 }, native: ['beta1', 'beta2'] },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  },
+  slots: ['expAvg'],
+  reference: { implementation: 'lion-pytorch Lion', url: 'https://github.com/lucidrains/lion-pytorch', paper: 'Chen et al., NeurIPS 2023', fixture: 'lion.json' },
+};
+
 /**
  * lion-pytorch's defaults of Lion. Options left out of a constructor or a param group take these values.
  * @example
@@ -26,11 +39,7 @@ export type LionGroupOptions = Required<LionOptions>;
  * LION_DEFAULTS.betas; // [0.9, 0.99]
  * ```
  */
-export const LION_DEFAULTS: Readonly<LionGroupOptions> = Object.freeze({
-  lr: 1e-4,
-  betas: [0.9, 0.99] as const,
-  weightDecay: 0,
-});
+export const LION_DEFAULTS: Readonly<LionGroupOptions> = defaultsOf(LION);
 
 /**
  * Lion (EvoLved Sign Momentum), as the paper's pseudocode and lion-pytorch's `Lion`.
@@ -64,24 +73,6 @@ export const LION_DEFAULTS: Readonly<LionGroupOptions> = Object.freeze({
  */
 export class Lion extends Optimizer<LionGroupOptions> {
   constructor(params: ParamsInput<LionGroupOptions>, options?: LionOptions & CommonOptions) {
-    super('Lion', 'lion', params, withDefaults<LionOptions>('Lion', LION_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: LionGroupOptions, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('Lion', n('lr'), g.lr, { min: 0 });
-    if (!Array.isArray(g.betas) || g.betas.length !== 2) {
-      throw new TypeError(`Lion: expected ${n('betas')} to be a pair [beta1, beta2], received ${describeValue(g.betas)}`);
-    }
-    checkNumber('Lion', `${n('betas')}[0]`, g.betas[0], { min: 0, max: 1 });
-    checkNumber('Lion', `${n('betas')}[1]`, g.betas[1], { min: 0, max: 1 });
-    checkNumber('Lion', n('weightDecay'), g.weightDecay, { min: 0 });
-  }
-
-  protected override packGroup(g: LionGroupOptions, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.betas[0];
-    out[o + 2] = g.betas[1];
-    out[o + 3] = g.weightDecay;
+    super(LION, params, options);
   }
 }

@@ -2,9 +2,9 @@
  * NAdam: Adam with Nesterov momentum and a momentum schedule.
  * @module
  */
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBetas, checkBoolean, checkNumber } from '../validate.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link NAdam}; every field is optional. */
 export interface NAdamOptions {
@@ -27,6 +27,24 @@ export interface NAdamOptions {
 /** The resolved options of a NAdam param group. */
 export type NAdamGroupOptions = Required<NAdamOptions>;
 
+/** NAdam: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const NADAM: OptimizerDescriptor<NAdamGroupOptions> = {
+  name: 'NAdam',
+  kernel: 'nadam',
+  options: {
+  lr: { type: 'number', default: 2e-3, range: { min: 0 } },
+  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
+  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  momentumDecay: { type: 'number', default: 4e-3, range: { min: 0 } },
+  decoupledWeightDecay: { type: 'boolean', default: false, native: 'decoupled' },
+  maximize: { type: 'boolean', default: false },
+  },
+  slots: ['expAvg', 'expAvgSq'],
+  scalarState: 'muProduct',
+  reference: { implementation: 'torch.optim.NAdam', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.NAdam.html', paper: 'Dozat, ICLR 2016 workshop', fixture: 'nadam.json' },
+};
+
 /**
  * PyTorch 2.x defaults of NAdam. Options left out of a constructor or a param group take these values.
  * @example
@@ -34,15 +52,7 @@ export type NAdamGroupOptions = Required<NAdamOptions>;
  * NADAM_DEFAULTS.momentumDecay; // 0.004
  * ```
  */
-export const NADAM_DEFAULTS: Readonly<NAdamGroupOptions> = Object.freeze({
-  lr: 2e-3,
-  betas: [0.9, 0.999] as const,
-  eps: 1e-8,
-  weightDecay: 0,
-  momentumDecay: 4e-3,
-  decoupledWeightDecay: false,
-  maximize: false,
-});
+export const NADAM_DEFAULTS: Readonly<NAdamGroupOptions> = defaultsOf(NADAM);
 
 /**
  * NAdam, as `torch.optim.NAdam`: Adam whose first moment looks one step ahead, with Dozat's
@@ -75,28 +85,6 @@ export const NADAM_DEFAULTS: Readonly<NAdamGroupOptions> = Object.freeze({
  */
 export class NAdam extends Optimizer<NAdamGroupOptions> {
   constructor(params: ParamsInput<NAdamGroupOptions>, options?: NAdamOptions & CommonOptions) {
-    super('NAdam', 'nadam', params, withDefaults<NAdamOptions>('NAdam', NADAM_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: NAdamGroupOptions, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('NAdam', n('lr'), g.lr, { min: 0 });
-    checkBetas('NAdam', n('betas'), g.betas);
-    checkNumber('NAdam', n('eps'), g.eps, { min: 0 });
-    checkNumber('NAdam', n('weightDecay'), g.weightDecay, { min: 0 });
-    checkNumber('NAdam', n('momentumDecay'), g.momentumDecay, { min: 0 });
-    checkBoolean('NAdam', n('decoupledWeightDecay'), g.decoupledWeightDecay);
-    checkBoolean('NAdam', n('maximize'), g.maximize);
-  }
-
-  protected override packGroup(g: NAdamGroupOptions, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.betas[0];
-    out[o + 2] = g.betas[1];
-    out[o + 3] = g.eps;
-    out[o + 4] = g.weightDecay;
-    out[o + 5] = g.momentumDecay;
-    out[o + 6] = g.decoupledWeightDecay ? 1 : 0;
-    out[o + 7] = g.maximize ? 1 : 0;
+    super(NADAM, params, options);
   }
 }

@@ -1,12 +1,14 @@
 /**
  * The optimizer base class: parameter groups, per-parameter state, `step`, `zeroGrad` and
- * `stateDict`. Subclasses own their hyperparameters (defaults, checks, packing) and nothing else.
+ * `stateDict`. Everything particular to one optimizer (options, defaults, ranges, packing, state
+ * names) comes from its {@link OptimizerDescriptor}; a subclass only passes its descriptor.
  * @module
  */
-import { createNativeOptimizer, mapNativeError, type KernelName, type NativeOptimizer } from '../native.js';
+import { createNativeOptimizer, mapNativeError, type NativeOptimizer } from '../native.js';
 import { Parameter } from '../tensor.js';
 import { checkBoolean, checkFloat32, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import { COMMON_OPTION_KEYS, optionName } from './options.js';
+import { defaultsOf, optionEntries, packingPlan, validateGroup, type OptimizerDescriptor } from './descriptor.js';
+import { optionName, withDefaults, type CommonOptions } from './options.js';
 import { StateStore, type SlotRequest } from './state-store.js';
 
 /** A parameter group as given to a constructor or to `addParamGroup`: parameters plus option overrides. */
@@ -147,10 +149,6 @@ function checkInitialLr(ctx: string, name: string, v: unknown): number {
 /** Largest step counter a state dict may hold: beyond it, adding 1 no longer changes a double. */
 const MAX_STEP = Number.MAX_SAFE_INTEGER;
 
-function camel(snake: string): string {
-  return snake.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
 function cloneOption(v: unknown): unknown {
   return Array.isArray(v) ? [...v] : v;
 }
@@ -193,6 +191,8 @@ export abstract class Optimizer<O extends object> {
   readonly paramGroups: ParamGroup<O>[] = [];
   /** The class name used in messages. */
   protected readonly label: string;
+  /** What defines this optimizer: options, ranges, state, reference. */
+  readonly descriptor: OptimizerDescriptor<O>;
   /**
    * Skip steps whose gradients hold a NaN or an infinity, leaving parameters and state untouched
    * (set by the `skipNonFinite` option; may be changed at any time).
@@ -231,23 +231,29 @@ export abstract class Optimizer<O extends object> {
   readonly #buffers: Array<Float32Array | undefined> = [];
   /** The option values each group last passed validation with (arrays copied), by group index. */
   readonly #validated: Array<unknown[] | undefined> = [];
-  #optionKeyList: string[] | undefined;
+  /** The option keys of this optimizer (the keys of its defaults). */
+  readonly #optionKeyList: string[];
+  /** One reader per native hyperparameter, in the kernel's order. */
+  readonly #pack: ReadonlyArray<(g: Record<string, unknown>) => number>;
   readonly #hyperLen: number;
   readonly #active: Parameter[] = [];
   readonly #observers = new Set<StepObserver>();
   #sums = new Float64Array(0);
 
-  protected constructor(label: string, kernel: KernelName, params: ParamsInput<O>, defaults: O) {
+  protected constructor(descriptor: OptimizerDescriptor<O>, params: ParamsInput<O>, options: (Partial<O> & CommonOptions) | undefined) {
+    const label = descriptor.name;
     this.label = label;
-    const all = { ...defaults } as Record<string, unknown>;
-    this.skipNonFinite = checkBoolean(label, 'skipNonFinite', all.skipNonFinite === undefined ? false : all.skipNonFinite);
-    for (const k of COMMON_OPTION_KEYS) delete all[k];
-    this.defaults = Object.freeze(all as O);
-    this.#native = createNativeOptimizer(kernel);
-    this.#slotNames = this.#native.slotNames().map(camel);
+    this.descriptor = descriptor;
+    this.#pack = packingPlan(descriptor);
+    this.#hyperLen = this.#pack.length;
+    const { skipNonFinite, ...defaults } = withDefaults<O>(label, defaultsOf(descriptor) as Required<O>, options);
+    this.skipNonFinite = checkBoolean(label, 'skipNonFinite', skipNonFinite === undefined ? false : skipNonFinite);
+    this.defaults = Object.freeze(defaults as unknown as O);
+    this.#optionKeyList = Object.keys(this.defaults);
+    this.#native = createNativeOptimizer(descriptor.kernel);
+    this.#slotNames = [...descriptor.slots];
     this.#store = new StateStore(this.#slotNames.length);
-    const extra = this.#native.extraName();
-    this.#extraName = typeof extra === 'string' ? camel(extra) : null;
+    this.#extraName = descriptor.scalarState ?? null;
     if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
       throw new TypeError(`${label}: expected params to be an array of Parameters or of param groups, received ${describeValue(params)}`);
     }
@@ -261,20 +267,14 @@ export abstract class Optimizer<O extends object> {
       }
     }
     const groups: ParamGroupInput<O>[] = list.every(isGroup) ? (list as ParamGroupInput<O>[]) : [{ params: list as Parameter[] } as unknown as ParamGroupInput<O>];
-    this.#hyperLen = this.#native.hyperNames().length;
-    this.validateGroup(this.defaults as O, 'options');
+    validateGroup(descriptor, this.defaults as Record<string, unknown>, 'options');
     groups.forEach((g) => this.addParamGroup(g));
   }
 
-  /** Checks one group's options; `where` names the group in messages. Throws on a bad value. */
-  protected abstract validateGroup(group: O, where: string): void;
-
-  /** Writes the group's hyperparameters, packed in the kernel's order, at `out[offset..]`. */
-  protected abstract packGroup(group: O, out: Float64Array, offset: number): void;
-
-  /** The option keys of this optimizer (the keys of its defaults). */
-  protected get optionKeys(): string[] {
-    return Object.keys(this.defaults);
+  /** Writes group `g`'s hyperparameters, in the kernel's order, at `out[offset..]`. */
+  #packGroup(g: object, out: Float64Array, offset: number): void {
+    const pack = this.#pack;
+    for (let i = 0; i < pack.length; i++) out[offset + i] = pack[i]!(g as Record<string, unknown>);
   }
 
   #resolveGroup(input: unknown, where: string): ParamGroup<O> {
@@ -282,7 +282,7 @@ export abstract class Optimizer<O extends object> {
       throw new TypeError(`${this.label}: expected ${where} to be a param group { params: [...], ...options }, received a Parameter`);
     }
     const g = checkOptions(`${this.label}: ${where}`, input);
-    checkKnownKeys(`${this.label}: ${where}`, g, ['params', 'initialLr', ...this.optionKeys]);
+    checkKnownKeys(`${this.label}: ${where}`, g, ['params', 'initialLr', ...this.#optionKeyList]);
     const params = g.params;
     if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
       throw new TypeError(`${this.label}: expected ${where}.params to be an array of Parameters, received ${describeValue(params)}`);
@@ -300,12 +300,14 @@ export abstract class Optimizer<O extends object> {
       local.add(p);
     }
     const group = { ...this.defaults } as Record<string, unknown>;
-    for (const k of this.optionKeys) {
+    for (const k of this.#optionKeyList) {
       if (g[k] !== undefined) group[k] = cloneOption(g[k]);
       else group[k] = cloneOption(group[k]);
     }
+    // An option derived from another takes its value now (AdaBound's baseLr: the group's lr).
+    for (const [k, spec] of optionEntries(this.descriptor)) if (spec.type === 'derived' && group[k] === null) group[k] = group[spec.from];
     if (g.initialLr !== undefined) group.initialLr = checkInitialLr(this.label, optionName('initialLr', where), g.initialLr);
-    this.validateGroup(group as O, where);
+    validateGroup(this.descriptor, group, where);
     group.params = list;
     return group as ParamGroup<O>;
   }
@@ -313,7 +315,7 @@ export abstract class Optimizer<O extends object> {
   #commitGroup(group: ParamGroup<O>): void {
     const first = this.#native.addParams(group.params.map((p) => p.numel));
     this.#store.addParams(group.params.length);
-    const eager = this.initialState(group);
+    const eager = this.descriptor.eagerState?.(group as O) ?? null;
     const requests: SlotRequest[] = [];
     group.params.forEach((p, i) => {
       this.#ids.set(p, first + i);
@@ -324,15 +326,6 @@ export abstract class Optimizer<O extends object> {
     });
     this.#store.create(requests);
     this.paramGroups.push(group);
-  }
-
-  /**
-   * State buffers a parameter gets as soon as its group is added, as `{ bufferName: fillValue }`,
-   * or null (the default) to create state on the parameter's first step, as PyTorch's
-   * `_init_group` does. Adagrad overrides it: PyTorch creates Adagrad's `sum` in the constructor.
-   */
-  protected initialState(_group: ParamGroup<O>): Readonly<Record<string, number>> | null {
-    return null;
   }
 
   /**
@@ -385,10 +378,10 @@ export abstract class Optimizer<O extends object> {
         const g = groups[gi]!;
         const changed = !this.#validatedUnchanged(gi, g);
         if (changed) {
-          this.validateGroup(g, `param group ${gi}`);
+          validateGroup(this.descriptor, g as Record<string, unknown>, `param group ${gi}`);
           this.#snapshotValidated(gi, g);
         }
-        this.packGroup(g, this.#hyper, gi * k);
+        this.#packGroup(g, this.#hyper, gi * k);
         let plan = this.#plans[gi];
         if (changed || plan === undefined) {
           const raw = this.#native.slotPlan(this.#hyper.subarray(gi * k, gi * k + k));
@@ -481,7 +474,7 @@ export abstract class Optimizer<O extends object> {
   #validatedUnchanged(gi: number, g: object): boolean {
     const snap = this.#validated[gi];
     if (snap === undefined) return false;
-    const keys = (this.#optionKeyList ??= this.optionKeys);
+    const keys = this.#optionKeyList;
     const rec = g as Record<string, unknown>;
     for (let i = 0; i < keys.length; i++) {
       const v = rec[keys[i]!];
@@ -495,7 +488,7 @@ export abstract class Optimizer<O extends object> {
   }
 
   #snapshotValidated(gi: number, g: object): void {
-    const keys = (this.#optionKeyList ??= this.optionKeys);
+    const keys = this.#optionKeyList;
     const rec = g as Record<string, unknown>;
     this.#validated[gi] = keys.map((k) => (Array.isArray(rec[k]) ? [...(rec[k] as unknown[])] : rec[k]));
   }
@@ -623,7 +616,7 @@ export abstract class Optimizer<O extends object> {
     });
     const paramGroups = this.#checkedGroups('stateDict').map((g, i) => {
       const out: Record<string, unknown> & { params: string[] } = { params: g.params.map((p) => keys[this.#ids.get(p)!]!) };
-      for (const k of this.optionKeys) out[k] = cloneOption((g as Record<string, unknown>)[k]);
+      for (const k of this.#optionKeyList) out[k] = cloneOption((g as Record<string, unknown>)[k]);
       // Checked as loadStateDict checks it, so that what is saved can be loaded back.
       if (g.initialLr !== undefined) out.initialLr = checkInitialLr(`${this.label}.stateDict`, `initialLr of param group ${i}`, g.initialLr);
       return out;
@@ -661,9 +654,9 @@ export abstract class Optimizer<O extends object> {
     if (structureMatches) {
       sd.paramGroups.forEach((saved, i) => {
         const merged: Record<string, unknown> = { ...(ours[i] as Record<string, unknown>) };
-        for (const k of this.optionKeys) if (saved[k] !== undefined) merged[k] = cloneOption(saved[k]);
-        if (strict) checkKnownKeys(`${ctx}: param group ${i}`, saved, ['params', 'initialLr', ...this.optionKeys]);
-        this.validateGroup(merged as O, `saved param group ${i}`);
+        for (const k of this.#optionKeyList) if (saved[k] !== undefined) merged[k] = cloneOption(saved[k]);
+        if (strict) checkKnownKeys(`${ctx}: param group ${i}`, saved, ['params', 'initialLr', ...this.#optionKeyList]);
+        validateGroup(this.descriptor, merged, `saved param group ${i}`);
         const initialLr = saved.initialLr === undefined ? undefined : checkInitialLr(ctx, `initialLr of param group ${i}`, saved.initialLr);
         groupPlan.push([i, merged, initialLr]);
       });
@@ -701,7 +694,7 @@ export abstract class Optimizer<O extends object> {
     // Commit.
     for (const [i, merged, initialLr] of groupPlan) {
       const g = ours[i] as Record<string, unknown>;
-      for (const k of this.optionKeys) g[k] = merged[k];
+      for (const k of this.#optionKeyList) g[k] = merged[k];
       if (initialLr !== undefined) g.initialLr = initialLr;
     }
     if (strict) {

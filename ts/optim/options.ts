@@ -21,12 +21,12 @@ export const COMMON_OPTION_KEYS: readonly string[] = ['skipNonFinite'];
  * Merges user options over defaults, rejecting unknown keys; values are checked by the optimizer.
  * Common options ({@link CommonOptions}) pass through for the base class to take out.
  */
-export function withDefaults<O extends object>(label: string, defaults: Required<O>, options: (O & CommonOptions) | undefined): Required<O> {
+export function withDefaults<O extends object>(label: string, defaults: Required<O>, options: (Partial<O> & CommonOptions) | undefined): Required<O> & CommonOptions {
   const opts = checkOptions(label, options);
   checkKnownKeys(label, opts, [...Object.keys(defaults), ...COMMON_OPTION_KEYS]);
   const out = { ...defaults } as Record<string, unknown>;
   for (const [k, v] of Object.entries(opts)) if (v !== undefined) out[k] = Array.isArray(v) ? [...v] : v;
-  return out as Required<O>;
+  return out as Required<O> & CommonOptions;
 }
 
 /** The name of an option in messages: `lr`, or `lr (param group 1)`. */

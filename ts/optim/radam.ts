@@ -2,9 +2,9 @@
  * RAdam: Adam with the variance of the adaptive learning rate rectified.
  * @module
  */
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBetas, checkBoolean, checkNumber } from '../validate.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link RAdam}; every field is optional. */
 export interface RAdamOptions {
@@ -25,6 +25,22 @@ export interface RAdamOptions {
 /** The resolved options of a RAdam param group. */
 export type RAdamGroupOptions = Required<RAdamOptions>;
 
+/** RAdam: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const RADAM: OptimizerDescriptor<RAdamGroupOptions> = {
+  name: 'RAdam',
+  kernel: 'radam',
+  options: {
+  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
+  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
+  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  decoupledWeightDecay: { type: 'boolean', default: false, native: 'decoupled' },
+  maximize: { type: 'boolean', default: false },
+  },
+  slots: ['expAvg', 'expAvgSq'],
+  reference: { implementation: 'torch.optim.RAdam', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.RAdam.html', paper: 'Liu et al., ICLR 2020', fixture: 'radam.json' },
+};
+
 /**
  * PyTorch 2.x defaults of RAdam. Options left out of a constructor or a param group take these values.
  * @example
@@ -32,14 +48,7 @@ export type RAdamGroupOptions = Required<RAdamOptions>;
  * RADAM_DEFAULTS.decoupledWeightDecay; // false
  * ```
  */
-export const RADAM_DEFAULTS: Readonly<RAdamGroupOptions> = Object.freeze({
-  lr: 1e-3,
-  betas: [0.9, 0.999] as const,
-  eps: 1e-8,
-  weightDecay: 0,
-  decoupledWeightDecay: false,
-  maximize: false,
-});
+export const RADAM_DEFAULTS: Readonly<RAdamGroupOptions> = defaultsOf(RADAM);
 
 /**
  * Rectified Adam, as `torch.optim.RAdam`: no warmup needed, because the adaptive step is only
@@ -74,26 +83,6 @@ export const RADAM_DEFAULTS: Readonly<RAdamGroupOptions> = Object.freeze({
  */
 export class RAdam extends Optimizer<RAdamGroupOptions> {
   constructor(params: ParamsInput<RAdamGroupOptions>, options?: RAdamOptions & CommonOptions) {
-    super('RAdam', 'radam', params, withDefaults<RAdamOptions>('RAdam', RADAM_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: RAdamGroupOptions, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('RAdam', n('lr'), g.lr, { min: 0 });
-    checkBetas('RAdam', n('betas'), g.betas);
-    checkNumber('RAdam', n('eps'), g.eps, { min: 0 });
-    checkNumber('RAdam', n('weightDecay'), g.weightDecay, { min: 0 });
-    checkBoolean('RAdam', n('decoupledWeightDecay'), g.decoupledWeightDecay);
-    checkBoolean('RAdam', n('maximize'), g.maximize);
-  }
-
-  protected override packGroup(g: RAdamGroupOptions, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.betas[0];
-    out[o + 2] = g.betas[1];
-    out[o + 3] = g.eps;
-    out[o + 4] = g.weightDecay;
-    out[o + 5] = g.decoupledWeightDecay ? 1 : 0;
-    out[o + 6] = g.maximize ? 1 : 0;
+    super(RADAM, params, options);
   }
 }

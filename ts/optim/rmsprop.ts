@@ -2,9 +2,9 @@
  * RMSprop: plain or centered, with momentum and coupled weight decay.
  * @module
  */
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBoolean, checkNumber } from '../validate.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link RMSprop}; every field is optional. */
 export interface RMSpropOptions {
@@ -27,6 +27,23 @@ export interface RMSpropOptions {
 /** The resolved options of an RMSprop param group. */
 export type RMSpropGroupOptions = Required<RMSpropOptions>;
 
+/** RMSprop: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const RMSPROP: OptimizerDescriptor<RMSpropGroupOptions> = {
+  name: 'RMSprop',
+  kernel: 'rmsprop',
+  options: {
+  lr: { type: 'number', default: 1e-2, range: { min: 0 } },
+  alpha: { type: 'number', default: 0.99, range: { min: 0 } },
+  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  momentum: { type: 'number', default: 0, range: { min: 0 } },
+  centered: { type: 'boolean', default: false },
+  maximize: { type: 'boolean', default: false },
+  },
+  slots: ['squareAvg', 'momentumBuffer', 'gradAvg'],
+  reference: { implementation: 'torch.optim.RMSprop', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.RMSprop.html', paper: 'Hinton, lecture 6e (2012)', fixture: 'rmsprop.json' },
+};
+
 /**
  * PyTorch 2.x defaults of RMSprop. Options left out of a constructor or a param group take these values.
  * @example
@@ -34,15 +51,7 @@ export type RMSpropGroupOptions = Required<RMSpropOptions>;
  * RMSPROP_DEFAULTS.alpha; // 0.99
  * ```
  */
-export const RMSPROP_DEFAULTS: Readonly<RMSpropGroupOptions> = Object.freeze({
-  lr: 1e-2,
-  alpha: 0.99,
-  eps: 1e-8,
-  weightDecay: 0,
-  momentum: 0,
-  centered: false,
-  maximize: false,
-});
+export const RMSPROP_DEFAULTS: Readonly<RMSpropGroupOptions> = defaultsOf(RMSPROP);
 
 /**
  * RMSprop, as `torch.optim.RMSprop`: the gradient divided by a running root mean square.
@@ -78,27 +87,6 @@ export const RMSPROP_DEFAULTS: Readonly<RMSpropGroupOptions> = Object.freeze({
  */
 export class RMSprop extends Optimizer<RMSpropGroupOptions> {
   constructor(params: ParamsInput<RMSpropGroupOptions>, options?: RMSpropOptions & CommonOptions) {
-    super('RMSprop', 'rmsprop', params, withDefaults<RMSpropOptions>('RMSprop', RMSPROP_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: RMSpropGroupOptions, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('RMSprop', n('lr'), g.lr, { min: 0 });
-    checkNumber('RMSprop', n('alpha'), g.alpha, { min: 0 });
-    checkNumber('RMSprop', n('eps'), g.eps, { min: 0 });
-    checkNumber('RMSprop', n('weightDecay'), g.weightDecay, { min: 0 });
-    checkNumber('RMSprop', n('momentum'), g.momentum, { min: 0 });
-    checkBoolean('RMSprop', n('centered'), g.centered);
-    checkBoolean('RMSprop', n('maximize'), g.maximize);
-  }
-
-  protected override packGroup(g: RMSpropGroupOptions, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.alpha;
-    out[o + 2] = g.eps;
-    out[o + 3] = g.weightDecay;
-    out[o + 4] = g.momentum;
-    out[o + 5] = g.centered ? 1 : 0;
-    out[o + 6] = g.maximize ? 1 : 0;
+    super(RMSPROP, params, options);
   }
 }

@@ -2,9 +2,9 @@
  * Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay.
  * @module
  */
+import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
-import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkBoolean, checkNumber } from '../validate.js';
+import type { CommonOptions } from './options.js';
 
 /** Options of {@link SGD}; every field is optional. */
 export interface SGDOptions {
@@ -22,6 +22,27 @@ export interface SGDOptions {
   maximize?: boolean;
 }
 
+/** SGD: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
+export const SGD_DESCRIPTOR: OptimizerDescriptor<Required<SGDOptions>> = {
+  name: 'SGD',
+  kernel: 'sgd',
+  options: {
+  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
+  momentum: { type: 'number', default: 0, range: { min: 0 } },
+  dampening: { type: 'number', default: 0, range: {} },
+  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
+  nesterov: { type: 'boolean', default: false },
+  maximize: { type: 'boolean', default: false },
+  },
+  slots: ['momentumBuffer'],
+  check: (g, n) => {
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
+      throw new RangeError(`SGD: ${n('nesterov')} requires momentum > 0 and dampening = 0, received momentum ${g.momentum} and dampening ${g.dampening}`);
+    }
+  },
+  reference: { implementation: 'torch.optim.SGD', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.SGD.html', paper: 'Sutskever et al., ICML 2013', fixture: 'sgd.json' },
+};
+
 /**
  * PyTorch 2.x defaults of SGD. Options left out of a constructor or a param group take these values.
  * @example
@@ -29,14 +50,7 @@ export interface SGDOptions {
  * SGD_DEFAULTS.lr; // 0.001
  * ```
  */
-export const SGD_DEFAULTS: Readonly<Required<SGDOptions>> = Object.freeze({
-  lr: 1e-3,
-  momentum: 0,
-  dampening: 0,
-  weightDecay: 0,
-  nesterov: false,
-  maximize: false,
-});
+export const SGD_DEFAULTS: Readonly<Required<SGDOptions>> = defaultsOf(SGD_DESCRIPTOR);
 
 /**
  * Stochastic gradient descent, optionally with (Nesterov) momentum, as `torch.optim.SGD`.
@@ -64,28 +78,6 @@ export const SGD_DEFAULTS: Readonly<Required<SGDOptions>> = Object.freeze({
  */
 export class SGD extends Optimizer<Required<SGDOptions>> {
   constructor(params: ParamsInput<Required<SGDOptions>>, options?: SGDOptions & CommonOptions) {
-    super('SGD', 'sgd', params, withDefaults<SGDOptions>('SGD', SGD_DEFAULTS, options));
-  }
-
-  protected override validateGroup(g: Required<SGDOptions>, where: string): void {
-    const n = (k: string) => optionName(k, where);
-    checkNumber('SGD', n('lr'), g.lr, { min: 0 });
-    checkNumber('SGD', n('momentum'), g.momentum, { min: 0 });
-    checkNumber('SGD', n('dampening'), g.dampening);
-    checkNumber('SGD', n('weightDecay'), g.weightDecay, { min: 0 });
-    checkBoolean('SGD', n('nesterov'), g.nesterov);
-    checkBoolean('SGD', n('maximize'), g.maximize);
-    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
-      throw new RangeError(`SGD: ${n('nesterov')} requires momentum > 0 and dampening = 0, received momentum ${g.momentum} and dampening ${g.dampening}`);
-    }
-  }
-
-  protected override packGroup(g: Required<SGDOptions>, out: Float64Array, o: number): void {
-    out[o] = g.lr;
-    out[o + 1] = g.momentum;
-    out[o + 2] = g.dampening;
-    out[o + 3] = g.weightDecay;
-    out[o + 4] = g.nesterov ? 1 : 0;
-    out[o + 5] = g.maximize ? 1 : 0;
+    super(SGD_DESCRIPTOR, params, options);
   }
 }

@@ -1,0 +1,206 @@
+/**
+ * One descriptor per optimizer: the single source of truth for its name, its options (default,
+ * valid range, how each crosses to the native kernel), its state and its reference. The base
+ * class derives validation, packing and `stateDict` keys from it; the CLI's `name:opt=v` specs,
+ * the benchmark, the docs tables and the conformance tests read it from {@link OPTIMIZERS}.
+ *
+ * The packing order is not written here: it is the kernel's. The native side declares each
+ * kernel's hyperparameters and state slots once (`crate/src/kernels`), and {@link packingPlan}
+ * maps every one of them to an option of the descriptor, refusing a descriptor that misses one,
+ * names one the kernel lacks or disagrees on the state slots.
+ * @module
+ */
+import { kernelSignature, type KernelName } from '../native.js';
+import { checkBoolean, checkNumber, describeValue, ruleText, type NumberRule } from '../validate.js';
+
+/** A number option: crosses as one f64. */
+export interface NumberOption {
+  readonly type: 'number';
+  /** PyTorch's (or the reference's) default. */
+  readonly default: number;
+  /** The valid values: `{ min: 0 }` for ≥ 0, `{ above: 0, below: 1 }` for (0, 1), ... */
+  readonly range: NumberRule;
+  /** The kernel's name for it, when not the option's name in snake_case. */
+  readonly native?: string;
+}
+
+/** A boolean option: crosses as 0 or 1. */
+export interface BooleanOption {
+  readonly type: 'boolean';
+  readonly default: boolean;
+  readonly native?: string;
+}
+
+/** A pair of numbers (`betas`): crosses as two f64, named by `native`. */
+export interface PairOption {
+  readonly type: 'pair';
+  readonly default: readonly [number, number];
+  /** The range of each element. */
+  readonly range: NumberRule;
+  /** The kernel's names of the two elements, e.g. `['beta1', 'beta2']`. */
+  readonly native: readonly [string, string];
+}
+
+/**
+ * A number that may be `null` in the defaults; a group added with `null` takes the value of the
+ * option `from` at that moment (AdaBound's `baseLr` is the group's lr when it was added).
+ */
+export interface DerivedOption {
+  readonly type: 'derived';
+  readonly default: null;
+  readonly range: NumberRule;
+  /** The option whose value a `null` takes when the group is added. */
+  readonly from: string;
+  readonly native?: string;
+}
+
+/** How one option is checked and crosses to the kernel. */
+export type OptionSpec = NumberOption | BooleanOption | PairOption | DerivedOption;
+
+/** Where an optimizer's update rule comes from: what its fixtures are generated with. */
+export interface Reference {
+  /** The implementation followed, e.g. `torch.optim.AdamW` or `torch-optimizer AdaBound`. */
+  readonly implementation: string;
+  /** Its documentation or source. */
+  readonly url: string;
+  /** The paper, when there is one. */
+  readonly paper?: string;
+  /** The fixture file under `__test__/fixtures/` that the conformance suite checks it against. */
+  readonly fixture: string;
+}
+
+/**
+ * Everything that defines one optimizer besides its kernel's math.
+ * @typeParam O - the resolved options of a param group (`AdamGroupOptions`).
+ */
+export interface OptimizerDescriptor<O extends object = object> {
+  /** The class name, used in messages: `'AdamW'`. */
+  readonly name: string;
+  /** The native kernel that runs the update (Adam and AdamW share `'adam'`). */
+  readonly kernel: KernelName;
+  /** Every option, in the order of the defaults. */
+  readonly options: { readonly [K in keyof O]-?: OptionSpec };
+  /** Kernel hyperparameters this optimizer fixes rather than exposes: AdamW's `{ decoupled: 1 }`. */
+  readonly fixed?: Readonly<Record<string, number>>;
+  /** State buffer names in `stateDict` (camelCase of the kernel's slots, in its order). */
+  readonly slots: readonly string[];
+  /** The per-parameter scalar state besides `step`, if any (NAdam's `muProduct`). */
+  readonly scalarState?: string;
+  /**
+   * State buffers created as soon as a parameter's group is added, as `{ buffer: fillValue }`
+   * (PyTorch creates Adagrad's `sum` in the constructor); otherwise state is created on a
+   * parameter's first step.
+   */
+  eagerState?(group: O): Readonly<Record<string, number>>;
+  /** Rules between options (SGD's nesterov needs momentum > 0 and dampening 0); throws. */
+  check?(group: O, name: (key: string) => string): void;
+  readonly reference: Reference;
+}
+
+/** The defaults of a descriptor, as the frozen `*_DEFAULTS` constants export them. */
+export function defaultsOf<O extends object>(d: OptimizerDescriptor<O>): Readonly<O> {
+  const out: Record<string, unknown> = {};
+  for (const [k, spec] of optionEntries(d)) out[k] = Array.isArray(spec.default) ? Object.freeze([...spec.default]) : spec.default;
+  return Object.freeze(out) as Readonly<O>;
+}
+
+/** The options of a descriptor as `[key, spec]` pairs, in order. */
+export function optionEntries<O extends object>(d: OptimizerDescriptor<O>): Array<[string, OptionSpec]> {
+  return Object.entries(d.options as Record<string, OptionSpec>);
+}
+
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function camel(name: string): string {
+  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The kernel names an option fills, in order. */
+function nativeNames(key: string, spec: OptionSpec): readonly string[] {
+  return spec.type === 'pair' ? spec.native : [spec.native ?? snake(key)];
+}
+
+/** Reads one packed value from a resolved group. */
+type Read = (g: Record<string, unknown>) => number;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const plans = new WeakMap<OptimizerDescriptor<any>, readonly Read[]>();
+
+/**
+ * How a group's options pack into the kernel's hyperparameter vector: one reader per native
+ * hyperparameter, in the kernel's order. Checked once per descriptor against the kernel's own
+ * declaration (names of hyperparameters and slots, scalar state).
+ * @throws Error when the descriptor and the kernel disagree (a bug in ferroptim, not in the caller).
+ */
+export function packingPlan<O extends object>(d: OptimizerDescriptor<O>): readonly Read[] {
+  const cached = plans.get(d);
+  if (cached) return cached;
+  const sig = kernelSignature(d.kernel);
+  const bug = (what: string) => new Error(`ferroptim internal error (please report): the ${d.name} descriptor and the ${d.kernel} kernel disagree: ${what}`);
+  const readers = new Map<string, Read>();
+  for (const [key, spec] of optionEntries(d)) {
+    const names = nativeNames(key, spec);
+    names.forEach((n, i) => {
+      if (readers.has(n)) throw bug(`two options fill ${n}`);
+      const read: Read =
+        spec.type === 'pair'
+          ? (g) => (g[key] as readonly number[])[i]!
+          : spec.type === 'boolean'
+            ? (g) => (g[key] ? 1 : 0)
+            : spec.type === 'derived'
+              ? (g) => (g[key] ?? g[spec.from]) as number
+              : (g) => g[key] as number;
+      readers.set(n, read);
+    });
+  }
+  for (const [n, value] of Object.entries(d.fixed ?? {})) {
+    if (readers.has(n)) throw bug(`${n} is both an option and fixed`);
+    readers.set(n, () => value);
+  }
+  const plan = sig.hyper.map((n) => {
+    const r = readers.get(n);
+    if (!r) throw bug(`the kernel's hyperparameter ${n} has no option`);
+    readers.delete(n);
+    return r;
+  });
+  if (readers.size > 0) throw bug(`the kernel has no hyperparameter ${[...readers.keys()].join(', ')}`);
+  const slots = sig.slots.map(camel);
+  if (slots.join() !== d.slots.join()) throw bug(`state slots ${d.slots.join(', ')} here, ${slots.join(', ')} in the kernel`);
+  const extra = sig.extra === null ? undefined : camel(sig.extra);
+  if (extra !== d.scalarState) throw bug(`scalar state ${d.scalarState ?? 'none'} here, ${extra ?? 'none'} in the kernel`);
+  plans.set(d, plan);
+  return plan;
+}
+
+/**
+ * Checks one resolved group against the descriptor: each option's type and range, then the
+ * rules between options. `where` names the group in messages (`options`, `param group 1`).
+ */
+export function validateGroup<O extends object>(d: OptimizerDescriptor<O>, g: Record<string, unknown>, where: string): void {
+  const label = d.name;
+  const n = (k: string) => (where === 'options' ? k : `${k} (${where})`);
+  for (const [key, spec] of optionEntries(d)) {
+    const v = g[key];
+    switch (spec.type) {
+      case 'number':
+        checkNumber(label, n(key), v, spec.range);
+        break;
+      case 'boolean':
+        checkBoolean(label, n(key), v);
+        break;
+      case 'pair':
+        if (!Array.isArray(v) || v.length !== 2) throw new TypeError(`${label}: expected ${n(key)} to be a pair [${spec.native.join(', ')}], received ${describeValue(v)}`);
+        checkNumber(label, `${n(key)}[0]`, v[0], spec.range);
+        checkNumber(label, `${n(key)}[1]`, v[1], spec.range);
+        break;
+      case 'derived':
+        if (v === null) break;
+        if (typeof v !== 'number') throw new TypeError(`${label}: expected ${n(key)} to be ${ruleText(spec.range)} or null, received ${describeValue(v)}`);
+        checkNumber(label, n(key), v, spec.range);
+        break;
+    }
+  }
+  d.check?.(g as O, n);
+}
