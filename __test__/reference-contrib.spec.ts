@@ -1,6 +1,6 @@
 /**
  * AdaBound, LAMB, Lion and Lookahead against the plain TypeScript reference
- * (`ts/optim/reference-contrib.ts`), bit for bit (`Object.is` per element, so NaN equals NaN and
+ * (`__test__/oracles/contrib.ts`), bit for bit (`Object.is` per element, so NaN equals NaN and
  * 0 differs from -0), on seeded random scenarios: lengths around the SIMD widths and the chunked
  * multithreaded path, hyperparameters and flags, param group splits, lr changes between steps
  * and null grads. Plus invariants (lr = 0 changes nothing; Lookahead with k = 1 and alpha = 1 is
@@ -31,8 +31,8 @@ import {
   type Optimizer,
   type SGDOptions,
 } from '../ts/index.js';
-import { adamReference, sgdReference, type AdamRefState, type SgdRefState } from '../ts/optim/reference.js';
-import { adaboundReference, fmaF32, lambReference, lionReference, lookaheadSyncReference, stepStarts } from '../ts/optim/reference-contrib.js';
+import { adamReference, sgdReference, type AdamRefState, type SgdRefState } from './oracles/torch.js';
+import { adaboundReference, fmaF32, lambReference, lionReference, lookaheadSyncReference, stepStarts } from './oracles/contrib.js';
 import { addLongTensors, expectInitial, fixGrads, runSteps, scenarioParams, type ScenarioBase } from './helpers/scenario.js';
 import { decode, firstDiff } from './helpers/compare.js';
 import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, Rng, values } from './helpers/data.js';

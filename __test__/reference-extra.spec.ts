@@ -1,6 +1,6 @@
 /**
  * RMSprop, Adagrad, RAdam, NAdam, Adamax and Adadelta: the native kernels against the plain
- * TypeScript reference (`ts/optim/reference-extra.ts`), bit for bit (`Object.is` per element, so
+ * TypeScript reference (`__test__/oracles/torch-extra.ts`), bit for bit (`Object.is` per element, so
  * NaN equals NaN and 0 differs from -0), on seeded random scenarios: lengths around the SIMD
  * widths and one above the parallel threshold that is not a chunk multiple, random
  * hyperparameters and flags, param group splits, lr changes between steps and null grads.
@@ -42,7 +42,7 @@ import {
   nadamReference,
   radamReference,
   rmspropReference,
-} from '../ts/optim/reference-extra.js';
+} from './oracles/torch-extra.js';
 import { addLongTensors, expectInitial, fixScenario, runSteps, scenarioParams, type ScenarioBase } from './helpers/scenario.js';
 import { decode, firstDiff, stateDiff } from './helpers/compare.js';
 import { Rng, values } from './helpers/data.js';

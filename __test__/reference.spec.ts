@@ -1,5 +1,5 @@
 /**
- * The native kernels against the plain TypeScript reference (`ts/optim/reference.ts`), bit for
+ * The native kernels against the plain TypeScript reference (`__test__/oracles/torch.ts`), bit for
  * bit: both round every operation to float32 in the same order, so every parameter and every
  * state buffer must be identical (`Object.is` per element, so NaN equals NaN and 0 differs
  * from -0). Scenarios are randomized (seeded, so reproducible): lengths around the SIMD widths
@@ -23,7 +23,7 @@ import {
   type Optimizer,
   type SGDOptions,
 } from '../ts/index.js';
-import { adamReference, sgdReference, type AdamRefState, type SgdRefState } from '../ts/optim/reference.js';
+import { adamReference, sgdReference, type AdamRefState, type SgdRefState } from './oracles/torch.js';
 import { addLongTensors, expectInitial, fixScenario, runSteps, scenarioParams, type ScenarioBase } from './helpers/scenario.js';
 import { decode, firstDiff, stateDiff } from './helpers/compare.js';
 import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, linearLr, Rng, values } from './helpers/data.js';

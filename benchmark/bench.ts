@@ -18,7 +18,7 @@
  * `original` (part 1), `all-optimizers` (part 2).
  *
  * Every optimizer is checked before it is timed (the original three against the naive loop, the
- * others bit for bit against the TS reference oracles in ts/optim/reference*.ts, and all for
+ * others bit for bit against the TS reference oracles in __test__/oracles/*.ts, and all for
  * identical results with 1 and all threads); a mismatch aborts. Results go to
  * benchmark/results/latest.json. It imports the TypeScript sources (ts/) and the native addon in
  * native/, as the tests do; `--dist` measures the compiled package (dist/) instead. `--quick` is a
@@ -510,16 +510,16 @@ function makeZoo(kind: ZooKind, params: Parameter[]): Stepper {
 
 /** The TypeScript reference oracles (test-only modules of ts/optim, which the kernels must match bit for bit). */
 interface Oracles {
-  base: typeof import('../ts/optim/reference.js');
-  extra: typeof import('../ts/optim/reference-extra.js');
-  contrib: typeof import('../ts/optim/reference-contrib.js');
+  base: typeof import('../__test__/oracles/torch.js');
+  extra: typeof import('../__test__/oracles/torch-extra.js');
+  contrib: typeof import('../__test__/oracles/contrib.js');
 }
 let oracles: Oracles | null = null;
 let oracleError = '';
 
 async function loadOracles(): Promise<void> {
   try {
-    const [base, extra, contrib] = await Promise.all([import('../ts/optim/reference.js'), import('../ts/optim/reference-extra.js'), import('../ts/optim/reference-contrib.js')]);
+    const [base, extra, contrib] = await Promise.all([import('../__test__/oracles/torch.js'), import('../__test__/oracles/torch-extra.js'), import('../__test__/oracles/contrib.js')]);
     oracles = { base, extra, contrib };
   } catch (e) {
     oracleError = String((e as Error)?.message ?? e).split('\n')[0]!;
@@ -942,7 +942,7 @@ async function main(): Promise<void> {
   if (zooNew.length) {
     await loadOracles();
     console.log(
-      `\n# verification: ${oracles ? 'native vs the TS reference oracles (ts/optim/reference*.ts), bit for bit' : `finite and moved only (reference oracles unavailable: ${oracleError})`}, ` +
+      `\n# verification: ${oracles ? 'native vs the TS reference oracles (__test__/oracles/*.ts), bit for bit' : `finite and moved only (reference oracles unavailable: ${oracleError})`}, ` +
         `12 steps, ${VERIFY_LENS.length} tensors (${VERIFY_TOTAL} params), fresh grads each step`,
     );
     for (const kind of zooNew) {

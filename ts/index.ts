@@ -20,6 +20,17 @@ export { clipGradNorm, clipGradValue, getTotalNorm, type ClipGradNormOptions } f
 export { GradNormMonitor, type GradNormMonitorOptions, type GradNormRecord, type GradNormEvent } from './monitor/grad-norm-monitor.js';
 export { type StepInfo, type StepObserver } from './optim/optimizer.js';
 export { type CommonOptions } from './optim/options.js';
+export { OPTIMIZERS, type RegisteredOptimizer, type OptimizerClass, type BaseGroupOptions } from './optim/registry.js';
+export {
+  defaultsOf,
+  type OptimizerDescriptor,
+  type OptionSpec,
+  type NumberOption,
+  type BooleanOption,
+  type PairOption,
+  type DerivedOption,
+  type Reference,
+} from './optim/descriptor.js';
 export { RMSprop, RMSPROP_DEFAULTS, type RMSpropOptions, type RMSpropGroupOptions } from './optim/rmsprop.js';
 export { Adagrad, ADAGRAD_DEFAULTS, type AdagradOptions, type AdagradGroupOptions } from './optim/adagrad.js';
 export { RAdam, RADAM_DEFAULTS, type RAdamOptions, type RAdamGroupOptions } from './optim/radam.js';

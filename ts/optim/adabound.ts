@@ -37,7 +37,7 @@ export interface AdaBoundOptions {
 export type AdaBoundGroupOptions = Required<AdaBoundOptions>;
 
 /** AdaBound: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
-export const ADABOUND: OptimizerDescriptor<AdaBoundGroupOptions> = {
+export const ADABOUND_DESCRIPTOR: OptimizerDescriptor<AdaBoundGroupOptions> = {
   name: 'AdaBound',
   kernel: 'adabound',
   options: {
@@ -66,7 +66,7 @@ export const ADABOUND: OptimizerDescriptor<AdaBoundGroupOptions> = {
  * ADABOUND_DEFAULTS.finalLr; // 0.1
  * ```
  */
-export const ADABOUND_DEFAULTS: Readonly<AdaBoundGroupOptions> = defaultsOf(ADABOUND);
+export const ADABOUND_DEFAULTS: Readonly<AdaBoundGroupOptions> = defaultsOf(ADABOUND_DESCRIPTOR);
 
 /**
  * AdaBound (and AMSBound with `amsbound: true`), as torch-optimizer's `AdaBound`.
@@ -109,7 +109,7 @@ export const ADABOUND_DEFAULTS: Readonly<AdaBoundGroupOptions> = defaultsOf(ADAB
  */
 export class AdaBound extends Optimizer<AdaBoundGroupOptions> {
   constructor(params: ParamsInput<AdaBoundGroupOptions>, options?: AdaBoundOptions & CommonOptions) {
-    super(ADABOUND, params, options);
+    super(ADABOUND_DESCRIPTOR, params, options);
   }
 
 

@@ -24,7 +24,7 @@ export interface AdadeltaOptions {
 export type AdadeltaGroupOptions = Required<AdadeltaOptions>;
 
 /** Adadelta: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
-export const ADADELTA: OptimizerDescriptor<AdadeltaGroupOptions> = {
+export const ADADELTA_DESCRIPTOR: OptimizerDescriptor<AdadeltaGroupOptions> = {
   name: 'Adadelta',
   kernel: 'adadelta',
   options: {
@@ -45,7 +45,7 @@ export const ADADELTA: OptimizerDescriptor<AdadeltaGroupOptions> = {
  * ADADELTA_DEFAULTS.rho; // 0.9
  * ```
  */
-export const ADADELTA_DEFAULTS: Readonly<AdadeltaGroupOptions> = defaultsOf(ADADELTA);
+export const ADADELTA_DEFAULTS: Readonly<AdadeltaGroupOptions> = defaultsOf(ADADELTA_DESCRIPTOR);
 
 /**
  * Adadelta, as `torch.optim.Adadelta`: the update is scaled by the ratio of the RMS of past
@@ -67,13 +67,13 @@ export const ADADELTA_DEFAULTS: Readonly<AdadeltaGroupOptions> = defaultsOf(ADAD
  * const opt = new Adadelta(params); // lr 1, rho 0.9, eps 1e-6
  * opt.step();
  * ```
- * @see Zeiler, "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701 (2012).
+ * @see Zeiler, "ADADELTA_DESCRIPTOR: An Adaptive Learning Rate Method", arXiv:1212.5701 (2012).
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.Adadelta.html | torch.optim.Adadelta}
  * @throws TypeError or RangeError for a bad option (negative lr, eps or weightDecay; rho outside
  * [0, 1]; a non-boolean maximize), an empty or duplicated parameter list.
  */
 export class Adadelta extends Optimizer<AdadeltaGroupOptions> {
   constructor(params: ParamsInput<AdadeltaGroupOptions>, options?: AdadeltaOptions & CommonOptions) {
-    super(ADADELTA, params, options);
+    super(ADADELTA_DESCRIPTOR, params, options);
   }
 }

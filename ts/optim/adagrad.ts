@@ -26,7 +26,7 @@ export interface AdagradOptions {
 export type AdagradGroupOptions = Required<AdagradOptions>;
 
 /** Adagrad: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
-export const ADAGRAD: OptimizerDescriptor<AdagradGroupOptions> = {
+export const ADAGRAD_DESCRIPTOR: OptimizerDescriptor<AdagradGroupOptions> = {
   name: 'Adagrad',
   kernel: 'adagrad',
   options: {
@@ -50,7 +50,7 @@ export const ADAGRAD: OptimizerDescriptor<AdagradGroupOptions> = {
  * ADAGRAD_DEFAULTS.eps; // 1e-10
  * ```
  */
-export const ADAGRAD_DEFAULTS: Readonly<AdagradGroupOptions> = defaultsOf(ADAGRAD);
+export const ADAGRAD_DEFAULTS: Readonly<AdagradGroupOptions> = defaultsOf(ADAGRAD_DESCRIPTOR);
 
 /**
  * Adagrad, as `torch.optim.Adagrad` (dense gradients).
@@ -84,7 +84,7 @@ export const ADAGRAD_DEFAULTS: Readonly<AdagradGroupOptions> = defaultsOf(ADAGRA
  */
 export class Adagrad extends Optimizer<AdagradGroupOptions> {
   constructor(params: ParamsInput<AdagradGroupOptions>, options?: AdagradOptions & CommonOptions) {
-    super(ADAGRAD, params, options);
+    super(ADAGRAD_DESCRIPTOR, params, options);
   }
 
 

@@ -35,7 +35,7 @@ const ADAM_OPTIONS: OptimizerDescriptor<AdamGroupOptions>['options'] = {
 };
 
 /** Adam: the `adam` kernel with coupled weight decay. */
-export const ADAM: OptimizerDescriptor<AdamGroupOptions> = {
+export const ADAM_DESCRIPTOR: OptimizerDescriptor<AdamGroupOptions> = {
   name: 'Adam',
   kernel: 'adam',
   options: ADAM_OPTIONS,
@@ -45,8 +45,8 @@ export const ADAM: OptimizerDescriptor<AdamGroupOptions> = {
 };
 
 /** AdamW: the `adam` kernel with decoupled weight decay, default 1e-2. */
-export const ADAMW: OptimizerDescriptor<AdamGroupOptions> = {
-  ...ADAM,
+export const ADAMW_DESCRIPTOR: OptimizerDescriptor<AdamGroupOptions> = {
+  ...ADAM_DESCRIPTOR,
   name: 'AdamW',
   options: { ...ADAM_OPTIONS, weightDecay: { type: 'number', default: 1e-2, range: { min: 0 } } },
   fixed: { decoupled: 1 },
@@ -60,7 +60,7 @@ export const ADAMW: OptimizerDescriptor<AdamGroupOptions> = {
  * ADAM_DEFAULTS.betas; // [0.9, 0.999]
  * ```
  */
-export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAM);
+export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAM_DESCRIPTOR);
 
 /**
  * PyTorch 2.x defaults of AdamW: Adam's, with weight decay 1e-2.
@@ -69,7 +69,7 @@ export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAM);
  * ADAMW_DEFAULTS.weightDecay; // 0.01
  * ```
  */
-export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAMW);
+export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAMW_DESCRIPTOR);
 
 /**
  * Adam with coupled (L2) weight decay, as `torch.optim.Adam`.
@@ -99,7 +99,7 @@ export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAMW);
  */
 export class Adam extends Optimizer<AdamGroupOptions> {
   constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {
-    super(ADAM, params, options);
+    super(ADAM_DESCRIPTOR, params, options);
   }
 }
 
@@ -124,6 +124,6 @@ export class Adam extends Optimizer<AdamGroupOptions> {
  */
 export class AdamW extends Optimizer<AdamGroupOptions> {
   constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {
-    super(ADAMW, params, options);
+    super(ADAMW_DESCRIPTOR, params, options);
   }
 }

@@ -24,7 +24,7 @@ export interface AdamaxOptions {
 export type AdamaxGroupOptions = Required<AdamaxOptions>;
 
 /** Adamax: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
-export const ADAMAX: OptimizerDescriptor<AdamaxGroupOptions> = {
+export const ADAMAX_DESCRIPTOR: OptimizerDescriptor<AdamaxGroupOptions> = {
   name: 'Adamax',
   kernel: 'adamax',
   options: {
@@ -45,7 +45,7 @@ export const ADAMAX: OptimizerDescriptor<AdamaxGroupOptions> = {
  * ADAMAX_DEFAULTS.lr; // 0.002
  * ```
  */
-export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = defaultsOf(ADAMAX);
+export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = defaultsOf(ADAMAX_DESCRIPTOR);
 
 /**
  * Adamax, as `torch.optim.Adamax`: Adam's second moment replaced by an exponentially weighted
@@ -75,6 +75,6 @@ export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = defaultsOf(ADAMAX);
  */
 export class Adamax extends Optimizer<AdamaxGroupOptions> {
   constructor(params: ParamsInput<AdamaxGroupOptions>, options?: AdamaxOptions & CommonOptions) {
-    super(ADAMAX, params, options);
+    super(ADAMAX_DESCRIPTOR, params, options);
   }
 }

@@ -20,7 +20,7 @@ export interface LionOptions {
 export type LionGroupOptions = Required<LionOptions>;
 
 /** Lion: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
-export const LION: OptimizerDescriptor<LionGroupOptions> = {
+export const LION_DESCRIPTOR: OptimizerDescriptor<LionGroupOptions> = {
   name: 'Lion',
   kernel: 'lion',
   options: {
@@ -39,7 +39,7 @@ export const LION: OptimizerDescriptor<LionGroupOptions> = {
  * LION_DEFAULTS.betas; // [0.9, 0.99]
  * ```
  */
-export const LION_DEFAULTS: Readonly<LionGroupOptions> = defaultsOf(LION);
+export const LION_DEFAULTS: Readonly<LionGroupOptions> = defaultsOf(LION_DESCRIPTOR);
 
 /**
  * Lion (EvoLved Sign Momentum), as the paper's pseudocode and lion-pytorch's `Lion`.
@@ -73,6 +73,6 @@ export const LION_DEFAULTS: Readonly<LionGroupOptions> = defaultsOf(LION);
  */
 export class Lion extends Optimizer<LionGroupOptions> {
   constructor(params: ParamsInput<LionGroupOptions>, options?: LionOptions & CommonOptions) {
-    super(LION, params, options);
+    super(LION_DESCRIPTOR, params, options);
   }
 }

@@ -28,7 +28,7 @@ export interface NAdamOptions {
 export type NAdamGroupOptions = Required<NAdamOptions>;
 
 /** NAdam: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
-export const NADAM: OptimizerDescriptor<NAdamGroupOptions> = {
+export const NADAM_DESCRIPTOR: OptimizerDescriptor<NAdamGroupOptions> = {
   name: 'NAdam',
   kernel: 'nadam',
   options: {
@@ -52,7 +52,7 @@ export const NADAM: OptimizerDescriptor<NAdamGroupOptions> = {
  * NADAM_DEFAULTS.momentumDecay; // 0.004
  * ```
  */
-export const NADAM_DEFAULTS: Readonly<NAdamGroupOptions> = defaultsOf(NADAM);
+export const NADAM_DEFAULTS: Readonly<NAdamGroupOptions> = defaultsOf(NADAM_DESCRIPTOR);
 
 /**
  * NAdam, as `torch.optim.NAdam`: Adam whose first moment looks one step ahead, with Dozat's
@@ -85,6 +85,6 @@ export const NADAM_DEFAULTS: Readonly<NAdamGroupOptions> = defaultsOf(NADAM);
  */
 export class NAdam extends Optimizer<NAdamGroupOptions> {
   constructor(params: ParamsInput<NAdamGroupOptions>, options?: NAdamOptions & CommonOptions) {
-    super(NADAM, params, options);
+    super(NADAM_DESCRIPTOR, params, options);
   }
 }

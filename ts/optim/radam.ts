@@ -26,7 +26,7 @@ export interface RAdamOptions {
 export type RAdamGroupOptions = Required<RAdamOptions>;
 
 /** RAdam: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
-export const RADAM: OptimizerDescriptor<RAdamGroupOptions> = {
+export const RADAM_DESCRIPTOR: OptimizerDescriptor<RAdamGroupOptions> = {
   name: 'RAdam',
   kernel: 'radam',
   options: {
@@ -48,7 +48,7 @@ export const RADAM: OptimizerDescriptor<RAdamGroupOptions> = {
  * RADAM_DEFAULTS.decoupledWeightDecay; // false
  * ```
  */
-export const RADAM_DEFAULTS: Readonly<RAdamGroupOptions> = defaultsOf(RADAM);
+export const RADAM_DEFAULTS: Readonly<RAdamGroupOptions> = defaultsOf(RADAM_DESCRIPTOR);
 
 /**
  * Rectified Adam, as `torch.optim.RAdam`: no warmup needed, because the adaptive step is only
@@ -83,6 +83,6 @@ export const RADAM_DEFAULTS: Readonly<RAdamGroupOptions> = defaultsOf(RADAM);
  */
 export class RAdam extends Optimizer<RAdamGroupOptions> {
   constructor(params: ParamsInput<RAdamGroupOptions>, options?: RAdamOptions & CommonOptions) {
-    super(RADAM, params, options);
+    super(RADAM_DESCRIPTOR, params, options);
   }
 }

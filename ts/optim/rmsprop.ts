@@ -28,7 +28,7 @@ export interface RMSpropOptions {
 export type RMSpropGroupOptions = Required<RMSpropOptions>;
 
 /** RMSprop: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
-export const RMSPROP: OptimizerDescriptor<RMSpropGroupOptions> = {
+export const RMSPROP_DESCRIPTOR: OptimizerDescriptor<RMSpropGroupOptions> = {
   name: 'RMSprop',
   kernel: 'rmsprop',
   options: {
@@ -51,7 +51,7 @@ export const RMSPROP: OptimizerDescriptor<RMSpropGroupOptions> = {
  * RMSPROP_DEFAULTS.alpha; // 0.99
  * ```
  */
-export const RMSPROP_DEFAULTS: Readonly<RMSpropGroupOptions> = defaultsOf(RMSPROP);
+export const RMSPROP_DEFAULTS: Readonly<RMSpropGroupOptions> = defaultsOf(RMSPROP_DESCRIPTOR);
 
 /**
  * RMSprop, as `torch.optim.RMSprop`: the gradient divided by a running root mean square.
@@ -87,6 +87,6 @@ export const RMSPROP_DEFAULTS: Readonly<RMSpropGroupOptions> = defaultsOf(RMSPRO
  */
 export class RMSprop extends Optimizer<RMSpropGroupOptions> {
   constructor(params: ParamsInput<RMSpropGroupOptions>, options?: RMSpropOptions & CommonOptions) {
-    super(RMSPROP, params, options);
+    super(RMSPROP_DESCRIPTOR, params, options);
   }
 }

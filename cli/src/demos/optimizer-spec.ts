@@ -3,43 +3,11 @@
  * so a command line or a config file can ask for any ferroptim optimizer with any options.
  * @module
  */
-import { AdaBound } from 'ferroptim';
-import { Adadelta } from 'ferroptim';
-import { Adagrad } from 'ferroptim';
-import { Adam, AdamW } from 'ferroptim';
-import { Adamax } from 'ferroptim';
-import { LAMB } from 'ferroptim';
-import { Lion } from 'ferroptim';
-import { Lookahead, LOOKAHEAD_DEFAULTS } from 'ferroptim';
-import { NAdam } from 'ferroptim';
-import { RAdam } from 'ferroptim';
-import { RMSprop } from 'ferroptim';
-import { SGD } from 'ferroptim';
-import type { Optimizer } from 'ferroptim';
-import type { Parameter } from 'ferroptim';
-import type { TrainableOptimizer } from 'ferroptim';
+import { Lookahead, LOOKAHEAD_DEFAULTS, OPTIMIZERS, type Parameter, type TrainableOptimizer } from 'ferroptim';
 import { checkKnownFields, checkRecord, checkString, describeValue } from 'ferroptim/internal';
 
-type OptimizerCtor = new (params: Parameter[], options?: Record<string, unknown>) => Optimizer<object>;
-
-/** Every ferroptim optimizer class by lower-case name (Lookahead, a wrapper, is `lookahead`). */
-export const OPTIMIZER_CLASSES: Readonly<Record<string, OptimizerCtor>> = Object.freeze({
-  adabound: AdaBound as unknown as OptimizerCtor,
-  adadelta: Adadelta as unknown as OptimizerCtor,
-  adagrad: Adagrad as unknown as OptimizerCtor,
-  adam: Adam as unknown as OptimizerCtor,
-  adamax: Adamax as unknown as OptimizerCtor,
-  adamw: AdamW as unknown as OptimizerCtor,
-  lamb: LAMB as unknown as OptimizerCtor,
-  lion: Lion as unknown as OptimizerCtor,
-  nadam: NAdam as unknown as OptimizerCtor,
-  radam: RAdam as unknown as OptimizerCtor,
-  rmsprop: RMSprop as unknown as OptimizerCtor,
-  sgd: SGD as unknown as OptimizerCtor,
-});
-
 /** The names {@link parseOptimizerSpec} accepts. */
-export const OPTIMIZER_NAMES: readonly string[] = Object.freeze([...Object.keys(OPTIMIZER_CLASSES), 'lookahead']);
+export const OPTIMIZER_NAMES: readonly string[] = Object.freeze([...Object.keys(OPTIMIZERS), 'lookahead']);
 
 /** A parsed optimizer spec. */
 export interface OptimizerSpec {
@@ -150,9 +118,9 @@ export function createOptimizer(spec: string | OptimizerSpec, params: Parameter[
         delete rest[k];
       }
     }
-    const Inner = typeof inner === 'string' && Object.hasOwn(OPTIMIZER_CLASSES, inner.toLowerCase()) ? OPTIMIZER_CLASSES[inner.toLowerCase()] : undefined;
-    if (!Inner) throw new RangeError(`createOptimizer: expected lookahead's inner to be one of ${Object.keys(OPTIMIZER_CLASSES).join(', ')}, received ${describeValue(inner)}`);
+    const Inner = typeof inner === 'string' ? OPTIMIZERS[inner.toLowerCase()]?.Class : undefined;
+    if (!Inner) throw new RangeError(`createOptimizer: expected lookahead's inner to be one of ${Object.keys(OPTIMIZERS).join(', ')}, received ${describeValue(inner)}`);
     return new Lookahead(new Inner(params, rest), la) as unknown as TrainableOptimizer;
   }
-  return new OPTIMIZER_CLASSES[s.name]!(params, s.options) as unknown as TrainableOptimizer;
+  return new OPTIMIZERS[s.name]!.Class(params, s.options);
 }

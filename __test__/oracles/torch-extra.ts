@@ -11,13 +11,13 @@
  * Adagrad's, which {@link adagradInitialState} creates up front.
  * @module
  */
-import type { RMSpropOptions } from './rmsprop.js';
-import { eachWithGrad } from './reference.js';
-import type { AdagradOptions } from './adagrad.js';
-import type { RAdamOptions } from './radam.js';
-import type { NAdamOptions } from './nadam.js';
-import type { AdamaxOptions } from './adamax.js';
-import type { AdadeltaOptions } from './adadelta.js';
+import type { RMSpropOptions } from '../../ts/optim/rmsprop.js';
+import { eachWithGrad } from './torch.js';
+import type { AdagradOptions } from '../../ts/optim/adagrad.js';
+import type { RAdamOptions } from '../../ts/optim/radam.js';
+import type { NAdamOptions } from '../../ts/optim/nadam.js';
+import type { AdamaxOptions } from '../../ts/optim/adamax.js';
+import type { AdadeltaOptions } from '../../ts/optim/adadelta.js';
 
 const f = Math.fround;
 

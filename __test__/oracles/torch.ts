@@ -13,8 +13,8 @@
  * do not advance); state buffers are allocated (zero-filled) on a parameter's first step.
  * @module
  */
-import type { SGDOptions } from './sgd.js';
-import type { AdamOptions } from './adam.js';
+import type { SGDOptions } from '../../ts/optim/sgd.js';
+import type { AdamOptions } from '../../ts/optim/adam.js';
 
 const f = Math.fround;
 

@@ -17,10 +17,10 @@
  * counter do not advance); buffers are allocated, zero-filled, on a parameter's first step.
  * @module
  */
-import type { AdaBoundGroupOptions } from './adabound.js';
-import { eachWithGrad } from './reference.js';
-import type { LAMBGroupOptions } from './lamb.js';
-import type { LionGroupOptions } from './lion.js';
+import type { AdaBoundGroupOptions } from '../../ts/optim/adabound.js';
+import { eachWithGrad } from './torch.js';
+import type { LAMBGroupOptions } from '../../ts/optim/lamb.js';
+import type { LionGroupOptions } from '../../ts/optim/lion.js';
 
 const f = Math.fround;
 

@@ -1,0 +1,65 @@
+/**
+ * The registry: every optimizer by its lower-case name, with its descriptor and its class. The
+ * CLI's `name:opt=v` specs, the benchmark, the docs tables and the conformance tests read the
+ * optimizers from here; adding one is one line.
+ * @module
+ */
+import type { OptimizerDescriptor } from './descriptor.js';
+import type { Optimizer, ParamsInput } from './optimizer.js';
+import type { CommonOptions } from './options.js';
+import { AdaBound, ADABOUND_DESCRIPTOR } from './adabound.js';
+import { Adadelta, ADADELTA_DESCRIPTOR } from './adadelta.js';
+import { Adagrad, ADAGRAD_DESCRIPTOR } from './adagrad.js';
+import { Adam, ADAM_DESCRIPTOR, AdamW, ADAMW_DESCRIPTOR } from './adam.js';
+import { Adamax, ADAMAX_DESCRIPTOR } from './adamax.js';
+import { LAMB, LAMB_DESCRIPTOR } from './lamb.js';
+import { Lion, LION_DESCRIPTOR } from './lion.js';
+import { NAdam, NADAM_DESCRIPTOR } from './nadam.js';
+import { RAdam, RADAM_DESCRIPTOR } from './radam.js';
+import { RMSprop, RMSPROP_DESCRIPTOR } from './rmsprop.js';
+import { SGD, SGD_DESCRIPTOR } from './sgd.js';
+
+/** The options every optimizer has. */
+export interface BaseGroupOptions {
+  /** Learning rate. */
+  lr: number;
+}
+
+/** A constructor of an optimizer class: `new AdamW(params, options)`. */
+export type OptimizerClass<O extends object = BaseGroupOptions> = new (params: ParamsInput<O>, options?: Partial<O> & CommonOptions) => Optimizer<O>;
+
+/** One registered optimizer: what defines it and the class that runs it. */
+export interface RegisteredOptimizer<O extends object = BaseGroupOptions> {
+  readonly descriptor: OptimizerDescriptor<O>;
+  readonly Class: OptimizerClass<O>;
+}
+
+function entry<O extends object>(Class: OptimizerClass<O>, descriptor: OptimizerDescriptor<O>): RegisteredOptimizer<O> {
+  return Object.freeze({ descriptor, Class });
+}
+
+/**
+ * Every ferroptim optimizer, by lower-case name (`'adamw'`), in alphabetical order.
+ * @example
+ * ```ts
+ * const { Class, descriptor } = OPTIMIZERS.adamw!;
+ * descriptor.options.weightDecay.default; // 0.01
+ * const opt = new Class([new Parameter(new Float32Array(4))], { lr: 1e-3 });
+ * ```
+ */
+export const OPTIMIZERS: Readonly<Record<string, RegisteredOptimizer>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, RegisteredOptimizer>, {
+    adabound: entry(AdaBound, ADABOUND_DESCRIPTOR),
+    adadelta: entry(Adadelta, ADADELTA_DESCRIPTOR),
+    adagrad: entry(Adagrad, ADAGRAD_DESCRIPTOR),
+    adam: entry(Adam, ADAM_DESCRIPTOR),
+    adamax: entry(Adamax, ADAMAX_DESCRIPTOR),
+    adamw: entry(AdamW, ADAMW_DESCRIPTOR),
+    lamb: entry(LAMB, LAMB_DESCRIPTOR),
+    lion: entry(Lion, LION_DESCRIPTOR),
+    nadam: entry(NAdam, NADAM_DESCRIPTOR),
+    radam: entry(RAdam, RADAM_DESCRIPTOR),
+    rmsprop: entry(RMSprop, RMSPROP_DESCRIPTOR),
+    sgd: entry(SGD, SGD_DESCRIPTOR),
+  } as Record<string, RegisteredOptimizer>),
+);
