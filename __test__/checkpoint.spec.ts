@@ -109,6 +109,64 @@ test('the manifest is checked against its schema: each flaw is a RangeError nami
   t.throws(() => loadCheckpoint(dir), { instanceOf: RangeError, message: /is not a ferroptim checkpoint/ });
 });
 
+test('every rule of the manifest schema is checked on load, "__proto__" keys included', (t) => {
+  const dir = join(tmp, 'schema-rules');
+  const m = validManifest(dir);
+  const progress = { batch: 2, epochRng: [1, 2, 3, 4], lossSum: 1.5, correct: 3, seen: 4, seconds: 0.25, lr: 0.01 };
+  const metric = (m.metrics as Array<Record<string, unknown>>)[0]!;
+  const optimizer = m.optimizer as Record<string, unknown>;
+  const proto = (v: unknown) => JSON.parse(`{"__proto__": ${JSON.stringify(v)}}`) as Record<string, unknown>;
+  // A valid manifest inside an epoch, with a dropout generator named "__proto__", loads.
+  craft(dir, { ...m, inEpoch: progress, rng: { data: [5, 6, 7, 8], dropout: proto([1, 2, 3, 4]) } });
+  t.deepEqual(Object.keys(loadCheckpoint(dir).rng.dropout!), ['__proto__']);
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['a file name of 256 characters', { ...m, weightsFile: `${'w'.repeat(244)}.safetensors` }, /weightsFile: .*received "w{244}\.safetensors"/],
+    ['an unknown key in inEpoch', { ...m, inEpoch: { ...progress, extra: 1 } }, /inEpoch: unknown key "extra"/],
+    ['a "__proto__" key in inEpoch', { ...m, inEpoch: { ...progress, ...proto(1) } }, /inEpoch: unknown key "__proto__"/],
+    ['inEpoch at batch 0', { ...m, inEpoch: { ...progress, batch: 0 } }, /inEpoch\.batch: .*received 0/],
+    ['an all-zero epochRng', { ...m, inEpoch: { ...progress, epochRng: [0, 0, 0, 0] } }, /inEpoch\.epochRng: expected four unsigned 32-bit integers, not all zero, received \[0, 0, 0, 0\]/],
+    ['an unknown key in optimizer', { ...m, optimizer: { ...optimizer, extra: 1 } }, /optimizer: unknown key "extra"/],
+    ['an optimizer state entry that is not an object', { ...m, optimizer: { ...optimizer, state: { 0: 5 } } }, /optimizer\.state\.0: expected an object, received 5/],
+    ['an optimizer state entry "__proto__" that is not an object', { ...m, optimizer: { ...optimizer, state: proto(5) } }, /optimizer\.state\.__proto__: expected an object, received 5/],
+    ['a param group that is not an object', { ...m, optimizer: { ...optimizer, paramGroups: [5] } }, /optimizer\.paramGroups\.0: .*received 5/],
+    ['a param key that is neither a name nor a position', { ...m, optimizer: { ...optimizer, paramGroups: [{ params: [-1] }] } }, /optimizer\.paramGroups\.0\.params\.0: .*received -1/],
+    ['a generator word above 2^32 - 1', { ...m, rng: { data: [2 ** 32, 0, 0, 1] } }, /rng\.data\.0: .*received 4294967296/],
+    ['dropout states as null', { ...m, rng: { data: [1, 2, 3, 4], dropout: null } }, /rng\.dropout: .*received null/],
+    ['an all-zero dropout state "__proto__"', { ...m, rng: { data: [1, 2, 3, 4], dropout: proto([0, 0, 0, 0]) } }, /rng\.dropout\.__proto__: expected four unsigned 32-bit integers, not all zero/],
+    ['metrics out of order', { ...m, metrics: [{ ...metric, epoch: 2 }] }, /metrics: expected the metrics of epochs 1, 2, \.\.\. in order/],
+    ['a training accuracy above 1', { ...m, metrics: [{ ...metric, trainAccuracy: 1.5 }] }, /metrics\.0\.trainAccuracy: .*received 1\.5/],
+    ['negative test seconds', { ...m, metrics: [{ ...metric, testSeconds: -1 }] }, /metrics\.0\.testSeconds: .*received -1/],
+    ['a missing scheduler', { ...m, scheduler: undefined }, /scheduler: .*received undefined/],
+    ['config as an array', { ...m, config: [] }, /config: expected an object, received \[\]/],
+  ];
+  for (const [name, manifest, message] of cases) {
+    craft(dir, manifest);
+    t.throws(() => loadCheckpoint(dir), { instanceOf: RangeError, message }, name);
+  }
+});
+
+test('saveCheckpoint checks what it writes against the same schema, before and after JSON: a TypeError for a wrong type or an unknown key, a RangeError for a wrong value, naming data.<field> and the value', (t) => {
+  const dir = join(tmp, 'save-schema');
+  const metric = { epoch: 1, trainLoss: 1, trainAccuracy: 0.5, testLoss: 1.25, testAccuracy: 0.5, lr: 0.1, seconds: 1, samplesPerSecond: 10, testSeconds: 0.5 };
+  const progress = { batch: 1, epochRng: [1, 2, 3, 4], lossSum: 0, correct: 0, seen: 0, seconds: 0, lr: 0.1 };
+  const data = (over: Record<string, unknown>) => ({ epoch: 1, inEpoch: null, weights: {}, optimizer: { state: {}, paramGroups: [{ params: ['w'], lr: 0.1 }] }, scheduler: null, rng: { data: [1, 2, 3, 4] }, metrics: [metric], config: {}, ...over });
+  const cases: Array<[string, Record<string, unknown>, typeof TypeError | typeof RangeError, RegExp]> = [
+    ['an unknown key in inEpoch', { inEpoch: { ...progress, extra: 1 } }, TypeError, /unknown key "extra" in data\.inEpoch/],
+    ['negative seconds in inEpoch', { inEpoch: { ...progress, seconds: -1 } }, RangeError, /data\.inEpoch\.seconds .*received -1/],
+    ['a metrics entry that is not an object', { metrics: ['x'] }, TypeError, /data\.metrics\.0 .*received "x"/],
+    ['a training accuracy of 2', { metrics: [{ ...metric, trainAccuracy: 2 }] }, RangeError, /data\.metrics\.0\.trainAccuracy .*received 2/],
+    ['a param key true', { optimizer: { state: {}, paramGroups: [{ params: [true] }] } }, TypeError, /data\.optimizer\.paramGroups\.0\.params\.0 .*received true/],
+    ['a generator state of three words', { rng: { data: [1, 2, 3] } }, RangeError, /data\.rng\.data .*received \[1, 2, 3\]/],
+    ['a generator state that is a string', { rng: { data: 'x' } }, TypeError, /data\.rng\.data .*received "x"/],
+    ['an all-zero dropout state', { rng: { data: [1, 2, 3, 4], dropout: { drop: [0, 0, 0, 0] } } }, RangeError, /data\.rng\.dropout\.drop .*received \[0, 0, 0, 0\]/],
+    ['metrics that break only as JSON', { metrics: [{ ...metric, toJSON: () => ({ ...metric, epoch: 5 }) }] }, RangeError, /data\.metrics to load back \(expected the metrics of epochs 1, 2, \.\.\. in order\), received .* after JSON$/],
+  ];
+  for (const [name, over, instanceOf, message] of cases) {
+    t.throws(() => saveCheckpoint(dir, data(over) as never), { instanceOf, message }, name);
+  }
+  t.false(existsSync(dir));
+});
+
 test('"__proto__" as an optimizer state key survives a save and a load as a key', (t) => {
   const dir = join(tmp, 'proto');
   const buf = new Float32Array([1, 2, 3]);

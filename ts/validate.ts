@@ -19,6 +19,10 @@ export function describeValue(v: unknown): string {
   return name && name !== 'Object' ? `a ${name}` : 'an object';
 }
 
+/**
+ * The valid values of a number: bounds, each optional, and whether it must be an integer.
+ * @inline
+ */
 export interface NumberRule {
   /** Inclusive lower bound. */
   min?: number;
@@ -28,6 +32,7 @@ export interface NumberRule {
   max?: number;
   /** Exclusive upper bound. */
   below?: number;
+  /** Whether the number must be an integer. */
   integer?: boolean;
 }
 
@@ -189,7 +194,3 @@ export function option<T>(v: T | null | undefined, dflt: T): T {
   return v === undefined ? dflt : (v as T);
 }
 
-/** What {@link checkNumber} expects of a number under `rule`, worded as in its messages: `an integer >= 0 and <= 9`. */
-export function describeNumberRule(rule: NumberRule = {}): string {
-  return ruleText(rule);
-}

@@ -11,12 +11,11 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { readRegularFile } from '../io/read-bounded.js';
 import { decodeAs, encodeSafetensors } from '../nn/safetensors.js';
 import { isShape, numel, type StateEntry } from '../nn/module.js';
 import type { GeneratorState } from '../nn/generator.js';
-import { checkFloat32, checkKnownFields, checkNumber, checkPath, checkRecord, describeValue } from '../validate.js';
+import { checkFloat32, checkKnownFields, checkNumber, checkPath, checkRecord, ruleText, describeValue, isPlainObject, type NumberRule } from '../validate.js';
 
 /** The checkpoint file's `format` tag. */
 export const CHECKPOINT_FORMAT = 'ferroptim-checkpoint';
@@ -43,6 +42,7 @@ const TMP_SUFFIX = /\.tmp-\d+$/;
  * @throws TypeError or RangeError if `path` is not a non-empty string or `bytes` neither a string
  * nor a Uint8Array (before anything is written); Error (Node's file system errors) if the
  * directory does not exist or is not writable.
+ * @group Data and I/O
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
   checkPath('writeFileAtomic', 'path', path);
@@ -80,6 +80,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
  * removeStaleTemporaries('runs/cnn', 'metrics.jsonl');
  * ```
  * @throws TypeError or RangeError unless `dir` (and `name`, if given) is a non-empty string.
+ * @group Data and I/O
  */
 export function removeStaleTemporaries(dir: string, name?: string): void {
   checkPath('removeStaleTemporaries', 'dir', dir);
@@ -91,7 +92,10 @@ export function removeStaleTemporaries(dir: string, name?: string): void {
   }
 }
 
-/** Where training stood inside an epoch when a checkpoint was written between two batches. */
+/**
+ * Where training stood inside an epoch when a checkpoint was written between two batches.
+ * @group Training
+ */
 export interface EpochProgress {
   /** Batches of the epoch in progress already trained (>= 1). */
   batch: number;
@@ -109,7 +113,10 @@ export interface EpochProgress {
   lr: number;
 }
 
-/** Everything a checkpoint restores. */
+/**
+ * Everything a checkpoint restores.
+ * @group Training
+ */
 export interface CheckpointData {
   /** The number of epochs completed. */
   epoch: number;
@@ -147,67 +154,140 @@ export interface CheckpointData {
 const MANIFEST = 'checkpoint.json';
 const OWN_FILE = /^(weights|optimizer)-[0-9a-z-]+\.safetensors$/;
 
-// The schema of checkpoint.json. Records are checked but built by JSON.parse into null-prototype
-// objects (see parseJsonNullProto), so a key such as "__proto__" stays a key.
-const u32 = z.number().int().min(0).max(0xffffffff);
-// Generator.setState refuses the all-zero state (the generator would stay at zero).
-const genState = z.tuple([u32, u32, u32, u32]).refine((g) => g.some((x) => x !== 0), 'expected four unsigned 32-bit integers, not all zero');
-const count = z.number().int().min(0);
-const fileName = z
-  .string()
-  .max(255)
-  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*\.safetensors$/, 'expected a file name of this folder ending in .safetensors');
-/**
- * `z.record(z.string(), value)` that also checks an own `"__proto__"` key: zod's record passes over
- * that key, and here keys are data (parameter and module names).
- */
-function ownRecord<T extends z.ZodType>(value: T) {
-  return z.record(z.string(), value).and(
-    z.unknown().superRefine((v, ctx) => {
-      if (v === null || typeof v !== 'object' || !Object.hasOwn(v, '__proto__')) return;
-      const r = value.safeParse((v as Record<string, unknown>)['__proto__']);
-      if (!r.success) for (const i of r.error.issues) ctx.addIssue({ code: 'custom', path: ['__proto__', ...i.path], message: i.message });
-    }),
-  );
+// The schema of checkpoint.json, written once as rules (plain functions giving a value's first
+// issue, or undefined) for the loader and the saver. Records are built by JSON.parse into
+// null-prototype objects (see parseJsonNullProto), so a key such as "__proto__" is an own key,
+// checked like any other.
+
+/** A flaw of a manifest: where it is, what was expected there and the value found, the error class a saver throws for it, and for a key a strict object does not name, the key. */
+interface Issue {
+  path: Array<string | number>;
+  message: string;
+  received: unknown;
+  error: TypeErrorConstructor | RangeErrorConstructor;
+  key?: string;
 }
-const jsonObject = z.custom<Record<string, unknown>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object');
-const metricsEntry = z.looseObject({
-  epoch: z.number().int().min(1),
-  trainLoss: z.number(),
-  trainAccuracy: z.number().min(0).max(1),
-  testLoss: z.number(),
-  testAccuracy: z.number().min(0).max(1),
-  lr: z.number(),
-  seconds: z.number().min(0),
-  samplesPerSecond: z.number().min(0),
-  testSeconds: z.number().min(0),
-});
-const manifestSchema = z
-  .strictObject({
-    format: z.literal(CHECKPOINT_FORMAT),
-    version: z.union([z.literal(1), z.literal(2)]),
-    epoch: count.max(MAX_EPOCHS),
-    inEpoch: z
-      .strictObject({ batch: z.number().int().min(1), epochRng: genState, lossSum: z.number(), correct: count, seen: count, seconds: z.number().min(0), lr: z.number() })
-      .nullable()
-      .optional(),
-    weightsFile: fileName,
-    optimizerFile: fileName,
-    optimizer: z.strictObject({
-      state: ownRecord(jsonObject),
-      paramGroups: z.array(z.looseObject({ params: z.array(z.union([z.string(), z.number().int().min(0)])) })),
-    }),
-    scheduler: z.unknown(),
-    rng: z.looseObject({ data: genState, dropout: ownRecord(genState).optional() }),
-    metrics: z.array(metricsEntry),
-    config: jsonObject,
-  })
-  .refine((m) => m.metrics.length === m.epoch, { message: 'expected one metrics entry per completed epoch', path: ['metrics'] })
-  .refine((m) => m.metrics.every((x, i) => x.epoch === i + 1), { message: 'expected the metrics of epochs 1, 2, ... in order', path: ['metrics'] })
-  .refine((m) => m.weightsFile !== m.optimizerFile, { message: 'expected two different files', path: ['optimizerFile'] });
+type Rule = (v: unknown) => Issue | undefined;
+
+const fail = (error: Issue['error'], message: string, received: unknown): Issue => ({ path: [], message, received, error });
+/** The first issue among `keys` (of an array or an object), each found by `issueOf`, with its key put in front of its path. */
+function first<K extends string | number>(keys: Iterable<K>, issueOf: (k: K) => Issue | undefined): Issue | undefined {
+  for (const k of keys) {
+    const i = issueOf(k);
+    if (i) return { ...i, path: [k, ...i.path] };
+  }
+  return undefined;
+}
+
+/** A finite number within `rule`, as {@link checkNumber} tests it. */
+function num(rule: NumberRule = {}): Rule {
+  return (v) => {
+    try {
+      checkNumber('', '', v, rule);
+      return undefined;
+    } catch (e) {
+      return fail(e instanceof TypeError ? TypeError : RangeError, `expected ${ruleText(rule)}`, v);
+    }
+  };
+}
+/** One of `values`. */
+const literal = (...values: unknown[]): Rule => (v) => (values.includes(v) ? undefined : fail(RangeError, `expected ${values.map(describeValue).join(' or ')}`, v));
+/** Any value but undefined (a key that JSON left out). */
+const present: Rule = (v) => (v === undefined ? fail(TypeError, 'expected a value', v) : undefined);
+/** Undefined, or what `rule` takes. */
+const optional = (rule: Rule): Rule => (v) => (v === undefined ? undefined : rule(v));
+/** Undefined or null, or what `rule` takes. */
+const nullish = (rule: Rule): Rule => (v) => (v === undefined || v === null ? undefined : rule(v));
+/** An array (of `length` elements if given) whose elements, holes included, keep `rule`. */
+const array = (rule: Rule, length?: number): Rule => (v) => {
+  const what = `expected an array${length === undefined ? '' : ` of ${length} elements`}`;
+  if (!Array.isArray(v)) return fail(TypeError, what, v);
+  if (length !== undefined && v.length !== length) return fail(RangeError, what, v);
+  return first(v.keys(), (i) => rule(v[i]));
+};
+/** A plain object whose `fields` keep their rules (an absent one is undefined); if `strict`, with no other key. */
+const object = (fields: Record<string, Rule>, strict = false): Rule => (v) => {
+  if (!isPlainObject(v)) return fail(TypeError, 'expected an object', v);
+  const key = strict ? Object.keys(v).find((k) => !Object.hasOwn(fields, k)) : undefined;
+  return first(Object.keys(fields), (k) => fields[k]!(v[k])) ?? (key === undefined ? undefined : { ...fail(TypeError, `unknown key ${JSON.stringify(key)}`, v), key });
+};
+/** A plain object of any keys whose values keep `rule`. */
+const record = (rule: Rule): Rule => (v) => (isPlainObject(v) ? first(Object.keys(v), (k) => rule(v[k])) : fail(TypeError, 'expected an object', v));
+/** What `rule` takes and passes each test `[ok, message, key?]`; a failed test is an issue of the value at `key`, or of the whole. */
+const refine = <T>(rule: Rule, ...tests: Array<[ok: (v: T) => boolean, message: string, key?: string]>): Rule => (v) => {
+  const issue = rule(v);
+  const broken = issue ? undefined : tests.find(([ok]) => !ok(v as T));
+  if (!broken) return issue;
+  const [, message, key] = broken;
+  return key === undefined ? fail(RangeError, message, v) : first([key], () => fail(RangeError, message, (v as Record<string, unknown>)[key]));
+};
+
+const finite = num();
+const nonNegative = num({ min: 0 });
+const fraction = num({ min: 0, max: 1 });
+/** An integer >= `min` that a double holds exactly (a safe integer). */
+const int = (min: number): Rule => num({ integer: true, min, max: Number.MAX_SAFE_INTEGER });
+const count = int(0);
+// Generator.setState refuses the all-zero state (the generator would stay at zero).
+const genState = refine<number[]>(array(num({ integer: true, min: 0, max: 0xffffffff }), 4), [(g) => g.some((x) => x !== 0), 'expected four unsigned 32-bit integers, not all zero']);
+const FILE_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*\.safetensors$/;
+const fileName: Rule = (v) =>
+  typeof v !== 'string' ? fail(TypeError, 'expected a string', v) : v.length <= 255 && FILE_NAME.test(v) ? undefined : fail(RangeError, 'expected a file name of this folder ending in .safetensors (at most 255 characters)', v);
+/** A parameter's key in a param group: its name or its position. */
+const paramKey: Rule = (v) => (typeof v === 'string' ? undefined : typeof v === 'number' ? count(v) : fail(TypeError, 'expected a string or an integer >= 0', v));
+const progressFields = { batch: int(1), epochRng: genState, lossSum: finite, correct: count, seen: count, seconds: nonNegative, lr: finite };
+const metricsEntry = object({ epoch: int(1), trainLoss: finite, trainAccuracy: fraction, testLoss: finite, testAccuracy: fraction, lr: finite, seconds: nonNegative, samplesPerSecond: nonNegative, testSeconds: nonNegative });
+const STRICT = true;
+const manifestRule = refine<CheckpointManifest>(
+  object(
+    {
+      format: literal(CHECKPOINT_FORMAT),
+      version: literal(1, 2),
+      epoch: num({ integer: true, min: 0, max: MAX_EPOCHS }),
+      inEpoch: nullish(object(progressFields, STRICT)),
+      weightsFile: fileName,
+      optimizerFile: fileName,
+      optimizer: object({ state: record(object({})), paramGroups: array(object({ params: array(paramKey) })) }, STRICT),
+      scheduler: present,
+      rng: object({ data: genState, dropout: optional(record(genState)) }),
+      metrics: array(metricsEntry),
+      config: object({}),
+    },
+    STRICT,
+  ),
+  [(m) => m.metrics.length === m.epoch, 'expected one metrics entry per completed epoch', 'metrics'],
+  [(m) => m.metrics.every((x, i) => x.epoch === i + 1), 'expected the metrics of epochs 1, 2, ... in order', 'metrics'],
+  [(m) => m.weightsFile !== m.optimizerFile, 'expected two different files', 'optimizerFile'],
+);
 
 /** What `checkpoint.json` holds: the checkpoint with every optimizer buffer replaced by the name of its tensor. */
-export type CheckpointManifest = z.infer<typeof manifestSchema>;
+export interface CheckpointManifest {
+  /** {@link CHECKPOINT_FORMAT}. */
+  format: typeof CHECKPOINT_FORMAT;
+  /** 1 (epoch boundaries only) or 2 ({@link CHECKPOINT_VERSION}). */
+  version: 1 | 2;
+  /** The number of epochs completed. */
+  epoch: number;
+  /** Set when the checkpoint was written inside an epoch. */
+  inEpoch?: EpochProgress | null;
+  /** The safetensors file of the model's weights, in the checkpoint's folder. */
+  weightsFile: string;
+  /** The safetensors file of the optimizer's buffers, in the checkpoint's folder. */
+  optimizerFile: string;
+  /** The optimizer's state dict, each buffer replaced by `{ tensor: "KEY/NAME" }`. */
+  optimizer: {
+    state: Record<string, Record<string, unknown>>;
+    paramGroups: Array<Record<string, unknown> & { params: Array<string | number> }>;
+  };
+  /** The scheduler's state dict, or null. */
+  scheduler: unknown;
+  /** Random generator states: `data` (shuffling) and `dropout` (by module name). */
+  rng: { data: GeneratorState; dropout?: Record<string, GeneratorState>; [key: string]: unknown };
+  /** One entry per completed epoch, in order (their other fields are kept unchecked). */
+  metrics: Array<{ epoch: number; trainLoss: number; trainAccuracy: number; testLoss: number; testAccuracy: number; lr: number; seconds: number; samplesPerSecond: number; testSeconds: number; [key: string]: unknown }>;
+  /** The run's configuration. */
+  config: Record<string, unknown>;
+}
 
 /** JSON.parse with every object built without a prototype, so data keys are only keys. */
 function parseJsonNullProto(text: string): unknown {
@@ -230,28 +310,16 @@ function readManifest(dir: string): CheckpointManifest {
   if (r.version !== 1 && r.version !== CHECKPOINT_VERSION) {
     throw new RangeError(`loadCheckpoint: ${path} has version ${describeValue(r.version)}; this ferroptim reads versions 1 and ${CHECKPOINT_VERSION}`);
   }
-  const parsed = manifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const { where, message, received } = firstIssue(parsed.error, raw);
-    throw new RangeError(`loadCheckpoint: ${path} is malformed: ${where || '(top level)'}: ${message}, received ${describeValue(received)}`);
-  }
-  // The checked input, not zod's copy: its records are null-prototype objects.
+  const issue = manifestRule(raw);
+  if (issue) throw new RangeError(`loadCheckpoint: ${path} is malformed: ${issue.path.join('.') || '(top level)'}: ${issue.message}, received ${describeValue(issue.received)}`);
   return raw as CheckpointManifest;
 }
 
 const q = (s: string) => JSON.stringify(s);
 const DATA_KEYS = ['epoch', 'inEpoch', 'weights', 'optimizer', 'scheduler', 'rng', 'metrics', 'config'];
-const PROGRESS_KEYS = ['batch', 'epochRng', 'lossSum', 'correct', 'seen', 'seconds', 'lr'];
+const PROGRESS_KEYS = Object.keys(progressFields);
 /** The strings `stateDict()` writes for the float32 values JSON has no number for. */
 const SPECIAL_FLOATS = new Set(['NaN', 'Infinity', '-Infinity', '-0']);
-
-/** The first issue of a failed zod check, as `path: message` and the value found there. */
-function firstIssue(error: z.ZodError, root: unknown): { where: string; message: string; received: unknown; code: string; keys: readonly string[] } {
-  const issue = error.issues[0]!;
-  const where = issue.path.map(String).join('.');
-  const received = issue.path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), root);
-  return { where, message: issue.message, received, code: issue.code, keys: 'keys' in issue ? (issue.keys as string[]) : [] };
-}
 
 /** An optimizer buffer as float32: numbers within float32's range, or the strings of {@link SPECIAL_FLOATS}. */
 function bufferOf(ctx: string, name: string, v: readonly unknown[]): Float32Array {
@@ -277,12 +345,11 @@ export function checkJson(ctx: string, name: string, v: unknown): void {
 
 /** Checks a manifest to be written against the loader's schema; messages name `data.<field>`. */
 function checkManifest(ctx: string, manifest: unknown, when: string): void {
-  const parsed = manifestSchema.safeParse(manifest);
-  if (parsed.success) return;
-  const { where, message, received, code, keys } = firstIssue(parsed.error, manifest);
-  const at = where ? `data.${where}` : 'data';
-  if (code === 'unrecognized_keys') throw new TypeError(`${ctx}: unknown key ${JSON.stringify(keys[0])} in ${at}`);
-  throw new (code === 'invalid_type' ? TypeError : RangeError)(`${ctx}: expected ${at} to load back (${message}), received ${describeValue(received)}${when}`);
+  const issue = manifestRule(manifest);
+  if (!issue) return;
+  const where = ['data', ...issue.path].join('.');
+  if (issue.key !== undefined) throw new TypeError(`${ctx}: unknown key ${q(issue.key)} in ${where}`);
+  throw new issue.error(`${ctx}: expected ${where} to load back (${issue.message}), received ${describeValue(issue.received)}${when}`);
 }
 
 /**
@@ -297,7 +364,6 @@ function prepareCheckpoint(
   checkKnownFields(ctx, 'data', d, DATA_KEYS);
   const epoch = checkNumber(ctx, 'data.epoch', d.epoch, { integer: true, min: 0, max: MAX_EPOCHS });
   const inEpoch = d.inEpoch === undefined || d.inEpoch === null ? null : checkRecord(ctx, 'data.inEpoch', d.inEpoch, 'null or an object { batch, epochRng, lossSum, correct, seen, seconds, lr }');
-  // Checked here, not only by the schema: zod's objects pass over an own "__proto__" key.
   if (inEpoch) {
     checkKnownFields(ctx, 'data.inEpoch', inEpoch, PROGRESS_KEYS);
     // The batch names the files; the schema checks the rest.
@@ -413,6 +479,7 @@ function prepareCheckpoint(
  * @throws TypeError or RangeError naming the field for data that breaks its contract, or that
  * would not load back (before anything is written); Error (Node's file system errors) if `dir`
  * cannot be created or written.
+ * @group Training
  */
 export function saveCheckpoint(dir: string, data: CheckpointData): void {
   checkPath('saveCheckpoint', 'dir', dir);
@@ -434,6 +501,7 @@ export function saveCheckpoint(dir: string, data: CheckpointData): void {
  * if (hasCheckpoint(dir)) console.log(`resuming after epoch ${loadCheckpoint(dir).epoch}`);
  * ```
  * @throws TypeError or RangeError unless `dir` is a non-empty string.
+ * @group Training
  */
 export function hasCheckpoint(dir: string): boolean {
   checkPath('hasCheckpoint', 'dir', dir);
@@ -453,6 +521,7 @@ export function hasCheckpoint(dir: string): boolean {
  * @throws TypeError or RangeError unless `dir` is a non-empty string; Error if files are missing
  * or unreadable; TypeError if a named file is not a regular file; RangeError if anything is
  * malformed or too large.
+ * @group Training
  */
 export function loadCheckpoint(dir: string): CheckpointData {
   checkPath('loadCheckpoint', 'dir', dir);
