@@ -1,25 +1,48 @@
-// `npm run pack:smoke`: what a user gets from `npm install ferroptim`, checked from the tarballs.
-// Builds, fills the host's platform package (npm/<platform>/) with the built binary, packs it and
-// the main package, installs both tarballs OFFLINE (registry dependencies pinned by the repo's
-// package-lock.json and taken from the npm cache that the repo's own `npm install` filled) into an
-// empty folder with cargo removed from PATH, checks that the binary comes only from the platform
-// package, then runs a CommonJS, an ES-module and a strictly type-checked TypeScript consumer that
-// each train a few steps, the installed CLI, and the error a user sees when no binary matches the
-// platform. Prints one line per check and a summary; exits 1 on any failure.
-// `--keep` keeps the temporary folder.
+// `npm run pack:smoke`: what each user gets, checked from the tarballs. Two packages ship from
+// this workspace: the library `ferroptim` (with its binary in the platform package
+// `ferroptim-<platform>`) and the application `ferroptim-cli` (the `ferroptim` command).
+// Builds (`npm run build`; `--no-build` uses what is already built), fills the host's platform
+// package (npm/<platform>/) with the built binary and packs the three packages: the library
+// without a binary or a command, ferroptim-cli from a copy of cli/ whose package.json pins
+// `ferroptim` to the library's exact version (the repo's `file:..` is left untouched). Then, OFFLINE
+// (registry dependencies pinned by the repo's package-lock.json and taken from the npm cache that
+// the repo's own `npm install` filled) and with cargo removed from PATH, two empty folders:
+// - a library-only user (library + platform tarballs, typescript and @types/node): the library
+//   has no dependencies and brings in no registry package, its code and types import only Node's
+//   built-ins, its platform packages and optional peers, its binary comes only from the platform
+//   package, the two take at most 5 MiB on disk; a CommonJS, an ES-module and a strictly
+//   type-checked TypeScript consumer each train a few steps; without the platform package the
+//   user gets one clear error;
+// - an application user (the three tarballs): the installed size, in total and of the five
+//   largest packages, then the installed `ferroptim` command trains an MLP on 512 MNIST images
+//   and prints its version.
+// Prints one line per check and a summary; exits 1 on any failure.
+// `--keep` keeps the temporary folder; `--no-build` skips the build (useful while developing).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FLAGS = ['--keep', '--no-build'];
+const unknown = process.argv.slice(2).filter((a) => !FLAGS.includes(a));
+if (unknown.length > 0) {
+  console.error(`pack:smoke: unknown argument ${unknown.join(' ')} (known: ${FLAGS.join(', ')})`);
+  process.exit(2);
+}
 const KEEP = process.argv.includes('--keep');
+const BUILD = !process.argv.includes('--no-build');
 const WIN = process.platform === 'win32';
 const NPM = WIN ? 'npm.cmd' : 'npm';
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const CLI_DIR = 'cli';
+const cliPkg = JSON.parse(readFileSync(join(ROOT, CLI_DIR, 'package.json'), 'utf8'));
 const BIN = pkg.napi.binaryName;
+const MAX_LIBRARY_BYTES = 5 * 1024 * 1024;
 const started = performance.now();
 const results = [];
 
@@ -57,6 +80,32 @@ function walk(dir, rel = '') {
   );
 }
 
+/** Bytes of the regular files under `dir` (symlinks such as node_modules/.bin not followed); `own`: without nested node_modules. */
+function bytesUnder(dir, { own = false } = {}) {
+  let total = 0;
+  for (const d of readdirSync(dir, { withFileTypes: true })) {
+    if (d.isDirectory() && !(own && d.name === 'node_modules')) total += bytesUnder(join(dir, d.name), { own });
+    else if (d.isFile()) total += statSync(join(dir, d.name)).size;
+  }
+  return total;
+}
+
+const mib = (bytes) => `${(bytes / 1048576).toFixed(2)} MiB`;
+
+/** The text of one file of a .tgz (npm's tarballs keep everything under package/). */
+function readFromTarball(tgz, path) {
+  const tar = gunzipSync(readFileSync(tgz));
+  for (let at = 0; at + 512 <= tar.length; ) {
+    const field = (start, length) => tar.toString('utf8', at + start, at + start + length).replace(/\0[^]*$/, '');
+    if (field(0, 100) === '') break; // the two zero blocks that end the archive
+    const name = [field(345, 155), field(0, 100)].filter(Boolean).join('/');
+    const size = Number.parseInt(field(124, 12).trim() || '0', 8);
+    if (name === path) return tar.toString('utf8', at + 512, at + 512 + size);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  throw new Error(`${tgz} has no ${path}`);
+}
+
 /** The last line of a consumer's stdout, parsed: `{ first, last, ... }`. */
 function lastJson(stdout) {
   return JSON.parse(stdout.trim().split('\n').pop());
@@ -69,22 +118,48 @@ function trained(name, r) {
 }
 
 /**
- * Writes the consumer's package.json (the two tarballs, plus typescript and @types/node for the
- * TypeScript consumer) and a package-lock.json whose registry entries are copied from the repo's
- * lock: the closure of the package's runtime dependencies and of the two tools, found by Node's
- * resolution over the lock's paths. Returns how many registry packages it pinned.
+ * Where Node finds `name` from the package at lock path `from` ('' for the project itself, 'cli'
+ * for a workspace, `node_modules/a` for a package): the nearest `node_modules/<name>` entry of a
+ * lockfile's `packages`, walking up; null when there is none.
  */
-function writeConsumerProject(app, mainTgz, platTgz, platPkgName) {
-  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')).packages;
-  const resolveIn = (from, name) => {
-    for (let at = from; ; ) {
-      const path = `${at ? `${at}/` : ''}node_modules/${name}`;
-      if (lock[path]) return path;
-      if (!at) return null;
-      const i = at.lastIndexOf('/node_modules/');
-      at = i < 0 ? '' : at.slice(0, i);
+function resolveIn(lock, from, name) {
+  for (let at = from; ; ) {
+    const path = `${at ? `${at}/` : ''}node_modules/${name}`;
+    if (lock[path]) return path;
+    if (!at) return null;
+    const i = at.lastIndexOf('/node_modules/');
+    at = i < 0 ? '' : at.slice(0, i);
+  }
+}
+
+/** The lock paths of `starts` and of everything they depend on (dependencies, optional and peer), as found in `lock`. */
+function closure(lock, starts) {
+  const seen = new Set();
+  const visit = (path) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    const { dependencies, optionalDependencies, peerDependencies } = lock[path];
+    for (const name of Object.keys({ ...dependencies, ...optionalDependencies, ...peerDependencies })) {
+      const found = resolveIn(lock, path, name);
+      if (found) visit(found);
     }
   };
+  starts.forEach(visit);
+  return seen;
+}
+
+/**
+ * Writes a consumer project into `dir`: a package.json that depends on the `tarballs`
+ * (`{ tgz, manifest, from }`: the packed file, its package.json, and its folder in the repo, where
+ * its registry dependencies are resolved) and on the `tools` (registry packages at the repo's
+ * versions), and a package-lock.json whose registry entries are copied from the repo's lock: the
+ * closure of the tarballs' runtime dependencies and of the tools, found by Node's resolution over
+ * the lock's paths, from a workspace's folder (`cli/node_modules/...`, which moves under the
+ * installed package) then the root. Returns how many registry packages it pinned.
+ */
+function writeConsumerProject(dir, tarballs, tools = []) {
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')).packages;
+  const local = new Set(tarballs.map((t) => t.manifest.name));
   // Lockfiles written with omit-lockfile-registry-resolved (as on this machine) carry no tarball
   // URLs; without one npm would fetch a packument to find it. The registry's URL is fixed by the
   // name and version, and with the integrity npm takes the tarball from the cache.
@@ -93,49 +168,71 @@ function writeConsumerProject(app, mainTgz, platTgz, platPkgName) {
     const name = entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
     return `${registry}${name}/-/${name.split('/').pop()}-${entry.version}.tgz`;
   };
+  // A workspace's own node_modules (cli/node_modules/x) is the installed package's (node_modules/ferroptim-cli/node_modules/x).
+  const placed = (path) => {
+    const t = tarballs.find((t) => t.from && path.startsWith(`${t.from}/`));
+    return t ? `node_modules/${t.manifest.name}/${path.slice(t.from.length + 1)}` : path;
+  };
   const pinned = {};
-  const add = (path) => {
-    if (pinned[path]) return;
-    const { dev, devOptional, peer, ...entry } = lock[path];
-    if (!entry.resolved && !entry.link) entry.resolved = tarballUrl(path, entry);
-    pinned[path] = entry;
-    for (const [deps, optional] of [[entry.dependencies, false], [entry.optionalDependencies, true]]) {
-      for (const name of Object.keys(deps ?? {})) {
-        const found = resolveIn(path, name);
-        if (found) add(found);
-        else assert(optional, `package-lock.json has no ${name} for ${path}: run npm install`);
-      }
+  const addDependencies = (from, deps, optional) => {
+    for (const name of Object.keys(deps ?? {})) {
+      if (local.has(name)) continue; // one of the tarballs
+      const found = resolveIn(lock, from, name);
+      if (found) add(found);
+      else assert(optional, `package-lock.json has no ${name} for ${from || 'the root'}: run npm install`);
     }
   };
-  for (const name of Object.keys(pkg.dependencies ?? {})) {
-    const found = resolveIn('', name);
-    assert(found, `package-lock.json has no ${name}: run npm install`);
-    add(found);
-  }
-  for (const name of Object.keys(pkg.optionalDependencies ?? {})) {
-    const found = resolveIn('', name);
-    if (found) add(found);
-  }
-  for (const name of ['typescript', '@types/node']) add(`node_modules/${name}`);
-  const integrity = (file) => `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
-  const platPkg = JSON.parse(readFileSync(join(ROOT, 'npm', platPkgName.slice(pkg.name.length + 1), 'package.json'), 'utf8'));
-  const dependencies = {
-    [pkg.name]: `file:${mainTgz}`,
-    [platPkgName]: `file:${platTgz}`,
-    typescript: lock['node_modules/typescript'].version,
-    '@types/node': lock['node_modules/@types/node'].version,
+  const add = (path) => {
+    if (pinned[placed(path)]) return;
+    const { dev, devOptional, peer, ...entry } = lock[path];
+    assert(!entry.link, `package-lock.json links ${path} to ${entry.resolved}: a packed package cannot depend on it`);
+    if (!entry.resolved) entry.resolved = tarballUrl(path, entry);
+    pinned[placed(path)] = entry;
+    addDependencies(path, entry.dependencies, false);
+    addDependencies(path, entry.optionalDependencies, true);
   };
+  for (const { manifest, from } of tarballs) {
+    addDependencies(from, manifest.dependencies, false);
+    addDependencies(from, manifest.optionalDependencies, true);
+  }
+  for (const name of tools) add(`node_modules/${name}`);
+  const integrity = (file) => `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
+  const dependencies = Object.fromEntries([
+    ...tarballs.map(({ tgz, manifest }) => [manifest.name, `file:${tgz}`]),
+    ...tools.map((name) => [name, lock[`node_modules/${name}`].version]),
+  ]);
   const consumer = { name: 'ferroptim-smoke-consumer', version: '1.0.0', private: true, dependencies };
-  const { name, version, license, bin, engines, optionalDependencies } = pkg;
+  const FIELDS = ['license', 'dependencies', 'optionalDependencies', 'peerDependencies', 'peerDependenciesMeta', 'bin', 'engines', 'cpu', 'os', 'libc'];
   const packages = {
     '': { name: consumer.name, version: consumer.version, dependencies },
-    [`node_modules/${name}`]: { version, resolved: `file:${mainTgz}`, integrity: integrity(mainTgz), license, dependencies: pkg.dependencies, optionalDependencies, bin, engines },
-    [`node_modules/${platPkgName}`]: { version, resolved: `file:${platTgz}`, integrity: integrity(platTgz), license, cpu: platPkg.cpu, os: platPkg.os, libc: platPkg.libc, engines },
+    ...Object.fromEntries(
+      tarballs.map(({ tgz, manifest }) => [
+        `node_modules/${manifest.name}`,
+        { version: manifest.version, resolved: `file:${tgz}`, integrity: integrity(tgz), ...Object.fromEntries(FIELDS.filter((f) => manifest[f] !== undefined).map((f) => [f, manifest[f]])) },
+      ]),
+    ),
     ...pinned,
   };
-  writeFileSync(join(app, 'package.json'), `${JSON.stringify(consumer, null, 2)}\n`);
-  writeFileSync(join(app, 'package-lock.json'), `${JSON.stringify({ name: consumer.name, version: consumer.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(consumer, null, 2)}\n`);
+  writeFileSync(join(dir, 'package-lock.json'), `${JSON.stringify({ name: consumer.name, version: consumer.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
   return Object.keys(pinned).length;
+}
+
+/** `npm install --offline` in `dir`, as the lock written above says. */
+function installOffline(dir, env) {
+  // --offline: nothing may come from the network. The lock pins every registry package to the
+  // repo's package-lock.json, so npm takes their tarballs from the cache that the repo's own
+  // `npm install` filled (resolving version ranges instead would need full packuments, which a
+  // lockfile install does not cache). Other platforms' packages (ours, resvg's) are not cached
+  // and, being optional, are skipped, as npm skips them on a registry install for another os/cpu.
+  run(NPM, ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, env });
+}
+
+/** The installed packages of `dir` (paths of its node_modules/.package-lock.json, which npm writes on install). */
+function installedPackages(dir) {
+  const hidden = join(dir, 'node_modules', '.package-lock.json');
+  assert(existsSync(hidden), `npm wrote no ${hidden}`);
+  return JSON.parse(readFileSync(hidden, 'utf8')).packages;
 }
 
 // The consumers: the public API as a user writes it, each training a few steps.
@@ -243,13 +340,27 @@ let exitCode = 0;
 try {
   // The platform is whatever `napi build --platform` produced here (linux-x64-gnu on CI).
   let platform = null;
-  check('build (npm run build: native addon + TypeScript)', () => {
-    run(NPM, ['run', 'build']);
+  const builtBinary = () => {
     const built = readdirSync(join(ROOT, 'native')).filter((f) => f.startsWith(`${BIN}.`) && f.endsWith('.node'));
     assert(built.length === 1, `expected one native/${BIN}.<platform>.node, found ${JSON.stringify(built)}`);
     platform = built[0].slice(BIN.length + 1, -'.node'.length);
-    return `native/${built[0]}`;
-  });
+    return built[0];
+  };
+  if (BUILD) {
+    check('build (npm run build: native addon, library and CLI TypeScript)', () => {
+      run(NPM, ['run', 'build']);
+      return `native/${builtBinary()}`;
+    });
+  } else {
+    check('build skipped (--no-build): what native/, dist/ and cli/dist/ hold', () => {
+      const node = builtBinary();
+      const needed = ['dist/index.js', 'dist/index.mjs', 'dist/internal.js', `${CLI_DIR}/dist/cli/index.js`, `${CLI_DIR}/dist/index.mjs`];
+      const missing = needed.filter((f) => !existsSync(join(ROOT, f)));
+      assert(missing.length === 0, `${missing.join(', ')} missing: run npm run build (or without cargo: npm run build:ts && npm run build -w ${CLI_DIR})`);
+      const age = (f) => `${Math.round((Date.now() - statSync(join(ROOT, f)).mtimeMs) / 60000)} min`;
+      return `native/${node} (built ${age(`native/${node}`)} ago), dist/ (${age('dist/index.js')}), ${CLI_DIR}/dist/ (${age(`${CLI_DIR}/dist/cli/index.js`)})`;
+    });
+  }
   const platPkgName = `${pkg.name}-${platform}`;
   const platDir = join(ROOT, 'npm', platform);
   const nodeFile = `${BIN}.${platform}.node`;
@@ -265,32 +376,76 @@ try {
 
   temp = mkdtempSync(join(tmpdir(), 'ferroptim-pack-smoke-'));
   const pkgs = join(temp, 'tarballs');
-  const app = join(temp, 'app');
-  mkdirSync(pkgs);
-  mkdirSync(app);
-  let mainTgz = '';
-  let platTgz = '';
+  const cliCopy = join(temp, 'cli-package');
+  const lib = join(temp, 'library-user');
+  const app = join(temp, 'application-user');
+  for (const dir of [pkgs, cliCopy, lib, app]) mkdirSync(dir);
+  // The packed packages: { tgz, manifest (the packed package.json), from (the folder in the repo) }.
+  let library = null;
+  let platformPackage = null;
+  let application = null;
+  const packed = (folder, info) => {
+    const tgz = join(pkgs, info.filename);
+    return { tgz, manifest: JSON.parse(readFromTarball(tgz, 'package/package.json')), from: folder };
+  };
 
-  check('npm pack: the main package carries no binary', () => {
+  check('npm pack: the library carries no binary and no command', () => {
     // --ignore-scripts: `prepare` would rebuild what the step above just built.
     const [main] = JSON.parse(run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', pkgs]).stdout);
     const files = main.files.map((f) => f.path);
     const binaryFiles = files.filter((f) => f.endsWith('.node'));
-    assert(binaryFiles.length === 0, `the main tarball contains ${binaryFiles.join(', ')}`);
-    const needed = ['package.json', 'README.md', 'LICENSE', 'bin/ferroptim.js', 'native/index.js', 'native/index.d.ts', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts'];
+    assert(binaryFiles.length === 0, `the library's tarball contains ${binaryFiles.join(', ')}`);
+    const needed = ['package.json', 'README.md', 'LICENSE', 'native/index.js', 'native/index.d.ts', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/internal.js'];
     const missing = needed.filter((f) => !files.includes(f));
-    assert(missing.length === 0, `the main tarball lacks ${missing.join(', ')}`);
-    const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/|native\/index\.(js|d\.ts)$|dist\/)/.test(f));
-    assert(stray.length === 0, `the main tarball has files outside its files list: ${stray.join(', ')}`);
-    mainTgz = join(pkgs, main.filename);
+    assert(missing.length === 0, `the library's tarball lacks ${missing.join(', ')}`);
+    const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|native\/index\.(js|d\.ts)$|dist\/)/.test(f) || f.startsWith('dist/cli/'));
+    assert(stray.length === 0, `the library's tarball has files outside its files list (or the CLI's): ${stray.join(', ')}`);
+    library = packed('', main);
+    const { bin, dependencies } = library.manifest;
+    assert(bin === undefined, `the library's package.json has a bin: ${JSON.stringify(bin)} (the command is ${cliPkg.name}'s)`);
+    assert(Object.keys(dependencies ?? {}).length === 0, `the library's package.json has dependencies: ${JSON.stringify(dependencies)}`);
     return `${main.filename}: ${main.entryCount} files, ${(main.size / 1024).toFixed(0)} kB`;
   });
 
   check(`npm pack: ${platPkgName}`, () => {
     const [plat] = JSON.parse(run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', pkgs], { cwd: platDir }).stdout);
     assert(plat.files.some((f) => f.path === nodeFile), `${plat.filename} lacks ${nodeFile}`);
-    platTgz = join(pkgs, plat.filename);
+    platformPackage = packed(`npm/${platform}`, plat);
     return `${plat.filename}: ${plat.entryCount} files, ${(plat.size / 1024).toFixed(0)} kB`;
+  });
+
+  check(`npm pack: ${cliPkg.name}, its ${pkg.name} dependency pinned to ${pkg.version}`, () => {
+    // The repo's cli/package.json says `"ferroptim": "file:.."` (npm links the workspace); the
+    // tarball must name the library's exact version. The files `npm pack -w cli` would pack are
+    // copied out, that one dependency is rewritten in the copy, and the copy is packed: the
+    // repository is never touched.
+    const [dry] = JSON.parse(run(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts', '--workspace', CLI_DIR]).stdout);
+    const files = dry.files.map((f) => f.path).sort();
+    for (const f of files) {
+      mkdirSync(dirname(join(cliCopy, f)), { recursive: true });
+      copyFileSync(join(ROOT, CLI_DIR, f), join(cliCopy, f));
+    }
+    const manifest = JSON.parse(readFileSync(join(cliCopy, 'package.json'), 'utf8'));
+    assert(manifest.dependencies?.[pkg.name] !== undefined, `${CLI_DIR}/package.json does not depend on ${pkg.name}`);
+    manifest.dependencies[pkg.name] = pkg.version;
+    writeFileSync(join(cliCopy, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    const [cli] = JSON.parse(run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', pkgs], { cwd: cliCopy }).stdout);
+    const packedFiles = cli.files.map((f) => f.path).sort();
+    assert(JSON.stringify(packedFiles) === JSON.stringify(files), `the copy packs other files than ${CLI_DIR}/ would: ${packedFiles.filter((f) => !files.includes(f)).concat(files.filter((f) => !packedFiles.includes(f))).join(', ')}`);
+    const binaryFiles = files.filter((f) => f.endsWith('.node'));
+    assert(binaryFiles.length === 0, `the ${cliPkg.name} tarball contains ${binaryFiles.join(', ')}`);
+    const needed = ['package.json', 'bin/ferroptim.js', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli/index.js'];
+    const missing = needed.filter((f) => !files.includes(f));
+    assert(missing.length === 0, `the ${cliPkg.name} tarball lacks ${missing.join(', ')}`);
+    const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|bin\/|dist\/)/.test(f));
+    assert(stray.length === 0, `the ${cliPkg.name} tarball has files outside its files list: ${stray.join(', ')}`);
+    application = packed(CLI_DIR, cli);
+    const { dependencies, bin } = application.manifest;
+    assert(dependencies?.[pkg.name] === pkg.version, `the packed package.json has "${pkg.name}": ${JSON.stringify(dependencies?.[pkg.name])}, expected "${pkg.version}"`);
+    assert(bin?.ferroptim === 'bin/ferroptim.js', `the packed package.json has bin ${JSON.stringify(bin)}`);
+    const others = Object.entries(dependencies).filter(([name, spec]) => name !== pkg.name && spec !== cliPkg.dependencies[name]);
+    assert(others.length === 0, `the packed package.json changed other dependencies: ${JSON.stringify(Object.fromEntries(others))}`);
+    return `${cli.filename}: ${cli.entryCount} files, ${(cli.size / 1024).toFixed(0)} kB, "${pkg.name}": "${dependencies[pkg.name]}"`;
   });
 
   // A user's environment: no cargo or rustup on PATH, nothing inherited that changes resolution.
@@ -304,46 +459,87 @@ try {
   for (const k of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) env[k] = 'http://127.0.0.1:9';
   delete env.NO_PROXY;
   delete env.no_proxy;
-  check('npm install --offline of the two tarballs into an empty folder, cargo not on PATH', () => {
+
+  // ---- The library-only user: `npm install ferroptim`. ----
+  const TOOLS = ['typescript', '@types/node'];
+  check(`library user: npm install --offline of ${pkg.name} and ${platPkgName} (and ${TOOLS.join(', ')}) into an empty folder, cargo not on PATH`, () => {
     const cargo = spawnSync('cargo', ['--version'], { env, encoding: 'utf8' });
     assert(cargo.error?.code === 'ENOENT', 'cargo is still reachable on the filtered PATH');
-    const pinned = writeConsumerProject(app, mainTgz, platTgz, platPkgName);
-    // --offline: nothing may come from the network. The lock pins every registry package to the
-    // repo's package-lock.json, so npm takes their tarballs from the cache that the repo's own
-    // `npm install` filled (resolving version ranges instead would need full packuments, which a
-    // lockfile install does not cache). The other platforms' packages are not cached and, being
-    // optional, are skipped, as npm skips them on a registry install for another os/cpu.
-    run(NPM, ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, env });
-    return `${pinned} registry packages pinned by the repo's package-lock.json (typescript, @types/node included)`;
+    const pinned = writeConsumerProject(lib, [library, platformPackage], TOOLS);
+    installOffline(lib, env);
+    return `${pinned} registry packages pinned by the repo's package-lock.json (the tools' own)`;
   });
 
-  const installed = join(app, 'node_modules', pkg.name);
-  check(`${platPkgName} installed; no .node in node_modules/${pkg.name}`, () => {
-    assert(existsSync(join(app, 'node_modules', platPkgName, nodeFile)), `node_modules/${platPkgName}/${nodeFile} is missing`);
+  const installed = join(lib, 'node_modules', pkg.name);
+  check(`library user: ${pkg.name} has no dependencies and brings in no registry package, nor a command`, () => {
+    const installedPkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+    assert(Object.keys(installedPkg.dependencies ?? {}).length === 0, `the installed ${pkg.name} has dependencies: ${JSON.stringify(installedPkg.dependencies)}`);
+    const tree = installedPackages(lib);
+    const ours = [pkg.name, platPkgName].map((name) => `node_modules/${name}`);
+    const reached = [...closure(tree, [`node_modules/${pkg.name}`])].filter((p) => !ours.includes(p));
+    assert(reached.length === 0, `${pkg.name} brings in ${reached.join(', ')}`);
+    const tools = closure(tree, TOOLS.map((name) => `node_modules/${name}`));
+    const extra = Object.keys(tree).filter((p) => p !== '' && !ours.includes(p) && !tools.has(p));
+    assert(extra.length === 0, `node_modules holds packages neither ${pkg.name} nor the tools asked for: ${extra.join(', ')}`);
+    const command = ['ferroptim', 'ferroptim.cmd'].filter((f) => existsSync(join(lib, 'node_modules', '.bin', f)));
+    assert(installedPkg.bin === undefined && command.length === 0, `the library installs a command: node_modules/.bin/${command.join(', ')}`);
+    return `node_modules holds ${pkg.name}, ${platPkgName} and the tools (${[...tools].map((p) => p.slice('node_modules/'.length)).join(', ')})`;
+  });
+
+  check(`library user: the code and types of ${pkg.name} import only Node's built-ins, its platform packages and its optional peers`, () => {
+    // Catches an import of a package the library does not depend on even where no consumer goes.
+    const { peerDependencies, peerDependenciesMeta } = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+    const optionalPeers = Object.keys(peerDependencies ?? {}).filter((name) => peerDependenciesMeta?.[name]?.optional);
+    const allowed = (name) => builtinModules.includes(name) || name === pkg.name || name.startsWith(`${pkg.name}-`) || optionalPeers.includes(name);
+    const specifier = /\brequire\(\s*['"]([^'"]+)['"]\s*\)|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\bfrom\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm;
+    const code = walk(installed).filter((f) => /\.(c|m)?js$|\.d\.(c|m)?ts$/.test(f));
+    const bad = [];
+    for (const f of code) {
+      for (const m of readFileSync(join(installed, f), 'utf8').matchAll(specifier)) {
+        const spec = m.slice(1).find(Boolean);
+        if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:')) continue;
+        const name = spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+        if (!allowed(name)) bad.push(`${f.split('\\').join('/')}: '${spec}'`);
+      }
+    }
+    assert(bad.length === 0, `node_modules/${pkg.name} imports packages it does not depend on:\n${[...new Set(bad)].join('\n')}`);
+    return `${code.length} files${optionalPeers.length ? `; optional peers: ${optionalPeers.join(', ')}` : ''}`;
+  });
+
+  check(`library user: ${platPkgName} installed; no .node in node_modules/${pkg.name}`, () => {
+    assert(existsSync(join(lib, 'node_modules', platPkgName, nodeFile)), `node_modules/${platPkgName}/${nodeFile} is missing`);
     const binaries = walk(installed).filter((f) => f.endsWith('.node'));
     assert(binaries.length === 0, `node_modules/${pkg.name} contains ${binaries.join(', ')}`);
     const installedPkg = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
     assert(installedPkg.optionalDependencies?.[platPkgName] === pkg.version, `the installed package does not list ${platPkgName} in optionalDependencies`);
-    const size = statSync(join(app, 'node_modules', platPkgName, nodeFile)).size;
-    return `node_modules/${platPkgName}/${nodeFile} (${(size / 1048576).toFixed(1)} MB)`;
+    const size = statSync(join(lib, 'node_modules', platPkgName, nodeFile)).size;
+    return `node_modules/${platPkgName}/${nodeFile} (${mib(size)})`;
   });
 
-  writeFileSync(join(app, 'consumer.cjs'), CJS_CONSUMER);
-  writeFileSync(join(app, 'consumer.mjs'), ESM_CONSUMER);
-  writeFileSync(join(app, 'consumer.mts'), TS_CONSUMER);
-  writeFileSync(join(app, 'tsconfig.json'), `${JSON.stringify(TS_CONFIG, null, 2)}\n`);
+  check(`library user: node_modules/${pkg.name} + node_modules/${platPkgName} take at most ${mib(MAX_LIBRARY_BYTES)}`, () => {
+    const sizes = [pkg.name, platPkgName].map((name) => bytesUnder(join(lib, 'node_modules', name)));
+    const total = sizes[0] + sizes[1];
+    const detail = `${total.toLocaleString('en-US')} bytes (${mib(total)}): ${pkg.name} ${mib(sizes[0])}, ${platPkgName} ${mib(sizes[1])}`;
+    assert(total <= MAX_LIBRARY_BYTES, `${detail}, over the ${MAX_LIBRARY_BYTES.toLocaleString('en-US')}-byte budget`);
+    return detail;
+  });
+
+  writeFileSync(join(lib, 'consumer.cjs'), CJS_CONSUMER);
+  writeFileSync(join(lib, 'consumer.mjs'), ESM_CONSUMER);
+  writeFileSync(join(lib, 'consumer.mts'), TS_CONSUMER);
+  writeFileSync(join(lib, 'tsconfig.json'), `${JSON.stringify(TS_CONFIG, null, 2)}\n`);
 
   check("CommonJS consumer: require('ferroptim'), AdamW + CosineAnnealingLR + clipGradNorm", () =>
-    trained('CommonJS consumer', run(process.execPath, ['consumer.cjs'], { cwd: app, env })),
+    trained('CommonJS consumer', run(process.execPath, ['consumer.cjs'], { cwd: lib, env })),
   );
   check("ES-module consumer: import { AdamW } from 'ferroptim', an MLP with CrossEntropyLoss", () =>
-    trained('ES-module consumer', run(process.execPath, ['consumer.mjs'], { cwd: app, env })),
+    trained('ES-module consumer', run(process.execPath, ['consumer.mjs'], { cwd: lib, env })),
   );
-  const tsc = join(app, 'node_modules', 'typescript', 'bin', 'tsc');
+  const tsc = join(lib, 'node_modules', 'typescript', 'bin', 'tsc');
   check('TypeScript consumer: tsc --noEmit (strict, skipLibCheck false) against the installed types', () => {
     // skipLibCheck false checks ferroptim's declarations too; errors inside other packages'
-    // declarations (vega-lite's own, under this TypeScript) are theirs and only counted.
-    const r = spawnSync(process.execPath, [tsc, '--noEmit', '-p', '.'], { cwd: app, env, encoding: 'utf8' });
+    // declarations (under this TypeScript) are theirs and only counted.
+    const r = spawnSync(process.execPath, [tsc, '--noEmit', '-p', '.'], { cwd: lib, env, encoding: 'utf8' });
     const errors = `${r.stdout}${r.stderr}`.split('\n').filter((l) => / error TS\d+/.test(l));
     const ours = errors.filter((l) => !l.startsWith('node_modules/') || l.startsWith(`node_modules/${pkg.name}/`));
     assert(ours.length === 0 && (r.status === 0 || errors.length > 0), `tsc exited ${r.status}:\n${(ours.length ? ours : [r.stdout, r.stderr]).join('\n')}`);
@@ -355,32 +551,68 @@ try {
     const transpile = `const ts = require('typescript'); const fs = require('node:fs');
       const out = ts.transpileModule(fs.readFileSync('consumer.mts', 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
       fs.mkdirSync('build', { recursive: true }); fs.writeFileSync('build/consumer.mjs', out.outputText);`;
-    run(process.execPath, ['-e', transpile], { cwd: app, env });
-    return trained('TypeScript consumer', run(process.execPath, [join('build', 'consumer.mjs')], { cwd: app, env }));
-  });
-
-  check('the installed CLI trains (ferroptim train --model mlp, 512 MNIST images)', () => {
-    const cli = join(installed, 'bin', 'ferroptim.js');
-    const args = [cli, 'train', '--model', 'mlp', '--epochs', '1', '--limit', '512', '--test-limit', '256', '--progress', 'lines', '--out', join(temp, 'run')];
-    run(process.execPath, args, { cwd: app, env });
-    assert(existsSync(join(temp, 'run', 'metrics.jsonl')), 'no metrics.jsonl written');
-    return 'metrics.jsonl written';
+    run(process.execPath, ['-e', transpile], { cwd: lib, env });
+    return trained('TypeScript consumer', run(process.execPath, [join('build', 'consumer.mjs')], { cwd: lib, env }));
   });
 
   check('without the platform package: one clear error naming the platform and the fix', () => {
-    const hidden = join(app, 'node_modules', `.hidden-${platPkgName}`);
-    renameSync(join(app, 'node_modules', platPkgName), hidden);
+    const hidden = join(lib, 'node_modules', `.hidden-${platPkgName}`);
+    renameSync(join(lib, 'node_modules', platPkgName), hidden);
     let stderr;
     try {
-      ({ stderr } = run(process.execPath, ['-e', "require('ferroptim')"], { cwd: app, env, expectFail: true }));
+      ({ stderr } = run(process.execPath, ['-e', "require('ferroptim')"], { cwd: lib, env, expectFail: true }));
     } finally {
-      renameSync(hidden, join(app, 'node_modules', platPkgName));
+      renameSync(hidden, join(lib, 'node_modules', platPkgName));
     }
     const expected = [`no native binary for this platform (${process.platform} ${process.arch}`, platPkgName, 'build from source', 'npm install', 'Rust toolchain'];
     const missing = expected.filter((s) => !stderr.includes(s));
     assert(missing.length === 0, `the error lacks ${missing.map((s) => JSON.stringify(s)).join(', ')}:\n${stderr}`);
     assert(!stderr.includes('Cannot find native binding'), `the generated loader's error leaked:\n${stderr}`);
     return stderr.split('\n').find((l) => l.startsWith('Error: ')) ?? '';
+  });
+
+  // ---- The application user: `npm install ferroptim-cli`. ----
+  check(`application user: npm install --offline of ${cliPkg.name}, ${pkg.name} and ${platPkgName} into a second empty folder`, () => {
+    const pinned = writeConsumerProject(app, [library, platformPackage, application]);
+    installOffline(app, env);
+    const nested = join(app, 'node_modules', cliPkg.name, 'node_modules', pkg.name);
+    assert(!existsSync(nested), `${cliPkg.name} got its own copy of ${pkg.name} (node_modules/${cliPkg.name}/node_modules/${pkg.name})`);
+    return `${pinned} registry packages pinned by the repo's package-lock.json (${cliPkg.name}'s, from ${CLI_DIR}/ then the root)`;
+  });
+
+  check('application user: installed size of node_modules and of its largest packages', () => {
+    const tree = installedPackages(app);
+    const total = bytesUnder(join(app, 'node_modules'));
+    // Each package without the packages nested in it, which count on their own.
+    const sizes = Object.keys(tree)
+      .filter((p) => p.startsWith('node_modules/') && existsSync(join(app, p)))
+      .map((p) => ({ name: p.slice('node_modules/'.length).replaceAll('/node_modules/', ' > '), bytes: bytesUnder(join(app, p), { own: true }) }))
+      .sort((a, b) => b.bytes - a.bytes);
+    return [
+      `node_modules: ${total.toLocaleString('en-US')} bytes (${mib(total)}), ${sizes.length} packages`,
+      `largest: ${sizes.slice(0, 5).map((s) => `${s.name} ${mib(s.bytes)}`).join(', ')}`,
+    ].join('\n');
+  });
+
+  const command = join(app, 'node_modules', '.bin', WIN ? 'ferroptim.cmd' : 'ferroptim');
+  check('application user: `ferroptim train --model mlp` (node_modules/.bin/ferroptim, 512 MNIST images, 1 epoch)', () => {
+    assert(existsSync(command), `the install made no node_modules/.bin/${WIN ? 'ferroptim.cmd' : 'ferroptim'}`);
+    const out = join(temp, 'run');
+    run(command, ['train', '--model', 'mlp', '--epochs', '1', '--limit', '512', '--test-limit', '256', '--progress', 'lines', '--out', out], { cwd: app, env });
+    const file = join(out, 'metrics.jsonl');
+    assert(existsSync(file), 'no metrics.jsonl written');
+    const epochs = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert(epochs.length === 1, `metrics.jsonl has ${epochs.length} lines, expected one (one epoch)`);
+    const [m] = epochs;
+    assert(m.epoch === 1 && [m.trainLoss, m.testLoss].every(Number.isFinite), `metrics.jsonl: ${JSON.stringify(m)}`);
+    assert(m.testAccuracy > 0.2 && m.testAccuracy <= 1, `test accuracy ${m.testAccuracy}: the model learned nothing (chance is 0.1)`);
+    return `metrics.jsonl: epoch 1, train loss ${m.trainLoss.toFixed(3)}, test loss ${m.testLoss.toFixed(3)}, test accuracy ${(100 * m.testAccuracy).toFixed(1)}%`;
+  });
+
+  check('application user: `ferroptim --version`', () => {
+    const printed = run(command, ['--version'], { cwd: app, env }).stdout.trim();
+    assert(printed === application.manifest.version, `printed ${JSON.stringify(printed)}, expected ${application.manifest.version}`);
+    return printed;
   });
 } catch {
   exitCode = 1;
