@@ -3,7 +3,7 @@
  * race, regress, compare, landscape), the article's demonstrations as functions, and the charts
  * they draw (Vega-Lite, rendered to SVG and PNG without a browser). The optimizers, schedulers,
  * layers and trainer come from the `ferroptim` package.
- * @packageDocumentation
+ * @module ferroptim-cli
  */
 export {
   race, regress, compare, parseOptimizerSpec, createOptimizer, getFunction2D, sampleGrid,

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { loadMnist } from 'ferroptim';
 import { FUNCTIONS_2D, getFunction2D, sampleGrid, type Range2D } from '../demos/functions.js';
-import { OPTIMIZER_NAMES, parseOptimizerSpec } from '../demos/optimizer-spec.js';
+import { OPTIMIZER_NAMES, optimizerOptionsText, parseOptimizerSpec } from '../demos/optimizer-spec.js';
 import { race } from '../demos/race.js';
 import { regress } from '../demos/regress.js';
 import { compare, type CompareResult } from '../demos/compare.js';
@@ -14,6 +14,18 @@ import { batchLossChart, epochLossChart, landscapeChart, raceChart, raceLossChar
 import { savePlot, type SavedPlot } from '../plot/render.js';
 import { getNumThreads, setNumThreads } from 'ferroptim';
 import { writeFileAtomic } from 'ferroptim';
+
+/** `text` wrapped at 100 columns, every line indented by `indent` spaces. */
+function wrapIndented(text: string, indent: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && indent + line.length + 1 + word.length > 100) lines.push(line), (line = `  ${word}`);
+    else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.map((l) => ' '.repeat(indent) + l).join('\n');
+}
 
 /** A bad flag or value: the dispatcher prints it with a pointer to `--help` and exits with 2. */
 export class DemoUsageError extends RangeError {}
@@ -144,9 +156,9 @@ Options:
   --steps N             optimizer steps (default 1000)
   --optimizer SPEC      repeatable; NAME:OPTION=VALUE,... with any ferroptim optimizer and any of
                         its options (keys in camelCase, snake_case or kebab-case; a pair continues
-                        after a comma: adam:lr=0.01,betas=0.8,0.99). Names: ${OPTIMIZER_NAMES.join(', ')}
-                        (lookahead:inner=adam,k=5,alpha=0.5,lr=0.01). Default: the article's
-                        ${RACE_DEFAULT.join(' and ')}
+                        after a comma: adam:lr=0.01,betas=0.8,0.99). Default: the article's
+                        ${RACE_DEFAULT.join(' and ')}. The optimizers and their defaults:
+${OPTIMIZER_NAMES.map((n) => wrapIndented(optimizerOptionsText(n), 26)).join('\n')}
   --range A,B           the plot's window (default: the function's); or X0,X1,Y0,Y1
   --levels N            contour levels (default 50)
   --out DIR             output directory (default runs/race): NAME.svg/.png (paths) and

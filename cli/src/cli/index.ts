@@ -478,7 +478,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
   }
 }
 
-/** Entry point of `bin/ferroptim.js`. */
+/**
+ * Entry point of `bin/ferroptim.js`.
+ * @group Command line
+ */
 export function run(): void {
   // A closed pipe (`ferroptim train | head`) ends the command quietly, as it ends any Unix tool:
   // no stack trace, exit code 141 (128 + SIGPIPE).

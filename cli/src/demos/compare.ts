@@ -14,13 +14,17 @@ import { checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } fr
 /**
  * The article's settings per optimizer, besides `lr`: `optim.SGD(momentum=0.9)`, `optim.Adam`,
  * `optim.RMSprop`, `optim.AdamW(weight_decay=0.01)`; other optimizers take their defaults.
+ * @group Demos
  */
 export const ARTICLE_OPTIMIZER_OPTIONS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = Object.freeze({
   sgd: Object.freeze({ momentum: 0.9 }),
   adamw: Object.freeze({ weightDecay: 0.01 }),
 });
 
-/** Options of {@link compare}; the defaults are the article's. */
+/**
+ * Options of {@link compare}; the defaults are the article's.
+ * @group Demos
+ */
 export interface CompareOptions {
   /**
    * Optimizer names (`'sgd'`: the article's settings with `lr`) or full specs
@@ -54,7 +58,10 @@ export interface CompareOptions {
   onStart?: (optimizer: string) => void;
 }
 
-/** One optimizer's training run. */
+/**
+ * One optimizer's training run.
+ * @group Demos
+ */
 export interface CompareRun {
   /** `'SGD'`, `'Adam'`, …, or the spec as written. */
   label: string;
@@ -73,7 +80,10 @@ export interface CompareRun {
   diverged?: Divergence;
 }
 
-/** The result of {@link compare}. */
+/**
+ * The result of {@link compare}.
+ * @group Demos
+ */
 export interface CompareResult {
   /** The model preset every run trained. */
   model: 'cnn' | 'mlp';
@@ -107,6 +117,7 @@ function resolve(s: unknown, lr: number, i: number): OptimizerSpec {
  * @throws TypeError or RangeError for bad options (datasets, callbacks, sizes) or optimizer specs
  * (from `parseOptimizerSpec`, `createOptimizer` or the optimizer's constructor), all before any
  * training.
+ * @group Demos
  */
 export function compare(options: CompareOptions = {}): CompareResult {
   const o = checkOptions('compare', options) as CompareOptions;

@@ -5,7 +5,10 @@
  */
 import { MAX_ELEMENTS, checkNumber, describeValue } from 'ferroptim/internal';
 
-/** A window of the plane: `x ∈ [x[0], x[1]]`, `y ∈ [y[0], y[1]]`. */
+/**
+ * A window of the plane: `x ∈ [x[0], x[1]]`, `y ∈ [y[0], y[1]]`.
+ * @group Test functions
+ */
 export interface Range2D {
   /** `[min, max]` of the first weight. */
   x: readonly [number, number];
@@ -13,7 +16,10 @@ export interface Range2D {
   y: readonly [number, number];
 }
 
-/** A differentiable function of two weights, with what a plot of it needs. */
+/**
+ * A differentiable function of two weights, with what a plot of it needs.
+ * @group Test functions
+ */
 export interface Function2D {
   /** Lower-case key: `'himmelblau'`. */
   readonly name: string;
@@ -42,7 +48,10 @@ export interface Function2D {
   readonly resolution: number;
 }
 
-/** Himmelblau's function: four minima of value 0, at (3, 2) and three others. The article's landscape. */
+/**
+ * Himmelblau's function: four minima of value 0, at (3, 2) and three others. The article's landscape.
+ * @group Test functions
+ */
 export const HIMMELBLAU: Function2D = Object.freeze<Function2D>({
   name: 'himmelblau',
   label: 'Himmelblau',
@@ -66,7 +75,10 @@ export const HIMMELBLAU: Function2D = Object.freeze<Function2D>({
   resolution: 100,
 });
 
-/** Rosenbrock's banana: a curved narrow valley, minimum 0 at (1, 1). The article's race. */
+/**
+ * Rosenbrock's banana: a curved narrow valley, minimum 0 at (1, 1). The article's race.
+ * @group Test functions
+ */
 export const ROSENBROCK: Function2D = Object.freeze<Function2D>({
   name: 'rosenbrock',
   label: 'Rosenbrock',
@@ -82,7 +94,10 @@ export const ROSENBROCK: Function2D = Object.freeze<Function2D>({
   resolution: 250,
 });
 
-/** Beale's function: flat plateaus and sharp ridges, minimum 0 at (3, 0.5). */
+/**
+ * Beale's function: flat plateaus and sharp ridges, minimum 0 at (3, 0.5).
+ * @group Test functions
+ */
 export const BEALE: Function2D = Object.freeze<Function2D>({
   name: 'beale',
   label: 'Beale',
@@ -104,7 +119,10 @@ export const BEALE: Function2D = Object.freeze<Function2D>({
   resolution: 250,
 });
 
-/** Rastrigin's function (2-D, A = 10): a bowl covered in local minima, minimum 0 at the origin. */
+/**
+ * Rastrigin's function (2-D, A = 10): a bowl covered in local minima, minimum 0 at the origin.
+ * @group Test functions
+ */
 export const RASTRIGIN: Function2D = Object.freeze<Function2D>({
   name: 'rastrigin',
   label: 'Rastrigin',
@@ -119,7 +137,10 @@ export const RASTRIGIN: Function2D = Object.freeze<Function2D>({
   resolution: 240,
 });
 
-/** A saddle, x² − y²: the origin is a stationary point that is not a minimum; unbounded below. */
+/**
+ * A saddle, x² − y²: the origin is a stationary point that is not a minimum; unbounded below.
+ * @group Test functions
+ */
 export const SADDLE: Function2D = Object.freeze<Function2D>({
   name: 'saddle',
   label: 'Saddle',
@@ -134,7 +155,10 @@ export const SADDLE: Function2D = Object.freeze<Function2D>({
   resolution: 100,
 });
 
-/** The built-in functions by name. */
+/**
+ * The built-in functions by name.
+ * @group Test functions
+ */
 export const FUNCTIONS_2D: Readonly<Record<string, Function2D>> = Object.freeze({
   himmelblau: HIMMELBLAU,
   rosenbrock: ROSENBROCK,
@@ -146,6 +170,7 @@ export const FUNCTIONS_2D: Readonly<Record<string, Function2D>> = Object.freeze(
 /**
  * A built-in function by name (case-insensitive), or the function itself.
  * @throws RangeError for an unknown name; TypeError for anything but a string or a Function2D.
+ * @group Test functions
  */
 export function getFunction2D(fn: string | Function2D): Function2D {
   return resolveFunction2D('getFunction2D', undefined, fn);
@@ -170,7 +195,10 @@ export function resolveFunction2D(ctx: string, name: string | undefined, fn: unk
   return f as Function2D;
 }
 
-/** Values of a function on a regular grid (row-major, row `j` at `y = ys[j]`). */
+/**
+ * Values of a function on a regular grid (row-major, row `j` at `y = ys[j]`).
+ * @group Test functions
+ */
 export interface Grid2D {
   /** The sample positions along x, evenly spaced over the range. */
   xs: Float64Array;
@@ -192,6 +220,7 @@ export const MAX_RESOLUTION = Math.floor(Math.sqrt(MAX_ELEMENTS));
  * `np.meshgrid(np.linspace(-5, 5, 100), ...)`.
  * @throws TypeError or RangeError for an unknown function, a resolution that is not an integer in
  * [2, 46340], or a range that is not finite with min < max on both axes.
+ * @group Test functions
  */
 export function sampleGrid(fn: string | Function2D, range?: Range2D, resolution = 100): Grid2D {
   return sampleGridAs('sampleGrid', resolveFunction2D('sampleGrid', 'fn', fn), range, resolution);

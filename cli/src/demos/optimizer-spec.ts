@@ -3,13 +3,30 @@
  * so a command line or a config file can ask for any ferroptim optimizer with any options.
  * @module
  */
-import { Lookahead, LOOKAHEAD_DEFAULTS, OPTIMIZERS, type Parameter, type TrainableOptimizer } from 'ferroptim';
+import { Lookahead, LOOKAHEAD_DEFAULTS, OPTIMIZERS, type OptionSpec, type Parameter, type TrainableOptimizer } from 'ferroptim';
 import { checkKnownFields, checkRecord, checkString, describeValue } from 'ferroptim/internal';
 
-/** The names {@link parseOptimizerSpec} accepts. */
+/**
+ * The names {@link parseOptimizerSpec} accepts.
+ * @group Optimizer specs
+ */
 export const OPTIMIZER_NAMES: readonly string[] = Object.freeze([...Object.keys(OPTIMIZERS), 'lookahead']);
 
-/** A parsed optimizer spec. */
+/**
+ * Every optimizer's options with their defaults, as a spec writes them (`lr=0.001`,
+ * `betas=0.9,0.999`), from the descriptors: one line per optimizer, for help texts and messages.
+ */
+export function optimizerOptionsText(name: string): string {
+  const d = OPTIMIZERS[name]?.descriptor;
+  if (!d) return name === 'lookahead' ? 'lookahead: inner=adam k=5 alpha=0.5, and the inner optimizer\'s options' : name;
+  const opts = Object.entries(d.options as Record<string, OptionSpec>).map(([k, o]) => `${k}=${o.type === 'pair' ? o.default.join(',') : o.type === 'derived' ? o.from : String(o.default)}`);
+  return `${name}: ${opts.join(' ')}`;
+}
+
+/**
+ * A parsed optimizer spec.
+ * @group Optimizer specs
+ */
 export interface OptimizerSpec {
   /** Lower-case optimizer name: `'sgd'`, `'adamw'`, `'lookahead'`. */
   name: string;
@@ -47,6 +64,7 @@ function parseValue(raw: string, spec: string): number | boolean | string {
  * parseOptimizerSpec('lookahead:inner=adam,k=5,alpha=0.5,lr=0.01');
  * ```
  * @throws TypeError unless `spec` is a string; RangeError for an unknown optimizer or a malformed spec.
+ * @group Optimizer specs
  */
 export function parseOptimizerSpec(spec: string): OptimizerSpec {
   if (typeof spec !== 'string') throw new TypeError(`${CTX}: expected a string like "sgd:lr=0.001,momentum=0.9", received ${describeValue(spec)}`);
@@ -105,6 +123,7 @@ export function checkSpec(ctx: string, name: string, v: unknown): OptimizerSpec 
  * ```
  * @throws RangeError or TypeError for a malformed spec, an unknown optimizer or `params` that is
  * not an array, or whatever the optimizer's constructor rejects (an unknown option, a bad value).
+ * @group Optimizer specs
  */
 export function createOptimizer(spec: string | OptimizerSpec, params: Parameter[]): TrainableOptimizer {
   const s = typeof spec === 'string' ? parseOptimizerSpec(spec) : checkSpec('createOptimizer', 'spec', spec);

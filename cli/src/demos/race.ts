@@ -7,7 +7,10 @@ import { checkKnownKeys, checkNumber, checkOptions, describeValue, option } from
 import { resolveFunction2D, type Function2D } from './functions.js';
 import { checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
 
-/** Options of {@link race}. */
+/**
+ * Options of {@link race}.
+ * @group Demos
+ */
 export interface RaceOptions {
   /** The optimizers, as specs (`'sgd:lr=0.001,momentum=0.9'`) or parsed specs. */
   optimizers: ReadonlyArray<string | OptimizerSpec>;
@@ -17,7 +20,10 @@ export interface RaceOptions {
   steps?: number;
 }
 
-/** One optimizer's run. */
+/**
+ * One optimizer's run.
+ * @group Demos
+ */
 export interface RaceRun {
   /** The spec as written: `'sgd:lr=0.001'`. */
   label: string;
@@ -46,7 +52,10 @@ export interface RaceRun {
   diverged: boolean;
 }
 
-/** The result of {@link race}. */
+/**
+ * The result of {@link race}.
+ * @group Demos
+ */
 export interface RaceResult {
   /** The function raced on. */
   fn: Function2D;
@@ -78,6 +87,7 @@ export interface RaceResult {
  * @throws RangeError or TypeError for an unknown function or optimizer, bad options (before any
  * run); a spec that does not parse (from `parseOptimizerSpec`) or options an optimizer rejects
  * (from its constructor, or `createOptimizer` for Lookahead's `inner`).
+ * @group Demos
  */
 export function race(fn: string | Function2D, options: RaceOptions): RaceResult {
   const f = resolveFunction2D('race', 'fn', fn);

@@ -8,7 +8,10 @@ import { checkElementCount, checkKnownKeys, checkNumber, checkOptions, option } 
 import { checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
 import type { Divergence } from 'ferroptim';
 
-/** Options of {@link regress}; the defaults are the article's. */
+/**
+ * Options of {@link regress}; the defaults are the article's.
+ * @group Demos
+ */
 export interface RegressOptions {
   /** Rows of X. @defaultValue 1000 */
   samples?: number;
@@ -28,7 +31,10 @@ export interface RegressOptions {
   logEvery?: number;
 }
 
-/** The result of {@link regress}. */
+/**
+ * The result of {@link regress}.
+ * @group Demos
+ */
 export interface RegressResult {
   /** The loss of every mini-batch, before its update (the article's `losses`). */
   losses: Float64Array;
@@ -102,6 +108,7 @@ function normals(g: Generator): () => number {
  * @throws TypeError or RangeError for bad options (`samples × features` and `epochs × batches per
  * epoch` at most 2^31 − 1) or an optimizer spec that does not parse (from `parseOptimizerSpec`)
  * or that the optimizer's constructor rejects.
+ * @group Demos
  */
 export function regress(options: RegressOptions = {}): RegressResult {
   const o = checkOptions('regress', options) as RegressOptions;

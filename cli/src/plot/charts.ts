@@ -27,7 +27,10 @@ const CONFIG = {
   view: { stroke: '#888' },
 } as const;
 
-/** Options of the contour charts. */
+/**
+ * Options of the contour charts.
+ * @group Charts
+ */
 export interface ContourOptions {
   /** The window. @defaultValue the function's range ([-5, 5]² for Himmelblau) */
   range?: Range2D;
@@ -103,6 +106,7 @@ async function contourLayer(ctx: string, f: Function2D, o: ContourOptions, opaci
  * await savePlot(await landscapeChart('himmelblau'), 'runs/landscape/himmelblau');
  * ```
  * @throws TypeError or RangeError (as a rejected promise) for an unknown function or bad options.
+ * @group Charts
  */
 export async function landscapeChart(fn: string | Function2D, options: ContourOptions = {}): Promise<ChartSpec> {
   const f = resolveFunction2D('landscapeChart', 'fn', fn);
@@ -321,6 +325,7 @@ function raceSteps(result: RaceResult): { steps: string; notes: string[] } {
  * ```
  * @throws TypeError or RangeError (as a rejected promise) for a result that is not a
  * {@link race} result or bad options.
+ * @group Charts
  */
 export async function raceChart(result: RaceResult, options: ContourOptions = {}): Promise<ChartSpec> {
   const f = checkRaceResult('raceChart', result).fn;
@@ -402,7 +407,10 @@ export async function raceChart(result: RaceResult, options: ContourOptions = {}
   } as unknown as ChartSpec;
 }
 
-/** One named series of a line chart. */
+/**
+ * One named series of a line chart.
+ * @group Charts
+ */
 export interface Series {
   /** The series' name in the legend. */
   name: string;
@@ -417,7 +425,10 @@ export interface Series {
   diverged?: string;
 }
 
-/** Options of {@link lineChart}. */
+/**
+ * Options of {@link lineChart}.
+ * @group Charts
+ */
 export interface LineChartOptions {
   /** The chart's title. Required. */
   title: string;
@@ -452,6 +463,7 @@ export interface LineChartOptions {
  * @throws TypeError or RangeError for no series, a series that is not `{ name, x, y }` with lists
  * of numbers, a series with more x values than y values or fewer, or bad options (`title`,
  * `xTitle` and `yTitle` are required).
+ * @group Charts
  */
 export function lineChart(series: readonly Series[], options: LineChartOptions): ChartSpec {
   const ctx = 'lineChart';
@@ -532,6 +544,7 @@ export function lineChart(series: readonly Series[], options: LineChartOptions):
  * The loss of each optimizer at every step of a race: a log scale when every loss is positive,
  * integer step ticks, and a diverged run drawn up to its last finite loss, ending in an ✕.
  * @throws TypeError or RangeError for a result that is not a {@link race} result.
+ * @group Charts
  */
 export function raceLossChart(result: RaceResult): ChartSpec {
   checkRaceResult('raceLossChart', result);
@@ -555,6 +568,7 @@ export function raceLossChart(result: RaceResult): ChartSpec {
  * The regression's loss curve: every mini-batch's loss (the article's `losses`) and the mean per
  * epoch, on a log scale, against epochs. A diverged run is drawn up to its last finite loss.
  * @throws TypeError or RangeError for a result that is not a {@link regress} result.
+ * @group Charts
  */
 export function regressionLossChart(result: RegressResult): ChartSpec {
   checkRegressResult('regressionLossChart', result);
@@ -592,6 +606,7 @@ function compareNote(run: CompareRun): string | undefined {
  * The article's comparison plot: average training loss per epoch, one line per optimizer (a log
  * scale when the losses span three decades). A diverged run ends in an ✕ at its last complete epoch.
  * @throws TypeError or RangeError for a result that is not a {@link compare} result.
+ * @group Charts
  */
 export function epochLossChart(result: CompareResult): ChartSpec {
   checkCompareResult('epochLossChart', result);
@@ -618,6 +633,7 @@ export function epochLossChart(result: CompareResult): ChartSpec {
  * ending in an ✕ at its last finite loss.
  * @throws TypeError or RangeError for a result that is not a {@link compare} result, or one made
  * without `perBatch`.
+ * @group Charts
  */
 export function batchLossChart(result: CompareResult): ChartSpec {
   checkCompareResult('batchLossChart', result);

@@ -6,7 +6,10 @@
 import type { Grid2D } from '../demos/functions.js';
 import { checkNumber, checkNumbers, checkOneOf, describeValue } from 'ferroptim/internal';
 
-/** One vertex of a contour line. */
+/**
+ * One vertex of a contour line.
+ * @group Charts
+ */
 export interface ContourPoint {
   /** The level (function value) of the line. */
   level: number;
@@ -29,6 +32,7 @@ export const MAX_LEVELS = 10_000;
  * @throws TypeError or RangeError for a count that is not an integer in [1, 10000], bounds that
  * are not finite numbers with lo < hi, a scale other than 'linear' or 'log', or `'log'` with
  * `lo <= 0`.
+ * @group Charts
  */
 export function contourLevels(lo: number, hi: number, count = 50, scale: 'linear' | 'log' = 'linear'): number[] {
   const ctx = 'contourLevels';
@@ -68,6 +72,7 @@ export function logDomain(grid: Grid2D): [number, number] {
  * @throws TypeError or RangeError (as a rejected promise) for a grid that is not a
  * {@link Grid2D} (`xs` and `ys` of at least 2 finite values, `values` of `xs.length × ys.length`
  * numbers) or levels that are not an array of finite numbers.
+ * @group Charts
  */
 export async function contourLines(grid: Grid2D, levels: readonly number[]): Promise<ContourPoint[]> {
   checkGrid('contourLines', 'grid', grid);

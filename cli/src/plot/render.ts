@@ -8,7 +8,10 @@ import { dirname } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { checkKnownKeys, checkNumber, checkOptions, checkPath, checkString, describeValue, isPlainObject, option } from 'ferroptim/internal';
 
-/** A Vega-Lite chart specification (the JSON that `vl.compile` takes). */
+/**
+ * A Vega-Lite chart specification (the JSON that `vl.compile` takes).
+ * @group Charts
+ */
 export type ChartSpec = TopLevelSpec;
 
 /** Fonts for text in charts, in order of preference; the PNG renderer uses the first one installed. */
@@ -57,6 +60,7 @@ function pngScale(ctx: string, options: unknown): number {
  * @throws TypeError or RangeError (as a rejected promise) for a spec that is not an object with a
  * view (`mark`, `layer`, ...), and for one that Vega-Lite or Vega cannot compile (their message
  * is kept, the error as `cause`).
+ * @group Charts
  */
 export async function renderSvg(spec: ChartSpec): Promise<string> {
   return renderSvgAs('renderSvg', checkChartSpec('renderSvg', spec));
@@ -81,7 +85,10 @@ async function renderSvgAs(ctx: string, spec: ChartSpec): Promise<string> {
   }
 }
 
-/** Options of {@link svgToPng}. */
+/**
+ * Options of {@link svgToPng}.
+ * @group Charts
+ */
 export interface SvgToPngOptions {
   /** Pixels per SVG unit. @defaultValue 2 (sharp on high-density screens) */
   scale?: number;
@@ -92,6 +99,7 @@ export interface SvgToPngOptions {
  * @throws TypeError or RangeError (as a rejected promise) for `svg` that is not a string or not an
  * SVG document, bad options, or a scale that is not a finite number > 0 or that gives an image
  * below 1 pixel or above 16384 pixels on a side.
+ * @group Charts
  */
 export async function svgToPng(svg: string, options: SvgToPngOptions = {}): Promise<Buffer> {
   checkString('svgToPng', 'svg', svg);
@@ -118,7 +126,10 @@ async function svgToPngAs(ctx: string, svg: string, scale: number): Promise<Buff
   return resvg.render().asPng();
 }
 
-/** Files written by {@link savePlot}. */
+/**
+ * Files written by {@link savePlot}.
+ * @group Charts
+ */
 export interface SavedPlot {
   /** The path of the SVG file written. */
   svg: string;
@@ -139,6 +150,7 @@ export interface SavedPlot {
  * @throws TypeError or RangeError (as a rejected promise) for a bad spec, `base` or options
  * (checked before anything is rendered or written) or a spec Vega-Lite cannot compile; Error
  * (Node's file system errors) if a file cannot be written.
+ * @group Charts
  */
 export async function savePlot(spec: ChartSpec, base: string, options: SvgToPngOptions = {}): Promise<SavedPlot> {
   checkChartSpec('savePlot', spec);
