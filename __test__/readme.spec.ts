@@ -20,6 +20,12 @@ test.before(() => {
   mkdirSync(tmp, { recursive: true });
 });
 
+test("README.md's optimizer table is the one the descriptors give (npm run docs:tables rewrites it)", async (t) => {
+  const { OPTIMIZERS } = await import('../ts/index.js');
+  const { optimizerTable, withTable } = await import('../scripts/readme-tables.mjs');
+  t.is(readme, withTable(readme, optimizerTable(OPTIMIZERS)), 'run npm run docs:tables');
+});
+
 test('README.md has runnable TypeScript examples', (t) => {
   t.true(blocks.length >= 3, `found ${blocks.length} blocks`);
 });
