@@ -64,8 +64,6 @@ if (typeof Symbol.dispose !== 'symbol') {
 
 export type NativeOptimizer = Binding.NativeOptimizer;
 export type NativeLookahead = Binding.NativeLookahead;
-/** Kernel names the native engine knows. */
-export type KernelName = 'sgd' | 'adam' | 'rmsprop' | 'adagrad' | 'radam' | 'nadam' | 'adamax' | 'adadelta' | 'adabound' | 'lamb' | 'lion';
 
 /** Re-throws a native error as the JS error class its message names. */
 export function mapNativeError(e: unknown, ctx: string, rename?: (msg: string) => string): never {
@@ -86,10 +84,13 @@ export interface KernelSignature {
   readonly extra: string | null;
 }
 
-const signatures = new Map<KernelName, KernelSignature>();
+const signatures = new Map<string, KernelSignature>();
 
-/** The native declaration of a kernel (read once per kernel). */
-export function kernelSignature(kind: KernelName): KernelSignature {
+/**
+ * The native declaration of a kernel (read once per kernel). The kernels' names are the native
+ * side's (`kernels!` in crate/src/bindings); an unknown name is an error from the binding.
+ */
+export function kernelSignature(kind: string): KernelSignature {
   let sig = signatures.get(kind);
   if (!sig) {
     const probe = new binding.NativeOptimizer(kind);
@@ -101,7 +102,7 @@ export function kernelSignature(kind: KernelName): KernelSignature {
   return sig;
 }
 
-export function createNativeOptimizer(kind: KernelName): NativeOptimizer {
+export function createNativeOptimizer(kind: string): NativeOptimizer {
   return new binding.NativeOptimizer(kind);
 }
 

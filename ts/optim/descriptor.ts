@@ -10,11 +10,16 @@
  * names one the kernel lacks or disagrees on the state slots.
  * @module
  */
-import { kernelSignature, type KernelName } from '../native.js';
+import { kernelSignature } from '../native.js';
 import { checkBoolean, checkNumber, describeValue, ruleText, type NumberRule } from '../validate.js';
 
-/** A number option: crosses as one f64. */
+/**
+ * A number option: crosses as one f64.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
 export interface NumberOption {
+  /** The kind of option: `'number'`. */
   readonly type: 'number';
   /** PyTorch's (or the reference's) default. */
   readonly default: number;
@@ -24,16 +29,29 @@ export interface NumberOption {
   readonly native?: string;
 }
 
-/** A boolean option: crosses as 0 or 1. */
+/**
+ * A boolean option: crosses as 0 or 1.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
 export interface BooleanOption {
+  /** The kind of option: `'boolean'`. */
   readonly type: 'boolean';
+  /** PyTorch's (or the reference's) default. */
   readonly default: boolean;
+  /** The kernel's name for it, when not the option's name in snake_case. */
   readonly native?: string;
 }
 
-/** A pair of numbers (`betas`): crosses as two f64, named by `native`. */
+/**
+ * A pair of numbers (`betas`): crosses as two f64, named by `native`.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
 export interface PairOption {
+  /** The kind of option: `'pair'`. */
   readonly type: 'pair';
+  /** PyTorch's (or the reference's) default, e.g. `[0.9, 0.999]`. */
   readonly default: readonly [number, number];
   /** The range of each element. */
   readonly range: NumberRule;
@@ -44,20 +62,34 @@ export interface PairOption {
 /**
  * A number that may be `null` in the defaults; a group added with `null` takes the value of the
  * option `from` at that moment (AdaBound's `baseLr` is the group's lr when it was added).
+ * @group Optimizers
+ * @category Registry and descriptors
  */
 export interface DerivedOption {
+  /** The kind of option: `'derived'`. */
   readonly type: 'derived';
+  /** Always `null`: the value comes from the option {@link DerivedOption.from | from}. */
   readonly default: null;
+  /** The valid values when the option is given a number. */
   readonly range: NumberRule;
   /** The option whose value a `null` takes when the group is added. */
   readonly from: string;
+  /** The kernel's name for it, when not the option's name in snake_case. */
   readonly native?: string;
 }
 
-/** How one option is checked and crosses to the kernel. */
+/**
+ * How one option is checked and crosses to the kernel.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
 export type OptionSpec = NumberOption | BooleanOption | PairOption | DerivedOption;
 
-/** Where an optimizer's update rule comes from: what its fixtures are generated with. */
+/**
+ * Where an optimizer's update rule comes from: what its fixtures are generated with.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
 export interface Reference {
   /** The implementation followed, e.g. `torch.optim.AdamW` or `torch-optimizer AdaBound`. */
   readonly implementation: string;
@@ -72,12 +104,14 @@ export interface Reference {
 /**
  * Everything that defines one optimizer besides its kernel's math.
  * @typeParam O - the resolved options of a param group (`AdamGroupOptions`).
+ * @group Optimizers
+ * @category Registry and descriptors
  */
 export interface OptimizerDescriptor<O extends object = object> {
   /** The class name, used in messages: `'AdamW'`. */
   readonly name: string;
   /** The native kernel that runs the update (Adam and AdamW share `'adam'`). */
-  readonly kernel: KernelName;
+  readonly kernel: string;
   /** Every option, in the order of the defaults. */
   readonly options: { readonly [K in keyof O]-?: OptionSpec };
   /** Kernel hyperparameters this optimizer fixes rather than exposes: AdamW's `{ decoupled: 1 }`. */
@@ -94,10 +128,15 @@ export interface OptimizerDescriptor<O extends object = object> {
   eagerState?(group: O): Readonly<Record<string, number>>;
   /** Rules between options (SGD's nesterov needs momentum > 0 and dampening 0); throws. */
   check?(group: O, name: (key: string) => string): void;
+  /** The implementation the update rule follows and the fixture it is checked against. */
   readonly reference: Reference;
 }
 
-/** The defaults of a descriptor, as the frozen `*_DEFAULTS` constants export them. */
+/**
+ * The defaults of a descriptor, as the frozen `*_DEFAULTS` constants export them.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
 export function defaultsOf<O extends object>(d: OptimizerDescriptor<O>): Readonly<O> {
   const out: Record<string, unknown> = {};
   for (const [k, spec] of optionEntries(d)) out[k] = Array.isArray(spec.default) ? Object.freeze([...spec.default]) : spec.default;
