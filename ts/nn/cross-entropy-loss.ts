@@ -7,7 +7,10 @@ import { checkKnownKeys, checkNumber, checkOptions, describeValue, option } from
 import { Scratch, checkTensor, type Tensor } from './module.js';
 import { boolOption, shapeText } from './options.js';
 
-/** Options of {@link CrossEntropyLoss}. */
+/**
+ * Options of {@link CrossEntropyLoss}.
+ * @group Layers and models
+ */
 export interface CrossEntropyLossOptions {
   /** Targets equal to this are left out of the loss and of the mean. @defaultValue -100 */
   ignoreIndex?: number;
@@ -15,7 +18,10 @@ export interface CrossEntropyLossOptions {
   reduction?: 'mean';
 }
 
-/** Class labels: an Int32Array, a Uint8Array (as MNIST's), or an array of integers. */
+/**
+ * Class labels: an Int32Array, a Uint8Array (as MNIST's), or an array of integers.
+ * @group Layers and models
+ */
 export type Targets = Int32Array | Uint8Array | readonly number[];
 
 /**
@@ -36,6 +42,7 @@ export type Targets = Int32Array | Uint8Array | readonly number[];
  * ```
  * @see https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html
  * @throws TypeError or RangeError for bad options, shapes, or a target outside [0, classes).
+ * @group Layers and models
  */
 export class CrossEntropyLoss {
   /** Targets equal to this are left out of the loss and of the mean. */

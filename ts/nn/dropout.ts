@@ -8,7 +8,10 @@ import { Module, Scratch, checkTensor, type Tensor } from './module.js';
 import { boolOption, generatorOption, shapeText } from './options.js';
 import type { Generator } from './generator.js';
 
-/** Options of {@link Dropout}. */
+/**
+ * Options of {@link Dropout}.
+ * @group Layers and models
+ */
 export interface DropoutOptions {
   /** The generator that seeds each mask. @defaultValue the default generator */
   generator?: Generator;
@@ -29,6 +32,7 @@ export interface DropoutOptions {
  * ```
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Dropout.html
  * @throws TypeError or RangeError unless p is in [0, 1].
+ * @group Layers and models
  */
 export class Dropout extends Module {
   /** The probability that an element is zeroed in training. */

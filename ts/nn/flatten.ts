@@ -6,7 +6,10 @@ import { checkKnownKeys, checkNumber, checkOptions, option } from '../validate.j
 import { Module, checkTensor, type Tensor } from './module.js';
 import { boolOption, shapeText } from './options.js';
 
-/** Options of {@link Flatten}. */
+/**
+ * Options of {@link Flatten}.
+ * @group Layers and models
+ */
 export interface FlattenOptions {
   /** First dimension to flatten. @defaultValue 1 */
   startDim?: number;
@@ -23,6 +26,7 @@ export interface FlattenOptions {
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Flatten.html
  * @throws TypeError or RangeError for non-integer dimensions, and from `forward` when they do
  * not fit the input's rank.
+ * @group Layers and models
  */
 export class Flatten extends Module {
   /** The first dimension flattened (negative counts from the end). */

@@ -5,7 +5,10 @@
  */
 import { MAX_ELEMENTS, checkNumber, describeValue } from '../validate.js';
 
-/** The saved state of a {@link Generator}: four unsigned 32-bit words. */
+/**
+ * The saved state of a {@link Generator}: four unsigned 32-bit words.
+ * @group Layers and models
+ */
 export type GeneratorState = [number, number, number, number];
 
 function splitmix32(seed: number): () => number {
@@ -35,6 +38,7 @@ function splitmix32(seed: number): () => number {
  * ```
  * @throws TypeError or RangeError unless `seed` is an integer in [0, 2^53); from the methods, for
  * a bad count, buffer, pair of bounds or state, before the generator's state changes.
+ * @group Layers and models
  */
 export class Generator {
   #s = new Uint32Array(4);
@@ -147,6 +151,7 @@ function rotl(x: number, k: number): number {
  * ```ts
  * const state = defaultGenerator.getState(); // save, then setState(state) to replay
  * ```
+ * @group Layers and models
  */
 export const defaultGenerator = new Generator(0);
 
@@ -159,6 +164,7 @@ export const defaultGenerator = new Generator(0);
  * const model = mlp(); // the same weights on every run
  * ```
  * @throws TypeError or RangeError unless `seed` is an integer in [0, 2^53).
+ * @group Layers and models
  */
 export function manualSeed(seed: number): Generator {
   return defaultGenerator.manualSeed(seed);

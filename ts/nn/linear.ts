@@ -10,7 +10,10 @@ import { Module, Scratch, checkTensor, type Tensor } from './module.js';
 import { boolOption, checkOutputSize, generatorOption, shapeText, size } from './options.js';
 import type { Generator } from './generator.js';
 
-/** Options of {@link Linear}. */
+/**
+ * Options of {@link Linear}.
+ * @group Layers and models
+ */
 export interface LinearOptions {
   /** Whether the layer has a bias. @defaultValue true */
   bias?: boolean;
@@ -37,6 +40,7 @@ export interface LinearOptions {
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
  * @throws TypeError or RangeError unless the sizes are integers >= 1 whose product (the weight's
  * elements) is at most 2^31 − 1 and the options are valid.
+ * @group Layers and models
  */
 export class Linear extends Module {
   /** Features of each input row. */

@@ -7,7 +7,10 @@ import { checkKnownKeys, checkOptions, describeValue, option } from '../validate
 import { Module, Scratch, checkTensor, isShape, type Tensor } from './module.js';
 import { boolOption, checkOutputSize, pair, shapeText, type Size2 } from './options.js';
 
-/** Options of {@link MaxPool2d}. */
+/**
+ * Options of {@link MaxPool2d}.
+ * @group Layers and models
+ */
 export interface MaxPool2dOptions {
   /** Step of the window. @defaultValue kernelSize */
   stride?: Size2;
@@ -33,6 +36,7 @@ export interface MaxPool2dOptions {
  * ```
  * @see https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html
  * @throws TypeError or RangeError for invalid sizes, padding over half the kernel, or ceilMode true.
+ * @group Layers and models
  */
 export class MaxPool2d extends Module {
   /** The pooling window's `[height, width]`. */

@@ -7,7 +7,10 @@ import { Parameter } from '../tensor.js';
 import { checkBoolean, checkKnownKeys, checkOptions, describeValue } from '../validate.js';
 import { boolOption } from './options.js';
 
-/** A dense float32 array with a shape in PyTorch's contiguous (row-major, NCHW) layout. */
+/**
+ * A dense float32 array with a shape in PyTorch's contiguous (row-major, NCHW) layout.
+ * @group Layers and models
+ */
 export interface Tensor {
   /** The elements, row-major; `data.length` is the product of `shape`. */
   readonly data: Float32Array;
@@ -22,6 +25,7 @@ export interface Tensor {
  * numel([128, 1, 28, 28]); // 100352
  * ```
  * @throws TypeError unless `shape` is an array of integers >= 0.
+ * @group Layers and models
  */
 export function numel(shape: readonly number[]): number {
   if (!isShape(shape)) throw new TypeError(`numel: expected shape to be an array of integers >= 0, received ${describeValue(shape)}`);
@@ -46,6 +50,7 @@ export function isShape(v: unknown): v is number[] {
  * ```
  * @throws TypeError if `data` is not a Float32Array or `shape` not an array of integers >= 0.
  * @throws RangeError if the shape does not hold `data.length` elements.
+ * @group Layers and models
  */
 export function tensor(data: Float32Array, shape: readonly number[]): Tensor {
   if (!(data instanceof Float32Array)) throw new TypeError(`tensor: expected data to be a Float32Array, received ${describeValue(data)}`);
@@ -83,7 +88,10 @@ export class Scratch {
 /** @internal Renames a module's parameters under a prefix (used by containers). */
 export const SET_PREFIX: unique symbol = Symbol('ferroptim.nn.setPrefix');
 
-/** One entry of a model's state dict: the weights and their shape. */
+/**
+ * One entry of a model's state dict: the weights and their shape.
+ * @group Layers and models
+ */
 export interface StateEntry {
   /** The weights, row-major. */
   data: Float32Array;
@@ -121,6 +129,7 @@ export interface StateEntry {
  * @throws TypeError or RangeError from `forward` and `backward` for an input of the wrong shape,
  * from `backward` when no forward preceded it, and from `loadStateDict` for missing, unexpected
  * or misshapen weights.
+ * @group Layers and models
  */
 export abstract class Module {
   /** Whether the module is in training mode (dropout active); see {@link train} and {@link eval}. */

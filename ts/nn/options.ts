@@ -5,7 +5,10 @@
 import { MAX_ELEMENTS, checkBoolean, checkNumber, describeValue } from '../validate.js';
 import { Generator, defaultGenerator } from './generator.js';
 
-/** A size given as one number for both axes or as `[height, width]`. */
+/**
+ * A size given as one number for both axes or as `[height, width]`.
+ * @group Layers and models
+ */
 export type Size2 = number | readonly [number, number];
 
 /** @internal Resolves a {@link Size2} to a pair, checking each entry (an integer in [min, 2^31 − 1]). */

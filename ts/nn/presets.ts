@@ -12,7 +12,10 @@ import { Generator } from './generator.js';
 import { ReLU } from './relu.js';
 import { Sequential } from './sequential.js';
 
-/** Options of the model presets. */
+/**
+ * Options of the model presets.
+ * @group Layers and models
+ */
 export interface PresetOptions {
   /** Seed of a fresh generator for the initial weights (takes precedence over `generator`). */
   seed?: number;
@@ -39,6 +42,7 @@ function gen(ctx: string, options: PresetOptions): Generator {
  * ```
  * @throws TypeError or RangeError for an unknown option, a seed that is not an integer >= 0, or
  * a generator that is not a {@link Generator}.
+ * @group Layers and models
  */
 export function mlp(options: PresetOptions = {}): Sequential {
   const g = gen('mlp', options);
@@ -58,6 +62,7 @@ export function mlp(options: PresetOptions = {}): Sequential {
  * ```
  * @throws TypeError or RangeError for an unknown option, a seed that is not an integer >= 0, or
  * a generator that is not a {@link Generator}.
+ * @group Layers and models
  */
 export function cnn(options: PresetOptions = {}): Sequential {
   const g = gen('cnn', options);

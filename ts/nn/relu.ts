@@ -7,7 +7,10 @@ import { checkKnownKeys, checkOptions } from '../validate.js';
 import { Module, Scratch, checkTensor, type Tensor } from './module.js';
 import { boolOption, shapeText } from './options.js';
 
-/** Options of {@link ReLU}. */
+/**
+ * Options of {@link ReLU}.
+ * @group Layers and models
+ */
 export interface ReLUOptions {
   /**
    * Overwrite the input (and, in backward, the incoming gradient) instead of using a new buffer.
@@ -32,6 +35,7 @@ export interface ReLUOptions {
  * @see https://pytorch.org/docs/stable/generated/torch.nn.ReLU.html
  * @throws TypeError for a non-boolean `inplace`; from `forward`/`backward`, TypeError or
  * RangeError for a malformed tensor or a gradient whose shape differs from the output's.
+ * @group Layers and models
  */
 export class ReLU extends Module {
   /** Whether `forward` overwrites its input instead of writing a buffer of its own. */

@@ -7,7 +7,10 @@ import { readRegularFile } from '../io/read-bounded.js';
 import { checkBoolean, checkPath, checkString, describeValue, isPlainObject } from '../validate.js';
 import { Module, isShape, numel, type StateEntry } from './module.js';
 
-/** Decoded safetensors contents. */
+/**
+ * Decoded safetensors contents.
+ * @group Data and I/O
+ */
 export interface SafetensorsContents {
   /** The tensors by name (`0.weight`, `0.bias`, ...), float32; a null-prototype object. */
   tensors: Record<string, StateEntry>;
@@ -45,6 +48,7 @@ const q = (s: string) => JSON.stringify(s);
  * float32, a shape that is not an array of integers >= 0, or a non-string metadata value;
  * RangeError for a shape that does not hold its data, a tensor named `__metadata__`, a header
  * above 100,000,000 bytes, or a file larger than the largest Buffer.
+ * @group Data and I/O
  */
 export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata: Record<string, string> = {}): Buffer {
   const ctx = 'encodeSafetensors';
@@ -122,6 +126,7 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
  * `source` for a header, entry, shape, offsets or metadata of the wrong type; RangeError naming
  * `source` for a truncated or malformed file (header too long, not UTF-8 or JSON, duplicate keys,
  * overlapping or non-contiguous offsets, sizes that disagree) or a dtype other than F32.
+ * @group Data and I/O
  */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): SafetensorsContents {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`decodeSafetensors: expected bytes to be a Uint8Array, received ${describeValue(bytes)}`);
@@ -287,6 +292,7 @@ function findDuplicateKey(json: string): { key: string; where: string } | undefi
  * boolean (checked before the file is read); Error if the file cannot be read; TypeError if it is
  * not a regular file; RangeError for a malformed file or mismatched names/shapes (see
  * {@link decodeSafetensors}).
+ * @group Data and I/O
  */
 export function loadWeights(model: Module, path: string, strict = true): void {
   if (!(model instanceof Module)) throw new TypeError(`loadWeights: expected model to be a Module, received ${describeValue(model)}`);

@@ -18,6 +18,7 @@ import { boolOption } from './options.js';
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
  * @throws TypeError if an argument is not a Module; RangeError if one instance appears twice;
  * from `forward`, `backward` and `at`, TypeError or RangeError for a malformed tensor, flag or index.
+ * @group Layers and models
  */
 export class Sequential extends Module {
   readonly #layers: Module[];

@@ -7,7 +7,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link AdaBound}; every field is optional. */
+/**
+ * Options of {@link AdaBound}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface AdaBoundOptions {
   /** Learning rate γ (the Adam phase). @defaultValue 1e-3 */
   lr?: number;
@@ -33,7 +37,11 @@ export interface AdaBoundOptions {
   baseLr?: number | null;
 }
 
-/** The resolved options of an AdaBound param group. */
+/**
+ * The resolved options of an AdaBound param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type AdaBoundGroupOptions = Required<AdaBoundOptions>;
 
 /** AdaBound: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
@@ -65,6 +73,8 @@ export const ADABOUND_DESCRIPTOR: OptimizerDescriptor<AdaBoundGroupOptions> = {
  * ```ts
  * ADABOUND_DEFAULTS.finalLr; // 0.1
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const ADABOUND_DEFAULTS: Readonly<AdaBoundGroupOptions> = defaultsOf(ADABOUND_DESCRIPTOR);
 
@@ -106,6 +116,8 @@ export const ADABOUND_DEFAULTS: Readonly<AdaBoundGroupOptions> = defaultsOf(ADAB
  * @throws TypeError or RangeError for a bad option (negative lr, finalLr, eps or weightDecay;
  * betas outside [0, 1); gamma outside (0, 1); a group with baseLr 0 and lr > 0), an empty or
  * duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class AdaBound extends Optimizer<AdaBoundGroupOptions> {
   constructor(params: ParamsInput<AdaBoundGroupOptions>, options?: AdaBoundOptions & CommonOptions) {

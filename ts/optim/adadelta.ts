@@ -6,7 +6,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link Adadelta}; every field is optional. */
+/**
+ * Options of {@link Adadelta}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface AdadeltaOptions {
   /** Coefficient γ that scales the update. @defaultValue 1.0 */
   lr?: number;
@@ -20,7 +24,11 @@ export interface AdadeltaOptions {
   maximize?: boolean;
 }
 
-/** The resolved options of an Adadelta param group. */
+/**
+ * The resolved options of an Adadelta param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type AdadeltaGroupOptions = Required<AdadeltaOptions>;
 
 /** Adadelta: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
@@ -44,6 +52,8 @@ export const ADADELTA_DESCRIPTOR: OptimizerDescriptor<AdadeltaGroupOptions> = {
  * ```ts
  * ADADELTA_DEFAULTS.rho; // 0.9
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const ADADELTA_DEFAULTS: Readonly<AdadeltaGroupOptions> = defaultsOf(ADADELTA_DESCRIPTOR);
 
@@ -71,6 +81,8 @@ export const ADADELTA_DEFAULTS: Readonly<AdadeltaGroupOptions> = defaultsOf(ADAD
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.Adadelta.html | torch.optim.Adadelta}
  * @throws TypeError or RangeError for a bad option (negative lr, eps or weightDecay; rho outside
  * [0, 1]; a non-boolean maximize), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class Adadelta extends Optimizer<AdadeltaGroupOptions> {
   constructor(params: ParamsInput<AdadeltaGroupOptions>, options?: AdadeltaOptions & CommonOptions) {

@@ -6,7 +6,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link Adagrad}; every field is optional. */
+/**
+ * Options of {@link Adagrad}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface AdagradOptions {
   /** Learning rate γ. @defaultValue 1e-2 */
   lr?: number;
@@ -22,7 +26,11 @@ export interface AdagradOptions {
   maximize?: boolean;
 }
 
-/** The resolved options of an Adagrad param group. */
+/**
+ * The resolved options of an Adagrad param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type AdagradGroupOptions = Required<AdagradOptions>;
 
 /** Adagrad: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
@@ -49,6 +57,8 @@ export const ADAGRAD_DESCRIPTOR: OptimizerDescriptor<AdagradGroupOptions> = {
  * ```ts
  * ADAGRAD_DEFAULTS.eps; // 1e-10
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const ADAGRAD_DEFAULTS: Readonly<AdagradGroupOptions> = defaultsOf(ADAGRAD_DESCRIPTOR);
 
@@ -81,6 +91,8 @@ export const ADAGRAD_DEFAULTS: Readonly<AdagradGroupOptions> = defaultsOf(ADAGRA
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.Adagrad.html | torch.optim.Adagrad}
  * @throws TypeError or RangeError for a bad option (negative lr, lrDecay, weightDecay,
  * initialAccumulatorValue or eps; a non-boolean maximize), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class Adagrad extends Optimizer<AdagradGroupOptions> {
   constructor(params: ParamsInput<AdagradGroupOptions>, options?: AdagradOptions & CommonOptions) {

@@ -6,7 +6,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link Adam} and {@link AdamW}; every field is optional. */
+/**
+ * Options of {@link Adam} and {@link AdamW}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface AdamOptions {
   /** Learning rate γ. @defaultValue 1e-3 */
   lr?: number;
@@ -22,7 +26,11 @@ export interface AdamOptions {
   maximize?: boolean;
 }
 
-/** The resolved options of an Adam or AdamW param group. */
+/**
+ * The resolved options of an Adam or AdamW param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type AdamGroupOptions = Required<AdamOptions>;
 
 const ADAM_OPTIONS: OptimizerDescriptor<AdamGroupOptions>['options'] = {
@@ -59,6 +67,8 @@ export const ADAMW_DESCRIPTOR: OptimizerDescriptor<AdamGroupOptions> = {
  * ```ts
  * ADAM_DEFAULTS.betas; // [0.9, 0.999]
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAM_DESCRIPTOR);
 
@@ -68,6 +78,8 @@ export const ADAM_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAM_DESCRIP
  * ```ts
  * ADAMW_DEFAULTS.weightDecay; // 0.01
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAMW_DESCRIPTOR);
 
@@ -96,6 +108,8 @@ export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAMW_DESCR
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.Adam.html | torch.optim.Adam}
  * @throws TypeError or RangeError for a bad option (negative lr, eps or weightDecay; betas
  * outside [0, 1)), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class Adam extends Optimizer<AdamGroupOptions> {
   constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {
@@ -121,6 +135,8 @@ export class Adam extends Optimizer<AdamGroupOptions> {
  * @see Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.AdamW.html | torch.optim.AdamW}
  * @throws TypeError or RangeError as {@link Adam}.
+ * @group Optimizers
+ * @category Classes
  */
 export class AdamW extends Optimizer<AdamGroupOptions> {
   constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {

@@ -6,7 +6,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link Adamax}; every field is optional. */
+/**
+ * Options of {@link Adamax}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface AdamaxOptions {
   /** Learning rate γ. @defaultValue 2e-3 */
   lr?: number;
@@ -20,7 +24,11 @@ export interface AdamaxOptions {
   maximize?: boolean;
 }
 
-/** The resolved options of an Adamax param group. */
+/**
+ * The resolved options of an Adamax param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type AdamaxGroupOptions = Required<AdamaxOptions>;
 
 /** Adamax: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
@@ -44,6 +52,8 @@ export const ADAMAX_DESCRIPTOR: OptimizerDescriptor<AdamaxGroupOptions> = {
  * ```ts
  * ADAMAX_DEFAULTS.lr; // 0.002
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = defaultsOf(ADAMAX_DESCRIPTOR);
 
@@ -72,6 +82,8 @@ export const ADAMAX_DEFAULTS: Readonly<AdamaxGroupOptions> = defaultsOf(ADAMAX_D
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.Adamax.html | torch.optim.Adamax}
  * @throws TypeError or RangeError for a bad option (negative lr, eps or weightDecay; betas
  * outside [0, 1); a non-boolean maximize), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class Adamax extends Optimizer<AdamaxGroupOptions> {
   constructor(params: ParamsInput<AdamaxGroupOptions>, options?: AdamaxOptions & CommonOptions) {

@@ -7,7 +7,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link LAMB}; every field is optional. */
+/**
+ * Options of {@link LAMB}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface LAMBOptions {
   /** Learning rate γ. @defaultValue 1e-3 */
   lr?: number;
@@ -25,7 +29,11 @@ export interface LAMBOptions {
   adam?: boolean;
 }
 
-/** The resolved options of a LAMB param group. */
+/**
+ * The resolved options of a LAMB param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type LAMBGroupOptions = Required<LAMBOptions>;
 
 /** LAMB: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
@@ -51,6 +59,8 @@ export const LAMB_DESCRIPTOR: OptimizerDescriptor<LAMBGroupOptions> = {
  * ```ts
  * LAMB_DEFAULTS.clampValue; // 10
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const LAMB_DEFAULTS: Readonly<LAMBGroupOptions> = defaultsOf(LAMB_DESCRIPTOR);
 
@@ -94,6 +104,8 @@ export const LAMB_DEFAULTS: Readonly<LAMBGroupOptions> = defaultsOf(LAMB_DESCRIP
  * @see {@link https://github.com/jettify/pytorch-optimizer/blob/master/torch_optimizer/lamb.py | torch-optimizer Lamb}, the reference followed.
  * @throws TypeError or RangeError for a bad option (negative lr, eps, weightDecay or
  * clampValue; betas outside [0, 1)), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class LAMB extends Optimizer<LAMBGroupOptions> {
   constructor(params: ParamsInput<LAMBGroupOptions>, options?: LAMBOptions & CommonOptions) {

@@ -6,7 +6,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link Lion}; every field is optional. */
+/**
+ * Options of {@link Lion}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface LionOptions {
   /** Learning rate γ (typically 3–10× smaller than AdamW's). @defaultValue 1e-4 */
   lr?: number;
@@ -16,7 +20,11 @@ export interface LionOptions {
   weightDecay?: number;
 }
 
-/** The resolved options of a Lion param group. */
+/**
+ * The resolved options of a Lion param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type LionGroupOptions = Required<LionOptions>;
 
 /** Lion: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
@@ -38,6 +46,8 @@ export const LION_DESCRIPTOR: OptimizerDescriptor<LionGroupOptions> = {
  * ```ts
  * LION_DEFAULTS.betas; // [0.9, 0.99]
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const LION_DEFAULTS: Readonly<LionGroupOptions> = defaultsOf(LION_DESCRIPTOR);
 
@@ -70,6 +80,8 @@ export const LION_DEFAULTS: Readonly<LionGroupOptions> = defaultsOf(LION_DESCRIP
  * @see {@link https://github.com/lucidrains/lion-pytorch | lion-pytorch}, the reference followed.
  * @throws TypeError or RangeError for a bad option (negative lr or weightDecay, betas outside
  * [0, 1]), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class Lion extends Optimizer<LionGroupOptions> {
   constructor(params: ParamsInput<LionGroupOptions>, options?: LionOptions & CommonOptions) {

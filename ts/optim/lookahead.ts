@@ -18,7 +18,11 @@ import {
   type ZeroGradOptions,
 } from './optimizer.js';
 
-/** Options of {@link Lookahead}; every field is optional. */
+/**
+ * Options of {@link Lookahead}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface LookaheadOptions {
   /** Inner steps per sync (an integer >= 1). @defaultValue 5 */
   k?: number;
@@ -32,10 +36,16 @@ export interface LookaheadOptions {
  * ```ts
  * LOOKAHEAD_DEFAULTS.k; // 5
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const LOOKAHEAD_DEFAULTS: Readonly<Required<LookaheadOptions>> = Object.freeze({ k: 5, alpha: 0.5 });
 
-/** A JSON-serialisable Lookahead state, as returned by `Lookahead.stateDict()`. */
+/**
+ * A JSON-serialisable Lookahead state, as returned by `Lookahead.stateDict()`.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export interface LookaheadStateDict {
   /** The inner optimizer's `stateDict()` (fast state and param groups). */
   fastState: OptimizerStateDict;
@@ -98,6 +108,8 @@ const LABEL = 'Lookahead';
  * @see {@link https://github.com/jettify/pytorch-optimizer/blob/master/torch_optimizer/lookahead.py | torch-optimizer Lookahead}, the reference followed.
  * @throws TypeError if `optimizer` is not a ferroptim optimizer; TypeError or RangeError for a
  * bad k (not an integer >= 1) or alpha (negative or not finite).
+ * @group Optimizers
+ * @category Classes
  */
 export class Lookahead<O extends object = object> {
   /** The wrapped (inner, fast) optimizer. */

@@ -6,7 +6,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link NAdam}; every field is optional. */
+/**
+ * Options of {@link NAdam}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface NAdamOptions {
   /** Learning rate γ. @defaultValue 2e-3 */
   lr?: number;
@@ -24,7 +28,11 @@ export interface NAdamOptions {
   maximize?: boolean;
 }
 
-/** The resolved options of a NAdam param group. */
+/**
+ * The resolved options of a NAdam param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type NAdamGroupOptions = Required<NAdamOptions>;
 
 /** NAdam: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
@@ -51,6 +59,8 @@ export const NADAM_DESCRIPTOR: OptimizerDescriptor<NAdamGroupOptions> = {
  * ```ts
  * NADAM_DEFAULTS.momentumDecay; // 0.004
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const NADAM_DEFAULTS: Readonly<NAdamGroupOptions> = defaultsOf(NADAM_DESCRIPTOR);
 
@@ -82,6 +92,8 @@ export const NADAM_DEFAULTS: Readonly<NAdamGroupOptions> = defaultsOf(NADAM_DESC
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.NAdam.html | torch.optim.NAdam}
  * @throws TypeError or RangeError for a bad option (negative lr, eps, weightDecay or
  * momentumDecay; betas outside [0, 1); a non-boolean flag), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class NAdam extends Optimizer<NAdamGroupOptions> {
   constructor(params: ParamsInput<NAdamGroupOptions>, options?: NAdamOptions & CommonOptions) {

@@ -11,18 +11,28 @@ import { defaultsOf, optionEntries, packingPlan, validateGroup, type OptimizerDe
 import { optionName, withDefaults, type CommonOptions } from './options.js';
 import { StateStore, type SlotRequest } from './state-store.js';
 
-/** A parameter group as given to a constructor or to `addParamGroup`: parameters plus option overrides. */
+/**
+ * A parameter group as given to a constructor or to `addParamGroup`: parameters plus option overrides.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export type ParamGroupInput<O> = {
   /** The group's parameters; each may belong to one group only. */
   params: readonly Parameter[];
 } & Partial<O>;
 
-/** What optimizers accept as parameters: a list of parameters, or a list of parameter groups. */
+/**
+ * What optimizers accept as parameters: a list of parameters, or a list of parameter groups.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export type ParamsInput<O> = readonly Parameter[] | readonly ParamGroupInput<O>[];
 
 /**
  * A live parameter group: its parameters and every option, resolved against the defaults. Options
  * may be changed between steps (schedulers do exactly this); they are checked again at each step.
+ * @group Optimizers
+ * @category Base class and parameters
  */
 export type ParamGroup<O> = O & {
   /** The group's parameters, in the order given. */
@@ -34,13 +44,19 @@ export type ParamGroup<O> = O & {
 /**
  * Per-parameter state in a state dict: the step counter, each state buffer (camelCase names) and,
  * for NAdam, the scalar `muProduct`.
+ * @group Optimizers
+ * @category Base class and parameters
  */
 export type ParamStateEntry = {
   /** Steps taken by this parameter (it advances only on steps where the parameter had a gradient). */
   step: number;
 } & { [buffer: string]: number | Array<number | string> };
 
-/** A JSON-serialisable optimizer state, as returned by `stateDict()`. */
+/**
+ * A JSON-serialisable optimizer state, as returned by `stateDict()`.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export interface OptimizerStateDict {
   /** Per-parameter state keyed by parameter name when every parameter has a unique one, else by position. */
   state: Record<string, ParamStateEntry>;
@@ -53,13 +69,21 @@ export interface OptimizerStateDict {
   >;
 }
 
-/** Options of `zeroGrad`. */
+/**
+ * Options of `zeroGrad`.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export interface ZeroGradOptions {
   /** Set every grad to `null` instead of zeroing it in place (PyTorch's `set_to_none`). @defaultValue false */
   setToNone?: boolean;
 }
 
-/** Options of `loadStateDict`. */
+/**
+ * Options of `loadStateDict`.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export interface LoadStateDictOptions {
   /**
    * Strict loading (the default) requires the same groups with the same parameter keys and rejects
@@ -71,7 +95,11 @@ export interface LoadStateDictOptions {
   strict?: boolean;
 }
 
-/** What a step hands to its observers (see `Optimizer.observeSteps`). */
+/**
+ * What a step hands to its observers (see `Optimizer.observeSteps`).
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export interface StepInfo {
   /** False when the step was skipped because a gradient was not finite. */
   readonly applied: boolean;
@@ -81,7 +109,11 @@ export interface StepInfo {
   readonly gradSqSums: Float64Array;
 }
 
-/** Something that watches every step, e.g. a `GradNormMonitor`. */
+/**
+ * Something that watches every step, e.g. a `GradNormMonitor`.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export interface StepObserver {
   /** Whether the step should gather each gradient's Σg² (done inside the fused native pass). */
   readonly wantsGradNorms: boolean;
@@ -183,6 +215,8 @@ function cloneOption(v: unknown): unknown {
  * @throws TypeError or RangeError from the constructor (bad parameters, groups or options), from
  * `step` (bad options or buffers) and from `loadStateDict` (a state that does not fit); Error from
  * any method but `parameters()` after `dispose()`.
+ * @group Optimizers
+ * @category Base class and parameters
  */
 export abstract class Optimizer<O extends object> {
   /** The default options, PyTorch's unless given to the constructor. */

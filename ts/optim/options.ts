@@ -4,7 +4,11 @@
  */
 import { checkKnownKeys, checkOptions } from '../validate.js';
 
-/** Options every optimizer takes besides its hyperparameters (they are not per group). */
+/**
+ * Options every optimizer takes besides its hyperparameters (they are not per group).
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export interface CommonOptions {
   /**
    * Skip a step whose gradients hold a NaN or an infinity, leaving parameters and state untouched

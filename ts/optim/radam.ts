@@ -6,7 +6,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link RAdam}; every field is optional. */
+/**
+ * Options of {@link RAdam}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface RAdamOptions {
   /** Learning rate γ. @defaultValue 1e-3 */
   lr?: number;
@@ -22,7 +26,11 @@ export interface RAdamOptions {
   maximize?: boolean;
 }
 
-/** The resolved options of a RAdam param group. */
+/**
+ * The resolved options of a RAdam param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type RAdamGroupOptions = Required<RAdamOptions>;
 
 /** RAdam: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
@@ -47,6 +55,8 @@ export const RADAM_DESCRIPTOR: OptimizerDescriptor<RAdamGroupOptions> = {
  * ```ts
  * RADAM_DEFAULTS.decoupledWeightDecay; // false
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const RADAM_DEFAULTS: Readonly<RAdamGroupOptions> = defaultsOf(RADAM_DESCRIPTOR);
 
@@ -80,6 +90,8 @@ export const RADAM_DEFAULTS: Readonly<RAdamGroupOptions> = defaultsOf(RADAM_DESC
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.RAdam.html | torch.optim.RAdam}
  * @throws TypeError or RangeError for a bad option (negative lr, eps or weightDecay; betas
  * outside [0, 1); a non-boolean flag), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class RAdam extends Optimizer<RAdamGroupOptions> {
   constructor(params: ParamsInput<RAdamGroupOptions>, options?: RAdamOptions & CommonOptions) {

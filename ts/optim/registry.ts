@@ -19,18 +19,32 @@ import { RAdam, RADAM_DESCRIPTOR } from './radam.js';
 import { RMSprop, RMSPROP_DESCRIPTOR } from './rmsprop.js';
 import { SGD, SGD_DESCRIPTOR } from './sgd.js';
 
-/** The options every optimizer has. */
+/**
+ * The options every optimizer has.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
 export interface BaseGroupOptions {
   /** Learning rate. */
   lr: number;
 }
 
-/** A constructor of an optimizer class: `new AdamW(params, options)`. */
+/**
+ * A constructor of an optimizer class: `new AdamW(params, options)`.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
 export type OptimizerClass<O extends object = BaseGroupOptions> = new (params: ParamsInput<O>, options?: Partial<O> & CommonOptions) => Optimizer<O>;
 
-/** One registered optimizer: what defines it and the class that runs it. */
+/**
+ * One registered optimizer: what defines it and the class that runs it.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
 export interface RegisteredOptimizer<O extends object = BaseGroupOptions> {
+  /** What defines the optimizer: options, ranges, state, reference. */
   readonly descriptor: OptimizerDescriptor<O>;
+  /** The optimizer's class, to construct it: `new Class(params, options)`. */
   readonly Class: OptimizerClass<O>;
 }
 
@@ -46,6 +60,8 @@ function entry<O extends object>(Class: OptimizerClass<O>, descriptor: Optimizer
  * descriptor.options.weightDecay.default; // 0.01
  * const opt = new Class([new Parameter(new Float32Array(4))], { lr: 1e-3 });
  * ```
+ * @group Optimizers
+ * @category Registry and descriptors
  */
 export const OPTIMIZERS: Readonly<Record<string, RegisteredOptimizer>> = Object.freeze(
   Object.assign(Object.create(null) as Record<string, RegisteredOptimizer>, {

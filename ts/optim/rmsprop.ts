@@ -6,7 +6,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link RMSprop}; every field is optional. */
+/**
+ * Options of {@link RMSprop}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface RMSpropOptions {
   /** Learning rate γ. @defaultValue 1e-2 */
   lr?: number;
@@ -24,7 +28,11 @@ export interface RMSpropOptions {
   maximize?: boolean;
 }
 
-/** The resolved options of an RMSprop param group. */
+/**
+ * The resolved options of an RMSprop param group.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export type RMSpropGroupOptions = Required<RMSpropOptions>;
 
 /** RMSprop: what defines it (options, ranges, state, reference); see {@link OptimizerDescriptor}. */
@@ -50,6 +58,8 @@ export const RMSPROP_DESCRIPTOR: OptimizerDescriptor<RMSpropGroupOptions> = {
  * ```ts
  * RMSPROP_DEFAULTS.alpha; // 0.99
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const RMSPROP_DEFAULTS: Readonly<RMSpropGroupOptions> = defaultsOf(RMSPROP_DESCRIPTOR);
 
@@ -84,6 +94,8 @@ export const RMSPROP_DEFAULTS: Readonly<RMSpropGroupOptions> = defaultsOf(RMSPRO
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.RMSprop.html | torch.optim.RMSprop}
  * @throws TypeError or RangeError for a bad option (negative lr, alpha, eps, weightDecay or
  * momentum; a non-boolean flag), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class RMSprop extends Optimizer<RMSpropGroupOptions> {
   constructor(params: ParamsInput<RMSpropGroupOptions>, options?: RMSpropOptions & CommonOptions) {

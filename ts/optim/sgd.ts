@@ -6,7 +6,11 @@ import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
-/** Options of {@link SGD}; every field is optional. */
+/**
+ * Options of {@link SGD}; every field is optional.
+ * @group Optimizers
+ * @category Options and defaults
+ */
 export interface SGDOptions {
   /** Learning rate γ. @defaultValue 1e-3 */
   lr?: number;
@@ -49,6 +53,8 @@ export const SGD_DESCRIPTOR: OptimizerDescriptor<Required<SGDOptions>> = {
  * ```ts
  * SGD_DEFAULTS.lr; // 0.001
  * ```
+ * @group Optimizers
+ * @category Options and defaults
  */
 export const SGD_DEFAULTS: Readonly<Required<SGDOptions>> = defaultsOf(SGD_DESCRIPTOR);
 
@@ -75,6 +81,8 @@ export const SGD_DEFAULTS: Readonly<Required<SGDOptions>> = defaultsOf(SGD_DESCR
  * @see Sutskever et al., "On the importance of initialization and momentum in deep learning", ICML 2013.
  * @throws TypeError or RangeError for a bad option (negative lr, momentum or weightDecay;
  * nesterov without momentum or with dampening), an empty or duplicated parameter list.
+ * @group Optimizers
+ * @category Classes
  */
 export class SGD extends Optimizer<Required<SGDOptions>> {
   constructor(params: ParamsInput<Required<SGDOptions>>, options?: SGDOptions & CommonOptions) {

@@ -37,6 +37,8 @@ const LABEL = 'ChainedScheduler';
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ChainedScheduler.html | torch.optim.lr_scheduler.ChainedScheduler}
  * @throws TypeError or RangeError for an empty list, a child that is not a step-based scheduler
  * (ReduceLROnPlateau cannot be chained), or children driving different optimizers.
+ * @group Schedulers
+ * @category Classes
  */
 export class ChainedScheduler extends LRScheduler {
   /** The chained schedulers, in the order they are stepped. */

@@ -6,7 +6,11 @@ import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { checkLastEpoch, checkOptimizer, notSubnormal, num, readOptions } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
-/** Options of {@link ConstantLR}. */
+/**
+ * Options of {@link ConstantLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface ConstantLROptions extends LRSchedulerOptions {
   /** The factor applied until `totalIters`, in (0, 1] and not subnormal (≥ 2^−1022). @defaultValue 1/3 */
   factor?: number;
@@ -40,6 +44,8 @@ const LABEL = 'ConstantLR';
  * ```
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ConstantLR.html | torch.optim.lr_scheduler.ConstantLR}
  * @throws TypeError or RangeError for a bad optimizer, a factor outside [2^−1022, 1] or a totalIters that is not an integer ≥ 0.
+ * @group Schedulers
+ * @category Classes
  */
 export class ConstantLR extends LRScheduler {
   /** The factor applied until `totalIters`. */

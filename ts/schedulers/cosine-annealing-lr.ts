@@ -6,7 +6,11 @@ import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { checkLastEpoch, checkOptimizer, num, readOptions } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
-/** Options of {@link CosineAnnealingLR}. */
+/**
+ * Options of {@link CosineAnnealingLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface CosineAnnealingLROptions extends LRSchedulerOptions {
   /** Half-period of the cosine, in steps (an integer ≥ 1). Required. */
   tMax: number;
@@ -47,6 +51,8 @@ const LABEL = 'CosineAnnealingLR';
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.CosineAnnealingLR.html | torch.optim.lr_scheduler.CosineAnnealingLR}
  * @see Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017.
  * @throws TypeError or RangeError for a bad optimizer, a missing or non-integer tMax, or a negative etaMin.
+ * @group Schedulers
+ * @category Classes
  */
 export class CosineAnnealingLR extends LRScheduler {
   /** Half-period of the cosine, in steps. */

@@ -7,7 +7,11 @@ import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { checkLastEpoch, checkOptimizer, num, readOptions } from './internal.js';
 import { INITIAL_STEP, LRScheduler, STEP_TO_EPOCH, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
-/** Options of {@link CosineAnnealingWarmRestarts}. */
+/**
+ * Options of {@link CosineAnnealingWarmRestarts}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface CosineAnnealingWarmRestartsOptions extends LRSchedulerOptions {
   /** Number of steps until the first restart (an integer ≥ 1). Required. */
   t0: number;
@@ -51,6 +55,8 @@ const LABEL = 'CosineAnnealingWarmRestarts';
  * @see Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017.
  * @throws TypeError or RangeError for a bad optimizer, a t0 or tMult that is not an integer ≥ 1,
  * a negative etaMin, or (from `step(epoch)`) an epoch that is not a finite number ≥ 0.
+ * @group Schedulers
+ * @category Classes
  */
 export class CosineAnnealingWarmRestarts extends LRScheduler {
   /** Number of steps until the first restart. */

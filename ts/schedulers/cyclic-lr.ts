@@ -28,7 +28,11 @@ import { describeValue } from '../validate.js';
 
 export type { CyclicMode, ScaleMode } from './internal.js';
 
-/** Options of {@link CyclicLR}. */
+/**
+ * Options of {@link CyclicLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface CyclicLROptions extends LRSchedulerOptions {
   /** Lower lr bound of the cycle: one number, or one per param group. Required. */
   baseLr: number | readonly number[];
@@ -109,6 +113,8 @@ const LABEL = 'CyclicLR';
  * scaleFn that is not a function (or returns a non-finite value, at that step),
  * cycleMomentum on an optimizer without momentum or betas, or momentum bounds outside [0, 1)
  * for beta1.
+ * @group Schedulers
+ * @category Classes
  */
 export class CyclicLR extends LRScheduler {
   /** Upper lr bound of each group. */

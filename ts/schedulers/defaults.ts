@@ -11,6 +11,8 @@
  * ```ts
  * SCHEDULER_DEFAULTS.OneCycleLR.divFactor; // 25: the first lr is maxLr / 25
  * ```
+ * @group Schedulers
+ * @category Options and defaults
  */
 export const SCHEDULER_DEFAULTS = Object.freeze({
   /** Defaults of {@link StepLR}. */

@@ -5,7 +5,11 @@
 import { checkLastEpoch, checkOptimizer, num, readOptions } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
-/** Options of {@link ExponentialLR}. */
+/**
+ * Options of {@link ExponentialLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface ExponentialLROptions extends LRSchedulerOptions {
   /** Multiplicative factor per step (> 0). Required. */
   gamma: number;
@@ -29,6 +33,8 @@ const LABEL = 'ExponentialLR';
  * ```
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.ExponentialLR.html | torch.optim.lr_scheduler.ExponentialLR}
  * @throws TypeError or RangeError for a bad optimizer or a gamma that is missing or not > 0.
+ * @group Schedulers
+ * @category Classes
  */
 export class ExponentialLR extends LRScheduler {
   /** Multiplicative factor per step. */

@@ -8,6 +8,8 @@ import { checkKnownKeys, checkNumber, checkOptions, describeValue, type NumberRu
 /**
  * A parameter group as schedulers see it: the live `lr`, PyTorch's `initial_lr`, and the
  * momentum (SGD) or betas (Adam family) that cycling schedulers drive.
+ * @group Schedulers
+ * @category State and optimizer interface
  */
 export interface SchedulerParamGroup {
   /** The learning rate the next optimizer step uses; schedulers write it. */
@@ -23,6 +25,8 @@ export interface SchedulerParamGroup {
 /**
  * Anything whose learning rates a scheduler can drive: every ferroptim optimizer, and wrappers
  * (such as Lookahead) that expose their inner optimizer's groups.
+ * @group Schedulers
+ * @category State and optimizer interface
  */
 export interface SchedulableOptimizer {
   /** The parameter groups whose `lr` (and momentum) the scheduler sets. */
@@ -188,9 +192,15 @@ export function setMomentum(g: SchedulerParamGroup, target: MomentumTarget, valu
 /**
  * {@link CyclicLR}'s amplitude policy: `'triangular'` keeps the amplitude, `'triangular2'` halves
  * it every cycle, `'expRange'` scales it by `gamma ** step`.
+ * @group Schedulers
+ * @category Options and defaults
  */
 export type CyclicMode = 'triangular' | 'triangular2' | 'expRange';
-/** What {@link CyclicLR}'s amplitude scale receives: the cycle number (from 1) or the step index. */
+/**
+ * What {@link CyclicLR}'s amplitude scale receives: the cycle number (from 1) or the step index.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export type ScaleMode = 'cycle' | 'iterations';
 export const CYCLIC_MODES: readonly CyclicMode[] = ['triangular', 'triangular2', 'expRange'];
 export const CYCLIC_MODE_ALIASES: Record<string, CyclicMode> = { exp_range: 'expRange' };
@@ -212,7 +222,11 @@ export function builtinScale(mode: CyclicMode, gamma: number): { fn: (x: number)
 
 // ---- OneCycleLR -------------------------------------------------------------------------
 
-/** How {@link OneCycleLR} anneals between levels: a half cosine or a straight line. */
+/**
+ * How {@link OneCycleLR} anneals between levels: a half cosine or a straight line.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export type AnnealStrategy = 'cos' | 'linear';
 /** Which value a OneCycle phase starts or ends at. */
 export type OneCycleLevel = 'initial' | 'max' | 'min';
@@ -273,7 +287,11 @@ export function oneCycleTooFar(label: string, step: number, totalSteps: number):
 
 // ---- LambdaLR / MultiplicativeLR --------------------------------------------------------
 
-/** A function of the step index returning a factor. */
+/**
+ * A function of the step index returning a factor.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export type LrLambda = (epoch: number) => number;
 
 /** One lambda for every group, or one per group. */

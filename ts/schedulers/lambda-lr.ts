@@ -7,7 +7,11 @@ import { INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOpt
 
 export type { LrLambda } from './internal.js';
 
-/** Options of {@link LambdaLR}. */
+/**
+ * Options of {@link LambdaLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface LambdaLROptions extends LRSchedulerOptions {
   /** The factor λ(e) applied to the base lr: one function for every group, or one per group. Required. */
   lrLambda: LrLambda | readonly LrLambda[];
@@ -45,6 +49,8 @@ const LABEL = 'LambdaLR';
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.LambdaLR.html | torch.optim.lr_scheduler.LambdaLR}
  * @throws TypeError or RangeError for a bad optimizer, a missing or non-function lrLambda, a list
  * whose length is not the number of groups, or a λ returning a non-finite value (at that step).
+ * @group Schedulers
+ * @category Classes
  */
 export class LambdaLR extends LRScheduler {
   /** The lambda of each param group. */

@@ -6,7 +6,11 @@ import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { checkLastEpoch, checkOptimizer, notSubnormal, num, readOptions } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
-/** Options of {@link LinearLR}. */
+/**
+ * Options of {@link LinearLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface LinearLROptions extends LRSchedulerOptions {
   /** The factor at step 0, in (0, 1] and not subnormal (≥ 2^−1022). @defaultValue 1/3 */
   startFactor?: number;
@@ -49,6 +53,8 @@ const LABEL = 'LinearLR';
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.LinearLR.html | torch.optim.lr_scheduler.LinearLR}
  * @throws TypeError or RangeError for a bad optimizer, a startFactor outside [2^−1022, 1], an
  * endFactor outside [0, 1] or a totalIters that is not an integer ≥ 1.
+ * @group Schedulers
+ * @category Classes
  */
 export class LinearLR extends LRScheduler {
   /** The factor at step 0. */

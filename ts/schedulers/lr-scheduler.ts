@@ -8,7 +8,11 @@ import { settleLr, type SchedulableOptimizer } from './internal.js';
 
 export type { SchedulableOptimizer, SchedulerParamGroup } from './internal.js';
 
-/** Options every step-based scheduler accepts. */
+/**
+ * Options every step-based scheduler accepts.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface LRSchedulerOptions {
   /**
    * The index of the last step taken. -1 starts the schedule; any other value resumes it, and then
@@ -24,6 +28,8 @@ export interface LRSchedulerOptions {
  * counters, the base lrs, the last lrs, the hyperparameters and any internal state (camelCase
  * versions of PyTorch's `state_dict()` keys). Functions (lr lambdas, custom scale functions) are
  * not saved; the scheduler that loads the state keeps its own.
+ * @group Schedulers
+ * @category State and optimizer interface
  */
 export interface SchedulerStateDict {
   [key: string]: unknown;
@@ -149,6 +155,8 @@ function cloneData(v: unknown): unknown {
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.LRScheduler.html | torch.optim.lr_scheduler.LRScheduler}
  * @throws TypeError or RangeError from a subclass's constructor (a bad optimizer or option) and
  * from `loadStateDict` (a malformed state).
+ * @group Schedulers
+ * @category Classes
  */
 export abstract class LRScheduler {
   /** The optimizer (or wrapper) whose param groups this scheduler drives. */

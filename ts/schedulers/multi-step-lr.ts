@@ -6,7 +6,11 @@ import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { bisectRight, checkLastEpoch, checkOptimizer, num, numbers, readOptions } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
-/** Options of {@link MultiStepLR}. */
+/**
+ * Options of {@link MultiStepLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface MultiStepLROptions extends LRSchedulerOptions {
   /** Step indices (integers ≥ 0) at which the lr is multiplied by gamma; a repeated milestone multiplies once per occurrence. Required. */
   milestones: readonly number[];
@@ -37,6 +41,8 @@ const LABEL = 'MultiStepLR';
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiStepLR.html | torch.optim.lr_scheduler.MultiStepLR}
  * @throws TypeError or RangeError for a bad optimizer, milestones that are not an array of
  * integers ≥ 0, or a gamma that is not > 0.
+ * @group Schedulers
+ * @category Classes
  */
 export class MultiStepLR extends LRScheduler {
   /** The milestones, sorted (with repetitions). */

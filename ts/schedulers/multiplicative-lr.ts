@@ -5,7 +5,11 @@
 import { checkLastEpoch, checkLambdas, checkOptimizer, callFactor, readOptions, type LrLambda } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer } from './lr-scheduler.js';
 
-/** Options of {@link MultiplicativeLR}. */
+/**
+ * Options of {@link MultiplicativeLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface MultiplicativeLROptions extends LRSchedulerOptions {
   /** The factor λ(e) the lr is multiplied by at step e: one function for every group, or one per group. Required. */
   lrLambda: LrLambda | readonly LrLambda[];
@@ -40,6 +44,8 @@ const LABEL = 'MultiplicativeLR';
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.MultiplicativeLR.html | torch.optim.lr_scheduler.MultiplicativeLR}
  * @throws TypeError or RangeError for a bad optimizer, a missing or non-function lrLambda, a list
  * whose length is not the number of groups, or a λ returning a non-finite value (at that step).
+ * @group Schedulers
+ * @category Classes
  */
 export class MultiplicativeLR extends LRScheduler {
   /** The lambda of each param group. */

@@ -26,7 +26,11 @@ import { INITIAL_STEP, LRScheduler, snapshotGroups, type LRSchedulerOptions, typ
 
 export type { AnnealStrategy } from './internal.js';
 
-/** Options of {@link OneCycleLR}. Give `totalSteps`, or `epochs` and `stepsPerEpoch`. */
+/**
+ * Options of {@link OneCycleLR}. Give `totalSteps`, or `epochs` and `stepsPerEpoch`.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface OneCycleLROptions extends LRSchedulerOptions {
   /** Peak lr: one number, or one per param group. Required. */
   maxLr: number | readonly number[];
@@ -112,6 +116,8 @@ const LABEL = 'OneCycleLR';
  * array of the wrong length, cycleMomentum on an optimizer without momentum or betas, momentum
  * bounds outside [0, 1) for beta1, and (from
  * `step()`) a step past totalSteps: `OneCycleLR: tried to step 101 times; the specified number of total steps is 100`.
+ * @group Schedulers
+ * @category Classes
  */
 export class OneCycleLR extends LRScheduler {
   /** Steps in the cycle. */

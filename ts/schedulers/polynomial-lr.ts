@@ -6,7 +6,11 @@ import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { checkLastEpoch, checkOptimizer, num, readOptions } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
-/** Options of {@link PolynomialLR}. */
+/**
+ * Options of {@link PolynomialLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface PolynomialLROptions extends LRSchedulerOptions {
   /** Number of steps of the decay (an integer ≥ 1). @defaultValue 5 */
   totalIters?: number;
@@ -35,6 +39,8 @@ const LABEL = 'PolynomialLR';
  * ```
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.PolynomialLR.html | torch.optim.lr_scheduler.PolynomialLR}
  * @throws TypeError or RangeError for a bad optimizer, a totalIters that is not an integer ≥ 1 or a negative power.
+ * @group Schedulers
+ * @category Classes
  */
 export class PolynomialLR extends LRScheduler {
   /** Number of steps of the decay. */

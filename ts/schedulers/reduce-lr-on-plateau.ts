@@ -7,7 +7,11 @@ import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { checkOptimizer, num, oneOf, perGroup, readOptions, type SchedulableOptimizer } from './internal.js';
 import { checkStateObject, type SchedulerStateDict } from './lr-scheduler.js';
 
-/** Options of {@link ReduceLROnPlateau}; every field is optional. */
+/**
+ * Options of {@link ReduceLROnPlateau}; every field is optional.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface ReduceLROnPlateauOptions {
   /** `'min'`: reduce when the metric stops decreasing (a loss); `'max'`: when it stops increasing (an accuracy). @defaultValue 'min' */
   mode?: 'min' | 'max';
@@ -66,6 +70,8 @@ const KEYS = ['mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'coold
  * @throws TypeError or RangeError for a bad optimizer, an unknown mode or thresholdMode, a
  * factor outside [0, 1), a non-integer patience or cooldown, a minLr array of the wrong length,
  * and (from `step`) a metric that is not a number.
+ * @group Schedulers
+ * @category Classes
  */
 export class ReduceLROnPlateau {
   /** The optimizer (or wrapper) whose param groups this scheduler drives. */

@@ -18,7 +18,11 @@ import {
   type StateKind,
 } from './lr-scheduler.js';
 
-/** Options of {@link SequentialLR}. */
+/**
+ * Options of {@link SequentialLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface SequentialLROptions extends LRSchedulerOptions {
   /** The schedulers, in order, all built on the same optimizer. Required. */
   schedulers: readonly LRScheduler[];
@@ -81,6 +85,8 @@ export function checkChildren(label: string, v: unknown, optimizer: SchedulableO
  * @throws TypeError or RangeError for a bad optimizer, an empty schedulers list, a child that is
  * not a step-based scheduler or drives another optimizer, or milestones that are not
  * schedulers.length − 1 non-decreasing integers ≥ 0.
+ * @group Schedulers
+ * @category Classes
  */
 export class SequentialLR extends LRScheduler {
   /** The child schedulers, in order. */

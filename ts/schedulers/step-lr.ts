@@ -6,7 +6,11 @@ import { SCHEDULER_DEFAULTS } from './defaults.js';
 import { checkLastEpoch, checkOptimizer, num, readOptions } from './internal.js';
 import { currentLrs, INITIAL_STEP, LRScheduler, type LRSchedulerOptions, type SchedulableOptimizer, type StateKind } from './lr-scheduler.js';
 
-/** Options of {@link StepLR}. */
+/**
+ * Options of {@link StepLR}.
+ * @group Schedulers
+ * @category Options and defaults
+ */
 export interface StepLROptions extends LRSchedulerOptions {
   /** Period of the decay, in steps (an integer ≥ 1). Required. */
   stepSize: number;
@@ -39,6 +43,8 @@ const LABEL = 'StepLR';
  * ```
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.StepLR.html | torch.optim.lr_scheduler.StepLR}
  * @throws TypeError or RangeError for a bad optimizer, a missing or non-integer stepSize, or a gamma that is not > 0.
+ * @group Schedulers
+ * @category Classes
  */
 export class StepLR extends LRScheduler {
   /** Period of the decay, in steps. */

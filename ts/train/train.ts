@@ -18,7 +18,10 @@ import { checkKnownKeys, checkNumber, checkOptions, checkPath, describeValue, op
 import { encodeSafetensors } from '../nn/safetensors.js';
 import { MAX_EPOCHS, checkJson, hasCheckpoint, loadCheckpoint, removeStaleTemporaries, saveCheckpoint, writeFileAtomic, type EpochProgress } from './checkpoint.js';
 
-/** What `train` needs of an optimizer (every ferroptim optimizer has it). */
+/**
+ * What `train` needs of an optimizer (every ferroptim optimizer has it).
+ * @group Training
+ */
 export interface TrainableOptimizer {
   /** One update of every parameter from its gradient. */
   step(): unknown;
@@ -37,7 +40,10 @@ export interface TrainableOptimizer {
   parameters?(): Parameter[];
 }
 
-/** What `train` needs of a scheduler (every ferroptim scheduler has it). */
+/**
+ * What `train` needs of a scheduler (every ferroptim scheduler has it).
+ * @group Training
+ */
 export interface TrainableScheduler {
   /** Called once per epoch (or per batch); ReduceLROnPlateau-style schedulers get the test loss. */
   step(metric?: number): unknown;
@@ -47,7 +53,10 @@ export interface TrainableScheduler {
   loadStateDict?(sd: never): void;
 }
 
-/** Something that reports gradient norms (a `GradNormMonitor`). */
+/**
+ * Something that reports gradient norms (a `GradNormMonitor`).
+ * @group Training
+ */
 export interface TrainMonitor {
   /** The moving average of the global gradient norm. */
   readonly ema: number;
@@ -60,7 +69,10 @@ export interface TrainMonitor {
     | undefined;
 }
 
-/** Progress after each batch, for progress bars. */
+/**
+ * Progress after each batch, for progress bars.
+ * @group Training
+ */
 export interface BatchProgress {
   /** The current epoch, 1-based. */
   epoch: number;
@@ -80,7 +92,10 @@ export interface BatchProgress {
   elapsed: number;
 }
 
-/** Metrics of one epoch. */
+/**
+ * Metrics of one epoch.
+ * @group Training
+ */
 export interface EpochMetrics {
   /** 1 for the first epoch. */
   epoch: number;
@@ -106,7 +121,10 @@ export interface EpochMetrics {
   gradNormEma?: number;
 }
 
-/** Options of {@link train}. */
+/**
+ * Options of {@link train}.
+ * @group Training
+ */
 export interface TrainOptions {
   /** The classifier: images `[N, C, H, W]` in, logits `[N, classes]` out. Required. */
   model: Module;
@@ -157,7 +175,10 @@ export interface TrainOptions {
   maxBatches?: number;
 }
 
-/** The result of {@link train}. */
+/**
+ * The result of {@link train}.
+ * @group Training
+ */
 export interface TrainResult {
   /** Metrics of every completed epoch, including those of a resumed checkpoint. */
   metrics: EpochMetrics[];
@@ -181,7 +202,10 @@ export interface TrainResult {
   diverged?: Divergence;
 }
 
-/** Where a training run's loss first stopped being finite. */
+/**
+ * Where a training run's loss first stopped being finite.
+ * @group Training
+ */
 export interface Divergence {
   /** The epoch, 1-based. */
   epoch: number;
@@ -202,6 +226,7 @@ export interface Divergence {
  * @throws TypeError or RangeError if `model` is not a Module, `data` not an {@link ImageDataset},
  * `batchSize` not an integer >= 1 or `lossFn` has no `forward` (all checked before the model is
  * touched); TypeError or RangeError (from the model or the loss) if the data does not fit the model.
+ * @group Training
  */
 export function evaluate(
   model: Module,
@@ -286,6 +311,7 @@ function isPlateau(s: TrainableScheduler): boolean {
  * metrics.at(-1)!.testAccuracy; // ≈ 0.99
  * ```
  * @throws TypeError or RangeError for bad options or a checkpoint that does not match the run.
+ * @group Training
  */
 export function train(options: TrainOptions): TrainResult {
   const run = trainSteps(options);
@@ -306,6 +332,7 @@ export function train(options: TrainOptions): TrainResult {
  * if (r.interrupted) console.log(`stopped at epoch ${r.interrupted.epoch}, batch ${r.interrupted.batch}`);
  * ```
  * @throws TypeError or RangeError as {@link train}.
+ * @group Training
  */
 export async function trainAsync(options: TrainOptions): Promise<TrainResult> {
   const run = trainSteps(options);
@@ -506,6 +533,7 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
  * ```
  * @throws TypeError or RangeError if `model` is not a Module or `path` not a non-empty string
  * (before anything is written); Error (Node's file system errors) if the file cannot be written.
+ * @group Data and I/O
  */
 export function saveWeights(model: Module, path: string): void {
   if (!(model instanceof Module)) throw new TypeError(`saveWeights: expected model to be a Module, received ${describeValue(model)}`);
@@ -514,7 +542,10 @@ export function saveWeights(model: Module, path: string): void {
   writeFileAtomic(path, encodeSafetensors(model.stateDict(), { format: 'pt' }));
 }
 
-/** Where a run folder keeps its files (see {@link outputPaths}). */
+/**
+ * Where a run folder keeps its files (see {@link outputPaths}).
+ * @group Training
+ */
 export interface RunPaths {
   /** `DIR/checkpoint`: the checkpoint folder. */
   checkpointDir: string;
@@ -531,6 +562,7 @@ export interface RunPaths {
  * const { checkpointDir, metricsFile } = outputPaths('runs/cnn');
  * ```
  * @throws TypeError or RangeError unless `dir` is a non-empty string.
+ * @group Training
  */
 export function outputPaths(dir: string): RunPaths {
   checkPath('outputPaths', 'dir', dir);
