@@ -20,6 +20,7 @@ export { clipGradNorm, clipGradValue, getTotalNorm, type ClipGradNormOptions } f
 export { GradNormMonitor, type GradNormMonitorOptions, type GradNormRecord, type GradNormEvent } from './monitor/grad-norm-monitor.js';
 export { type StepInfo, type StepObserver } from './optim/optimizer.js';
 export { type CommonOptions } from './optim/options.js';
+export { type NumberRule } from './validate.js';
 export { OPTIMIZERS, type RegisteredOptimizer, type OptimizerClass, type BaseGroupOptions } from './optim/registry.js';
 export {
   defaultsOf,
@@ -41,18 +42,6 @@ export { AdaBound, ADABOUND_DEFAULTS, type AdaBoundOptions, type AdaBoundGroupOp
 export { LAMB, LAMB_DEFAULTS, type LAMBOptions, type LAMBGroupOptions } from './optim/lamb.js';
 export { Lion, LION_DEFAULTS, type LionOptions, type LionGroupOptions } from './optim/lion.js';
 export { Lookahead, LOOKAHEAD_DEFAULTS, type LookaheadOptions, type LookaheadStateDict } from './optim/lookahead.js';
-/**
- * Pure learning-rate schedules, `step → lr` functions usable without an optimizer (Optax's
- * `schedules`); `warmupCosine`, `joinSchedules`, `Schedule` and `WarmupCosineOptions` are also
- * exported at the top level.
- *
- * The PyTorch-shaped ones (`step`, `multistep`, `cosineAnnealing`, `oneCycle`, `cyclic`) are
- * PyTorch's closed forms; the Optax-shaped ones (`linear`, `polynomial`, `exponential`,
- * `cosineDecay`, `warmupCosine`, `joinSchedules`) clamp at their ends as Optax does. Use one with
- * an optimizer through {@link LambdaLR}: `new LambdaLR(optimizer, { lrLambda: (e) => schedule(e) / baseLr })`.
- * @group Schedulers
- * @category Functional schedules
- */
 export {
   LRScheduler,
   LambdaLR,
@@ -71,9 +60,6 @@ export {
   ChainedScheduler,
   ReduceLROnPlateau,
   SCHEDULER_DEFAULTS,
-  schedules,
-  warmupCosine,
-  joinSchedules,
   type LRSchedulerOptions,
   type SchedulerStateDict,
   type SchedulableOptimizer,
@@ -96,9 +82,20 @@ export {
   type AnnealStrategy,
   type SequentialLROptions,
   type ReduceLROnPlateauOptions,
-  type Schedule,
-  type WarmupCosineOptions,
 } from './schedulers/index.js';
+/**
+ * Pure learning-rate schedules, `step → lr` functions usable without an optimizer (Optax's
+ * `schedules`); `warmupCosine`, `joinSchedules`, `Schedule` and `WarmupCosineOptions` are also
+ * exported at the top level.
+ *
+ * The PyTorch-shaped ones (`step`, `multistep`, `cosineAnnealing`, `oneCycle`, `cyclic`) are
+ * PyTorch's closed forms; the Optax-shaped ones (`linear`, `polynomial`, `exponential`,
+ * `cosineDecay`, `warmupCosine`, `joinSchedules`) clamp at their ends as Optax does. Use one with
+ * an optimizer through {@link LambdaLR}: `new LambdaLR(optimizer, { lrLambda: (e) => schedule(e) / baseLr })`.
+ * @group Schedulers
+ * @category Functional schedules
+ */
+export { schedules, warmupCosine, joinSchedules, type Schedule, type WarmupCosineOptions } from './schedulers/index.js';
 export {
   Module, tensor, numel, Generator, defaultGenerator, manualSeed, Linear, Conv2d, MaxPool2d, ReLU, Flatten, Dropout, Sequential, CrossEntropyLoss, mlp, cnn,
   encodeSafetensors, decodeSafetensors, loadWeights,

@@ -21,7 +21,8 @@ export function describeValue(v: unknown): string {
 
 /**
  * The valid values of a number: bounds, each optional, and whether it must be an integer.
- * @inline
+ * @group Optimizers
+ * @category Registry and descriptors
  */
 export interface NumberRule {
   /** Inclusive lower bound. */
