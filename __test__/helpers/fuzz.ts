@@ -1,6 +1,8 @@
 /**
  * The property-based fuzzing kit shared by `fuzz.spec.ts` (optimizers, schedulers, clipping,
- * monitors) and `fuzz-app.spec.ts` (training, data, layers, safetensors, demos, plots):
+ * monitors), `fuzz-training.spec.ts` (training, checkpoints, data, layers, safetensors) and the
+ * application's `cli/__test__/fuzz-app.spec.ts` (demos, optimizer specs, charts); the last two
+ * also share `fuzz-api.ts`:
  *
  * - configuration from the environment: `FERROPTIM_FUZZ_RUNS=n` runs n cases per property
  *   (default: each property's bounded number, for `npm test`), `FERROPTIM_FUZZ_SEED=s` and
@@ -11,10 +13,16 @@
  * - the oracles: a rejection is exactly a TypeError or RangeError, not an engine or Node error,
  *   prefixed with the function or class, naming the bad argument, and it changed nothing;
  * - mutations of a valid JSON-like tree (delete, set, add a key, truncate, extend).
+ *
+ * The root suites test the library's sources (ts/), the cli suite its build (dist/, through
+ * 'ferroptim'): two module instances with distinct classes. So nothing here relies on
+ * `instanceof` a library class ({@link Canon} recognises a Parameter of either copy), and the
+ * Parameter in {@link garbage} is made from the class {@link useParameterClass} was given (the
+ * sources' by default).
  */
 import type { ExecutionContext } from 'ava';
 import fc from 'fast-check';
-import { Parameter } from '../../ts/index.js';
+import { Parameter as SourceParameter } from '../../ts/tensor.js';
 
 export type Rec = Record<string, unknown>;
 
@@ -84,6 +92,22 @@ export function returning(v: unknown): () => unknown {
   return f;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Garbage
+
+type ParameterClass = new (data: Float32Array, options: { name: string }) => object;
+let StrangerParameter: ParameterClass = SourceParameter;
+
+/**
+ * Makes the Parameter that {@link garbage} may hold (one no optimizer or model owns) an instance
+ * of `P`. A suite that tests another copy of the library than the sources (the cli suite, which
+ * imports the build through 'ferroptim') passes that copy's class, or its calls would see only an
+ * odd object, never a Parameter they recognise. Call it once, before any property runs.
+ */
+export function useParameterClass(P: ParameterClass): void {
+  StrangerParameter = P;
+}
+
 export const SYM = Symbol('fuzz');
 export const notableNumber = fc.constantFrom(NaN, Infinity, -Infinity, -0, 0, -1, -1e-8, 5e-324, 1e-300, 1e300, -1e300, 2 ** 53, 0.5, 1, 1.5, 2, 3.5e38);
 /** Garbage scalars: notable numbers, any double, small integers, wrong types. */
@@ -103,7 +127,7 @@ export const garbageObject: fc.Arbitrary<unknown> = fc
     () => new Map(),
     () => Object.create(null),
     () => ({ valueOf: returning(0.1) }),
-    () => new Parameter(new Float32Array(2), { name: 'stranger' }),
+    () => new StrangerParameter(new Float32Array(2), { name: 'stranger' }),
   )
   .map((f) => f());
 /** Anything: garbage scalars, short arrays of them, odd objects, functions returning garbage. */
@@ -133,6 +157,19 @@ export const finiteNumber = (v: unknown): v is number => typeof v === 'number' &
 
 // ---------------------------------------------------------------------------------------------
 // Snapshots: bytes of every buffer, identity of every Parameter, typed array and function
+
+/**
+ * Whether `o` is a Parameter of either copy of the library (the sources or the build): an
+ * instance of a class named Parameter, or of a subclass of one. Duck-typed, because `instanceof`
+ * recognises only one copy's instances.
+ */
+export function isParameter(o: object): boolean {
+  for (let p = Object.getPrototypeOf(o); p !== null; p = Object.getPrototypeOf(p)) {
+    const ctor = Object.hasOwn(p, 'constructor') ? (p as { constructor: unknown }).constructor : undefined;
+    if (typeof ctor === 'function' && ctor.name === 'Parameter') return true;
+  }
+  return false;
+}
 
 export class Canon {
   readonly #ids = new Map<unknown, number>();
@@ -164,7 +201,7 @@ export class Canon {
     }
     if (v === null) return 'null';
     const o = v as object;
-    if (o instanceof Parameter) return `P#${this.#id(o)}`;
+    if (isParameter(o)) return `P#${this.#id(o)}`;
     if (ArrayBuffer.isView(o)) {
       const bytes = o.byteLength === 0 ? '' : Buffer.from(o.buffer, o.byteOffset, o.byteLength).toString('hex');
       return `${o.constructor.name}#${this.#id(o)}(${bytes})`;
