@@ -6,8 +6,10 @@
  *   ROOT=/path/to/other/checkout node --import @oxc-node/core/register benchmark/ab-small-steps.ts
  *   ROOT=$PWD node --import @oxc-node/core/register benchmark/ab-small-steps.ts
  *
- * One thread; 20,000 warm-up steps, then the median of 15 rounds of 2,000 steps, in µs.
+ * One thread; 20,000 warm-up steps, then the median of 15 rounds of 2,000 steps, in µs (timed
+ * with the bench harness's timeBatch).
  */
+import { median, timeBatch } from './harness.js';
 const root = process.env.ROOT ?? new URL("..", import.meta.url).pathname;
 const lib = await import(`${root}/ts/index.ts`);
 lib.setNumThreads(1);
@@ -20,14 +22,7 @@ const out: Record<string, number> = {};
 for (const [name, lengths] of cases) {
   const opt = make(lengths);
   for (let i = 0; i < 20000; i++) opt.step();
-  const meds: number[] = [];
-  for (let r = 0; r < 15; r++) {
-    const n = 2000;
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) opt.step();
-    meds.push(Number(process.hrtime.bigint() - t0) / n / 1000);
-  }
-  meds.sort((a, b) => a - b);
-  out[name] = meds[7]!;
+  const rounds = Array.from({ length: 15 }, () => timeBatch(opt, 2000) * 1000);
+  out[name] = median(rounds);
 }
 console.log(JSON.stringify(out));
