@@ -1,6 +1,8 @@
 /**
- * stateDict / loadStateDict (strict and partial), per-parameter step counters, null gradients,
- * zeroGrad and step(closure).
+ * The base class's stateDict / loadStateDict (keys, strict and partial loading), null gradients,
+ * zeroGrad and step(closure), on SGD, Adam and AdamW as examples. The round trip through JSON
+ * that resumes bit for bit, the state keys and the per-parameter step counters are checked for
+ * every registered optimizer by the conformance suite (`conformance.spec.ts`).
  */
 import test, { type ExecutionContext } from 'ava';
 import { Adam, AdamW, Optimizer, Parameter, SGD, type OptimizerStateDict } from '../ts/index.js';
@@ -30,8 +32,6 @@ function values(seed: number, step: number, tensor: number, n: number): Float32A
 
 const NAMES = ['emb', 'fc.weight', 'fc.bias', 'head'];
 const LENGTHS = [33, 20, 5, 1025];
-/** With a tensor big enough for the multithreaded path. */
-const BIG_LENGTHS = [33, 20, 5, 40001];
 
 function makeParams(names: ReadonlyArray<string | undefined> = NAMES, lengths: readonly number[] = LENGTHS): Parameter[] {
   return lengths.map((n, t) => new Parameter(values(1, 0, t, n), names[t] === undefined ? {} : { name: names[t]! }));
@@ -88,93 +88,20 @@ function twoGroups(ps: readonly Parameter[], second: Record<string, unknown> = {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Save at step 10 through JSON, resume on copies, compare with the uninterrupted run
-
-interface ResumeConfig {
-  kind: Kind;
-  options: Record<string, unknown>;
-  second: Record<string, unknown>;
-  /** A live option change made at step 5 (before the save). */
-  live: (opt: AnyOptimizer) => void;
-}
+// Runs
 
 const NULL_STEPS = new Set([3, 4, 5, 6]);
 const NULL_PARAM = 2;
 
 /** Runs steps [from, to): gradients from the hash, parameter 2 without a gradient at steps 3..6. */
-function run(opt: AnyOptimizer, params: readonly Parameter[], from: number, to: number, live?: (o: AnyOptimizer) => void): void {
+function run(opt: AnyOptimizer, params: readonly Parameter[], from: number, to: number): void {
   for (let s = from; s < to; s++) {
-    if (s === 5 && live) live(opt);
     params.forEach((p, t) => {
       p.grad = t === NULL_PARAM && NULL_STEPS.has(s) ? null : values(7, s, t, p.numel);
     });
     opt.step();
   }
 }
-
-const resumes = test.macro({
-  exec(t, c: ResumeConfig) {
-    const params = makeParams(NAMES, BIG_LENGTHS);
-    const opt = construct(c.kind, twoGroups(params, c.second), c.options);
-    run(opt, params, 0, 10, c.live);
-    const saved = opt.stateDict();
-    const json = JSON.stringify(saved);
-    t.deepEqual(JSON.parse(json), saved, 'stateDict survives JSON unchanged');
-    const atSave = copyParams(params);
-    const groupsAtSave = groupOptions(opt);
-    run(opt, params, 10, 20);
-
-    // A fresh optimizer with default options on copies of the step-10 parameters.
-    const fresh = construct(c.kind, twoGroups(atSave));
-    fresh.loadStateDict(JSON.parse(json));
-    t.deepEqual(groupOptions(fresh), groupsAtSave, 'group options restored');
-    run(fresh, atSave, 10, 20);
-
-    t.deepEqual(atSave.map((p) => hex(p.data)), params.map((p) => hex(p.data)), 'parameters bit for bit');
-    t.deepEqual(stateBytes(fresh), stateBytes(opt), 'state bit for bit');
-    t.deepEqual(groupOptions(fresh), groupOptions(opt));
-    // Parameter 2 had no gradient for 4 of the 20 steps and keeps its own counter.
-    const state = fresh.stateDict().state;
-    t.deepEqual(Object.keys(state), NAMES);
-    t.deepEqual(NAMES.map((n) => state[n]!.step), [20, 20, 16, 20]);
-  },
-  title: (_, c: ResumeConfig) =>
-    `${c.kind} with ${JSON.stringify(c.options)} and a second group ${JSON.stringify(c.second)}, saved through JSON at step 10 and resumed on copies, matches the uninterrupted run bit for bit`,
-});
-
-const resumeConfigs: ResumeConfig[] = [
-  {
-    kind: 'SGD',
-    options: { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 },
-    second: { momentum: 0.5, lr: 0.02 },
-    live: (o) => {
-      o.paramGroups[0]!.lr = 0.03;
-      o.paramGroups[0]!.initialLr = 0.05;
-    },
-  },
-  {
-    kind: 'SGD',
-    options: { lr: 0.05, momentum: 0.8, dampening: 0.1, maximize: true },
-    second: { weightDecay: 0.1 },
-    live: (o) => (o.paramGroups[1]!.lr = 0.01),
-  },
-  {
-    kind: 'Adam',
-    options: { lr: 0.01, amsgrad: true, weightDecay: 0.01 },
-    second: { betas: [0.8, 0.99], eps: 1e-6 },
-    live: (o) => (o.paramGroups[0]!.lr = 0.004),
-  },
-  {
-    kind: 'AdamW',
-    options: { lr: 0.01, weightDecay: 0.1 },
-    second: { betas: [0.5, 0.9], amsgrad: true },
-    live: (o) => {
-      o.paramGroups[1]!.lr = 0.002;
-      o.paramGroups[1]!.betas = [0.6, 0.95];
-    },
-  },
-];
-for (const c of resumeConfigs) test(resumes, c);
 
 // ---------------------------------------------------------------------------------------------
 // Keys
@@ -368,42 +295,7 @@ test('a stateDict taken before any step is empty and loads into a fresh optimize
 });
 
 // ---------------------------------------------------------------------------------------------
-// Null gradients, per-parameter step counters, zeroGrad, step(closure)
-
-const ownCounter = test.macro({
-  exec(t, kind: Kind) {
-    const options = kind === 'SGD' ? { lr: 0.05, momentum: 0.9 } : { lr: 0.01, weightDecay: 0.05 };
-    const params = makeParams(['a', 'b', 'c'], [9, 40001, 3]);
-    const alone = copyParams(params.slice(1, 2));
-    const opt = construct(kind, params, options);
-    const soloOpt = construct(kind, alone, options);
-    let bSteps = 0;
-    for (let s = 0; s < 6; s++) {
-      const skipB = s === 1 || s === 2 || s === 4;
-      params.forEach((p, i) => (p.grad = i === 1 && skipB ? null : values(3, s, i, p.numel)));
-      const dataB = hex(params[1]!.data);
-      const stateB = stateBytes(opt).b;
-      opt.step();
-      if (skipB) {
-        t.is(hex(params[1]!.data), dataB, `step ${s}: b untouched`);
-        t.deepEqual(stateBytes(opt).b, stateB, `step ${s}: b's state untouched`);
-      } else {
-        alone[0]!.grad = values(3, s, 1, alone[0]!.numel);
-        soloOpt.step();
-        bSteps++;
-      }
-    }
-    const st = opt.stateDict().state;
-    t.deepEqual([st.a!.step, st.b!.step, st.c!.step], [6, bSteps, 6]);
-    // b evolved exactly as if it had been optimized alone for its own 3 steps.
-    t.is(hex(params[1]!.data), hex(alone[0]!.data));
-    t.deepEqual(stateBytes(opt).b, stateBytes(soloOpt)['b']);
-  },
-  title: (_, kind: Kind) => `${kind}: a parameter whose grad is null for 3 of 6 steps is left out of those steps and has its own step count`,
-});
-test(ownCounter, 'SGD');
-test(ownCounter, 'Adam');
-test(ownCounter, 'AdamW');
+// Null gradients, zeroGrad, step(closure)
 
 test('a parameter whose grad is null from the start has no state entry', (t) => {
   const params = makeParams();

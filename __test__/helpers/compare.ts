@@ -20,7 +20,13 @@ export function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): string | 
 
 /** A state-dict buffer as a Float32Array (JSON has no -0, NaN or infinities: they are stored as strings). */
 export function decode(v: number | ArrayLike<number | string>): Float32Array {
-  return Float32Array.from(v as ArrayLike<number | string>, Number);
+  const a = v as ArrayLike<number | string>;
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    out[i] = typeof x === 'number' ? x : Number(x);
+  }
+  return out;
 }
 
 /** The first difference between two native state dicts' `state`, or null. */
@@ -36,4 +42,14 @@ export function stateDiff(a: Record<string, ParamStateEntry>, b: Record<string, 
     }
   }
   return null;
+}
+
+/** Deep equality with `Object.is` on numbers (so NaN equals NaN and 0 differs from -0), fast on long arrays. */
+export function sameDeep(a: unknown, b: unknown): boolean {
+  if (typeof a === 'number' || typeof b === 'number') return Object.is(a, b);
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameDeep((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

@@ -2,7 +2,7 @@
  * Plain TypeScript reference implementations of AdaBound, LAMB, Lion and Lookahead's sync, for
  * tests only (not exported from the package index).
  *
- * As in `reference.ts`, every element operation is rounded to float32 (`Math.fround`) in exactly
+ * As in `torch.ts`, every element operation is rounded to float32 (`Math.fround`) in exactly
  * the order of the Rust kernels (`crate/src/kernels/{adabound,lamb,lion,lookahead}.rs`), which
  * transcribe torch-optimizer and lion-pytorch; per-tensor scalars are computed in f64 and rounded
  * once. Two places differ from plain float32 steps, as the kernels do: Lion's interpolations

@@ -1,7 +1,7 @@
 /**
  * Plain TypeScript reference implementations of RMSprop, Adagrad, RAdam, NAdam, Adamax and
  * Adadelta, for tests only (not exported from the package index). Same conventions as
- * `reference.ts`: element by element, every single operation rounded to float32
+ * `torch.ts`: element by element, every single operation rounded to float32
  * (`Math.fround`) in exactly the order of the Rust kernels (`crate/src/kernels`), which
  * transcribe PyTorch's `_single_tensor_*` functions; per-tensor scalars computed in f64 and
  * rounded once, as the kernels do. They must agree with the native kernels bit for bit.
