@@ -27,7 +27,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as lib from '../ts/index.js';
 import { getDetectedSimdLevel, getTotalNorm, GradNormMonitor, Optimizer, OPTIMIZERS, Parameter, type SimdLevel } from '../ts/index.js';
-import { chunkedSumSquares, stepStarts } from './oracles/contrib.js';
+import { chunkedSumSquares, stepStarts } from './oracles/third-party.js';
 import type { OracleOptions } from './oracles/index.js';
 import {
   badValues,

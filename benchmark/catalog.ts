@@ -7,8 +7,7 @@
  */
 import type { Parameter } from '../ts/index.js';
 import * as torch from '../__test__/oracles/torch.js';
-import * as extra from '../__test__/oracles/torch-extra.js';
-import * as contrib from '../__test__/oracles/contrib.js';
+import * as thirdParty from '../__test__/oracles/third-party.js';
 import type { Lib, Stepper } from './harness.js';
 
 /** One reference step over the arrays the oracle was made with, in place; `t` is the step number (1-based). */
@@ -54,29 +53,29 @@ const EXTRAS: Record<string, Extra> = {
   sgd: { label: 'SGD-momentum', options: { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }, oracle: plain(torch.sgdReference), probeKernel: 'sgd_momentum' },
   adam: { options: { weightDecay: 1e-2 }, oracle: adamOracle(false) },
   adamw: { oracle: adamOracle(true), probeKernel: 'adamw' },
-  rmsprop: { oracle: plain(extra.rmspropReference) },
+  rmsprop: { oracle: plain(torch.rmspropReference) },
   adagrad: {
     oracle: (ps, o) => {
-      const st = ps.map((p) => extra.adagradInitialState(p.length, o as never));
-      return (gs) => extra.adagradReference(ps, gs, st, o as never);
+      const st = ps.map((p) => torch.adagradInitialState(p.length, o as never));
+      return (gs) => torch.adagradReference(ps, gs, st, o as never);
     },
   },
-  radam: { oracle: plain(extra.radamReference) },
-  nadam: { oracle: plain(extra.nadamReference), sameInC: true },
-  adamax: { oracle: plain(extra.adamaxReference) },
-  adadelta: { oracle: plain(extra.adadeltaReference) },
-  adabound: { oracle: plain(contrib.adaboundReference) },
+  radam: { oracle: plain(torch.radamReference) },
+  nadam: { oracle: plain(torch.nadamReference), sameInC: true },
+  adamax: { oracle: plain(torch.adamaxReference) },
+  adadelta: { oracle: plain(torch.adadeltaReference) },
+  adabound: { oracle: plain(thirdParty.adaboundReference) },
   lamb: {
     oracle: (ps, o) => {
-      const st: contrib.LambRefState[] = [];
-      return (gs) => contrib.lambReference(ps, gs, st, o as never, contrib.stepStarts(gs));
+      const st: thirdParty.LambRefState[] = [];
+      return (gs) => thirdParty.lambReference(ps, gs, st, o as never, thirdParty.stepStarts(gs));
     },
     sameInC: true,
     moved: 40,
     streams: 'quoted AdamW-equivalent; its two passes move 40: θ r, g r, m r/w, v r/w (24), then θ r/w, m r, v r (16)',
     target: 0.6,
   },
-  lion: { oracle: plain(contrib.lionReference), sameInC: true },
+  lion: { oracle: plain(thirdParty.lionReference), sameInC: true },
 };
 
 /** The target of an optimizer without one in EXTRAS. */
@@ -169,7 +168,7 @@ export function loadCatalog(lib: Lib): Map<string, BenchOptimizer> {
       return (gs, t) => {
         step(gs, t);
         // The sync follows inner steps 1, k + 1, 2k + 1, ... (torch-optimizer's counter).
-        if ((t - 1) % k === 0) contrib.lookaheadSyncReference(ps, slow, alpha);
+        if ((t - 1) % k === 0) thirdParty.lookaheadSyncReference(ps, slow, alpha);
       };
     },
     bytes: inner.bytes + 16 / k,

@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { Lion, Parameter } from '../../ts/index.js';
-import { fmaF32 } from '../oracles/contrib.js';
+import { fmaF32 } from '../oracles/third-party.js';
 
 // The case below is one where rounding the exact f64 sum first lands on a float32 midpoint (a
 // double rounding): with c = 1 + 2⁻²³ and a·b = −(2⁻²⁴ − 2⁻⁶⁰), the exact sum 1 + 2⁻²⁴ + 2⁻⁶⁰ is

@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { Adam, getNumThreads, Lookahead, Parameter, SGD, setNumThreads, type Optimizer } from '../../ts/index.js';
-import { lookaheadSyncReference } from '../oracles/contrib.js';
+import { lookaheadSyncReference } from '../oracles/third-party.js';
 import { randomLr, type OracleState } from '../oracles/index.js';
 import { decode, firstDiff } from '../helpers/compare.js';
 import { construct, defaultsOfName, entryDiff, NAMES, oracleOf, resolvedOptions, type AnyOptimizer } from '../helpers/conformance.js';

@@ -4,8 +4,8 @@
  * option variants where a number matters (the boolean toggles are derived from the descriptor),
  * the random options of its seeded scenarios, and what lr = 0 means for its update rule.
  *
- * The oracles themselves are the plain scalar references of `torch.ts`, `torch-extra.ts` and
- * `contrib.ts` (every operation rounded to float32 in the kernels' order); the entries only adapt
+ * The oracles themselves are the plain scalar references of `torch.ts` (torch.optim) and
+ * `third-party.ts` (torch-optimizer, lion-pytorch) (every operation rounded to float32 in the kernels' order); the entries only adapt
  * them to one call: LAMB gets the start of each parameter in the step's concatenation (it fixes
  * how the norms are summed), Adagrad its state before the first step, AdaBound its baseLr.
  *
@@ -14,9 +14,8 @@
  * @module
  */
 import type { Rng } from '../helpers/data.js';
-import { adamReference, sgdReference } from './torch.js';
-import { adadeltaReference, adagradInitialState, adagradReference, adamaxReference, nadamReference, radamReference, rmspropReference } from './torch-extra.js';
-import { adaboundReference, lambReference, lionReference, stepStarts } from './contrib.js';
+import { adadeltaReference, adagradInitialState, adagradReference, adamaxReference, adamReference, nadamReference, radamReference, rmspropReference, sgdReference } from './torch.js';
+import { adaboundReference, lambReference, lionReference, stepStarts } from './third-party.js';
 
 /** A param group's options, every one resolved (defaults filled in). */
 export type OracleOptions = Record<string, unknown>;

@@ -1,6 +1,6 @@
 /**
- * Plain TypeScript reference implementations of the update rules, for tests only (not exported
- * from the package index).
+ * Plain TypeScript reference implementations of torch.optim's update rules (SGD, Adam/AdamW,
+ * RMSprop, Adagrad, RAdam, NAdam, Adamax, Adadelta), for tests only (test code: not in dist/).
  *
  * Each rule runs element by element and rounds to float32 (`Math.fround`) after every single
  * operation, in exactly the operation order of the Rust kernels (`crate/src/kernels`), which
@@ -15,6 +15,12 @@
  */
 import type { SGDOptions } from '../../ts/optim/sgd.js';
 import type { AdamOptions } from '../../ts/optim/adam.js';
+import type { RMSpropOptions } from '../../ts/optim/rmsprop.js';
+import type { AdagradOptions } from '../../ts/optim/adagrad.js';
+import type { RAdamOptions } from '../../ts/optim/radam.js';
+import type { NAdamOptions } from '../../ts/optim/nadam.js';
+import type { AdamaxOptions } from '../../ts/optim/adamax.js';
+import type { AdadeltaOptions } from '../../ts/optim/adadelta.js';
 
 const f = Math.fround;
 
@@ -112,6 +118,267 @@ export function adamReference(params: Float32Array[], grads: Array<Float32Array 
       if (vmax) vh = vmax[i] = vmax[i]! >= vi ? vmax[i]! : vi;
       const denom = f(f(f(Math.sqrt(vh)) / bc2Sqrt) + eps);
       p[i] = f(pi + f(f(negStep * mi) / denom));
+    }
+  });
+}
+
+
+/** Per-parameter state of {@link rmspropReference}. */
+export interface RmspropRefState {
+  step: number;
+  squareAvg?: Float32Array;
+  momentumBuffer?: Float32Array;
+  gradAvg?: Float32Array;
+}
+
+/** Per-parameter state of {@link adagradReference}. */
+export interface AdagradRefState {
+  step: number;
+  sum?: Float32Array;
+}
+
+/** Per-parameter state of {@link radamReference}. */
+export interface RadamRefState {
+  step: number;
+  expAvg?: Float32Array;
+  expAvgSq?: Float32Array;
+}
+
+/** Per-parameter state of {@link nadamReference}. */
+export interface NadamRefState {
+  step: number;
+  /** ∏ μᵢ, a float32 number (PyTorch's scalar tensor). */
+  muProduct?: number;
+  expAvg?: Float32Array;
+  expAvgSq?: Float32Array;
+}
+
+/** Per-parameter state of {@link adamaxReference}. */
+export interface AdamaxRefState {
+  step: number;
+  expAvg?: Float32Array;
+  expInf?: Float32Array;
+}
+
+/** Per-parameter state of {@link adadeltaReference}. */
+export interface AdadeltaRefState {
+  step: number;
+  squareAvg?: Float32Array;
+  accDelta?: Float32Array;
+}
+
+/** ATen's lerp(m, g, w) in float32, in the form ATen picks for the weight w (already float32). */
+function lerp(m: number, g: number, w: number, wc: number, small: boolean): number {
+  return small ? f(m + f(w * f(g - m))) : f(g + f(wc * f(m - g)));
+}
+
+/**
+ * One RMSprop step over `params` (in place).
+ *
+ * ```text
+ * g ← −g if maximize;  g ← g + λθ (λ ≠ 0)
+ * v ← v·α + ((1 − α)·g)·g
+ * ḡ ← lerp(ḡ, g, 1 − α);  d ← √(v − ḡ·ḡ) + ε     (centered)      d ← √v + ε  (otherwise)
+ * b ← b·μ + g/d;  θ ← θ + (−γ)·b                  (μ > 0)
+ * θ ← θ + ((−γ)·g)/d                              (μ = 0)
+ * ```
+ */
+export function rmspropReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<RmspropRefState | undefined>, o: Required<RMSpropOptions>): void {
+  const wd = f(o.weightDecay), alpha = f(o.alpha), c = f(1 - o.alpha), cc = f(1 - c), small = Math.abs(c) < 0.5;
+  const eps = f(o.eps), mu = f(o.momentum), negLr = f(-o.lr);
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    const v = (st.squareAvg ??= new Float32Array(p.length));
+    const b = o.momentum > 0 ? (st.momentumBuffer ??= new Float32Array(p.length)) : undefined;
+    const ga = o.centered ? (st.gradAvg ??= new Float32Array(p.length)) : undefined;
+    for (let i = 0; i < p.length; i++) {
+      let gi = o.maximize ? -g[i]! : g[i]!;
+      if (o.weightDecay !== 0) gi = f(gi + f(wd * p[i]!));
+      const vi = (v[i] = f(f(v[i]! * alpha) + f(f(c * gi) * gi)));
+      let d: number;
+      if (ga) {
+        const x = (ga[i] = lerp(ga[i]!, gi, c, cc, small));
+        d = f(Math.sqrt(f(vi - f(x * x))));
+      } else {
+        d = f(Math.sqrt(vi));
+      }
+      d = f(d + eps);
+      if (b) {
+        b[i] = f(f(b[i]! * mu) + f(gi / d));
+        p[i] = f(p[i]! + f(negLr * b[i]!));
+      } else {
+        p[i] = f(p[i]! + f(f(negLr * gi) / d));
+      }
+    }
+  });
+}
+
+/** Adagrad's state as PyTorch creates it in the constructor: step 0 and `sum` filled with τ. */
+export function adagradInitialState(length: number, o: Required<AdagradOptions>): AdagradRefState {
+  return { step: 0, sum: new Float32Array(length).fill(o.initialAccumulatorValue) };
+}
+
+/**
+ * One Adagrad step over `params` (in place).
+ *
+ * ```text
+ * γ̃ ← γ / (1 + (t − 1)·η)                 (f64, then −γ̃ rounded)
+ * g ← −g if maximize;  g ← g + λθ (λ ≠ 0)
+ * s ← s + g·g
+ * θ ← θ + ((−γ̃)·g) / (√s + ε)
+ * ```
+ */
+export function adagradReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<AdagradRefState | undefined>, o: Required<AdagradOptions>): void {
+  const wd = f(o.weightDecay), eps = f(o.eps);
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    const s = (st.sum ??= new Float32Array(p.length).fill(o.initialAccumulatorValue));
+    const negClr = f(-(o.lr / (1 + (st.step - 1) * o.lrDecay)));
+    for (let i = 0; i < p.length; i++) {
+      let gi = o.maximize ? -g[i]! : g[i]!;
+      if (o.weightDecay !== 0) gi = f(gi + f(wd * p[i]!));
+      const si = (s[i] = f(s[i]! + f(gi * gi)));
+      const std = f(f(Math.sqrt(si)) + eps);
+      p[i] = f(p[i]! + f(f(negClr * gi) / std));
+    }
+  });
+}
+
+/**
+ * One RAdam step over `params` (in place).
+ *
+ * ```text
+ * g ← −g if maximize;  g ← g + λθ (coupled, λ ≠ 0)  or  θ ← θ·(1 − γλ) (decoupled)
+ * m ← lerp(m, g, 1 − β1);  v ← v·β2 + ((1 − β2)·g)·g
+ * u ← (m / (1 − β1ᵗ))·γ
+ * θ ← θ − (u·((1/(√v + ε))·√(1 − β2ᵗ)))·r      if ρₜ > 5      (ρₜ, r in f64, r rounded once)
+ * θ ← θ − u                                      otherwise
+ * ```
+ */
+export function radamReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<RadamRefState | undefined>, o: Required<RAdamOptions>): void {
+  const [b1, b2] = o.betas;
+  const w = f(1 - b1), wc = f(1 - w), small = Math.abs(w) < 0.5;
+  const beta2 = f(b2), c2 = f(1 - b2), eps = f(o.eps), wd = f(o.weightDecay), lr = f(o.lr);
+  const coupled = !o.decoupledWeightDecay && o.weightDecay !== 0;
+  const decay = o.decoupledWeightDecay && o.weightDecay !== 0 ? f(1 - o.lr * o.weightDecay) : 1;
+  const rhoInf = 2 / (1 - b2) - 1;
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    const m = (st.expAvg ??= new Float32Array(p.length));
+    const v = (st.expAvgSq ??= new Float32Array(p.length));
+    const t = st.step;
+    const bc1 = f(1 - b1 ** t), bc2 = 1 - b2 ** t;
+    const rhoT = rhoInf - (2 * t * b2 ** t) / (1 - b2 ** t);
+    const rectified = rhoT > 5;
+    const rect = f((((rhoT - 4) * (rhoT - 2) * rhoInf) / ((rhoInf - 4) * (rhoInf - 2) * rhoT)) ** 0.5);
+    const bc2Sqrt = f(bc2 ** 0.5);
+    for (let i = 0; i < p.length; i++) {
+      let gi = o.maximize ? -g[i]! : g[i]!;
+      if (coupled) gi = f(gi + f(wd * p[i]!));
+      const pi = f(p[i]! * decay);
+      const mi = (m[i] = lerp(m[i]!, gi, w, wc, small));
+      const vi = (v[i] = f(f(v[i]! * beta2) + f(f(c2 * gi) * gi)));
+      const u = f(f(mi / bc1) * lr);
+      if (rectified) {
+        const l = f(f(1 / f(f(Math.sqrt(vi)) + eps)) * bc2Sqrt);
+        p[i] = f(pi - f(f(u * l) * rect));
+      } else {
+        p[i] = f(pi - u);
+      }
+    }
+  });
+}
+
+/**
+ * One NAdam step over `params` (in place).
+ *
+ * ```text
+ * μₜ ← β1·(1 − ½·0.96^(tψ));  μₜ₊₁ ← β1·(1 − ½·0.96^((t+1)ψ));  Π ← f32(Π·f32(μₜ))
+ * g ← −g if maximize;  g ← g + λθ (coupled, λ ≠ 0)  or  θ ← θ·(1 − γλ) (decoupled)
+ * m ← lerp(m, g, 1 − β1);  v ← v·β2 + ((1 − β2)·g)·g
+ * d ← √(v / (1 − β2ᵗ)) + ε
+ * θ ← θ + (cg·g)/d;  θ ← θ + (cm·m)/d     cg = −γ(1 − μₜ)/(1 − Π),  cm = −γμₜ₊₁/(1 − Π·μₜ₊₁)
+ * ```
+ */
+export function nadamReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<NadamRefState | undefined>, o: Required<NAdamOptions>): void {
+  const [b1, b2] = o.betas;
+  const w = f(1 - b1), wc = f(1 - w), small = Math.abs(w) < 0.5;
+  const beta2 = f(b2), c2 = f(1 - b2), eps = f(o.eps), wd = f(o.weightDecay);
+  const coupled = !o.decoupledWeightDecay && o.weightDecay !== 0;
+  const decay = o.decoupledWeightDecay && o.weightDecay !== 0 ? f(1 - o.lr * o.weightDecay) : 1;
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    const m = (st.expAvg ??= new Float32Array(p.length));
+    const v = (st.expAvgSq ??= new Float32Array(p.length));
+    const t = st.step;
+    const bc2 = f(1 - b2 ** t);
+    const mu = b1 * (1 - 0.5 * 0.96 ** (t * o.momentumDecay));
+    const muNext = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * o.momentumDecay));
+    const mp = (st.muProduct = f(f(st.muProduct ?? 1) * f(mu)));
+    const cg = f((-o.lr * (1 - mu)) / (1 - mp));
+    const cm = f((-o.lr * muNext) / (1 - mp * muNext));
+    for (let i = 0; i < p.length; i++) {
+      let gi = o.maximize ? -g[i]! : g[i]!;
+      if (coupled) gi = f(gi + f(wd * p[i]!));
+      let pi = f(p[i]! * decay);
+      const mi = (m[i] = lerp(m[i]!, gi, w, wc, small));
+      const vi = (v[i] = f(f(v[i]! * beta2) + f(f(c2 * gi) * gi)));
+      const d = f(f(Math.sqrt(f(vi / bc2))) + eps);
+      pi = f(pi + f(f(cg * gi) / d));
+      p[i] = f(pi + f(f(cm * mi) / d));
+    }
+  });
+}
+
+/**
+ * One Adamax step over `params` (in place).
+ *
+ * ```text
+ * g ← −g if maximize;  g ← g + λθ (λ ≠ 0)
+ * m ← lerp(m, g, 1 − β1)
+ * u ← max(u·β2, |g| + ε)                  (NaN if either side is NaN, as torch.maximum)
+ * θ ← θ + ((−γ/(1 − β1ᵗ))·m) / u
+ * ```
+ */
+export function adamaxReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<AdamaxRefState | undefined>, o: Required<AdamaxOptions>): void {
+  const [b1, b2] = o.betas;
+  const w = f(1 - b1), wc = f(1 - w), small = Math.abs(w) < 0.5;
+  const beta2 = f(b2), eps = f(o.eps), wd = f(o.weightDecay);
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    const m = (st.expAvg ??= new Float32Array(p.length));
+    const u = (st.expInf ??= new Float32Array(p.length));
+    const negClr = f(-(o.lr / (1 - b1 ** st.step)));
+    for (let i = 0; i < p.length; i++) {
+      let gi = o.maximize ? -g[i]! : g[i]!;
+      if (o.weightDecay !== 0) gi = f(gi + f(wd * p[i]!));
+      const mi = (m[i] = lerp(m[i]!, gi, w, wc, small));
+      const x = f(u[i]! * beta2), y = f(Math.abs(gi) + eps);
+      const ui = (u[i] = x > y || Number.isNaN(x) ? x : y);
+      p[i] = f(p[i]! + f(f(negClr * mi) / ui));
+    }
+  });
+}
+
+/**
+ * One Adadelta step over `params` (in place).
+ *
+ * ```text
+ * g ← −g if maximize;  g ← g + λθ (λ ≠ 0)
+ * v ← v·ρ + ((1 − ρ)·g)·g
+ * δ ← (√(a + ε) / √(v + ε))·g
+ * a ← a·ρ + ((1 − ρ)·δ)·δ
+ * θ ← θ + (−γ)·δ
+ * ```
+ */
+export function adadeltaReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<AdadeltaRefState | undefined>, o: Required<AdadeltaOptions>): void {
+  const wd = f(o.weightDecay), rho = f(o.rho), c = f(1 - o.rho), eps = f(o.eps), negLr = f(-o.lr);
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    const v = (st.squareAvg ??= new Float32Array(p.length));
+    const a = (st.accDelta ??= new Float32Array(p.length));
+    for (let i = 0; i < p.length; i++) {
+      let gi = o.maximize ? -g[i]! : g[i]!;
+      if (o.weightDecay !== 0) gi = f(gi + f(wd * p[i]!));
+      const vi = (v[i] = f(f(v[i]! * rho) + f(f(c * gi) * gi)));
+      const std = f(Math.sqrt(f(vi + eps)));
+      const delta = f(f(f(Math.sqrt(f(a[i]! + eps))) / std) * gi);
+      a[i] = f(f(a[i]! * rho) + f(f(c * delta) * delta));
+      p[i] = f(p[i]! + f(negLr * delta));
     }
   });
 }
