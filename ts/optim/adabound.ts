@@ -3,7 +3,7 @@
  * to an SGD learning rate.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { betas, defaultsOf, flag, nonNegative, numberIn, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -49,14 +49,14 @@ export const ADABOUND_DESCRIPTOR: OptimizerDescriptor<AdaBoundGroupOptions> = {
   name: 'AdaBound',
   kernel: 'adabound',
   options: {
-  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
-  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
-  finalLr: { type: 'number', default: 0.1, range: { min: 0 } },
-  gamma: { type: 'number', default: 1e-3, range: { above: 0, below: 1 } },
-  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  amsbound: { type: 'boolean', default: false },
-  baseLr: { type: 'derived', default: null, range: { min: 0 }, from: 'lr' },
+    lr: nonNegative(1e-3),
+    betas: betas(0.9, 0.999),
+    finalLr: nonNegative(0.1),
+    gamma: numberIn(1e-3, { above: 0, below: 1 }),
+    eps: nonNegative(1e-8),
+    weightDecay: nonNegative(0),
+    amsbound: flag(),
+    baseLr: { type: 'derived', default: null, range: { min: 0 }, from: 'lr' },
   },
   slots: ['expAvg', 'expAvgSq', 'maxExpAvgSq'],
   check: (g, n) => {

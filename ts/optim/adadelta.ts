@@ -2,7 +2,7 @@
  * Adadelta: step sizes from running averages of squared gradients and squared updates.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { defaultsOf, flag, nonNegative, numberIn, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -35,13 +35,7 @@ export type AdadeltaGroupOptions = Required<AdadeltaOptions>;
 export const ADADELTA_DESCRIPTOR: OptimizerDescriptor<AdadeltaGroupOptions> = {
   name: 'Adadelta',
   kernel: 'adadelta',
-  options: {
-  lr: { type: 'number', default: 1.0, range: { min: 0 } },
-  rho: { type: 'number', default: 0.9, range: { min: 0, max: 1 } },
-  eps: { type: 'number', default: 1e-6, range: { min: 0 } },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  maximize: { type: 'boolean', default: false },
-  },
+  options: { lr: nonNegative(1.0), rho: numberIn(0.9, { min: 0, max: 1 }), eps: nonNegative(1e-6), weightDecay: nonNegative(0), maximize: flag() },
   slots: ['squareAvg', 'accDelta'],
   reference: { implementation: 'torch.optim.Adadelta', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.Adadelta.html', paper: 'Zeiler, arXiv:1212.5701 (2012)', fixture: 'adadelta.json' },
 };

@@ -2,7 +2,7 @@
  * Adagrad: per-coordinate learning rates from the sum of squared gradients.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { defaultsOf, flag, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -37,14 +37,7 @@ export type AdagradGroupOptions = Required<AdagradOptions>;
 export const ADAGRAD_DESCRIPTOR: OptimizerDescriptor<AdagradGroupOptions> = {
   name: 'Adagrad',
   kernel: 'adagrad',
-  options: {
-  lr: { type: 'number', default: 1e-2, range: { min: 0 } },
-  lrDecay: { type: 'number', default: 0, range: { min: 0 } },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  initialAccumulatorValue: { type: 'number', default: 0, range: { min: 0 } },
-  eps: { type: 'number', default: 1e-10, range: { min: 0 } },
-  maximize: { type: 'boolean', default: false },
-  },
+  options: { lr: nonNegative(1e-2), lrDecay: nonNegative(0), weightDecay: nonNegative(0), initialAccumulatorValue: nonNegative(0), eps: nonNegative(1e-10), maximize: flag() },
   slots: ['sum'],
   // PyTorch creates `sum` in the constructor, filled with initialAccumulatorValue.
   eagerState: (g) => ({ sum: g.initialAccumulatorValue }),

@@ -2,7 +2,7 @@
  * Adam and AdamW: one fused kernel, coupled or decoupled weight decay.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { betas, defaultsOf, flag, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -34,12 +34,12 @@ export interface AdamOptions {
 export type AdamGroupOptions = Required<AdamOptions>;
 
 const ADAM_OPTIONS: OptimizerDescriptor<AdamGroupOptions>['options'] = {
-  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
-  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
-  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  amsgrad: { type: 'boolean', default: false },
-  maximize: { type: 'boolean', default: false },
+  lr: nonNegative(1e-3),
+  betas: betas(0.9, 0.999),
+  eps: nonNegative(1e-8),
+  weightDecay: nonNegative(0),
+  amsgrad: flag(),
+  maximize: flag(),
 };
 
 /** Adam: the `adam` kernel with coupled weight decay. */
@@ -56,7 +56,7 @@ export const ADAM_DESCRIPTOR: OptimizerDescriptor<AdamGroupOptions> = {
 export const ADAMW_DESCRIPTOR: OptimizerDescriptor<AdamGroupOptions> = {
   ...ADAM_DESCRIPTOR,
   name: 'AdamW',
-  options: { ...ADAM_OPTIONS, weightDecay: { type: 'number', default: 1e-2, range: { min: 0 } } },
+  options: { ...ADAM_OPTIONS, weightDecay: nonNegative(1e-2) },
   fixed: { decoupled: 1 },
   reference: { implementation: 'torch.optim.AdamW', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.AdamW.html', paper: 'Loshchilov and Hutter, ICLR 2019', fixture: 'adamw.json' },
 };

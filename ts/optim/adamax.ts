@@ -2,7 +2,7 @@
  * Adamax: Adam with the infinity norm.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { betas, defaultsOf, flag, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -35,13 +35,7 @@ export type AdamaxGroupOptions = Required<AdamaxOptions>;
 export const ADAMAX_DESCRIPTOR: OptimizerDescriptor<AdamaxGroupOptions> = {
   name: 'Adamax',
   kernel: 'adamax',
-  options: {
-  lr: { type: 'number', default: 2e-3, range: { min: 0 } },
-  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
-  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  maximize: { type: 'boolean', default: false },
-  },
+  options: { lr: nonNegative(2e-3), betas: betas(0.9, 0.999), eps: nonNegative(1e-8), weightDecay: nonNegative(0), maximize: flag() },
   slots: ['expAvg', 'expInf'],
   reference: { implementation: 'torch.optim.Adamax', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.Adamax.html', paper: 'Kingma and Ba, ICLR 2015, section 7.1', fixture: 'adamax.json' },
 };

@@ -133,6 +133,38 @@ export interface OptimizerDescriptor<O extends object = object> {
 }
 
 /**
+ * A number ≥ 0, the range of most options (`lr`, `eps`, `weightDecay`, ...).
+ * @internal
+ */
+export function nonNegative(dflt: number): NumberOption {
+  return { type: 'number', default: dflt, range: { min: 0 } };
+}
+
+/**
+ * A number within `range`.
+ * @internal
+ */
+export function numberIn(dflt: number, range: NumberRule): NumberOption {
+  return { type: 'number', default: dflt, range };
+}
+
+/**
+ * A flag, false unless said otherwise; `native` names it when the kernel's name differs.
+ * @internal
+ */
+export function flag(dflt = false, native?: string): BooleanOption {
+  return native === undefined ? { type: 'boolean', default: dflt } : { type: 'boolean', default: dflt, native };
+}
+
+/**
+ * `betas`: a pair crossing as `beta1`, `beta2`, each in [0, 1) unless `range` says otherwise.
+ * @internal
+ */
+export function betas(beta1: number, beta2: number, range: NumberRule = { min: 0, below: 1 }): PairOption {
+  return { type: 'pair', default: [beta1, beta2], range, native: ['beta1', 'beta2'] };
+}
+
+/**
  * The defaults of a descriptor, as the frozen `*_DEFAULTS` constants export them.
  * @group Optimizers
  * @category Registry and descriptors

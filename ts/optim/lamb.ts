@@ -3,7 +3,7 @@
  * batches.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { betas, defaultsOf, flag, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -40,15 +40,7 @@ export type LAMBGroupOptions = Required<LAMBOptions>;
 export const LAMB_DESCRIPTOR: OptimizerDescriptor<LAMBGroupOptions> = {
   name: 'LAMB',
   kernel: 'lamb',
-  options: {
-  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
-  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
-  eps: { type: 'number', default: 1e-6, range: { min: 0 } },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  clampValue: { type: 'number', default: 10, range: { min: 0 } },
-  debias: { type: 'boolean', default: false },
-  adam: { type: 'boolean', default: false },
-  },
+  options: { lr: nonNegative(1e-3), betas: betas(0.9, 0.999), eps: nonNegative(1e-6), weightDecay: nonNegative(0), clampValue: nonNegative(10), debias: flag(), adam: flag() },
   slots: ['expAvg', 'expAvgSq'],
   reference: { implementation: 'torch-optimizer Lamb', url: 'https://github.com/jettify/pytorch-optimizer/blob/master/torch_optimizer/lamb.py', paper: 'You et al., ICLR 2020', fixture: 'lamb.json' },
 };

@@ -2,7 +2,7 @@
  * Lion: the sign of a momentum interpolation, with decoupled weight decay.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { betas, defaultsOf, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -31,11 +31,7 @@ export type LionGroupOptions = Required<LionOptions>;
 export const LION_DESCRIPTOR: OptimizerDescriptor<LionGroupOptions> = {
   name: 'Lion',
   kernel: 'lion',
-  options: {
-  lr: { type: 'number', default: 1e-4, range: { min: 0 } },
-  betas: { type: 'pair', default: [0.9, 0.99], range: { min: 0, max: 1 }, native: ['beta1', 'beta2'] },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  },
+  options: { lr: nonNegative(1e-4), betas: betas(0.9, 0.99, { min: 0, max: 1 }), weightDecay: nonNegative(0) },
   slots: ['expAvg'],
   reference: { implementation: 'lion-pytorch Lion', url: 'https://github.com/lucidrains/lion-pytorch', paper: 'Chen et al., NeurIPS 2023', fixture: 'lion.json' },
 };

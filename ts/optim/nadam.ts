@@ -2,7 +2,7 @@
  * NAdam: Adam with Nesterov momentum and a momentum schedule.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { betas, defaultsOf, flag, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -40,13 +40,13 @@ export const NADAM_DESCRIPTOR: OptimizerDescriptor<NAdamGroupOptions> = {
   name: 'NAdam',
   kernel: 'nadam',
   options: {
-  lr: { type: 'number', default: 2e-3, range: { min: 0 } },
-  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
-  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  momentumDecay: { type: 'number', default: 4e-3, range: { min: 0 } },
-  decoupledWeightDecay: { type: 'boolean', default: false, native: 'decoupled' },
-  maximize: { type: 'boolean', default: false },
+    lr: nonNegative(2e-3),
+    betas: betas(0.9, 0.999),
+    eps: nonNegative(1e-8),
+    weightDecay: nonNegative(0),
+    momentumDecay: nonNegative(4e-3),
+    decoupledWeightDecay: flag(false, 'decoupled'),
+    maximize: flag(),
   },
   slots: ['expAvg', 'expAvgSq'],
   scalarState: 'muProduct',

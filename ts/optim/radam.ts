@@ -2,7 +2,7 @@
  * RAdam: Adam with the variance of the adaptive learning rate rectified.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { betas, defaultsOf, flag, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -37,14 +37,7 @@ export type RAdamGroupOptions = Required<RAdamOptions>;
 export const RADAM_DESCRIPTOR: OptimizerDescriptor<RAdamGroupOptions> = {
   name: 'RAdam',
   kernel: 'radam',
-  options: {
-  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
-  betas: { type: 'pair', default: [0.9, 0.999], range: { min: 0, below: 1 }, native: ['beta1', 'beta2'] },
-  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  decoupledWeightDecay: { type: 'boolean', default: false, native: 'decoupled' },
-  maximize: { type: 'boolean', default: false },
-  },
+  options: { lr: nonNegative(1e-3), betas: betas(0.9, 0.999), eps: nonNegative(1e-8), weightDecay: nonNegative(0), decoupledWeightDecay: flag(false, 'decoupled'), maximize: flag() },
   slots: ['expAvg', 'expAvgSq'],
   reference: { implementation: 'torch.optim.RAdam', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.RAdam.html', paper: 'Liu et al., ICLR 2020', fixture: 'radam.json' },
 };

@@ -2,7 +2,7 @@
  * RMSprop: plain or centered, with momentum and coupled weight decay.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { defaultsOf, flag, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -39,15 +39,7 @@ export type RMSpropGroupOptions = Required<RMSpropOptions>;
 export const RMSPROP_DESCRIPTOR: OptimizerDescriptor<RMSpropGroupOptions> = {
   name: 'RMSprop',
   kernel: 'rmsprop',
-  options: {
-  lr: { type: 'number', default: 1e-2, range: { min: 0 } },
-  alpha: { type: 'number', default: 0.99, range: { min: 0 } },
-  eps: { type: 'number', default: 1e-8, range: { min: 0 } },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  momentum: { type: 'number', default: 0, range: { min: 0 } },
-  centered: { type: 'boolean', default: false },
-  maximize: { type: 'boolean', default: false },
-  },
+  options: { lr: nonNegative(1e-2), alpha: nonNegative(0.99), eps: nonNegative(1e-8), weightDecay: nonNegative(0), momentum: nonNegative(0), centered: flag(), maximize: flag() },
   slots: ['squareAvg', 'momentumBuffer', 'gradAvg'],
   reference: { implementation: 'torch.optim.RMSprop', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.RMSprop.html', paper: 'Hinton, lecture 6e (2012)', fixture: 'rmsprop.json' },
 };

@@ -2,7 +2,7 @@
  * Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay.
  * @module
  */
-import { defaultsOf, type OptimizerDescriptor } from './descriptor.js';
+import { defaultsOf, flag, nonNegative, numberIn, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
 
@@ -30,14 +30,7 @@ export interface SGDOptions {
 export const SGD_DESCRIPTOR: OptimizerDescriptor<Required<SGDOptions>> = {
   name: 'SGD',
   kernel: 'sgd',
-  options: {
-  lr: { type: 'number', default: 1e-3, range: { min: 0 } },
-  momentum: { type: 'number', default: 0, range: { min: 0 } },
-  dampening: { type: 'number', default: 0, range: {} },
-  weightDecay: { type: 'number', default: 0, range: { min: 0 } },
-  nesterov: { type: 'boolean', default: false },
-  maximize: { type: 'boolean', default: false },
-  },
+  options: { lr: nonNegative(1e-3), momentum: nonNegative(0), dampening: numberIn(0, {}), weightDecay: nonNegative(0), nesterov: flag(), maximize: flag() },
   slots: ['momentumBuffer'],
   check: (g, n) => {
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
