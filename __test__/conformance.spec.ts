@@ -27,6 +27,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as lib from '../ts/index.js';
 import { getDetectedSimdLevel, getTotalNorm, GradNormMonitor, Optimizer, OPTIMIZERS, Parameter, type SimdLevel } from '../ts/index.js';
+import { kernelSignature } from '../ts/native.js';
+import { packingPlan } from '../ts/optim/descriptor.js';
 import { chunkedSumSquares, stepStarts } from './oracles/third-party.js';
 import type { OracleOptions } from './oracles/index.js';
 import {
@@ -237,6 +239,23 @@ function oracleDoc(name: string): { lrZero?: { noop: boolean } } {
 }
 
 // ------------------------------------------------------------------------------------- per optimizer
+
+test("every descriptor fills exactly its kernel's declared hyperparameters and names its slots and scalar state; a descriptor that disagrees is refused", (t) => {
+  for (const [name, { descriptor }] of Object.entries(OPTIMIZERS)) {
+    const sig = kernelSignature(descriptor.kernel);
+    t.is(packingPlan(descriptor).length, sig.hyper.length, name);
+    t.deepEqual([...descriptor.slots], sig.slots.map((s) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())), name);
+  }
+  const adam = OPTIMIZERS.adam!.descriptor;
+  const broken = [
+    { ...adam, options: { ...adam.options, amsgrad: undefined } as never },
+    { ...adam, options: { ...adam.options, momentum: { type: 'number', default: 0, range: {} } } as never },
+    { ...adam, fixed: {} },
+    { ...adam, slots: ['expAvg', 'expAvgSq'] },
+    { ...adam, scalarState: 'muProduct' },
+  ];
+  for (const d of broken) t.throws(() => packingPlan(JSON.parse(JSON.stringify(d)) as typeof adam), { message: /descriptor and the adam kernel disagree/ });
+});
 
 for (const name of NAMES) {
   const { descriptor } = registered(name);
