@@ -84,21 +84,18 @@ export interface KernelSignature {
   readonly extra: string | null;
 }
 
-const signatures = new Map<string, KernelSignature>();
+let signatures: ReadonlyMap<string, KernelSignature> | undefined;
 
 /**
- * The native declaration of a kernel (read once per kernel). The kernels' names are the native
- * side's (`kernels!` in crate/src/bindings); an unknown name is an error from the binding.
+ * The native declaration of a kernel: its `rule_signature!` in crate/src/kernels, as the binding
+ * reports it (`kernelSignatures()`, read once). The kernels' names are the native side's
+ * (`kernels!` in crate/src/bindings).
+ * @throws Error for a kernel the binding does not have (a bug in a descriptor).
  */
 export function kernelSignature(kind: string): KernelSignature {
-  let sig = signatures.get(kind);
-  if (!sig) {
-    const probe = new binding.NativeOptimizer(kind);
-    const extra = probe.extraName();
-    sig = Object.freeze({ hyper: Object.freeze(probe.hyperNames()), slots: Object.freeze(probe.slotNames()), extra: typeof extra === 'string' ? extra : null });
-    probe.dispose();
-    signatures.set(kind, sig);
-  }
+  signatures ??= new Map(binding.kernelSignatures().map((k) => [k.name, Object.freeze({ hyper: Object.freeze([...k.hyper]), slots: Object.freeze([...k.slots]), extra: k.extra ?? null })]));
+  const sig = signatures.get(kind);
+  if (!sig) throw new Error(`ferroptim internal error (please report): no native kernel ${JSON.stringify(kind)} (the binding has ${[...signatures.keys()].join(', ')})`);
   return sig;
 }
 

@@ -5,7 +5,12 @@
 //! of one tensor or the end of one and the start of the next. The boundaries depend only on the
 //! lengths, never on the thread count, so per-chunk partial sums combine to the same bits whether
 //! one thread or many ran them.
+//!
+//! Within a piece, [`elementwise`] runs a kernel's per-element math ([`Elementwise`]) over the
+//! piece's parameter, gradient and state slices at the active SIMD level.
 
+use crate::engine::{TensorPtrs, MAX_SLOTS};
+use crate::simd::{self, Simd, SqLanes, LANES};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -140,6 +145,159 @@ where
 /// (see [`crate::simd::sum_squares`]).
 pub fn sum_squares_simd(x: &[f32]) -> f64 {
     crate::simd::sum_squares(x)
+}
+
+/// A kernel's math, one element at a time, for [`elementwise`]: the kernel file holds this and
+/// its per-tensor scalars, and the driver does the rest (slicing, length checks, prefetching,
+/// the SIMD level, Σg² lanes). A body is a type generic over the kernel's flags and modes (`const`
+/// parameters, chosen per piece by `elementwise!`), so each combination is compiled with its
+/// branches decided outside the loop. `N` is the number of the rule's state slots the body sees, in the
+/// order of its [`Signature::SLOTS`](crate::engine::Signature::SLOTS).
+pub trait Elementwise<const N: usize> {
+    type Scalars: Sync;
+    /// The slots this body reads and writes; the others may be absent and are never touched.
+    const USES: [bool; N];
+    /// Updates one element: θ (`p`) and the slots (`st`; a scratch value for a slot not in `USES`)
+    /// in place, from the gradient `g`. `FMA` is true at the levels with fused multiply-add; a body
+    /// whose reference rounds like an FMA uses `f32::mul_add` there and [`simd::fma_f32_soft`]
+    /// otherwise (plain arithmetic is never contracted, so the other bodies ignore it).
+    fn elem<const FMA: bool>(s: &Self::Scalars, p: &mut f32, g: f32, st: [&mut f32; N]);
+    /// `Some(y)` when this piece takes [`Elementwise::block`] instead of `elem`, at the levels with
+    /// FMA and when no Σg² is gathered (see [`simd::each_block`]); `y` is passed to every block
+    /// (Adam's and NAdam's reciprocal for [`simd::div_by_scalar`]).
+    #[inline(always)]
+    fn by_blocks(_s: &Self::Scalars) -> Option<f32> {
+        None
+    }
+    /// Updates one block ([`Block`]), for kernels that take a decision per block
+    /// ([`simd::div_by_scalar`]). Called only from the FMA levels.
+    #[inline(always)]
+    fn block(b: Block<'_, Self::Scalars, N>) {
+        let Block { s, p, g, mut st, .. } = b;
+        for j in 0..p.len() {
+            let mut unused = [0.0f32; N];
+            // SAFETY: j < p.len(), the length of every used slot.
+            let x = std::array::from_fn(|k| unsafe {
+                if Self::USES[k] {
+                    &mut *st[k].as_mut_ptr().add(j)
+                } else {
+                    &mut *unused.as_mut_ptr().add(k)
+                }
+            });
+            Self::elem::<true>(s, &mut p[j], g[j], x);
+        }
+    }
+}
+
+/// One block of at most [`LANES`] elements for [`Elementwise::block`]: every slice has the
+/// block's length (a slot not in `USES` is empty), and `y` is what `by_blocks` returned. (One
+/// struct rather than separate arguments: from a scalars reference passed as an argument, LLVM
+/// loaded the scalars into registers at the start of each block and broadcast them from there,
+/// which measured slower on Adam than the broadcasts from memory it emits this way.)
+pub struct Block<'a, S, const N: usize> {
+    pub s: &'a S,
+    pub y: f32,
+    pub p: &'a mut [f32],
+    pub g: &'a [f32],
+    pub st: [&'a mut [f32]; N],
+}
+
+/// Runs the element body `E` over elements `[a, b)` of tensor `t` at the active SIMD level,
+/// adding the gradient's squares to `sq` when given: a one-pass kernel's
+/// [`Rule::apply`](crate::engine::Rule::apply). Kernels call it through `elementwise!` (see
+/// [`crate::kernels`]), which picks `E`'s flags.
+///
+/// # Safety
+/// As [`Rule::apply`](crate::engine::Rule::apply): `a <= b <= t.len`, every slot in `E::USES`
+/// is allocated, and the range is not touched by anyone else during the call.
+#[inline(always)]
+pub unsafe fn elementwise<E: Elementwise<N>, const N: usize>(s: &E::Scalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
+    let st = std::array::from_fn(|k| if E::USES[k] { t.slot(k, a, b) } else { &mut [][..] });
+    simd::dispatch(Body::<E, N> { p: t.param(a, b), g: t.grad(a, b), st, s, sq });
+}
+
+/// One piece's buffers for [`elementwise`].
+struct Body<'a, E: Elementwise<N>, const N: usize> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    st: [&'a mut [f32]; N],
+    s: &'a E::Scalars,
+    sq: Option<&'a mut SqLanes>,
+}
+
+/// Parameter, gradient and state slots: the streams a body reads.
+type Streams = simd::Ahead<{ 2 + MAX_SLOTS }>;
+const _: () = assert!(MAX_SLOTS == 4, "`Body::streams` lists the slots");
+
+impl<E: Elementwise<N>, const N: usize> Body<'_, E, N> {
+    /// Checks that every used buffer has the piece's length, and returns it and the streams to
+    /// prefetch.
+    #[inline(always)]
+    fn streams(&self) -> (usize, Streams) {
+        let n = self.p.len();
+        assert_eq!(self.g.len(), n, "gradient length");
+        for k in 0..N {
+            assert!(!E::USES[k] || self.st[k].len() == n, "state length");
+        }
+        // Listed one by one, so that a slot the body does not use is a constant the prefetch
+        // loop drops (through an array built in a loop, LLVM kept a test per stream and block).
+        let slot = |k: usize| if k < N && E::USES[k] { &*self.st[k] } else { &[][..] };
+        (n, simd::Ahead::of([&*self.p, self.g, slot(0), slot(1), slot(2), slot(3)]))
+    }
+
+    #[inline(always)]
+    fn each<const FMA: bool>(self) {
+        let (n, ahead) = self.streams();
+        let (p, g, mut st, s) = (self.p, self.g, self.st, self.s);
+        // SAFETY: `each` passes i < n; p, g and every slot in USES have length n (`streams`).
+        simd::each(n, g, self.sq, ahead, |i| unsafe {
+            // References into the slots, not a copy of their values: with copies, Adam's loop
+            // that also gathers Σg² measured slower at the AVX-512 level.
+            let mut unused = [0.0f32; N];
+            let x = std::array::from_fn(|k| if E::USES[k] { &mut *st[k].as_mut_ptr().add(i) } else { &mut *unused.as_mut_ptr().add(k) });
+            E::elem::<FMA>(s, p.get_unchecked_mut(i), *g.get_unchecked(i), x);
+        });
+    }
+}
+
+impl<E: Elementwise<N>, const N: usize> Simd for Body<'_, E, N> {
+    #[inline(always)]
+    fn run(self) {
+        self.each::<false>()
+    }
+
+    #[inline(always)]
+    fn run_fma(self) {
+        let (Some(y), None) = (E::by_blocks(self.s), &self.sq) else {
+            return self.each::<true>();
+        };
+        let (n, ahead) = self.streams();
+        simd::each_block(n, ahead, &mut Blocks { b: self, y });
+    }
+}
+
+/// [`Body`] a block at a time ([`Elementwise::block`]).
+struct Blocks<'a, E: Elementwise<N>, const N: usize> {
+    b: Body<'a, E, N>,
+    y: f32,
+}
+
+impl<E: Elementwise<N>, const N: usize> simd::Blocks for Blocks<'_, E, N> {
+    #[inline(always)]
+    fn block(&mut self, i: usize, len: usize) {
+        let b = &mut self.b;
+        // SAFETY: `each_block` passes i + len <= n, the length of p and of every slot in USES
+        // (`streams`); the block's slices are disjoint and live only for this call.
+        let st = std::array::from_fn(|k| {
+            if E::USES[k] {
+                unsafe { std::slice::from_raw_parts_mut(b.st[k].as_mut_ptr().add(i), len) }
+            } else {
+                &mut [][..]
+            }
+        });
+        debug_assert!(len <= LANES);
+        E::block(Block { s: b.s, y: self.y, p: &mut b.p[i..i + len], g: &b.g[i..i + len], st });
+    }
 }
 
 #[cfg(test)]

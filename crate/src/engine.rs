@@ -53,35 +53,52 @@ impl TensorPtrs {
     }
 }
 
-/// One optimizer's update rule, as the engine sees it.
-pub trait Rule: Sync {
+/// A rule's hyperparameters: one group's packed values, parsed once per step.
+pub trait Hyper: Copy + Send + Sync {
+    /// Names, in the order the caller packs them.
+    const NAMES: &'static [&'static str];
+    /// Reads one group's values; `h.len()` is `NAMES.len()`.
+    fn parse(h: &[f64]) -> Self;
+}
+
+/// What a rule declares about itself: its hyperparameters, state slots and scalar state.
+/// Each kernel writes it with one `rule_signature!` (see [`crate::kernels`]), from which the
+/// bindings also report it (`kernelSignatures()`) for the TypeScript descriptors to be checked
+/// against.
+pub trait Signature {
+    type Hyper: Hyper;
+    /// Hyperparameters per group, in the order the caller packs them.
+    const HYPER: &'static [&'static str] = <Self::Hyper as Hyper>::NAMES;
     /// State buffer names, PyTorch's spelling (`exp_avg`, `momentum_buffer`).
     const SLOTS: &'static [&'static str];
-    /// Hyperparameters per group, in the order the caller packs them.
-    const HYPER: &'static [&'static str];
-    type Scalars: Copy + Send + Sync;
-    /// Bitmask of the slots a parameter of a group with these hyperparameters needs.
-    fn slots_needed(h: &[f64]) -> u32;
-    /// Value a newly allocated slot is filled with.
-    fn slot_init(_h: &[f64], _slot: usize) -> f32 {
-        0.0
-    }
-    /// Scalars of one tensor for this step. `step` is the parameter's counter after the
-    /// increment (1 on its first step); `fresh` has the bits of the slots allocated this step.
-    fn scalars(h: &[f64], step: f64, fresh: u32) -> Self::Scalars;
     /// Name of a per-parameter scalar state besides `step`, PyTorch's spelling (NAdam's
     /// `mu_product`), if the rule has one.
     const EXTRA: Option<&'static str> = None;
     /// Value of that scalar state when a parameter's state is created.
     const EXTRA_INIT: f64 = 0.0;
-    /// What the engine calls: [`Rule::scalars`], for rules with [`Rule::EXTRA`] also reading and
-    /// advancing the parameter's scalar state.
-    fn scalars_extra(h: &[f64], step: f64, fresh: u32, _extra: &mut f64) -> Self::Scalars {
+}
+
+/// One optimizer's update rule, as the engine sees it.
+pub trait Rule: Signature + Sync {
+    type Scalars: Copy + Send + Sync;
+    /// Bitmask of the slots a parameter of a group with these hyperparameters needs.
+    fn slots_needed(h: &Self::Hyper) -> u32;
+    /// Value a newly allocated slot is filled with.
+    fn slot_init(_h: &Self::Hyper, _slot: usize) -> f32 {
+        0.0
+    }
+    /// Scalars of one tensor for this step. `step` is the parameter's counter after the
+    /// increment (1 on its first step); `fresh` has the bits of the slots allocated this step.
+    fn scalars(h: &Self::Hyper, step: f64, fresh: u32) -> Self::Scalars;
+    /// What the engine calls: [`Rule::scalars`], for rules with [`Signature::EXTRA`] also reading
+    /// and advancing the parameter's scalar state.
+    fn scalars_extra(h: &Self::Hyper, step: f64, fresh: u32, _extra: &mut f64) -> Self::Scalars {
         Self::scalars(h, step, fresh)
     }
     /// Updates elements `[a, b)` of tensor `t`. When `sq` is given, also adds the squares of the
-    /// range's gradient to it, in the lanes of [`crate::simd::sum_squares_into`] (kernels run
-    /// their element loop through [`crate::simd::each`], which does both in one pass).
+    /// range's gradient to it, in the lanes of [`crate::simd::sum_squares_into`]. One-pass kernels
+    /// hand this to [`crate::driver::elementwise`] with their element body, whose loop
+    /// ([`crate::simd::each`]) does both in one pass.
     ///
     /// # Safety
     /// `a <= b <= t.len`, every slot in `slots_needed` is allocated, and the range is not touched
@@ -122,7 +139,7 @@ pub struct ParamState {
     /// Steps applied to this parameter (PyTorch's per-parameter `state['step']`).
     pub step: f64,
     pub slots: [Option<Vec<f32>>; MAX_SLOTS],
-    /// The rule's scalar state ([`Rule::EXTRA`]); [`Rule::EXTRA_INIT`] until the first step.
+    /// The rule's scalar state ([`Signature::EXTRA`]); [`Signature::EXTRA_INIT`] until the first step.
     pub extra: f64,
 }
 
@@ -161,6 +178,8 @@ pub struct Engine<R: Rule> {
     pub states: Vec<ParamState>,
     // Scratch reused by every step, so a step in steady state allocates nothing.
     tensors: Vec<TensorPtrs>,
+    /// The step's groups, parsed.
+    hypers: Vec<R::Hyper>,
     scalars: Vec<R::Scalars>,
     offsets: Vec<usize>,
     spans: Vec<(usize, usize, usize)>,
@@ -207,6 +226,7 @@ impl<R: Rule> Engine<R> {
         Engine {
             states: Vec::new(),
             tensors: Vec::new(),
+            hypers: Vec::new(),
             scalars: Vec::new(),
             offsets: Vec::new(),
             spans: Vec::new(),
@@ -229,6 +249,12 @@ impl<R: Rule> Engine<R> {
         self.states.extend(lens.iter().map(|&len| ParamState { len, extra: R::EXTRA_INIT, ..Default::default() }));
         self.seen.resize(self.states.len(), 0);
         first
+    }
+
+    /// Parses every whole group of `hyper` into `self.hypers`.
+    fn parse_groups(&mut self, hyper: &[f64]) {
+        self.hypers.clear();
+        self.hypers.extend(hyper.chunks_exact(R::HYPER.len()).map(R::Hyper::parse));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -268,6 +294,7 @@ impl<R: Rule> Engine<R> {
         if let Some((i, x)) = hyper.iter().enumerate().find(|(_, x)| !x.is_finite()) {
             return Err(Error::Range(format!("expected {} of group {} to be finite, received {x}", R::HYPER[i % k], i / k)));
         }
+        self.parse_groups(hyper);
         self.stamp += 1;
         self.spans.clear();
         for (i, &id) in ids.iter().enumerate() {
@@ -282,7 +309,7 @@ impl<R: Rule> Engine<R> {
             if group_of[i] as usize >= groups {
                 return Err(Error::Range(format!("expected a group index below {groups}, received {}", group_of[i])));
             }
-            let need = R::slots_needed(&hyper[group_of[i] as usize * k..][..k]);
+            let need = R::slots_needed(&self.hypers[group_of[i] as usize]);
             let mine = &slots[i * ns..][..ns];
             for (s, b) in mine.iter().enumerate() {
                 if b.is_none() && (need | fresh[i]) & (1 << s) != 0 {
@@ -326,7 +353,7 @@ impl<R: Rule> Engine<R> {
     }
 
     /// Applies one step to the parameters `ids`, whose buffers are `params[i]` and `grads[i]` and
-    /// whose hyperparameters are group `group_of[i]` of `hyper` (packed as [`Rule::HYPER`]). The
+    /// whose hyperparameters are group `group_of[i]` of `hyper` (packed as [`Signature::HYPER`]). The
     /// state buffers are the engine's own ([`ParamState::slots`]), allocated here when first needed
     /// and released again if the step fails or is skipped.
     ///
@@ -342,19 +369,20 @@ impl<R: Rule> Engine<R> {
         group_of: &[u32],
         flags: StepFlags,
     ) -> Result<StepReport, Error> {
-        let (k, ns) = (R::HYPER.len(), R::SLOTS.len());
+        let ns = R::SLOTS.len();
         let mut slots = Vec::with_capacity(ids.len() * ns);
         let mut fresh = vec![0u32; ids.len()];
-        let groups = hyper.len().checked_div(k).unwrap_or(0);
+        self.parse_groups(hyper);
         for (i, &id) in ids.iter().enumerate() {
             let (Some(st), Some(&g)) = (self.states.get_mut(id as usize), group_of.get(i)) else {
                 slots.resize(slots.len() + ns, None);
                 continue;
             };
-            let need = if (g as usize) < groups { R::slots_needed(&hyper[g as usize * k..][..k]) } else { 0 };
+            let h = self.hypers.get(g as usize);
+            let need = h.map_or(0, R::slots_needed);
             for (s, slot) in st.slots[..ns].iter_mut().enumerate() {
-                if need & (1 << s) != 0 && slot.is_none() {
-                    *slot = Some(vec![R::slot_init(&hyper[g as usize * k..][..k], s); st.len]);
+                if let Some(h) = h.filter(|_| need & (1 << s) != 0 && slot.is_none()) {
+                    *slot = Some(vec![R::slot_init(h, s); st.len]);
                     fresh[i] |= 1 << s;
                 }
                 slots.push(slot.as_mut().map(|v| Buf { ptr: v.as_mut_ptr(), len: v.len() }));
@@ -372,7 +400,7 @@ impl<R: Rule> Engine<R> {
     }
 
     /// [`Engine::step`] with state buffers the caller owns: `slots[i * n + s]` is slot `s` of
-    /// parameter `ids[i]` (n = [`Rule::SLOTS`]`.len()`), `None` when the parameter does not have
+    /// parameter `ids[i]` (n = [`Signature::SLOTS`]`.len()`), `None` when the parameter does not have
     /// it. Every slot the group's hyperparameters need ([`Rule::slots_needed`]) must be given;
     /// `fresh[i]` has the bits of the slots the caller has just created (filled with
     /// [`Rule::slot_init`]) for this step. The engine keeps no pointer after the call.
@@ -392,7 +420,6 @@ impl<R: Rule> Engine<R> {
         flags: StepFlags,
     ) -> Result<StepReport, Error> {
         self.check(ids, params, grads, slots, fresh, hyper, group_of)?;
-        let k = R::HYPER.len();
         self.tensors.clear();
         self.offsets.clear();
         self.offsets.push(0);
@@ -423,7 +450,7 @@ impl<R: Rule> Engine<R> {
         // are the costly part), unless the rule carries per-parameter scalar state.
         let mut last_key: Option<(u32, f64, u32)> = None;
         for (i, &id) in ids.iter().enumerate() {
-            let h = &hyper[group_of[i] as usize * k..][..k];
+            let h = &self.hypers[group_of[i] as usize];
             let st = &mut self.states[id as usize];
             let ns = R::SLOTS.len();
             for (s, b) in slots[i * ns..][..ns].iter().enumerate() {
@@ -487,14 +514,14 @@ impl<R: Rule> Engine<R> {
         &self.grad_sums
     }
 
-    /// Replaces a parameter's state. `slots` must have at most [`Rule::SLOTS`] entries, each of the
+    /// Replaces a parameter's state. `slots` must have at most [`Signature::SLOTS`] entries, each of the
     /// parameter's length or absent.
     pub fn set_state(&mut self, id: usize, step: f64, slots: Vec<Option<Vec<f32>>>) -> Result<(), Error> {
         self.set_state_extra(id, step, slots, None)
     }
 
-    /// [`Engine::set_state`] that also sets the rule's scalar state ([`Rule::EXTRA`]); `None`
-    /// resets it to [`Rule::EXTRA_INIT`].
+    /// [`Engine::set_state`] that also sets the rule's scalar state ([`Signature::EXTRA`]); `None`
+    /// resets it to [`Signature::EXTRA_INIT`].
     pub fn set_state_extra(&mut self, id: usize, step: f64, slots: Vec<Option<Vec<f32>>>, extra: Option<f64>) -> Result<(), Error> {
         let Some(st) = self.states.get(id) else {
             return Err(Error::Range(format!("expected a parameter id below {}, received {id}", self.states.len())));

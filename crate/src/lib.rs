@@ -1,5 +1,17 @@
 //! ferroptim's native core: fused, multithreaded, SIMD optimizer steps.
 //!
+//! # Kernels
+//! Each optimizer is one file in [`kernels`], holding its math and its tests. It declares itself
+//! once, with `rule_signature!`: its hyperparameters in the order the caller packs them (parsed
+//! into a typed struct once per group and step), its state slots and any scalar state besides
+//! `step` ([`engine::Signature`]). Nothing else lists those names: the engine's checks and error
+//! messages read them, and the bindings report them (`kernelSignatures()`) so that the TypeScript
+//! descriptors are checked against them. The file then gives the per-tensor scalars
+//! ([`engine::Rule::scalars`]) and the per-element update ([`driver::Elementwise`]); the shared
+//! driver ([`driver`]) does the rest: chunking and threads, slicing each piece's buffers, length
+//! checks, prefetching, the SIMD level, the Σg² lanes, and picking the body compiled for the
+//! step's flags.
+//!
 //! # Buffer conventions
 //! Parameters and gradients are the caller's `Float32Array`s, borrowed for the length of one
 //! synchronous call and never copied. From JavaScript, the optimizer state (`exp_avg`,

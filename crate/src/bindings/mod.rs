@@ -3,7 +3,7 @@
 //! Errors carry a `TypeError: ` or `RangeError: ` prefix that `ts/native.ts` turns into the
 //! matching JS error class.
 
-use crate::engine::{self, Buf, Engine, Rule, StepFlags};
+use crate::engine::{self, Buf, Engine, Hyper, Rule, Signature, StepFlags};
 use crate::kernels::{adabound::AdaBound, lamb::Lamb, lion::Lion};
 use crate::kernels::{adadelta::Adadelta, adagrad::Adagrad, adamax::Adamax, nadam::Nadam, radam::Radam, rmsprop::Rmsprop};
 use crate::kernels::{adam::Adam, sgd::Sgd};
@@ -36,6 +36,11 @@ macro_rules! kernels {
     ($($variant:ident($rule:ty) = $name:literal,)*) => {
         enum AnyEngine {
             $($variant(Engine<$rule>),)*
+        }
+
+        /// Every kernel's [`Signature`], by name.
+        fn signatures() -> Vec<KernelSignature> {
+            vec![$(KernelSignature::of::<$rule>($name),)*]
         }
 
         impl AnyEngine {
@@ -73,6 +78,30 @@ kernels! {
     AdaBound(AdaBound) = "adabound",
     Lamb(Lamb) = "lamb",
     Lion(Lion) = "lion",
+}
+
+/// What a kernel declares (its `rule_signature!`): the names of its packed hyperparameters in
+/// order, of its state slots, and of its scalar state besides step. The TypeScript descriptors are
+/// checked against it.
+#[napi(object, use_nullable = true)]
+pub struct KernelSignature {
+    pub name: String,
+    pub hyper: Vec<String>,
+    pub slots: Vec<String>,
+    pub extra: Option<String>,
+}
+
+impl KernelSignature {
+    fn of<R: Signature>(name: &str) -> Self {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        KernelSignature { name: name.to_string(), hyper: names(R::HYPER), slots: names(R::SLOTS), extra: R::EXTRA.map(str::to_string) }
+    }
+}
+
+/// The signature of every kernel `NativeOptimizer` accepts, in the order of its kernel list.
+#[napi]
+pub fn kernel_signatures() -> Vec<KernelSignature> {
+    signatures()
 }
 
 /// `step` flag bits.
@@ -217,8 +246,9 @@ impl NativeOptimizer {
             if hyper.len() != R::HYPER.len() {
                 return Err(range_error(format!("expected {} hyperparameters, received {}", R::HYPER.len(), hyper.len())));
             }
-            let mut out = vec![R::slots_needed(&hyper) as f64];
-            out.extend((0..R::SLOTS.len()).map(|s| R::slot_init(&hyper, s) as f64));
+            let h = <R as Signature>::Hyper::parse(&hyper);
+            let mut out = vec![R::slots_needed(&h) as f64];
+            out.extend((0..R::SLOTS.len()).map(|s| R::slot_init(&h, s) as f64));
             Ok(out)
         })
     }

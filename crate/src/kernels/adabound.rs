@@ -11,27 +11,21 @@
 //! η ← clamp(η* / (√v̂ + ε), lo, hi)             (element-wise; NaN stays NaN)
 //! θ ← θ − η·m
 //! ```
-//! Hyperparameters: `[lr, beta1, beta2, final_lr, gamma, eps, weight_decay, amsbound, base_lr]`.
-//! Slots: `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` (amsbound only).
 //!
 //! With lr = 0 the bounds are 0 whatever `base_lr` is (the reference divides by `base_lr`, which
 //! is 0 for a group created with lr 0), so lr = 0 leaves θ unchanged.
 
-use super::flag;
+use crate::driver::Elementwise;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes};
+use crate::simd::SqLanes;
 
-pub struct AdaBound;
-
-const LR: usize = 0;
-const BETA1: usize = 1;
-const BETA2: usize = 2;
-const FINAL_LR: usize = 3;
-const GAMMA: usize = 4;
-const EPS: usize = 5;
-const WD: usize = 6;
-const AMSBOUND: usize = 7;
-const BASE_LR: usize = 8;
+rule_signature! {
+    /// AdaBound and AMSBound.
+    AdaBound {
+        hyper AdaBoundHyper { lr, beta1, beta2, final_lr, gamma, eps, weight_decay, amsbound: bool, base_lr }
+        slots [exp_avg, exp_avg_sq, max_exp_avg_sq] // max_exp_avg_sq with amsbound only
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct AdaBoundScalars {
@@ -49,58 +43,40 @@ pub struct AdaBoundScalars {
 }
 
 impl Rule for AdaBound {
-    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
-    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "final_lr", "gamma", "eps", "weight_decay", "amsbound", "base_lr"];
     type Scalars = AdaBoundScalars;
 
-    fn slots_needed(h: &[f64]) -> u32 {
-        if flag(h, AMSBOUND) {
+    fn slots_needed(h: &AdaBoundHyper) -> u32 {
+        if h.amsbound {
             0b111
         } else {
             0b011
         }
     }
 
-    fn scalars(h: &[f64], step: f64, _fresh: u32) -> AdaBoundScalars {
-        let (lr, b1, b2, gamma) = (h[LR], h[BETA1], h[BETA2], h[GAMMA]);
+    fn scalars(h: &AdaBoundHyper, step: f64, _fresh: u32) -> AdaBoundScalars {
+        let (lr, b1, b2, gamma) = (h.lr, h.beta1, h.beta2, h.gamma);
         let bc1 = 1.0 - b1.powf(step);
         let bc2 = 1.0 - b2.powf(step);
         // In the reference's order: group['final_lr'] * group['lr'] / base_lr.
-        let final_lr = if lr == 0.0 { 0.0 } else { h[FINAL_LR] * lr / h[BASE_LR] };
+        let final_lr = if lr == 0.0 { 0.0 } else { h.final_lr * lr / h.base_lr };
         AdaBoundScalars {
-            wd: h[WD] as f32,
+            wd: h.weight_decay as f32,
             b1: b1 as f32,
             c1: (1.0 - b1) as f32,
             b2: b2 as f32,
             c2: (1.0 - b2) as f32,
-            eps: h[EPS] as f32,
+            eps: h.eps as f32,
             step_size: (lr * bc2.sqrt() / bc1) as f32,
             lower: (final_lr * (1.0 - 1.0 / (gamma * step + 1.0))) as f32,
             upper: (final_lr * (1.0 + 1.0 / (gamma * step))) as f32,
-            amsbound: flag(h, AMSBOUND),
-            coupled: h[WD] != 0.0,
+            amsbound: h.amsbound,
+            coupled: h.weight_decay != 0.0,
         }
     }
 
     unsafe fn apply(s: &AdaBoundScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, m, v, vmax) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b), t.slot(2, a, b));
-        macro_rules! go {
-            ($ams:literal, $cwd:literal) => {
-                simd::dispatch(AdaBoundBody::<$ams, $cwd> { p, g, m, v, vmax, s, sq })
-            };
-        }
-        dispatch_flags!(go; s.amsbound, s.coupled);
+        elementwise!(AdaBoundElem[s.amsbound, s.coupled](s, t, a, b, sq))
     }
-}
-
-struct AdaBoundBody<'a, const AMS: bool, const CWD: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    m: &'a mut [f32],
-    v: &'a mut [f32],
-    vmax: &'a mut [f32],
-    s: &'a AdaBoundScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, m, v); `vmax` is updated in place when AMS.
@@ -125,26 +101,23 @@ fn adabound_elem<const AMS: bool, const CWD: bool>(p: f32, g: f32, m: f32, v: f3
     (p - eta * m, m, v) // θ ← θ − η·m
 }
 
-impl<const AMS: bool, const CWD: bool> Simd for AdaBoundBody<'_, AMS, CWD> {
+/// AdaBound's element, compiled per AMSBound and weight decay.
+struct AdaBoundElem<const AMS: bool, const CWD: bool>;
+
+impl<const AMS: bool, const CWD: bool> Elementwise<3> for AdaBoundElem<AMS, CWD> {
+    type Scalars = AdaBoundScalars;
+    const USES: [bool; 3] = [true, true, AMS];
+
     #[inline(always)]
-    fn run(self) {
-        let (p, g, m, v, vmax, s) = (self.p, self.g, self.m, self.v, self.vmax, self.s);
-        let n = p.len();
-        assert!(m.len() == n && v.len() == n && (!AMS || vmax.len() == n));
-        // SAFETY: `each` passes i < n = g.len(), and every slice has length n (vmax when AMS).
-        let ahead = simd::Ahead::of([&*p, g, &*m, &*v, if AMS { &*vmax } else { &[] }]);
-        simd::each(n, g, self.sq, ahead, |i| unsafe {
-            let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
-            let mut unused = 0.0;
-            let vm = if AMS { vmax.get_unchecked_mut(i) } else { &mut unused };
-            (*p, *m, *v) = adabound_elem::<AMS, CWD>(*p, *g.get_unchecked(i), *m, *v, vm, s);
-        });
+    fn elem<const FMA: bool>(s: &AdaBoundScalars, p: &mut f32, g: f32, [m, v, vmax]: [&mut f32; 3]) {
+        (*p, *m, *v) = adabound_elem::<AMS, CWD>(*p, g, *m, *v, vmax, s);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Hyper;
     use crate::kernels::test_util::*;
 
     /// torch-optimizer's `AdaBound.step` transcribed line by line, on scalars.
@@ -218,7 +191,8 @@ mod tests {
     #[test]
     fn the_bounds_clamp_the_step_size() {
         // Huge gamma: lower ≈ upper ≈ final_lr, so η = final_lr whatever v is.
-        let s = AdaBound::scalars(&[1e-3, 0.9, 0.999, 0.1, 0.999, 1e-8, 0.0, 0.0, 1e-3], 1e6, 0);
+        let h = AdaBoundHyper::parse(&[1e-3, 0.9, 0.999, 0.1, 0.999, 1e-8, 0.0, 0.0, 1e-3]);
+        let s = AdaBound::scalars(&h, 1e6, 0);
         let (p, m, _) = adabound_elem::<false, false>(1.0, 1.0, 0.0, 0.0, &mut 0.0, &s);
         assert!((1.0 - p - 0.1 * m).abs() < 1e-6, "{p} {m}");
     }

@@ -9,20 +9,18 @@
 //! a ← ρ·a + ((1 − ρ)·δ)·δ
 //! θ ← θ − γ·δ
 //! ```
-//! Hyperparameters: `[lr, rho, eps, weight_decay, maximize]`.
-//! Slots: `square_avg`, `acc_delta`.
 
-use super::flag;
+use crate::driver::Elementwise;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes};
+use crate::simd::SqLanes;
 
-pub struct Adadelta;
-
-const LR: usize = 0;
-const RHO: usize = 1;
-const EPS: usize = 2;
-const WD: usize = 3;
-const MAXIMIZE: usize = 4;
+rule_signature! {
+    /// Adadelta.
+    Adadelta {
+        hyper AdadeltaHyper { lr, rho, eps, weight_decay, maximize: bool }
+        slots [square_avg, acc_delta]
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct AdadeltaScalars {
@@ -37,43 +35,27 @@ pub struct AdadeltaScalars {
 }
 
 impl Rule for Adadelta {
-    const SLOTS: &'static [&'static str] = &["square_avg", "acc_delta"];
-    const HYPER: &'static [&'static str] = &["lr", "rho", "eps", "weight_decay", "maximize"];
     type Scalars = AdadeltaScalars;
 
-    fn slots_needed(_h: &[f64]) -> u32 {
+    fn slots_needed(_h: &AdadeltaHyper) -> u32 {
         0b11
     }
 
-    fn scalars(h: &[f64], _step: f64, _fresh: u32) -> AdadeltaScalars {
+    fn scalars(h: &AdadeltaHyper, _step: f64, _fresh: u32) -> AdadeltaScalars {
         AdadeltaScalars {
-            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
-            wd: h[WD] as f32,
-            rho: h[RHO] as f32,
-            c: (1.0 - h[RHO]) as f32,
-            eps: h[EPS] as f32,
-            neg_lr: (-h[LR]) as f32,
-            decay: h[WD] != 0.0,
+            sign: if h.maximize { -1.0 } else { 1.0 },
+            wd: h.weight_decay as f32,
+            rho: h.rho as f32,
+            c: (1.0 - h.rho) as f32,
+            eps: h.eps as f32,
+            neg_lr: (-h.lr) as f32,
+            decay: h.weight_decay != 0.0,
         }
     }
 
     unsafe fn apply(s: &AdadeltaScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, v, acc) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
-        if s.decay {
-            simd::dispatch(AdadeltaBody::<true> { p, g, v, acc, s, sq })
-        } else {
-            simd::dispatch(AdadeltaBody::<false> { p, g, v, acc, s, sq })
-        }
+        elementwise!(AdadeltaElem[s.decay](s, t, a, b, sq))
     }
-}
-
-struct AdadeltaBody<'a, const WD: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    v: &'a mut [f32],
-    acc: &'a mut [f32],
-    s: &'a AdadeltaScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, v, a).
@@ -90,17 +72,16 @@ fn adadelta_elem<const WD: bool>(p: f32, g: f32, v: f32, acc: f32, s: &AdadeltaS
     (p + s.neg_lr * delta, v, acc) // θ ← θ − γ·δ
 }
 
-impl<const WD: bool> Simd for AdadeltaBody<'_, WD> {
+/// Adadelta's element, compiled with and without weight decay.
+struct AdadeltaElem<const WD: bool>;
+
+impl<const WD: bool> Elementwise<2> for AdadeltaElem<WD> {
+    type Scalars = AdadeltaScalars;
+    const USES: [bool; 2] = [true, true];
+
     #[inline(always)]
-    fn run(self) {
-        let (p, g, v, acc, s) = (self.p, self.g, self.v, self.acc, self.s);
-        let n = p.len();
-        assert!(v.len() == n && acc.len() == n);
-        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*v, &*acc]), |i| unsafe {
-            let (p, v, acc) = (p.get_unchecked_mut(i), v.get_unchecked_mut(i), acc.get_unchecked_mut(i));
-            (*p, *v, *acc) = adadelta_elem::<WD>(*p, *g.get_unchecked(i), *v, *acc, s);
-        });
+    fn elem<const FMA: bool>(s: &AdadeltaScalars, p: &mut f32, g: f32, [v, acc]: [&mut f32; 2]) {
+        (*p, *v, *acc) = adadelta_elem::<WD>(*p, g, *v, *acc, s);
     }
 }
 

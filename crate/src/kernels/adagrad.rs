@@ -8,21 +8,18 @@
 //! s ← s + g·g                             (state_sum.addcmul_(g, g, 1); s starts at τ)
 //! θ ← θ − (γ̃·g) / (√s + ε)                (ε outside the square root)
 //! ```
-//! Hyperparameters: `[lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize]`.
-//! Slot: `sum`, filled with τ = `initial_accumulator_value` when created.
 
-use super::flag;
+use crate::driver::Elementwise;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes};
+use crate::simd::SqLanes;
 
-pub struct Adagrad;
-
-const LR: usize = 0;
-const LR_DECAY: usize = 1;
-const WD: usize = 2;
-const INITIAL: usize = 3;
-const EPS: usize = 4;
-const MAXIMIZE: usize = 5;
+rule_signature! {
+    /// Adagrad.
+    Adagrad {
+        hyper AdagradHyper { lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize: bool }
+        slots [sum] // filled with τ = initial_accumulator_value when created
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct AdagradScalars {
@@ -35,45 +32,30 @@ pub struct AdagradScalars {
 }
 
 impl Rule for Adagrad {
-    const SLOTS: &'static [&'static str] = &["sum"];
-    const HYPER: &'static [&'static str] = &["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"];
     type Scalars = AdagradScalars;
 
-    fn slots_needed(_h: &[f64]) -> u32 {
+    fn slots_needed(_h: &AdagradHyper) -> u32 {
         1
     }
 
-    fn slot_init(h: &[f64], _slot: usize) -> f32 {
-        h[INITIAL] as f32
+    fn slot_init(h: &AdagradHyper, _slot: usize) -> f32 {
+        h.initial_accumulator_value as f32
     }
 
-    fn scalars(h: &[f64], step: f64, _fresh: u32) -> AdagradScalars {
-        let clr = h[LR] / (1.0 + (step - 1.0) * h[LR_DECAY]);
+    fn scalars(h: &AdagradHyper, step: f64, _fresh: u32) -> AdagradScalars {
+        let clr = h.lr / (1.0 + (step - 1.0) * h.lr_decay);
         AdagradScalars {
-            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
-            wd: h[WD] as f32,
-            eps: h[EPS] as f32,
+            sign: if h.maximize { -1.0 } else { 1.0 },
+            wd: h.weight_decay as f32,
+            eps: h.eps as f32,
             neg_clr: (-clr) as f32,
-            decay: h[WD] != 0.0,
+            decay: h.weight_decay != 0.0,
         }
     }
 
     unsafe fn apply(s: &AdagradScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, sum) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b));
-        if s.decay {
-            simd::dispatch(AdagradBody::<true> { p, g, sum, s, sq })
-        } else {
-            simd::dispatch(AdagradBody::<false> { p, g, sum, s, sq })
-        }
+        elementwise!(AdagradElem[s.decay](s, t, a, b, sq))
     }
-}
-
-struct AdagradBody<'a, const WD: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    sum: &'a mut [f32],
-    s: &'a AdagradScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, s).
@@ -88,17 +70,16 @@ fn adagrad_elem<const WD: bool>(p: f32, g: f32, sum: f32, s: &AdagradScalars) ->
     (p + (s.neg_clr * g) / std, sum) // θ ← θ − (γ̃·g) / (√s + ε)
 }
 
-impl<const WD: bool> Simd for AdagradBody<'_, WD> {
+/// Adagrad's element, compiled with and without weight decay.
+struct AdagradElem<const WD: bool>;
+
+impl<const WD: bool> Elementwise<1> for AdagradElem<WD> {
+    type Scalars = AdagradScalars;
+    const USES: [bool; 1] = [true];
+
     #[inline(always)]
-    fn run(self) {
-        let (p, g, sum, s) = (self.p, self.g, self.sum, self.s);
-        let n = p.len();
-        assert!(sum.len() == n);
-        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*sum]), |i| unsafe {
-            let (p, sum) = (p.get_unchecked_mut(i), sum.get_unchecked_mut(i));
-            (*p, *sum) = adagrad_elem::<WD>(*p, *g.get_unchecked(i), *sum, s);
-        });
+    fn elem<const FMA: bool>(s: &AdagradScalars, p: &mut f32, g: f32, [sum]: [&mut f32; 1]) {
+        (*p, *sum) = adagrad_elem::<WD>(*p, g, *sum, s);
     }
 }
 

@@ -8,23 +8,19 @@
 //! v̂ ← max(v̂, v) if amsgrad, else v
 //! θ ← θ − (γ / (1 − β1ᵗ)) · m / (√v̂ / √(1 − β2ᵗ) + ε)
 //! ```
-//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled]`.
-//! Slots: `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq` (amsgrad only).
 
-use super::{flag, AdamMoments};
+use super::AdamMoments;
+use crate::driver::{Block, Elementwise};
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes, A64, LANES};
+use crate::simd::{self, SqLanes, A64, LANES};
 
-pub struct Adam;
-
-const LR: usize = 0;
-const BETA1: usize = 1;
-const BETA2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const AMSGRAD: usize = 5;
-const MAXIMIZE: usize = 6;
-const DECOUPLED: usize = 7;
+rule_signature! {
+    /// Adam and AdamW.
+    Adam {
+        hyper AdamHyper { lr, beta1, beta2, eps, weight_decay, amsgrad: bool, maximize: bool, decoupled: bool }
+        slots [exp_avg, exp_avg_sq, max_exp_avg_sq] // max_exp_avg_sq with amsgrad only
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct AdamScalars {
@@ -38,52 +34,32 @@ pub struct AdamScalars {
 }
 
 impl Rule for Adam {
-    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
-    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "amsgrad", "maximize", "decoupled"];
     type Scalars = AdamScalars;
 
-    fn slots_needed(h: &[f64]) -> u32 {
-        if flag(h, AMSGRAD) {
+    fn slots_needed(h: &AdamHyper) -> u32 {
+        if h.amsgrad {
             0b111
         } else {
             0b011
         }
     }
 
-    fn scalars(h: &[f64], step: f64, _fresh: u32) -> AdamScalars {
-        let (lr, b1, b2, wd) = (h[LR], h[BETA1], h[BETA2], h[WD]);
-        let decoupled = flag(h, DECOUPLED);
-        let bc1 = 1.0 - b1.powf(step);
-        let bc2 = 1.0 - b2.powf(step);
+    fn scalars(h: &AdamHyper, step: f64, _fresh: u32) -> AdamScalars {
+        let bc1 = 1.0 - h.beta1.powf(step);
+        let bc2 = 1.0 - h.beta2.powf(step);
         AdamScalars {
-            mom: AdamMoments::new(lr, b1, b2, wd, decoupled, flag(h, MAXIMIZE)),
+            mom: AdamMoments::new(h.lr, h.beta1, h.beta2, h.weight_decay, h.decoupled, h.maximize),
             bc2_sqrt: bc2.sqrt() as f32,
             bc2_sqrt_recip: simd::scalar_reciprocal(bc2.sqrt() as f32),
-            eps: h[EPS] as f32,
-            neg_step_size: (-(lr / bc1)) as f32,
-            amsgrad: flag(h, AMSGRAD),
+            eps: h.eps as f32,
+            neg_step_size: (-(h.lr / bc1)) as f32,
+            amsgrad: h.amsgrad,
         }
     }
 
     unsafe fn apply(s: &AdamScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, m, v, vmax) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b), t.slot(2, a, b));
-        macro_rules! go {
-            ($ams:literal, $cwd:literal, $small:literal) => {
-                simd::dispatch(AdamBody::<$ams, $cwd, $small> { p, g, m, v, vmax, s, sq })
-            };
-        }
-        dispatch_flags!(go; s.amsgrad, s.mom.coupled, s.mom.lerp_small);
+        elementwise!(AdamElem[s.amsgrad, s.mom.coupled, s.mom.lerp_small](s, t, a, b, sq))
     }
-}
-
-struct AdamBody<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    m: &'a mut [f32],
-    v: &'a mut [f32],
-    vmax: &'a mut [f32],
-    s: &'a AdamScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// The new moments (m, v) from that gradient, and √v̂ (v̂ = max(v̂, v) updated in place when AMS).
@@ -108,74 +84,33 @@ fn adam_param(p: f32, m: f32, q: f32, s: &AdamScalars) -> f32 {
     p + (s.neg_step_size * m) / denom // θ ← θ − (γ / (1 − β1ᵗ)) · m / denom
 }
 
-/// One element: returns the new (θ, m, v); `vmax` is updated in place when AMS.
-#[inline(always)]
-fn adam_elem<const AMS: bool, const CWD: bool, const SMALL: bool>(
-    p: f32,
-    g: f32,
-    m: f32,
-    v: f32,
-    vmax: &mut f32,
-    s: &AdamScalars,
-) -> (f32, f32, f32) {
-    let g = s.mom.grad::<CWD>(p, g);
-    let (m, v, x) = adam_moments::<AMS, SMALL>(g, m, v, vmax, s);
-    (adam_param(p, m, x / s.bc2_sqrt, s), m, v)
-}
+/// Adam's element, compiled per combination of amsgrad, coupled decay and lerp form.
+struct AdamElem<const AMS: bool, const CWD: bool, const SMALL: bool>;
 
-impl<const AMS: bool, const CWD: bool, const SMALL: bool> AdamBody<'_, AMS, CWD, SMALL> {
-    /// The buffers the element loop reads.
-    #[inline(always)]
-    fn ahead(&self) -> simd::Ahead<5> {
-        simd::Ahead::of([&*self.p, self.g, &*self.m, &*self.v, if AMS { &*self.vmax } else { &[] }])
-    }
-}
+impl<const AMS: bool, const CWD: bool, const SMALL: bool> Elementwise<3> for AdamElem<AMS, CWD, SMALL> {
+    type Scalars = AdamScalars;
+    const USES: [bool; 3] = [true, true, AMS];
 
-impl<const AMS: bool, const CWD: bool, const SMALL: bool> Simd for AdamBody<'_, AMS, CWD, SMALL> {
     #[inline(always)]
-    fn run(self) {
-        let ahead = self.ahead();
-        let (p, g, m, v, vmax, s) = (self.p, self.g, self.m, self.v, self.vmax, self.s);
-        let n = p.len();
-        assert!(m.len() == n && v.len() == n && (!AMS || vmax.len() == n));
-        // SAFETY: `each` passes i < n = g.len(), and every slice has length n (vmax when AMS).
-        simd::each(n, g, self.sq, ahead, |i| unsafe {
-            let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
-            let mut unused = 0.0;
-            let vm = if AMS { vmax.get_unchecked_mut(i) } else { &mut unused };
-            (*p, *m, *v) = adam_elem::<AMS, CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, vm, s);
-        });
+    fn elem<const FMA: bool>(s: &AdamScalars, p: &mut f32, g: f32, [m, v, vmax]: [&mut f32; 3]) {
+        let g = s.mom.grad::<CWD>(*p, g); // g ← −g if maximize; g ← g + λθ
+        let x;
+        (*m, *v, x) = adam_moments::<AMS, SMALL>(g, *m, *v, vmax, s);
+        *p = adam_param(*p, *m, x / s.bc2_sqrt, s);
     }
 
     /// With FMA, `√v̂ / √(1 − β2ᵗ)` by `simd::div_by_scalar` (the same bits): one divide per
     /// element instead of two.
     #[inline(always)]
-    fn run_fma(self) {
-        let s = self.s;
-        // A step that gathers Σg² keeps the per-element loop (see `simd::each_block`).
-        let (Some(y), None) = (s.bc2_sqrt_recip, &self.sq) else {
-            return self.run();
-        };
-        let n = self.p.len();
-        assert!(self.m.len() == n && self.v.len() == n && (!AMS || self.vmax.len() == n));
-        simd::each_block(n, self.ahead(), &mut AdamBlocks { b: self, y });
+    fn by_blocks(s: &AdamScalars) -> Option<f32> {
+        s.bc2_sqrt_recip
     }
-}
 
-/// Adam a block at a time, for `run_fma`: moments and √v̂ first, then the block's division.
-struct AdamBlocks<'a, const AMS: bool, const CWD: bool, const SMALL: bool> {
-    b: AdamBody<'a, AMS, CWD, SMALL>,
-    /// 1/√(1 − β2ᵗ).
-    y: f32,
-}
-
-impl<const AMS: bool, const CWD: bool, const SMALL: bool> simd::Blocks for AdamBlocks<'_, AMS, CWD, SMALL> {
+    /// Moments and √v̂ of the block first, then its division, then θ.
     #[inline(always)]
-    fn block(&mut self, i: usize, len: usize) {
-        let s = self.b.s;
-        let b = &mut self.b;
-        let (p, g, m, v) = (&mut b.p[i..i + len], &b.g[i..i + len], &mut b.m[i..i + len], &mut b.v[i..i + len]);
-        let vmax = if AMS { &mut b.vmax[i..i + len] } else { &mut [][..] };
+    fn block(b: Block<'_, AdamScalars, 3>) {
+        let Block { s, y, p, g, st: [m, v, vmax] } = b;
+        let len = p.len();
         let (mut mb, mut xb, mut q) = (A64([0.0; LANES]), A64([0.0; LANES]), A64([0.0; LANES]));
         let mut unused = 0.0;
         for j in 0..len {
@@ -185,7 +120,7 @@ impl<const AMS: bool, const CWD: bool, const SMALL: bool> simd::Blocks for AdamB
             (mb[j], vj, xb[j]) = adam_moments::<AMS, SMALL>(gj, m[j], v[j], vm, s);
             (m[j], v[j]) = (mb[j], vj);
         }
-        simd::div_by_scalar(&xb.0, len, s.bc2_sqrt, self.y, &mut q.0);
+        simd::div_by_scalar(&xb.0, len, s.bc2_sqrt, y, &mut q.0);
         for j in 0..len {
             p[j] = adam_param(p[j], mb[j], q[j], s);
         }

@@ -8,21 +8,19 @@
 //! u ← max(β2·u, |g| + ε)        (ε inside the max, not in the denominator; NaN propagates)
 //! θ ← θ − ((γ / (1 − β1ᵗ))·m) / u
 //! ```
-//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, maximize]`.
-//! Slots: `exp_avg`, `exp_inf`.
 
-use super::{flag, AdamMoments};
+use super::AdamMoments;
+use crate::driver::Elementwise;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes};
+use crate::simd::SqLanes;
 
-pub struct Adamax;
-
-const LR: usize = 0;
-const BETA1: usize = 1;
-const BETA2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const MAXIMIZE: usize = 5;
+rule_signature! {
+    /// Adamax.
+    Adamax {
+        hyper AdamaxHyper { lr, beta1, beta2, eps, weight_decay, maximize: bool }
+        slots [exp_avg, exp_inf]
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct AdamaxScalars {
@@ -34,41 +32,24 @@ pub struct AdamaxScalars {
 }
 
 impl Rule for Adamax {
-    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_inf"];
-    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "maximize"];
     type Scalars = AdamaxScalars;
 
-    fn slots_needed(_h: &[f64]) -> u32 {
+    fn slots_needed(_h: &AdamaxHyper) -> u32 {
         0b11
     }
 
-    fn scalars(h: &[f64], step: f64, _fresh: u32) -> AdamaxScalars {
-        let clr = h[LR] / (1.0 - h[BETA1].powf(step));
+    fn scalars(h: &AdamaxHyper, step: f64, _fresh: u32) -> AdamaxScalars {
+        let clr = h.lr / (1.0 - h.beta1.powf(step));
         AdamaxScalars {
-            mom: AdamMoments::new(h[LR], h[BETA1], h[BETA2], h[WD], false, flag(h, MAXIMIZE)),
-            eps: h[EPS] as f32,
+            mom: AdamMoments::new(h.lr, h.beta1, h.beta2, h.weight_decay, false, h.maximize),
+            eps: h.eps as f32,
             neg_clr: (-clr) as f32,
         }
     }
 
     unsafe fn apply(s: &AdamaxScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, m, u) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
-        macro_rules! go {
-            ($wd:literal, $small:literal) => {
-                simd::dispatch(AdamaxBody::<$wd, $small> { p, g, m, u, s, sq })
-            };
-        }
-        dispatch_flags!(go; s.mom.coupled, s.mom.lerp_small);
+        elementwise!(AdamaxElem[s.mom.coupled, s.mom.lerp_small](s, t, a, b, sq))
     }
-}
-
-struct AdamaxBody<'a, const WD: bool, const SMALL: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    m: &'a mut [f32],
-    u: &'a mut [f32],
-    s: &'a AdamaxScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, m, u).
@@ -82,17 +63,16 @@ fn adamax_elem<const WD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, u: f32
     (p + (s.neg_clr * m) / u, m, u) // θ ← θ − (γ/(1 − β1ᵗ))·m / u
 }
 
-impl<const WD: bool, const SMALL: bool> Simd for AdamaxBody<'_, WD, SMALL> {
+/// Adamax's element, compiled per weight decay and lerp form.
+struct AdamaxElem<const WD: bool, const SMALL: bool>;
+
+impl<const WD: bool, const SMALL: bool> Elementwise<2> for AdamaxElem<WD, SMALL> {
+    type Scalars = AdamaxScalars;
+    const USES: [bool; 2] = [true, true];
+
     #[inline(always)]
-    fn run(self) {
-        let (p, g, m, u, s) = (self.p, self.g, self.m, self.u, self.s);
-        let n = p.len();
-        assert!(m.len() == n && u.len() == n);
-        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*m, &*u]), |i| unsafe {
-            let (p, m, u) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), u.get_unchecked_mut(i));
-            (*p, *m, *u) = adamax_elem::<WD, SMALL>(*p, *g.get_unchecked(i), *m, *u, s);
-        });
+    fn elem<const FMA: bool>(s: &AdamaxScalars, p: &mut f32, g: f32, [m, u]: [&mut f32; 2]) {
+        (*p, *m, *u) = adamax_elem::<WD, SMALL>(*p, g, *m, *u, s);
     }
 }
 

@@ -11,8 +11,6 @@
 //! η ← γ·√(1 − β2ᵗ)/(1 − β1ᵗ) if debias, else γ
 //! θ ← θ − η·r·u
 //! ```
-//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, clamp_value, debias, adam]`.
-//! Slots: `exp_avg`, `exp_avg_sq`.
 //!
 //! Two passes over memory ([`Rule::TWO_PASS`]): the first updates m and v and sums θ² and u² of
 //! each piece in f64 (the 32 interleaved lanes of [`crate::simd::sum_squares`], combined in its
@@ -25,23 +23,19 @@
 //! it is 0. Such a direction is rounding noise (a zero gradient with a subnormal weight decay), and
 //! φ/‖u‖ then overflows: the reference writes ±inf and NaN into finite weights there.
 
-use super::flag;
 use crate::engine::{Rule, TensorPtrs};
 use crate::simd::{self, combine_lanes, Simd, SqLanes, A64, LANES};
-
-pub struct Lamb;
 
 /// ‖u‖ below float32's smallest normal number counts as 0 (see the module's deviation note).
 const MIN_NORMAL_F32: f64 = f32::MIN_POSITIVE as f64;
 
-const LR: usize = 0;
-const BETA1: usize = 1;
-const BETA2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const CLAMP: usize = 5;
-const DEBIAS: usize = 6;
-const ADAM: usize = 7;
+rule_signature! {
+    /// LAMB.
+    Lamb {
+        hyper LambHyper { lr, beta1, beta2, eps, weight_decay, clamp_value, debias: bool, adam: bool }
+        slots [exp_avg, exp_avg_sq]
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct LambScalars {
@@ -63,29 +57,27 @@ pub struct LambScalars {
 }
 
 impl Rule for Lamb {
-    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq"];
-    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "clamp_value", "debias", "adam"];
     type Scalars = LambScalars;
     const TWO_PASS: bool = true;
 
-    fn slots_needed(_h: &[f64]) -> u32 {
+    fn slots_needed(_h: &LambHyper) -> u32 {
         0b11
     }
 
-    fn scalars(h: &[f64], step: f64, _fresh: u32) -> LambScalars {
-        let (lr, b1, b2) = (h[LR], h[BETA1], h[BETA2]);
-        let step_size = if flag(h, DEBIAS) { lr * ((1.0 - b2.powf(step)).sqrt() / (1.0 - b1.powf(step))) } else { lr };
+    fn scalars(h: &LambHyper, step: f64, _fresh: u32) -> LambScalars {
+        let (lr, b1, b2) = (h.lr, h.beta1, h.beta2);
+        let step_size = if h.debias { lr * ((1.0 - b2.powf(step)).sqrt() / (1.0 - b1.powf(step))) } else { lr };
         LambScalars {
             b1: b1 as f32,
             c1: (1.0 - b1) as f32,
             b2: b2 as f32,
             c2: (1.0 - b2) as f32,
-            eps: h[EPS] as f32,
-            wd: h[WD] as f32,
-            coupled: h[WD] != 0.0,
-            clamp: h[CLAMP],
+            eps: h.eps as f32,
+            wd: h.weight_decay as f32,
+            coupled: h.weight_decay != 0.0,
+            clamp: h.clamp_value,
             step_size,
-            adam: flag(h, ADAM),
+            adam: h.adam,
             neg_step: 0.0,
             trust_ratio: 1.0,
         }

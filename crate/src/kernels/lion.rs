@@ -7,7 +7,6 @@
 //! θ ← θ − γ·sign(c)                    (sign(0) = sign(NaN) = 0, as torch.sign)
 //! m ← β2·m + (1 − β2)·g                (the momentum is updated after, with β2)
 //! ```
-//! Hyperparameters: `[lr, beta1, beta2, weight_decay]`. Slot: `exp_avg`.
 //!
 //! torch computes `x.mul_(β).add_(g, alpha=1 − β)` as one fused multiply-add after the product
 //! `x·β` is rounded (ATen's vectorised `add` with alpha). Because `sign` is discontinuous, a
@@ -15,15 +14,17 @@
 //! fused multiply-adds here too: `f32::mul_add` at the levels with FMA, and the exact emulation
 //! [`simd::fma_f32_soft`] at the baseline level, so every level computes the same bits.
 
+use crate::driver::Elementwise;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes};
+use crate::simd::{self, SqLanes};
 
-pub struct Lion;
-
-const LR: usize = 0;
-const BETA1: usize = 1;
-const BETA2: usize = 2;
-const WD: usize = 3;
+rule_signature! {
+    /// Lion.
+    Lion {
+        hyper LionHyper { lr, beta1, beta2, weight_decay }
+        slots [exp_avg]
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct LionScalars {
@@ -37,18 +38,16 @@ pub struct LionScalars {
 }
 
 impl Rule for Lion {
-    const SLOTS: &'static [&'static str] = &["exp_avg"];
-    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "weight_decay"];
     type Scalars = LionScalars;
 
-    fn slots_needed(_h: &[f64]) -> u32 {
+    fn slots_needed(_h: &LionHyper) -> u32 {
         0b1
     }
 
-    fn scalars(h: &[f64], _step: f64, _fresh: u32) -> LionScalars {
-        let (lr, b1, b2) = (h[LR], h[BETA1], h[BETA2]);
+    fn scalars(h: &LionHyper, _step: f64, _fresh: u32) -> LionScalars {
+        let (lr, b1, b2) = (h.lr, h.beta1, h.beta2);
         LionScalars {
-            decay: (1.0 - lr * h[WD]) as f32,
+            decay: (1.0 - lr * h.weight_decay) as f32,
             b1: b1 as f32,
             // torch converts `alpha = 1 − β` to the tensor's precision first.
             c1: (1.0 - b1) as f32,
@@ -59,16 +58,8 @@ impl Rule for Lion {
     }
 
     unsafe fn apply(s: &LionScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        simd::dispatch(LionBody { p: t.param(a, b), g: t.grad(a, b), m: t.slot(0, a, b), s, sq });
+        elementwise!(LionElem[](s, t, a, b, sq))
     }
-}
-
-struct LionBody<'a> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    m: &'a mut [f32],
-    s: &'a LionScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// `g·c + x` rounded once: the hardware instruction when `FMA`, else its exact emulation.
@@ -98,34 +89,23 @@ fn lion_elem<const FMA: bool>(p: f32, g: f32, m: f32, s: &LionScalars) -> (f32, 
     (p, m)
 }
 
-impl LionBody<'_> {
-    #[inline(always)]
-    fn go<const FMA: bool>(self) {
-        let (p, g, m, s) = (self.p, self.g, self.m, self.s);
-        let n = p.len();
-        assert!(m.len() == n);
-        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*m]), |i| unsafe {
-            let (p, m) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i));
-            (*p, *m) = lion_elem::<FMA>(*p, *g.get_unchecked(i), *m, s);
-        });
-    }
-}
+/// Lion's element.
+struct LionElem;
 
-impl Simd for LionBody<'_> {
+impl Elementwise<1> for LionElem {
+    type Scalars = LionScalars;
+    const USES: [bool; 1] = [true];
+
     #[inline(always)]
-    fn run(self) {
-        self.go::<false>()
-    }
-    #[inline(always)]
-    fn run_fma(self) {
-        self.go::<true>()
+    fn elem<const FMA: bool>(s: &LionScalars, p: &mut f32, g: f32, [m]: [&mut f32; 1]) {
+        (*p, *m) = lion_elem::<FMA>(*p, g, *m, s);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Hyper;
     use crate::kernels::test_util::*;
 
     /// lion-pytorch's `update_fn` transcribed on scalars, with torch's fused `add_(x, alpha)`
@@ -181,7 +161,7 @@ mod tests {
 
     #[test]
     fn sign_of_zero_and_nan_is_zero() {
-        let s = Lion::scalars(&[0.5, 0.9, 0.99, 0.0], 1.0, 1);
+        let s = Lion::scalars(&LionHyper::parse(&[0.5, 0.9, 0.99, 0.0]), 1.0, 1);
         for fma in [false, true] {
             let elem = if fma { lion_elem::<true> } else { lion_elem::<false> };
             assert_eq!(elem(1.0, 0.0, 0.0, &s).0, 1.0);

@@ -1,23 +1,117 @@
-//! One file per optimizer: the math in a header, a `Scalars` struct computed once per tensor per
-//! step in f64, an element body selected by flags outside the loop, and tests against a plain
-//! scalar reference.
+//! One file per optimizer, holding its math and its tests:
+//!
+//! - a header with the update rule, one comment per equation;
+//! - its declaration, `rule_signature!`: the rule, its hyperparameters in the order the caller
+//!   packs them (a struct with one typed field each, parsed once per group and step), its state
+//!   slots and any scalar state besides `step`. It is the only place these names are written: the
+//!   engine and the bindings (`kernelSignatures()`, which the TypeScript descriptors are checked
+//!   against) read them from it;
+//! - a `Scalars` struct computed once per tensor per step in f64;
+//! - the element body, a type generic over the rule's flags that implements
+//!   [`Elementwise`](crate::driver::Elementwise): `elem` updates one element, and where working a
+//!   block at a time is faster (Adam's and NAdam's division by a per-step scalar), `block` does.
+//!   `Rule::apply` is one `elementwise!` line naming the flags; the driver
+//!   ([`crate::driver::elementwise`]) slices the piece, checks lengths, prefetches, runs the body
+//!   at the SIMD level and gathers Σg²;
+//! - tests against a plain scalar transcription of the reference, at every SIMD level and thread
+//!   count.
+//!
+//! LAMB keeps its own two bodies: its first pass reads θ without writing it and gathers sums of
+//! its own, and its second reads no gradient and writes no state, which the one-pass driver would
+//! turn into extra memory traffic.
 
-/// Calls the kernel's local `go!` macro with each runtime flag as a `true`/`false` literal, so the
-/// element body is compiled once per combination and the flags are decided outside the loop:
-/// `dispatch_flags!(go; s.amsgrad, s.mom.coupled)` calls `go!(true, false)` for AMSGrad with
-/// decoupled decay. (Defined before the modules, so that they see it.)
-macro_rules! dispatch_flags {
-    ($go:ident; $($flag:expr),+) => {
-        dispatch_flags!(@ $go [] $($flag),+)
+/// One kernel's declaration, the only place its hyperparameters and state slots are named:
+///
+/// ```text
+/// rule_signature! {
+///     /// Adam and AdamW.
+///     Adam {
+///         hyper AdamHyper { lr, beta1, beta2, eps, weight_decay, amsgrad: bool, maximize: bool, decoupled: bool }
+///         slots [exp_avg, exp_avg_sq, max_exp_avg_sq]
+///     }
+/// }
+/// ```
+///
+/// declares the rule `pub struct Adam;`, the struct `AdamHyper` with one field per
+/// hyperparameter (`f64`, or `bool` for a flag: any packed value but 0), parsed from one group's
+/// packed values in the order listed (the order the TypeScript class packs them), and
+/// [`Signature`](crate::engine::Signature) for `Adam`: the names `HYPER` and `SLOTS` as written.
+/// A rule with scalar state besides `step` ends with `extra mu_product = 1.0` (name, initial
+/// value). (Defined before the modules, so that they see it.)
+macro_rules! rule_signature {
+    (
+        $(#[$attr:meta])*
+        $rule:ident {
+            hyper $hyper:ident { $($field:ident $(: $ty:ty)?),+ $(,)? }
+            slots [$($slot:ident),+ $(,)?]
+            $(extra $extra:ident = $init:expr)?
+        }
+    ) => {
+        $(#[$attr])*
+        pub struct $rule;
+
+        #[doc = concat!("The hyperparameters of [`", stringify!($rule), "`], as one group packs them.")]
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct $hyper {
+            $(pub $field: rule_signature!(@type $($ty)?),)+
+        }
+
+        impl $crate::engine::Hyper for $hyper {
+            const NAMES: &'static [&'static str] = &[$(stringify!($field)),+];
+            #[inline]
+            fn parse(h: &[f64]) -> Self {
+                let &[$($field),+] = h else {
+                    panic!("expected {} hyperparameters, received {}", Self::NAMES.len(), h.len());
+                };
+                $hyper { $($field: $crate::kernels::Packed::unpack($field)),+ }
+            }
+        }
+
+        impl $crate::engine::Signature for $rule {
+            type Hyper = $hyper;
+            const SLOTS: &'static [&'static str] = &[$(stringify!($slot)),+];
+            $(
+                const EXTRA: Option<&'static str> = Some(stringify!($extra));
+                const EXTRA_INIT: f64 = $init;
+            )?
+        }
     };
-    (@ $go:ident [$($lit:tt)*]) => {
-        $go!($($lit),*)
+    (@type) => { f64 };
+    (@type $ty:ty) => { $ty };
+}
+
+/// A one-pass kernel's [`Rule::apply`](crate::engine::Rule::apply): runs
+/// [`driver::elementwise`](crate::driver::elementwise) with the element body `$body` whose const
+/// parameters are the flags' values, so each combination is compiled once and the flags are
+/// decided outside the loop. `elementwise!(AdamElem[s.amsgrad, s.mom.coupled](s, t, a, b, sq))`
+/// runs `AdamElem<true, false>` for AMSGrad without coupled decay. A flag with more than two values
+/// lists them, `s.mode => [NO_MOMENTUM, FIRST_MOMENTUM, MOMENTUM_ON]`; the last is taken for any
+/// value not listed before it. (Defined before the modules, so that they see it.)
+macro_rules! elementwise {
+    ($body:ident [$($flags:tt)*] ($($arg:expr),* $(,)?)) => {
+        elementwise!(@ $body [] ($($arg),*) [$($flags)*])
     };
-    (@ $go:ident [$($lit:tt)*] $flag:expr $(, $rest:expr)*) => {
+    (@ $body:ident [$($lit:tt)*] $args:tt []) => {
+        $crate::driver::elementwise::<$body<$($lit),*>, _> $args
+    };
+    (@ $body:ident [$($lit:tt)*] $args:tt [$flag:expr => [$($v:ident),+] $(, $($rest:tt)*)?]) => {
+        elementwise!(@values $body [$($lit)*] $args ($flag) [$($v),+] [$($($rest)*)?])
+    };
+    (@ $body:ident [$($lit:tt)*] $args:tt [$flag:expr $(, $($rest:tt)*)?]) => {
         if $flag {
-            dispatch_flags!(@ $go [$($lit)* true] $($rest),*)
+            elementwise!(@ $body [$($lit)* true] $args [$($($rest)*)?])
         } else {
-            dispatch_flags!(@ $go [$($lit)* false] $($rest),*)
+            elementwise!(@ $body [$($lit)* false] $args [$($($rest)*)?])
+        }
+    };
+    (@values $body:ident [$($lit:tt)*] $args:tt ($flag:expr) [$v:ident] $rest:tt) => {
+        elementwise!(@ $body [$($lit)* { $v }] $args $rest)
+    };
+    (@values $body:ident [$($lit:tt)*] $args:tt ($flag:expr) [$v:ident, $($more:ident),+] $rest:tt) => {
+        if $flag == $v {
+            elementwise!(@ $body [$($lit)* { $v }] $args $rest)
+        } else {
+            elementwise!(@values $body [$($lit)*] $args ($flag) [$($more),+] $rest)
         }
     };
 }
@@ -100,10 +194,24 @@ impl AdamMoments {
     }
 }
 
-/// Reads hyperparameter `i` as a flag.
-#[inline]
-pub(crate) fn flag(h: &[f64], i: usize) -> bool {
-    h[i] != 0.0
+/// A hyperparameter's type in a `rule_signature!` struct, read from its packed `f64`.
+pub trait Packed {
+    fn unpack(x: f64) -> Self;
+}
+
+impl Packed for f64 {
+    #[inline]
+    fn unpack(x: f64) -> f64 {
+        x
+    }
+}
+
+/// A flag: any value but 0 is set.
+impl Packed for bool {
+    #[inline]
+    fn unpack(x: f64) -> bool {
+        x != 0.0
+    }
 }
 
 #[cfg(test)]
@@ -177,5 +285,25 @@ pub(crate) mod test_util {
                 assert_eq!(got[j][i].to_bits(), p[j][i].to_bits(), "tensor {j} element {i}: {} vs {}", got[j][i], p[j][i]);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::adam::{Adam, AdamHyper};
+    use super::nadam::Nadam;
+    use crate::engine::{Hyper, Signature};
+
+    #[test]
+    fn a_declaration_reads_its_fields_in_the_order_listed_and_any_value_but_zero_as_a_flag() {
+        let h = AdamHyper::parse(&[0.1, 0.2, 0.3, 0.4, 0.5, -1.0, 0.0, 2.0]);
+        let expect =
+            AdamHyper { lr: 0.1, beta1: 0.2, beta2: 0.3, eps: 0.4, weight_decay: 0.5, amsgrad: true, maximize: false, decoupled: true };
+        assert_eq!(h, expect);
+        assert_eq!(Adam::HYPER, AdamHyper::NAMES);
+        assert_eq!((Adam::HYPER[0], Adam::HYPER[7]), ("lr", "decoupled"));
+        assert_eq!((Adam::SLOTS[0], Adam::SLOTS.len()), ("exp_avg", 3));
+        assert_eq!((Adam::EXTRA, Adam::EXTRA_INIT), (None, 0.0));
+        assert_eq!((Nadam::EXTRA, Nadam::EXTRA_INIT), (Some("mu_product"), 1.0));
     }
 }

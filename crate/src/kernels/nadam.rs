@@ -12,23 +12,20 @@
 //! θ ← θ + (−γ(1 − μₜ)/(1 − Π))·g / d
 //! θ ← θ + (−γμₜ₊₁/(1 − Π·μₜ₊₁))·m / d
 //! ```
-//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled, maximize]`.
-//! Slots: `exp_avg`, `exp_avg_sq`. Scalar state: `mu_product` (starts at 1).
 
-use super::{flag, AdamMoments};
-use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes, A64, LANES};
+use super::AdamMoments;
+use crate::driver::{Block, Elementwise};
+use crate::engine::{Rule, Signature, TensorPtrs};
+use crate::simd::{self, SqLanes, A64, LANES};
 
-pub struct Nadam;
-
-const LR: usize = 0;
-const BETA1: usize = 1;
-const BETA2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const MOMENTUM_DECAY: usize = 5;
-const DECOUPLED: usize = 6;
-const MAXIMIZE: usize = 7;
+rule_signature! {
+    /// NAdam.
+    Nadam {
+        hyper NadamHyper { lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled: bool, maximize: bool }
+        slots [exp_avg, exp_avg_sq]
+        extra mu_product = 1.0
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct NadamScalars {
@@ -44,59 +41,39 @@ pub struct NadamScalars {
 }
 
 impl Rule for Nadam {
-    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq"];
-    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay", "decoupled", "maximize"];
-    const EXTRA: Option<&'static str> = Some("mu_product");
-    const EXTRA_INIT: f64 = 1.0;
     type Scalars = NadamScalars;
 
-    fn slots_needed(_h: &[f64]) -> u32 {
+    fn slots_needed(_h: &NadamHyper) -> u32 {
         0b11
     }
 
-    fn scalars(h: &[f64], step: f64, fresh: u32) -> NadamScalars {
+    fn scalars(h: &NadamHyper, step: f64, fresh: u32) -> NadamScalars {
         // Only reached by callers without state; the engine uses `scalars_extra`.
         let mut mu_product = Self::EXTRA_INIT;
         Self::scalars_extra(h, step, fresh, &mut mu_product)
     }
 
-    fn scalars_extra(h: &[f64], step: f64, _fresh: u32, mu_product: &mut f64) -> NadamScalars {
-        let (lr, b1, b2, wd, psi) = (h[LR], h[BETA1], h[BETA2], h[WD], h[MOMENTUM_DECAY]);
-        let decoupled = flag(h, DECOUPLED);
-        let bc2 = 1.0 - b2.powf(step);
+    fn scalars_extra(h: &NadamHyper, step: f64, _fresh: u32, mu_product: &mut f64) -> NadamScalars {
+        let (lr, b1, psi) = (h.lr, h.beta1, h.momentum_decay);
+        let bc2 = 1.0 - h.beta2.powf(step);
         let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(step * psi));
         let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((step + 1.0) * psi));
         // PyTorch's `mu_product *= mu` multiplies a float32 tensor by a float32 scalar.
         *mu_product = (*mu_product as f32 * mu as f32) as f64;
         let mu_product_next = *mu_product * mu_next;
         NadamScalars {
-            mom: AdamMoments::new(lr, b1, b2, wd, decoupled, flag(h, MAXIMIZE)),
+            mom: AdamMoments::new(lr, b1, h.beta2, h.weight_decay, h.decoupled, h.maximize),
             bc2: bc2 as f32,
             bc2_recip: simd::scalar_reciprocal(bc2 as f32),
-            eps: h[EPS] as f32,
+            eps: h.eps as f32,
             cg: (-lr * (1.0 - mu) / (1.0 - *mu_product)) as f32,
             cm: ((-lr * mu_next) / (1.0 - mu_product_next)) as f32,
         }
     }
 
     unsafe fn apply(s: &NadamScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, m, v) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
-        macro_rules! go {
-            ($cwd:literal, $small:literal) => {
-                simd::dispatch(NadamBody::<$cwd, $small> { p, g, m, v, s, sq })
-            };
-        }
-        dispatch_flags!(go; s.mom.coupled, s.mom.lerp_small);
+        elementwise!(NadamElem[s.mom.coupled, s.mom.lerp_small](s, t, a, b, sq))
     }
-}
-
-struct NadamBody<'a, const CWD: bool, const SMALL: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    m: &'a mut [f32],
-    v: &'a mut [f32],
-    s: &'a NadamScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// The new θ from the gradient, the new m and q = v / (1 − β2ᵗ).
@@ -108,72 +85,40 @@ fn nadam_param(p: f32, g: f32, m: f32, q: f32, s: &NadamScalars) -> f32 {
     p + (s.cm * m) / d // θ ← θ − γμₜ₊₁/(1 − Π·μₜ₊₁) · m / d
 }
 
-/// One element: returns the new (θ, m, v).
-#[inline(always)]
-fn nadam_elem<const CWD: bool, const SMALL: bool>(p: f32, g: f32, m: f32, v: f32, s: &NadamScalars) -> (f32, f32, f32) {
-    let g = s.mom.grad::<CWD>(p, g);
-    let (m, v) = (s.mom.first::<SMALL>(m, g), s.mom.second(v, g));
-    (nadam_param(p, g, m, v / s.bc2, s), m, v)
-}
+/// NAdam's element, compiled per coupled decay and lerp form.
+struct NadamElem<const CWD: bool, const SMALL: bool>;
 
-impl<const CWD: bool, const SMALL: bool> NadamBody<'_, CWD, SMALL> {
-    /// The buffers the element loop reads.
-    #[inline(always)]
-    fn ahead(&self) -> simd::Ahead<4> {
-        simd::Ahead::of([&*self.p, self.g, &*self.m, &*self.v])
-    }
-}
+impl<const CWD: bool, const SMALL: bool> Elementwise<2> for NadamElem<CWD, SMALL> {
+    type Scalars = NadamScalars;
+    const USES: [bool; 2] = [true, true];
 
-impl<const CWD: bool, const SMALL: bool> Simd for NadamBody<'_, CWD, SMALL> {
     #[inline(always)]
-    fn run(self) {
-        let ahead = self.ahead();
-        let (p, g, m, v, s) = (self.p, self.g, self.m, self.v, self.s);
-        let n = p.len();
-        assert!(m.len() == n && v.len() == n);
-        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, ahead, |i| unsafe {
-            let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
-            (*p, *m, *v) = nadam_elem::<CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, s);
-        });
+    fn elem<const FMA: bool>(s: &NadamScalars, p: &mut f32, g: f32, [m, v]: [&mut f32; 2]) {
+        let g = s.mom.grad::<CWD>(*p, g); // g ← −g if maximize; g ← g + λθ
+        (*m, *v) = (s.mom.first::<SMALL>(*m, g), s.mom.second(*v, g));
+        *p = nadam_param(*p, g, *m, *v / s.bc2, s);
     }
 
     /// With FMA, `v / (1 − β2ᵗ)` by `simd::div_by_scalar` (the same bits), one divide fewer of
     /// the three per element. (Both quotients by d from one reciprocal, corrected the same way,
     /// measured slower than the two divides.)
     #[inline(always)]
-    fn run_fma(self) {
-        let s = self.s;
-        // A step that gathers Σg² keeps the per-element loop (see `simd::each_block`).
-        let (Some(y), None) = (s.bc2_recip, &self.sq) else {
-            return self.run();
-        };
-        let n = self.p.len();
-        assert!(self.m.len() == n && self.v.len() == n);
-        simd::each_block(n, self.ahead(), &mut NadamBlocks { b: self, y });
+    fn by_blocks(s: &NadamScalars) -> Option<f32> {
+        s.bc2_recip
     }
-}
 
-/// NAdam a block at a time, for `run_fma`: moments first, then the block's v / (1 − β2ᵗ).
-struct NadamBlocks<'a, const CWD: bool, const SMALL: bool> {
-    b: NadamBody<'a, CWD, SMALL>,
-    /// 1/(1 − β2ᵗ).
-    y: f32,
-}
-
-impl<const CWD: bool, const SMALL: bool> simd::Blocks for NadamBlocks<'_, CWD, SMALL> {
+    /// Moments of the block first, then its v / (1 − β2ᵗ), then θ.
     #[inline(always)]
-    fn block(&mut self, i: usize, len: usize) {
-        let s = self.b.s;
-        let b = &mut self.b;
-        let (p, g, m, v) = (&mut b.p[i..i + len], &b.g[i..i + len], &mut b.m[i..i + len], &mut b.v[i..i + len]);
+    fn block(b: Block<'_, NadamScalars, 2>) {
+        let Block { s, y, p, g, st: [m, v] } = b;
+        let len = p.len();
         let (mut gb, mut mb, mut vb, mut q) = (A64([0.0; LANES]), A64([0.0; LANES]), A64([0.0; LANES]), A64([0.0; LANES]));
         for j in 0..len {
             gb[j] = s.mom.grad::<CWD>(p[j], g[j]);
             (mb[j], vb[j]) = (s.mom.first::<SMALL>(m[j], gb[j]), s.mom.second(v[j], gb[j]));
             (m[j], v[j]) = (mb[j], vb[j]);
         }
-        simd::div_by_scalar(&vb.0, len, s.bc2, self.y, &mut q.0);
+        simd::div_by_scalar(&vb.0, len, s.bc2, y, &mut q.0);
         for j in 0..len {
             p[j] = nadam_param(p[j], gb[j], mb[j], q[j], s);
         }
@@ -185,6 +130,7 @@ mod tests {
     use super::*;
     use crate::engine::testing::step_vecs;
     use crate::engine::Engine;
+    use crate::engine::Hyper;
     use crate::kernels::test_util::*;
 
     /// PyTorch's `_single_tensor_nadam` transcribed line by line, on scalars. The state's third
@@ -250,6 +196,7 @@ mod tests {
     fn mu_product_is_a_float32_running_product_per_parameter() {
         let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
         let h = CONFIGS[3];
+        let hp = NadamHyper::parse(&h);
         let mut e = Engine::<Nadam>::new();
         e.add_params(&[3, 5]);
         let mut p = vec![vec![0.5f32; 3], vec![0.5f32; 5]];
@@ -257,7 +204,7 @@ mod tests {
         for t in 1..=4 {
             let mut g = vec![vec![0.25f32; 3], vec![0.25f32; 5]];
             step_vecs(&mut e, &mut p, &mut g, &h).unwrap();
-            expect *= (h[BETA1] * (1.0 - 0.5 * 0.96f64.powf(t as f64 * h[MOMENTUM_DECAY]))) as f32;
+            expect *= (hp.beta1 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * hp.momentum_decay))) as f32;
             assert_eq!(e.states[0].extra, expect as f64);
             assert_eq!(e.states[1].extra, expect as f64);
         }

@@ -13,22 +13,19 @@
 //! ```
 //! ε is added to √v before the bias correction (unlike Adam), and `1/(√v + ε)` is a reciprocal
 //! then a product because PyTorch computes `float / tensor` as `tensor.reciprocal() * float`.
-//! Hyperparameters: `[lr, beta1, beta2, eps, weight_decay, decoupled, maximize]`.
-//! Slots: `exp_avg`, `exp_avg_sq`.
 
-use super::{flag, AdamMoments};
+use super::AdamMoments;
+use crate::driver::Elementwise;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes};
+use crate::simd::SqLanes;
 
-pub struct Radam;
-
-const LR: usize = 0;
-const BETA1: usize = 1;
-const BETA2: usize = 2;
-const EPS: usize = 3;
-const WD: usize = 4;
-const DECOUPLED: usize = 5;
-const MAXIMIZE: usize = 6;
+rule_signature! {
+    /// RAdam.
+    Radam {
+        hyper RadamHyper { lr, beta1, beta2, eps, weight_decay, decoupled: bool, maximize: bool }
+        slots [exp_avg, exp_avg_sq]
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct RadamScalars {
@@ -50,25 +47,21 @@ pub fn rectification(beta2: f64, step: f64) -> (f64, f64) {
 }
 
 impl Rule for Radam {
-    const SLOTS: &'static [&'static str] = &["exp_avg", "exp_avg_sq"];
-    const HYPER: &'static [&'static str] = &["lr", "beta1", "beta2", "eps", "weight_decay", "decoupled", "maximize"];
     type Scalars = RadamScalars;
 
-    fn slots_needed(_h: &[f64]) -> u32 {
+    fn slots_needed(_h: &RadamHyper) -> u32 {
         0b11
     }
 
-    fn scalars(h: &[f64], step: f64, _fresh: u32) -> RadamScalars {
-        let (lr, b1, b2, wd) = (h[LR], h[BETA1], h[BETA2], h[WD]);
-        let decoupled = flag(h, DECOUPLED);
-        let bc1 = 1.0 - b1.powf(step);
-        let bc2 = 1.0 - b2.powf(step);
-        let (rho_t, rect) = rectification(b2, step);
+    fn scalars(h: &RadamHyper, step: f64, _fresh: u32) -> RadamScalars {
+        let bc1 = 1.0 - h.beta1.powf(step);
+        let bc2 = 1.0 - h.beta2.powf(step);
+        let (rho_t, rect) = rectification(h.beta2, step);
         RadamScalars {
-            mom: AdamMoments::new(lr, b1, b2, wd, decoupled, flag(h, MAXIMIZE)),
+            mom: AdamMoments::new(h.lr, h.beta1, h.beta2, h.weight_decay, h.decoupled, h.maximize),
             bc1: bc1 as f32,
-            lr: lr as f32,
-            eps: h[EPS] as f32,
+            lr: h.lr as f32,
+            eps: h.eps as f32,
             bc2_sqrt: bc2.powf(0.5) as f32,
             rect: rect as f32,
             rectified: rho_t > 5.0,
@@ -76,23 +69,8 @@ impl Rule for Radam {
     }
 
     unsafe fn apply(s: &RadamScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, m, v) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b));
-        macro_rules! go {
-            ($rect:literal, $cwd:literal, $small:literal) => {
-                simd::dispatch(RadamBody::<$rect, $cwd, $small> { p, g, m, v, s, sq })
-            };
-        }
-        dispatch_flags!(go; s.rectified, s.mom.coupled, s.mom.lerp_small);
+        elementwise!(RadamElem[s.rectified, s.mom.coupled, s.mom.lerp_small](s, t, a, b, sq))
     }
-}
-
-struct RadamBody<'a, const RECT: bool, const CWD: bool, const SMALL: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    m: &'a mut [f32],
-    v: &'a mut [f32],
-    s: &'a RadamScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, m, v).
@@ -110,17 +88,16 @@ fn radam_elem<const RECT: bool, const CWD: bool, const SMALL: bool>(p: f32, g: f
     }
 }
 
-impl<const RECT: bool, const CWD: bool, const SMALL: bool> Simd for RadamBody<'_, RECT, CWD, SMALL> {
+/// RAdam's element, compiled per rectification, coupled decay and lerp form.
+struct RadamElem<const RECT: bool, const CWD: bool, const SMALL: bool>;
+
+impl<const RECT: bool, const CWD: bool, const SMALL: bool> Elementwise<2> for RadamElem<RECT, CWD, SMALL> {
+    type Scalars = RadamScalars;
+    const USES: [bool; 2] = [true, true];
+
     #[inline(always)]
-    fn run(self) {
-        let (p, g, m, v, s) = (self.p, self.g, self.m, self.v, self.s);
-        let n = p.len();
-        assert!(m.len() == n && v.len() == n);
-        // SAFETY: `each` passes i < n = g.len(), and every slice has length n.
-        simd::each(n, g, self.sq, simd::Ahead::of([&*p, g, &*m, &*v]), |i| unsafe {
-            let (p, m, v) = (p.get_unchecked_mut(i), m.get_unchecked_mut(i), v.get_unchecked_mut(i));
-            (*p, *m, *v) = radam_elem::<RECT, CWD, SMALL>(*p, *g.get_unchecked(i), *m, *v, s);
-        });
+    fn elem<const FMA: bool>(s: &RadamScalars, p: &mut f32, g: f32, [m, v]: [&mut f32; 2]) {
+        (*p, *m, *v) = radam_elem::<RECT, CWD, SMALL>(*p, g, *m, *v, s);
     }
 }
 

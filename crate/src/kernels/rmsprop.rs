@@ -10,22 +10,18 @@
 //! b ← μ·b + g / d;  θ ← θ − γ·b           (when μ > 0)
 //! θ ← θ − (γ·g) / d                       (otherwise)
 //! ```
-//! Hyperparameters: `[lr, alpha, eps, weight_decay, momentum, centered, maximize]`.
-//! Slots: `square_avg`, `momentum_buffer` (momentum > 0), `grad_avg` (centered).
 
-use super::flag;
+use crate::driver::Elementwise;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes};
+use crate::simd::SqLanes;
 
-pub struct Rmsprop;
-
-const LR: usize = 0;
-const ALPHA: usize = 1;
-const EPS: usize = 2;
-const WD: usize = 3;
-const MOMENTUM: usize = 4;
-const CENTERED: usize = 5;
-const MAXIMIZE: usize = 6;
+rule_signature! {
+    /// RMSprop.
+    Rmsprop {
+        hyper RmspropHyper { lr, alpha, eps, weight_decay, momentum, centered: bool, maximize: bool }
+        slots [square_avg, momentum_buffer, grad_avg] // momentum_buffer when momentum > 0, grad_avg when centered
+    }
+}
 
 /// Centering modes: off, or on with one of ATen's two lerp forms.
 const PLAIN: u8 = 0;
@@ -49,68 +45,37 @@ pub struct RmspropScalars {
 }
 
 impl Rule for Rmsprop {
-    const SLOTS: &'static [&'static str] = &["square_avg", "momentum_buffer", "grad_avg"];
-    const HYPER: &'static [&'static str] = &["lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"];
     type Scalars = RmspropScalars;
 
-    fn slots_needed(h: &[f64]) -> u32 {
-        1 | (u32::from(h[MOMENTUM] > 0.0) << 1) | (u32::from(flag(h, CENTERED)) << 2)
+    fn slots_needed(h: &RmspropHyper) -> u32 {
+        1 | (u32::from(h.momentum > 0.0) << 1) | (u32::from(h.centered) << 2)
     }
 
-    fn scalars(h: &[f64], _step: f64, _fresh: u32) -> RmspropScalars {
+    fn scalars(h: &RmspropHyper, _step: f64, _fresh: u32) -> RmspropScalars {
         // ATen's lerp picks its form from the weight in the tensor's precision.
-        let c = (1.0 - h[ALPHA]) as f32;
+        let c = (1.0 - h.alpha) as f32;
         RmspropScalars {
-            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
-            wd: h[WD] as f32,
-            alpha: h[ALPHA] as f32,
+            sign: if h.maximize { -1.0 } else { 1.0 },
+            wd: h.weight_decay as f32,
+            alpha: h.alpha as f32,
             c,
             cc: 1.0 - c,
-            eps: h[EPS] as f32,
-            mu: h[MOMENTUM] as f32,
-            neg_lr: (-h[LR]) as f32,
-            center: match (flag(h, CENTERED), c.abs() < 0.5) {
+            eps: h.eps as f32,
+            mu: h.momentum as f32,
+            neg_lr: (-h.lr) as f32,
+            center: match (h.centered, c.abs() < 0.5) {
                 (false, _) => PLAIN,
                 (true, true) => CENTERED_SMALL,
                 (true, false) => CENTERED_LARGE,
             },
-            momentum: h[MOMENTUM] > 0.0,
-            decay: h[WD] != 0.0,
+            momentum: h.momentum > 0.0,
+            decay: h.weight_decay != 0.0,
         }
     }
 
     unsafe fn apply(s: &RmspropScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, v, buf, gavg) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b), t.slot(1, a, b), t.slot(2, a, b));
-        macro_rules! go {
-            ($center:expr, $mom:literal, $wd:literal) => {
-                simd::dispatch(RmspropBody::<$center, $mom, $wd> { p, g, v, buf, gavg, s, sq })
-            };
-        }
-        match (s.center, s.momentum, s.decay) {
-            (PLAIN, false, false) => go!(PLAIN, false, false),
-            (PLAIN, false, true) => go!(PLAIN, false, true),
-            (PLAIN, true, false) => go!(PLAIN, true, false),
-            (PLAIN, true, true) => go!(PLAIN, true, true),
-            (CENTERED_SMALL, false, false) => go!(CENTERED_SMALL, false, false),
-            (CENTERED_SMALL, false, true) => go!(CENTERED_SMALL, false, true),
-            (CENTERED_SMALL, true, false) => go!(CENTERED_SMALL, true, false),
-            (CENTERED_SMALL, true, true) => go!(CENTERED_SMALL, true, true),
-            (_, false, false) => go!(CENTERED_LARGE, false, false),
-            (_, false, true) => go!(CENTERED_LARGE, false, true),
-            (_, true, false) => go!(CENTERED_LARGE, true, false),
-            (_, true, true) => go!(CENTERED_LARGE, true, true),
-        }
+        elementwise!(RmspropElem[s.center => [PLAIN, CENTERED_SMALL, CENTERED_LARGE], s.momentum, s.decay](s, t, a, b, sq))
     }
-}
-
-struct RmspropBody<'a, const CENTER: u8, const MOM: bool, const WD: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    v: &'a mut [f32],
-    buf: &'a mut [f32],
-    gavg: &'a mut [f32],
-    s: &'a RmspropScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, v); `b` and `ḡ` are updated in place when used.
@@ -145,21 +110,16 @@ fn rmsprop_elem<const CENTER: u8, const MOM: bool, const WD: bool>(
     }
 }
 
-impl<const CENTER: u8, const MOM: bool, const WD: bool> Simd for RmspropBody<'_, CENTER, MOM, WD> {
+/// RMSprop's element, compiled per centering mode, momentum and weight decay.
+struct RmspropElem<const CENTER: u8, const MOM: bool, const WD: bool>;
+
+impl<const CENTER: u8, const MOM: bool, const WD: bool> Elementwise<3> for RmspropElem<CENTER, MOM, WD> {
+    type Scalars = RmspropScalars;
+    const USES: [bool; 3] = [true, MOM, CENTER != PLAIN];
+
     #[inline(always)]
-    fn run(self) {
-        let (p, g, v, buf, gavg, s) = (self.p, self.g, self.v, self.buf, self.gavg, self.s);
-        let n = p.len();
-        assert!(v.len() == n && (!MOM || buf.len() == n) && (CENTER == PLAIN || gavg.len() == n));
-        // SAFETY: `each` passes i < n = g.len(), and every slice used has length n.
-        let ahead = simd::Ahead::of([&*p, g, &*v, if MOM { &*buf } else { &[] }, if CENTER == PLAIN { &[] } else { &*gavg }]);
-        simd::each(n, g, self.sq, ahead, |i| unsafe {
-            let (p, v) = (p.get_unchecked_mut(i), v.get_unchecked_mut(i));
-            let (mut unused_b, mut unused_g) = (0.0, 0.0);
-            let b = if MOM { buf.get_unchecked_mut(i) } else { &mut unused_b };
-            let ga = if CENTER != PLAIN { gavg.get_unchecked_mut(i) } else { &mut unused_g };
-            (*p, *v) = rmsprop_elem::<CENTER, MOM, WD>(*p, *g.get_unchecked(i), *v, b, ga, s);
-        });
+    fn elem<const FMA: bool>(s: &RmspropScalars, p: &mut f32, g: f32, [v, b, ga]: [&mut f32; 3]) {
+        (*p, *v) = rmsprop_elem::<CENTER, MOM, WD>(*p, g, *v, b, ga, s);
     }
 }
 

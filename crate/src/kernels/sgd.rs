@@ -7,21 +7,18 @@
 //! g ← g + μ·b if nesterov, else b             (when μ ≠ 0)
 //! θ ← θ − γ·g
 //! ```
-//! Hyperparameters: `[lr, momentum, dampening, weight_decay, nesterov, maximize]`.
-//! Slot: `momentum_buffer` (only when momentum ≠ 0).
 
-use super::flag;
+use crate::driver::Elementwise;
 use crate::engine::{Rule, TensorPtrs};
-use crate::simd::{self, Simd, SqLanes};
+use crate::simd::SqLanes;
 
-pub struct Sgd;
-
-const LR: usize = 0;
-const MOMENTUM: usize = 1;
-const DAMPENING: usize = 2;
-const WD: usize = 3;
-const NESTEROV: usize = 4;
-const MAXIMIZE: usize = 5;
+rule_signature! {
+    /// SGD.
+    Sgd {
+        hyper SgdHyper { lr, momentum, dampening, weight_decay, nesterov: bool, maximize: bool }
+        slots [momentum_buffer] // only when momentum ≠ 0
+    }
+}
 
 /// Momentum modes of one tensor's step.
 const NO_MOMENTUM: u8 = 0;
@@ -42,59 +39,32 @@ pub struct SgdScalars {
 }
 
 impl Rule for Sgd {
-    const SLOTS: &'static [&'static str] = &["momentum_buffer"];
-    const HYPER: &'static [&'static str] = &["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"];
     type Scalars = SgdScalars;
 
-    fn slots_needed(h: &[f64]) -> u32 {
-        u32::from(h[MOMENTUM] != 0.0)
+    fn slots_needed(h: &SgdHyper) -> u32 {
+        u32::from(h.momentum != 0.0)
     }
 
-    fn scalars(h: &[f64], _step: f64, fresh: u32) -> SgdScalars {
+    fn scalars(h: &SgdHyper, _step: f64, fresh: u32) -> SgdScalars {
         SgdScalars {
-            sign: if flag(h, MAXIMIZE) { -1.0 } else { 1.0 },
-            wd: h[WD] as f32,
-            mu: h[MOMENTUM] as f32,
-            keep: (1.0 - h[DAMPENING]) as f32,
-            neg_lr: (-h[LR]) as f32,
-            mode: match (h[MOMENTUM] != 0.0, fresh & 1 != 0) {
+            sign: if h.maximize { -1.0 } else { 1.0 },
+            wd: h.weight_decay as f32,
+            mu: h.momentum as f32,
+            keep: (1.0 - h.dampening) as f32,
+            neg_lr: (-h.lr) as f32,
+            mode: match (h.momentum != 0.0, fresh & 1 != 0) {
                 (false, _) => NO_MOMENTUM,
                 (true, true) => FIRST_MOMENTUM,
                 (true, false) => MOMENTUM_ON,
             },
-            nesterov: flag(h, NESTEROV),
-            decay: h[WD] != 0.0,
+            nesterov: h.nesterov,
+            decay: h.weight_decay != 0.0,
         }
     }
 
     unsafe fn apply(s: &SgdScalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
-        let (p, g, buf) = (t.param(a, b), t.grad(a, b), t.slot(0, a, b));
-        macro_rules! go {
-            ($mode:expr, $nest:literal, $wd:literal) => {
-                simd::dispatch(SgdBody::<$mode, $nest, $wd> { p, g, buf, s, sq })
-            };
-        }
-        match (s.mode, s.nesterov, s.decay) {
-            (NO_MOMENTUM, _, false) => go!(NO_MOMENTUM, false, false),
-            (NO_MOMENTUM, _, true) => go!(NO_MOMENTUM, false, true),
-            (FIRST_MOMENTUM, false, false) => go!(FIRST_MOMENTUM, false, false),
-            (FIRST_MOMENTUM, false, true) => go!(FIRST_MOMENTUM, false, true),
-            (FIRST_MOMENTUM, true, false) => go!(FIRST_MOMENTUM, true, false),
-            (FIRST_MOMENTUM, true, true) => go!(FIRST_MOMENTUM, true, true),
-            (_, false, false) => go!(MOMENTUM_ON, false, false),
-            (_, false, true) => go!(MOMENTUM_ON, false, true),
-            (_, true, false) => go!(MOMENTUM_ON, true, false),
-            (_, true, true) => go!(MOMENTUM_ON, true, true),
-        }
+        elementwise!(SgdElem[s.mode => [NO_MOMENTUM, FIRST_MOMENTUM, MOMENTUM_ON], s.nesterov, s.decay](s, t, a, b, sq))
     }
-}
-
-struct SgdBody<'a, const MODE: u8, const NEST: bool, const WD: bool> {
-    p: &'a mut [f32],
-    g: &'a [f32],
-    buf: &'a mut [f32],
-    s: &'a SgdScalars,
-    sq: Option<&'a mut SqLanes>,
 }
 
 /// One element: returns the new (θ, b).
@@ -115,23 +85,16 @@ fn sgd_elem<const MODE: u8, const NEST: bool, const WD: bool>(p: f32, g: f32, b:
     (p + s.neg_lr * d, b) // θ ← θ − γ·g
 }
 
-impl<const MODE: u8, const NEST: bool, const WD: bool> Simd for SgdBody<'_, MODE, NEST, WD> {
+/// SGD's element, compiled per momentum mode, Nesterov and weight decay.
+struct SgdElem<const MODE: u8, const NEST: bool, const WD: bool>;
+
+impl<const MODE: u8, const NEST: bool, const WD: bool> Elementwise<1> for SgdElem<MODE, NEST, WD> {
+    type Scalars = SgdScalars;
+    const USES: [bool; 1] = [MODE != NO_MOMENTUM];
+
     #[inline(always)]
-    fn run(self) {
-        let (p, g, buf, s) = (self.p, self.g, self.buf, self.s);
-        let n = p.len();
-        assert!(MODE == NO_MOMENTUM || buf.len() == n);
-        // SAFETY: `each` passes i < n = g.len(); buf has length n when it is used.
-        let ahead = simd::Ahead::of([&*p, g, if MODE == NO_MOMENTUM { &[] } else { &*buf }]);
-        simd::each(n, g, self.sq, ahead, |i| unsafe {
-            let p = p.get_unchecked_mut(i);
-            if MODE == NO_MOMENTUM {
-                *p = sgd_elem::<MODE, NEST, WD>(*p, *g.get_unchecked(i), 0.0, s).0;
-            } else {
-                let b = buf.get_unchecked_mut(i);
-                (*p, *b) = sgd_elem::<MODE, NEST, WD>(*p, *g.get_unchecked(i), *b, s);
-            }
-        });
+    fn elem<const FMA: bool>(s: &SgdScalars, p: &mut f32, g: f32, [b]: [&mut f32; 1]) {
+        (*p, *b) = sgd_elem::<MODE, NEST, WD>(*p, g, *b, s);
     }
 }
 
