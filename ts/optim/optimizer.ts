@@ -389,7 +389,11 @@ export abstract class Optimizer<O extends object> {
     const loss = closure === undefined ? undefined : closure();
     const k = this.#hyperLen;
     const groups = this.#checkedGroups('step');
-    if (this.#hyper.length !== groups.length * k) this.#hyper = new Float64Array(groups.length * k);
+    if (this.#hyper.length !== groups.length * k) {
+      this.#hyper = new Float64Array(groups.length * k);
+      // A fresh vector holds nothing yet: every group is validated and packed again.
+      this.#validated.length = 0;
+    }
     let listed = 0;
     for (const g of groups) listed += g.params.length;
     if (this.#ids32.length < listed) {
@@ -411,11 +415,12 @@ export abstract class Optimizer<O extends object> {
       for (let gi = 0; gi < groups.length; gi++) {
         const g = groups[gi]!;
         const changed = !this.#validatedUnchanged(gi, g);
+        // Options equal to those last validated also packed to the values already in #hyper.
         if (changed) {
           validateGroup(this.descriptor, g as Record<string, unknown>, `param group ${gi}`);
           this.#snapshotValidated(gi, g);
+          this.#packGroup(g, this.#hyper, gi * k);
         }
-        this.#packGroup(g, this.#hyper, gi * k);
         let plan = this.#plans[gi];
         if (changed || plan === undefined) {
           const raw = this.#native.slotPlan(this.#hyper.subarray(gi * k, gi * k + k));
