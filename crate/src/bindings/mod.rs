@@ -4,9 +4,7 @@
 //! matching JS error class.
 
 use crate::engine::{self, Buf, Engine, Hyper, Rule, Signature, StepFlags};
-use crate::kernels::{adabound::AdaBound, lamb::Lamb, lion::Lion};
-use crate::kernels::{adadelta::Adadelta, adagrad::Adagrad, adamax::Adamax, nadam::Nadam, radam::Radam, rmsprop::Rmsprop};
-use crate::kernels::{adam::Adam, sgd::Sgd};
+use crate::kernels as k;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -67,17 +65,17 @@ macro_rules! kernels {
 }
 
 kernels! {
-    Sgd(Sgd) = "sgd",
-    Adam(Adam) = "adam",
-    Rmsprop(Rmsprop) = "rmsprop",
-    Adagrad(Adagrad) = "adagrad",
-    Radam(Radam) = "radam",
-    Nadam(Nadam) = "nadam",
-    Adamax(Adamax) = "adamax",
-    Adadelta(Adadelta) = "adadelta",
-    AdaBound(AdaBound) = "adabound",
-    Lamb(Lamb) = "lamb",
-    Lion(Lion) = "lion",
+    Sgd(k::sgd::Sgd) = "sgd",
+    Adam(k::adam::Adam) = "adam",
+    Rmsprop(k::rmsprop::Rmsprop) = "rmsprop",
+    Adagrad(k::adagrad::Adagrad) = "adagrad",
+    Radam(k::radam::Radam) = "radam",
+    Nadam(k::nadam::Nadam) = "nadam",
+    Adamax(k::adamax::Adamax) = "adamax",
+    Adadelta(k::adadelta::Adadelta) = "adadelta",
+    AdaBound(k::adabound::AdaBound) = "adabound",
+    Lamb(k::lamb::Lamb) = "lamb",
+    Lion(k::lion::Lion) = "lion",
 }
 
 /// What a kernel declares (its `rule_signature!`): the names of its packed hyperparameters in
