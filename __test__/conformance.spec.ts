@@ -29,6 +29,7 @@ import * as lib from '../ts/index.js';
 import { getDetectedSimdLevel, getTotalNorm, GradNormMonitor, Optimizer, OPTIMIZERS, Parameter, type SimdLevel } from '../ts/index.js';
 import { kernelSignature } from '../ts/native.js';
 import { packingPlan } from '../ts/optim/descriptor.js';
+import { ruleText } from '../ts/validate.js';
 import { chunkedSumSquares, stepStarts } from './oracles/third-party.js';
 import type { OracleOptions } from './oracles/index.js';
 import {
@@ -45,7 +46,6 @@ import {
   NAMES,
   oracleOf,
   optionSpecs,
-  rangeText,
   randomScenarioOf,
   registered,
   runOracle,
@@ -58,14 +58,12 @@ import {
   type BadValue,
   type ChildReport,
 } from './helpers/conformance.js';
-import { decode, firstDiff, sameDeep, stateDiff } from './helpers/compare.js';
-import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, sampleIndices, values } from './helpers/data.js';
+import { firstDiff, groupOptions, hex, sameDeep, snapshot, stateBytes, stateDiff, type Snapshot } from './helpers/compare.js';
+import { FIXTURE_LENGTHS, FIXTURE_STEPS, fixtureGrad, POISONS, sampleIndices, values, type Poison } from './helpers/data.js';
 import { CASE_TOLERANCE, Errors, FIXTURE_TOLERANCE, fixtureParams, loadFixture, referenceVersion, replayCase, type FixtureFile } from './helpers/fixtures.js';
 import { describeScenario, initialDiff, runScenario, scenarioParams, type Scenario } from './helpers/scenario.js';
 
 // ------------------------------------------------------------------------------------- plumbing
-
-const hex = (a: Float32Array | null | undefined): string | null => (a ? Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex') : null);
 
 /** `make(s)` for s = 1, 2, …, each computed once: gradients shared by the runs of every optimizer (no optimizer writes its gradients). */
 function cached<T>(make: (s: number) => T): (s: number) => T {
@@ -73,42 +71,6 @@ function cached<T>(make: (s: number) => T): (s: number) => T {
   return (s) => {
     if (!memo.has(s)) memo.set(s, make(s));
     return memo.get(s)!;
-  };
-}
-
-/** Bytes of every state buffer (JSON alone would hide -0 and NaN). */
-function stateBytes(opt: AnyOptimizer): Record<string, Record<string, number | string>> {
-  const out: Record<string, Record<string, number | string>> = {};
-  for (const [k, entry] of Object.entries(opt.stateDict().state)) {
-    const e: Record<string, number | string> = {};
-    for (const [name, v] of Object.entries(entry)) e[name] = typeof v === 'number' ? (Object.is(v, -0) ? '-0' : v) : hex(decode(v))!;
-    out[k] = e;
-  }
-  return out;
-}
-
-/** Each group's options (params as a count); non-finite numbers and undefined spelled out. */
-function groupOptions(opt: AnyOptimizer): string {
-  return JSON.stringify(
-    opt.paramGroups.map((g) => ({ ...g, params: g.params.length })),
-    (_k, v: unknown) => (v === undefined ? 'undefined' : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v),
-  );
-}
-
-interface Snapshot {
-  data: Array<string | null>;
-  grads: Array<string | null>;
-  gradObjects: Array<Float32Array | null>;
-  state?: unknown;
-  groups?: string;
-}
-
-function snapshot(params: readonly Parameter[], opt?: AnyOptimizer): Snapshot {
-  return {
-    data: params.map((p) => hex(p.data)),
-    grads: params.map((p) => hex(p.grad)),
-    gradObjects: params.map((p) => p.grad),
-    ...(opt ? { state: stateBytes(opt), groups: groupOptions(opt) } : {}),
   };
 }
 
@@ -203,13 +165,6 @@ for (const level of ALL_LEVELS.filter((l) => !LEVELS.includes(l))) {
 
 // ------------------------------------------------------------------------------------- data
 
-interface Poison {
-  label: string;
-  tensor: number;
-  index: number;
-  value: number;
-}
-
 const RESUME_NAMES = ['emb', 'fc.weight', 'fc.bias', 'head'];
 const RESUME_LENGTHS = [33, 20, 5, 40001];
 const resumeGrads = cached((s) => RESUME_LENGTHS.map((n, j) => values(7, s, j, n)));
@@ -219,15 +174,6 @@ const nfGrads = cached((s) => FIXTURE_LENGTHS.map((n, j) => fixtureGrad(NF_SEED,
 
 const MONITOR_LENGTHS = [40001, 7, 70000, 32, 9];
 const monitorGrads = cached((s) => MONITOR_LENGTHS.map((n, j) => values(8, s, j, n).map((x) => x * 0.1 * s)));
-
-/** Where a step's gradients go bad, on the tensors [1, 7, 17, 1025, 40001] of groups [0–2] and [3–4]. */
-const POISONS: Poison[] = [
-  { label: 'NaN in the 1-element tensor (group 0)', tensor: 0, index: 0, value: NaN },
-  { label: '+Infinity at the last element of the 40001-element tensor (group 1)', tensor: 4, index: 40000, value: Infinity },
-  { label: 'NaN at a chunk boundary of the 40001-element tensor (group 1)', tensor: 4, index: 8192, value: NaN },
-  { label: '-Infinity in the 1025-element tensor (group 1)', tensor: 3, index: 512, value: -Infinity },
-  { label: '-Infinity in the 17-element tensor (group 0)', tensor: 2, index: 16, value: -Infinity },
-];
 
 /** The oracle table's entry for titles, or nothing when it is missing (its tests then fail, naming it). */
 function oracleDoc(name: string): { lrZero?: { noop: boolean } } {
@@ -473,7 +419,8 @@ for (const name of NAMES) {
   };
 
   for (const [key, spec] of optionSpecs(name)) {
-    const range = spec.type === 'boolean' ? '' : rangeText(spec.range);
+    // The rule's bounds alone (`>= 0 and < 1`), without its kind ("a finite number", "an integer").
+    const range = spec.type === 'boolean' ? '' : ruleText(spec.range).replace(/^(a finite number|an integer) ?/, '');
     const kinds = spec.type === 'boolean' ? 'of a wrong type throws a TypeError' : `of a wrong type, non-finite${range ? ` or outside ${range}` : ''} throws a TypeError or RangeError`;
     test(`${N}: option ${key} ${kinds} naming it and the value, and changes nothing (constructor, param group, addParamGroup, between steps, loadStateDict)`, (t) => {
       for (const bad of badValues(spec, false)) {

@@ -9,6 +9,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { Adam, AdamW, Optimizer, Parameter, SGD, getNumThreads, setNumThreads } from '../ts/index.js';
+import { hex, snapshot, stateBytes, type Snapshot } from './helpers/compare.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyOptimizer = Optimizer<any>;
@@ -65,46 +66,6 @@ function warmed(kind: Kind): { opt: AnyOptimizer; params: Parameter[] } {
   }
   setGrads(params, 20);
   return { opt, params };
-}
-
-function hex(a: Float32Array | null | undefined): string | null {
-  if (a === null || a === undefined) return null;
-  if (a.byteLength === 0) return '';
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
-}
-
-/** Bytes of every state buffer (JSON alone would hide -0 and NaN). */
-function stateBytes(opt: AnyOptimizer): Record<string, Record<string, number | string>> {
-  const out: Record<string, Record<string, number | string>> = {};
-  for (const [k, entry] of Object.entries(opt.stateDict().state)) {
-    const e: Record<string, number | string> = {};
-    for (const [name, v] of Object.entries(entry)) e[name] = typeof v === 'number' ? v : hex(Float32Array.from(v))!;
-    out[k] = e;
-  }
-  return out;
-}
-
-interface Snapshot {
-  data: Array<string | null>;
-  grads: Array<string | null>;
-  gradObjects: Array<Float32Array | null>;
-  state?: unknown;
-  groups?: string;
-}
-
-function snapshot(params: readonly Parameter[], opt?: AnyOptimizer): Snapshot {
-  const s: Snapshot = {
-    data: params.map((p) => hex(p.data)),
-    grads: params.map((p) => hex(p.grad)),
-    gradObjects: params.map((p) => p.grad),
-  };
-  if (opt) {
-    s.state = stateBytes(opt);
-    s.groups = JSON.stringify(opt.paramGroups.map((g) => ({ ...g, params: g.params.map((p: Parameter) => p.name) })), (_, v) =>
-      typeof v === 'number' && !Number.isFinite(v) ? String(v) : v,
-    );
-  }
-  return s;
 }
 
 function assertUnchanged(t: ExecutionContext, before: Snapshot, params: readonly Parameter[], opt?: AnyOptimizer, skipData: number[] = []): void {

@@ -10,7 +10,7 @@ import test from 'ava';
 import * as ferro from '../ts/index.js';
 import { GradNormMonitor, getNumThreads, Optimizer, Parameter, setNumThreads, type GradNormEvent, type OptimizerStateDict } from '../ts/index.js';
 import { sameDeep } from './helpers/compare.js';
-import { FIXTURE_LENGTHS, fixtureGrad, values } from './helpers/data.js';
+import { FIXTURE_LENGTHS, fixtureGrad, POISONS, values, type Poison } from './helpers/data.js';
 
 type AnyOptimizer = Optimizer<object>;
 
@@ -28,21 +28,6 @@ function setGrads(params: Parameter[], t: number, poison?: Poison): void {
   });
   if (poison) params[poison.tensor]!.grad![poison.index] = poison.value;
 }
-
-interface Poison {
-  label: string;
-  tensor: number;
-  index: number;
-  value: number;
-}
-
-const POISONS: Poison[] = [
-  { label: 'NaN in the 1-element tensor (group 0)', tensor: 0, index: 0, value: NaN },
-  { label: '+Infinity at the last element of the 40001-element tensor (group 1)', tensor: 4, index: 40000, value: Infinity },
-  { label: 'NaN at a chunk boundary of the 40001-element tensor (group 1)', tensor: 4, index: 8192, value: NaN },
-  { label: '-Infinity in the 1025-element tensor (group 1)', tensor: 3, index: 512, value: -Infinity },
-  { label: '-Infinity in the 17-element tensor (group 0)', tensor: 2, index: 16, value: -Infinity },
-];
 
 const bytesOf = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const copyData = (params: Parameter[]): Float32Array[] => params.map((p) => p.data.slice());

@@ -6,7 +6,8 @@
  * and the bad values of each of its options.
  * @module
  */
-import { defaultsOf, OPTIMIZERS, Parameter, type Optimizer, type OptionSpec, type ParamStateEntry, type RegisteredOptimizer } from '../../ts/index.js';
+import { defaultsOf, OPTIMIZERS, Parameter, type NumberRule, type Optimizer, type OptionSpec, type ParamStateEntry, type RegisteredOptimizer } from '../../ts/index.js';
+import { ruleText } from '../../ts/validate.js';
 import { ORACLES, randomLr, type OracleEntry, type OracleOptions, type OracleState } from '../oracles/index.js';
 import { decode, firstDiff } from './compare.js';
 import { Rng } from './data.js';
@@ -288,25 +289,8 @@ export function nextUp(x: number): number {
   return -nextDown(-x);
 }
 
-interface Range {
-  min?: number;
-  above?: number;
-  max?: number;
-  below?: number;
-}
-
-/** The range as text, for titles: `>= 0 and < 1`. */
-export function rangeText(r: Range): string {
-  const parts: string[] = [];
-  if (r.min !== undefined) parts.push(`>= ${r.min}`);
-  if (r.above !== undefined) parts.push(`> ${r.above}`);
-  if (r.max !== undefined) parts.push(`<= ${r.max}`);
-  if (r.below !== undefined) parts.push(`< ${r.below}`);
-  return parts.join(' and ');
-}
-
 /** Values just outside a range: the excluded bound itself, the nearest double beyond an included one, and one a unit beyond. */
-export function outside(r: Range): number[] {
+export function outside(r: NumberRule): number[] {
   const out: number[] = [];
   if (r.min !== undefined) out.push(nextDown(r.min), r.min - 1);
   if (r.above !== undefined) out.push(r.above, nextDown(r.above));
@@ -316,7 +300,7 @@ export function outside(r: Range): number[] {
 }
 
 /** Values just inside a range: the nearest doubles inside each bound. */
-export function inside(r: Range): number[] {
+export function inside(r: NumberRule): number[] {
   const out: number[] = [];
   if (r.min !== undefined) out.push(nextUp(r.min));
   if (r.above !== undefined) out.push(nextUp(r.above));
@@ -331,7 +315,7 @@ export interface BadValue {
   error: typeof TypeError | typeof RangeError;
   /** Appended to the option's name in the message: '' or `[i]` for an element of a pair. */
   suffix: string;
-  /** What the message says the value should be (a fragment of it). */
+  /** What the message says the value should be (fragments of it: the option's rule, as `ruleText` words it). */
   expects: string[];
 }
 
@@ -345,15 +329,14 @@ export function badValues(spec: OptionSpec, live: boolean): BadValue[] {
   const undef = live ? [undefined] : [];
   switch (spec.type) {
     case 'number': {
-      const rule = rangeText(spec.range);
-      const expects = rule ? [rule] : [];
-      for (const v of [String(spec.default), null, true, ...undef]) out.push({ value: v, error: TypeError, suffix: '', expects: ['number', ...expects] });
-      for (const v of [NaN, Infinity, -Infinity, ...outside(spec.range)]) out.push({ value: v, error: RangeError, suffix: '', expects: ['finite number', ...expects] });
+      const rule = ruleText(spec.range);
+      for (const v of [String(spec.default), null, true, ...undef]) out.push({ value: v, error: TypeError, suffix: '', expects: [rule] });
+      for (const v of [NaN, Infinity, -Infinity, ...outside(spec.range)]) out.push({ value: v, error: RangeError, suffix: '', expects: [rule] });
       break;
     }
     case 'derived': {
-      const rule = rangeText(spec.range);
-      for (const v of ['x', true, ...undef]) out.push({ value: v, error: TypeError, suffix: '', expects: [rule, 'or null'] });
+      const rule = ruleText(spec.range);
+      for (const v of ['x', true, ...undef]) out.push({ value: v, error: TypeError, suffix: '', expects: [`${rule} or null`] });
       for (const v of [NaN, Infinity, ...outside(spec.range)]) out.push({ value: v, error: RangeError, suffix: '', expects: [rule] });
       break;
     }
@@ -362,12 +345,12 @@ export function badValues(spec: OptionSpec, live: boolean): BadValue[] {
       break;
     case 'pair': {
       const [a, b] = spec.default;
-      const rule = rangeText(spec.range);
+      const rule = ruleText(spec.range);
       for (const v of [a, [a], [a, b, b], 'x', null, ...undef]) out.push({ value: v, error: TypeError, suffix: '', expects: ['pair', ...spec.native] });
       for (const i of [0, 1]) {
         const at = (x: unknown) => (i === 0 ? [x, b] : [a, x]);
-        out.push({ value: at(String(spec.default[i])), error: TypeError, suffix: `[${i}]`, expects: ['number', rule] });
-        for (const v of [NaN, Infinity, ...outside(spec.range)]) out.push({ value: at(v), error: RangeError, suffix: `[${i}]`, expects: ['finite number', rule] });
+        out.push({ value: at(String(spec.default[i])), error: TypeError, suffix: `[${i}]`, expects: [rule] });
+        for (const v of [NaN, Infinity, ...outside(spec.range)]) out.push({ value: at(v), error: RangeError, suffix: `[${i}]`, expects: [rule] });
       }
       break;
     }

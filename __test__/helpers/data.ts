@@ -10,6 +10,23 @@ export const FIXTURE_LENGTHS: readonly number[] = [1, 7, 17, 1025, 40001];
 /** Steps of every fixture case. */
 export const FIXTURE_STEPS = 25;
 
+/** One bad element in a step's gradients: `value` at `index` of tensor `tensor`. */
+export interface Poison {
+  label: string;
+  tensor: number;
+  index: number;
+  value: number;
+}
+
+/** Where a step's gradients go bad, on the tensors {@link FIXTURE_LENGTHS} [1, 7, 17, 1025, 40001] of groups [0–2] and [3–4]. */
+export const POISONS: readonly Poison[] = [
+  { label: 'NaN in the 1-element tensor (group 0)', tensor: 0, index: 0, value: NaN },
+  { label: '+Infinity at the last element of the 40001-element tensor (group 1)', tensor: 4, index: 40000, value: Infinity },
+  { label: 'NaN at a chunk boundary of the 40001-element tensor (group 1)', tensor: 4, index: 8192, value: NaN },
+  { label: '-Infinity in the 1025-element tensor (group 1)', tensor: 3, index: 512, value: -Infinity },
+  { label: '-Infinity in the 17-element tensor (group 0)', tensor: 2, index: 16, value: -Infinity },
+];
+
 /** 32-bit integer hash (all arithmetic mod 2^32), as `mix32` of the fixture script. */
 export function mix32(x: number): number {
   x >>>= 0;
