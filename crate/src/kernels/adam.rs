@@ -142,19 +142,9 @@ mod tests {
             let step = t as f64;
             let bc1 = 1.0 - b1.powf(step);
             let bc2 = 1.0 - b2.powf(step);
-            let w = (1.0 - b1) as f32;
             for i in 0..p.len() {
-                let mut gi = if max != 0.0 { -g[i] } else { g[i] };
-                if wd != 0.0 {
-                    if dec != 0.0 {
-                        p[i] *= (1.0 - lr * wd) as f32;
-                    } else {
-                        gi += wd as f32 * p[i];
-                    }
-                }
-                let m = st[0][i];
-                st[0][i] = if w.abs() < 0.5 { m + w * (gi - m) } else { gi - (gi - m) * (1.0 - w) };
-                st[1][i] = st[1][i] * b2 as f32 + (1.0 - b2) as f32 * gi * gi;
+                let [m, v] = st.get_disjoint_mut([0, 1]).unwrap();
+                adam_moments_ref(&mut p[i], g[i], &mut m[i], &mut v[i], [lr, b1, b2, wd], dec != 0.0, max != 0.0);
                 let v = if ams != 0.0 {
                     st[2][i] = st[2][i].max(st[1][i]);
                     st[2][i]

@@ -221,6 +221,34 @@ pub(crate) mod test_util {
     use crate::simd::{self, Level};
     use std::sync::Mutex;
 
+    /// What PyTorch's `_single_tensor_adam`, `_radam` and `_nadam` do alike to element `i`, on
+    /// scalars: the sign, the weight decay (decoupled: θ ← θ(1 − γλ); coupled: g ← g + λθ), then
+    /// m ← lerp(m, g, 1 − β1) in ATen's form and v ← β2·v + (1 − β2)·g². Returns the gradient
+    /// as the update uses it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn adam_moments_ref(
+        p: &mut f32,
+        g: f32,
+        m: &mut f32,
+        v: &mut f32,
+        [lr, b1, b2, wd]: [f64; 4],
+        decoupled: bool,
+        maximize: bool,
+    ) -> f32 {
+        let mut gi = if maximize { -g } else { g };
+        if wd != 0.0 {
+            if decoupled {
+                *p *= (1.0 - lr * wd) as f32;
+            } else {
+                gi += wd as f32 * *p;
+            }
+        }
+        let w = (1.0 - b1) as f32;
+        *m = if w.abs() < 0.5 { *m + w * (gi - *m) } else { gi - (gi - *m) * (1.0 - w) };
+        *v = *v * b2 as f32 + (1.0 - b2) as f32 * gi * gi;
+        gi
+    }
+
     /// Tests that force SIMD levels or thread counts hold this lock.
     pub static GLOBAL: Mutex<()> = Mutex::new(());
 

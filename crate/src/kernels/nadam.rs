@@ -142,7 +142,6 @@ mod tests {
                 *st = vec![vec![0.0; p.len()], vec![0.0; p.len()], vec![1.0]];
             }
             let step = t as f64;
-            let w = (1.0 - b1) as f32;
             let bias_correction2 = 1.0 - b2.powf(step);
             let mu = b1 * (1.0 - 0.5 * 0.96f64.powf(step * psi));
             let mu_next = b1 * (1.0 - 0.5 * 0.96f64.powf((step + 1.0) * psi));
@@ -150,17 +149,8 @@ mod tests {
             let mu_product = st[2][0] as f64;
             let mu_product_next = mu_product * mu_next;
             for i in 0..p.len() {
-                let mut gi = if max != 0.0 { -g[i] } else { g[i] };
-                if wd != 0.0 {
-                    if dec != 0.0 {
-                        p[i] *= (1.0 - lr * wd) as f32;
-                    } else {
-                        gi += wd as f32 * p[i];
-                    }
-                }
-                let m = st[0][i];
-                st[0][i] = if w.abs() < 0.5 { m + w * (gi - m) } else { gi - (gi - m) * (1.0 - w) };
-                st[1][i] = st[1][i] * b2 as f32 + (1.0 - b2) as f32 * gi * gi;
+                let [m, v] = st.get_disjoint_mut([0, 1]).unwrap();
+                let gi = adam_moments_ref(&mut p[i], g[i], &mut m[i], &mut v[i], [lr, b1, b2, wd], dec != 0.0, max != 0.0);
                 let denom = (st[1][i] / bias_correction2 as f32).sqrt() + eps as f32;
                 p[i] += (-lr * (1.0 - mu) / (1.0 - mu_product)) as f32 * gi / denom;
                 p[i] += ((-lr * mu_next) / (1.0 - mu_product_next)) as f32 * st[0][i] / denom;
