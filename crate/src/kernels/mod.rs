@@ -225,7 +225,6 @@ pub(crate) mod test_util {
     /// scalars: the sign, the weight decay (decoupled: θ ← θ(1 − γλ); coupled: g ← g + λθ), then
     /// m ← lerp(m, g, 1 − β1) in ATen's form and v ← β2·v + (1 − β2)·g². Returns the gradient
     /// as the update uses it.
-    #[allow(clippy::too_many_arguments)]
     pub fn adam_moments_ref(
         p: &mut f32,
         g: f32,
