@@ -83,15 +83,6 @@ export function checkBoolean(ctx: string, name: string, v: unknown): boolean {
   return v;
 }
 
-/** Checks a `[beta1, beta2]` pair with each beta in [0, 1). */
-export function checkBetas(ctx: string, name: string, v: unknown): readonly [number, number] {
-  if (!Array.isArray(v) || v.length !== 2) {
-    throw new TypeError(`${ctx}: expected ${name} to be a pair [beta1, beta2], received ${describeValue(v)}`);
-  }
-  checkNumber(ctx, `${name}[0]`, v[0], { min: 0, below: 1 });
-  checkNumber(ctx, `${name}[1]`, v[1], { min: 0, below: 1 });
-  return v as [number, number];
-}
 
 /** Checks that `v` is a plain object (or undefined, which becomes `{}`). */
 export function checkOptions(ctx: string, v: unknown): Record<string, unknown> {

@@ -11,6 +11,7 @@
  * @module
  */
 import { kernelSignature } from '../native.js';
+import { optionName } from './options.js';
 import { checkBoolean, checkNumber, describeValue, ruleText, type NumberRule } from '../validate.js';
 
 /**
@@ -251,7 +252,7 @@ export function packingPlan<O extends object>(d: OptimizerDescriptor<O>): readon
  */
 export function validateGroup<O extends object>(d: OptimizerDescriptor<O>, g: Record<string, unknown>, where: string): void {
   const label = d.name;
-  const n = (k: string) => (where === 'options' ? k : `${k} (${where})`);
+  const n = (k: string) => optionName(k, where);
   for (const [key, spec] of optionEntries(d)) {
     const v = g[key];
     switch (spec.type) {
