@@ -165,15 +165,23 @@ export function betas(beta1: number, beta2: number, range: NumberRule = { min: 0
   return { type: 'pair', default: [beta1, beta2], range, native: ['beta1', 'beta2'] };
 }
 
+/** The frozen defaults of each descriptor, made once. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const defaults = new WeakMap<OptimizerDescriptor<any>, Readonly<Record<string, unknown>>>();
+
 /**
  * The defaults of a descriptor, as the frozen `*_DEFAULTS` constants export them.
  * @group Optimizers
  * @category Registry and descriptors
  */
 export function defaultsOf<O extends object>(d: OptimizerDescriptor<O>): Readonly<O> {
-  const out: Record<string, unknown> = {};
-  for (const [k, spec] of optionEntries(d)) out[k] = Array.isArray(spec.default) ? Object.freeze([...spec.default]) : spec.default;
-  return Object.freeze(out) as Readonly<O>;
+  let out = defaults.get(d);
+  if (!out) {
+    const o: Record<string, unknown> = {};
+    for (const [k, spec] of optionEntries(d)) o[k] = Array.isArray(spec.default) ? Object.freeze([...spec.default]) : spec.default;
+    defaults.set(d, (out = Object.freeze(o)));
+  }
+  return out as Readonly<O>;
 }
 
 /** The options of a descriptor as `[key, spec]` pairs, in order. */

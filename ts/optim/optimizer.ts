@@ -241,7 +241,6 @@ export abstract class Optimizer<O extends object> {
 
   readonly #native: NativeOptimizer;
   #disposed = false;
-  readonly #slotNames: string[];
   /**
    * The state buffers, created when first needed: V8-owned memory, so the garbage collector
    * accounts for them and frees them with the optimizer; the native side keeps no pointer
@@ -254,8 +253,6 @@ export abstract class Optimizer<O extends object> {
   #fresh = new Uint32Array(0);
   /** Slots the step in progress creates; they are discarded unless it applies. */
   readonly #requests: SlotRequest[] = [];
-  /** camelCase name of the kernel's scalar state besides step (NAdam's `muProduct`), or null. */
-  readonly #extraName: string | null;
   readonly #ids = new Map<Parameter, number>();
   readonly #params: Parameter[] = [];
   #hyper = new Float64Array(0);
@@ -269,7 +266,6 @@ export abstract class Optimizer<O extends object> {
   readonly #optionKeyList: string[];
   /** One reader per native hyperparameter, in the kernel's order. */
   readonly #pack: ReadonlyArray<(g: Record<string, unknown>) => number>;
-  readonly #hyperLen: number;
   readonly #active: Parameter[] = [];
   readonly #observers = new Set<StepObserver>();
   #sums = new Float64Array(0);
@@ -279,15 +275,12 @@ export abstract class Optimizer<O extends object> {
     this.label = label;
     this.descriptor = descriptor;
     this.#pack = packingPlan(descriptor);
-    this.#hyperLen = this.#pack.length;
     const { skipNonFinite, ...defaults } = withDefaults<O>(label, defaultsOf(descriptor) as Required<O>, options);
     this.skipNonFinite = checkBoolean(label, 'skipNonFinite', skipNonFinite === undefined ? false : skipNonFinite);
     this.defaults = Object.freeze(defaults as unknown as O);
     this.#optionKeyList = Object.keys(this.defaults);
     this.#native = createNativeOptimizer(descriptor.kernel);
-    this.#slotNames = [...descriptor.slots];
-    this.#store = new StateStore(this.#slotNames.length);
-    this.#extraName = descriptor.scalarState ?? null;
+    this.#store = new StateStore(descriptor.slots.length);
     if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
       throw new TypeError(`${label}: expected params to be an array of Parameters or of param groups, received ${describeValue(params)}`);
     }
@@ -354,7 +347,7 @@ export abstract class Optimizer<O extends object> {
     group.params.forEach((p, i) => {
       this.#ids.set(p, first + i);
       this.#params.push(p);
-      this.#slotNames.forEach((name, slot) => {
+      this.descriptor.slots.forEach((name, slot) => {
         if (eager !== null && Object.hasOwn(eager, name)) requests.push({ id: first + i, slot, length: p.numel, fill: eager[name]! });
       });
     });
@@ -387,7 +380,7 @@ export abstract class Optimizer<O extends object> {
       throw new TypeError(`${this.label}: expected closure to be a function or undefined, received ${describeValue(closure)}`);
     }
     const loss = closure === undefined ? undefined : closure();
-    const k = this.#hyperLen;
+    const k = this.#pack.length;
     const groups = this.#checkedGroups('step');
     if (this.#hyper.length !== groups.length * k) {
       this.#hyper = new Float64Array(groups.length * k);
@@ -406,7 +399,7 @@ export abstract class Optimizer<O extends object> {
     const store = this.#store;
     const observe = this.#observers.size > 0;
     const active = this.#active;
-    const nSlots = this.#slotNames.length;
+    const nSlots = this.descriptor.slots.length;
     active.length = 0;
     requests.length = 0;
     let n = 0;
@@ -613,7 +606,7 @@ export abstract class Optimizer<O extends object> {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#native.dispose();
-    this.#store = new StateStore(this.#slotNames.length);
+    this.#store = new StateStore(this.descriptor.slots.length);
     this.#observers.clear();
   }
 
@@ -644,13 +637,14 @@ export abstract class Optimizer<O extends object> {
     const state: Record<string, ParamStateEntry> = Object.create(null);
     this.#params.forEach((_, id) => {
       const step = counters[2 * id]!;
-      const slots = this.#slotNames.map((_, s) => this.#store.get(id, s));
+      const slots = this.descriptor.slots.map((_, s) => this.#store.get(id, s));
       if (step === 0 && slots.every((b) => b === null)) return;
       const entry: ParamStateEntry = { step };
       slots.forEach((buf, s) => {
-        if (buf) entry[this.#slotNames[s]!] = Array.from(buf, encodeFloat);
+        if (buf) entry[this.descriptor.slots[s]!] = Array.from(buf, encodeFloat);
       });
-      if (this.#extraName !== null) entry[this.#extraName] = counters[2 * id + 1]!;
+      const extra = this.descriptor.scalarState;
+      if (extra !== undefined) entry[extra] = counters[2 * id + 1]!;
       state[keys[id]!] = entry;
     });
     const paramGroups = this.#checkedGroups('stateDict').map((g, i) => {
@@ -713,17 +707,17 @@ export abstract class Optimizer<O extends object> {
       const step = checkNumber(ctx, `${where}.step`, entry.step, { integer: true, min: 0 });
       if (step > MAX_STEP) throw new RangeError(`${ctx}: expected ${where}.step to be an integer >= 0 and <= ${MAX_STEP}, received ${describeValue(step)}`);
       const n = this.#params[id]!.numel;
-      const slots: Array<Float32Array | null> = this.#slotNames.map(() => null);
+      const slots: Array<Float32Array | null> = this.descriptor.slots.map(() => null);
       let extra: number | undefined;
       for (const [name, value] of Object.entries(entry as Record<string, unknown>)) {
         if (name === 'step') continue;
-        if (name === this.#extraName) {
+        if (name === this.descriptor.scalarState) {
           extra = checkFloat32(ctx, `${where}.${name}`, checkNumber(ctx, `${where}.${name}`, value));
           continue;
         }
-        const s = this.#slotNames.indexOf(name);
+        const s = this.descriptor.slots.indexOf(name);
         if (s < 0) {
-          if (strict) throw new RangeError(`${ctx}: ${where} has an unknown buffer ${JSON.stringify(name)} (expected ${this.#slotNames.join(', ')})`);
+          if (strict) throw new RangeError(`${ctx}: ${where} has an unknown buffer ${JSON.stringify(name)} (expected ${this.descriptor.slots.join(', ')})`);
           continue;
         }
         slots[s] = decodeBuffer(ctx, `${where}.${name}`, value, n);

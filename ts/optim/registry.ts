@@ -48,8 +48,17 @@ export interface RegisteredOptimizer<O extends object = BaseGroupOptions> {
   readonly Class: OptimizerClass<O>;
 }
 
+/** Freezes `v` and everything it holds (a descriptor is shared by every optimizer of its class). */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
 function entry<O extends object>(Class: OptimizerClass<O>, descriptor: OptimizerDescriptor<O>): RegisteredOptimizer<O> {
-  return Object.freeze({ descriptor, Class });
+  return Object.freeze({ descriptor: deepFreeze(descriptor), Class });
 }
 
 /**
