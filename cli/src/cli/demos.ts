@@ -14,6 +14,7 @@ import { batchLossChart, epochLossChart, landscapeChart, raceChart, raceLossChar
 import { savePlot, type SavedPlot } from '../plot/render.js';
 import { getNumThreads, setNumThreads } from 'ferroptim';
 import { writeFileAtomic } from 'ferroptim';
+import { asUsage, num, UsageError, withoutSpecPrefix } from './usage.js';
 
 /** `text` wrapped at 100 columns, every line indented by `indent` spaces. */
 function wrapIndented(text: string, indent: number): string {
@@ -27,8 +28,6 @@ function wrapIndented(text: string, indent: number): string {
   return lines.map((l) => ' '.repeat(indent) + l).join('\n');
 }
 
-/** A bad flag or value: the dispatcher prints it with a pointer to `--help` and exits with 2. */
-export class DemoUsageError extends RangeError {}
 
 /** A flag of a demonstration command: a value (`string`) or a switch (`boolean`). */
 export interface DemoFlag {
@@ -51,24 +50,13 @@ export interface DemoCommand {
   run(values: Values): Promise<number>;
 }
 
-function num(name: string, v: unknown, rule: { integer?: boolean; min?: number; above?: number } = {}): number | undefined {
-  if (v === undefined) return undefined;
-  const s = String(v);
-  const n = Number(s);
-  const ok = s.trim() !== '' && Number.isFinite(n) && (!rule.integer || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (rule.above === undefined || n > rule.above);
-  if (!ok) {
-    const what = `${rule.integer ? 'an integer' : 'a number'}${rule.min !== undefined ? ` >= ${rule.min}` : ''}${rule.above !== undefined ? ` > ${rule.above}` : ''}`;
-    throw new DemoUsageError(`--${name} expects ${what}, received ${JSON.stringify(s)}`);
-  }
-  return n;
-}
 
 /** `a,b` or `a,b,c,d` → numbers, with a message naming the flag. */
 function numberList(name: string, v: string, counts: number[], example: string): number[] {
   const parts = v.split(',').map((p) => p.trim());
   const ns = parts.map(Number);
   if (!counts.includes(parts.length) || parts.some((p) => p === '') || !ns.every(Number.isFinite)) {
-    throw new DemoUsageError(`--${name} expects ${counts.join(' or ')} comma-separated numbers (e.g. ${example}), received ${JSON.stringify(v)}`);
+    throw new UsageError(`--${name} expects ${counts.join(' or ')} comma-separated numbers (e.g. ${example}), received ${JSON.stringify(v)}`);
   }
   return ns;
 }
@@ -77,19 +65,19 @@ function parseRange(v: string | undefined): Range2D | undefined {
   if (v === undefined) return undefined;
   const ns = numberList('range', v, [2, 4], '-5,5 or -2,2,-1,3');
   const [x0, x1, y0 = x0, y1 = x1] = ns as [number, number, number?, number?];
-  if (!(x0 < x1 && y0! < y1!)) throw new DemoUsageError(`--range expects min < max, received ${JSON.stringify(v)}`);
+  if (!(x0 < x1 && y0! < y1!)) throw new UsageError(`--range expects min < max, received ${JSON.stringify(v)}`);
   return { x: [x0, x1], y: [y0!, y1!] };
 }
 
 function fnName(v: string): string {
   const name = v.toLowerCase();
-  if (!(name in FUNCTIONS_2D)) throw new DemoUsageError(`--fn expects one of ${Object.keys(FUNCTIONS_2D).join(', ')}, received ${JSON.stringify(v)}`);
+  if (!(name in FUNCTIONS_2D)) throw new UsageError(`--fn expects one of ${Object.keys(FUNCTIONS_2D).join(', ')}, received ${JSON.stringify(v)}`);
   return name;
 }
 
 function scaleFlag(v: unknown): 'linear' | 'log' | undefined {
   if (v === undefined) return undefined;
-  if (v !== 'linear' && v !== 'log') throw new DemoUsageError(`--scale expects linear or log, received ${JSON.stringify(v)}`);
+  if (v !== 'linear' && v !== 'log') throw new UsageError(`--scale expects linear or log, received ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -184,20 +172,8 @@ async function raceCommand(v: Values): Promise<number> {
   const steps = num('steps', v.steps, { integer: true, min: 0 })!;
   const range = parseRange(v.range as string | undefined);
   const levels = num('levels', v.levels, { integer: true, min: 1 })!;
-  const specs = ((v.optimizer as string[] | undefined) ?? RACE_DEFAULT).map((s) => {
-    try {
-      return parseOptimizerSpec(s);
-    } catch (e) {
-      throw new DemoUsageError(`--optimizer ${JSON.stringify(s)}: ${(e as Error).message.replace(/^parseOptimizerSpec: /, '')}`);
-    }
-  });
-  let result;
-  try {
-    result = race(f, { start: [start[0]!, start[1]!], steps, optimizers: specs });
-  } catch (e) {
-    if (e instanceof TypeError || e instanceof RangeError) throw new DemoUsageError(`--optimizer: ${(e as Error).message}`);
-    throw e;
-  }
+  const specs = ((v.optimizer as string[] | undefined) ?? RACE_DEFAULT).map((s) => asUsage(`--optimizer ${JSON.stringify(s)}`, () => parseOptimizerSpec(s), withoutSpecPrefix));
+  const result = asUsage('--optimizer', () => race(f, { start: [start[0]!, start[1]!], steps, optimizers: specs }));
   out(`${f.name} from (${fmt(start[0]!)}, ${fmt(start[1]!)}), ${steps} steps\n`);
   const width = Math.max(...result.runs.map((r) => r.label.length));
   for (const r of result.runs) {
@@ -248,13 +224,11 @@ async function regressCommand(v: Values): Promise<number> {
   const samples = num('samples', v.samples, { integer: true, min: 1 })!;
   const features = num('features', v.features, { integer: true, min: 1 })!;
   const seed = num('seed', v.seed, { integer: true, min: 0 })!;
-  let result;
-  try {
-    result = regress({ optimizer: parseOptimizerSpec(v.optimizer as string), epochs, batchSize, samples, features, seed });
-  } catch (e) {
-    if (e instanceof TypeError || e instanceof RangeError) throw new DemoUsageError(`--optimizer ${JSON.stringify(v.optimizer)}: ${(e as Error).message.replace(/^parseOptimizerSpec: /, '')}`);
-    throw e;
-  }
+  const result = asUsage(
+    `--optimizer ${JSON.stringify(v.optimizer)}`,
+    () => regress({ optimizer: parseOptimizerSpec(v.optimizer as string), epochs, batchSize, samples, features, seed }),
+    withoutSpecPrefix,
+  );
   out(`linear regression: ${samples}×${features} data, batch ${batchSize}, ${epochs} epochs, ${result.optimizer}\n`);
   for (const { epoch, loss } of result.log) out(`Epoch ${epoch}, Loss: ${loss.toFixed(4)}\n`);
   if (result.diverged) out(`diverged: the loss stopped being finite in epoch ${result.diverged.epoch}, batch ${result.diverged.batch}\n`);
@@ -318,9 +292,9 @@ async function compareCommand(v: Values): Promise<number> {
   const perBatch = v['per-batch'] === true;
   const names = (v.optimizers as string).split(',').map((s) => s.trim().toLowerCase());
   for (const n of names) {
-    if (!OPTIMIZER_NAMES.includes(n) || n === 'lookahead') throw new DemoUsageError(`--optimizers expects names from ${OPTIMIZER_NAMES.filter((x) => x !== 'lookahead').join(', ')}, received ${JSON.stringify(n)}`);
+    if (!OPTIMIZER_NAMES.includes(n) || n === 'lookahead') throw new UsageError(`--optimizers expects names from ${OPTIMIZER_NAMES.filter((x) => x !== 'lookahead').join(', ')}, received ${JSON.stringify(n)}`);
   }
-  if (new Set(names).size !== names.length) throw new DemoUsageError(`--optimizers names an optimizer twice: ${JSON.stringify(v.optimizers)}`);
+  if (new Set(names).size !== names.length) throw new UsageError(`--optimizers names an optimizer twice: ${JSON.stringify(v.optimizers)}`);
   const epochs = num('epochs', v.epochs ?? (perBatch ? '1' : '5'), { integer: true, min: 1 })!;
   const lr = num('lr', v.lr, { above: 0 })!;
   const batchSize = num('batch-size', v['batch-size'], { integer: true, min: 1 })!;
@@ -329,7 +303,7 @@ async function compareCommand(v: Values): Promise<number> {
   const testLimit = num('test-limit', v['test-limit'], { integer: true, min: 1 });
   const threads = num('threads', v.threads, { integer: true, min: 1 });
   const model = v.model as string;
-  if (model !== 'cnn' && model !== 'mlp') throw new DemoUsageError(`--model expects cnn or mlp, received ${JSON.stringify(model)}`);
+  if (model !== 'cnn' && model !== 'mlp') throw new UsageError(`--model expects cnn or mlp, received ${JSON.stringify(model)}`);
   if (threads !== undefined) setNumThreads(threads);
   const dir = v.data as string | undefined;
   const trainData = loadMnist({ split: 'train', ...(dir ? { dir } : {}), ...(limit ? { limit } : {}) });

@@ -15,35 +15,15 @@ import * as lib from 'ferroptim';
 import type { Optimizer } from 'ferroptim';
 import type { Module } from 'ferroptim';
 import type { BatchProgress, EpochMetrics, TrainableOptimizer, TrainableScheduler } from 'ferroptim';
-import { DEMO_COMMANDS, DemoUsageError, type DemoCommand, type Values } from './demos.js';
+import { DEMO_COMMANDS, type DemoCommand, type Values } from './demos.js';
+import { asUsage, num, UsageError } from './usage.js';
 
-/** A usage error: printed with a pointer to the command's help, exit code 2. */
-class UsageError extends Error {}
 
 const SCHEDULERS = ['none', 'step', 'cosine', 'exponential', 'onecycle', 'plateau'] as const;
 /** Schedules whose shape depends on the number of epochs: a resume may not change it. */
 const EPOCH_SHAPED = new Set(['cosine', 'onecycle']);
 
-function num(name: string, v: string | undefined, rule: { integer?: boolean; min?: number; above?: number } = {}): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  const ok = v.trim() !== '' && Number.isFinite(n) && (!rule.integer || Number.isInteger(n)) && (rule.min === undefined || n >= rule.min) && (rule.above === undefined || n > rule.above);
-  if (!ok) {
-    const what = `${rule.integer ? 'an integer' : 'a number'}${rule.min !== undefined ? ` >= ${rule.min}` : ''}${rule.above !== undefined ? ` > ${rule.above}` : ''}`;
-    throw new UsageError(`--${name} expects ${what}, received ${JSON.stringify(v)}`);
-  }
-  return n;
-}
 
-/** The library's option errors become usage errors naming the flag they came from. */
-function asUsage<T>(flag: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof TypeError || e instanceof RangeError) throw new UsageError(`${flag}: ${e.message}`);
-    throw e;
-  }
-}
 
 function makeOptimizer(name: string, inner: string, params: lib.Parameter[], options: Record<string, unknown>): TrainableOptimizer {
   if (name === 'lookahead') {
@@ -469,7 +449,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       if (sub) process.stderr.write(`Run 'ferroptim ${sub.name()} --help' for the options.\n`);
       return 2;
     }
-    if (e instanceof UsageError || e instanceof DemoUsageError) {
+    if (e instanceof UsageError) {
       process.stderr.write(`ferroptim: ${(e as Error).message}\nRun 'ferroptim ${sub?.name() ?? ''} --help' for the options.\n`.replace("ferroptim  --help", 'ferroptim --help'));
       return 2;
     }
