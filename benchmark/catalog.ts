@@ -6,7 +6,7 @@
  * with C. An optimizer added to the registry is timed and sanity-checked without an entry here.
  */
 import type { Parameter } from '../ts/index.js';
-import * as torch from '../__test__/oracles/torch.js';
+import { ORACLES, type OracleState } from '../__test__/oracles/index.js';
 import * as thirdParty from '../__test__/oracles/third-party.js';
 import type { Lib, Stepper } from './harness.js';
 
@@ -15,27 +15,25 @@ export type OracleStep = (grads: Float32Array[], t: number) => void;
 type Options = Record<string, unknown>;
 type Oracle = (params: Float32Array[], o: Options) => OracleStep;
 
-/** An oracle of the usual shape `reference(params, grads, state, options)`. */
-const plain =
-  (ref: (ps: Float32Array[], gs: Float32Array[], st: never[], o: never) => void): Oracle =>
-  (ps, o) => {
-    const st: never[] = [];
-    return (gs) => ref(ps, gs, st, o as never);
+/**
+ * The conformance suite's oracle of `name` (`__test__/oracles/index.ts`: one table for every
+ * optimizer) over one group of `params`, as a step function; undefined when it has none.
+ */
+function oracleOf(name: string): Oracle | undefined {
+  const entry = ORACLES[name];
+  if (!entry) return undefined;
+  return (ps, o) => {
+    const options = entry.resolve ? entry.resolve(o) : o;
+    const state: Array<OracleState | undefined> = ps.map((p) => entry.initialState?.(p.length, options));
+    return (gs) => entry.step([ps], [gs], [state], [options]);
   };
-const adamOracle =
-  (decoupled: boolean): Oracle =>
-  (ps, o) => {
-    const st: torch.AdamRefState[] = [];
-    return (gs) => torch.adamReference(ps, gs, st, o as never, decoupled);
-  };
+}
 
 interface Extra {
   /** The name in the output, when not the descriptor's. */
   label?: string;
   /** Options that differ from the descriptor's defaults. */
   options?: Options;
-  /** The TS reference the native result must equal bit for bit. */
-  oracle?: Oracle;
   /** The kernel of ../shared/perf/probe.c that runs the same update. */
   probeKernel?: string;
   /** Also timed as the same update in plain C (benchmark/same-in-c.c, kernel of the same name). */
@@ -50,32 +48,23 @@ interface Extra {
 
 /** The benchmark's extras, in table order (optimizers of the registry not listed here follow, by name). */
 const EXTRAS: Record<string, Extra> = {
-  sgd: { label: 'SGD-momentum', options: { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }, oracle: plain(torch.sgdReference), probeKernel: 'sgd_momentum' },
-  adam: { options: { weightDecay: 1e-2 }, oracle: adamOracle(false) },
-  adamw: { oracle: adamOracle(true), probeKernel: 'adamw' },
-  rmsprop: { oracle: plain(torch.rmspropReference) },
-  adagrad: {
-    oracle: (ps, o) => {
-      const st = ps.map((p) => torch.adagradInitialState(p.length, o as never));
-      return (gs) => torch.adagradReference(ps, gs, st, o as never);
-    },
-  },
-  radam: { oracle: plain(torch.radamReference) },
-  nadam: { oracle: plain(torch.nadamReference), sameInC: true },
-  adamax: { oracle: plain(torch.adamaxReference) },
-  adadelta: { oracle: plain(torch.adadeltaReference) },
-  adabound: { oracle: plain(thirdParty.adaboundReference) },
+  sgd: { label: 'SGD-momentum', options: { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }, probeKernel: 'sgd_momentum' },
+  adam: { options: { weightDecay: 1e-2 } },
+  adamw: { probeKernel: 'adamw' },
+  rmsprop: {},
+  adagrad: {},
+  radam: {},
+  nadam: { sameInC: true },
+  adamax: {},
+  adadelta: {},
+  adabound: {},
   lamb: {
-    oracle: (ps, o) => {
-      const st: thirdParty.LambRefState[] = [];
-      return (gs) => thirdParty.lambReference(ps, gs, st, o as never, thirdParty.stepStarts(gs));
-    },
     sameInC: true,
     moved: 40,
     streams: 'quoted AdamW-equivalent; its two passes move 40: θ r, g r, m r/w, v r/w (24), then θ r/w, m r, v r (16)',
     target: 0.6,
   },
-  lion: { oracle: plain(thirdParty.lionReference), sameInC: true },
+  lion: { sameInC: true },
 };
 
 /** The target of an optimizer without one in EXTRAS. */
@@ -132,20 +121,15 @@ export function loadCatalog(lib: Lib): Map<string, BenchOptimizer> {
     const { Class, descriptor } = lib.OPTIMIZERS[name]!;
     const x = EXTRAS[name] ?? {};
     const options: Options = { ...lib.defaultsOf(descriptor as never), ...x.options };
-    // The oracles take every option resolved: a derived option (AdaBound's baseLr) left null takes its source's value.
-    const resolved: Options = { ...options };
-    for (const [k, spec] of Object.entries(descriptor.options as Record<string, { type: string; from?: string }>)) {
-      if (spec.type === 'derived' && resolved[k] === null) resolved[k] = resolved[spec.from!];
-    }
     const slots = slotsInUse(lib, name, options);
     const unused = descriptor.slots.filter((s) => !slots.includes(s));
-    const oracle = x.oracle;
+    const oracle = oracleOf(name);
     out.set(name, {
       name,
       label: x.label ?? descriptor.name,
       options,
       make: (params, more) => new Class(params, { ...options, ...more } as never),
-      oracle: oracle ? (ps) => oracle(ps, resolved) : null,
+      oracle: oracle ? (ps) => oracle(ps, options) : null,
       bytes: 4 * (3 + 2 * slots.length),
       streams: x.streams ?? ['θ r/w', 'g r', ...slots.map((s) => `${s} r/w`)].join(', ') + (unused.length ? ` (${unused.join(', ')} unused with these options: +8 each)` : ''),
       moved: x.moved ?? null,
