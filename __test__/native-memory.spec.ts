@@ -217,6 +217,11 @@ function poolThreadIds(): string[] | null {
   }
 }
 
+/** Waits (up to 2 s) until the pool has exactly `n` threads, or /proc is not there. */
+async function poolSize(n: number): Promise<void> {
+  for (let i = 0; i < 200 && (poolThreadIds()?.length ?? n) !== n; i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 test.serial(`setNumThreads(${MAX + 1}) (above max(4 × cores, 64)) throws a RangeError naming the bound and keeps the pool`, (t) => {
   const before = getNumThreads();
   t.throws(() => setNumThreads(MAX + 1), {
@@ -233,6 +238,9 @@ test.serial('setNumThreads with the current size twenty times keeps the same thr
     // A step above the parallel threshold makes sure the pool's threads run.
     const p = new Parameter(new Float32Array(1 << 18), { name: 'w' });
     new SGD([p]).step();
+    // The pool's threads start asynchronously (a step may finish before the last one runs): wait
+    // (up to 2 s) until all three are there.
+    await poolSize(3);
     const ids = poolThreadIds();
     if (ids === null) {
       t.log('no /proc/self/task here: thread identities not checked');
@@ -247,7 +255,7 @@ test.serial('setNumThreads with the current size twenty times keeps the same thr
     // The new pool's threads start, and the old pools' are reaped, asynchronously: wait (up to
     // 2 s) until exactly the new pool's two are there.
     new SGD([p]).step();
-    for (let i = 0; i < 200 && poolThreadIds()!.length !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await poolSize(2);
     t.is(poolThreadIds()!.length, 2);
     t.is(getNumThreads(), 2);
   } finally {
