@@ -105,5 +105,5 @@ export {
 export { loadMnist, defaultMnistDir, parseIdx, batches, numBatches, type LoadMnistOptions, type ImageDataset, type MnistSplit, type Batch, type BatchesOptions } from './data/index.js';
 export {
   train, trainAsync, evaluate, saveWeights, outputPaths, saveCheckpoint, loadCheckpoint, hasCheckpoint, writeFileAtomic, removeStaleTemporaries,
-  type TrainOptions, type TrainResult, type Divergence, type EpochMetrics, type BatchProgress, type TrainableOptimizer, type TrainableScheduler, type TrainMonitor, type CheckpointData, type EpochProgress, type RunPaths,
+  type TrainOptions, type TrainResult, type Divergence, type TrainTrial, type PrunedAt, type EpochMetrics, type BatchProgress, type TrainableOptimizer, type TrainableScheduler, type TrainMonitor, type CheckpointData, type EpochProgress, type RunPaths,
 } from './train/index.js';

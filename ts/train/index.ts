@@ -17,6 +17,8 @@ export {
   type TrainableOptimizer,
   type TrainableScheduler,
   type TrainMonitor,
+  type TrainTrial,
+  type PrunedAt,
 } from './train.js';
 export {
   saveCheckpoint,

@@ -70,6 +70,33 @@ export interface TrainMonitor {
 }
 
 /**
+ * A trial of a hyperparameter search, as `train` reports to it (a ferroptim-tune `Trial`, or
+ * anything with these two methods).
+ * @group Training
+ */
+export interface TrainTrial {
+  /** Records the validation metric at a step. */
+  report(value: number, step: number): void;
+  /** Whether the pruner says to stop now (a promise with `trainAsync`). */
+  shouldPrune(): boolean | Promise<boolean>;
+}
+
+/**
+ * Where a pruned run stopped (see {@link TrainOptions.trial}).
+ * @group Training
+ */
+export interface PrunedAt {
+  /** The epoch, 1-based. */
+  epoch: number;
+  /** Batches done in that epoch. */
+  batch: number;
+  /** The step the last value was reported at. */
+  step: number;
+  /** That value. */
+  value: number;
+}
+
+/**
  * Progress after each batch, for progress bars.
  * @group Training
  */
@@ -173,6 +200,19 @@ export interface TrainOptions {
   onEpoch?: (m: EpochMetrics) => void;
   /** Stop after this many training batches per epoch (for quick runs). @defaultValue all */
   maxBatches?: number;
+  /**
+   * A hyperparameter-search trial (ferroptim-tune's `Trial`): after every epoch the test-set
+   * metric (`reportMetric`) is reported to it at step = the epoch number, and training stops
+   * (see {@link TrainResult.pruned}) once `shouldPrune()` says so. With `reportEvery`, the
+   * metric is also measured every that many training steps, and every step is counted in
+   * training steps (batches since the start of the run) instead. A `shouldPrune()` that returns a
+   * promise needs {@link trainAsync}.
+   */
+  trial?: TrainTrial;
+  /** Also evaluate and report every this many training steps (needs `trial`). */
+  reportEvery?: number;
+  /** The metric reported to `trial`. @defaultValue 'testAccuracy' */
+  reportMetric?: 'testAccuracy' | 'testLoss';
 }
 
 /**
@@ -200,6 +240,8 @@ export interface TrainResult {
    * parameters are those after the previous step, and no checkpoint or metrics of the epoch were written.
    */
   diverged?: Divergence;
+  /** Set when the `trial`'s pruner stopped training: where, and the last reported value. */
+  pruned?: PrunedAt;
 }
 
 /**
@@ -315,9 +357,15 @@ function isPlateau(s: TrainableScheduler): boolean {
  */
 export function train(options: TrainOptions): TrainResult {
   const run = trainSteps(options);
+  let sent: boolean | undefined;
   for (;;) {
-    const r = run.next();
+    const r = run.next(sent);
     if (r.done) return r.value;
+    sent = undefined;
+    if (r.value !== undefined) {
+      r.value.catch(() => {});
+      throw new TypeError("train: the trial's shouldPrune() returned a promise; use trainAsync to await it");
+    }
   }
 }
 
@@ -336,19 +384,27 @@ export function train(options: TrainOptions): TrainResult {
  */
 export async function trainAsync(options: TrainOptions): Promise<TrainResult> {
   const run = trainSteps(options);
+  let sent: boolean | undefined;
   for (;;) {
-    const r = run.next();
+    const r = run.next(sent);
     if (r.done) return r.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (r.value !== undefined) sent = await r.value;
+    else {
+      sent = undefined;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 }
 
-/** The training loop; yields after every batch (so that `trainAsync` can let the event loop turn). */
-function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefined> {
+/**
+ * The training loop; yields after every batch (so that `trainAsync` can let the event loop
+ * turn), and yields a trial's `shouldPrune()` promise to get its answer back.
+ */
+function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefined, TrainResult, boolean | undefined> {
   const o = checkOptions('train', options) as unknown as TrainOptions;
   checkKnownKeys('train', o as unknown as Record<string, unknown>, [
     'model', 'optimizer', 'scheduler', 'schedulerInterval', 'clipGradNorm', 'monitor', 'epochs', 'batchSize', 'seed', 'trainData', 'testData', 'testBatchSize',
-    'checkpointDir', 'checkpointEvery', 'resume', 'signal', 'runInfo', 'metricsFile', 'onBatch', 'onEpoch', 'maxBatches',
+    'checkpointDir', 'checkpointEvery', 'resume', 'signal', 'runInfo', 'metricsFile', 'onBatch', 'onEpoch', 'maxBatches', 'trial', 'reportEvery', 'reportMetric',
   ]);
   const { model, optimizer, scheduler, monitor, signal } = o;
   if (!(model instanceof Module)) throw new TypeError(`train: expected model to be a Module, received ${describeValue(model)}`);
@@ -383,6 +439,14 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
   for (const k of ['onBatch', 'onEpoch'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'function') throw new TypeError(`train: expected ${k} to be a function, received ${describeValue(o[k])}`);
   }
+  const trial = o.trial;
+  if (trial !== undefined && (trial === null || typeof trial !== 'object' || typeof trial.report !== 'function' || typeof trial.shouldPrune !== 'function')) {
+    throw new TypeError(`train: expected trial to have report() and shouldPrune() methods (a ferroptim-tune Trial), received ${describeValue(trial)}`);
+  }
+  const reportEvery = o.reportEvery === undefined ? Infinity : checkNumber('train', 'reportEvery', o.reportEvery, count);
+  if (o.reportEvery !== undefined && trial === undefined) throw new RangeError(`train: reportEvery needs a trial (received reportEvery ${describeValue(o.reportEvery)} without one)`);
+  const reportMetric = option(o.reportMetric, 'testAccuracy');
+  if (reportMetric !== 'testAccuracy' && reportMetric !== 'testLoss') throw new RangeError(`train: expected reportMetric to be 'testAccuracy' or 'testLoss', received ${describeValue(reportMetric)}`);
   if (o.checkpointDir !== undefined && typeof optimizer.stateDict !== 'function') throw new TypeError('train: a checkpointDir needs an optimizer with stateDict()');
   if (o.resume && typeof optimizer.loadStateDict !== 'function') throw new TypeError('train: resume needs an optimizer with loadStateDict()');
   if (o.trainData !== undefined) checkImageDataset('train', 'trainData', o.trainData);
@@ -489,6 +553,21 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
         checkpoint(epoch - 1, progress());
         t0 += performance.now() - t;
       }
+      const globalStep = (epoch - 1) * nb + b;
+      if (trial && b < nb && globalStep % reportEvery === 0) {
+        const t = performance.now();
+        const r = evaluate(model, testData, testBatchSize, lossFn);
+        const value = reportMetric === 'testAccuracy' ? r.accuracy : r.loss;
+        trial.report(value, globalStep);
+        const verdict = trial.shouldPrune();
+        const prune = typeof verdict === 'boolean' ? verdict : yield verdict;
+        t0 += performance.now() - t;
+        if (prune) {
+          result.pruned = { epoch, batch: b, step: globalStep, value };
+          return result;
+        }
+        continue;
+      }
       yield;
     }
     const seconds = (performance.now() - t0) / 1000;
@@ -519,6 +598,17 @@ function* trainSteps(options: TrainOptions): Iterator<void, TrainResult, undefin
     if (o.checkpointDir) checkpoint(epoch, null);
     writeMetrics();
     o.onEpoch?.(m);
+    if (trial) {
+      const value = reportMetric === 'testAccuracy' ? test.accuracy : test.loss;
+      const step = Number.isFinite(reportEvery) ? epoch * nb : epoch;
+      trial.report(value, step);
+      const verdict = trial.shouldPrune();
+      const prune = typeof verdict === 'boolean' ? verdict : yield verdict;
+      if (prune && epoch < epochs) {
+        result.pruned = { epoch, batch: b, step, value };
+        return result;
+      }
+    }
   }
   return result;
 }
