@@ -1,0 +1,99 @@
+/**
+ * Search spaces inferred from a study's trials, for relative (joint) sampling: Optuna's
+ * `optuna/search_space/intersection.py` (`IntersectionSearchSpace`) and
+ * `group_decomposed.py` (`_SearchSpaceGroup`, `_GroupDecomposedSearchSpace`).
+ * @module
+ */
+import { sameDistribution, type Distribution } from '../distributions.js';
+import { TrialState, type FrozenTrial } from '../types.js';
+
+/** Compares strings by Unicode code point, as Python sorts `str` (JS compares UTF-16 units). */
+export function compareCodePoints(a: string, b: string): number {
+  const ia = a[Symbol.iterator]();
+  const ib = b[Symbol.iterator]();
+  for (;;) {
+    const x = ia.next();
+    const y = ib.next();
+    if (x.done) return y.done ? 0 : -1;
+    if (y.done) return 1;
+    const cx = x.value.codePointAt(0)!;
+    const cy = y.value.codePointAt(0)!;
+    if (cx !== cy) return cx - cy;
+  }
+}
+
+/** `names` sorted as Python's `sorted()` sorts strings. */
+export function sortedNames(names: Iterable<string>): string[] {
+  return [...names].sort(compareCodePoints);
+}
+
+/**
+ * The parameters every finished trial has, with the same distribution in each
+ * (`intersection_search_space`): over the COMPLETE trials, and PRUNED ones when
+ * `includePruned`; FAIL, RUNNING and WAITING trials do not count. Returned sorted by name.
+ * Empty when no trial qualifies.
+ */
+export function intersectionSearchSpace(trials: readonly FrozenTrial[], includePruned: boolean): Record<string, Distribution> {
+  let space: Map<string, Distribution> | null = null;
+  // Optuna walks the trials from the newest; the intersection does not depend on the order.
+  for (let i = trials.length - 1; i >= 0; i--) {
+    const t = trials[i]!;
+    if (!(t.state === TrialState.COMPLETE || (includePruned && t.state === TrialState.PRUNED))) continue;
+    if (space === null) {
+      space = new Map(Object.entries(t.distributions));
+      continue;
+    }
+    for (const [name, d] of space) {
+      const other = Object.prototype.hasOwnProperty.call(t.distributions, name) ? t.distributions[name] : undefined;
+      if (other === undefined || !sameDistribution(other, d)) space.delete(name);
+    }
+  }
+  const out: Record<string, Distribution> = {};
+  if (space !== null) for (const name of sortedNames(space.keys())) out[name] = space.get(name)!;
+  return out;
+}
+
+/**
+ * The coarsest partition of the parameters seen so far such that each trial's parameter set is
+ * a union of parts (`_SearchSpaceGroup`), built by adding trials' distributions in order. A
+ * part keeps the distribution under which its parameter was first seen.
+ */
+export class SearchSpaceGroup {
+  private spaces: Map<string, Distribution>[] = [];
+
+  /** The parts, in Optuna's order (each a map from parameter name to distribution). */
+  get searchSpaces(): readonly ReadonlyMap<string, Distribution>[] {
+    return this.spaces;
+  }
+
+  /**
+   * Refines the partition with one trial's parameters (`add_distributions`): each part splits
+   * into its names inside and outside the trial; the trial's new names form a new last part.
+   */
+  addDistributions(distributions: Readonly<Record<string, Distribution>>): void {
+    const distKeys = new Set(Object.keys(distributions));
+    const next: Map<string, Distribution>[] = [];
+    for (const space of this.spaces) {
+      const inside = new Map<string, Distribution>();
+      const outside = new Map<string, Distribution>();
+      for (const [name, d] of space) (distKeys.has(name) ? inside : outside).set(name, d);
+      next.push(inside, outside);
+      for (const name of space.keys()) distKeys.delete(name);
+    }
+    next.push(new Map([...distKeys].map((name) => [name, distributions[name]!] as const)));
+    this.spaces = next.filter((s) => s.size > 0);
+  }
+}
+
+/**
+ * The group-decomposed search space of a study (`_GroupDecomposedSearchSpace.calculate`):
+ * the partition built from the COMPLETE trials (and PRUNED ones when `includePruned`), in
+ * trial order.
+ */
+export function groupDecomposedSearchSpace(trials: readonly FrozenTrial[], includePruned: boolean): SearchSpaceGroup {
+  const group = new SearchSpaceGroup();
+  for (const t of trials) {
+    if (t.state === TrialState.COMPLETE || (includePruned && t.state === TrialState.PRUNED)) group.addDistributions(t.distributions);
+  }
+  return group;
+}
