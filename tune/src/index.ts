@@ -7,7 +7,7 @@
  */
 export { createStudy, loadStudy, Study, type CreateStudyOptions, type LoadStudyOptions, type OptimizeOptions, type Objective } from './study.js';
 export { Trial, TrialPruned, type SuggestFloatOptions, type SuggestIntOptions } from './trial.js';
-export { TrialState, UpdateFinishedTrialError, DuplicatedStudyError, type FrozenTrial, type FrozenStudy, type Storage, type StudyDirection, type StudyView, type Sampler, type Pruner, type JsonValue, type TrialTemplate, type Params } from './types.js';
+export { TrialState, TRIAL_STATE_NAMES, UpdateFinishedTrialError, DuplicatedStudyError, type FrozenTrial, type FrozenStudy, type Storage, type StudyDirection, type StudyView, type Sampler, type Pruner, type JsonValue, type TrialTemplate, type Params } from './types.js';
 export {
   floatDistribution,
   intDistribution,
@@ -24,6 +24,6 @@ export {
 export { MedianPruner, PercentilePruner, SuccessiveHalvingPruner, NopPruner, type PercentilePrunerOptions, type SuccessiveHalvingPrunerOptions } from './pruners/index.js';
 export * from './samplers/index.js';
 export { openStorage } from './storage/index.js';
-export { JournalFileStorage } from './storage/journal.js';
+export { JournalFileStorage, type JournalFileStorageOptions } from './storage/journal.js';
 export { InMemoryStorage } from './storage/memory.js';
-export { PostgresStorage } from './storage/postgres.js';
+export { PostgresStorage, type PostgresStorageOptions } from './storage/postgres.js';

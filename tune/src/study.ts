@@ -10,6 +10,7 @@ import { openStorage } from './storage/index.js';
 import { checkJsonValue, Trial, TrialPruned, type TrialHost } from './trial.js';
 import {
   TrialState,
+  UpdateFinishedTrialError,
   type FrozenTrial,
   type JsonValue,
   type Params,
@@ -368,7 +369,15 @@ export class Study implements StudyView {
     let frozen: FrozenTrial | undefined;
     for (const t of this.#snapshot) {
       if (t.state !== TrialState.WAITING) continue;
-      if (await this.storage.setTrialStateValues(t.trialId, TrialState.RUNNING)) {
+      let took: boolean;
+      try {
+        took = await this.storage.setTrialStateValues(t.trialId, TrialState.RUNNING);
+      } catch (e) {
+        // Another worker took it and finished it since the refresh: skip it, as Optuna does.
+        if (e instanceof UpdateFinishedTrialError) continue;
+        throw e;
+      }
+      if (took) {
         frozen = await this.storage.getTrial(t.trialId);
         break;
       }

@@ -107,7 +107,15 @@ export interface TrialTemplate {
   /** Its values, for a finished trial. */
   values?: readonly number[] | null;
   /** Parameters as internal numbers, with their distributions. */
-  params?: Record<string, { internal: number; distribution: Distribution }>;
+  params?: Record<
+    string,
+    {
+      /** The stored number (a categorical choice's index). */
+      internal: number;
+      /** The parameter's distribution. */
+      distribution: Distribution;
+    }
+  >;
   /** Its user attributes. */
   userAttrs?: Record<string, JsonValue>;
   /** Its system attributes. */

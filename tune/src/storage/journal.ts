@@ -1,0 +1,1884 @@
+/**
+ * The journal storages: a study kept as an append-only log of operations, one JSON object per
+ * line, in exactly the format of Optuna's `JournalStorage` with its `JournalFileBackend`
+ * (Optuna 3.1 to 5.x). Optuna (`optuna.load_study(storage=JournalStorage(JournalFileBackend(path)))`)
+ * and optuna-dashboard read the files this module writes, this module reads the files they
+ * write, and Python and Node.js workers may append to one file at the same time: both take the
+ * same lock (`path + ".lock"`, a symbolic link).
+ *
+ * The state is rebuilt by replaying the log with Optuna's rules (`JournalStorageReplayResult`):
+ * ids are assigned in the order of the lines, a write to a finished trial from another worker is
+ * ignored, and when several workers race to run one enqueued trial, the first line wins.
+ *
+ * What this module adds, inside the format: heartbeats (system attributes Optuna shows as such),
+ * so that the trials of a crashed worker can be failed; repair of a line torn by a writer killed
+ * mid-write; and validation of every field read, since a file is untrusted input.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { closeSync, openSync, promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename } from 'node:path';
+import { checkCompatible, describe, distributionToJson, jsonToDistribution, type Distribution, type ParamValue } from '../distributions.js';
+import {
+  DuplicatedStudyError,
+  isFinished,
+  TrialState,
+  UpdateFinishedTrialError,
+  type FrozenStudy,
+  type FrozenTrial,
+  type JsonValue,
+  type Storage,
+  type StudyDirection,
+  type TrialTemplate,
+} from '../types.js';
+import { checkHeartbeatOptions, FAIL_REASON_ATTR, HEARTBEAT_ATTR, positiveSeconds, staleReason, thisWorker, WORKER_ATTR } from './heartbeat.js';
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The longest line read: a longer one is an error, never an allocation.
+ * @internal
+ */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+const READ_CHUNK = 1024 * 1024;
+/** Nesting depth of JSON values (Python's json gives up near 1000 as well). */
+const MAX_DEPTH = 512;
+
+/**
+ * Optuna's `JournalOperation` codes.
+ * @internal
+ */
+export const JournalOp = Object.freeze({
+  CREATE_STUDY: 0,
+  DELETE_STUDY: 1,
+  SET_STUDY_USER_ATTR: 2,
+  SET_STUDY_SYSTEM_ATTR: 3,
+  CREATE_TRIAL: 4,
+  SET_TRIAL_PARAM: 5,
+  SET_TRIAL_STATE_VALUES: 6,
+  SET_TRIAL_INTERMEDIATE_VALUE: 7,
+  SET_TRIAL_USER_ATTR: 8,
+  SET_TRIAL_SYSTEM_ATTR: 9,
+  DISCARD_TRIALS: 10,
+});
+
+// ---------------------------------------------------------------------------------------------
+// JSON as Python's json module writes and reads it
+// ---------------------------------------------------------------------------------------------
+
+/** A number Python holds as a float: written with a `.0` when integral (`1.0`), as Optuna does. */
+class PyFloat {
+  constructor(readonly value: number) {}
+}
+
+/**
+ * `repr(float)` in Python (the text `json.dumps` writes for a float): the shortest digits that
+ * round-trip (as JavaScript's), fixed notation for exponents -4 to 15, otherwise `1e-05`,
+ * `1e+16`; `NaN`, `Infinity`, `-Infinity` for non-finite values.
+ * @internal
+ */
+export function pyFloatRepr(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return 'Infinity';
+  if (v === -Infinity) return '-Infinity';
+  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
+  const sign = v < 0 ? '-' : '';
+  const [mant, exp] = Math.abs(v).toExponential().split('e') as [string, string];
+  const digits = mant.replace('.', '');
+  const decpt = Number(exp) + 1; // v = 0.<digits> x 10^decpt
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
+    if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
+    return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+  }
+  const e = decpt - 1;
+  return `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+}
+
+/** A JSON string as Python writes it (`ensure_ascii`: everything outside space..tilde escaped). */
+function pyString(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A plain JSON number: integers as integers, others as Python floats. */
+function pyNumber(v: number): string {
+  return Number.isSafeInteger(v) ? String(v) : pyFloatRepr(v);
+}
+
+type Encodable = null | boolean | number | string | PyFloat | readonly Encodable[] | { readonly [key: string]: Encodable | undefined };
+
+function encodeInto(v: Encodable, out: string[]): void {
+  if (v === null) out.push('null');
+  else if (typeof v === 'boolean') out.push(v ? 'true' : 'false');
+  else if (typeof v === 'number') out.push(pyNumber(v));
+  else if (typeof v === 'string') out.push(pyString(v));
+  else if (v instanceof PyFloat) out.push(pyFloatRepr(v.value));
+  else if (Array.isArray(v)) {
+    out.push('[');
+    v.forEach((x, i) => {
+      if (i > 0) out.push(',');
+      encodeInto(x as Encodable, out);
+    });
+    out.push(']');
+  } else {
+    out.push('{');
+    let first = true;
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) continue;
+      if (!first) out.push(',');
+      first = false;
+      out.push(pyString(k), ':');
+      encodeInto(x, out);
+    }
+    out.push('}');
+  }
+}
+
+/**
+ * One journal line (without its "\n") as Optuna's `_write_log` writes it:
+ * `json.dumps(log, separators=(",", ":"))`, ASCII only, `NaN`/`Infinity` as bare tokens.
+ * @internal
+ */
+export function encodeJournalLine(log: Readonly<Record<string, unknown>>): string {
+  const out: string[] = [];
+  encodeInto(log as Encodable, out);
+  return out.join('');
+}
+
+/**
+ * Checks that `v` is a JSON value Python can write: null, booleans, numbers (NaN and infinities
+ * included: Python writes them as bare tokens), strings, arrays and plain objects.
+ * @throws TypeError naming the path of the first value that is not.
+ */
+function checkJson(v: unknown, where: string, path: string, depth = 0): void {
+  if (depth > MAX_DEPTH) throw new RangeError(`${where}: ${path} is nested more than ${MAX_DEPTH} levels deep`);
+  if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      if (!(i in v)) throw new TypeError(`${where}: ${path}[${i}] is an empty slot; attributes must be JSON values`);
+      checkJson(v[i], where, `${path}[${i}]`, depth + 1);
+    }
+    return;
+  }
+  if (typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new TypeError(`${where}: ${path} is a ${(v as object).constructor?.name ?? 'class instance'}; attributes must be JSON values (null, booleans, numbers, strings, arrays and plain objects)`);
+    }
+    for (const [k, x] of Object.entries(v)) checkJson(x, where, `${path}.${k}`, depth + 1);
+    return;
+  }
+  throw new TypeError(`${where}: ${path} is ${describe(v)}; attributes must be JSON values (null, booleans, numbers, strings, arrays and plain objects)`);
+}
+
+/** A JSON parser for the lines that hold `NaN`, `Infinity` or `-Infinity` outside strings. */
+class PyJsonParser {
+  #pos = 0;
+  constructor(readonly text: string) {}
+
+  parse(): unknown {
+    const v = this.#value(0);
+    this.#ws();
+    if (this.#pos !== this.text.length) this.#fail('unexpected text after the JSON value');
+    return v;
+  }
+
+  #fail(what: string): never {
+    throw new SyntaxError(`${what} at column ${this.#pos + 1}`);
+  }
+
+  #ws(): void {
+    const t = this.text;
+    let p = this.#pos;
+    for (;;) {
+      const c = t.charCodeAt(p);
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) p++;
+      else break;
+    }
+    this.#pos = p;
+  }
+
+  #word(w: string, v: unknown): unknown {
+    if (!this.text.startsWith(w, this.#pos)) this.#fail('unexpected token');
+    this.#pos += w.length;
+    return v;
+  }
+
+  #value(depth: number): unknown {
+    if (depth > MAX_DEPTH) this.#fail(`nesting deeper than ${MAX_DEPTH} levels`);
+    this.#ws();
+    const c = this.text[this.#pos];
+    switch (c) {
+      case '{':
+        return this.#object(depth);
+      case '[':
+        return this.#array(depth);
+      case '"':
+        return this.#string();
+      case 't':
+        return this.#word('true', true);
+      case 'f':
+        return this.#word('false', false);
+      case 'n':
+        return this.#word('null', null);
+      case 'N':
+        return this.#word('NaN', NaN);
+      case 'I':
+        return this.#word('Infinity', Infinity);
+      case '-':
+        if (this.text[this.#pos + 1] === 'I') return this.#word('-Infinity', -Infinity);
+        return this.#number();
+      default:
+        if (c !== undefined && c >= '0' && c <= '9') return this.#number();
+        return this.#fail(c === undefined ? 'unexpected end of the line' : 'unexpected token');
+    }
+  }
+
+  #number(): number {
+    const re = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+    re.lastIndex = this.#pos;
+    const m = re.exec(this.text);
+    if (m === null) this.#fail('malformed number');
+    this.#pos += m[0].length;
+    return Number(m[0]);
+  }
+
+  #string(): string {
+    const t = this.text;
+    const start = this.#pos;
+    let p = start + 1;
+    for (;;) {
+      const c = t.charCodeAt(p);
+      if (Number.isNaN(c)) {
+        this.#pos = p;
+        this.#fail('unterminated string');
+      }
+      if (c === 0x22) break;
+      if (c < 0x20) {
+        this.#pos = p;
+        this.#fail('control character in a string');
+      }
+      p += c === 0x5c ? 2 : 1;
+    }
+    this.#pos = p + 1;
+    try {
+      return JSON.parse(t.slice(start, p + 1)) as string;
+    } catch {
+      this.#pos = start;
+      return this.#fail('malformed escape in a string');
+    }
+  }
+
+  #array(depth: number): unknown[] {
+    this.#pos++;
+    const out: unknown[] = [];
+    this.#ws();
+    if (this.text[this.#pos] === ']') {
+      this.#pos++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.#value(depth + 1));
+      this.#ws();
+      const c = this.text[this.#pos++];
+      if (c === ']') return out;
+      if (c !== ',') {
+        this.#pos--;
+        this.#fail("expected ',' or ']'");
+      }
+    }
+  }
+
+  #object(depth: number): Record<string, unknown> {
+    this.#pos++;
+    const out: Record<string, unknown> = {};
+    this.#ws();
+    if (this.text[this.#pos] === '}') {
+      this.#pos++;
+      return out;
+    }
+    for (;;) {
+      this.#ws();
+      if (this.text[this.#pos] !== '"') this.#fail('expected a string key');
+      const key = this.#string();
+      this.#ws();
+      if (this.text[this.#pos] !== ':') this.#fail("expected ':'");
+      this.#pos++;
+      const v = this.#value(depth + 1);
+      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      this.#ws();
+      const c = this.text[this.#pos++];
+      if (c === '}') return out;
+      if (c !== ',') {
+        this.#pos--;
+        this.#fail("expected ',' or '}'");
+      }
+    }
+  }
+}
+
+/**
+ * Parses one line as Python's `json.loads` does, `NaN`, `Infinity` and `-Infinity` included.
+ * Lines without those words take the native parser; the others a full parser, so that the words
+ * are recognized only as values, never inside strings or as keys.
+ * @throws SyntaxError describing the first problem.
+ * @internal
+ */
+export function decodeJournalJson(text: string): unknown {
+  if (!text.includes('NaN') && !text.includes('Infinity')) return JSON.parse(text);
+  return new PyJsonParser(text).parse();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dates as Optuna writes them: ISO 8601, UTC, microseconds, "+00:00"
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `datetime.isoformat(timespec="microseconds")` of a UTC datetime: `2024-05-01T12:00:00.123000+00:00`.
+ * @throws RangeError for an invalid date or a year outside 1..9999 (Python's range).
+ * @internal
+ */
+export function formatJournalDate(d: Date, where = 'journal', name = 'date'): string {
+  if (!(d instanceof Date)) throw new TypeError(`${where}: expected ${name} to be a Date, received ${describe(d)}`);
+  const t = d.getTime();
+  if (Number.isNaN(t)) throw new RangeError(`${where}: ${name} is an invalid Date`);
+  const y = d.getUTCFullYear();
+  if (y < 1 || y > 9999) throw new RangeError(`${where}: ${name} ${d.toISOString()} is outside the years 1 to 9999 Python's datetime can hold`);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(y, 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds() * 1000, 6)}+00:00`;
+}
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):?(\d{2}))?$/;
+
+/**
+ * Parses a date as Python's `datetime.fromisoformat` reads Optuna's (an offset, or none for
+ * local time); milliseconds are kept, further digits dropped. Null if `s` is not such a date.
+ * @internal
+ */
+export function parseJournalDate(s: string): Date | null {
+  if (s.length > 40) return null;
+  const m = DATE_RE.exec(s);
+  if (m === null) return null;
+  const [, Y, Mo, D, h, mi, sec, frac, z, sg, oh, om] = m;
+  const n = (x: string | undefined) => (x === undefined ? 0 : Number(x));
+  const year = n(Y);
+  const month = n(Mo);
+  const day = n(D);
+  const hour = n(h);
+  const minute = n(mi);
+  const second = n(sec);
+  const ms = frac === undefined ? 0 : Math.floor(Number(frac.padEnd(9, '0')) / 1e6);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return null;
+  const d = new Date(0);
+  if (z === undefined && sg === undefined) {
+    // Naive: local time, as Python's astimezone() takes it.
+    d.setFullYear(year, month - 1, day);
+    d.setHours(hour, minute, second, ms);
+    if (d.getFullYear() !== year || d.getMonth() !== month - 1 || d.getDate() !== day) return null;
+    return d;
+  }
+  d.setUTCFullYear(year, month - 1, day);
+  d.setUTCHours(hour, minute, second, ms);
+  if (d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day) return null;
+  if (sg !== undefined) {
+    const offH = n(oh);
+    const offM = n(om);
+    if (offH > 23 || offM > 59) return null;
+    const sign = sg === '-' ? -1 : 1;
+    d.setTime(d.getTime() - sign * (offH * 60 + offM) * 60_000);
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay: Optuna's JournalStorageReplayResult
+// ---------------------------------------------------------------------------------------------
+
+/** A line that is not a valid entry (reported with the file and line number). */
+class MalformedEntry extends Error {}
+
+/**
+ * This worker's own entry was refused on replay (Optuna raises the error): the line is consumed,
+ * then `error` is thrown.
+ * @internal
+ */
+export class OwnEntryRefused extends Error {
+  /** @param error The error to raise. */
+  constructor(readonly error: Error) {
+    super(error.message);
+  }
+}
+
+function notFound(kind: 'study' | 'trial', id: number, where: string): Error {
+  return Object.assign(new Error(`${where}: no ${kind} with id ${id}`), { code: kind === 'study' ? 'ENOSTUDY' : 'ENOTRIAL' });
+}
+
+function finishedError(number: number): UpdateFinishedTrialError {
+  return new UpdateFinishedTrialError(`Trial#${number} has already finished and can not be updated.`);
+}
+
+function short(v: unknown): string {
+  const s = describe(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
+/** Freezes a decoded JSON value in place (bounded depth); returns it. */
+function freezeJson(v: unknown, depth = 0): JsonValue {
+  if (depth > MAX_DEPTH) throw new MalformedEntry(`an attribute value is nested more than ${MAX_DEPTH} levels deep`);
+  if (v !== null && typeof v === 'object') {
+    for (const x of Object.values(v)) freezeJson(x, depth + 1);
+    Object.freeze(v);
+  }
+  return v as JsonValue;
+}
+
+type Log = Record<string, unknown>;
+
+function has(log: Log, key: string): boolean {
+  return Object.hasOwn(log, key);
+}
+
+function field(log: Log, key: string): unknown {
+  if (!has(log, key)) throw new MalformedEntry(`missing field "${key}"`);
+  return log[key];
+}
+
+function strField(log: Log, key: string): string {
+  const v = field(log, key);
+  if (typeof v !== 'string') throw new MalformedEntry(`field "${key}" must be a string, received ${short(v)}`);
+  return v;
+}
+
+function numField(log: Log, key: string): number {
+  const v = field(log, key);
+  if (typeof v !== 'number') throw new MalformedEntry(`field "${key}" must be a number, received ${short(v)}`);
+  return v;
+}
+
+function idField(log: Log, key: string, count: number, what: 'study' | 'trial'): number {
+  const v = field(log, key);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new MalformedEntry(`field "${key}" must be a non-negative integer, received ${short(v)}`);
+  if (v >= count) {
+    const noun = count === 1 ? what : what === 'study' ? 'studies' : 'trials';
+    throw new MalformedEntry(`field "${key}" is ${v}, but only ${count} ${noun} ${count === 1 ? 'was' : 'were'} created before this line`);
+  }
+  return v;
+}
+
+function objField(log: Log, key: string): Record<string, unknown> {
+  const v = field(log, key);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new MalformedEntry(`field "${key}" must be an object, received ${short(v)}`);
+  return v as Record<string, unknown>;
+}
+
+function stateField(log: Log, key: string): TrialState {
+  const v = field(log, key);
+  if (v !== 0 && v !== 1 && v !== 2 && v !== 3 && v !== 4) throw new MalformedEntry(`field "${key}" must be a trial state (0 to 4), received ${short(v)}`);
+  return v;
+}
+
+function valuesOf(v: unknown, key: string): number[] | null {
+  if (v === null) return null;
+  if (!Array.isArray(v)) throw new MalformedEntry(`field "${key}" must be a list of numbers or null, received ${short(v)}`);
+  v.forEach((x, i) => {
+    if (typeof x !== 'number') throw new MalformedEntry(`field "${key}"[${i}] must be a number, received ${short(x)}`);
+  });
+  return v as number[];
+}
+
+function dateField(log: Log, key: string, nullable: boolean): number | null {
+  const v = field(log, key);
+  if (v === null && nullable) return null;
+  if (typeof v !== 'string') throw new MalformedEntry(`field "${key}" must be an ISO 8601 date string${nullable ? ' or null' : ''}, received ${short(v)}`);
+  const d = parseJournalDate(v);
+  if (d === null) throw new MalformedEntry(`field "${key}" is not an ISO 8601 date: ${short(v)}`);
+  return d.getTime();
+}
+
+function singleAttr(log: Log, key: string): [string, JsonValue] {
+  const o = objField(log, key);
+  const keys = Object.keys(o);
+  if (keys.length !== 1) throw new MalformedEntry(`field "${key}" must hold exactly one attribute, received ${keys.length}`);
+  return [keys[0]!, freezeJson(o[keys[0]!])];
+}
+
+function attrsOf(v: unknown, key: string): Record<string, JsonValue> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new MalformedEntry(`field "${key}" must be an object, received ${short(v)}`);
+  const out: Record<string, JsonValue> = {};
+  for (const [k, x] of Object.entries(v)) setOwn(out, k, freezeJson(x));
+  return out;
+}
+
+function parseDistribution(v: unknown, key: string): Distribution {
+  if (typeof v !== 'string') throw new MalformedEntry(`field "${key}" must be a distribution's JSON text, received ${short(v)}`);
+  try {
+    return jsonToDistribution(v);
+  } catch (e) {
+    throw new MalformedEntry(`field "${key}" is not a valid distribution: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The value the objective sees for a stored number, as Optuna converts it (`int()` truncates);
+ * throws unless the stored number is one Optuna could convert.
+ */
+function externalOf(d: Distribution, internal: number, key: string): ParamValue {
+  if (d.type === 'categorical') {
+    if (!Number.isFinite(internal) || internal < 0 || Math.trunc(internal) >= d.choices.length) {
+      throw new MalformedEntry(`field "${key}" is ${short(internal)}, not the index of one of the ${d.choices.length} choices`);
+    }
+    return d.choices[Math.trunc(internal)]!;
+  }
+  if (d.type === 'int') {
+    if (!Number.isFinite(internal)) throw new MalformedEntry(`field "${key}" must be a finite number for an int distribution, received ${short(internal)}`);
+    return Math.trunc(internal) + 0;
+  }
+  return internal;
+}
+
+interface StudyRec {
+  readonly studyId: number;
+  readonly studyName: string;
+  readonly directions: readonly StudyDirection[];
+  userAttrs: Record<string, JsonValue>;
+  systemAttrs: Record<string, JsonValue>;
+  snap: FrozenStudy | null;
+}
+
+interface TrialRec {
+  readonly trialId: number;
+  readonly number: number;
+  readonly studyId: number;
+  state: TrialState;
+  values: readonly number[] | null;
+  params: Record<string, ParamValue>;
+  distributions: Record<string, Distribution>;
+  intermediate: Map<number, number>;
+  userAttrs: Record<string, JsonValue>;
+  systemAttrs: Record<string, JsonValue>;
+  start: number | null;
+  complete: number | null;
+  snap: FrozenTrial | null;
+}
+
+const DIRECTIONS: Record<number, StudyDirection> = { 1: 'minimize', 2: 'maximize' };
+
+/**
+ * The state rebuilt from a journal, entry by entry, with the rules of Optuna's
+ * `JournalStorageReplayResult`. Each entry is checked in full before it changes anything, so
+ * that a malformed line leaves the state as it was (and is reported again on the next read).
+ * @internal
+ */
+export class JournalReplay {
+  /** This worker's id, as written in its entries. */
+  readonly workerId: string;
+  readonly #studies = new Map<number, StudyRec>();
+  readonly #names = new Map<string, number>();
+  /** Trial ids per study id; kept after a study is deleted, as Optuna keeps them. */
+  readonly #studyTrials = new Map<number, number[]>();
+  readonly #trials: TrialRec[] = [];
+  #nextStudyId = 0;
+  /** The trial this worker last made RUNNING (Optuna's `owned_trial_id`). */
+  ownedTrialId: number | null = null;
+  /** The trial this worker last created. */
+  lastCreatedTrialId = -1;
+
+  /** @param workerId This worker's id (Optuna's is a UUID, "-", a number). */
+  constructor(workerId: string) {
+    this.workerId = workerId;
+  }
+
+  /** The number of trials created so far (the next trial's id). */
+  get trialCount(): number {
+    return this.#trials.length;
+  }
+
+  /** The id of the live study named `name`, if any. */
+  studyIdByName(name: string): number | undefined {
+    return this.#names.get(name);
+  }
+
+  /** Whether study `id` exists (not deleted). */
+  hasStudy(id: number): boolean {
+    return this.#studies.has(id);
+  }
+
+  /** The snapshot of study `id`, if it exists. */
+  study(id: number): FrozenStudy | undefined {
+    const s = this.#studies.get(id);
+    return s && studySnapshot(s);
+  }
+
+  /** Snapshots of every live study, by id. */
+  studies(): FrozenStudy[] {
+    return [...this.#studies.values()].map(studySnapshot);
+  }
+
+  /** The snapshot of trial `id`, if it exists. */
+  trial(id: number): FrozenTrial | undefined {
+    const t = this.#trials[id];
+    return t && trialSnapshot(t);
+  }
+
+  /** The study's trials by number, filtered by state. */
+  trialsOf(studyId: number, states?: readonly TrialState[]): FrozenTrial[] {
+    const ids = this.#studyTrials.get(studyId) ?? [];
+    const out: FrozenTrial[] = [];
+    for (const id of ids) {
+      const t = this.#trials[id]!;
+      if (states === undefined || states.includes(t.state)) out.push(trialSnapshot(t));
+    }
+    return out;
+  }
+
+  /**
+   * The distribution that a new value of `name` in the study of `trialId` is checked against
+   * (the first trial holding the parameter, as Optuna checks).
+   */
+  priorDistribution(trialId: number, name: string): Distribution | undefined {
+    const t = this.#trials[trialId];
+    if (t === undefined) return undefined;
+    for (const id of this.#studyTrials.get(t.studyId) ?? []) {
+      const prev = this.#trials[id]!;
+      if (Object.hasOwn(prev.params, name)) return prev.distributions[name];
+    }
+    return undefined;
+  }
+
+  /**
+   * Applies one decoded entry.
+   * @throws MalformedEntry if it is not a valid entry (nothing changed), OwnEntryRefused if it
+   * is this worker's and Optuna's rules refuse it (nothing changed, the entry is consumed).
+   */
+  apply(raw: unknown): void {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new MalformedEntry(`an entry must be a JSON object, received ${short(raw)}`);
+    const log = raw as Log;
+    const op = field(log, 'op_code');
+    if (op === JournalOp.DISCARD_TRIALS) return; // Written by Rustuna only; Optuna ignores it too.
+    if (typeof op !== 'number' || !Number.isInteger(op) || op < 0 || op > 10) throw new MalformedEntry(`unknown op_code ${short(op)} (Optuna's are 0 to 10)`);
+    const own = strField(log, 'worker_id') === this.workerId;
+    switch (op) {
+      case JournalOp.CREATE_STUDY:
+        return this.#createStudy(log, own);
+      case JournalOp.DELETE_STUDY: {
+        const id = idField(log, 'study_id', this.#nextStudyId, 'study');
+        const s = this.#studies.get(id);
+        if (s === undefined) return this.#missing(own, 'study', id);
+        this.#studies.delete(id);
+        this.#names.delete(s.studyName);
+        return;
+      }
+      case JournalOp.SET_STUDY_USER_ATTR:
+      case JournalOp.SET_STUDY_SYSTEM_ATTR: {
+        const id = idField(log, 'study_id', this.#nextStudyId, 'study');
+        const user = op === JournalOp.SET_STUDY_USER_ATTR;
+        const [k, v] = singleAttr(log, user ? 'user_attr' : 'system_attr');
+        const s = this.#studies.get(id);
+        if (s === undefined) return this.#missing(own, 'study', id);
+        s.snap = null;
+        if (user) s.userAttrs = { ...s.userAttrs, [k]: v };
+        else s.systemAttrs = { ...s.systemAttrs, [k]: v };
+        return;
+      }
+      case JournalOp.CREATE_TRIAL:
+        return this.#createTrial(log, own);
+      case JournalOp.SET_TRIAL_PARAM:
+        return this.#setParam(log, own);
+      case JournalOp.SET_TRIAL_STATE_VALUES:
+        return this.#setState(log, own);
+      case JournalOp.SET_TRIAL_INTERMEDIATE_VALUE: {
+        const t = this.#trialOf(log);
+        const step = field(log, 'step');
+        if (typeof step !== 'number' || !Number.isSafeInteger(step)) throw new MalformedEntry(`field "step" must be an integer, received ${short(step)}`);
+        const value = numField(log, 'intermediate_value');
+        if (!this.#updatable(t, own)) return;
+        t.snap = null;
+        t.intermediate.set(step + 0, value);
+        return;
+      }
+      case JournalOp.SET_TRIAL_USER_ATTR:
+      case JournalOp.SET_TRIAL_SYSTEM_ATTR: {
+        const t = this.#trialOf(log);
+        const user = op === JournalOp.SET_TRIAL_USER_ATTR;
+        const [k, v] = singleAttr(log, user ? 'user_attr' : 'system_attr');
+        if (!this.#updatable(t, own)) return;
+        t.snap = null;
+        setOwn(user ? t.userAttrs : t.systemAttrs, k, v);
+        return;
+      }
+    }
+  }
+
+  #missing(own: boolean, kind: 'study' | 'trial', id: number): void {
+    if (own) throw new OwnEntryRefused(notFound(kind, id, 'journal'));
+  }
+
+  #trialOf(log: Log): TrialRec {
+    return this.#trials[idField(log, 'trial_id', this.#trials.length, 'trial')]!;
+  }
+
+  #updatable(t: TrialRec, own: boolean): boolean {
+    if (!isFinished(t.state)) return true;
+    if (own) throw new OwnEntryRefused(finishedError(t.number));
+    return false;
+  }
+
+  #createStudy(log: Log, own: boolean): void {
+    const name = strField(log, 'study_name');
+    const dirs = field(log, 'directions');
+    if (!Array.isArray(dirs) || dirs.length === 0) throw new MalformedEntry(`field "directions" must be a non-empty list, received ${short(dirs)}`);
+    const directions = dirs.map((d, i) => {
+      const dir = typeof d === 'number' ? DIRECTIONS[d] : undefined;
+      if (dir === undefined) throw new MalformedEntry(`field "directions"[${i}] must be 1 (minimize) or 2 (maximize), received ${short(d)}`);
+      return dir;
+    });
+    if (this.#names.has(name)) {
+      if (own) throw new OwnEntryRefused(new DuplicatedStudyError(`A study named ${JSON.stringify(name)} already exists.`));
+      return;
+    }
+    const id = this.#nextStudyId++;
+    this.#studies.set(id, { studyId: id, studyName: name, directions: Object.freeze(directions), userAttrs: {}, systemAttrs: {}, snap: null });
+    this.#names.set(name, id);
+    this.#studyTrials.set(id, []);
+  }
+
+  #createTrial(log: Log, own: boolean): void {
+    const studyId = idField(log, 'study_id', this.#nextStudyId, 'study');
+    const distributions: Record<string, Distribution> = {};
+    if (has(log, 'distributions')) {
+      for (const [k, v] of Object.entries(objField(log, 'distributions'))) setOwn(distributions, k, parseDistribution(v, `distributions.${k}`));
+    }
+    const params: Record<string, ParamValue> = {};
+    if (has(log, 'params')) {
+      for (const [k, v] of Object.entries(objField(log, 'params'))) {
+        const d = Object.hasOwn(distributions, k) ? distributions[k] : undefined;
+        if (d === undefined) throw new MalformedEntry(`field "params" holds ${JSON.stringify(k)}, which has no distribution`);
+        if (typeof v !== 'number') throw new MalformedEntry(`field "params.${k}" must be a number, received ${short(v)}`);
+        setOwn(params, k, externalOf(d, v, `params.${k}`));
+      }
+    }
+    const start = dateField(log, 'datetime_start', true);
+    const complete = has(log, 'datetime_complete') ? dateField(log, 'datetime_complete', false) : null;
+    const state = has(log, 'state') ? stateField(log, 'state') : TrialState.RUNNING;
+    const userAttrs = has(log, 'user_attrs') ? attrsOf(log.user_attrs, 'user_attrs') : {};
+    const systemAttrs = has(log, 'system_attrs') ? attrsOf(log.system_attrs, 'system_attrs') : {};
+    const value = has(log, 'value') ? log.value : null;
+    if (value !== null && typeof value !== 'number') throw new MalformedEntry(`field "value" must be a number or null, received ${short(value)}`);
+    const values = has(log, 'values') ? valuesOf(log.values, 'values') : null;
+    if (value !== null && values !== null) throw new MalformedEntry('fields "value" and "values" are both set (Optuna accepts only one)');
+    const intermediate = new Map<number, number>();
+    if (has(log, 'intermediate_values')) {
+      for (const [k, v] of Object.entries(objField(log, 'intermediate_values'))) {
+        if (!/^-?[0-9]{1,15}$/.test(k)) throw new MalformedEntry(`field "intermediate_values" has the key ${short(k)}, not an integer step`);
+        if (typeof v !== 'number') throw new MalformedEntry(`field "intermediate_values.${k}" must be a number, received ${short(v)}`);
+        intermediate.set(Number(k) + 0, v);
+      }
+    }
+    if (!this.#studies.has(studyId)) return this.#missing(own, 'study', studyId);
+    const ids = this.#studyTrials.get(studyId)!;
+    const trialId = this.#trials.length;
+    this.#trials.push({
+      trialId,
+      number: ids.length,
+      studyId,
+      state,
+      values: value !== null ? [value] : values,
+      params,
+      distributions,
+      intermediate,
+      userAttrs,
+      systemAttrs,
+      start,
+      complete,
+      snap: null,
+    });
+    ids.push(trialId);
+    if (own) {
+      this.lastCreatedTrialId = trialId;
+      if (state === TrialState.RUNNING) this.ownedTrialId = trialId;
+    }
+  }
+
+  #setParam(log: Log, own: boolean): void {
+    const t = this.#trialOf(log);
+    const name = strField(log, 'param_name');
+    const internal = numField(log, 'param_value_internal');
+    const d = parseDistribution(field(log, 'distribution'), 'distribution');
+    const external = externalOf(d, internal, 'param_value_internal');
+    if (!this.#updatable(t, own)) return;
+    const prior = this.priorDistribution(t.trialId, name);
+    if (prior !== undefined) {
+      try {
+        checkCompatible(name, prior, d, 'setTrialParam');
+      } catch (e) {
+        if (own) throw new OwnEntryRefused(e as Error);
+        return;
+      }
+    }
+    t.snap = null;
+    setOwn(t.params, name, external);
+    setOwn(t.distributions, name, d);
+  }
+
+  #setState(log: Log, own: boolean): void {
+    const t = this.#trialOf(log);
+    const state = stateField(log, 'state');
+    const values = valuesOf(field(log, 'values'), 'values');
+    const start = state === TrialState.RUNNING ? dateField(log, 'datetime_start', false) : null;
+    const complete = isFinished(state) ? dateField(log, 'datetime_complete', false) : null;
+    if (!this.#updatable(t, own)) return;
+    // A second RUNNING: the trial was popped by another worker first; the first line wins.
+    if (state === TrialState.RUNNING && t.state === TrialState.RUNNING) return;
+    t.snap = null;
+    if (state === TrialState.RUNNING) {
+      t.start = start;
+      if (own) this.ownedTrialId = t.trialId;
+    }
+    if (isFinished(state)) t.complete = complete;
+    t.state = state;
+    if (values !== null) t.values = values;
+  }
+}
+
+function studySnapshot(s: StudyRec): FrozenStudy {
+  return (s.snap ??= Object.freeze({
+    studyId: s.studyId,
+    studyName: s.studyName,
+    directions: s.directions,
+    userAttrs: Object.freeze({ ...s.userAttrs }),
+    systemAttrs: Object.freeze({ ...s.systemAttrs }),
+  }));
+}
+
+function trialSnapshot(t: TrialRec): FrozenTrial {
+  return (t.snap ??= Object.freeze({
+    trialId: t.trialId,
+    number: t.number,
+    state: t.state,
+    values: t.values === null ? null : Object.freeze([...t.values]),
+    params: Object.freeze({ ...t.params }),
+    distributions: Object.freeze({ ...t.distributions }),
+    intermediateValues: new Map(t.intermediate),
+    userAttrs: Object.freeze({ ...t.userAttrs }),
+    systemAttrs: Object.freeze({ ...t.systemAttrs }),
+    datetimeStart: t.start === null ? null : new Date(t.start),
+    datetimeComplete: t.complete === null ? null : new Date(t.complete),
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The storage over a backend (a file, or memory)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Where the lines of a journal live.
+ * @internal
+ */
+export interface JournalBackend {
+  /** What to call the journal in messages (its path). */
+  readonly name: string;
+  /**
+   * Passes each complete line after the last one consumed to `consume` (text without the "\n",
+   * and its 1-based line number), in order. A line is consumed when `consume` returns, or throws
+   * {@link OwnEntryRefused} (then its error is thrown); any other error stops the reading with
+   * the line unconsumed.
+   */
+  readNew(consume: (text: string, line: number) => void): Promise<void>;
+  /** Runs `fn` holding the journal's cross-process lock. */
+  locked<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Appends `text` (whole lines) in one write, with the lock held, after `readNew` consumed
+   * everything: repairs a torn last line first, and refuses to write if the journal grew since.
+   */
+  append(text: string): Promise<void>;
+}
+
+/** What a mutation writes, and how to compute its result once its entries are applied. */
+interface Plan<T> {
+  readonly logs: readonly Log[];
+  readonly result: () => T;
+}
+
+/**
+ * Settings of {@link JournalStorageCore}.
+ * @internal
+ */
+export interface JournalCoreOptions {
+  /** Heartbeats and worker records (a shared file), or none (memory). */
+  readonly heartbeat: { readonly interval: number; readonly gracePeriod: number } | null;
+  /** The class name, for messages. */
+  readonly where: string;
+}
+
+function checkId(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${where}: expected ${name} to be an integer id, received ${describe(v)}`);
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${where}: expected ${name} to be a non-negative integer id, received ${describe(v)}`);
+  return v;
+}
+
+function checkState(where: string, name: string, v: unknown): TrialState {
+  if (v !== 0 && v !== 1 && v !== 2 && v !== 3 && v !== 4) throw new RangeError(`${where}: expected ${name} to be a TrialState (0 to 4), received ${describe(v)}`);
+  return v;
+}
+
+function checkValues(where: string, name: string, v: unknown): number[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v)) throw new TypeError(`${where}: expected ${name} to be an array of numbers or null, received ${describe(v)}`);
+  return v.map((x, i) => {
+    if (typeof x !== 'number') throw new TypeError(`${where}: expected ${name}[${i}] to be a number, received ${describe(x)}`);
+    return x;
+  });
+}
+
+function checkKey(where: string, v: unknown): string {
+  if (typeof v !== 'string') throw new TypeError(`${where}: expected key to be a string, received ${describe(v)}`);
+  return v;
+}
+
+/** Checks a distribution object by writing it and reading it back; returns the JSON text. */
+function checkDistribution(where: string, name: string, d: unknown): { json: string; distribution: Distribution } {
+  let json: string;
+  try {
+    json = distributionToJson(d as Distribution);
+  } catch {
+    throw new TypeError(`${where}: expected ${name} to be a distribution, received ${describe(d)}`);
+  }
+  try {
+    return { json, distribution: jsonToDistribution(json) };
+  } catch (e) {
+    throw new TypeError(`${where}: ${name} is not a valid distribution: ${(e as Error).message}`);
+  }
+}
+
+/** The stored number of a parameter, checked the way Optuna could convert it back. */
+function checkInternal(where: string, name: string, d: Distribution, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${where}: expected the value of ${JSON.stringify(name)} to be a number, received ${describe(v)}`);
+  if (Number.isNaN(v)) throw new RangeError(`${where}: the value of ${JSON.stringify(name)} is NaN`);
+  if (d.type === 'categorical' && !(Number.isInteger(v) && v >= 0 && v < d.choices.length)) {
+    throw new RangeError(`${where}: the value of categorical ${JSON.stringify(name)} must be the index of a choice (0 to ${d.choices.length - 1}), received ${describe(v)}`);
+  }
+  if (d.type === 'int' && !Number.isFinite(v)) throw new RangeError(`${where}: the value of int ${JSON.stringify(name)} must be finite, received ${describe(v)}`);
+  return v;
+}
+
+/** The JSON form of a stored number: an index for a categorical, a Python float otherwise. */
+function internalJson(d: Distribution, v: number): number | PyFloat {
+  return d.type === 'categorical' ? v : new PyFloat(v);
+}
+
+const now = (): Date => new Date();
+
+/**
+ * Everything of a journal storage but where its lines live: the Storage methods, each a read
+ * (catch up with the journal, answer from the replayed state) or a mutation (take the lock,
+ * catch up, check, append, apply). Calls on one instance run one at a time, in call order.
+ * @internal
+ */
+export class JournalStorageCore {
+  readonly #backend: JournalBackend;
+  readonly #replay: JournalReplay;
+  readonly #heartbeat: JournalCoreOptions['heartbeat'];
+  readonly #where: string;
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  /**
+   * @param backend Where the lines live.
+   * @param options Heartbeats and naming.
+   */
+  constructor(backend: JournalBackend, options: JournalCoreOptions) {
+    this.#backend = backend;
+    this.#heartbeat = options.heartbeat;
+    this.#where = options.where;
+    // Optuna's worker ids are a UUID, "-" and the thread id; any string unique to the writer works.
+    this.#replay = new JournalReplay(`${randomUUID()}-${process.pid}`);
+  }
+
+  /** This instance's worker id, as written in its entries. */
+  get workerId(): string {
+    return this.#replay.workerId;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error(`${this.#where}: the storage is closed`));
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #sync(): Promise<void> {
+    await this.#backend.readNew((text, line) => {
+      let log: unknown;
+      try {
+        log = decodeJournalJson(text);
+      } catch (e) {
+        throw new Error(`${this.#backend.name}:${line}: not a valid journal entry (bad JSON: ${(e as Error).message})`);
+      }
+      try {
+        this.#replay.apply(log);
+      } catch (e) {
+        if (e instanceof MalformedEntry) {
+          const op = (log as Log | null)?.op_code;
+          throw new Error(`${this.#backend.name}:${line}: not a valid journal entry${typeof op === 'number' ? ` (op_code ${op})` : ''}: ${e.message}`);
+        }
+        throw e;
+      }
+    });
+  }
+
+  #read<T>(fn: (r: JournalReplay) => T): Promise<T> {
+    return this.#serial(async () => {
+      await this.#sync();
+      return fn(this.#replay);
+    });
+  }
+
+  #mutate<T>(build: (r: JournalReplay) => Plan<T>): Promise<T> {
+    return this.#serial(() =>
+      this.#backend.locked(async () => {
+        await this.#sync();
+        const plan = build(this.#replay);
+        if (plan.logs.length > 0) {
+          const worker = this.#replay.workerId;
+          const text = plan.logs.map(({ op_code, ...rest }) => encodeJournalLine({ op_code, worker_id: worker, ...rest })).join('\n') + '\n';
+          await this.#backend.append(text);
+          await this.#sync();
+        }
+        return plan.result();
+      }),
+    );
+  }
+
+  #study(r: JournalReplay, id: number, where: string): FrozenStudy {
+    const s = r.study(id);
+    if (s === undefined) throw notFound('study', id, `${this.#where}.${where}`);
+    return s;
+  }
+
+  #trial(r: JournalReplay, id: number, where: string): FrozenTrial {
+    const t = r.trial(id);
+    if (t === undefined) throw notFound('trial', id, `${this.#where}.${where}`);
+    return t;
+  }
+
+  #live(r: JournalReplay, id: number, where: string): FrozenTrial {
+    const t = this.#trial(r, id, where);
+    if (isFinished(t.state)) throw finishedError(t.number);
+    return t;
+  }
+
+  /** The worker record written when a trial becomes RUNNING here (none in memory). */
+  #workerAttrs(): Record<string, JsonValue> {
+    return this.#heartbeat === null ? {} : { [WORKER_ATTR]: thisWorker() };
+  }
+
+  /** See {@link Storage.createNewStudy}. */
+  async createNewStudy(directions: readonly StudyDirection[], studyName: string): Promise<number> {
+    const where = `${this.#where}.createNewStudy`;
+    if (!Array.isArray(directions) || directions.length === 0) throw new TypeError(`${where}: expected directions to be a non-empty array of 'minimize' or 'maximize', received ${describe(directions)}`);
+    const codes = directions.map((d, i) => {
+      if (d !== 'minimize' && d !== 'maximize') throw new RangeError(`${where}: expected directions[${i}] to be 'minimize' or 'maximize', received ${describe(d)}`);
+      return d === 'minimize' ? 1 : 2;
+    });
+    if (typeof studyName !== 'string') throw new TypeError(`${where}: expected studyName to be a string, received ${describe(studyName)}`);
+    return this.#mutate((r) => {
+      if (r.studyIdByName(studyName) !== undefined) throw new DuplicatedStudyError(`${where}: a study named ${JSON.stringify(studyName)} already exists in ${this.#backend.name}`);
+      return { logs: [{ op_code: JournalOp.CREATE_STUDY, study_name: studyName, directions: codes }], result: () => r.studyIdByName(studyName)! };
+    });
+  }
+
+  /** See {@link Storage.deleteStudy}. */
+  async deleteStudy(studyId: number): Promise<void> {
+    const id = checkId(`${this.#where}.deleteStudy`, 'studyId', studyId);
+    return this.#mutate((r) => {
+      this.#study(r, id, 'deleteStudy');
+      return { logs: [{ op_code: JournalOp.DELETE_STUDY, study_id: id }], result: () => undefined };
+    });
+  }
+
+  /** See {@link Storage.getStudyIdFromName}. */
+  async getStudyIdFromName(studyName: string): Promise<number> {
+    if (typeof studyName !== 'string') throw new TypeError(`${this.#where}.getStudyIdFromName: expected studyName to be a string, received ${describe(studyName)}`);
+    return this.#read((r) => {
+      const id = r.studyIdByName(studyName);
+      if (id === undefined) throw Object.assign(new Error(`${this.#where}.getStudyIdFromName: no study named ${JSON.stringify(studyName)} in ${this.#backend.name}`), { code: 'ENOSTUDY' });
+      return id;
+    });
+  }
+
+  /** See {@link Storage.getAllStudies}. */
+  async getAllStudies(): Promise<FrozenStudy[]> {
+    return this.#read((r) => r.studies());
+  }
+
+  /** See {@link Storage.getStudy}. */
+  async getStudy(studyId: number): Promise<FrozenStudy> {
+    const id = checkId(`${this.#where}.getStudy`, 'studyId', studyId);
+    return this.#read((r) => this.#study(r, id, 'getStudy'));
+  }
+
+  /** See {@link Storage.setStudyUserAttr} and {@link Storage.setStudySystemAttr}. */
+  async setStudyAttr(kind: 'user' | 'system', studyId: number, key: string, value: JsonValue): Promise<void> {
+    const where = `${this.#where}.setStudy${kind === 'user' ? 'User' : 'System'}Attr`;
+    const id = checkId(where, 'studyId', studyId);
+    checkKey(where, key);
+    checkJson(value, where, 'value');
+    return this.#mutate((r) => {
+      this.#study(r, id, `setStudy${kind === 'user' ? 'User' : 'System'}Attr`);
+      const op = kind === 'user' ? JournalOp.SET_STUDY_USER_ATTR : JournalOp.SET_STUDY_SYSTEM_ATTR;
+      return { logs: [{ op_code: op, study_id: id, [`${kind}_attr`]: { [key]: value } }], result: () => undefined };
+    });
+  }
+
+  /** See {@link Storage.createNewTrial}. */
+  async createNewTrial(studyId: number, template?: TrialTemplate): Promise<number> {
+    const where = `${this.#where}.createNewTrial`;
+    const id = checkId(where, 'studyId', studyId);
+    const fields = template === undefined ? null : this.#templateFields(where, template);
+    return this.#mutate((r) => {
+      this.#study(r, id, 'createNewTrial');
+      const started = formatJournalDate(now());
+      let log: Log;
+      if (fields !== null) {
+        log = { op_code: JournalOp.CREATE_TRIAL, study_id: id, ...fields(started) };
+      } else if (this.#heartbeat === null) {
+        log = { op_code: JournalOp.CREATE_TRIAL, study_id: id, datetime_start: started };
+      } else {
+        // The form Optuna writes for a RUNNING template: the worker record comes in the same
+        // line, so no crash can leave the trial RUNNING without it.
+        log = {
+          op_code: JournalOp.CREATE_TRIAL,
+          study_id: id,
+          datetime_start: started,
+          state: TrialState.RUNNING,
+          value: null,
+          values: null,
+          distributions: {},
+          params: {},
+          user_attrs: {},
+          system_attrs: this.#workerAttrs(),
+          intermediate_values: {},
+        };
+      }
+      return { logs: [log], result: () => r.lastCreatedTrialId };
+    });
+  }
+
+  /** Checks a template now; returns the fields of its CREATE_TRIAL entry, in Optuna's order. */
+  #templateFields(where: string, t: TrialTemplate): (started: string) => Log {
+    if (t === null || typeof t !== 'object') throw new TypeError(`${where}: expected template to be an object, received ${describe(t)}`);
+    const state = checkState(where, 'template.state', t.state);
+    const values = checkValues(where, 'template.values', t.values);
+    const distributions: Record<string, string> = {};
+    const params: Record<string, number | PyFloat> = {};
+    if (t.params !== undefined) {
+      if (t.params === null || typeof t.params !== 'object') throw new TypeError(`${where}: expected template.params to be an object, received ${describe(t.params)}`);
+      for (const [name, p] of Object.entries(t.params)) {
+        if (p === null || typeof p !== 'object') throw new TypeError(`${where}: expected template.params.${name} to be { internal, distribution }, received ${describe(p)}`);
+        const { json, distribution } = checkDistribution(where, `template.params.${name}.distribution`, p.distribution);
+        const internal = checkInternal(where, name, distribution, p.internal);
+        setOwn(distributions, name, json);
+        setOwn(params, name, internalJson(distribution, internal));
+      }
+    }
+    const attrs = (v: unknown, name: string): Record<string, JsonValue> => {
+      if (v === undefined) return {};
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TypeError(`${where}: expected ${name} to be an object, received ${describe(v)}`);
+      checkJson(v, where, name);
+      return { ...(v as Record<string, JsonValue>) };
+    };
+    const userAttrs = attrs(t.userAttrs, 'template.userAttrs');
+    const systemAttrs = attrs(t.systemAttrs, 'template.systemAttrs');
+    if (state === TrialState.RUNNING) Object.assign(systemAttrs, this.#workerAttrs());
+    const intermediate: Record<string, PyFloat> = {};
+    if (t.intermediateValues !== undefined) {
+      if (!(t.intermediateValues instanceof Map)) throw new TypeError(`${where}: expected template.intermediateValues to be a Map, received ${describe(t.intermediateValues)}`);
+      for (const [step, v] of t.intermediateValues) {
+        if (typeof step !== 'number' || !Number.isSafeInteger(step)) throw new TypeError(`${where}: expected the steps of template.intermediateValues to be integers, received ${describe(step)}`);
+        if (typeof v !== 'number') throw new TypeError(`${where}: expected template.intermediateValues at step ${step} to be a number, received ${describe(v)}`);
+        intermediate[String(step)] = new PyFloat(v);
+      }
+    }
+    const date = (v: unknown, name: string): string | null => (v === null ? null : formatJournalDate(v as Date, where, name));
+    const start = t.datetimeStart !== undefined ? date(t.datetimeStart, 'template.datetimeStart') : undefined;
+    const complete = t.datetimeComplete !== undefined && t.datetimeComplete !== null ? date(t.datetimeComplete, 'template.datetimeComplete') : undefined;
+    const finished = isFinished(state);
+    const single = values !== null && values.length === 1;
+    return (started) => ({
+      datetime_start: start !== undefined ? start : state === TrialState.WAITING ? null : started,
+      state,
+      value: single ? new PyFloat(values[0]!) : null,
+      values: single || values === null ? null : values.map((v) => new PyFloat(v)),
+      ...(complete !== undefined ? { datetime_complete: complete } : finished ? { datetime_complete: started } : {}),
+      distributions,
+      params,
+      user_attrs: userAttrs,
+      system_attrs: systemAttrs,
+      intermediate_values: intermediate,
+    });
+  }
+
+  /** See {@link Storage.setTrialParam}. */
+  async setTrialParam(trialId: number, name: string, internal: number, distribution: Distribution): Promise<void> {
+    const where = `${this.#where}.setTrialParam`;
+    const id = checkId(where, 'trialId', trialId);
+    if (typeof name !== 'string') throw new TypeError(`${where}: expected name to be a string, received ${describe(name)}`);
+    const { json, distribution: d } = checkDistribution(where, 'distribution', distribution);
+    const v = checkInternal(where, name, d, internal);
+    return this.#mutate((r) => {
+      this.#live(r, id, 'setTrialParam');
+      const prior = r.priorDistribution(id, name);
+      if (prior !== undefined) checkCompatible(name, prior, d, where);
+      return {
+        logs: [{ op_code: JournalOp.SET_TRIAL_PARAM, trial_id: id, param_name: name, param_value_internal: internalJson(d, v), distribution: json }],
+        result: () => undefined,
+      };
+    });
+  }
+
+  /** See {@link Storage.setTrialStateValues}. */
+  async setTrialStateValues(trialId: number, state: TrialState, values?: readonly number[] | null): Promise<boolean> {
+    const where = `${this.#where}.setTrialStateValues`;
+    const id = checkId(where, 'trialId', trialId);
+    const s = checkState(where, 'state', state);
+    const vals = checkValues(where, 'values', values);
+    return this.#mutate((r) => {
+      const t = this.#live(r, id, 'setTrialStateValues');
+      // Popping an enqueued trial: decided here, under the lock, on the latest state.
+      if (s === TrialState.RUNNING && t.state !== TrialState.WAITING) return { logs: [], result: () => false };
+      const log: Log = { op_code: JournalOp.SET_TRIAL_STATE_VALUES, trial_id: id, state: s, values: vals === null ? null : vals.map((v) => new PyFloat(v)) };
+      if (s === TrialState.RUNNING) log.datetime_start = formatJournalDate(now());
+      else if (isFinished(s)) log.datetime_complete = formatJournalDate(now());
+      const logs: Log[] = [log];
+      // The worker record goes in the same write, after the state: no crash can separate them.
+      // (Had a writer that ignores the lock popped the trial first, the record would land on its
+      // trial; every Optuna and ferroptim writer takes the lock.)
+      if (s === TrialState.RUNNING && this.#heartbeat !== null) logs.push({ op_code: JournalOp.SET_TRIAL_SYSTEM_ATTR, trial_id: id, system_attr: this.#workerAttrs() });
+      return { logs, result: () => s !== TrialState.RUNNING || r.ownedTrialId === id };
+    });
+  }
+
+  /** See {@link Storage.setTrialIntermediateValue}. */
+  async setTrialIntermediateValue(trialId: number, step: number, value: number): Promise<void> {
+    const where = `${this.#where}.setTrialIntermediateValue`;
+    const id = checkId(where, 'trialId', trialId);
+    if (typeof step !== 'number' || !Number.isSafeInteger(step)) throw new TypeError(`${where}: expected step to be an integer, received ${describe(step)}`);
+    if (typeof value !== 'number') throw new TypeError(`${where}: expected value to be a number, received ${describe(value)}`);
+    return this.#mutate((r) => {
+      this.#live(r, id, 'setTrialIntermediateValue');
+      return { logs: [{ op_code: JournalOp.SET_TRIAL_INTERMEDIATE_VALUE, trial_id: id, step, intermediate_value: new PyFloat(value) }], result: () => undefined };
+    });
+  }
+
+  /** See {@link Storage.setTrialUserAttr} and {@link Storage.setTrialSystemAttr}. */
+  async setTrialAttr(kind: 'user' | 'system', trialId: number, key: string, value: JsonValue): Promise<void> {
+    const where = `${this.#where}.setTrial${kind === 'user' ? 'User' : 'System'}Attr`;
+    const id = checkId(where, 'trialId', trialId);
+    checkKey(where, key);
+    checkJson(value, where, 'value');
+    return this.#mutate((r) => {
+      this.#live(r, id, `setTrial${kind === 'user' ? 'User' : 'System'}Attr`);
+      const op = kind === 'user' ? JournalOp.SET_TRIAL_USER_ATTR : JournalOp.SET_TRIAL_SYSTEM_ATTR;
+      return { logs: [{ op_code: op, trial_id: id, [`${kind}_attr`]: { [key]: value } }], result: () => undefined };
+    });
+  }
+
+  /** See {@link Storage.getTrial}. */
+  async getTrial(trialId: number): Promise<FrozenTrial> {
+    const id = checkId(`${this.#where}.getTrial`, 'trialId', trialId);
+    return this.#read((r) => this.#trial(r, id, 'getTrial'));
+  }
+
+  /** See {@link Storage.getAllTrials}. */
+  async getAllTrials(studyId: number, states?: readonly TrialState[]): Promise<FrozenTrial[]> {
+    const where = `${this.#where}.getAllTrials`;
+    const id = checkId(where, 'studyId', studyId);
+    if (states !== undefined) {
+      if (!Array.isArray(states)) throw new TypeError(`${where}: expected states to be an array of TrialState, received ${describe(states)}`);
+      states.forEach((s, i) => checkState(where, `states[${i}]`, s));
+    }
+    return this.#read((r) => {
+      this.#study(r, id, 'getAllTrials');
+      return r.trialsOf(id, states);
+    });
+  }
+
+  /** See {@link Storage.recordHeartbeat}. A finished trial's heartbeat is ignored. */
+  async recordHeartbeat(trialId: number): Promise<void> {
+    const id = checkId(`${this.#where}.recordHeartbeat`, 'trialId', trialId);
+    if (this.#heartbeat === null) return this.#read((r) => void this.#trial(r, id, 'recordHeartbeat'));
+    return this.#mutate((r) => {
+      const t = this.#trial(r, id, 'recordHeartbeat');
+      if (isFinished(t.state)) return { logs: [], result: () => undefined };
+      return { logs: [{ op_code: JournalOp.SET_TRIAL_SYSTEM_ATTR, trial_id: id, system_attr: { [HEARTBEAT_ATTR]: Date.now() / 1000 } }], result: () => undefined };
+    });
+  }
+
+  /** See {@link Storage.failStaleTrials}. */
+  async failStaleTrials(studyId: number): Promise<FrozenTrial[]> {
+    const id = checkId(`${this.#where}.failStaleTrials`, 'studyId', studyId);
+    const hb = this.#heartbeat;
+    if (hb === null) return this.#read((r) => (this.#study(r, id, 'failStaleTrials'), []));
+    return this.#mutate((r) => {
+      this.#study(r, id, 'failStaleTrials');
+      const t0 = now();
+      const host = hostname();
+      const stale: number[] = [];
+      const logs: Log[] = [];
+      const completed = formatJournalDate(t0);
+      for (const t of r.trialsOf(id, [TrialState.RUNNING])) {
+        const reason = staleReason(t, t0.getTime() / 1000, hb.gracePeriod, host);
+        if (reason === null) continue;
+        stale.push(t.trialId);
+        logs.push({ op_code: JournalOp.SET_TRIAL_SYSTEM_ATTR, trial_id: t.trialId, system_attr: { [FAIL_REASON_ATTR]: reason } });
+        logs.push({ op_code: JournalOp.SET_TRIAL_STATE_VALUES, trial_id: t.trialId, state: TrialState.FAIL, values: null, datetime_complete: completed });
+      }
+      return { logs, result: () => stale.map((tid) => r.trial(tid)!) };
+    });
+  }
+
+  /** Waits for the calls under way; later calls are refused. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#queue;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file: Optuna's JournalFileBackend and JournalFileSymlinkLock
+// ---------------------------------------------------------------------------------------------
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Optuna's `JournalFileSymlinkLock`, asynchronous: the lock is the symbolic link
+ * `path + ".lock"`, created with symlink(2) (atomic, and exclusive on NFS too); it is released
+ * by renaming it to a unique `.rename` name, then unlinking that. A waiter retries with
+ * exponential backoff (1 ms to 1 s); a lock left unchanged for the grace period is forcibly
+ * released, as Optuna does after 30 s. Optuna's `JournalFileOpenLock` creates the same path with
+ * O_EXCL, so it excludes this lock too.
+ * @internal
+ */
+export class SymlinkLock {
+  /** The file the lock protects. */
+  readonly target: string;
+  /** The lock's path. */
+  readonly lockPath: string;
+  /** Seconds a lock may stay unchanged before a waiter breaks it (null: never). */
+  readonly gracePeriod: number | null;
+  /** The held link's identity (inode and birth time), to release only our own lock. */
+  #held: string | null = null;
+  /** Symbolic links unsupported here: an O_EXCL file instead (Optuna's JournalFileOpenLock). */
+  #plainFile = false;
+
+  /**
+   * @param target The file to protect.
+   * @param gracePeriod Seconds after which an unchanged lock is broken (null: never).
+   */
+  constructor(target: string, gracePeriod: number | null) {
+    this.target = target;
+    this.lockPath = `${target}.lock`;
+    this.gracePeriod = gracePeriod;
+  }
+
+  /**
+   * The lock's identity: `key` names the link itself (inode and birth time, which a rename keeps),
+   * `full` adds what changes while a live holder works.
+   */
+  async #identity(): Promise<{ key: string; full: string } | null> {
+    try {
+      const l = await fsp.lstat(this.lockPath, { bigint: true });
+      // Python watches the mtime of the link's target (the journal); a new link (inode, times)
+      // resets the clock as well, so this never breaks a lock sooner than Optuna would.
+      const s = await fsp.stat(this.lockPath, { bigint: true }).catch(() => null);
+      const key = `${l.ino}:${l.birthtimeNs}`;
+      return { key, full: `${key}:${l.ctimeNs}:${s?.mtimeNs ?? l.mtimeNs}` };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Creates the lock, or fails with EEXIST. */
+  async #create(): Promise<void> {
+    if (!this.#plainFile) {
+      try {
+        // The link points at the journal's base name: it resolves next to the lock wherever the
+        // directory is mounted (the target's text is irrelevant to the exclusion).
+        await fsp.symlink(basename(this.target), this.lockPath);
+        return;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+        // No symbolic links on this file system (Windows without the privilege, FAT, some SMB
+        // mounts): a file created with O_EXCL, as Optuna's JournalFileOpenLock does. Both locks
+        // create the same path, so each excludes the other.
+        this.#plainFile = true;
+      }
+    }
+    await (await fsp.open(this.lockPath, 'wx')).close();
+  }
+
+  /** Waits until this process holds the lock. */
+  async acquire(): Promise<void> {
+    let delay = 1;
+    let seen: string | null = null;
+    let since = performance.now();
+    let warned = performance.now();
+    for (;;) {
+      try {
+        await this.#create();
+        this.#held = (await this.#identity())?.key ?? null;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the lock ${this.lockPath}: ${(e as Error).message}`, { cause: e });
+      }
+      if (performance.now() - warned > 10_000) {
+        warned = performance.now();
+        process.emitWarning(`Waiting for more than 10 s for the lock ${this.lockPath}; retrying.`, { code: 'FERROPTIM_JOURNAL_LOCK' });
+      }
+      if (this.gracePeriod !== null) {
+        const id = await this.#identity();
+        if (id === null) continue; // Released meanwhile: retry at once.
+        if (id.full !== seen) {
+          seen = id.full;
+          since = performance.now();
+        } else if (performance.now() - since > this.gracePeriod * 1000) {
+          process.emitWarning(`The lock ${this.lockPath} has not changed for ${this.gracePeriod} s; breaking it (its holder is presumed dead).`, { code: 'FERROPTIM_JOURNAL_LOCK' });
+          await this.#breakLock(id.key);
+          seen = null;
+          delay = 1;
+        }
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+
+  /** Removes a stale lock whose identity key is `key`; puts back a lock that changed meanwhile. */
+  async #breakLock(key: string): Promise<void> {
+    const aside = `${this.lockPath}${randomUUID()}.rename`;
+    try {
+      await fsp.rename(this.lockPath, aside);
+    } catch {
+      return; // Someone else released or broke it.
+    }
+    const l = await fsp.lstat(aside, { bigint: true }).catch(() => null);
+    if (l !== null && `${l.ino}:${l.birthtimeNs}` !== key) {
+      // A new holder took the lock between our look and the rename: give it back if the path
+      // is still free (link(2) fails rather than replace).
+      await fsp.link(aside, this.lockPath).catch(() => undefined);
+    }
+    await fsp.unlink(aside).catch(() => undefined);
+  }
+
+  /** Releases the lock (rename to a unique name, then unlink, as Optuna does). */
+  async release(): Promise<void> {
+    const held = this.#held;
+    this.#held = null;
+    const id = await this.#identity();
+    if (id === null || held === null || id.key !== held) {
+      process.emitWarning(`The lock ${this.lockPath} was broken by another process while this one held it (held longer than the grace period?).`, { code: 'FERROPTIM_JOURNAL_LOCK' });
+      return;
+    }
+    const aside = `${this.lockPath}${randomUUID()}.rename`;
+    await fsp.rename(this.lockPath, aside);
+    await fsp.unlink(aside);
+  }
+}
+
+/** The journal as a file: incremental reads from the last complete line, locked appends. */
+class FileJournal implements JournalBackend {
+  readonly name: string;
+  readonly #lock: SymlinkLock;
+  /** Bytes consumed: the end of the last complete line applied. */
+  #offset = 0;
+  /** Lines consumed. */
+  #lines = 0;
+  /** Bytes of an incomplete last line seen by the last read (0 if none). */
+  #tail = 0;
+  /** The file's inode, to notice a replaced file. */
+  #ino: number | null = null;
+  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
+
+  constructor(path: string, lockGracePeriod: number | null) {
+    this.name = path;
+    this.#lock = new SymlinkLock(path, lockGracePeriod);
+    // Created at once, as Optuna does (and a bad path fails here, not at the first call).
+    closeSync(openSync(path, 'a'));
+  }
+
+  locked<T>(fn: () => Promise<T>): Promise<T> {
+    return (async () => {
+      await this.#lock.acquire();
+      try {
+        return await fn();
+      } finally {
+        await this.#lock.release();
+      }
+    })();
+  }
+
+  async readNew(consume: (text: string, line: number) => void): Promise<void> {
+    const fh = await fsp.open(this.name, 'r');
+    try {
+      const st = await fh.stat();
+      if (this.#ino !== null && st.ino !== this.#ino) throw new Error(`${this.name}: the journal file was replaced by another file; open it again`);
+      this.#ino = st.ino;
+      // Read up to the size seen now: lines appended meanwhile wait for the next read.
+      const size = st.size;
+      if (size < this.#offset) throw new Error(`${this.name}: the journal shrank from ${this.#offset} to ${size} bytes (truncated or rewritten by hand?)`);
+      let pos = this.#offset;
+      let pending: Buffer[] = [];
+      let pendingLen = 0;
+      const tooLong = () => new Error(`${this.name}:${this.#lines + 1}: a line longer than ${MAX_LINE_BYTES} bytes; this is not a journal written by Optuna or ferroptim`);
+      while (pos < size) {
+        const want = Math.min(READ_CHUNK, size - pos);
+        const buf = Buffer.allocUnsafe(want);
+        const { bytesRead } = await fh.read(buf, 0, want, pos);
+        if (bytesRead === 0) break;
+        pos += bytesRead;
+        let start = 0;
+        for (;;) {
+          const nl = buf.indexOf(10, start);
+          if (nl < 0 || nl >= bytesRead) {
+            if (start < bytesRead) {
+              pendingLen += bytesRead - start;
+              if (pendingLen > MAX_LINE_BYTES) throw tooLong();
+              pending.push(buf.subarray(start, bytesRead));
+            }
+            break;
+          }
+          const part = buf.subarray(start, nl);
+          if (pendingLen + part.length > MAX_LINE_BYTES) throw tooLong();
+          const bytes = pending.length === 0 ? part : Buffer.concat([...pending, part]);
+          pending = [];
+          pendingLen = 0;
+          start = nl + 1;
+          this.#consume(bytes, consume);
+        }
+      }
+      this.#tail = pendingLen;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  #consume(bytes: Buffer, consume: (text: string, line: number) => void): void {
+    const line = this.#lines + 1;
+    let text: string;
+    try {
+      text = this.#decoder.decode(bytes);
+    } catch {
+      throw new Error(`${this.name}:${line}: not a valid journal entry (not UTF-8)`);
+    }
+    try {
+      consume(text, line);
+    } catch (e) {
+      if (!(e instanceof OwnEntryRefused)) throw e;
+      this.#advance(bytes.length);
+      throw e.error;
+    }
+    this.#advance(bytes.length);
+  }
+
+  #advance(n: number): void {
+    this.#offset += n + 1;
+    this.#lines++;
+  }
+
+  async append(text: string): Promise<void> {
+    const buf = Buffer.from(text, 'utf8');
+    const fh = await fsp.open(this.name, 'a');
+    try {
+      const { size } = await fh.stat();
+      if (size !== this.#offset + this.#tail) {
+        throw new Error(`${this.name}: the journal changed while this process held its lock (a writer that does not take ${this.name}.lock?); nothing was written, try again`);
+      }
+      if (this.#tail > 0) {
+        // A last line without "\n", seen with the lock held, can never be completed: its writer
+        // was killed mid-write (or its lock broken). Optuna would write the next entry right
+        // after it, gluing both into one line no reader can parse; cut the torn bytes first.
+        // No reader has used them: an incomplete line is never applied.
+        await fh.truncate(this.#offset);
+        this.#tail = 0;
+      }
+      try {
+        let done = 0;
+        while (done < buf.length) {
+          const { bytesWritten } = await fh.write(buf, done, buf.length - done);
+          done += bytesWritten;
+        }
+        await fh.sync();
+      } catch (e) {
+        // Leave no torn line behind (disk full...): cut back to where this write began.
+        await fh.truncate(this.#offset).catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+}
+
+/**
+ * Options of {@link JournalFileStorage}.
+ * @group Storages
+ */
+export interface JournalFileStorageOptions {
+  /** Seconds between the heartbeats a running trial should record (default 10). */
+  heartbeatInterval?: number;
+  /**
+   * Seconds without a heartbeat after which a RUNNING trial is stale and
+   * {@link JournalFileStorage.failStaleTrials} fails it (default three heartbeat intervals).
+   */
+  gracePeriod?: number;
+  /**
+   * Seconds a lock file may stay unchanged before a waiting process breaks it, its holder being
+   * presumed dead (default 30, as Optuna's; null never breaks it).
+   */
+  lockGracePeriod?: number | null;
+}
+
+const OPTION_NAMES = ['heartbeatInterval', 'gracePeriod', 'lockGracePeriod'];
+
+/**
+ * A study storage in one append-only file, in the format of Optuna's `JournalStorage` with a
+ * `JournalFileBackend`: no server, safe for several processes at once (Python Optuna workers
+ * included), and safe against crashes (a line is written whole in one `write`, then fsynced).
+ *
+ * ```ts
+ * const storage = new JournalFileStorage('study.log');
+ * ```
+ * ```python
+ * optuna.load_study(study_name="...", storage=JournalStorage(JournalFileBackend("study.log")))
+ * ```
+ *
+ * Heartbeats are recorded as system attributes of the trial (`ferroptim:worker`,
+ * `ferroptim:heartbeat`), so that {@link JournalFileStorage.failStaleTrials} can fail the trials
+ * of a worker that died; Optuna shows them as ordinary attributes.
+ * @group Storages
+ */
+export class JournalFileStorage implements Storage {
+  /** The journal file. */
+  readonly path: string;
+  /** Seconds between the heartbeats of a running trial. */
+  readonly heartbeatInterval: number;
+  /** Seconds without a heartbeat after which a RUNNING trial is stale. */
+  readonly gracePeriod: number;
+  /** Seconds after which an unchanged lock is broken (null: never). */
+  readonly lockGracePeriod: number | null;
+  readonly #core: JournalStorageCore;
+
+  /**
+   * Opens the journal at `path`, creating an empty file if there is none.
+   * @param path The journal file (its lock is `path + ".lock"`).
+   * @param options Heartbeat and lock timing.
+   * @throws TypeError or RangeError naming a bad option.
+   */
+  constructor(path: string, options: JournalFileStorageOptions = {}) {
+    const where = 'JournalFileStorage';
+    if (typeof path !== 'string' || path === '') throw new TypeError(`${where}: expected path to be a non-empty string, received ${describe(path)}`);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: expected options to be an object, received ${describe(options)}`);
+    for (const k of Object.keys(options)) {
+      if (!OPTION_NAMES.includes(k)) throw new TypeError(`${where}: unknown option ${JSON.stringify(k)} (known: ${OPTION_NAMES.join(', ')})`);
+    }
+    const hb = checkHeartbeatOptions(where, options.heartbeatInterval, options.gracePeriod);
+    const lockGrace = options.lockGracePeriod === undefined ? 30 : options.lockGracePeriod === null ? null : positiveSeconds(where, 'lockGracePeriod', options.lockGracePeriod);
+    this.path = path;
+    this.heartbeatInterval = hb.heartbeatInterval;
+    this.gracePeriod = hb.gracePeriod;
+    this.lockGracePeriod = lockGrace;
+    this.#core = new JournalStorageCore(new FileJournal(path, lockGrace), { heartbeat: { interval: hb.heartbeatInterval, gracePeriod: hb.gracePeriod }, where });
+  }
+
+  /**
+   * This instance's worker id, as written in the `worker_id` field of its entries.
+   * @internal
+   */
+  get workerId(): string {
+    return this.#core.workerId;
+  }
+
+  /**
+   * Creates a study; returns its id.
+   * @param directions One direction per objective value.
+   * @param studyName A name no other study has.
+   * @throws DuplicatedStudyError if the name is taken (checked under the lock).
+   */
+  createNewStudy(directions: readonly StudyDirection[], studyName: string): Promise<number> {
+    return this.#core.createNewStudy(directions, studyName);
+  }
+
+  /**
+   * Deletes a study (its trials stay readable by id, as in Optuna).
+   * @param studyId The study.
+   */
+  deleteStudy(studyId: number): Promise<void> {
+    return this.#core.deleteStudy(studyId);
+  }
+
+  /**
+   * The id of the study named `studyName`.
+   * @param studyName The name.
+   * @throws Error with `code: 'ENOSTUDY'` if there is none.
+   */
+  getStudyIdFromName(studyName: string): Promise<number> {
+    return this.#core.getStudyIdFromName(studyName);
+  }
+
+  /** Every study in the journal, by id. */
+  getAllStudies(): Promise<FrozenStudy[]> {
+    return this.#core.getAllStudies();
+  }
+
+  /**
+   * One study's record.
+   * @param studyId The study.
+   * @throws Error with `code: 'ENOSTUDY'` if there is none.
+   */
+  getStudy(studyId: number): Promise<FrozenStudy> {
+    return this.#core.getStudy(studyId);
+  }
+
+  /**
+   * Sets a study user attribute.
+   * @param studyId The study.
+   * @param key The attribute's name.
+   * @param value A JSON value (NaN and infinities included, written as Python writes them).
+   */
+  setStudyUserAttr(studyId: number, key: string, value: JsonValue): Promise<void> {
+    return this.#core.setStudyAttr('user', studyId, key, value);
+  }
+
+  /**
+   * Sets a study system attribute.
+   * @param studyId The study.
+   * @param key The attribute's name.
+   * @param value A JSON value.
+   */
+  setStudySystemAttr(studyId: number, key: string, value: JsonValue): Promise<void> {
+    return this.#core.setStudyAttr('system', studyId, key, value);
+  }
+
+  /**
+   * Creates a trial: RUNNING, started now and owned by this process (its worker record is
+   * written with it), or from `template` (an enqueued WAITING trial, a copy).
+   * @param studyId The study.
+   * @param template The trial's fields, if not a new RUNNING one.
+   * @returns The trial's id.
+   */
+  createNewTrial(studyId: number, template?: TrialTemplate): Promise<number> {
+    return this.#core.createNewTrial(studyId, template);
+  }
+
+  /**
+   * Records a parameter of a trial that has not finished.
+   * @param trialId The trial.
+   * @param name The parameter's name.
+   * @param internal Its stored number (the index of a categorical choice).
+   * @param distribution Its distribution, of the kind earlier trials used for `name`.
+   * @throws UpdateFinishedTrialError if the trial has finished; RangeError if the distribution
+   * is incompatible with the parameter's earlier one.
+   */
+  setTrialParam(trialId: number, name: string, internal: number, distribution: Distribution): Promise<void> {
+    return this.#core.setTrialParam(trialId, name, internal, distribution);
+  }
+
+  /**
+   * Sets a trial's state and values. Making a WAITING trial RUNNING is decided under the lock:
+   * it returns true for the one process that took the trial (which then records itself as its
+   * worker), false for the others.
+   * @param trialId The trial.
+   * @param state The new state.
+   * @param values The values (kept unchanged if null or omitted).
+   * @throws UpdateFinishedTrialError if the trial has finished.
+   */
+  setTrialStateValues(trialId: number, state: TrialState, values?: readonly number[] | null): Promise<boolean> {
+    return this.#core.setTrialStateValues(trialId, state, values);
+  }
+
+  /**
+   * Records the value reported at `step`.
+   * @param trialId The trial.
+   * @param step The step.
+   * @param value The value (NaN and infinities allowed).
+   * @throws UpdateFinishedTrialError if the trial has finished.
+   */
+  setTrialIntermediateValue(trialId: number, step: number, value: number): Promise<void> {
+    return this.#core.setTrialIntermediateValue(trialId, step, value);
+  }
+
+  /**
+   * Sets a trial user attribute.
+   * @param trialId The trial.
+   * @param key The attribute's name.
+   * @param value A JSON value.
+   * @throws UpdateFinishedTrialError if the trial has finished.
+   */
+  setTrialUserAttr(trialId: number, key: string, value: JsonValue): Promise<void> {
+    return this.#core.setTrialAttr('user', trialId, key, value);
+  }
+
+  /**
+   * Sets a trial system attribute.
+   * @param trialId The trial.
+   * @param key The attribute's name.
+   * @param value A JSON value.
+   * @throws UpdateFinishedTrialError if the trial has finished.
+   */
+  setTrialSystemAttr(trialId: number, key: string, value: JsonValue): Promise<void> {
+    return this.#core.setTrialAttr('system', trialId, key, value);
+  }
+
+  /**
+   * One trial (a frozen snapshot).
+   * @param trialId The trial.
+   * @throws Error with `code: 'ENOTRIAL'` if there is none.
+   */
+  getTrial(trialId: number): Promise<FrozenTrial> {
+    return this.#core.getTrial(trialId);
+  }
+
+  /**
+   * The study's trials by number (frozen snapshots), optionally only those in `states`.
+   * @param studyId The study.
+   * @param states The states to keep.
+   */
+  getAllTrials(studyId: number, states?: readonly TrialState[]): Promise<FrozenTrial[]> {
+    return this.#core.getAllTrials(studyId, states);
+  }
+
+  /**
+   * Records that the worker running `trialId` is alive (system attribute `ferroptim:heartbeat`,
+   * Unix seconds). Ignored once the trial has finished.
+   * @param trialId The trial.
+   */
+  recordHeartbeat(trialId: number): Promise<void> {
+    return this.#core.recordHeartbeat(trialId);
+  }
+
+  /**
+   * Fails, under the lock, every RUNNING trial of the study that a ferroptim worker ran and that
+   * is stale: its worker process on this machine is gone, or it sent no heartbeat (nor started)
+   * for {@link JournalFileStorage.gracePeriod} seconds. Each gets the system attribute
+   * `fail_reason`. Trials that Optuna's own workers run carry no heartbeat and are left alone.
+   * @param studyId The study.
+   * @returns The trials this call failed (each stale trial is failed by one caller only).
+   */
+  failStaleTrials(studyId: number): Promise<FrozenTrial[]> {
+    return this.#core.failStaleTrials(studyId);
+  }
+
+  /** Waits for the calls under way; the storage refuses calls afterwards. */
+  close(): Promise<void> {
+    return this.#core.close();
+  }
+}
