@@ -3,7 +3,7 @@
  * studies with async objectives, TPE, random and grid samplers, median and successive-halving
  * pruners, and storages that Optuna itself opens: an Optuna journal file (the crash-safe,
  * multi-process default) and PostgreSQL in Optuna's RDB schema.
- * @module
+ * @module ferroptim-tune
  */
 export { createStudy, loadStudy, Study, type CreateStudyOptions, type LoadStudyOptions, type OptimizeOptions, type Objective } from './study.js';
 export { Trial, TrialPruned, type SuggestFloatOptions, type SuggestIntOptions } from './trial.js';

@@ -507,24 +507,43 @@ export class Study implements StudyView {
     await this.storage.close();
   }
 
-  async #failStale(): Promise<void> {
-    const failed = await this.storage.failStaleTrials(this.studyId);
-    if (this.#retries === 0 || failed.length === 0) return;
-    for (const t of failed) {
-      const original = typeof t.systemAttrs.failed_trial === 'number' ? t.systemAttrs.failed_trial : t.number;
-      const history = Array.isArray(t.systemAttrs.retry_history) ? [...(t.systemAttrs.retry_history as number[]), t.number] : [t.number];
-      if (history.length > this.#retries) continue;
-      const params: Record<string, { internal: number; distribution: Distribution }> = {};
-      for (const [k, v] of Object.entries(t.params)) params[k] = { internal: toInternal(t.distributions[k]!, v), distribution: t.distributions[k]! };
-      // As Optuna's RetryFailedTrialCallback: the same parameters, WAITING, with the history.
-      await this.storage.createNewTrial(this.studyId, {
-        state: TrialState.WAITING,
-        params,
-        userAttrs: { ...t.userAttrs },
-        systemAttrs: { failed_trial: original, retry_history: history },
-        datetimeStart: null,
-      });
+  /**
+   * Fails a RUNNING trial whose worker is known to be dead (a supervisor saw its process exit,
+   * before any heartbeat could expire), with `reason` as its `fail_reason`, and enqueues its
+   * parameters again as a stale trial's are (see {@link CreateStudyOptions.retryStaleTrials}).
+   * @returns false if the trial had already left RUNNING (another worker failed or finished it).
+   */
+  async failDeadTrial(trial: FrozenTrial, reason: string): Promise<boolean> {
+    if (trial.state !== TrialState.RUNNING) return false;
+    try {
+      await this.storage.setTrialSystemAttr(trial.trialId, 'fail_reason', reason);
+      if (!(await this.storage.setTrialStateValues(trial.trialId, TrialState.FAIL))) return false;
+    } catch (e) {
+      if (e instanceof UpdateFinishedTrialError) return false;
+      throw e;
     }
+    await this.#retry(await this.storage.getTrial(trial.trialId));
+    return true;
+  }
+
+  async #failStale(): Promise<void> {
+    for (const t of await this.storage.failStaleTrials(this.studyId)) await this.#retry(t);
+  }
+
+  /** As Optuna's RetryFailedTrialCallback: the same parameters, WAITING, with the retry history. */
+  async #retry(t: FrozenTrial): Promise<void> {
+    const original = typeof t.systemAttrs.failed_trial === 'number' ? t.systemAttrs.failed_trial : t.number;
+    const history = Array.isArray(t.systemAttrs.retry_history) ? [...(t.systemAttrs.retry_history as number[]), t.number] : [t.number];
+    if (history.length > this.#retries) return;
+    const params: Record<string, { internal: number; distribution: Distribution }> = {};
+    for (const [k, v] of Object.entries(t.params)) params[k] = { internal: toInternal(t.distributions[k]!, v), distribution: t.distributions[k]! };
+    await this.storage.createNewTrial(this.studyId, {
+      state: TrialState.WAITING,
+      params,
+      userAttrs: { ...t.userAttrs },
+      systemAttrs: { failed_trial: original, retry_history: history },
+      datetimeStart: null,
+    });
   }
 
   #startHeartbeat(trial: Trial): void {
