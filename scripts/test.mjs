@@ -1,6 +1,6 @@
-// `npm test`: runs the Rust unit tests (cargo test), the library's ava suite (__test__/) and the
-// application's (cli/__test__/), streams their output, and ends with one plain line
-// `N passed, N failed` counting every test that really ran.
+// `npm test`: runs the Rust unit tests (cargo test), the library's ava suite (__test__/), the
+// hyperparameter search's (tune/__test__/) and the application's (cli/__test__/), streams their
+// output, and ends with one plain line `N passed, N failed` counting every test that really ran.
 import { spawn } from 'node:child_process';
 
 function run(cmd, args, parse, cwd = undefined) {
@@ -32,8 +32,9 @@ function tap(out) {
 
 const rust = await run('cargo', ['test', '--release', '--manifest-path', 'crate/Cargo.toml'], cargo);
 const lib = await run('npx', ['ava', '--tap'], tap);
+const tune = await run('npx', ['ava', '--tap'], tap, new URL('../tune/', import.meta.url));
 const app = await run('npx', ['ava', '--tap'], tap, new URL('../cli/', import.meta.url));
-const runs = { rust, 'ava (ferroptim)': lib, 'ava (ferroptim-cli)': app };
+const runs = { rust, 'ava (ferroptim)': lib, 'ava (ferroptim-tune)': tune, 'ava (ferroptim-cli)': app };
 let passed = 0;
 let failed = 0;
 for (const r of Object.values(runs)) {

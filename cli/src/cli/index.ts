@@ -17,6 +17,7 @@ import type { Module } from 'ferroptim';
 import type { BatchProgress, EpochMetrics, TrainableOptimizer, TrainableScheduler } from 'ferroptim';
 import { DEMO_COMMANDS, type DemoCommand, type Values } from './demos.js';
 import { asUsage, num, UsageError } from './usage.js';
+import { tuneAction, tuneCommandSpec } from './tune.js';
 
 
 const SCHEDULERS = ['none', 'step', 'cosine', 'exponential', 'onecycle', 'plateau'] as const;
@@ -406,6 +407,11 @@ function program(code: { value: number }): Command {
     code.value = await trainAction(cmd.opts(), cmd);
   });
   root.addCommand(train);
+  const tune = tuneCommandSpec();
+  tune.action(async (_o: unknown, cmd: Command) => {
+    code.value = await tuneAction(cmd.opts(), cmd);
+  });
+  root.addCommand(tune);
   for (const [name, demo] of Object.entries(DEMO_COMMANDS)) {
     const cmd = demoCommandSpec(name, demo);
     cmd.action(async (_o: unknown, c: Command) => {
