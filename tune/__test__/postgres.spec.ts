@@ -647,11 +647,13 @@ dbTest('a stale trial is failed once, however many callers look', async (t) => {
   t.is(off.gracePeriod, null);
   t.is((await connect(t, url, { heartbeatInterval: 3 })).gracePeriod, 6);
   const sid = await a.createNewStudy(['minimize'], 'stale');
+  // A RUNNING trial gets its first heartbeat when it is created (a worker killed before its first
+  // recordHeartbeat must not leave it RUNNING forever): `stale` is never beaten again.
   const stale = await a.createNewTrial(sid);
   const fresh = await a.createNewTrial(sid);
-  const silent = await a.createNewTrial(sid); // no heartbeat at all: Optuna leaves it alone
+  const silent = await off.createNewTrial(sid); // made without heartbeats, as by an Optuna worker without heartbeat_interval: left alone
   const done = await a.createNewTrial(sid);
-  for (const id of [stale, fresh, done]) await a.recordHeartbeat(id);
+  for (const id of [fresh, done]) await a.recordHeartbeat(id);
   await a.setTrialStateValues(done, COMPLETE, [1]);
   await admin(url, `UPDATE trial_heartbeats SET heartbeat = heartbeat - interval '1 hour' WHERE trial_id IN (${stale}, ${done})`);
   t.deepEqual(await off.failStaleTrials(sid), [], 'no heartbeats configured: nothing is stale');

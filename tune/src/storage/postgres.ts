@@ -1088,6 +1088,7 @@ export class PostgresStorage implements Storage {
         )
       )[0];
       const trialId = readInt(row?.trial_id, 'trials row', 'trial_id');
+      if (state === TrialState.RUNNING) await this.firstHeartbeat(q, trialId);
       if (!t) return trialId;
       if (t.values) await this.writeValues(q, trialId, t.values);
       if (t.params.length > 0) {
@@ -1218,6 +1219,7 @@ export class PostgresStorage implements Storage {
          WHERE trial_id = $1`,
         [trialId, stateLabel(state), state === TrialState.RUNNING, isFinished(state), now],
       );
+      if (state === TrialState.RUNNING) await this.firstHeartbeat(q, trialId);
       return true;
     });
   }
@@ -1419,6 +1421,17 @@ export class PostgresStorage implements Storage {
       if (errorCode(e) === '23503') throw notFound('trial', `with id ${trialId}`);
       throw e;
     }
+  }
+
+  /**
+   * A trial that becomes RUNNING here gets its first heartbeat in the same transaction (when
+   * this storage keeps heartbeats): a worker killed before its first `recordHeartbeat` would
+   * otherwise leave a trial with no heartbeat row, which the stale check (as Optuna's) never
+   * fails, RUNNING forever.
+   */
+  private async firstHeartbeat(q: Query, trialId: number): Promise<void> {
+    if (this.heartbeatInterval === null) return;
+    await q('INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES ($1, LOCALTIMESTAMP) ON CONFLICT (trial_id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat', [trialId]);
   }
 
   /**
