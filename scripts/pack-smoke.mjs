@@ -1,21 +1,28 @@
-// `npm run pack:smoke`: what each user gets, checked from the tarballs. Two packages ship from
-// this workspace: the library `ferroptim` (with its binary in the platform package
-// `ferroptim-<platform>`) and the application `ferroptim-cli` (the `ferroptim` command).
+// `npm run pack:smoke`: what each user gets, checked from the tarballs. Four packages ship from
+// this workspace: the library `ferroptim`, the platform package `ferroptim-<platform>` with its
+// binary (the host's, of the seven), the hyperparameter search `ferroptim-tune` (tune/, pure
+// TypeScript) and the application `ferroptim-cli` (the `ferroptim` command).
 // Builds (`npm run build`; `--no-build` uses what is already built), fills the host's platform
-// package (npm/<platform>/) with the built binary and packs the three packages: the library
-// without a binary or a command, ferroptim-cli from a copy of cli/ whose package.json pins
-// `ferroptim` to the library's exact version (the repo's `file:..` is left untouched). Then, OFFLINE
+// package (npm/<platform>/) with the built binary and packs the four packages: the library
+// without a binary or a command, ferroptim-tune without dependencies (`pg` only an optional peer),
+// ferroptim-cli from a copy of cli/ whose package.json pins `ferroptim` and `ferroptim-tune` to
+// their exact versions (the repo's `file:..` and `file:../tune` are left untouched). Then, OFFLINE
 // (registry dependencies pinned by the repo's package-lock.json and taken from the npm cache that
-// the repo's own `npm install` filled) and with cargo removed from PATH, two empty folders:
+// the repo's own `npm install` filled) and with cargo removed from PATH, three empty folders:
 // - a library-only user (library + platform tarballs, typescript and @types/node): the library
 //   has no dependencies and brings in no registry package, its code and types import only Node's
 //   built-ins, its platform packages and optional peers, its binary comes only from the platform
 //   package, the two take at most 5 MiB on disk; a CommonJS, an ES-module and a strictly
 //   type-checked TypeScript consumer each train a few steps; without the platform package the
 //   user gets one clear error;
-// - an application user (the three tarballs): the installed size, in total and of the five
-//   largest packages, then the installed `ferroptim` command trains an MLP on 512 MNIST images
-//   and prints its version.
+// - a tune user (the ferroptim-tune tarball only: no ferroptim, no pg): nothing else is
+//   installed, its code and types import only Node's built-ins and its optional peer `pg`; a
+//   CommonJS and an ES-module consumer each run a seeded TPE study in a journal file, a strictly
+//   type-checked TypeScript consumer (checked with the library user's typescript) runs one in
+//   memory with pruning; a PostgreSQL storage without `pg` gives one clear error;
+// - an application user (the four tarballs): the installed size, in total and of the five
+//   largest packages, then the installed `ferroptim` command trains an MLP on 512 MNIST images,
+//   runs a two-trial `ferroptim tune` and prints its version.
 // Prints one line per check and a summary; exits 1 on any failure.
 // `--keep` keeps the temporary folder; `--no-build` skips the build (useful while developing).
 import { spawnSync } from 'node:child_process';
@@ -41,6 +48,8 @@ const NPM = WIN ? 'npm.cmd' : 'npm';
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const CLI_DIR = 'cli';
 const cliPkg = JSON.parse(readFileSync(join(ROOT, CLI_DIR, 'package.json'), 'utf8'));
+const TUNE_DIR = 'tune';
+const tunePkg = JSON.parse(readFileSync(join(ROOT, TUNE_DIR, 'package.json'), 'utf8'));
 const BIN = pkg.napi.binaryName;
 const MAX_LIBRARY_BYTES = 5 * 1024 * 1024;
 const started = performance.now();
@@ -218,6 +227,32 @@ function writeConsumerProject(dir, tarballs, tools = []) {
   return Object.keys(pinned).length;
 }
 
+/** The optional peer dependencies a package.json declares. */
+function optionalPeers(manifest) {
+  return Object.keys(manifest.peerDependencies ?? {}).filter((name) => manifest.peerDependenciesMeta?.[name]?.optional);
+}
+
+/**
+ * The package imports (`require`, `import()`, `import ... from`, `import '...'`) of the code and
+ * declarations under the installed package `dir` that `allowed(name)` refuses, as `file: 'spec'`;
+ * relative, absolute and `node:` specifiers pass. Catches an import of a package the package does
+ * not depend on even where no consumer goes.
+ */
+function strayImports(dir, allowed) {
+  const specifier = /\brequire\(\s*['"]([^'"]+)['"]\s*\)|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\bfrom\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm;
+  const code = walk(dir).filter((f) => /\.(c|m)?js$|\.d\.(c|m)?ts$/.test(f));
+  const bad = [];
+  for (const f of code) {
+    for (const m of readFileSync(join(dir, f), 'utf8').matchAll(specifier)) {
+      const spec = m.slice(1).find(Boolean);
+      if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:')) continue;
+      const name = spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+      if (!allowed(name)) bad.push(`${f.split('\\').join('/')}: '${spec}'`);
+    }
+  }
+  return { files: code.length, bad: [...new Set(bad)] };
+}
+
 /** `npm install --offline` in `dir`, as the lock written above says. */
 function installOffline(dir, env) {
   // --offline: nothing may come from the network. The lock pins every registry package to the
@@ -335,6 +370,98 @@ const TS_CONFIG = {
   files: ['consumer.mts'],
 };
 
+// The tune user's consumers: a study as a user writes it. The CommonJS and ES-module ones share
+// one journal file (a study each; the second reads the first's back).
+const TUNE_CJS_CONSUMER = `'use strict';
+const { existsSync } = require('node:fs');
+const { createStudy, TPESampler, TrialState } = require('ferroptim-tune');
+
+// A 2-D quadratic plus a categorical offset: minimum 0 at x = 2, y = -1, shift 'one'.
+async function main() {
+  const study = await createStudy({ studyName: 'quadratic-cjs', storage: 'journal:study.log', sampler: new TPESampler({ seed: 0 }) });
+  await study.optimize((trial) => {
+    const x = trial.suggestFloat('x', -10, 10);
+    const y = trial.suggestFloat('y', -10, 10);
+    const shift = trial.suggestCategorical('shift', ['none', 'half', 'one']);
+    return (x - 2) ** 2 + (y + 1) ** 2 + { none: 1, half: 0.5, one: 0 }[shift];
+  }, { nTrials: 30 });
+  const complete = study.getTrials([TrialState.COMPLETE]).length;
+  const result = { trials: study.trials.length, complete, best: study.bestValue, params: study.bestParams, journal: existsSync('study.log') };
+  await study.close();
+  console.log(JSON.stringify(result));
+}
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
+`;
+
+const TUNE_ESM_CONSUMER = `import { existsSync } from 'node:fs';
+import { createStudy, loadStudy, TPESampler, TrialState } from 'ferroptim-tune';
+import tune from 'ferroptim-tune';
+
+if (tune.createStudy !== createStudy) throw new Error('the default export is not the CommonJS module');
+// A float, an integer and a categorical, multivariate TPE: minimum 0 at x = 2, n = -1, shift 0.
+const study = await createStudy({ studyName: 'quadratic-esm', storage: 'journal:study.log', sampler: new TPESampler({ seed: 1, multivariate: true }) });
+await study.optimize(async (trial) => {
+  const x = trial.suggestFloat('x', -10, 10);
+  const n = trial.suggestInt('n', -10, 10);
+  const shift = trial.suggestCategorical('shift', [0, 0.5, 1]);
+  return (x - 2) ** 2 + (n + 1) ** 2 + shift;
+}, { nTrials: 30 });
+const complete = study.getTrials([TrialState.COMPLETE]).length;
+// The CommonJS consumer's study, in the same file.
+const other = await loadStudy({ studyName: 'quadratic-cjs', storage: 'journal:study.log' });
+const result = { trials: study.trials.length, complete, best: study.bestValue, params: study.bestParams, journal: existsSync('study.log'), other: other.trials.length };
+await Promise.all([study.close(), other.close()]);
+console.log(JSON.stringify(result));
+`;
+
+const TUNE_TS_CONSUMER = `import { createStudy, MedianPruner, RandomSampler, TrialPruned, TrialState, type CreateStudyOptions, type FrozenTrial, type Objective, type Trial } from 'ferroptim-tune';
+
+// A simulated training run per trial, in memory: the loss after each epoch, reported for the
+// median pruner, which stops the trials behind the others at the same epoch.
+const options: CreateStudyOptions = { direction: 'minimize', sampler: new RandomSampler({ seed: 0 }), pruner: new MedianPruner({ nStartupTrials: 3 }) };
+const objective: Objective = async (trial: Trial): Promise<number> => {
+  const lr = trial.suggestFloat('lr', 1e-4, 1, { log: true });
+  const layers = trial.suggestInt('layers', 1, 4);
+  const optimizer: 'adam' | 'sgd' = trial.suggestCategorical('optimizer', ['adam', 'sgd'] as const);
+  let loss = Infinity;
+  for (let epoch = 0; epoch < 10; epoch++) {
+    loss = Math.abs(Math.log10(lr) + 2) + 0.1 * layers + (optimizer === 'adam' ? 0 : 0.2) + 1 / (epoch + 1);
+    trial.report(loss, epoch);
+    if (await trial.shouldPrune()) throw new TrialPruned();
+  }
+  return loss;
+};
+const study = await createStudy(options);
+await study.optimize(objective, { nTrials: 20 });
+const trials: readonly FrozenTrial[] = study.trials;
+const best: number = study.bestValue;
+const lr = study.bestParams['lr'];
+if (typeof lr !== 'number') throw new Error('the best trial has no lr');
+const complete = study.getTrials([TrialState.COMPLETE]).length;
+const pruned = study.getTrials([TrialState.PRUNED]).length;
+await study.close();
+console.log(JSON.stringify({ trials: trials.length, complete, pruned, best, lr }));
+`;
+
+// Without pg installed: createStudy with a PostgreSQL URL, and PostgresStorage.connect.
+const TUNE_PG_CONSUMER = `import { createStudy, PostgresStorage } from 'ferroptim-tune';
+
+const url = 'postgresql://smoke@127.0.0.1:9/none';
+const messages = [];
+for (const attempt of [() => createStudy({ storage: url }), () => PostgresStorage.connect(url)]) {
+  try {
+    await attempt();
+    messages.push(null);
+  } catch (e) {
+    messages.push(e instanceof Error ? e.message : String(e));
+  }
+}
+console.log(JSON.stringify(messages));
+`;
+
 let temp = null;
 let exitCode = 0;
 try {
@@ -347,18 +474,18 @@ try {
     return built[0];
   };
   if (BUILD) {
-    check('build (npm run build: native addon, library and CLI TypeScript)', () => {
+    check('build (npm run build: native addon, library, tune and CLI TypeScript)', () => {
       run(NPM, ['run', 'build']);
       return `native/${builtBinary()}`;
     });
   } else {
-    check('build skipped (--no-build): what native/, dist/ and cli/dist/ hold', () => {
+    check(`build skipped (--no-build): what native/, dist/, ${TUNE_DIR}/dist/ and ${CLI_DIR}/dist/ hold`, () => {
       const node = builtBinary();
-      const needed = ['dist/index.js', 'dist/index.mjs', 'dist/internal.js', `${CLI_DIR}/dist/cli/index.js`, `${CLI_DIR}/dist/index.mjs`];
+      const needed = ['dist/index.js', 'dist/index.mjs', 'dist/internal.js', `${TUNE_DIR}/dist/index.js`, `${TUNE_DIR}/dist/index.mjs`, `${CLI_DIR}/dist/cli/index.js`, `${CLI_DIR}/dist/index.mjs`];
       const missing = needed.filter((f) => !existsSync(join(ROOT, f)));
-      assert(missing.length === 0, `${missing.join(', ')} missing: run npm run build (or without cargo: npm run build:ts && npm run build -w ${CLI_DIR})`);
+      assert(missing.length === 0, `${missing.join(', ')} missing: run npm run build (or without cargo: npm run build:ts && npm run build -w ${TUNE_DIR} && npm run build -w ${CLI_DIR})`);
       const age = (f) => `${Math.round((Date.now() - statSync(join(ROOT, f)).mtimeMs) / 60000)} min`;
-      return `native/${node} (built ${age(`native/${node}`)} ago), dist/ (${age('dist/index.js')}), ${CLI_DIR}/dist/ (${age(`${CLI_DIR}/dist/cli/index.js`)})`;
+      return `native/${node} (built ${age(`native/${node}`)} ago), dist/ (${age('dist/index.js')}), ${TUNE_DIR}/dist/ (${age(`${TUNE_DIR}/dist/index.js`)}), ${CLI_DIR}/dist/ (${age(`${CLI_DIR}/dist/cli/index.js`)})`;
     });
   }
   const platPkgName = `${pkg.name}-${platform}`;
@@ -378,11 +505,13 @@ try {
   const pkgs = join(temp, 'tarballs');
   const cliCopy = join(temp, 'cli-package');
   const lib = join(temp, 'library-user');
+  const tuneUser = join(temp, 'tune-user');
   const app = join(temp, 'application-user');
-  for (const dir of [pkgs, cliCopy, lib, app]) mkdirSync(dir);
+  for (const dir of [pkgs, cliCopy, lib, tuneUser, app]) mkdirSync(dir);
   // The packed packages: { tgz, manifest (the packed package.json), from (the folder in the repo) }.
   let library = null;
   let platformPackage = null;
+  let tunePackage = null;
   let application = null;
   const packed = (folder, info) => {
     const tgz = join(pkgs, info.filename);
@@ -414,11 +543,32 @@ try {
     return `${plat.filename}: ${plat.entryCount} files, ${(plat.size / 1024).toFixed(0)} kB`;
   });
 
-  check(`npm pack: ${cliPkg.name}, its ${pkg.name} dependency pinned to ${pkg.version}`, () => {
-    // The repo's cli/package.json says `"ferroptim": "file:.."` (npm links the workspace); the
-    // tarball must name the library's exact version. The files `npm pack -w cli` would pack are
-    // copied out, that one dependency is rewritten in the copy, and the copy is packed: the
-    // repository is never touched.
+  check(`npm pack: ${tunePkg.name}: no dependencies, pg only an optional peer, no binary, no command`, () => {
+    const [tune] = JSON.parse(run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', pkgs], { cwd: join(ROOT, TUNE_DIR) }).stdout);
+    const files = tune.files.map((f) => f.path);
+    const needed = ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts'];
+    const missing = needed.filter((f) => !files.includes(f));
+    assert(missing.length === 0, `the ${tunePkg.name} tarball lacks ${missing.join(', ')}`);
+    const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/)/.test(f) || f.endsWith('.node'));
+    assert(stray.length === 0, `the ${tunePkg.name} tarball has files outside package.json, README.md, LICENSE and dist/: ${stray.join(', ')}`);
+    tunePackage = packed(TUNE_DIR, tune);
+    const { name, version, bin, dependencies, optionalDependencies, peerDependencies } = tunePackage.manifest;
+    assert(name === tunePkg.name && version === tunePkg.version, `the tarball's package.json is ${name}@${version}`);
+    assert(version === pkg.version, `${TUNE_DIR}/package.json has version ${version}, ${pkg.name} ${pkg.version}: the release publishes one version`);
+    assert(bin === undefined, `the ${tunePkg.name} package.json has a bin: ${JSON.stringify(bin)}`);
+    const deps = { ...dependencies, ...optionalDependencies };
+    assert(Object.keys(deps).length === 0, `the ${tunePkg.name} package.json has dependencies: ${JSON.stringify(deps)}`);
+    const peers = Object.keys(peerDependencies ?? {});
+    const optional = optionalPeers(tunePackage.manifest);
+    assert(JSON.stringify(peers) === '["pg"]' && JSON.stringify(optional) === '["pg"]', `the ${tunePkg.name} package.json's peers are ${JSON.stringify(peers)} (optional: ${JSON.stringify(optional)}), expected pg only, optional`);
+    return `${tune.filename}: ${tune.entryCount} files, ${(tune.size / 1024).toFixed(0)} kB; peer pg ${peerDependencies.pg} (optional)`;
+  });
+
+  check(`npm pack: ${cliPkg.name}, its ${pkg.name} and ${tunePkg.name} dependencies pinned to ${pkg.version}`, () => {
+    // The repo's cli/package.json says `"ferroptim": "file:.."` and `"ferroptim-tune":
+    // "file:../tune"` (npm links the workspaces); the tarball must name their exact versions. The
+    // files `npm pack -w cli` would pack are copied out, those two dependencies are rewritten in
+    // the copy, and the copy is packed: the repository is never touched.
     const [dry] = JSON.parse(run(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts', '--workspace', CLI_DIR]).stdout);
     const files = dry.files.map((f) => f.path).sort();
     for (const f of files) {
@@ -426,8 +576,11 @@ try {
       copyFileSync(join(ROOT, CLI_DIR, f), join(cliCopy, f));
     }
     const manifest = JSON.parse(readFileSync(join(cliCopy, 'package.json'), 'utf8'));
-    assert(manifest.dependencies?.[pkg.name] !== undefined, `${CLI_DIR}/package.json does not depend on ${pkg.name}`);
-    manifest.dependencies[pkg.name] = pkg.version;
+    const pins = { [pkg.name]: pkg.version, [tunePkg.name]: tunePkg.version };
+    for (const [name, version] of Object.entries(pins)) {
+      assert(manifest.dependencies?.[name] !== undefined, `${CLI_DIR}/package.json does not depend on ${name}`);
+      manifest.dependencies[name] = version;
+    }
     writeFileSync(join(cliCopy, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     const [cli] = JSON.parse(run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', pkgs], { cwd: cliCopy }).stdout);
     const packedFiles = cli.files.map((f) => f.path).sort();
@@ -441,11 +594,15 @@ try {
     assert(stray.length === 0, `the ${cliPkg.name} tarball has files outside its files list: ${stray.join(', ')}`);
     application = packed(CLI_DIR, cli);
     const { dependencies, bin } = application.manifest;
-    assert(dependencies?.[pkg.name] === pkg.version, `the packed package.json has "${pkg.name}": ${JSON.stringify(dependencies?.[pkg.name])}, expected "${pkg.version}"`);
+    for (const [name, version] of Object.entries(pins)) {
+      assert(dependencies?.[name] === version, `the packed package.json has "${name}": ${JSON.stringify(dependencies?.[name])}, expected "${version}"`);
+    }
     assert(bin?.ferroptim === 'bin/ferroptim.js', `the packed package.json has bin ${JSON.stringify(bin)}`);
-    const others = Object.entries(dependencies).filter(([name, spec]) => name !== pkg.name && spec !== cliPkg.dependencies[name]);
+    const others = Object.entries(dependencies).filter(([name, spec]) => !(name in pins) && spec !== cliPkg.dependencies[name]);
     assert(others.length === 0, `the packed package.json changed other dependencies: ${JSON.stringify(Object.fromEntries(others))}`);
-    return `${cli.filename}: ${cli.entryCount} files, ${(cli.size / 1024).toFixed(0)} kB, "${pkg.name}": "${dependencies[pkg.name]}"`;
+    const missingDeps = Object.keys(cliPkg.dependencies).filter((name) => !(name in dependencies));
+    assert(missingDeps.length === 0, `the packed package.json lost dependencies: ${missingDeps.join(', ')}`);
+    return `${cli.filename}: ${cli.entryCount} files, ${(cli.size / 1024).toFixed(0)} kB, ${Object.keys(pins).map((name) => `"${name}": "${dependencies[name]}"`).join(', ')}`;
   });
 
   // A user's environment: no cargo or rustup on PATH, nothing inherited that changes resolution.
@@ -487,23 +644,11 @@ try {
   });
 
   check(`library user: the code and types of ${pkg.name} import only Node's built-ins, its platform packages and its optional peers`, () => {
-    // Catches an import of a package the library does not depend on even where no consumer goes.
-    const { peerDependencies, peerDependenciesMeta } = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
-    const optionalPeers = Object.keys(peerDependencies ?? {}).filter((name) => peerDependenciesMeta?.[name]?.optional);
-    const allowed = (name) => builtinModules.includes(name) || name === pkg.name || name.startsWith(`${pkg.name}-`) || optionalPeers.includes(name);
-    const specifier = /\brequire\(\s*['"]([^'"]+)['"]\s*\)|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\bfrom\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm;
-    const code = walk(installed).filter((f) => /\.(c|m)?js$|\.d\.(c|m)?ts$/.test(f));
-    const bad = [];
-    for (const f of code) {
-      for (const m of readFileSync(join(installed, f), 'utf8').matchAll(specifier)) {
-        const spec = m.slice(1).find(Boolean);
-        if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:')) continue;
-        const name = spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
-        if (!allowed(name)) bad.push(`${f.split('\\').join('/')}: '${spec}'`);
-      }
-    }
-    assert(bad.length === 0, `node_modules/${pkg.name} imports packages it does not depend on:\n${[...new Set(bad)].join('\n')}`);
-    return `${code.length} files${optionalPeers.length ? `; optional peers: ${optionalPeers.join(', ')}` : ''}`;
+    const peers = optionalPeers(JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')));
+    const allowed = (name) => builtinModules.includes(name) || name === pkg.name || name.startsWith(`${pkg.name}-`) || peers.includes(name);
+    const { files, bad } = strayImports(installed, allowed);
+    assert(bad.length === 0, `node_modules/${pkg.name} imports packages it does not depend on:\n${bad.join('\n')}`);
+    return `${files} files${peers.length ? `; optional peers: ${peers.join(', ')}` : ''}`;
   });
 
   check(`library user: ${platPkgName} installed; no .node in node_modules/${pkg.name}`, () => {
@@ -571,12 +716,111 @@ try {
     return stderr.split('\n').find((l) => l.startsWith('Error: ')) ?? '';
   });
 
+  // ---- The tune user: `npm install ferroptim-tune`, nothing else. ----
+  check(`tune user: npm install --offline of ${tunePkg.name} alone (no ${pkg.name}, no pg) into a second empty folder`, () => {
+    const pinned = writeConsumerProject(tuneUser, [tunePackage]);
+    installOffline(tuneUser, env);
+    assert(pinned === 0, `${pinned} registry packages were pinned for ${tunePkg.name}, which has no dependencies`);
+    return `no registry package pinned`;
+  });
+
+  const installedTune = join(tuneUser, 'node_modules', tunePkg.name);
+  check(`tune user: node_modules holds ${tunePkg.name} only, with no dependencies and no command`, () => {
+    const installedPkg = JSON.parse(readFileSync(join(installedTune, 'package.json'), 'utf8'));
+    assert(Object.keys({ ...installedPkg.dependencies, ...installedPkg.optionalDependencies }).length === 0, `the installed ${tunePkg.name} has dependencies: ${JSON.stringify({ ...installedPkg.dependencies, ...installedPkg.optionalDependencies })}`);
+    const extra = Object.keys(installedPackages(tuneUser)).filter((p) => p !== '' && p !== `node_modules/${tunePkg.name}`);
+    assert(extra.length === 0, `node_modules holds more than ${tunePkg.name}: ${extra.join(', ')}`);
+    const folders = readdirSync(join(tuneUser, 'node_modules')).filter((f) => !f.startsWith('.'));
+    assert(JSON.stringify(folders) === JSON.stringify([tunePkg.name]), `node_modules/ holds ${folders.join(', ')}`);
+    const binaries = walk(installedTune).filter((f) => f.endsWith('.node'));
+    assert(binaries.length === 0, `node_modules/${tunePkg.name} contains ${binaries.join(', ')}`);
+    assert(!existsSync(join(tuneUser, 'node_modules', '.bin')), 'the install made a node_modules/.bin');
+    return `node_modules/${tunePkg.name}: ${mib(bytesUnder(installedTune))}`;
+  });
+
+  check(`tune user: the code and types of ${tunePkg.name} import only Node's built-ins and its optional peer pg`, () => {
+    const peers = optionalPeers(JSON.parse(readFileSync(join(installedTune, 'package.json'), 'utf8')));
+    const { files, bad } = strayImports(installedTune, (name) => builtinModules.includes(name) || name === tunePkg.name || peers.includes(name));
+    assert(bad.length === 0, `node_modules/${tunePkg.name} imports packages it does not depend on:\n${bad.join('\n')}`);
+    // pg only where a PostgreSQL storage is made (dist/storage/postgres.*), not from the entry points.
+    const pgImports = walk(installedTune)
+      .filter((f) => /\.(c|m)?js$|\.d\.(c|m)?ts$/.test(f))
+      .filter((f) => /\brequire\(\s*['"]pg['"]\s*\)|\bimport\(\s*['"]pg['"]\s*\)|\bfrom\s+['"]pg['"]/.test(readFileSync(join(installedTune, f), 'utf8')))
+      .map((f) => f.split('\\').join('/'));
+    assert(pgImports.every((f) => f.startsWith('dist/storage/postgres.')), `pg is imported outside dist/storage/postgres.*: ${pgImports.join(', ')}`);
+    return `${files} files; optional peers: ${peers.join(', ')}; pg imported by ${pgImports.join(', ') || 'none'}`;
+  });
+
+  writeFileSync(join(tuneUser, 'consumer.cjs'), TUNE_CJS_CONSUMER);
+  writeFileSync(join(tuneUser, 'consumer.mjs'), TUNE_ESM_CONSUMER);
+  writeFileSync(join(tuneUser, 'consumer.mts'), TUNE_TS_CONSUMER);
+  writeFileSync(join(tuneUser, 'pg-missing.mjs'), TUNE_PG_CONSUMER);
+  // The TypeScript tools are the library user's: the tune user's node_modules holds ferroptim-tune only.
+  const libTypes = join(lib, 'node_modules', '@types');
+  writeFileSync(join(tuneUser, 'tsconfig.json'), `${JSON.stringify({ ...TS_CONFIG, compilerOptions: { ...TS_CONFIG.compilerOptions, typeRoots: [libTypes] } }, null, 2)}\n`);
+
+  /** A consumer's study: 30 trials, all COMPLETE, a best value under `bound`, the journal file written. */
+  const studied = (name, r, bound) => {
+    const { trials, complete, best, params, journal } = lastJson(r.stdout);
+    assert(trials === 30 && complete === 30, `${name}: ${complete} of ${trials} trials COMPLETE, expected 30 of 30`);
+    assert(Number.isFinite(best) && best < bound, `${name}: best value ${best}, expected under ${bound} (the minimum is 0)`);
+    assert(journal === true && existsSync(join(tuneUser, 'study.log')), `${name}: no journal file study.log`);
+    return `30 trials, best ${best.toPrecision(4)} at ${JSON.stringify(params, (_, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))}`;
+  };
+  check("tune user: CommonJS consumer: require('ferroptim-tune'), seeded TPE, 30 trials in journal:study.log", () =>
+    studied('CommonJS consumer', run(process.execPath, ['consumer.cjs'], { cwd: tuneUser, env }), 5),
+  );
+  check("tune user: ES-module consumer: import from 'ferroptim-tune', multivariate TPE, a second study in the same journal", () => {
+    const r = run(process.execPath, ['consumer.mjs'], { cwd: tuneUser, env });
+    const detail = studied('ES-module consumer', r, 5);
+    const { other } = lastJson(r.stdout);
+    assert(other === 30, `loadStudy of the CommonJS consumer's study found ${other} trials, expected 30`);
+    const size = statSync(join(tuneUser, 'study.log')).size;
+    return `${detail}; loadStudy of the CommonJS study: ${other} trials; study.log ${(size / 1024).toFixed(0)} kB`;
+  });
+  const libTsc = join(lib, 'node_modules', 'typescript', 'bin', 'tsc');
+  check(`tune user: TypeScript consumer: tsc --noEmit (strict, exactOptionalPropertyTypes, skipLibCheck false) against the installed types`, () => {
+    const r = spawnSync(process.execPath, [libTsc, '--noEmit', '-p', '.'], { cwd: tuneUser, env, encoding: 'utf8' });
+    const errors = `${r.stdout}${r.stderr}`.split('\n').filter((l) => / error TS\d+/.test(l));
+    // Errors inside other packages' declarations (@types/node, under this TypeScript) are theirs and only counted.
+    const ours = errors.filter((l) => !l.includes('node_modules/') || l.startsWith(`node_modules/${tunePkg.name}/`));
+    assert(ours.length === 0 && (r.status === 0 || errors.length > 0), `tsc exited ${r.status}:\n${(ours.length ? ours : [r.stdout, r.stderr]).join('\n')}`);
+    const theirs = errors.length - ours.length;
+    return theirs === 0 ? 'no errors' : `no errors in ${tunePkg.name}'s types or the consumer (${theirs} inside other packages' declarations)`;
+  });
+  check('tune user: TypeScript consumer: compiled and run, RandomSampler + MedianPruner in memory', () => {
+    const transpile = `const ts = require(${JSON.stringify(join(lib, 'node_modules', 'typescript'))}); const fs = require('node:fs');
+      const out = ts.transpileModule(fs.readFileSync('consumer.mts', 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+      fs.mkdirSync('build', { recursive: true }); fs.writeFileSync('build/consumer.mjs', out.outputText);`;
+    run(process.execPath, ['-e', transpile], { cwd: tuneUser, env });
+    const { trials, complete, pruned, best, lr } = lastJson(run(process.execPath, [join('build', 'consumer.mjs')], { cwd: tuneUser, env }).stdout);
+    assert(trials === 20 && complete >= 3 && pruned >= 1 && complete + pruned === 20, `${trials} trials: ${complete} COMPLETE, ${pruned} PRUNED (expected 20, at least 3 COMPLETE and 1 PRUNED, none FAIL)`);
+    assert(Number.isFinite(best) && best < 2, `best value ${best}, expected under 2`);
+    return `20 trials: ${complete} COMPLETE, ${pruned} PRUNED; best ${best.toPrecision(4)} at lr ${lr.toPrecision(3)}`;
+  });
+  check("tune user: a PostgreSQL storage without pg: the error says `npm install pg`", () => {
+    assert(!existsSync(join(tuneUser, 'node_modules', 'pg')), 'node_modules/pg exists');
+    const messages = lastJson(run(process.execPath, ['pg-missing.mjs'], { cwd: tuneUser, env }).stdout);
+    const expected = ["PostgreSQL storages need the 'pg' package", 'npm install pg'];
+    for (const [i, what] of ['createStudy({ storage: postgresql://... })', 'PostgresStorage.connect'].entries()) {
+      const m = messages[i];
+      assert(typeof m === 'string', `${what} did not throw`);
+      const missing = expected.filter((s) => !m.includes(s));
+      assert(missing.length === 0, `${what}: the error lacks ${missing.map((s) => JSON.stringify(s)).join(', ')}: ${m}`);
+    }
+    return messages[0];
+  });
+
   // ---- The application user: `npm install ferroptim-cli`. ----
-  check(`application user: npm install --offline of ${cliPkg.name}, ${pkg.name} and ${platPkgName} into a second empty folder`, () => {
-    const pinned = writeConsumerProject(app, [library, platformPackage, application]);
+  check(`application user: npm install --offline of ${cliPkg.name}, ${pkg.name}, ${platPkgName} and ${tunePkg.name} into a third empty folder`, () => {
+    const pinned = writeConsumerProject(app, [library, platformPackage, tunePackage, application]);
     installOffline(app, env);
-    const nested = join(app, 'node_modules', cliPkg.name, 'node_modules', pkg.name);
-    assert(!existsSync(nested), `${cliPkg.name} got its own copy of ${pkg.name} (node_modules/${cliPkg.name}/node_modules/${pkg.name})`);
+    for (const name of [pkg.name, tunePkg.name]) {
+      const nested = join(app, 'node_modules', cliPkg.name, 'node_modules', name);
+      assert(!existsSync(nested), `${cliPkg.name} got its own copy of ${name} (node_modules/${cliPkg.name}/node_modules/${name})`);
+    }
+    const version = JSON.parse(readFileSync(join(app, 'node_modules', tunePkg.name, 'package.json'), 'utf8')).version;
+    assert(version === tunePkg.version, `node_modules/${tunePkg.name} is ${version}, expected ${tunePkg.version}`);
     return `${pinned} registry packages pinned by the repo's package-lock.json (${cliPkg.name}'s, from ${CLI_DIR}/ then the root)`;
   });
 
@@ -609,6 +853,20 @@ try {
     return `metrics.jsonl: epoch 1, train loss ${m.trainLoss.toFixed(3)}, test loss ${m.testLoss.toFixed(3)}, test accuracy ${(100 * m.testAccuracy).toFixed(1)}%`;
   });
 
+  check('application user: `ferroptim tune --model mlp` (2 trials of 1 epoch, 512 images, 256 for validation, journal in --out)', () => {
+    const out = join(temp, 'tune-run');
+    const { stdout } = run(command, ['tune', '--model', 'mlp', '--trials', '2', '--epochs', '1', '--limit', '512', '--val-size', '256', '--seed', '0', '--progress', 'lines', '--out', out], { cwd: app, env });
+    const lines = stdout.split('\n');
+    const best = lines.find((l) => l.startsWith('best: trial #'));
+    assert(best !== undefined, `no "best: trial #..." line:\n${stdout.trim().split('\n').slice(-15).join('\n')}`);
+    const again = lines.map((l) => l.trim()).find((l) => l.startsWith('ferroptim train '));
+    assert(again !== undefined, `no "ferroptim train ..." command for the best trial:\n${stdout.trim().split('\n').slice(-15).join('\n')}`);
+    const study = lines.find((l) => l.startsWith('study '));
+    const written = ['studies.log', 'trials.csv'].filter((f) => !existsSync(join(out, f)));
+    assert(written.length === 0, `--out lacks ${written.join(', ')}`);
+    return [study, best, again].filter(Boolean).join('\n');
+  });
+
   check('application user: `ferroptim --version`', () => {
     const printed = run(command, ['--version'], { cwd: app, env }).stdout.trim();
     assert(printed === application.manifest.version, `printed ${JSON.stringify(printed)}, expected ${application.manifest.version}`);
@@ -627,5 +885,5 @@ for (const r of results) {
   console.log(`  ${r.ok ? 'ok  ' : 'FAIL'}  ${r.name}  (${(r.ms / 1000).toFixed(1)}s)`);
   if (r.detail) console.log(`        ${String(r.detail).split('\n').join('\n        ')}`);
 }
-console.log(`pack:smoke: ${passed} passed, ${failed} failed in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+console.log(`pack:smoke: four packages (ferroptim, its platform package, ferroptim-tune, ferroptim-cli): ${passed} passed, ${failed} failed in ${((performance.now() - started) / 1000).toFixed(1)}s`);
 process.exit(exitCode);
