@@ -253,7 +253,7 @@ export class Study implements StudyView {
       },
       sampleIndependent: (trial, name, d) => this.sampler.sampleIndependent(this, trial.freeze(), name, d),
       shouldPrune: async (trial) => {
-        await this.refresh();
+        await this.#syncTrials();
         return this.pruner.prune(this, trial.freeze(), (k, v) => trial.setSystemAttr(k, v));
       },
     };
@@ -276,8 +276,21 @@ export class Study implements StudyView {
 
   /** Reads the trials (and user attributes) from the storage again. */
   async refresh(): Promise<void> {
-    this.#snapshot = Object.freeze(await this.storage.getAllTrials(this.studyId));
+    await this.#syncTrials();
     this.#userAttrs = { ...(await this.storage.getStudy(this.studyId)).userAttrs };
+  }
+
+  async #syncTrials(): Promise<void> {
+    this.#snapshot = Object.freeze(await this.storage.getAllTrials(this.studyId));
+  }
+
+  /** Puts a trial just read from the storage into the snapshot (replacing its older copy). */
+  #upsert(trial: FrozenTrial): void {
+    const rest = this.#snapshot.filter((t) => t.trialId !== trial.trialId);
+    const at = rest.findIndex((t) => t.number > trial.number);
+    if (at < 0) rest.push(trial);
+    else rest.splice(at, 0, trial);
+    this.#snapshot = Object.freeze(rest);
   }
 
   /**
@@ -365,7 +378,7 @@ export class Study implements StudyView {
    */
   async ask(): Promise<Trial> {
     await this.#failStale();
-    await this.refresh();
+    await this.#syncTrials();
     let frozen: FrozenTrial | undefined;
     for (const t of this.#snapshot) {
       if (t.state !== TrialState.WAITING) continue;
@@ -386,7 +399,7 @@ export class Study implements StudyView {
       const id = await this.storage.createNewTrial(this.studyId);
       frozen = await this.storage.getTrial(id);
     }
-    await this.refresh();
+    this.#upsert(frozen);
     const trial = new Trial(this.#host, frozen);
     const attrs = this.sampler.beforeTrial?.(this, frozen);
     if (attrs) for (const [k, v] of Object.entries(attrs)) trial.setSystemAttr(k, v);
@@ -438,7 +451,7 @@ export class Study implements StudyView {
       this.#relative.delete(trial);
     }
     const stored = await this.storage.getTrial(trial.trialId);
-    this.#snapshot = Object.freeze([...this.#snapshot.filter((t) => t.trialId !== stored.trialId), stored].sort((a, b) => a.number - b.number));
+    this.#upsert(stored);
     return stored;
   }
 
