@@ -211,9 +211,87 @@ export function isSingle(d: Distribution): boolean {
   return false;
 }
 
-/** Whether two distributions are the same (same kind and attributes). */
+/**
+ * Whether two distributions are the same (same kind and attributes): whether their
+ * {@link distributionToJson} texts are equal, decided field by field without building them.
+ */
 export function sameDistribution(a: Distribution, b: Distribution): boolean {
-  return distributionToJson(a) === distributionToJson(b);
+  if (a === b) return true;
+  const same = sameFields(a, b);
+  return same !== undefined ? same : distributionToJson(a) === distributionToJson(b);
+}
+
+/**
+ * A JSON float field's equality: equal numbers (−0 and +0 both write 0.0), and NaN, ±Infinity
+ * and null all write `null`. Undefined for other types (then the texts are compared).
+ */
+function sameJsonFloat(x: unknown, y: unknown): boolean | undefined {
+  if (x === y) return typeof x === 'number' || x === null ? true : undefined;
+  const nx = x === null || (typeof x === 'number' && !Number.isFinite(x));
+  const ny = y === null || (typeof y === 'number' && !Number.isFinite(y));
+  if ((x === null || typeof x === 'number') && (y === null || typeof y === 'number')) return nx && ny;
+  return undefined;
+}
+
+/** A template-literal number field's equality (String(v): −0 writes 0, NaN writes NaN). */
+function sameTemplateNumber(x: unknown, y: unknown): boolean | undefined {
+  if (typeof x !== 'number' || typeof y !== 'number') return undefined;
+  return x === y || (x !== x && y !== y);
+}
+
+/** Whether `v` is a choice's type: null, a boolean, a number or a string. */
+function isChoiceType(v: unknown): boolean {
+  return v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string';
+}
+
+/**
+ * A categorical choice's JSON equality: strings and booleans write distinct texts; numbers
+ * write as floats (NaN, ±Infinity and null all write `null`). Undefined for other types.
+ */
+function sameJsonChoice(x: unknown, y: unknown): boolean | undefined {
+  if (!isChoiceType(x) || !isChoiceType(y)) return undefined;
+  if (typeof x === 'string' || typeof x === 'boolean' || typeof y === 'string' || typeof y === 'boolean') return x === y;
+  return sameJsonFloat(x, y);
+}
+
+/** {@link sameDistribution} on the fields, or undefined when a field has an unexpected type. */
+function sameFields(a: Distribution, b: Distribution): boolean | undefined {
+  if (a.type !== b.type) return a.type === 'float' || a.type === 'int' || a.type === 'categorical' ? (b.type === 'float' || b.type === 'int' || b.type === 'categorical' ? false : undefined) : undefined;
+  switch (a.type) {
+    case 'float': {
+      const f = b as FloatDistribution;
+      if (typeof a.log !== 'boolean' || typeof f.log !== 'boolean') return undefined;
+      // step null writes null; a number step writes as the other float fields.
+      const step = sameJsonFloat(a.step, f.step);
+      const low = sameJsonFloat(a.low, f.low);
+      const high = sameJsonFloat(a.high, f.high);
+      if (step === undefined || low === undefined || high === undefined) return undefined;
+      return step && low && high && a.log === f.log;
+    }
+    case 'int': {
+      const g = b as IntDistribution;
+      if (typeof a.log !== 'boolean' || typeof g.log !== 'boolean') return undefined;
+      const step = sameTemplateNumber(a.step, g.step);
+      const low = sameTemplateNumber(a.low, g.low);
+      const high = sameTemplateNumber(a.high, g.high);
+      if (step === undefined || low === undefined || high === undefined) return undefined;
+      return step && low && high && a.log === g.log;
+    }
+    case 'categorical': {
+      const c = b as CategoricalDistribution;
+      if (!Array.isArray(a.choices) || !Array.isArray(c.choices)) return undefined;
+      if (a.choices.length !== c.choices.length) return a.choices.every(isChoiceType) && c.choices.every(isChoiceType) ? false : undefined;
+      let all = true;
+      for (let i = 0; i < a.choices.length; i++) {
+        const same = sameJsonChoice(a.choices[i], c.choices[i]);
+        if (same === undefined) return undefined;
+        if (!same) all = false;
+      }
+      return all;
+    }
+    default:
+      return undefined;
+  }
 }
 
 /**

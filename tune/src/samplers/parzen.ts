@@ -15,10 +15,20 @@
  */
 import type { CategoricalDistribution, Distribution, FloatDistribution, IntDistribution } from '../distributions.js';
 import type { Rng } from './rng.js';
-import { logGaussMass, normLogpdf, npSum, ppf, roundHalfEven } from './truncnorm.js';
+import { logGaussMass, NORM_PDF_LOG_C, npSum, ppf, roundHalfEven } from './truncnorm.js';
 
 /** Optuna's `EPS` in `parzen_estimator.py`: the smallest bandwidth without the magic clip. */
 const EPS = 1e-12;
+/**
+ * How far (in log density) below the best component a component must provably be for
+ * `logPdf` to skip it: exp(x) is exactly 0 below about −745.13, so its term of the log-sum-exp
+ * is 0 either way.
+ */
+const PRUNE_GAP = 800;
+/** The relative slack added to PRUNE_GAP, far above the rounding error of the bounds. */
+const PRUNE_REL = 1e-6;
+/** Pruning is tried with at least this many continuous parameters. */
+const PRUNE_MIN_PARAMS = 3;
 
 /**
  * The kernels of one categorical parameter, one probability row per mixture component
@@ -175,100 +185,256 @@ export class MixtureOfProductDistribution {
    */
   logPdf(x: readonly ArrayLike<number>[]): Float64Array {
     const S = x.length;
+    const columns = this.distributions.map((_, i) => {
+      const col = new Float64Array(S);
+      for (let s = 0; s < S; s++) col[s] = x[s]![i]!;
+      return col;
+    });
+    return this.logPdfColumns(columns, S);
+  }
+
+  /**
+   * {@link logPdf} at `S` points given per parameter: `columns[i][s]` is parameter i's value
+   * at point s. The floating-point operations and their order are those of Optuna's
+   * `log_pdf` (NumPy's), element by element; only the loops are flattened.
+   */
+  logPdfColumns(columns: readonly ArrayLike<number>[], S: number): Float64Array {
     const K = this.weights.length;
-    const W = Array.from({ length: S }, () => new Float64Array(K));
+    // W[s·K + k]: the log density of point s under component k, accumulated per parameter in
+    // order (categorical and discrete parameters first, as NumPy adds them; then the sum over
+    // the continuous parameters).
+    const W = new Float64Array(S * K);
     const cont: number[] = [];
-    this.distributions.forEach((dist, i) => {
+    for (let i = 0; i < this.distributions.length; i++) {
+      const dist = this.distributions[i]!;
+      const col = columns[i]!;
       if (dist.kind === 'categorical') {
+        // log of each component's probability of the point's choice, per distinct choice.
+        const cache = new Map<number, Float64Array>();
         for (let s = 0; s < S; s++) {
-          const c = Math.trunc(x[s]![i]!);
-          const row = W[s]!;
-          for (let k = 0; k < K; k++) row[k]! += Math.log(dist.weights[k]![c]!);
+          const c = Math.trunc(col[s]!);
+          let logs = cache.get(c);
+          if (logs === undefined) {
+            logs = new Float64Array(K);
+            for (let k = 0; k < K; k++) logs[k] = Math.log(dist.weights[k]![c]!);
+            cache.set(c, logs);
+          }
+          const o = s * K;
+          for (let k = 0; k < K; k++) W[o + k]! += logs[k]!;
         }
-        return;
+        continue;
       }
       if (dist.step === 0) {
         cont.push(i);
-        return;
+        continue;
       }
       // Discrete: mass of [x − step/2, x + step/2] (log-transformed ends for log), normalized
       // by the mass of the whole domain [adaptedLow, adaptedHigh].
       const half = dist.step / 2;
+      const mu = dist.mu;
+      const sigma = dist.sigma;
       const norm = new Float64Array(K);
-      for (let k = 0; k < K; k++) norm[k] = logGaussMass((dist.adaptedLow - dist.mu[k]!) / dist.sigma[k]!, (dist.adaptedHigh - dist.mu[k]!) / dist.sigma[k]!);
+      for (let k = 0; k < K; k++) norm[k] = logGaussMass((dist.adaptedLow - mu[k]!) / sigma[k]!, (dist.adaptedHigh - mu[k]!) / sigma[k]!);
       const cache = new Map<number, Float64Array>();
       for (let s = 0; s < S; s++) {
-        const xi = x[s]![i]!;
+        const xi = col[s]!;
         let mass = cache.get(xi);
         if (mass === undefined) {
           const left = dist.log ? Math.log(xi - half) : xi - half;
           const right = dist.log ? Math.log(xi + half) : xi + half;
           mass = new Float64Array(K);
-          for (let k = 0; k < K; k++) mass[k] = logGaussMass((left - dist.mu[k]!) / dist.sigma[k]!, (right - dist.mu[k]!) / dist.sigma[k]!);
+          for (let k = 0; k < K; k++) mass[k] = logGaussMass((left - mu[k]!) / sigma[k]!, (right - mu[k]!) / sigma[k]!);
           cache.set(xi, mass);
         }
-        const row = W[s]!;
-        for (let k = 0; k < K; k++) row[k]! += mass[k]!;
-      }
-      for (let s = 0; s < S; s++) {
-        const row = W[s]!;
-        for (let k = 0; k < K; k++) row[k]! -= norm[k]!;
-      }
-    });
-    if (cont.length > 0) {
-      // Truncated-normal log densities (`_truncnorm.logpdf`), summed over the continuous parameters.
-      const C = cont.length;
-      const A = new Float64Array(K * C);
-      const B = new Float64Array(K * C);
-      const logMass = new Float64Array(K * C);
-      const logScale = new Float64Array(K * C);
-      cont.forEach((i, c) => {
-        const dist = this.distributions[i] as BatchedNumerical;
-        for (let k = 0; k < K; k++) {
-          const j = k * C + c;
-          A[j] = (dist.adaptedLow - dist.mu[k]!) / dist.sigma[k]!;
-          B[j] = (dist.adaptedHigh - dist.mu[k]!) / dist.sigma[k]!;
-          logMass[j] = logGaussMass(A[j]!, B[j]!);
-          logScale[j] = Math.log(dist.sigma[k]!);
-        }
-      });
-      const terms = new Float64Array(C);
-      for (let s = 0; s < S; s++) {
-        const row = W[s]!;
-        for (let k = 0; k < K; k++) {
-          cont.forEach((i, c) => {
-            const dist = this.distributions[i] as BatchedNumerical;
-            const raw = x[s]![i]!;
-            const xv = dist.log ? Math.log(raw) : raw;
-            const j = k * C + c;
-            const z = (xv - dist.mu[k]!) / dist.sigma[k]!;
-            const a = A[j]!;
-            const b = B[j]!;
-            terms[c] = a === b ? NaN : z < a || z > b ? -Infinity : normLogpdf(z) - logMass[j]! - logScale[j]!;
-          });
-          row[k]! += npSum(terms);
-        }
+        const o = s * K;
+        for (let k = 0; k < K; k++) W[o + k] = W[o + k]! + mass[k]! - norm[k]!;
       }
     }
-    const logW = this.weights.map(Math.log);
+    const logW = new Float64Array(K);
+    for (let k = 0; k < K; k++) logW[k] = Math.log(this.weights[k]!);
+    const C = cont.length;
+    if (C > 0) this.addContinuous(W, columns, S, cont, logW);
     const out = new Float64Array(S);
     const tmp = new Float64Array(K);
     for (let s = 0; s < S; s++) {
-      const row = W[s]!;
+      const o = s * K;
       let max = -Infinity;
       let nan = false;
       for (let k = 0; k < K; k++) {
-        const v = (row[k]! += logW[k]!);
-        if (Number.isNaN(v)) nan = true;
+        const v = (W[o + k] = W[o + k]! + logW[k]!);
+        if (v !== v) nan = true;
         else if (v > max) max = v;
       }
       if (nan) max = NaN; // np.max propagates NaN
       // Avoid (−inf) − (−inf) when every component has zero density.
       if (max === -Infinity) max = 0;
-      for (let k = 0; k < K; k++) tmp[k] = Math.exp(row[k]! - max);
-      out[s] = Math.log(npSum(tmp)) + max;
+      for (let k = 0; k < K; k++) {
+        const d = W[o + k]! - max;
+        // exp underflows to exactly 0 far below −745.13 (pruned components are −inf).
+        tmp[k] = d < -PRUNE_GAP ? 0 : Math.exp(d);
+      }
+      out[s] = Math.log(npSum(tmp, 0, K)) + max;
     }
     return out;
+  }
+
+  /**
+   * Adds to `W[s·K + k]` the sum over the continuous parameters `cont` of the truncated-normal
+   * log densities (`_truncnorm.logpdf`), NumPy's pairwise sum over parameters, for every point
+   * s and component k: each term is log φ(z) − log(Φ(b) − Φ(a)) − log σ with z = (x − μ)/σ
+   * and standardized bounds a, b (−inf outside [a, b], NaN when a = b).
+   *
+   * Pruning, exact: a component whose row (W plus this sum plus log w_k) is provably more than
+   * PRUNE_GAP below another component's row contributes exp(row − max) = 0 to the log-sum-exp
+   * of logPdfColumns whatever its exact value, so it is set to −inf (which contributes the
+   * same 0) once an upper bound of its row falls that low, and its terms are not all computed.
+   * The bound: each term is at most −z²/2 − log √(2π) − LMlow − log σ, where LMlow ≤ log of
+   * the kernel's mass (−1.2 when the centre lies in the domain and σ is at most the domain's
+   * width, as TPE's kernels do: the mass is then at least Φ(1) − 1/2). Components with a
+   * non-finite constant, points with a non-finite coordinate and non-finite W are never
+   * pruned, so no NaN or +inf row is ever pruned; the slack PRUNE_REL covers rounding.
+   */
+  private addContinuous(W: Float64Array, columns: readonly ArrayLike<number>[], S: number, cont: readonly number[], logW: Float64Array): void {
+    const K = this.weights.length;
+    const C = cont.length;
+    const KC = K * C;
+    // Per (component, parameter), component-major: the centre, the bandwidth, an approximate
+    // 1/σ (for the bound only), log σ; and, computed when a component is evaluated exactly,
+    // the standardized bounds and the log mass between them.
+    const MU = new Float64Array(KC);
+    const SG = new Float64Array(KC);
+    const IS = new Float64Array(KC);
+    const LS = new Float64Array(KC);
+    const A = new Float64Array(KC);
+    const B = new Float64Array(KC);
+    const LM = new Float64Array(KC);
+    const exact = new Uint8Array(K); // whether A, B, LM hold component k's values
+    const lows = new Float64Array(C);
+    const highs = new Float64Array(C);
+    const isLog = new Uint8Array(C);
+    for (let c = 0; c < C; c++) {
+      const dist = this.distributions[cont[c]!] as BatchedNumerical;
+      isLog[c] = dist.log ? 1 : 0;
+      lows[c] = dist.adaptedLow;
+      highs[c] = dist.adaptedHigh;
+      const mu = dist.mu;
+      const sigma = dist.sigma;
+      let lastSigma = NaN;
+      let lastLog = NaN;
+      for (let k = 0, j = c; k < K; k++, j += C) {
+        const sg = sigma[k]!;
+        MU[j] = mu[k]!;
+        SG[j] = sg;
+        IS[j] = 1 / sg;
+        // Most bandwidths repeat (the magic clip's floor): log σ once per run of equal ones.
+        if (sg !== lastSigma) {
+          lastSigma = sg;
+          lastLog = Math.log(sg);
+        }
+        LS[j] = lastLog;
+      }
+    }
+    const computeExact = (k: number): void => {
+      for (let c = 0, j = k * C; c < C; c++, j++) {
+        const m = MU[j]!;
+        const sg = SG[j]!;
+        const a = (lows[c]! - m) / sg;
+        const b = (highs[c]! - m) / sg;
+        A[j] = a;
+        B[j] = b;
+        LM[j] = logGaussMass(a, b);
+      }
+      exact[k] = 1;
+    };
+    // The bound's constants: UK[k] = Σ_c (−log √(2π) − LMlow − log σ), and UA[k], a scale of
+    // the magnitudes involved (for the slack); prunable[k] = 0 when a bound is not available.
+    const prunable = new Uint8Array(K);
+    const UK = new Float64Array(K);
+    const UA = new Float64Array(K);
+    // With one or two parameters, the bounds rarely prune enough to pay for themselves.
+    const usePruning = K > 1 && C >= PRUNE_MIN_PARAMS;
+    for (let k = 0; k < K && usePruning; k++) {
+      let ok = Number.isFinite(logW[k]!);
+      let sum = 0;
+      let abs = Math.abs(logW[k]!);
+      for (let c = 0, j = k * C; c < C && ok; c++, j++) {
+        const m = MU[j]!;
+        const sg = SG[j]!;
+        const lo = lows[c]!;
+        const hi = highs[c]!;
+        let lmLow: number;
+        if (Number.isFinite(m) && sg > 0 && Number.isFinite(sg) && Number.isFinite(lo) && Number.isFinite(hi) && lo <= m && m <= hi && sg <= hi - lo) {
+          lmLow = -1.2;
+        } else {
+          if (!exact[k]) computeExact(k);
+          lmLow = LM[j]!;
+          if (!(Number.isFinite(lmLow) && Number.isFinite(m) && sg > 0 && Number.isFinite(sg) && A[j]! < B[j]!)) ok = false;
+        }
+        const ls = LS[j]!;
+        sum += -NORM_PDF_LOG_C - lmLow - ls;
+        abs += NORM_PDF_LOG_C + Math.abs(lmLow) + Math.abs(ls);
+      }
+      prunable[k] = ok ? 1 : 0;
+      UK[k] = sum;
+      UA[k] = 2 * abs;
+    }
+    const xs = new Float64Array(C);
+    const terms = new Float64Array(C);
+    for (let s = 0; s < S; s++) {
+      let finiteX = true;
+      for (let c = 0; c < C; c++) {
+        const raw = columns[cont[c]!]![s]!;
+        const v = isLog[c] ? Math.log(raw) : raw;
+        xs[c] = v;
+        if (!Number.isFinite(v)) finiteX = false;
+      }
+      const o = s * K;
+      // The largest row computed exactly so far (at most the max), the prior's first.
+      let maxRow = -Infinity;
+      for (let kk = 0; kk < K; kk++) {
+        const k = kk === 0 ? K - 1 : kk - 1;
+        const j0 = k * C;
+        const w0 = W[o + k]!;
+        if (finiteX && prunable[k] && maxRow > -Infinity && Number.isFinite(w0)) {
+          const lw = logW[k]!;
+          const threshold = maxRow - PRUNE_GAP - PRUNE_REL * (Math.abs(maxRow) + UA[k]! + Math.abs(w0));
+          let bound = UK[k]! + w0 + lw;
+          let pruned = false;
+          for (let c = 0; c < C; c++) {
+            const z = (xs[c]! - MU[j0 + c]!) * IS[j0 + c]!;
+            bound -= 0.5 * z * z;
+            if (bound + PRUNE_REL * Math.abs(bound) < threshold) {
+              pruned = true;
+              break;
+            }
+          }
+          if (pruned) {
+            W[o + k] = -Infinity;
+            continue;
+          }
+        }
+        if (!exact[k]) computeExact(k);
+        for (let c = 0; c < C; c++) {
+          const j = j0 + c;
+          const z = (xs[c]! - MU[j]!) / SG[j]!;
+          const a = A[j]!;
+          const b = B[j]!;
+          terms[c] = a === b ? NaN : z < a || z > b ? -Infinity : -(z * z) / 2.0 - NORM_PDF_LOG_C - LM[j]! - LS[j]!;
+        }
+        let sum: number;
+        if (C < 8) {
+          // npSum below 8 terms: left to right from 0.
+          sum = 0;
+          for (let c = 0; c < C; c++) sum += terms[c]!;
+        } else {
+          sum = npSum(terms, 0, C);
+        }
+        const w = w0 + sum;
+        W[o + k] = w;
+        const row = w + logW[k]!;
+        if (row > maxRow) maxRow = row;
+      }
+    }
   }
 }
 
@@ -337,8 +503,13 @@ export class ParzenEstimator {
   logPdf(samples: Readonly<Record<string, ArrayLike<number>>>): Float64Array {
     const first = samples[this.names[0]!];
     const S = first?.length ?? 0;
-    const rows = Array.from({ length: S }, (_, s) => Float64Array.from(this.names, (name) => samples[name]![s]!));
-    return this.mixture.logPdf(rows);
+    const columns = this.names.map((name) => {
+      const values = samples[name]!;
+      const col = new Float64Array(S);
+      for (let s = 0; s < S; s++) col[s] = values[s]!;
+      return col;
+    });
+    return this.mixture.logPdfColumns(columns, S);
   }
 }
 
@@ -349,10 +520,18 @@ function callWeightsFunc(weightsFunc: (n: number) => ArrayLike<number>, n: numbe
     throw new TypeError(`TPESampler: the weights function must return an array of numbers, received ${String(raw)} for n = ${n}`);
   }
   const w = Float64Array.from(Array.prototype.slice.call(raw, 0, n) as number[]);
-  const shown = `[${Array.from(w).join(', ')}]`;
-  if (w.some((v) => v < 0)) throw new RangeError(`TPESampler: the weights function is not allowed to return negative values ${shown}; its argument was ${n}`);
-  if (w.length > 0 && npSum(w) <= 0) throw new RangeError(`TPESampler: the weights function is not allowed to return all-zero values ${shown}; its argument was ${n}`);
-  if (!w.every((v) => Number.isFinite(v))) throw new RangeError(`TPESampler: the weights function is not allowed to return infinite or NaN values ${shown}; its argument was ${n}`);
+  // The values, for the messages (only built when one is thrown).
+  const shown = () => `[${Array.from(w).join(', ')}]`;
+  let negative = false;
+  let finite = true;
+  for (let i = 0; i < w.length; i++) {
+    const v = w[i]!;
+    if (v < 0) negative = true;
+    if (!Number.isFinite(v)) finite = false;
+  }
+  if (negative) throw new RangeError(`TPESampler: the weights function is not allowed to return negative values ${shown()}; its argument was ${n}`);
+  if (w.length > 0 && npSum(w) <= 0) throw new RangeError(`TPESampler: the weights function is not allowed to return all-zero values ${shown()}; its argument was ${n}`);
+  if (!finite) throw new RangeError(`TPESampler: the weights function is not allowed to return infinite or NaN values ${shown()}; its argument was ${n}`);
   return w;
 }
 
@@ -397,7 +576,8 @@ function numericalKernels(obs: Float64Array, dist: FloatDistribution | IntDistri
   }
   let mus = obs;
   if (dist.log) {
-    mus = obs.map(Math.log);
+    mus = new Float64Array(obs.length);
+    for (let i = 0; i < obs.length; i++) mus[i] = Math.log(obs[i]!);
     low = Math.log(low);
     high = Math.log(high);
   }
@@ -405,12 +585,10 @@ function numericalKernels(obs: Float64Array, dist: FloatDistribution | IntDistri
   const sigmas = new Float64Array(n);
   if (n > 0) {
     // Stable argsort (NumPy's default sort orders ties by CPU-dependent rules; see the tests).
-    const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => compareNanLast(mus[i]!, mus[j]!) || i - j);
+    const order = stableArgsort(mus);
     const withEnds = new Float64Array(n + 2);
     withEnds[0] = low;
-    order.forEach((i, r) => {
-      withEnds[r + 1] = mus[i]!;
-    });
+    for (let r = 0; r < n; r++) withEnds[r + 1] = mus[order[r]!]!;
     withEnds[n + 1] = high;
     const sorted = new Float64Array(n);
     for (let r = 0; r < n; r++) sorted[r] = Math.max(withEnds[r + 1]! - withEnds[r]!, withEnds[r + 2]! - withEnds[r + 1]!);
@@ -421,9 +599,7 @@ function numericalKernels(obs: Float64Array, dist: FloatDistribution | IntDistri
     const maxSigma = high - low;
     const minSigma = p.considerMagicClip ? (high - low) / Math.min(100.0, 1.0 + (n + 1)) : EPS;
     // np.clip(x, lo, hi) = minimum(maximum(x, lo), hi).
-    order.forEach((i, r) => {
-      sigmas[i] = Math.min(Math.max(sorted[r]!, minSigma), maxSigma);
-    });
+    for (let r = 0; r < n; r++) sigmas[order[r]!] = Math.min(Math.max(sorted[r]!, minSigma), maxSigma);
   }
   const mu = new Float64Array(n + 1);
   mu.set(mus);
@@ -436,10 +612,135 @@ function numericalKernels(obs: Float64Array, dist: FloatDistribution | IntDistri
   return { kind: 'numerical', mu, sigma, low: dist.low, high: dist.high, step, log: dist.log, adaptedLow, adaptedHigh };
 }
 
-/** Ascending order with NaN last, as NumPy sorts. */
-function compareNanLast(a: number, b: number): number {
-  if (a < b) return -1;
-  if (a > b) return 1;
-  if (a === b) return 0;
-  return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : -1;
+/** Index of the high (sign and exponent) 32-bit word of a double in the platform's byte order. */
+const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+/** Below this many values, {@link stableArgsort} sorts by insertion. */
+const INSERTION_MAX = 48;
+/** The longest run of equal high words {@link stableArgsort} settles by insertion. */
+const RUN_MAX = 32;
+/** Scratch for {@link stableArgsort}: six 2048-bucket histograms, one per 11-bit digit (reused). */
+const histograms = new Int32Array(6 * 2048);
+
+/**
+ * The stable argsort of `values`, ascending with NaN last (−0 and +0 equal, NaNs equal), ties
+ * in index order: the order of the indices sorted by value, then by index, as NumPy's stable
+ * argsort gives. An LSD radix sort (passes of 11 bits) on the doubles' bits mapped to
+ * order-preserving unsigned keys; it is stable, so ties keep index order. It first sorts by
+ * the keys' high 32 bits only and settles runs of equal high words by insertion on the low
+ * words; a long such run (many values equal or nearly so) has the low words radix-sorted too.
+ * Small inputs are sorted by insertion.
+ */
+export function stableArgsort(values: Float64Array): Int32Array {
+  const n = values.length;
+  let order = new Int32Array(n);
+  if (n <= INSERTION_MAX) {
+    for (let i = 0; i < n; i++) {
+      const v = values[i]!;
+      let r = i;
+      // Shift the earlier indices whose value sorts strictly after v (NaN last).
+      while (r > 0) {
+        const w = values[order[r - 1]!]!;
+        if (!(w > v || (w !== w && v === v))) break;
+        order[r] = order[r - 1]!;
+        r--;
+      }
+      order[r] = i;
+    }
+    return order;
+  }
+  // Keys: the sign bit flipped for non-negative doubles, every bit flipped for negative ones,
+  // so unsigned order is numeric order; −0 as +0; NaN as the largest key.
+  const bits = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    bits[i] = v === 0 ? 0 : v;
+  }
+  const words = new Uint32Array(bits.buffer);
+  const hi = new Uint32Array(n);
+  const lo = new Uint32Array(n);
+  const hist = histograms;
+  hist.fill(0, 6144);
+  for (let i = 0; i < n; i++) {
+    let h: number;
+    let l: number;
+    if (values[i] !== values[i]) {
+      h = 0xffffffff;
+      l = 0xffffffff;
+    } else {
+      h = words[2 * i + HI_WORD]!;
+      l = words[2 * i + 1 - HI_WORD]!;
+      if (h & 0x80000000) {
+        h = ~h >>> 0;
+        l = ~l >>> 0;
+      } else {
+        h = (h | 0x80000000) >>> 0;
+      }
+    }
+    hi[i] = h;
+    lo[i] = l;
+    hist[6144 + (h & 0x7ff)]!++;
+    hist[8192 + ((h >>> 11) & 0x7ff)]!++;
+    hist[10240 + (h >>> 22)]!++;
+  }
+  for (let i = 0; i < n; i++) order[i] = i;
+  let next = new Int32Array(n);
+  const radixPasses = (first: number, last: number): void => {
+    for (let d = first; d < last; d++) {
+      const base = d * 2048;
+      const word = d < 3 ? lo : hi;
+      const shift = (d % 3) * 11;
+      // A digit every key shares does not reorder anything.
+      if (hist[base + ((word[0]! >>> shift) & 0x7ff)] === n) continue;
+      // Bucket starts (exclusive prefix sums).
+      let sum = 0;
+      for (let b = base; b < base + 2048; b++) {
+        const c = hist[b]!;
+        hist[b] = sum;
+        sum += c;
+      }
+      for (let r = 0; r < n; r++) {
+        const i = order[r]!;
+        next[hist[base + ((word[i]! >>> shift) & 0x7ff)]!++] = i;
+      }
+      const t = order;
+      order = next;
+      next = t;
+    }
+  };
+  radixPasses(3, 6);
+  // Runs of equal high words: ordered by low word by insertion (stable: equal keys keep index
+  // order), unless a run is long, then by the low words' radix passes before the high ones'.
+  for (let r = 0; r < n; ) {
+    const h = hi[order[r]!]!;
+    let end = r + 1;
+    while (end < n && hi[order[end]!] === h) end++;
+    if (end - r > RUN_MAX) {
+      hist.fill(0);
+      for (let i = 0; i < n; i++) {
+        const l = lo[i]!;
+        hist[l & 0x7ff]!++;
+        hist[2048 + ((l >>> 11) & 0x7ff)]!++;
+        hist[4096 + (l >>> 22)]!++;
+        const hh = hi[i]!;
+        hist[6144 + (hh & 0x7ff)]!++;
+        hist[8192 + ((hh >>> 11) & 0x7ff)]!++;
+        hist[10240 + (hh >>> 22)]!++;
+      }
+      for (let i = 0; i < n; i++) order[i] = i;
+      radixPasses(0, 6);
+      return order;
+    }
+    for (let q = r + 1; q < end; q++) {
+      const i = order[q]!;
+      const l = lo[i]!;
+      let p = q;
+      while (p > r && lo[order[p - 1]!]! > l) {
+        order[p] = order[p - 1]!;
+        p--;
+      }
+      order[p] = i;
+    }
+    r = end;
+  }
+  return order;
 }

@@ -54,6 +54,55 @@ export function intersectionSearchSpace(trials: readonly FrozenTrial[], includeP
 }
 
 /**
+ * {@link intersectionSearchSpace} kept up to date incrementally, as Optuna's
+ * `IntersectionSearchSpace` does: each finished trial (COMPLETE, or PRUNED when
+ * `includePruned`) is folded in once, by trial id (a finished trial never changes), so a call
+ * only looks at the trials that finished since the last one. One instance per study.
+ */
+export class IntersectionSearchSpace {
+  private readonly folded = new Set<number>();
+  /** The intersection of the folded trials' distributions (null before the first). */
+  private space: Map<string, Distribution> | null = null;
+
+  /** @param includePruned Whether PRUNED trials count (COMPLETE ones always do). */
+  constructor(private readonly includePruned: boolean) {}
+
+  /**
+   * The intersection search space of `trials` (all of the study's trials, any states), as
+   * {@link intersectionSearchSpace} computes it: sorted by name, each distribution the one of
+   * the last qualifying trial of `trials`.
+   */
+  calculate(trials: readonly FrozenTrial[]): Record<string, Distribution> {
+    const includePruned = this.includePruned;
+    for (let i = 0; i < trials.length; i++) {
+      const t = trials[i]!;
+      if (!(t.state === TrialState.COMPLETE || (includePruned && t.state === TrialState.PRUNED))) continue;
+      if (this.folded.has(t.trialId)) continue;
+      this.folded.add(t.trialId);
+      if (this.space === null) {
+        this.space = new Map(Object.entries(t.distributions));
+        continue;
+      }
+      for (const [name, d] of this.space) {
+        const other = Object.prototype.hasOwnProperty.call(t.distributions, name) ? t.distributions[name] : undefined;
+        if (other === undefined || !sameDistribution(other, d)) this.space.delete(name);
+      }
+    }
+    const out: Record<string, Distribution> = {};
+    if (this.space === null) return out;
+    // intersectionSearchSpace starts from the last qualifying trial and only deletes, so its
+    // distributions are that trial's (the same ones, by sameDistribution, as every other's).
+    let last: FrozenTrial | undefined;
+    for (let i = trials.length - 1; i >= 0 && last === undefined; i--) {
+      const t = trials[i]!;
+      if (t.state === TrialState.COMPLETE || (includePruned && t.state === TrialState.PRUNED)) last = t;
+    }
+    for (const name of sortedNames(this.space.keys())) out[name] = last!.distributions[name]!;
+    return out;
+  }
+}
+
+/**
  * The coarsest partition of the parameters seen so far such that each trial's parameter set is
  * a union of parts (`_SearchSpaceGroup`), built by adding trials' distributions in order. A
  * part keeps the distribution under which its parameter was first seen.

@@ -11,10 +11,10 @@
 import { describe, isSingle, toInternal, type Distribution, type ParamValue } from '../distributions.js';
 import { TrialState, type FrozenTrial, type JsonValue, type Sampler, type StudyDirection, type StudyView } from '../types.js';
 import { boolOption, checkOptions, fnOption, intOption } from './options.js';
-import { ParzenEstimator, type ParzenEstimatorParameters } from './parzen.js';
+import { ParzenEstimator, stableArgsort, type ParzenEstimatorParameters } from './parzen.js';
 import { RandomSampler } from './random.js';
 import { checkSeed, Rng } from './rng.js';
-import { groupDecomposedSearchSpace, intersectionSearchSpace, sortedNames, type SearchSpaceGroup } from './searchSpace.js';
+import { groupDecomposedSearchSpace, IntersectionSearchSpace, sortedNames, type SearchSpaceGroup } from './searchSpace.js';
 
 /** Optuna's `_RELATIVE_PARAMS_KEY`: trial system attributes holding relative params as JSON chunks. */
 export const RELATIVE_PARAMS_KEY = 'tpe:relative_params';
@@ -39,18 +39,23 @@ export function defaultGamma(n: number): number {
 export function defaultWeights(n: number): number[] {
   if (n === 0) return [];
   if (n < 25) return new Array<number>(n).fill(1);
-  return [...linspace(1.0 / n, 1.0, n - 25), ...new Array<number>(25).fill(1)];
+  const w = new Array<number>(n);
+  linspace(w, 1.0 / n, 1.0, n - 25);
+  for (let i = n - 25; i < n; i++) w[i] = 1;
+  return w;
 }
 
-/** NumPy's `linspace(start, stop, num)` (endpoint included, the last value exactly `stop`). */
-function linspace(start: number, stop: number, num: number): number[] {
+/** NumPy's `linspace(start, stop, num)` (endpoint included, the last value exactly `stop`) into `y[0..num)`. */
+function linspace(y: number[], start: number, stop: number, num: number): void {
   const div = num - 1;
   const delta = stop - start;
-  if (div <= 0) return Array.from({ length: num }, (_, i) => i * delta + start);
+  if (div <= 0) {
+    for (let i = 0; i < num; i++) y[i] = i * delta + start;
+    return;
+  }
   const step = delta / div;
-  const y = Array.from({ length: num }, (_, i) => (step === 0 ? (i / div) * delta : i * step) + start);
+  for (let i = 0; i < num; i++) y[i] = (step === 0 ? (i / div) * delta : i * step) + start;
   y[num - 1] = stop;
-  return y;
 }
 
 /**
@@ -138,21 +143,26 @@ const UNSUPPORTED: Readonly<Record<string, string>> = {
   constraintsFunc: "Optuna deprecated constraints_func in 5.0; constraints stored on trials (system attributes 'constraints' and 'constraints:<name>') are honoured",
 };
 
-/** The constraint values of a trial, from its system attributes (`_get_constraints_from_system_attrs`). */
-function constraintsOf(trial: FrozenTrial): number[] {
-  const out: number[] = [];
-  const legacy = trial.systemAttrs.constraints;
-  if (Array.isArray(legacy)) for (const c of legacy) out.push(Number(c));
-  for (const [key, value] of Object.entries(trial.systemAttrs)) {
-    if (key.startsWith('constraints:')) out.push(Number(value));
-  }
-  return out;
-}
-
-/** The sum of a trial's violated (positive) constraint values (`_get_infeasible_trial_score`). */
+/**
+ * The sum of a trial's violated (positive) constraint values (`_get_infeasible_trial_score`):
+ * the constraints in its system attributes (`_get_constraints_from_system_attrs`), the
+ * legacy 'constraints' list first, then the 'constraints:<name>' attributes in order.
+ */
 function infeasibleScore(trial: FrozenTrial): number {
+  const attrs = trial.systemAttrs;
   let s = 0;
-  for (const v of constraintsOf(trial)) if (v > 0) s += v;
+  const legacy = attrs.constraints;
+  if (Array.isArray(legacy)) {
+    for (const c of legacy) {
+      const v = Number(c);
+      if (v > 0) s += v;
+    }
+  }
+  for (const key in attrs) {
+    if (!Object.prototype.hasOwnProperty.call(attrs, key) || !key.startsWith('constraints:')) continue;
+    const v = Number(attrs[key]);
+    if (v > 0) s += v;
+  }
   return s;
 }
 
@@ -206,9 +216,7 @@ export function splitTrials(direction: StudyDirection, trials: readonly FrozenTr
     else if (t.state === TrialState.PRUNED) pruned.push(t);
     else throw new Error(`splitTrials: unexpected state ${t.state} of trial ${t.number}`);
   }
-  const value = (t: FrozenTrial) => t.values?.[0] ?? NaN;
-  // Array.prototype.sort is stable, like Python's sorted (also with reverse=True).
-  const sortedComplete = [...complete].sort((a, b) => (direction === 'minimize' ? cmp(value(a), value(b)) : cmp(value(b), value(a))));
+  const sortedComplete = sortByValue(complete, direction);
   let n = Math.min(nBelow, sortedComplete.length);
   const below = sortedComplete.slice(0, n);
   const above = sortedComplete.slice(n);
@@ -229,9 +237,46 @@ export function splitTrials(direction: StudyDirection, trials: readonly FrozenTr
   n = Math.min(rest, sortedInfeasible.length);
   below.push(...sortedInfeasible.slice(0, n));
   above.push(...sortedInfeasible.slice(n), ...running);
+  if (strictlyIncreasingNumbers(trials)) {
+    // Trial numbers are unique, so sorting by number gives the input's order: filter it.
+    const isBelow = new Set(below);
+    return { below: trials.filter((t) => isBelow.has(t)), above: trials.filter((t) => !isBelow.has(t)) };
+  }
   below.sort((a, b) => a.number - b.number);
   above.sort((a, b) => a.number - b.number);
   return { below, above };
+}
+
+function strictlyIncreasingNumbers(trials: readonly FrozenTrial[]): boolean {
+  for (let i = 1; i < trials.length; i++) if (!(trials[i - 1]!.number < trials[i]!.number)) return false;
+  return true;
+}
+
+/**
+ * COMPLETE trials from the best value to the worst, ties in input order (Python's stable
+ * `sorted`): ascending when minimizing, NaN last; descending when maximizing, NaN first (where
+ * the comparator puts them). By a stable argsort of the values (negated when maximizing).
+ */
+function sortByValue(complete: readonly FrozenTrial[], direction: StudyDirection): FrozenTrial[] {
+  const value = (t: FrozenTrial) => t.values?.[0] ?? NaN;
+  const m = complete.length;
+  const keys = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    const v = value(complete[i]!);
+    if (typeof v !== 'number') {
+      // Not a number (not from a storage): the comparator sort, as before.
+      return [...complete].sort((a, b) => (direction === 'minimize' ? cmp(value(a), value(b)) : cmp(value(b), value(a))));
+    }
+    keys[i] = direction === 'minimize' ? v : -v;
+  }
+  const order = stableArgsort(keys); // ascending, NaN last, ties by index
+  const out: FrozenTrial[] = new Array<FrozenTrial>(m);
+  let nans = 0;
+  while (nans < m && Number.isNaN(keys[order[m - 1 - nans]!]!)) nans++;
+  // Maximizing, the comparator puts NaN first (in input order): the NaN block moves ahead.
+  const first = direction === 'minimize' ? 0 : nans;
+  for (let r = 0; r < m; r++) out[(r + first) % m] = complete[order[r]!]!;
+  return out;
 }
 
 /**
@@ -260,6 +305,8 @@ export class TPESampler implements Sampler {
   private readonly group: boolean;
   private readonly constantLiar: boolean;
   private searchSpaceGroup: SearchSpaceGroup | null = null;
+  /** The intersection search space of each study this sampler has seen, kept up to date incrementally. */
+  private readonly intersections = new WeakMap<StudyView, IntersectionSearchSpace>();
   /** Relative params this sampler chose for still-running trials (by trial id), external values. */
   private readonly relativeParams = new Map<number, { params: Record<string, ParamValue>; floats: Set<string> }>();
 
@@ -331,7 +378,12 @@ export class TPESampler implements Sampler {
       }
       return out;
     }
-    for (const [name, d] of Object.entries(intersectionSearchSpace(study.getTrials(), true))) if (!isSingle(d)) out[name] = d;
+    let intersection = this.intersections.get(study);
+    if (intersection === undefined) {
+      intersection = new IntersectionSearchSpace(true);
+      this.intersections.set(study, intersection);
+    }
+    for (const [name, d] of Object.entries(intersection.calculate(study.getTrials()))) if (!isSingle(d)) out[name] = d;
     return out;
   }
 
@@ -454,16 +506,23 @@ export class TPESampler implements Sampler {
    * per trial that has all of them, in internal representation under the current distribution.
    */
   private internalRepr(trials: readonly FrozenTrial[], space: readonly [string, Distribution][]): Record<string, number[]> {
-    const values: Record<string, number[]> = {};
-    for (const [name] of space) values[name] = [];
+    const P = space.length;
+    const columns: number[][] = [];
+    for (let p = 0; p < P; p++) columns.push([]);
+    const has = Object.prototype.hasOwnProperty;
     for (const t of trials) {
       const params = this.paramsOf(t);
-      if (!space.every(([name]) => Object.prototype.hasOwnProperty.call(params, name))) continue;
-      for (const [name, d] of space) {
-        const p = params[name]!;
-        values[name]!.push(d.type === 'categorical' ? toInternal(d, p) : Number(p));
+      let all = true;
+      for (let p = 0; p < P && all; p++) all = has.call(params, space[p]![0]);
+      if (!all) continue;
+      for (let p = 0; p < P; p++) {
+        const [name, d] = space[p]!;
+        const v = params[name]!;
+        columns[p]!.push(d.type === 'categorical' ? toInternal(d, v) : Number(v));
       }
     }
+    const values: Record<string, number[]> = {};
+    for (let p = 0; p < P; p++) values[space[p]![0]] = columns[p]!;
     return values;
   }
 
