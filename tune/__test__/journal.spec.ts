@@ -6,9 +6,9 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, lstatSync, mkdtempSync, promises as fsp, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync, mkdtempSync, promises as fsp, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { categoricalDistribution, distributionToJson, floatDistribution, intDistribution, type Distribution } from '../src/distributions.js';
 import { decodeJournalJson, encodeJournalLine, formatJournalDate, JournalFileStorage, MAX_LINE_BYTES, parseJournalDate, pyFloatRepr, SymlinkLock } from '../src/storage/journal.js';
@@ -620,6 +620,10 @@ test.serial('a lock left by a killed process is broken after lockGracePeriod', a
   child.kill('SIGKILL');
   await killed(child);
   t.true(lockExists(p), 'the dead process left its lock');
+  // Without its owner record (as Optuna's holders, or one killed before writing it, leave the
+  // lock) nothing tells its holder is dead: the grace period applies.
+  t.true(existsSync(`${p}.lock.owner`));
+  rmSync(`${p}.lock.owner`);
   const s = new JournalFileStorage(p, { lockGracePeriod: 0.5 });
   const t0 = Date.now();
   await s.createNewStudy(['minimize'], 'after');
@@ -627,6 +631,116 @@ test.serial('a lock left by a killed process is broken after lockGracePeriod', a
   t.true(waited >= 450 && waited < 5000, `waited ${waited} ms`);
   t.false(lockExists(p));
   t.is(await s.getStudyIdFromName('after'), 0);
+});
+
+/** The owner record the child holding `path`'s lock wrote. */
+const ownerRecord = (path: string) => JSON.parse(readFileSync(`${path}.lock.owner`, 'utf8')) as Record<string, unknown>;
+
+test.serial('a lock left by a SIGKILLed ferroptim process of this host is broken at once, with the default lockGracePeriod', async (t) => {
+  const p = fresh('lock');
+  const child = spawnChild({ cmd: 'hold-lock', path: p });
+  await lineFrom(child, 'locked');
+  const l = lstatSync(`${p}.lock`, { bigint: true });
+  t.like(ownerRecord(p), { pid: child.pid, host: hostname(), ino: String(l.ino), ctimeNs: String(l.ctimeNs) });
+  t.is(await fsp.readlink(`${p}.lock`), basename(p), 'the link still points at the journal, for Optuna');
+  child.kill('SIGKILL');
+  await killed(child);
+  t.true(lockExists(p), 'the dead process left its lock');
+  // Two waiters at once (and their breaks): both get the lock, in turn.
+  const a = new JournalFileStorage(p);
+  const b = new JournalFileStorage(p);
+  t.is(a.lockGracePeriod, 30);
+  const t0 = Date.now();
+  const ids = await Promise.all([a.createNewStudy(['minimize'], 'a'), b.createNewStudy(['minimize'], 'b')]);
+  const waited = Date.now() - t0;
+  t.true(waited < 2000, `waited ${waited} ms`);
+  t.deepEqual(ids.sort(num), [0, 1]);
+  t.deepEqual((await a.getAllStudies()).map((x) => x.studyName).sort(), ['a', 'b']);
+  t.false(lockExists(p));
+  t.false(existsSync(`${p}.lock.owner`), 'no owner record outlives its lock');
+});
+
+test.serial('an owner record vouches only for its own lock instance, on this host: otherwise the grace period applies', async (t) => {
+  // A dead process of this host, and a true record of it to alter.
+  const deadPath = fresh('lock');
+  const dead = spawnChild({ cmd: 'hold-lock', path: deadPath });
+  await lineFrom(dead, 'locked');
+  const template = ownerRecord(deadPath);
+  dead.kill('SIGKILL');
+  await killed(dead);
+  t.is(template.pid, dead.pid);
+  const GRACE = 1;
+  type Plant = (p: string) => Promise<void>;
+  const lockOf = (p: string, file = false) => {
+    if (file) writeFileSync(`${p}.lock`, '', { flag: 'wx' });
+    else symlinkSync(basename(p), `${p}.lock`);
+    const l = lstatSync(`${p}.lock`, { bigint: true });
+    return { ...template, ino: String(l.ino), ctimeNs: String(l.ctimeNs) };
+  };
+  const record = (p: string, r: unknown) => writeFileSync(`${p}.lock.owner`, typeof r === 'string' ? r : JSON.stringify(r));
+  const cases: [string, boolean, Plant][] = [
+    ['its own lock (control)', true, async (p) => record(p, lockOf(p))],
+    ['its own O_EXCL lock file (control)', true, async (p) => record(p, lockOf(p, true))],
+    ['an earlier lock instance (the lock re-created, perhaps on the same inode)', false, async (p) => {
+      record(p, lockOf(p));
+      unlinkSync(`${p}.lock`);
+      await sleep(20);
+      lockOf(p);
+    }],
+    ['ino off by one', false, async (p) => {
+      const r = lockOf(p);
+      record(p, { ...r, ino: String(BigInt(r.ino) + 1n) });
+    }],
+    ['ctimeNs off by one', false, async (p) => {
+      const r = lockOf(p);
+      record(p, { ...r, ctimeNs: String(BigInt(r.ctimeNs) + 1n) });
+    }],
+    ['another host', false, async (p) => record(p, { ...lockOf(p), host: `not-${hostname()}` })],
+    ['another PID namespace', false, async (p) => record(p, { ...lockOf(p), pidns: 'pid:[1]' })],
+    ['a process group instead of a pid', false, async (p) => record(p, { ...lockOf(p), pid: -1 })],
+    ['malformed', false, async (p) => record(p, JSON.stringify(lockOf(p)).slice(0, -1))],
+    ['over 4 KiB', false, async (p) => record(p, JSON.stringify(lockOf(p)) + ' '.repeat(4096))],
+    ['a directory', false, async (p) => {
+      lockOf(p);
+      await fsp.mkdir(`${p}.lock.owner`);
+    }],
+  ];
+  // All at once, each on its own journal.
+  const results = await Promise.all(
+    cases.map(async ([name, trusted, plant]) => {
+      const p = fresh('owner');
+      const s = new JournalFileStorage(p, { lockGracePeriod: GRACE });
+      await plant(p);
+      const t0 = Date.now();
+      await s.createNewStudy(['minimize'], 'after');
+      return { name, trusted, waited: Date.now() - t0, released: !lockExists(p) };
+    }),
+  );
+  for (const { name, trusted, waited, released } of results) {
+    if (trusted) t.true(waited < GRACE * 1000 - 100, `${name}: broken at once, waited ${waited} ms`);
+    else t.true(waited >= GRACE * 1000 && waited < 5000, `${name}: ignored, waited ${waited} ms`);
+    t.true(released, name);
+  }
+});
+
+test.serial('a live holder is never broken early, though its owner record is trusted', async (t) => {
+  const p = fresh('lock');
+  const child = spawnChild({ cmd: 'hold-lock', path: p, seconds: 1 });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  await lineFrom(child, 'locked');
+  t.like(ownerRecord(p), { pid: child.pid, host: hostname() });
+  const releasing = lineFrom(child, 'releasing');
+  // Two waiters, watching the live holder's lock and record for longer than the settle time.
+  const a = new JournalFileStorage(p);
+  const b = new JournalFileStorage(p);
+  const t0 = Date.now();
+  const got = await Promise.all([a.createNewStudy(['minimize'], 'a'), b.createNewStudy(['minimize'], 'b')].map((op) => op.then(() => Date.now())));
+  const released = Number((await releasing).line.split(' ')[1]);
+  for (const at of got) t.true(at >= released && at - t0 >= 700, `acquired at ${at}, released at ${released}, waited ${at - t0} ms`);
+  await collect(child);
+  t.notRegex(err, /broken|breaking/, 'the holder kept its lock');
+  t.false(lockExists(p));
 });
 
 test.serial('without a lockGracePeriod the lock is waited for, never broken', async (t) => {

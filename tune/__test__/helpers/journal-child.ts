@@ -7,8 +7,9 @@
  * - `work`: from time `at`, pop the study's WAITING trials (completing those it wins) while
  *   creating and completing `create` trials of its own; prints `{ created, popped, lost }`.
  * - `run-trial`: creates a RUNNING trial, prints `{ trialId }`, then waits to be killed.
- * - `hold-lock`: takes the journal's lock, prints `locked`; after `seconds` prints `releasing <ms>`
- *   and releases it, or (no `seconds`) waits to be killed holding it.
+ * - `hold-lock`: takes the journal's lock (and writes its owner record, `path.lock.owner`), prints
+ *   `locked`; after `seconds` prints `releasing <ms>` and releases it, or (no `seconds`) waits to
+ *   be killed holding it.
  * - `fail-stale`: at time `at`, calls failStaleTrials; prints the ids it failed.
  */
 import { floatDistribution, intDistribution } from '../../src/distributions.js';

@@ -16,7 +16,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync, promises as fsp } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, promises as fsp, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { checkCompatible, describe, distributionToJson, jsonToDistribution, type Distribution, type ParamValue } from '../distributions.js';
@@ -1358,13 +1358,117 @@ export class JournalStorageCore {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The owner record's size limit: any process may write that file, and every waiter reads it. */
+const MAX_OWNER_RECORD_BYTES = 4096;
+
+/**
+ * What gives a process id its meaning: the host name and, on Linux, the boot and the PID
+ * namespace (two containers may share a host name and a volume, never a process table).
+ */
+interface ProcessTable {
+  host: string;
+  boot: string | null;
+  pidns: string | null;
+}
+let processTable: ProcessTable | undefined;
+function thisProcessTable(): ProcessTable {
+  if (processTable === undefined) {
+    const attempt = (f: () => string): string | null => {
+      try {
+        return f();
+      } catch {
+        return null;
+      }
+    };
+    const linux = process.platform === 'linux';
+    processTable = {
+      host: hostname(),
+      boot: linux ? attempt(() => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()) : null,
+      pidns: linux ? attempt(() => readlinkSync('/proc/self/ns/pid')) : null,
+    };
+  }
+  return processTable;
+}
+
+/** Whether process `pid` of this process table is certainly gone (EPERM: it exists). */
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * How long a waiter watches one lock instance, with one owner record, before it may break it for
+ * a dead owner: longer than the file system's timestamp granularity (a jiffy on Linux; whole
+ * seconds on FAT, ext3, HFS+), so that any lock created after a break has a later ctime.
+ */
+const ownerSettleMs = (ctimeNs: bigint): number => (ctimeNs % 1_000_000_000n === 0n ? 2500 : 250);
+
+/** One lock instance, as lstat(2) sees the lock path. */
+interface LockInstance {
+  ino: bigint;
+  ctimeNs: bigint;
+  /** The link itself: inode, birth time and the link's own mtime, which rename and link keep. */
+  key: string;
+  /** `key` with what changes while a live holder works (ctime, the journal's mtime). */
+  full: string;
+}
+
 /**
  * Optuna's `JournalFileSymlinkLock`, asynchronous: the lock is the symbolic link
- * `path + ".lock"`, created with symlink(2) (atomic, and exclusive on NFS too); it is released
- * by renaming it to a unique `.rename` name, then unlinking that. A waiter retries with
- * exponential backoff (1 ms to 1 s); a lock left unchanged for the grace period is forcibly
- * released, as Optuna does after 30 s. Optuna's `JournalFileOpenLock` creates the same path with
- * O_EXCL, so it excludes this lock too.
+ * `path + ".lock"` (pointing at the journal's base name), created with symlink(2) (atomic, and
+ * exclusive on NFS too); it is released by renaming it to a unique `.rename` name, then
+ * unlinking that. A waiter retries with exponential backoff (1 ms to 1 s); a lock left unchanged
+ * for the grace period is forcibly released, as Optuna does after 30 s. Optuna's
+ * `JournalFileOpenLock` creates the same path with O_EXCL, so it excludes this lock too; where
+ * symbolic links are refused, this lock falls back to that O_EXCL file.
+ *
+ * **Dead holders on this host.** Waiting 30 s for a lock whose holder was killed stalls every
+ * worker, so a holder also leaves an owner record, `path + ".lock.owner"`: right after creating
+ * the lock it writes `{ pid, host, boot, pidns, ino, ctimeNs }` (the lock's inode and ctime as
+ * lstat(2) sees them; `boot` and `pidns` are Linux's boot id and PID namespace, null elsewhere)
+ * to a temporary file renamed over that path, so a reader sees a whole record or none. A waiter
+ * breaks the lock before the grace period only when all of these hold:
+ * - the record is a regular file of at most 4 KiB holding exactly those fields (anything else,
+ *   including no record, as Optuna's holders and a holder killed before writing it leave: ignored);
+ * - its host, boot and PID namespace are this process's, so its pid means the same process here;
+ * - its `ino` and `ctimeNs` equal the lock's, exactly: the record describes this lock instance,
+ *   not an earlier one (a stale record never vouches for a later lock);
+ * - the waiter has seen that same lock instance with that same record for longer than the
+ *   file system's timestamp granularity (250 ms; 2.5 s when ctimes are whole seconds);
+ * - `process.kill(pid, 0)` fails with ESRCH (EPERM means alive; a zombie still counts as alive).
+ *
+ * The break is the grace period's: check that the lock is still the instance judged, remove the
+ * owner record, rename the lock to a unique name (only one breaker's rename can succeed; a
+ * failed rename means it was released or broken meanwhile, and the waiter retries), check that
+ * the renamed link is that instance (else link it back, as link(2) never replaces) and unlink it.
+ *
+ * Why no live holder's lock is broken: inode numbers are reused at once, and ctimes are coarse,
+ * so (ino, ctime) alone could match a newer lock created in the same clock tick. Hence:
+ * - records do not outlive their lock when ferroptim removes it: a holder deletes its record
+ *   before its release (while it still holds the lock), a breaker deletes it before its rename;
+ *   only a holder writes a record, for its own instance, and a dead one writes nothing more (a
+ *   record written late, by a stalled holder whose lock was broken by the grace rule, names an
+ *   instance a grace period older than any lock created since: it matches none);
+ * - a ferroptim process breaks an instance only after watching it longer than the timestamp
+ *   granularity (the settle time here, the grace period otherwise), so any lock created after
+ *   a break, by whichever concurrent breaker, has a later ctime and birth time, which the last
+ *   look before the rename and the check after it tell apart; a breaker that sees the record
+ *   removed or replaced by another breaker starts watching again;
+ * - a live holder has a running pid, and writes its record as soon as it holds the lock (a new
+ *   record restarts the settle time), so it is never broken early; pid reuse after a holder's
+ *   death only delays the break to the grace period.
+ *
+ * What remains: a lock broken by Optuna's 30-s rule (which keeps the record) in the very clock
+ * tick it was created, whose next instance lands on the same inode in that tick and is still
+ * without its own record after the settle time; and a holder killed between writing its record's
+ * temporary file and renaming it leaves that `.tmp` file behind. A lock created with O_EXCL (no
+ * symbolic links) follows the same rules: lstat of a regular file, whose timestamps are as
+ * coarse as the file system's, hence the longer settle time for whole-second ctimes. With no
+ * grace period (null) a lock is never broken, not even for a dead holder.
  * @internal
  */
 export class SymlinkLock {
@@ -1372,9 +1476,11 @@ export class SymlinkLock {
   readonly target: string;
   /** The lock's path. */
   readonly lockPath: string;
+  /** The owner record's path (pid and host of the holder, and which lock instance it holds). */
+  readonly ownerPath: string;
   /** Seconds a lock may stay unchanged before a waiter breaks it (null: never). */
   readonly gracePeriod: number | null;
-  /** The held link's identity (inode and birth time), to release only our own lock. */
+  /** The held link's identity (`LockInstance.key`), to release only our own lock. */
   #held: string | null = null;
   /** Symbolic links unsupported here: an O_EXCL file instead (Optuna's JournalFileOpenLock). */
   #plainFile = false;
@@ -1386,21 +1492,19 @@ export class SymlinkLock {
   constructor(target: string, gracePeriod: number | null) {
     this.target = target;
     this.lockPath = `${target}.lock`;
+    this.ownerPath = `${target}.lock.owner`;
     this.gracePeriod = gracePeriod;
   }
 
-  /**
-   * The lock's identity: `key` names the link itself (inode and birth time, which a rename keeps),
-   * `full` adds what changes while a live holder works.
-   */
-  async #identity(): Promise<{ key: string; full: string } | null> {
+  /** The lock's instance, or null if there is no lock; `watch` also stats its target. */
+  async #identity(watch = true): Promise<LockInstance | null> {
     try {
       const l = await fsp.lstat(this.lockPath, { bigint: true });
       // Python watches the mtime of the link's target (the journal); a new link (inode, times)
       // resets the clock as well, so this never breaks a lock sooner than Optuna would.
-      const s = await fsp.stat(this.lockPath, { bigint: true }).catch(() => null);
-      const key = `${l.ino}:${l.birthtimeNs}`;
-      return { key, full: `${key}:${l.ctimeNs}:${s?.mtimeNs ?? l.mtimeNs}` };
+      const s = watch ? await fsp.stat(this.lockPath, { bigint: true }).catch(() => null) : null;
+      const key = `${l.ino}:${l.birthtimeNs}:${l.mtimeNs}`;
+      return { ino: l.ino, ctimeNs: l.ctimeNs, key, full: `${key}:${l.ctimeNs}:${s?.mtimeNs ?? l.mtimeNs}` };
     } catch {
       return null;
     }
@@ -1426,16 +1530,66 @@ export class SymlinkLock {
     await (await fsp.open(this.lockPath, 'wx')).close();
   }
 
+  /** Writes the owner record of the lock instance `held` (best effort: without it, waiters use the grace period). */
+  async #writeOwner(held: LockInstance): Promise<void> {
+    const me = thisProcessTable();
+    const record = JSON.stringify({ pid: process.pid, host: me.host, boot: me.boot, pidns: me.pidns, ino: String(held.ino), ctimeNs: String(held.ctimeNs) });
+    const tmp = `${this.ownerPath}.${randomUUID()}.tmp`;
+    try {
+      await fsp.writeFile(tmp, record, { flag: 'wx' });
+      await fsp.rename(tmp, this.ownerPath);
+    } catch {
+      await fsp.unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  /** The owner record, if it vouches for the lock instance `inst` of this process table. */
+  async #trustedOwner(inst: LockInstance): Promise<{ pid: number; text: string } | null> {
+    let text: string;
+    try {
+      // O_NONBLOCK: a FIFO planted there must not hang the waiter.
+      const fh = await fsp.open(this.ownerPath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+      try {
+        if (!(await fh.stat()).isFile()) return null;
+        const buf = Buffer.alloc(MAX_OWNER_RECORD_BYTES + 1);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+        if (bytesRead > MAX_OWNER_RECORD_BYTES) return null;
+        text = buf.toString('utf8', 0, bytesRead);
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return null;
+    }
+    let record: unknown;
+    try {
+      record = JSON.parse(text);
+    } catch {
+      return null;
+    }
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) return null;
+    const { pid, host, boot, pidns, ino, ctimeNs } = record as Record<string, unknown>;
+    const me = thisProcessTable();
+    if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0 || pid > 0x7fffffff) return null;
+    if (host !== me.host || boot !== me.boot || pidns !== me.pidns) return null;
+    if (ino !== String(inst.ino) || ctimeNs !== String(inst.ctimeNs)) return null;
+    return { pid, text };
+  }
+
   /** Waits until this process holds the lock. */
   async acquire(): Promise<void> {
     let delay = 1;
     let seen: string | null = null;
     let since = performance.now();
     let warned = performance.now();
+    /** The lock instance and owner record last seen, and since when. */
+    let watched = null as { what: string; since: number } | null;
     for (;;) {
       try {
         await this.#create();
-        this.#held = (await this.#identity())?.key ?? null;
+        const held = await this.#identity(false);
+        this.#held = held?.key ?? null;
+        if (held !== null) await this.#writeOwner(held);
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the lock ${this.lockPath}: ${(e as Error).message}`, { cause: e });
@@ -1444,50 +1598,82 @@ export class SymlinkLock {
         warned = performance.now();
         process.emitWarning(`Waiting for more than 10 s for the lock ${this.lockPath}; retrying.`, { code: 'FERROPTIM_JOURNAL_LOCK' });
       }
+      let pause = delay;
       if (this.gracePeriod !== null) {
         const id = await this.#identity();
         if (id === null) continue; // Released meanwhile: retry at once.
+        // Its holder, a process of this host that is gone: broken at once (see the class's doc).
+        const owner = await this.#trustedOwner(id);
+        if (owner === null) watched = null;
+        else {
+          const what = `${id.key}:${id.ctimeNs}:${owner.text}`;
+          if (watched?.what !== what) watched = { what, since: performance.now() };
+          if (processGone(owner.pid)) {
+            const left = ownerSettleMs(id.ctimeNs) - (performance.now() - watched.since);
+            if (left <= 0) {
+              if (await this.#breakLock(id)) process.emitWarning(`The lock ${this.lockPath} was held by process ${owner.pid} of this host, which is no longer running; broke it.`, { code: 'FERROPTIM_JOURNAL_LOCK' });
+              seen = null;
+              watched = null;
+              delay = 1;
+              continue;
+            }
+            pause = Math.min(pause, Math.ceil(left));
+          }
+        }
         if (id.full !== seen) {
           seen = id.full;
           since = performance.now();
         } else if (performance.now() - since > this.gracePeriod * 1000) {
           process.emitWarning(`The lock ${this.lockPath} has not changed for ${this.gracePeriod} s; breaking it (its holder is presumed dead).`, { code: 'FERROPTIM_JOURNAL_LOCK' });
-          await this.#breakLock(id.key);
+          await this.#breakLock(id);
           seen = null;
+          watched = null;
           delay = 1;
         }
       }
-      await sleep(delay);
+      await sleep(pause);
       delay = Math.min(delay * 2, 1000);
     }
   }
 
-  /** Removes a stale lock whose identity key is `key`; puts back a lock that changed meanwhile. */
-  async #breakLock(key: string): Promise<void> {
+  /**
+   * Removes the lock instance `judged`, found stale; puts back a lock that replaced it meanwhile.
+   * Its owner record goes too (only a stale record could be left behind). Returns whether this
+   * call removed that instance.
+   */
+  async #breakLock(judged: LockInstance): Promise<boolean> {
+    // The last look, just before the rename: still the instance judged?
+    const now = await this.#identity(false);
+    if (now === null || now.ino !== judged.ino || now.ctimeNs !== judged.ctimeNs || now.key !== judged.key) return false;
+    await fsp.unlink(this.ownerPath).catch(() => undefined);
     const aside = `${this.lockPath}${randomUUID()}.rename`;
     try {
       await fsp.rename(this.lockPath, aside);
     } catch {
-      return; // Someone else released or broke it.
+      return false; // Someone else released or broke it.
     }
     const l = await fsp.lstat(aside, { bigint: true }).catch(() => null);
-    if (l !== null && `${l.ino}:${l.birthtimeNs}` !== key) {
+    const ours = l === null || `${l.ino}:${l.birthtimeNs}:${l.mtimeNs}` === judged.key;
+    if (!ours) {
       // A new holder took the lock between our look and the rename: give it back if the path
       // is still free (link(2) fails rather than replace).
       await fsp.link(aside, this.lockPath).catch(() => undefined);
     }
     await fsp.unlink(aside).catch(() => undefined);
+    return ours;
   }
 
   /** Releases the lock (rename to a unique name, then unlink, as Optuna does). */
   async release(): Promise<void> {
     const held = this.#held;
     this.#held = null;
-    const id = await this.#identity();
+    const id = await this.#identity(false);
     if (id === null || held === null || id.key !== held) {
       process.emitWarning(`The lock ${this.lockPath} was broken by another process while this one held it (held longer than the grace period?).`, { code: 'FERROPTIM_JOURNAL_LOCK' });
       return;
     }
+    // The owner record first, while the lock is still ours: no record outlives its lock.
+    await fsp.unlink(this.ownerPath).catch(() => undefined);
     const aside = `${this.lockPath}${randomUUID()}.rename`;
     await fsp.rename(this.lockPath, aside);
     await fsp.unlink(aside);
@@ -1642,7 +1828,9 @@ export interface JournalFileStorageOptions {
   gracePeriod?: number;
   /**
    * Seconds a lock file may stay unchanged before a waiting process breaks it, its holder being
-   * presumed dead (default 30, as Optuna's; null never breaks it).
+   * presumed dead (default 30, as Optuna's; null never breaks it). A lock whose holder is a
+   * ferroptim process of this host that is no longer running is broken at once (within about a
+   * second), whatever this period, unless it is null.
    */
   lockGracePeriod?: number | null;
 }
