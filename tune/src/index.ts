@@ -24,6 +24,6 @@ export {
 export { MedianPruner, PercentilePruner, SuccessiveHalvingPruner, NopPruner, type PercentilePrunerOptions, type SuccessiveHalvingPrunerOptions } from './pruners/index.js';
 export * from './samplers/index.js';
 export { openStorage } from './storage/index.js';
-export { JournalFileStorage, type JournalFileStorageOptions } from './storage/journal.js';
+export { JournalStorage, JournalFileStorage, type JournalFileStorageOptions } from './storage/journal.js';
 export { InMemoryStorage } from './storage/memory.js';
 export { PostgresStorage, type PostgresStorageOptions } from './storage/postgres.js';

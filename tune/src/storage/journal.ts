@@ -1838,53 +1838,19 @@ export interface JournalFileStorageOptions {
 const OPTION_NAMES = ['heartbeatInterval', 'gracePeriod', 'lockGracePeriod'];
 
 /**
- * A study storage in one append-only file, in the format of Optuna's `JournalStorage` with a
- * `JournalFileBackend`: no server, safe for several processes at once (Python Optuna workers
- * included), and safe against crashes (a line is written whole in one `write`, then fsynced).
- *
- * ```ts
- * const storage = new JournalFileStorage('study.log');
- * ```
- * ```python
- * optuna.load_study(study_name="...", storage=JournalStorage(JournalFileBackend("study.log")))
- * ```
- *
- * Heartbeats are recorded as system attributes of the trial (`ferroptim:worker`,
- * `ferroptim:heartbeat`), so that {@link JournalFileStorage.failStaleTrials} can fail the trials
- * of a worker that died; Optuna shows them as ordinary attributes.
+ * A storage that keeps Optuna's journal (Optuna's `JournalStorage`): the operations and the
+ * replay rules the journal storages share. {@link JournalFileStorage} keeps the journal's lines in
+ * a file that several processes share; {@link InMemoryStorage} in this process's memory.
  * @group Storages
  */
-export class JournalFileStorage implements Storage {
-  /** The journal file. */
-  readonly path: string;
-  /** Seconds between the heartbeats of a running trial. */
-  readonly heartbeatInterval: number;
-  /** Seconds without a heartbeat after which a RUNNING trial is stale. */
-  readonly gracePeriod: number;
-  /** Seconds after which an unchanged lock is broken (null: never). */
-  readonly lockGracePeriod: number | null;
+export abstract class JournalStorage implements Storage {
+  /** The seconds between the heartbeats of a running trial (null: no heartbeats). */
+  abstract readonly heartbeatInterval: number | null;
   readonly #core: JournalStorageCore;
 
-  /**
-   * Opens the journal at `path`, creating an empty file if there is none.
-   * @param path The journal file (its lock is `path + ".lock"`).
-   * @param options Heartbeat and lock timing.
-   * @throws TypeError or RangeError naming a bad option.
-   */
-  constructor(path: string, options: JournalFileStorageOptions = {}) {
-    const where = 'JournalFileStorage';
-    if (typeof path !== 'string' || path === '') throw new TypeError(`${where}: expected path to be a non-empty string, received ${describe(path)}`);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: expected options to be an object, received ${describe(options)}`);
-    for (const k of Object.keys(options)) {
-      if (!OPTION_NAMES.includes(k)) throw new TypeError(`${where}: unknown option ${JSON.stringify(k)} (known: ${OPTION_NAMES.join(', ')})`);
-    }
-    const hb = checkHeartbeatOptions(where, options.heartbeatInterval, options.gracePeriod);
-    const lockGrace = options.lockGracePeriod === undefined ? 30 : options.lockGracePeriod === null ? null : positiveSeconds(where, 'lockGracePeriod', options.lockGracePeriod);
-    this.path = path;
-    this.heartbeatInterval = hb.heartbeatInterval;
-    this.gracePeriod = hb.gracePeriod;
-    this.lockGracePeriod = lockGrace;
-    this.#core = new JournalStorageCore(new FileJournal(path, lockGrace), { heartbeat: { interval: hb.heartbeatInterval, gracePeriod: hb.gracePeriod }, where });
+  /** @internal */
+  protected constructor(core: JournalStorageCore) {
+    this.#core = core;
   }
 
   /**
@@ -1899,7 +1865,7 @@ export class JournalFileStorage implements Storage {
    * Creates a study; returns its id.
    * @param directions One direction per objective value.
    * @param studyName A name no other study has.
-   * @throws DuplicatedStudyError if the name is taken (checked under the lock).
+   * @throws DuplicatedStudyError if the name is taken (checked under the file's lock).
    */
   createNewStudy(directions: readonly StudyDirection[], studyName: string): Promise<number> {
     return this.#core.createNewStudy(directions, studyName);
@@ -2054,10 +2020,11 @@ export class JournalFileStorage implements Storage {
   }
 
   /**
-   * Fails, under the lock, every RUNNING trial of the study that a ferroptim worker ran and that
-   * is stale: its worker process on this machine is gone, or it sent no heartbeat (nor started)
-   * for {@link JournalFileStorage.gracePeriod} seconds. Each gets the system attribute
-   * `fail_reason`. Trials that Optuna's own workers run carry no heartbeat and are left alone.
+   * Fails every RUNNING trial of the study that a ferroptim worker ran and that is stale: its
+   * worker process on this machine is gone, or it sent no heartbeat (nor started) for
+   * `gracePeriod` seconds; in a file, under its lock. Each gets the system attribute
+   * `fail_reason`. Trials that Optuna's own workers run carry no heartbeat and are left alone; a
+   * storage without heartbeats (memory) returns `[]`.
    * @param studyId The study.
    * @returns The trials this call failed (each stale trial is failed by one caller only).
    */
@@ -2068,5 +2035,54 @@ export class JournalFileStorage implements Storage {
   /** Waits for the calls under way; the storage refuses calls afterwards. */
   close(): Promise<void> {
     return this.#core.close();
+  }
+}
+
+/**
+ * A study storage in one append-only file, in the format of Optuna's `JournalStorage` with a
+ * `JournalFileBackend`: no server, safe for several processes at once (Python Optuna workers
+ * included), and safe against crashes (a line is written whole in one `write`, then fsynced).
+ *
+ * ```ts
+ * const storage = new JournalFileStorage('study.log');
+ * ```
+ * ```python
+ * optuna.load_study(study_name="...", storage=JournalStorage(JournalFileBackend("study.log")))
+ * ```
+ *
+ * Heartbeats are recorded as system attributes of the trial (`ferroptim:worker`,
+ * `ferroptim:heartbeat`), so that {@link JournalFileStorage.failStaleTrials} can fail the trials
+ * of a worker that died; Optuna shows them as ordinary attributes.
+ * @group Storages
+ */
+export class JournalFileStorage extends JournalStorage {
+  /** The journal file. */
+  readonly path: string;
+  /** Seconds between the heartbeats of a running trial. */
+  readonly heartbeatInterval: number;
+  /** Seconds without a heartbeat after which a RUNNING trial is stale. */
+  readonly gracePeriod: number;
+  /** Seconds after which an unchanged lock is broken (null: never). */
+  readonly lockGracePeriod: number | null;
+  /**
+   * Opens the journal at `path`, creating an empty file if there is none.
+   * @param path The journal file (its lock is `path + ".lock"`).
+   * @param options Heartbeat and lock timing.
+   * @throws TypeError or RangeError naming a bad option.
+   */
+  constructor(path: string, options: JournalFileStorageOptions = {}) {
+    const where = 'JournalFileStorage';
+    if (typeof path !== 'string' || path === '') throw new TypeError(`${where}: expected path to be a non-empty string, received ${describe(path)}`);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: expected options to be an object, received ${describe(options)}`);
+    for (const k of Object.keys(options)) {
+      if (!OPTION_NAMES.includes(k)) throw new TypeError(`${where}: unknown option ${JSON.stringify(k)} (known: ${OPTION_NAMES.join(', ')})`);
+    }
+    const hb = checkHeartbeatOptions(where, options.heartbeatInterval, options.gracePeriod);
+    const lockGrace = options.lockGracePeriod === undefined ? 30 : options.lockGracePeriod === null ? null : positiveSeconds(where, 'lockGracePeriod', options.lockGracePeriod);
+    super(new JournalStorageCore(new FileJournal(path, lockGrace), { heartbeat: { interval: hb.heartbeatInterval, gracePeriod: hb.gracePeriod }, where }));
+    this.path = path;
+    this.heartbeatInterval = hb.heartbeatInterval;
+    this.gracePeriod = hb.gracePeriod;
+    this.lockGracePeriod = lockGrace;
   }
 }
