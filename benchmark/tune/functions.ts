@@ -12,6 +12,7 @@
  * @module
  */
 import type { Trial } from '../../tune/src/index.js';
+import { mulberry32 } from '../../__test__/helpers/data.js';
 
 /** A parameter value as the objective sees it. */
 export type Value = number | string;
@@ -40,17 +41,8 @@ const num = (p: Readonly<Record<string, Value>>, k: string): number => {
   return v;
 };
 
-/** A small deterministic PRNG (mulberry32) for the check points and the overhead prefill. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG (mulberry32, the tests' own) for the check points and the overhead prefill. */
+export { mulberry32 };
 
 /** A box-bounded continuous function of x0..x{d-1}. */
 function boxFunction(name: string, title: string, space: string, optimum: number, bounds: readonly (readonly [number, number])[], f: (x: number[]) => number, known: number[][]): TestFunction {

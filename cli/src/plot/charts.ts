@@ -12,12 +12,13 @@ import { checkBoolean, checkKnownKeys, checkNumber, checkNumbers, checkOneOf, ch
 import { MAX_LEVELS, contourLines, logDomain, spacedLevels } from './contour.js';
 import { CHART_FONT, type ChartSpec } from './render.js';
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+/** @internal The Vega-Lite schema of every chart. */
+export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const WIDTH = 520;
 const HEIGHT = 440;
 
-/** Shared look: readable font sizes, a white background. */
-const CONFIG = {
+/** @internal Shared look: readable font sizes, a white background. */
+export const CONFIG = {
   font: CHART_FONT,
   background: 'white',
   padding: 12,

@@ -5,19 +5,12 @@
  * @module
  */
 import { TrialState, type Distribution, type FrozenTrial } from 'ferroptim-tune';
-import { CHART_FONT, type ChartSpec } from '../plot/render.js';
+import { CONFIG as CHART_CONFIG, SCHEMA } from '../plot/charts.js';
+import type { ChartSpec } from '../plot/render.js';
 import { STATE_NAMES } from './worker.js';
 
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const CONFIG = {
-  font: CHART_FONT,
-  background: 'white',
-  padding: 12,
-  title: { fontSize: 17, subtitleFontSize: 13, anchor: 'middle', offset: 10 },
-  axis: { labelFontSize: 12, titleFontSize: 14, titlePadding: 8 },
-  legend: { labelFontSize: 12, titleFontSize: 13 },
-  view: { stroke: '#888' },
-} as const;
+/** The charts' shared look, with the legend's default symbols (points, not lines). */
+const CONFIG = { ...CHART_CONFIG, legend: { labelFontSize: 12, titleFontSize: 13 } } as const;
 
 const SERIES = ['COMPLETE', 'PRUNED', 'best so far'];
 const COLOURS = ['#1f77b4', '#ff7f0e', '#d62728'];
