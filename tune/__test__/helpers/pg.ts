@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { pyJsonLoads } from '../../src/storage/postgres.ts';
+import { pyJsonLoads } from '../../src/storage/pyjson.ts';
 
 export const TUNE = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const REPO = join(TUNE, '..');

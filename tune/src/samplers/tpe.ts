@@ -10,6 +10,7 @@
  */
 import { describe, isSingle, toInternal, type Distribution, type ParamValue } from '../distributions.js';
 import { TrialState, type FrozenTrial, type JsonValue, type Sampler, type StudyDirection, type StudyView } from '../types.js';
+import { PyFloat, pyJsonDumps } from '../storage/pyjson.js';
 import { boolOption, checkOptions, fnOption, intOption } from './options.js';
 import { ParzenEstimator, stableArgsort, type ParzenEstimatorParameters } from './parzen.js';
 import { RandomSampler } from './random.js';
@@ -441,7 +442,9 @@ export class TPESampler implements Sampler {
     const entry = this.relativeParams.get(trial.trialId);
     const out: Record<string, JsonValue> = {};
     if (entry === undefined) return out;
-    const text = pyJsonDumps(entry.params, entry.floats);
+    // Python's json.dumps of the dict, float parameters written as floats ("1.0").
+    const params = Object.fromEntries(Object.entries(entry.params).map(([k, v]) => [k, typeof v === 'number' && entry.floats.has(k) ? new PyFloat(v) : v]));
+    const text = pyJsonDumps(params);
     for (let i = 0; i < text.length; i += SYSTEM_ATTR_MAX_LENGTH) out[`${RELATIVE_PARAMS_KEY}:${i / SYSTEM_ATTR_MAX_LENGTH}`] = text.slice(i, i + SYSTEM_ATTR_MAX_LENGTH);
     return out;
   }
@@ -564,18 +567,4 @@ export class TPESampler implements Sampler {
     }
     return out;
   }
-}
-
-/** Python's `json.dumps` of a flat dict of scalars (", " and ": " separators, floats with ".0"). */
-function pyJsonDumps(params: Record<string, ParamValue>, floats: ReadonlySet<string>): string {
-  const parts = Object.entries(params).map(([k, v]) => `${JSON.stringify(k)}: ${typeof v === 'number' ? pyNumber(v, floats.has(k)) : JSON.stringify(v)}`);
-  return `{${parts.join(', ')}}`;
-}
-
-function pyNumber(v: number, isFloat: boolean): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return 'Infinity';
-  if (v === -Infinity) return '-Infinity';
-  const s = JSON.stringify(v);
-  return isFloat && Number.isInteger(v) && !/e/.test(s) ? `${s}.0` : s;
 }

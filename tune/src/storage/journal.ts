@@ -33,6 +33,7 @@ import {
   type TrialTemplate,
 } from '../types.js';
 import { checkHeartbeatOptions, FAIL_REASON_ATTR, HEARTBEAT_ATTR, positiveSeconds, staleReason, thisWorker, WORKER_ATTR } from './heartbeat.js';
+import { PyFloat, pyJsonDumps, pyJsonLoads, type PyJsonDumpsOptions } from './pyjson.js';
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -69,88 +70,28 @@ export const JournalOp = Object.freeze({
 // JSON as Python's json module writes and reads it
 // ---------------------------------------------------------------------------------------------
 
-/** A number Python holds as a float: written with a `.0` when integral (`1.0`), as Optuna does. */
-class PyFloat {
-  constructor(readonly value: number) {}
-}
-
 /**
- * `repr(float)` in Python (the text `json.dumps` writes for a float): the shortest digits that
- * round-trip (as JavaScript's), fixed notation for exponents -4 to 15, otherwise `1e-05`,
- * `1e+16`; `NaN`, `Infinity`, `-Infinity` for non-finite values.
- * @internal
+ * How the journal writes JSON: Optuna's `json.dumps(log, separators=(",", ":"))`, ASCII only,
+ * numbers as Python writes them. A line may nest 2 levels deeper than the attribute values it
+ * holds (`{"user_attr": {"key": value}}`).
  */
-export function pyFloatRepr(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return 'Infinity';
-  if (v === -Infinity) return '-Infinity';
-  if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
-  const sign = v < 0 ? '-' : '';
-  const [mant, exp] = Math.abs(v).toExponential().split('e') as [string, string];
-  const digits = mant.replace('.', '');
-  const decpt = Number(exp) + 1; // v = 0.<digits> x 10^decpt
-  if (decpt > -4 && decpt <= 16) {
-    if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
-    if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
-    return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
-  }
-  const e = decpt - 1;
-  return `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
-}
-
-/** A JSON string as Python writes it (`ensure_ascii`: everything outside space..tilde escaped). */
-function pyString(s: string): string {
-  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** A plain JSON number: integers as integers, others as Python floats. */
-function pyNumber(v: number): string {
-  return Number.isSafeInteger(v) ? String(v) : pyFloatRepr(v);
-}
-
-type Encodable = null | boolean | number | string | PyFloat | readonly Encodable[] | { readonly [key: string]: Encodable | undefined };
-
-function encodeInto(v: Encodable, out: string[]): void {
-  if (v === null) out.push('null');
-  else if (typeof v === 'boolean') out.push(v ? 'true' : 'false');
-  else if (typeof v === 'number') out.push(pyNumber(v));
-  else if (typeof v === 'string') out.push(pyString(v));
-  else if (v instanceof PyFloat) out.push(pyFloatRepr(v.value));
-  else if (Array.isArray(v)) {
-    out.push('[');
-    v.forEach((x, i) => {
-      if (i > 0) out.push(',');
-      encodeInto(x as Encodable, out);
-    });
-    out.push(']');
-  } else {
-    out.push('{');
-    let first = true;
-    for (const [k, x] of Object.entries(v)) {
-      if (x === undefined) continue;
-      if (!first) out.push(',');
-      first = false;
-      out.push(pyString(k), ':');
-      encodeInto(x, out);
-    }
-    out.push('}');
-  }
-}
+const LINE_JSON: PyJsonDumpsOptions = { separators: [',', ':'], ensureAscii: true, pythonFloats: true, maxDepth: MAX_DEPTH + 2 };
 
 /**
  * One journal line (without its "\n") as Optuna's `_write_log` writes it:
  * `json.dumps(log, separators=(",", ":"))`, ASCII only, `NaN`/`Infinity` as bare tokens.
+ * @throws RangeError for a line longer than 16 MiB (one this module could not read back).
  * @internal
  */
 export function encodeJournalLine(log: Readonly<Record<string, unknown>>): string {
-  const out: string[] = [];
-  encodeInto(log as Encodable, out);
-  return out.join('');
+  return pyJsonDumps(log, { ...LINE_JSON, where: 'journal entry' });
 }
 
 /**
  * Checks that `v` is a JSON value Python can write: null, booleans, numbers (NaN and infinities
- * included: Python writes them as bare tokens), strings, arrays and plain objects.
+ * included: Python writes them as bare tokens), strings, arrays and plain objects. Run on the
+ * caller's values before the lock is taken, with the method's name in the error;
+ * {@link encodeJournalLine} checks the same again on the way out.
  * @throws TypeError naming the path of the first value that is not.
  */
 function checkJson(v: unknown, where: string, path: string, depth = 0): void {
@@ -174,162 +115,16 @@ function checkJson(v: unknown, where: string, path: string, depth = 0): void {
   throw new TypeError(`${where}: ${path} is ${describe(v)}; attributes must be JSON values (null, booleans, numbers, strings, arrays and plain objects)`);
 }
 
-/** A JSON parser for the lines that hold `NaN`, `Infinity` or `-Infinity` outside strings. */
-class PyJsonParser {
-  #pos = 0;
-  constructor(readonly text: string) {}
-
-  parse(): unknown {
-    const v = this.#value(0);
-    this.#ws();
-    if (this.#pos !== this.text.length) this.#fail('unexpected text after the JSON value');
-    return v;
-  }
-
-  #fail(what: string): never {
-    throw new SyntaxError(`${what} at column ${this.#pos + 1}`);
-  }
-
-  #ws(): void {
-    const t = this.text;
-    let p = this.#pos;
-    for (;;) {
-      const c = t.charCodeAt(p);
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) p++;
-      else break;
-    }
-    this.#pos = p;
-  }
-
-  #word(w: string, v: unknown): unknown {
-    if (!this.text.startsWith(w, this.#pos)) this.#fail('unexpected token');
-    this.#pos += w.length;
-    return v;
-  }
-
-  #value(depth: number): unknown {
-    if (depth > MAX_DEPTH) this.#fail(`nesting deeper than ${MAX_DEPTH} levels`);
-    this.#ws();
-    const c = this.text[this.#pos];
-    switch (c) {
-      case '{':
-        return this.#object(depth);
-      case '[':
-        return this.#array(depth);
-      case '"':
-        return this.#string();
-      case 't':
-        return this.#word('true', true);
-      case 'f':
-        return this.#word('false', false);
-      case 'n':
-        return this.#word('null', null);
-      case 'N':
-        return this.#word('NaN', NaN);
-      case 'I':
-        return this.#word('Infinity', Infinity);
-      case '-':
-        if (this.text[this.#pos + 1] === 'I') return this.#word('-Infinity', -Infinity);
-        return this.#number();
-      default:
-        if (c !== undefined && c >= '0' && c <= '9') return this.#number();
-        return this.#fail(c === undefined ? 'unexpected end of the line' : 'unexpected token');
-    }
-  }
-
-  #number(): number {
-    const re = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-    re.lastIndex = this.#pos;
-    const m = re.exec(this.text);
-    if (m === null) this.#fail('malformed number');
-    this.#pos += m[0].length;
-    return Number(m[0]);
-  }
-
-  #string(): string {
-    const t = this.text;
-    const start = this.#pos;
-    let p = start + 1;
-    for (;;) {
-      const c = t.charCodeAt(p);
-      if (Number.isNaN(c)) {
-        this.#pos = p;
-        this.#fail('unterminated string');
-      }
-      if (c === 0x22) break;
-      if (c < 0x20) {
-        this.#pos = p;
-        this.#fail('control character in a string');
-      }
-      p += c === 0x5c ? 2 : 1;
-    }
-    this.#pos = p + 1;
-    try {
-      return JSON.parse(t.slice(start, p + 1)) as string;
-    } catch {
-      this.#pos = start;
-      return this.#fail('malformed escape in a string');
-    }
-  }
-
-  #array(depth: number): unknown[] {
-    this.#pos++;
-    const out: unknown[] = [];
-    this.#ws();
-    if (this.text[this.#pos] === ']') {
-      this.#pos++;
-      return out;
-    }
-    for (;;) {
-      out.push(this.#value(depth + 1));
-      this.#ws();
-      const c = this.text[this.#pos++];
-      if (c === ']') return out;
-      if (c !== ',') {
-        this.#pos--;
-        this.#fail("expected ',' or ']'");
-      }
-    }
-  }
-
-  #object(depth: number): Record<string, unknown> {
-    this.#pos++;
-    const out: Record<string, unknown> = {};
-    this.#ws();
-    if (this.text[this.#pos] === '}') {
-      this.#pos++;
-      return out;
-    }
-    for (;;) {
-      this.#ws();
-      if (this.text[this.#pos] !== '"') this.#fail('expected a string key');
-      const key = this.#string();
-      this.#ws();
-      if (this.text[this.#pos] !== ':') this.#fail("expected ':'");
-      this.#pos++;
-      const v = this.#value(depth + 1);
-      Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-      this.#ws();
-      const c = this.text[this.#pos++];
-      if (c === '}') return out;
-      if (c !== ',') {
-        this.#pos--;
-        this.#fail("expected ',' or '}'");
-      }
-    }
-  }
-}
-
 /**
  * Parses one line as Python's `json.loads` does, `NaN`, `Infinity` and `-Infinity` included.
- * Lines without those words take the native parser; the others a full parser, so that the words
- * are recognized only as values, never inside strings or as keys.
+ * Lines without those words take the native parser; the others {@link pyJsonLoads}, so that the
+ * words are recognized only as values, never inside strings or as keys.
  * @throws SyntaxError describing the first problem.
  * @internal
  */
 export function decodeJournalJson(text: string): unknown {
   if (!text.includes('NaN') && !text.includes('Infinity')) return JSON.parse(text);
-  return new PyJsonParser(text).parse();
+  return pyJsonLoads(text, { maxDepth: MAX_DEPTH + 2 });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import {
   SCHEMA_VERSION,
   TABLES,
 } from './optuna-schema.js';
+import { MAX_JSON_CHARS, pyJsonDumps, pyJsonLoads } from './pyjson.js';
 
 /**
  * Options of {@link PostgresStorage.connect}.
@@ -70,10 +71,6 @@ const WHERE = 'PostgresStorage';
 const OPTION_NAMES = ['heartbeatInterval', 'gracePeriod', 'poolSize', 'retryTimeout'];
 /** Longest names and keys Optuna's columns hold (`VARCHAR(512)`). */
 const MAX_NAME = 512;
-/** Longest JSON text (attributes, distributions) read or written. */
-const MAX_JSON_CHARS = 16 * 1024 * 1024;
-/** Deepest JSON nesting read or written. */
-const MAX_JSON_DEPTH = 256;
 const INT4_MAX = 2147483647;
 const INT4_MIN = -2147483648;
 /** Most objectives of a study. */
@@ -253,185 +250,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
   if (key === '__proto__') Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
   else o[key] = value;
-}
-
-// ---------------------------------------------------------------------------------------------
-// JSON as Python's json module writes and reads it (NaN and +-Infinity included)
-
-/**
- * `value` as Python's `json.dumps` writes it (separators `, ` and `: `; NaN, Infinity), the
- * form of Optuna's `value_json` columns.
- * @throws TypeError for anything but JSON data; RangeError if it nests deeper than 256 levels
- * (a cycle) or is longer than 16 MiB.
- * @internal
- */
-export function pyJsonDumps(value: unknown, where = `${WHERE}: value`): string {
-  const parts: string[] = [];
-  let size = 0;
-  const push = (s: string) => {
-    size += s.length;
-    if (size > MAX_JSON_CHARS) throw new RangeError(`${where}: its JSON is longer than ${MAX_JSON_CHARS} characters`);
-    parts.push(s);
-  };
-  const walk = (v: unknown, path: string, depth: number): void => {
-    if (depth > MAX_JSON_DEPTH) throw new RangeError(`${where}: nested deeper than ${MAX_JSON_DEPTH} levels (a cycle?) at ${path}`);
-    if (v === null) return push('null');
-    switch (typeof v) {
-      case 'boolean':
-        return push(v ? 'true' : 'false');
-      case 'number':
-        return push(Number.isNaN(v) ? 'NaN' : v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : JSON.stringify(v));
-      case 'string':
-        return push(JSON.stringify(v));
-      case 'object': {
-        if (Array.isArray(v)) {
-          push('[');
-          v.forEach((x, i) => {
-            if (i > 0) push(', ');
-            walk(x, `${path}[${i}]`, depth + 1);
-          });
-          return push(']');
-        }
-        if (!isPlainObject(v)) throw new TypeError(`${where}: expected JSON data, received a ${(v as object).constructor?.name ?? 'non-plain'} object at ${path}`);
-        push('{');
-        let first = true;
-        for (const k of Object.keys(v)) {
-          if (!first) push(', ');
-          first = false;
-          push(JSON.stringify(k));
-          push(': ');
-          walk(v[k], `${path}.${k}`, depth + 1);
-        }
-        return push('}');
-      }
-      default:
-        throw new TypeError(`${where}: expected JSON data, received ${describe(v)} at ${path}`);
-    }
-  };
-  walk(value, '$', 0);
-  return parts.join('');
-}
-
-/**
- * Parses JSON as Python's `json.loads` reads it (NaN, Infinity, -Infinity allowed), bounded in
- * size (16 MiB) and depth (256); a `__proto__` key becomes an own property.
- * @throws SyntaxError or RangeError describing the problem.
- * @internal
- */
-export function pyJsonLoads(text: string): JsonValue {
-  if (text.length > MAX_JSON_CHARS) throw new RangeError(`JSON text longer than ${MAX_JSON_CHARS} characters`);
-  let i = 0;
-  const fail = (what: string): never => {
-    throw new SyntaxError(`${what} at position ${i} of JSON text ${describe(text.length > 80 ? `${text.slice(0, 77)}...` : text)}`);
-  };
-  const ws = () => {
-    while (i < text.length) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) i++;
-      else break;
-    }
-  };
-  const literal = (word: string, v: JsonValue): JsonValue => {
-    if (text.startsWith(word, i)) {
-      i += word.length;
-      return v;
-    }
-    return fail('unexpected token');
-  };
-  const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-  const str = (): string => {
-    // JSON strings: let JSON.parse decode the escapes of the matched span.
-    const start = i;
-    i++;
-    while (i < text.length) {
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        try {
-          return JSON.parse(text.slice(start, i)) as string;
-        } catch {
-          return fail('malformed string');
-        }
-      }
-      if (c === 0x5c) i += 2;
-      else if (c < 0x20) return fail('control character in string');
-      else i++;
-    }
-    return fail('unterminated string');
-  };
-  const value = (depth: number): JsonValue => {
-    if (depth > MAX_JSON_DEPTH) fail(`nested deeper than ${MAX_JSON_DEPTH} levels`);
-    ws();
-    const c = text[i];
-    switch (c) {
-      case '{': {
-        i++;
-        const o: Record<string, JsonValue> = {};
-        ws();
-        if (text[i] === '}') {
-          i++;
-          return o;
-        }
-        for (;;) {
-          ws();
-          if (text[i] !== '"') fail('expected a key');
-          const k = str();
-          ws();
-          if (text[i] !== ':') fail("expected ':'");
-          i++;
-          setOwn(o, k, value(depth + 1));
-          ws();
-          if (text[i] === ',') i++;
-          else if (text[i] === '}') {
-            i++;
-            return o;
-          } else fail("expected ',' or '}'");
-        }
-      }
-      case '[': {
-        i++;
-        const a: JsonValue[] = [];
-        ws();
-        if (text[i] === ']') {
-          i++;
-          return a;
-        }
-        for (;;) {
-          a.push(value(depth + 1));
-          ws();
-          if (text[i] === ',') i++;
-          else if (text[i] === ']') {
-            i++;
-            return a;
-          } else fail("expected ',' or ']'");
-        }
-      }
-      case '"':
-        return str();
-      case 't':
-        return literal('true', true);
-      case 'f':
-        return literal('false', false);
-      case 'n':
-        return literal('null', null);
-      case 'N':
-        return literal('NaN', NaN);
-      case 'I':
-        return literal('Infinity', Infinity);
-      default: {
-        if (c === '-' && text.startsWith('-Infinity', i)) return literal('-Infinity', -Infinity);
-        NUMBER.lastIndex = i;
-        const m = NUMBER.exec(text);
-        if (!m) return fail('unexpected token');
-        i += m[0].length;
-        return Number(m[0]);
-      }
-    }
-  };
-  const v = value(0);
-  ws();
-  if (i !== text.length) fail('unexpected data after the JSON value');
-  return v;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1051,7 +869,7 @@ export class PostgresStorage implements Storage {
   private async setStudyAttr(m: string, table: string, studyId: number, key: string, value: JsonValue): Promise<void> {
     checkId(m, 'studyId', studyId);
     checkText(m, 'key', key);
-    const json = pyJsonDumps(value, `${WHERE}.${m}: value`);
+    const json = pyJsonDumps(value, { where: `${WHERE}.${m}: value` });
     await this.transaction(m, 'write', async (q) => {
       if ((await q('SELECT study_id FROM studies WHERE study_id = $1 FOR SHARE', [studyId])).length === 0) throw notFound('study', `with id ${studyId}`);
       await q(`INSERT INTO ${table} (study_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (study_id, key) DO UPDATE SET value_json = EXCLUDED.value_json`, [studyId, key, json]);
@@ -1276,7 +1094,7 @@ export class PostgresStorage implements Storage {
   private async setTrialAttr(m: string, table: string, trialId: number, key: string, value: JsonValue): Promise<void> {
     checkId(m, 'trialId', trialId);
     checkText(m, 'key', key);
-    const json = pyJsonDumps(value, `${WHERE}.${m}: value`);
+    const json = pyJsonDumps(value, { where: `${WHERE}.${m}: value` });
     await this.transaction(m, 'write', async (q) => {
       await this.lockUpdatable(q, trialId);
       await q(`INSERT INTO ${table} (trial_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (trial_id, key) DO UPDATE SET value_json = EXCLUDED.value_json`, [trialId, key, json]);
@@ -1531,7 +1349,7 @@ function checkTemplate(m: string, t: unknown): CheckedTemplate {
     const a = tt[field];
     if (a === undefined || a === null) return [];
     if (!isPlainObject(a)) throw new TypeError(`${WHERE}.${m}: expected template.${field} to be an object, received ${describe(a)}`);
-    return Object.entries(a).map(([k, v]) => [checkText(m, `a key of template.${field}`, k), pyJsonDumps(v, `${WHERE}.${m}: template.${field}[${JSON.stringify(k)}]`)]);
+    return Object.entries(a).map(([k, v]) => [checkText(m, `a key of template.${field}`, k), pyJsonDumps(v, { where: `${WHERE}.${m}: template.${field}[${JSON.stringify(k)}]` })]);
   };
   const intermediate: [number, number][] = [];
   if (tt.intermediateValues !== undefined && tt.intermediateValues !== null) {
