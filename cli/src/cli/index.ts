@@ -5,8 +5,8 @@
  * diverged run, 2 a usage error, 130 interrupted (Ctrl-C; a resumable checkpoint is written).
  * @module
  */
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import * as cliProgress from 'cli-progress';
 import { Command, CommanderError, Option } from 'commander';
 import { z } from 'zod';
@@ -16,8 +16,9 @@ import type { Optimizer } from 'ferroptim';
 import type { Module } from 'ferroptim';
 import type { BatchProgress, EpochMetrics, TrainableOptimizer, TrainableScheduler } from 'ferroptim';
 import { DEMO_COMMANDS, type DemoCommand, type Values } from './demos.js';
-import { asUsage, num, UsageError } from './usage.js';
+import { asUsage, checkWritableDir, num, UsageError } from './usage.js';
 import { tuneAction, tuneCommandSpec } from './tune.js';
+import { pct } from '../tune/table.js';
 
 
 const SCHEDULERS = ['none', 'step', 'cosine', 'exponential', 'onecycle', 'plateau'] as const;
@@ -57,40 +58,8 @@ function makeScheduler(name: string, optimizer: TrainableOptimizer, epochs: numb
   });
 }
 
-function pct(x: number): string {
-  return `${(100 * x).toFixed(2)}%`;
-}
-
 function epochLine(m: EpochMetrics, epochs: number): string {
   return `epoch ${m.epoch}/${epochs}  loss ${m.trainLoss.toFixed(4)}  train acc ${pct(m.trainAccuracy)}  test loss ${m.testLoss.toFixed(4)}  test acc ${pct(m.testAccuracy)}  lr ${m.lr.toPrecision(3)}  ${m.seconds.toFixed(1)} s (${Math.round(m.samplesPerSecond)} samples/s)`;
-}
-
-/**
- * Creates `dir` if needed and proves it writable with a probe file, before any work: a read-only
- * file system or a file in the way is a clear runtime error at once, not after training.
- */
-function checkWritableDir(dir: string, flag = '--out'): void {
-  const probe = join(dir, `.ferroptim-write-test-${process.pid}`);
-  try {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      // A recursive mkdir on a read-only file system reports ENOENT; the nearest folder that
-      // exists tells the real reason (EROFS, EACCES, ENOTDIR).
-      let parent = resolve(dir);
-      while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
-      if (!statSync(parent).isDirectory()) throw Object.assign(new Error(`${parent} is not a folder`), { code: 'ENOTDIR' });
-      accessSync(parent, fsConstants.W_OK);
-      throw e;
-    }
-    accessSync(dir, fsConstants.W_OK);
-    lib.writeFileAtomic(probe, '');
-    rmSync(probe, { force: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const reason = code === 'EROFS' ? 'the file system is read-only' : (e as Error).message.replace(/^[A-Z]+: /, '');
-    throw new Error(`cannot write to ${flag} ${dir}${code ? ` (${code})` : ''}: ${reason}`);
-  }
 }
 
 /** The run's settings as stored in its checkpoint: everything that defines the run. */

@@ -5,21 +5,20 @@
  * results table, the best trial as a `ferroptim train` command, trials.csv and charts.
  * @module
  */
-import { mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import * as lib from 'ferroptim';
-import { createStudy, TrialState, type Distribution, type FrozenTrial, type Study } from 'ferroptim-tune';
+import { createStudy, TrialState, type FrozenTrial, type Study } from 'ferroptim-tune';
 import { savePlot } from '../plot/render.js';
-import { exact, MNIST_TRAIN_SIZE, quote, trainCommand, type TrialSettings } from '../tune/objective.js';
+import { exact, MNIST_TRAIN_SIZE, quote, trainCommand, trainImages, type TrialSettings } from '../tune/objective.js';
 import { historyChart, paramsChart } from '../tune/plots.js';
 import { Pool, type PoolEvent, type PoolResult } from '../tune/pool.js';
-import { applyShortcuts, articleSpace, describeSpace, incompatibility, readSpaceFile, SpaceError, type SearchSpace } from '../tune/space.js';
-import { countsText, paramsText, pct, resultsTable, trialsCsv } from '../tune/table.js';
+import { applyShortcuts, articleSpace, describeSpace, incompatibility, readSpaceFile, SpaceError, studyDistributions, type SearchSpace } from '../tune/space.js';
+import { countsText, paramsText, pct, resultsTable, secondsText, trialsCsv } from '../tune/table.js';
 import { counts, type WorkerConfig } from '../tune/worker.js';
-import { num, UsageError } from './usage.js';
+import { checkWritableDir, num, UsageError } from './usage.js';
 
 const SPACE_HELP = `Search space (--space FILE, JSON; the default is the article's study):
   {
@@ -175,9 +174,9 @@ function parseFlags(v: Record<string, string | undefined>): TuneSettings {
   };
 }
 
-/** A URL without its password, for printing. */
-function redact(url: string): string {
-  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+/** A PostgreSQL URL (alone, or in a `--storage=URL` argument) without its password, for printing. */
+function redact(text: string): string {
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/, '$1***@');
 }
 
 function duration(seconds: number): string {
@@ -189,13 +188,6 @@ function duration(seconds: number): string {
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
-/** The distributions the study's trials used, by parameter name. */
-function studyDistributions(trials: readonly FrozenTrial[]): Record<string, Distribution> {
-  const out: Record<string, Distribution> = {};
-  for (const t of trials) for (const [k, d] of Object.entries(t.distributions)) out[k] ??= d;
-  return out;
 }
 
 /** The best COMPLETE trial, or null. */
@@ -280,7 +272,7 @@ class Display {
         this.#running.delete(e.number);
         if (e.counted) this.#done++;
         if (e.state === 'COMPLETE' && e.value !== null && (this.#best === null || e.value > this.#best.value)) this.#best = { value: e.value, number: e.number };
-        const secs = e.seconds !== null ? ` in ${e.seconds.toFixed(e.seconds < 10 ? 2 : 1)} s` : '';
+        const secs = e.seconds !== null ? ` in ${secondsText(e.seconds)} s` : '';
         let what: string;
         if (e.state === 'COMPLETE') what = `COMPLETE ${pct(e.value)}${secs}`;
         else if (e.state === 'PRUNED') what = `PRUNED at ${pct(e.value)}${secs}`;
@@ -320,20 +312,7 @@ function continueCommand(argv: readonly string[], remaining: number): string {
     }
   }
   if (!found) args.push('--trials', String(remaining));
-  return ['ferroptim', ...args.map((a) => (/^postgres(ql)?:\/\//.test(a) ? quote(redact(a)) : quote(a)))].join(' ');
-}
-
-/** Creates `dir` and proves it writable, before any work: a clear error naming the flag. */
-function writableDir(dir: string, flag: string): void {
-  const probe = join(dir, `.ferroptim-write-test-${process.pid}`);
-  try {
-    mkdirSync(dir, { recursive: true });
-    lib.writeFileAtomic(probe, '');
-    rmSync(probe, { force: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot write to ${flag} ${dir}${code ? ` (${code})` : ''}: ${(e as Error).message.replace(/^[A-Z]+: /, '')}`);
-  }
+  return ['ferroptim', ...args.map((a) => quote(redact(a)))].join(' ');
 }
 
 /**
@@ -345,8 +324,8 @@ export async function tuneAction(v: Record<string, string | undefined>, cmd?: Co
   const t0 = performance.now();
   const s = parseFlags(v);
   const out = s.settings.out;
-  writableDir(out, '--out');
-  if (s.journalPath !== null) writableDir(dirname(s.journalPath) || '.', '--storage');
+  checkWritableDir(out, '--out');
+  if (s.journalPath !== null) checkWritableDir(dirname(s.journalPath) || '.', '--storage');
   const study = await createStudy({ direction: 'maximize', storage: s.storage, studyName: s.studyName, loadIfExists: true, retryStaleTrials: 1 });
   let code = 1;
   try {
@@ -354,14 +333,13 @@ export async function tuneAction(v: Record<string, string | undefined>, cmd?: Co
     const clash = incompatibility(s.space, studyDistributions(before));
     if (clash !== null) throw new UsageError(`--space/--optimizers/--lr: the search space cannot continue study ${JSON.stringify(s.studyName)}: ${clash}; choose another --study`);
     const shownStorage = s.storageKind === 'postgres' ? redact(s.storage) : s.storage === ':memory:' ? 'memory' : s.storage;
-    const nTrain = Math.min(s.settings.limit ?? MNIST_TRAIN_SIZE - s.settings.valSize, MNIST_TRAIN_SIZE - s.settings.valSize);
     const prior = best(study);
     const studyText =
       before.length > 0
         ? `continuing study ${JSON.stringify(s.studyName)} in ${shownStorage} (${plural(before.length, 'trial')} so far: ${countsText(before)}${prior ? `; best ${pct(prior.values![0])} #${prior.number}` : ''}), running ${s.trials} more`
         : `study ${JSON.stringify(s.studyName)} in ${shownStorage} (new), running ${plural(s.trials, 'trial')}`;
     process.stdout.write(
-      `ferroptim: ${studyText} with ${plural(s.workers, 'worker')} × ${plural(s.threads, 'thread')}; ${s.settings.model}, ${plural(s.settings.epochs, 'epoch')} on ${nTrain} MNIST training images, validated on the last ${s.settings.valSize}; ${s.sampler === 'tpe' ? 'TPE' : 'random'} sampler, ${s.pruner} pruner\n` +
+      `ferroptim: ${studyText} with ${plural(s.workers, 'worker')} × ${plural(s.threads, 'thread')}; ${s.settings.model}, ${plural(s.settings.epochs, 'epoch')} on ${trainImages(s.settings)} MNIST training images, validated on the last ${s.settings.valSize}; ${s.sampler === 'tpe' ? 'TPE' : 'random'} sampler, ${s.pruner} pruner\n` +
         `search space: ${describeSpace(s.space)}\n`,
     );
 

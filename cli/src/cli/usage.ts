@@ -1,7 +1,11 @@
 /**
- * Usage errors of the `ferroptim` command and the one parser of its number flags.
+ * Usage errors of the `ferroptim` command, the one parser of its number flags, and the check of
+ * the folders its commands write to (`train`, `tune`, the demos).
  * @module
  */
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { writeFileAtomic } from 'ferroptim';
 
 /** A usage error: printed with a pointer to the command's help, exit code 2. */
 export class UsageError extends Error {}
@@ -41,3 +45,31 @@ export function asUsage<T>(flag: string, f: () => T, rename: (message: string) =
 
 /** A spec's message without parseOptimizerSpec's prefix: the flag already says where it came from. */
 export const withoutSpecPrefix = (m: string): string => m.replace(/^parseOptimizerSpec: /, '');
+
+/**
+ * Creates `dir` if needed and proves it writable with a probe file, before any work: a read-only
+ * file system or a file in the way is a clear runtime error at once, not after training.
+ */
+export function checkWritableDir(dir: string, flag = '--out'): void {
+  const probe = join(dir, `.ferroptim-write-test-${process.pid}`);
+  try {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      // A recursive mkdir on a read-only file system reports ENOENT; the nearest folder that
+      // exists tells the real reason (EROFS, EACCES, ENOTDIR).
+      let parent = resolve(dir);
+      while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+      if (!statSync(parent).isDirectory()) throw Object.assign(new Error(`${parent} is not a folder`), { code: 'ENOTDIR' });
+      accessSync(parent, fsConstants.W_OK);
+      throw e;
+    }
+    accessSync(dir, fsConstants.W_OK);
+    writeFileAtomic(probe, '');
+    rmSync(probe, { force: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === 'EROFS' ? 'the file system is read-only' : (e as Error).message.replace(/^[A-Z]+: /, '');
+    throw new Error(`cannot write to ${flag} ${dir}${code ? ` (${code})` : ''}: ${reason}`);
+  }
+}

@@ -8,7 +8,7 @@
 import * as lib from 'ferroptim';
 import type { BatchProgress, EpochMetrics, ImageDataset, TrainableOptimizer } from 'ferroptim';
 import { TrialPruned, type Objective, type Trial } from 'ferroptim-tune';
-import { kebab, suggest, type SearchSpace, type Suggested } from './space.js';
+import { kebab, optionKey, suggest, type SearchSpace, type Suggested } from './space.js';
 
 /** MNIST's training images: the split the validation set is cut from. */
 export const MNIST_TRAIN_SIZE = 60_000;
@@ -31,6 +31,11 @@ export interface TrialSettings {
   reportEvery: number | null;
   /** The tune run's output folder (trials' `train_command` write below it). */
   out: string;
+}
+
+/** The training images of a study: the first `limit` of MNIST's training split, or all but the validation set. */
+export function trainImages(s: Pick<TrialSettings, 'limit' | 'valSize'>): number {
+  return s.limit ?? MNIST_TRAIN_SIZE - s.valSize;
 }
 
 /** A trial whose loss went non-finite: it fails (the study goes on; `catch` of optimize). */
@@ -83,14 +88,14 @@ export function trainCommand(s: TrialSettings, params: Readonly<Record<string, u
   const unsupported: string[] = [];
   for (const [name, v] of Object.entries(params)) {
     if (name === 'optimizer' || typeof v !== 'number') continue;
-    const key = name.replace(/[-_]+([a-z0-9])/gi, (_, c: string) => c.toUpperCase());
+    const key = optionKey(name);
     const flag = TRAIN_OPTION_FLAGS[key];
     if (flag === undefined) unsupported.push(`${name}=${exact(v)} (no --${kebab(key)} flag)`);
     else args.push(flag, exact(v));
   }
   args.push('--epochs', String(s.epochs), '--batch-size', String(s.batchSize), '--seed', String(s.seed));
   // The trial trained on the first images of the split, the validation set excluded: so does the command.
-  args.push('--limit', String(s.limit ?? MNIST_TRAIN_SIZE - s.valSize));
+  args.push('--limit', String(trainImages(s)));
   args.push('--out', quote(out));
   return { command: args.join(' '), unsupported };
 }

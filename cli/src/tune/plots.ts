@@ -7,7 +7,8 @@
 import { TrialState, type Distribution, type FrozenTrial } from 'ferroptim-tune';
 import { CONFIG as CHART_CONFIG, SCHEMA } from '../plot/charts.js';
 import type { ChartSpec } from '../plot/render.js';
-import { STATE_NAMES } from './worker.js';
+import { studyDistributions } from './space.js';
+import { stateName } from './table.js';
 
 /** The charts' shared look, with the legend's default symbols (points, not lines). */
 const CONFIG = { ...CHART_CONFIG, legend: { labelFontSize: 12, titleFontSize: 13 } } as const;
@@ -32,7 +33,7 @@ function scale(trials: readonly FrozenTrial[]): { k: number; title: string } {
  */
 export function historyChart(trials: readonly FrozenTrial[], options: { title: string; direction: 'minimize' | 'maximize' }): ChartSpec {
   const { k, title } = scale(trials);
-  const points = valued(trials).map((t) => ({ number: t.number, value: t.values![0]! * k, series: STATE_NAMES[t.state]!, params: Object.entries(t.params).map(([p, v]) => `${p}=${v}`).join(' ') }));
+  const points = valued(trials).map((t) => ({ number: t.number, value: t.values![0]! * k, series: stateName(t.state), params: Object.entries(t.params).map(([p, v]) => `${p}=${v}`).join(' ') }));
   const best: Array<{ number: number; value: number; series: string }> = [];
   let b: number | null = null;
   for (const t of [...trials].sort((x, y) => x.number - y.number)) {
@@ -65,9 +66,7 @@ export function historyChart(trials: readonly FrozenTrial[], options: { title: s
 
 /** Each parameter's distribution (from the first trial that has it), the optimizer first. */
 function parameters(trials: readonly FrozenTrial[]): Array<{ name: string; d: Distribution }> {
-  const out = new Map<string, Distribution>();
-  for (const t of trials) for (const [name, d] of Object.entries(t.distributions)) if (!out.has(name)) out.set(name, d);
-  return [...out].map(([name, d]) => ({ name, d })).sort((a, b) => Number(b.d.type === 'categorical') - Number(a.d.type === 'categorical'));
+  return Object.entries(studyDistributions(trials)).map(([name, d]) => ({ name, d })).sort((a, b) => Number(b.d.type === 'categorical') - Number(a.d.type === 'categorical'));
 }
 
 /** The powers of ten within [low, high] (at least the two ends when there are fewer than two). */
@@ -86,7 +85,7 @@ export function paramsChart(trials: readonly FrozenTrial[], options: { title: st
   const rows = valued(trials);
   const color = { field: 'state', type: 'nominal', title: null, scale: { domain: SERIES.slice(0, 2), range: COLOURS.slice(0, 2) }, legend: { orient: 'bottom', direction: 'horizontal' } };
   const panels = parameters(trials).map(({ name, d }) => {
-    const values = rows.filter((t) => Object.hasOwn(t.params, name)).map((t) => ({ x: t.params[name], value: t.values![0]! * k, state: STATE_NAMES[t.state]!, number: t.number }));
+    const values = rows.filter((t) => Object.hasOwn(t.params, name)).map((t) => ({ x: t.params[name], value: t.values![0]! * k, state: stateName(t.state), number: t.number }));
     // The x axis spans the searched range (the categories in the order of their choices).
     const x =
       d.type === 'categorical'

@@ -103,7 +103,10 @@ export class Pool {
   #deaths = 0;
   #stopping = false;
   #interrupted = false;
+  /** The first worker error. */
   #error: string | null = null;
+  /** Why the pool fell short: every worker died and no restart is left. */
+  #short: string | null = null;
   #pendingChecks = 0;
   #resolve: (() => void) | null = null;
   #killTimer: NodeJS.Timeout | null = null;
@@ -129,8 +132,8 @@ export class Pool {
     if (this.#o.trials === 0) this.stop(false);
     await done;
     if (this.#killTimer) clearTimeout(this.#killTimer);
-    const outcome = this.#error !== null && !this.#interrupted ? (this.#remaining > 0 && this.#error.startsWith('short:') ? 'short' : 'error') : this.#interrupted ? 'interrupted' : this.#remaining > 0 ? 'short' : 'done';
-    return { outcome, finished: this.#finished, remaining: this.#remaining, error: this.#error?.replace(/^short: /, '') ?? null, deaths: this.#deaths };
+    const outcome = this.#interrupted ? 'interrupted' : this.#error !== null ? 'error' : this.#remaining > 0 ? 'short' : 'done';
+    return { outcome, finished: this.#finished, remaining: this.#remaining, error: this.#error ?? this.#short, deaths: this.#deaths };
   }
 
   /** Stops the workers: their running trials fail and do not count. `user`: a Ctrl-C (outcome 'interrupted'). */
@@ -154,11 +157,6 @@ export class Pool {
   kill(): void {
     this.#stopping = true;
     for (const s of this.#slots) if (!s.exited && s.child) s.child.kill('SIGKILL');
-  }
-
-  /** The pids of the running workers. */
-  get pids(): number[] {
-    return this.#slots.filter((s) => !s.exited).map((s) => s.pid);
   }
 
   #spawn(): void {
@@ -238,10 +236,17 @@ export class Pool {
     return true;
   }
 
+  /** A held trial ended: counted, or handed out again. */
+  #settle(slot: Slot, counted: boolean): void {
+    if (slot.holding) {
+      if (counted) this.#finished++;
+      else this.#remaining++;
+    }
+    slot.holding = false;
+  }
+
   #onMessage(slot: Slot, m: WorkerMessage): void {
     switch (m.type) {
-      case 'claim':
-        return;
       case 'release':
         if (slot.holding) this.#remaining++;
         slot.holding = false;
@@ -255,11 +260,7 @@ export class Pool {
         this.#emit({ ...m, worker: slot.worker });
         return;
       case 'trial-end':
-        if (slot.holding) {
-          if (m.counted) this.#finished++;
-          else this.#remaining++;
-        }
-        slot.holding = false;
+        this.#settle(slot, m.counted);
         slot.trial = null;
         this.#emit({ ...m, worker: slot.worker });
         return;
@@ -277,16 +278,12 @@ export class Pool {
     const died = slot.fatal === null && !(code === 0 || code === 130);
     const held = slot.holding;
     const trial = slot.trial;
-    slot.holding = false;
     if (slot.fatal !== null && this.#error === null) {
       this.#error = `worker ${slot.worker} (pid ${slot.pid}) failed: ${slot.fatal}`;
       this.stop(false);
     }
-    const settle = (counted: boolean) => {
-      if (held) {
-        if (counted) this.#finished++;
-        else this.#remaining++;
-      }
+    const finish = (counted: boolean) => {
+      this.#settle(slot, counted);
       if (died) {
         this.#deaths++;
         const replace = !this.#stopping && this.#remaining > 0 && this.#restarts < this.#o.maxRestarts;
@@ -294,7 +291,7 @@ export class Pool {
         this.#emit({ type: 'worker-died', worker: slot.worker, pid: slot.pid, how: signal ?? `exit code ${code}`, trial: held ? trial : null, replaced: replace, stderr: slot.stderr.trim() });
         if (replace) this.#spawn();
         else if (!this.#stopping && this.#remaining > 0 && this.#slots.every((s) => s.exited)) {
-          this.#error = `short: ${this.#remaining} trial${this.#remaining === 1 ? '' : 's'} not run: ${this.#deaths} worker${this.#deaths === 1 ? '' : 's'} died and the ${this.#o.maxRestarts} restart${this.#o.maxRestarts === 1 ? ' is' : 's are'} used up`;
+          this.#short = `${this.#remaining} trial${this.#remaining === 1 ? '' : 's'} not run: ${this.#deaths} worker${this.#deaths === 1 ? '' : 's'} died and the ${this.#o.maxRestarts} restart${this.#o.maxRestarts === 1 ? ' is' : 's are'} used up`;
         }
       }
       this.#maybeDone();
@@ -305,14 +302,14 @@ export class Pool {
       this.#o.trialCounted(trial, { pid: slot.pid, how: signal ?? `exit code ${code}` }).then(
         (c) => {
           this.#pendingChecks--;
-          settle(c);
+          finish(c);
         },
         () => {
           this.#pendingChecks--;
-          settle(false);
+          finish(false);
         },
       );
-    } else settle(false);
+    } else finish(false);
   }
 
   #maybeDone(): void {

@@ -23,7 +23,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { OPTIMIZERS, type OptionSpec } from 'ferroptim';
-import type { Trial, Distribution } from 'ferroptim-tune';
+import type { Distribution, FrozenTrial, Trial } from 'ferroptim-tune';
 import { z } from 'zod';
 
 /** One float parameter: `[low, high]`, log-uniform or uniform, optionally on a grid of `step`. */
@@ -247,6 +247,13 @@ export function applyShortcuts(space: SearchSpace, optimizers: string | undefine
     const flags = [optimizers !== undefined ? `--optimizers ${optimizers}` : '', lr !== undefined ? `--lr ${lr}` : ''].filter(Boolean).join(' ');
     checkSpace(out, flags);
   }
+  return out;
+}
+
+/** The distributions a study's trials used, by parameter name (the first trial that has a parameter gives it). */
+export function studyDistributions(trials: readonly FrozenTrial[]): Record<string, Distribution> {
+  const out: Record<string, Distribution> = {};
+  for (const t of trials) for (const [k, d] of Object.entries(t.distributions)) out[k] ??= d;
   return out;
 }
 

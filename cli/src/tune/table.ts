@@ -3,8 +3,10 @@
  * and `trials.csv` in the columns of Optuna's `study.trials_dataframe()`.
  * @module
  */
-import { TrialState, type FrozenTrial, type JsonValue } from 'ferroptim-tune';
-import { STATE_NAMES } from './worker.js';
+import { TRIAL_STATE_NAMES, TrialState, type FrozenTrial, type JsonValue } from 'ferroptim-tune';
+
+/** A trial state's name (`COMPLETE`), or its number when it has none. */
+export const stateName = (state: number): string => TRIAL_STATE_NAMES[state] ?? String(state);
 
 /** A parameter value for tables and progress lines: 4 significant digits. */
 export function short(v: unknown): string {
@@ -26,6 +28,11 @@ export function pct(v: number | null | undefined): string {
   return typeof v === 'number' && Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-';
 }
 
+/** Seconds with two decimals below 10, one above. */
+export function secondsText(s: number): string {
+  return s.toFixed(s < 10 ? 2 : 1);
+}
+
 /** A trial's duration in seconds (its `seconds` attribute, else its start and end times). */
 export function trialSeconds(t: FrozenTrial): number | null {
   const s = t.userAttrs.seconds;
@@ -38,7 +45,7 @@ export function trialSeconds(t: FrozenTrial): number | null {
 export function stateCounts(trials: readonly FrozenTrial[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const t of trials) {
-    const name = STATE_NAMES[t.state] ?? String(t.state);
+    const name = stateName(t.state);
     out[name] = (out[name] ?? 0) + 1;
   }
   return out;
@@ -64,7 +71,7 @@ export function resultsTable(trials: readonly FrozenTrial[], direction: 'minimiz
   const header = ['#', 'state', 'value', 'seconds', 'params'];
   const body = rows.map((t) => {
     const s = trialSeconds(t);
-    return [String(t.number), STATE_NAMES[t.state] ?? String(t.state), pct(t.values?.[0]), s === null ? '-' : s.toFixed(s < 10 ? 2 : 1), paramsText(t.params)];
+    return [String(t.number), stateName(t.state), pct(t.values?.[0]), s === null ? '-' : secondsText(s), paramsText(t.params)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
   const right = [true, false, true, true, false];
@@ -103,7 +110,7 @@ export function trialsCsv(trials: readonly FrozenTrial[]): string {
         duration,
         ...params.map((p) => t.params[p] ?? null),
         ...attrs.map((a) => (t.userAttrs[a] as JsonValue | undefined) ?? null),
-        STATE_NAMES[t.state] ?? String(t.state),
+        stateName(t.state),
       ]
         .map(csvCell)
         .join(',');

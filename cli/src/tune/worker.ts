@@ -24,6 +24,7 @@ import {
 } from 'ferroptim-tune';
 import { DivergedRunError, FAILURE_ATTR, makeObjective, splitData, TrialInterruptedError, type TrialSettings } from './objective.js';
 import type { SearchSpace } from './space.js';
+import { stateName } from './table.js';
 
 /** Everything a worker needs (JSON: it crosses the IPC channel). */
 export interface WorkerConfig {
@@ -63,9 +64,6 @@ export interface WorkerChannel {
   /** Asks for the next trial: true to run one, false to stop. */
   claim(): Promise<boolean>;
 }
-
-/** The names of the trial states, by number. */
-export const STATE_NAMES: readonly string[] = ['RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'WAITING'];
 
 /**
  * Whether a finished trial counts toward `--trials`: COMPLETE, PRUNED, or FAIL by the objective's
@@ -138,7 +136,7 @@ export async function runWorker(config: WorkerConfig, channel: WorkerChannel, si
       const reason = typeof t.systemAttrs.fail_reason === 'string' ? t.systemAttrs.fail_reason : null;
       const params = current?.number === t.number ? current.params : (t.params as Record<string, string | number>);
       const seconds = typeof t.userAttrs.seconds === 'number' ? t.userAttrs.seconds : null;
-      channel.send({ type: 'trial-end', number: t.number, state: STATE_NAMES[t.state] ?? String(t.state), value: t.values?.[0] ?? null, seconds, counted: counts(t), reason, params });
+      channel.send({ type: 'trial-end', number: t.number, state: stateName(t.state), value: t.values?.[0] ?? null, seconds, counted: counts(t), reason, params });
       current = null;
     };
     while (!signal.aborted && (await channel.claim())) {
