@@ -304,6 +304,11 @@ export function toRow(c: Contender): Row {
   };
 }
 
+/** The row of one optimizer, case, implementation and thread count, if it was measured. */
+export function findRow(rows: readonly Row[], kind: string, caseName: string, impl: string, threads: number): Row | undefined {
+  return rows.find((r) => r.kind === kind && r.case === caseName && r.impl === impl && r.threads === threads);
+}
+
 export function fmtTime(ms: number, params: number): string {
   return params < 1e6 ? `${(ms * 1e3).toFixed(2)} µs` : `${ms.toFixed(2)} ms`;
 }

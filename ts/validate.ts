@@ -83,7 +83,6 @@ export function checkBoolean(ctx: string, name: string, v: unknown): boolean {
   return v;
 }
 
-
 /** Checks that `v` is a plain object (or undefined, which becomes `{}`). */
 export function checkOptions(ctx: string, v: unknown): Record<string, unknown> {
   if (v === undefined) return {};

@@ -3,7 +3,7 @@
  * tensors, at each thread count, against the naive TS loop (one thread) and the C probe, which runs
  * between the segments of the interleaved measurement.
  */
-import { contender, gparams, makeTensors, mdRow, median, num, printRow, round, THREADS, toRow, type Contender, type Harness, type Ratio, type Row, type Suite } from '../harness.js';
+import { contender, findRow, gparams, makeTensors, mdRow, median, num, printRow, round, THREADS, toRow, type Contender, type Harness, type Ratio, type Row, type Suite } from '../harness.js';
 import { naive, type BenchOptimizer } from '../catalog.js';
 
 export const BIG = 16 * 1024 * 1024;
@@ -43,7 +43,7 @@ export function largeSteps(kinds: BenchOptimizer[], all: BenchOptimizer[]): Suit
   let rounds = 0;
   let steps = 0;
   let segments = 0;
-  const find = (kind: string, caseName: string, impl: string, threads: number) => rows.find((r) => r.kind === kind && r.case === caseName && r.impl === impl && r.threads === threads);
+  const find = (kind: string, caseName: string, impl: string, threads: number) => findRow(rows, kind, caseName, impl, threads);
 
   function phase(h: Harness, o: BenchOptimizer, probe: boolean): void {
     console.log(

@@ -3,7 +3,7 @@
  * and the fixed cost of a step (16 parameters, one tensor and 256 tensors). Thousands of steps run
  * per sample, so each sample is a batch calibrated to ~3 ms, and θ is restored before each one.
  */
-import { contender, isSubnormal, makeTensors, mdRow, printRow, THREADS, timeBatch, toRow, type Contender, type Harness, type Ratio, type Row, type Stepper, type Suite } from '../harness.js';
+import { contender, findRow, isSubnormal, makeTensors, mdRow, printRow, THREADS, timeBatch, toRow, type Contender, type Harness, type Ratio, type Row, type Stepper, type Suite } from '../harness.js';
 import { naive, type BenchOptimizer } from '../catalog.js';
 import { ORDER, resultsNote } from './large-steps.js';
 
@@ -28,7 +28,7 @@ export function smallSteps(kinds: BenchOptimizer[]): Suite {
   const rows: Row[] = [];
   let rounds = 0;
   let sampleMs = 0;
-  const find = (kind: string, caseName: string, impl: string, threads: number) => rows.find((r) => r.kind === kind && r.case === caseName && r.impl === impl && r.threads === threads);
+  const find = (kind: string, caseName: string, impl: string, threads: number) => findRow(rows, kind, caseName, impl, threads);
 
   function phase(h: Harness, o: BenchOptimizer): Record<string, unknown> {
     console.log(`\n# ${o.label}: ${SMALL} params (one tensor / 10 tensors), ${rounds} interleaved rounds of ~${sampleMs} ms samples`);

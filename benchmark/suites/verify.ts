@@ -86,7 +86,8 @@ function verify(h: Harness, o: BenchOptimizer, steps: number, minMoved: number):
     finals.push(params.map((p) => p.data));
   }
   const bits = (a: Float32Array[]) => a.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength));
-  const threadInvariant = finals.every((f) => bits(f).every((b, j) => b.equals(bits(finals[0]!)[j]!)));
+  const first = bits(finals[0]!);
+  const threadInvariant = finals.every((f) => bits(f).every((b, j) => b.equals(first[j]!)));
   h.lib.setNumThreads(THREADS[THREADS.length - 1]!);
   return out.map((v) => ({ ...v, threadInvariant }));
 }

@@ -123,6 +123,4 @@ export class AdaBound extends Optimizer<AdaBoundGroupOptions> {
   constructor(params: ParamsInput<AdaBoundGroupOptions>, options?: AdaBoundOptions & CommonOptions) {
     super(ADABOUND_DESCRIPTOR, params, options);
   }
-
-
 }

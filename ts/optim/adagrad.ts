@@ -91,6 +91,4 @@ export class Adagrad extends Optimizer<AdagradGroupOptions> {
   constructor(params: ParamsInput<AdagradGroupOptions>, options?: AdagradOptions & CommonOptions) {
     super(ADAGRAD_DESCRIPTOR, params, options);
   }
-
-
 }

@@ -397,6 +397,16 @@ export async function trainAsync(options: TrainOptions): Promise<TrainResult> {
 }
 
 /**
+ * Reports `value` at `step` to the trial and returns its pruner's verdict; a promised verdict is
+ * yielded, and the answer sent back (by `trainAsync`) is returned.
+ */
+function* askTrial(trial: TrainTrial, value: number, step: number): IterableIterator<Promise<boolean>, boolean | undefined, boolean | undefined> {
+  trial.report(value, step);
+  const verdict = trial.shouldPrune();
+  return typeof verdict === 'boolean' ? verdict : yield verdict;
+}
+
+/**
  * The training loop; yields after every batch (so that `trainAsync` can let the event loop
  * turn), and yields a trial's `shouldPrune()` promise to get its answer back.
  */
@@ -447,6 +457,7 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
   if (o.reportEvery !== undefined && trial === undefined) throw new RangeError(`train: reportEvery needs a trial (received reportEvery ${describeValue(o.reportEvery)} without one)`);
   const reportMetric = option(o.reportMetric, 'testAccuracy');
   if (reportMetric !== 'testAccuracy' && reportMetric !== 'testLoss') throw new RangeError(`train: expected reportMetric to be 'testAccuracy' or 'testLoss', received ${describeValue(reportMetric)}`);
+  const metricOf = (r: { loss: number; accuracy: number }) => (reportMetric === 'testAccuracy' ? r.accuracy : r.loss);
   if (o.checkpointDir !== undefined && typeof optimizer.stateDict !== 'function') throw new TypeError('train: a checkpointDir needs an optimizer with stateDict()');
   if (o.resume && typeof optimizer.loadStateDict !== 'function') throw new TypeError('train: resume needs an optimizer with loadStateDict()');
   if (o.trainData !== undefined) checkImageDataset('train', 'trainData', o.trainData);
@@ -556,11 +567,8 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
       const globalStep = (epoch - 1) * nb + b;
       if (trial && b < nb && globalStep % reportEvery === 0) {
         const t = performance.now();
-        const r = evaluate(model, testData, testBatchSize, lossFn);
-        const value = reportMetric === 'testAccuracy' ? r.accuracy : r.loss;
-        trial.report(value, globalStep);
-        const verdict = trial.shouldPrune();
-        const prune = typeof verdict === 'boolean' ? verdict : yield verdict;
+        const value = metricOf(evaluate(model, testData, testBatchSize, lossFn));
+        const prune = yield* askTrial(trial, value, globalStep);
         t0 += performance.now() - t;
         if (prune) {
           result.pruned = { epoch, batch: b, step: globalStep, value };
@@ -599,11 +607,9 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
     writeMetrics();
     o.onEpoch?.(m);
     if (trial) {
-      const value = reportMetric === 'testAccuracy' ? test.accuracy : test.loss;
+      const value = metricOf(test);
       const step = Number.isFinite(reportEvery) ? epoch * nb : epoch;
-      trial.report(value, step);
-      const verdict = trial.shouldPrune();
-      const prune = typeof verdict === 'boolean' ? verdict : yield verdict;
+      const prune = yield* askTrial(trial, value, step);
       if (prune && epoch < epochs) {
         result.pruned = { epoch, batch: b, step, value };
         return result;
