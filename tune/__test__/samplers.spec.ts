@@ -855,3 +855,24 @@ test('bad options throw in the constructor, naming the option and the value', (t
   // Accepted for compatibility, without effect.
   t.notThrows(() => new TPESampler({ considerPrior: false, warnIndependentSampling: true, seed: 0, group: true }));
 });
+
+test('group TPE keeps one partition per study, refined as trials finish, so trials finishing out of order give Optuna’s group order', (t) => {
+  // Optuna 5.1's _GroupDecomposedSearchSpace on this history (checked with the real Optuna):
+  // trial 0 {a,b,c} -> [[a,b,c]]; trial 2 {a} finishes before trial 1 -> [[a],[b,c]]; then
+  // trial 1 {b} -> [[a],[b],[c]]. A partition rebuilt from scratch in trial order gives [[b],[a],[c]].
+  const d = floatDistribution(0, 1);
+  const done = (number: number, names: string[]) =>
+    frozenTrial({ number, state: TrialState.COMPLETE, values: [0], params: Object.fromEntries(names.map((n) => [n, 0.5])), distributions: Object.fromEntries(names.map((n) => [n, d])) });
+  let trials: FrozenTrial[] = [];
+  const study: StudyView = { direction: 'minimize', directions: ['minimize'], getTrials: (states) => trials.filter((x) => !states || states.includes(x.state)) };
+  const sampler = new TPESampler({ seed: 0, multivariate: true, group: true });
+  const order = () => Object.keys(sampler.inferRelativeSearchSpace(study, frozenTrial({ number: 99 })));
+  trials = [done(0, ['a', 'b', 'c'])];
+  t.deepEqual(order(), ['a', 'b', 'c']);
+  trials = [done(0, ['a', 'b', 'c']), frozenTrial({ number: 1 }), done(2, ['a'])];
+  t.deepEqual(order(), ['a', 'b', 'c']);
+  trials = [done(0, ['a', 'b', 'c']), done(1, ['b']), done(2, ['a'])];
+  t.deepEqual(order(), ['a', 'b', 'c']);
+  const fresh = new TPESampler({ seed: 0, multivariate: true, group: true });
+  t.deepEqual(Object.keys(fresh.inferRelativeSearchSpace(study, frozenTrial({ number: 99 }))), ['b', 'a', 'c']);
+});

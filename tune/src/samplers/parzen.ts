@@ -15,7 +15,7 @@
  */
 import type { CategoricalDistribution, Distribution, FloatDistribution, IntDistribution } from '../distributions.js';
 import type { Rng } from './rng.js';
-import { logGaussMass, NORM_PDF_LOG_C, npSum, ppf, roundHalfEven } from './truncnorm.js';
+import { HI_WORD, logGaussMass, NORM_PDF_LOG_C, npSum, ppf, roundHalfEven } from './truncnorm.js';
 
 /** Optuna's `EPS` in `parzen_estimator.py`: the smallest bandwidth without the magic clip. */
 const EPS = 1e-12;
@@ -97,11 +97,12 @@ export class MixtureOfProductDistribution {
   ) {}
 
   /**
-   * Draws `size` points (rows of parameter values, categorical ones as indices). The random
-   * draws are consumed in Optuna's order, so with a NumPy-identical stream the points are
-   * Optuna's: `size` uniforms to pick components (`rng.choice(p=weights)`), `size` uniforms for
-   * each categorical parameter in order, then `size` uniforms for each numeric parameter in
-   * order (the truncated normals' quantiles, `_truncnorm.rvs`).
+   * Draws `size` points, given per parameter: `columns[i][s]` is parameter i's value at point s
+   * (categorical ones as indices). The random draws are consumed in Optuna's order, so with a
+   * NumPy-identical stream the points are Optuna's: `size` uniforms to pick components
+   * (`rng.choice(p=weights)`), `size` uniforms for each categorical parameter in order, then
+   * `size` uniforms for each numeric parameter in order (the truncated normals' quantiles,
+   * `_truncnorm.rvs`).
    */
   sample(rng: Rng, size: number): Float64Array[] {
     const K = this.weights.length;
@@ -114,25 +115,19 @@ export class MixtureOfProductDistribution {
     const active = new Int32Array(size);
     for (let s = 0; s < size; s++) active[s] = searchsortedRight(cdf, rng.uniform());
 
-    const d = this.distributions.length;
-    const ret: Float64Array[] = Array.from({ length: size }, () => new Float64Array(d));
+    const columns = this.distributions.map(() => new Float64Array(size));
     const numerical: number[] = [];
     this.distributions.forEach((dist, i) => {
       if (dist.kind === 'categorical') {
-        // The smallest c whose cumulative probability reaches the uniform draw.
-        const cum = dist.weights.map((row) => {
-          const c = new Float64Array(row.length);
-          let a = 0;
-          for (let j = 0; j < row.length; j++) c[j] = a += row[j]!;
-          c[row.length - 1] = 1; // avoid rounding errors, as Optuna does
-          return c;
-        });
+        // The number of choices whose cumulative probability in the active component's row is
+        // below the uniform draw (Optuna pins the last cumulative to 1, which never is).
         for (let s = 0; s < size; s++) {
           const u = rng.uniform();
-          const c = cum[active[s]!]!;
+          const row = dist.weights[active[s]!]!;
+          let cum = 0;
           let count = 0;
-          for (let j = 0; j < c.length; j++) if (c[j]! < u) count++;
-          ret[s]![i] = count;
+          for (let j = 0; j < row.length - 1; j++) if ((cum += row[j]!) < u) count++;
+          columns[i]![s] = count;
         }
       } else {
         numerical.push(i);
@@ -162,6 +157,7 @@ export class MixtureOfProductDistribution {
       const z = ppf(q, a, b);
       numerical.forEach((i, r) => {
         const dist = this.distributions[i] as BatchedNumerical;
+        const col = columns[i]!;
         for (let s = 0; s < size; s++) {
           const j = r * size + s;
           let v = z[j]! * sigmas[j]! + mus[j]!;
@@ -170,35 +166,22 @@ export class MixtureOfProductDistribution {
             // Snap to the grid low + k·step (NumPy's round: half to even) and clip.
             v = Math.min(Math.max(dist.low + roundHalfEven((v - dist.low) / dist.step) * dist.step, dist.low), dist.high);
           }
-          ret[s]![i] = v;
+          col[s] = v;
         }
       });
     }
-    return ret;
+    return columns;
   }
 
   /**
-   * log p(x) for each row of `x` (`log_pdf`): per component, the sum of the kernels' log
-   * densities (categorical: log probability; discrete: log of the bin's mass minus log of the
-   * domain's mass; continuous: the truncated normal's log density, in log space for log
-   * distributions) plus log w_k, then a log-sum-exp over components.
+   * log p(x) at `S` points given per parameter, `columns[i][s]` being parameter i's value at
+   * point s (`log_pdf`): per component, the sum of the kernels' log densities (categorical:
+   * log probability; discrete: log of the bin's mass minus log of the domain's mass;
+   * continuous: the truncated normal's log density, in log space for log distributions) plus
+   * log w_k, then a log-sum-exp over components. The floating-point operations and their order
+   * are those of Optuna's `log_pdf` (NumPy's), element by element; only the loops are flattened.
    */
-  logPdf(x: readonly ArrayLike<number>[]): Float64Array {
-    const S = x.length;
-    const columns = this.distributions.map((_, i) => {
-      const col = new Float64Array(S);
-      for (let s = 0; s < S; s++) col[s] = x[s]![i]!;
-      return col;
-    });
-    return this.logPdfColumns(columns, S);
-  }
-
-  /**
-   * {@link logPdf} at `S` points given per parameter: `columns[i][s]` is parameter i's value
-   * at point s. The floating-point operations and their order are those of Optuna's
-   * `log_pdf` (NumPy's), element by element; only the loops are flattened.
-   */
-  logPdfColumns(columns: readonly ArrayLike<number>[], S: number): Float64Array {
+  logPdf(columns: readonly ArrayLike<number>[], S: number): Float64Array {
     const K = this.weights.length;
     // W[s·K + k]: the log density of point s under component k, accumulated per parameter in
     // order (categorical and discrete parameters first, as NumPy adds them; then the sum over
@@ -286,7 +269,7 @@ export class MixtureOfProductDistribution {
    *
    * Pruning, exact: a component whose row (W plus this sum plus log w_k) is provably more than
    * PRUNE_GAP below another component's row contributes exp(row − max) = 0 to the log-sum-exp
-   * of logPdfColumns whatever its exact value, so it is set to −inf (which contributes the
+   * of logPdf whatever its exact value, so it is set to −inf (which contributes the
    * same 0) once an upper bound of its row falls that low, and its terms are not all computed.
    * The bound: each term is at most −z²/2 − log √(2π) − LMlow − log σ, where LMlow ≤ log of
    * the kernel's mass (−1.2 when the centre lies in the domain and σ is at most the domain's
@@ -491,25 +474,18 @@ export class ParzenEstimator {
 
   /** Draws `size` points, per parameter (internal values; `_ParzenEstimator.sample`). */
   sample(rng: Rng, size: number): Record<string, Float64Array> {
-    const rows = this.mixture.sample(rng, size);
+    const columns = this.mixture.sample(rng, size);
     const out: Record<string, Float64Array> = {};
     this.names.forEach((name, i) => {
-      out[name] = Float64Array.from(rows, (r) => r[i]!);
+      out[name] = columns[i]!;
     });
     return out;
   }
 
   /** log p(x) at points given per parameter (`_ParzenEstimator.log_pdf`). */
   logPdf(samples: Readonly<Record<string, ArrayLike<number>>>): Float64Array {
-    const first = samples[this.names[0]!];
-    const S = first?.length ?? 0;
-    const columns = this.names.map((name) => {
-      const values = samples[name]!;
-      const col = new Float64Array(S);
-      for (let s = 0; s < S; s++) col[s] = values[s]!;
-      return col;
-    });
-    return this.mixture.logPdfColumns(columns, S);
+    const S = samples[this.names[0]!]?.length ?? 0;
+    return this.mixture.logPdf(this.names.map((name) => samples[name]!), S);
   }
 }
 
@@ -566,14 +542,10 @@ function categoricalKernels(obs: Float64Array, dist: CategoricalDistribution, p:
  * kernel sits at the middle with bandwidth high − low.
  */
 function numericalKernels(obs: Float64Array, dist: FloatDistribution | IntDistribution, p: ParzenEstimatorParameters): BatchedNumerical {
-  const stepped = dist.type === 'int' || dist.step !== null;
-  const step = stepped ? (dist.step as number) : 0;
-  let low = dist.low;
-  let high = dist.high;
-  if (stepped) {
-    low -= step / 2;
-    high += step / 2;
-  }
+  const step = dist.type === 'int' || dist.step !== null ? (dist.step as number) : 0;
+  // The domain in kernel space (widened by half a step; log-transformed).
+  let low = dist.low - step / 2;
+  let high = dist.high + step / 2;
   let mus = obs;
   if (dist.log) {
     mus = new Float64Array(obs.length);
@@ -592,7 +564,7 @@ function numericalKernels(obs: Float64Array, dist: FloatDistribution | IntDistri
     withEnds[n + 1] = high;
     const sorted = new Float64Array(n);
     for (let r = 0; r < n; r++) sorted[r] = Math.max(withEnds[r + 1]! - withEnds[r]!, withEnds[r + 2]! - withEnds[r + 1]!);
-    if (!p.considerEndpoints && n + 2 >= 4) {
+    if (!p.considerEndpoints && n >= 2) {
       sorted[0] = withEnds[2]! - withEnds[1]!;
       sorted[n - 1] = withEnds[n]! - withEnds[n - 1]!;
     }
@@ -607,13 +579,9 @@ function numericalKernels(obs: Float64Array, dist: FloatDistribution | IntDistri
   const sigma = new Float64Array(n + 1);
   sigma.set(sigmas);
   sigma[n] = high - low;
-  const adaptedLow = dist.log ? Math.log(dist.low - step / 2) : dist.low - step / 2;
-  const adaptedHigh = dist.log ? Math.log(dist.high + step / 2) : dist.high + step / 2;
-  return { kind: 'numerical', mu, sigma, low: dist.low, high: dist.high, step, log: dist.log, adaptedLow, adaptedHigh };
+  return { kind: 'numerical', mu, sigma, low: dist.low, high: dist.high, step, log: dist.log, adaptedLow: low, adaptedHigh: high };
 }
 
-/** Index of the high (sign and exponent) 32-bit word of a double in the platform's byte order. */
-const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 /** Below this many values, {@link stableArgsort} sorts by insertion. */
 const INSERTION_MAX = 48;
 /** The longest run of equal high words {@link stableArgsort} settles by insertion. */

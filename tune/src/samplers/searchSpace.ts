@@ -28,36 +28,11 @@ export function sortedNames(names: Iterable<string>): string[] {
 }
 
 /**
- * The parameters every finished trial has, with the same distribution in each
- * (`intersection_search_space`): over the COMPLETE trials, and PRUNED ones when
- * `includePruned`; FAIL, RUNNING and WAITING trials do not count. Returned sorted by name.
- * Empty when no trial qualifies.
- */
-export function intersectionSearchSpace(trials: readonly FrozenTrial[], includePruned: boolean): Record<string, Distribution> {
-  let space: Map<string, Distribution> | null = null;
-  // Optuna walks the trials from the newest; the intersection does not depend on the order.
-  for (let i = trials.length - 1; i >= 0; i--) {
-    const t = trials[i]!;
-    if (!(t.state === TrialState.COMPLETE || (includePruned && t.state === TrialState.PRUNED))) continue;
-    if (space === null) {
-      space = new Map(Object.entries(t.distributions));
-      continue;
-    }
-    for (const [name, d] of space) {
-      const other = Object.prototype.hasOwnProperty.call(t.distributions, name) ? t.distributions[name] : undefined;
-      if (other === undefined || !sameDistribution(other, d)) space.delete(name);
-    }
-  }
-  const out: Record<string, Distribution> = {};
-  if (space !== null) for (const name of sortedNames(space.keys())) out[name] = space.get(name)!;
-  return out;
-}
-
-/**
- * {@link intersectionSearchSpace} kept up to date incrementally, as Optuna's
- * `IntersectionSearchSpace` does: each finished trial (COMPLETE, or PRUNED when
- * `includePruned`) is folded in once, by trial id (a finished trial never changes), so a call
- * only looks at the trials that finished since the last one. One instance per study.
+ * The parameters every finished trial has, with the same distribution in each (Optuna's
+ * `IntersectionSearchSpace`): over the COMPLETE trials, and PRUNED ones when `includePruned`;
+ * FAIL, RUNNING and WAITING trials do not count. Kept up to date incrementally, as Optuna
+ * does: each finished trial is folded in once, by trial id (a finished trial never changes),
+ * so a call only looks at the trials that finished since the last one. One instance per study.
  */
 export class IntersectionSearchSpace {
   private readonly folded = new Set<number>();
@@ -68,9 +43,9 @@ export class IntersectionSearchSpace {
   constructor(private readonly includePruned: boolean) {}
 
   /**
-   * The intersection search space of `trials` (all of the study's trials, any states), as
-   * {@link intersectionSearchSpace} computes it: sorted by name, each distribution the one of
-   * the last qualifying trial of `trials`.
+   * The intersection search space of `trials` (all of the study's trials, any states): sorted
+   * by name, each distribution the one of the last qualifying trial of `trials` (as Optuna's,
+   * which starts from the newest trial); empty when no trial qualifies.
    */
   calculate(trials: readonly FrozenTrial[]): Record<string, Distribution> {
     const includePruned = this.includePruned;
@@ -90,8 +65,8 @@ export class IntersectionSearchSpace {
     }
     const out: Record<string, Distribution> = {};
     if (this.space === null) return out;
-    // intersectionSearchSpace starts from the last qualifying trial and only deletes, so its
-    // distributions are that trial's (the same ones, by sameDistribution, as every other's).
+    // Optuna starts from the newest qualifying trial and only deletes, so its distributions are
+    // that trial's (the same ones, by sameDistribution, as every other's).
     let last: FrozenTrial | undefined;
     for (let i = trials.length - 1; i >= 0 && last === undefined; i--) {
       const t = trials[i]!;
@@ -109,6 +84,13 @@ export class IntersectionSearchSpace {
  */
 export class SearchSpaceGroup {
   private spaces: Map<string, Distribution>[] = [];
+
+  /** A partition with the same parts. */
+  copy(): SearchSpaceGroup {
+    const c = new SearchSpaceGroup();
+    c.spaces = this.spaces.map((m) => new Map(m));
+    return c;
+  }
 
   /** The parts, in Optuna's order (each a map from parameter name to distribution). */
   get searchSpaces(): readonly ReadonlyMap<string, Distribution>[] {
@@ -135,14 +117,26 @@ export class SearchSpaceGroup {
 }
 
 /**
- * The group-decomposed search space of a study (`_GroupDecomposedSearchSpace.calculate`):
- * the partition built from the COMPLETE trials (and PRUNED ones when `includePruned`), in
- * trial order.
+ * The group-decomposed search space of a study (`_GroupDecomposedSearchSpace`): one partition
+ * per study, kept across calls, which every call refines with the COMPLETE trials (and PRUNED
+ * ones when `includePruned`) in trial order. Kept, not rebuilt: when trials finish out of order
+ * the parts come in the order they were first split, as in Optuna, and that order decides the
+ * order of the random draws.
  */
-export function groupDecomposedSearchSpace(trials: readonly FrozenTrial[], includePruned: boolean): SearchSpaceGroup {
-  const group = new SearchSpaceGroup();
-  for (const t of trials) {
-    if (t.state === TrialState.COMPLETE || (includePruned && t.state === TrialState.PRUNED)) group.addDistributions(t.distributions);
+export class GroupDecomposedSearchSpace {
+  readonly #group = new SearchSpaceGroup();
+  readonly #includePruned: boolean;
+
+  /** @param includePruned Refine with PRUNED trials too. */
+  constructor(includePruned: boolean) {
+    this.#includePruned = includePruned;
   }
-  return group;
+
+  /** The partition after refining it with `trials`, as a copy (the next call may refine it further). */
+  calculate(trials: readonly FrozenTrial[]): SearchSpaceGroup {
+    for (const t of trials) {
+      if (t.state === TrialState.COMPLETE || (this.#includePruned && t.state === TrialState.PRUNED)) this.#group.addDistributions(t.distributions);
+    }
+    return this.#group.copy();
+  }
 }

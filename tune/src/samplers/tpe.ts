@@ -15,7 +15,7 @@ import { boolOption, checkOptions, fnOption, intOption } from './options.js';
 import { ParzenEstimator, stableArgsort, type ParzenEstimatorParameters } from './parzen.js';
 import { RandomSampler } from './random.js';
 import { checkSeed, Rng } from './rng.js';
-import { groupDecomposedSearchSpace, IntersectionSearchSpace, sortedNames, type SearchSpaceGroup } from './searchSpace.js';
+import { GroupDecomposedSearchSpace, IntersectionSearchSpace, sortedNames, type SearchSpaceGroup } from './searchSpace.js';
 
 /** Optuna's `_RELATIVE_PARAMS_KEY`: trial system attributes holding relative params as JSON chunks. */
 export const RELATIVE_PARAMS_KEY = 'tpe:relative_params';
@@ -207,14 +207,19 @@ export interface TrialSplit {
  */
 export function splitTrials(direction: StudyDirection, trials: readonly FrozenTrial[], nBelow: number): TrialSplit {
   const complete: FrozenTrial[] = [];
-  const pruned: FrozenTrial[] = [];
+  // Pruned and infeasible trials with their sort keys (computed once each).
+  const pruned: [FrozenTrial, [number, number]][] = [];
   const running: FrozenTrial[] = [];
-  const infeasible: FrozenTrial[] = [];
+  const infeasible: [FrozenTrial, number][] = [];
   for (const t of trials) {
-    if (t.state === TrialState.RUNNING) running.push(t);
-    else if (infeasibleScore(t) > 0) infeasible.push(t);
+    if (t.state === TrialState.RUNNING) {
+      running.push(t);
+      continue;
+    }
+    const violation = infeasibleScore(t);
+    if (violation > 0) infeasible.push([t, violation]);
     else if (t.state === TrialState.COMPLETE) complete.push(t);
-    else if (t.state === TrialState.PRUNED) pruned.push(t);
+    else if (t.state === TrialState.PRUNED) pruned.push([t, prunedScore(t, direction)]);
     else throw new Error(`splitTrials: unexpected state ${t.state} of trial ${t.number}`);
   }
   const sortedComplete = sortByValue(complete, direction);
@@ -223,18 +228,13 @@ export function splitTrials(direction: StudyDirection, trials: readonly FrozenTr
   const above = sortedComplete.slice(n);
   let rest = Math.max(0, nBelow - n);
 
-  const scores = new Map(pruned.map((t) => [t, prunedScore(t, direction)] as const));
-  const sortedPruned = [...pruned].sort((a, b) => {
-    const sa = scores.get(a)!;
-    const sb = scores.get(b)!;
-    return cmp(sa[0], sb[0]) || cmp(sa[1], sb[1]);
-  });
+  const sortedPruned = pruned.sort(([, a], [, b]) => cmp(a[0], b[0]) || cmp(a[1], b[1])).map(([t]) => t);
   n = Math.min(rest, sortedPruned.length);
   below.push(...sortedPruned.slice(0, n));
   above.push(...sortedPruned.slice(n));
   rest = Math.max(0, rest - n);
 
-  const sortedInfeasible = [...infeasible].sort((a, b) => cmp(infeasibleScore(a), infeasibleScore(b)));
+  const sortedInfeasible = infeasible.sort(([, a], [, b]) => cmp(a, b)).map(([t]) => t);
   n = Math.min(rest, sortedInfeasible.length);
   below.push(...sortedInfeasible.slice(0, n));
   above.push(...sortedInfeasible.slice(n), ...running);
@@ -259,15 +259,10 @@ function strictlyIncreasingNumbers(trials: readonly FrozenTrial[]): boolean {
  * the comparator puts them). By a stable argsort of the values (negated when maximizing).
  */
 function sortByValue(complete: readonly FrozenTrial[], direction: StudyDirection): FrozenTrial[] {
-  const value = (t: FrozenTrial) => t.values?.[0] ?? NaN;
   const m = complete.length;
   const keys = new Float64Array(m);
   for (let i = 0; i < m; i++) {
-    const v = value(complete[i]!);
-    if (typeof v !== 'number') {
-      // Not a number (not from a storage): the comparator sort, as before.
-      return [...complete].sort((a, b) => (direction === 'minimize' ? cmp(value(a), value(b)) : cmp(value(b), value(a))));
-    }
+    const v = complete[i]!.values?.[0] ?? NaN;
     keys[i] = direction === 'minimize' ? v : -v;
   }
   const order = stableArgsort(keys); // ascending, NaN last, ties by index
@@ -308,6 +303,7 @@ export class TPESampler implements Sampler {
   private searchSpaceGroup: SearchSpaceGroup | null = null;
   /** The intersection search space of each study this sampler has seen, kept up to date incrementally. */
   private readonly intersections = new WeakMap<StudyView, IntersectionSearchSpace>();
+  private readonly groupSpaces = new WeakMap<StudyView, GroupDecomposedSearchSpace>();
   /** Relative params this sampler chose for still-running trials (by trial id), external values. */
   private readonly relativeParams = new Map<number, { params: Record<string, ParamValue>; floats: Set<string> }>();
 
@@ -370,8 +366,7 @@ export class TPESampler implements Sampler {
     if (!this.multivariate) return {};
     const out: Record<string, Distribution> = {};
     if (this.group) {
-      this.searchSpaceGroup = groupDecomposedSearchSpace(study.getTrials([TrialState.COMPLETE, TrialState.PRUNED]), true);
-      for (const sub of this.searchSpaceGroup.searchSpaces) {
+      for (const sub of this.inferGroups(study).searchSpaces) {
         for (const name of sortedNames(sub.keys())) {
           const d = sub.get(name)!;
           if (!isSingle(d)) out[name] = d;
@@ -388,6 +383,17 @@ export class TPESampler implements Sampler {
     return out;
   }
 
+  /** The study's parameter groups, refined with its finished trials (kept per study, as Optuna keeps them). */
+  private inferGroups(study: StudyView): SearchSpaceGroup {
+    let groups = this.groupSpaces.get(study);
+    if (groups === undefined) {
+      groups = new GroupDecomposedSearchSpace(true);
+      this.groupSpaces.set(study, groups);
+    }
+    this.searchSpaceGroup = groups.calculate(study.getTrials([TrialState.COMPLETE, TrialState.PRUNED]));
+    return this.searchSpaceGroup;
+  }
+
   /**
    * Joint values for `searchSpace` (internal representation): `{}` during start-up or when the
    * space is empty; with `group`, each group is sampled jointly in turn.
@@ -396,41 +402,36 @@ export class TPESampler implements Sampler {
     this.checkStudy(study);
     let params: Record<string, number> = {};
     if (this.group) {
-      const groups = this.searchSpaceGroup ?? groupDecomposedSearchSpace(study.getTrials([TrialState.COMPLETE, TrialState.PRUNED]), true);
+      // Optuna samples with the groups its inferRelativeSearchSpace just computed.
+      const groups = this.searchSpaceGroup ?? this.inferGroups(study);
       for (const sub of groups.searchSpaces) {
         const space: [string, Distribution][] = [];
         for (const name of sortedNames(sub.keys())) {
           const d = sub.get(name)!;
-          if (isSingle(d) || !(name in searchSpace)) continue;
+          if (isSingle(d) || !Object.prototype.hasOwnProperty.call(searchSpace, name)) continue;
           space.push([name, d]);
         }
         Object.assign(params, this.sampleRelativeSpace(study, trial, space));
       }
     } else {
-      params = this.sampleRelativeSpace(
-        study,
-        trial,
-        sortedNames(Object.keys(searchSpace)).map((name) => [name, searchSpace[name]!] as [string, Distribution]),
-      );
+      // Single-valued distributions are never sampled jointly (inferRelativeSearchSpace drops them).
+      const names = sortedNames(Object.keys(searchSpace)).filter((name) => !isSingle(searchSpace[name]!));
+      params = this.sampleRelativeSpace(study, trial, names.map((name) => [name, searchSpace[name]!]));
     }
     if (this.constantLiar && Object.keys(params).length > 0) {
       // Optuna shares these with other workers through the trial's system attributes; see
       // relativeParamsSystemAttrs. Within this process they are remembered here.
       const external: Record<string, ParamValue> = {};
       const floats = new Set<string>();
+      // Every sampled name is in searchSpace (the group path samples only those).
       for (const [name, v] of Object.entries(params)) {
-        const d = searchSpace[name] ?? this.findGroupDistribution(name);
-        external[name] = d !== undefined && d.type === 'categorical' ? (d.choices[v] ?? null) : v;
-        if (d?.type === 'float') floats.add(name);
+        const d = searchSpace[name]!;
+        external[name] = d.type === 'categorical' ? (d.choices[v] ?? null) : v;
+        if (d.type === 'float') floats.add(name);
       }
       this.relativeParams.set(trial.trialId, { params: external, floats });
     }
     return params;
-  }
-
-  private findGroupDistribution(name: string): Distribution | undefined {
-    for (const sub of this.searchSpaceGroup?.searchSpaces ?? []) if (sub.has(name)) return sub.get(name);
-    return undefined;
   }
 
   /**
@@ -449,9 +450,8 @@ export class TPESampler implements Sampler {
     return out;
   }
 
+  /** {@link TPESampler.sample} of `space` (no single-valued distributions), or `{}` during start-up or when it is empty. */
   private sampleRelativeSpace(study: StudyView, trial: FrozenTrial, space: [string, Distribution][]): Record<string, number> {
-    // Single-valued distributions are never sampled jointly (inferRelativeSearchSpace drops them).
-    space = space.filter(([, d]) => !isSingle(d));
     if (space.length === 0) return {};
     const n = study.getTrials([TrialState.COMPLETE, TrialState.PRUNED]).length;
     if (n < this.nStartupTrials) return {};

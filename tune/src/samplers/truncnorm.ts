@@ -75,19 +75,19 @@ const tiny = 1e-300;
 
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
-// Index of the high (sign/exponent) word of a double in the platform's byte order.
-const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+/** Index of the high (sign and exponent) 32-bit word of a double in the platform's byte order. */
+export const HI_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
 /** The high 32 bits of a double, as a signed integer (fdlibm's GET_HIGH_WORD). */
 function highWord(x: number): number {
   f64[0] = x;
-  return u32[HI]! | 0;
+  return u32[HI_WORD]! | 0;
 }
 
 /** `x` with its low 32 bits cleared (fdlibm's SET_LOW_WORD(x, 0)). */
 function clearLowWord(x: number): number {
   f64[0] = x;
-  u32[1 - HI] = 0;
+  u32[1 - HI_WORD] = 0;
   return f64[0]!;
 }
 
@@ -334,8 +334,7 @@ export function ndtriExp(y: Float64Array): Float64Array {
     for (let i = 0; i < n; i++) {
       const xi = x[i]!;
       const logNdtrX = logNdtr(xi);
-      const logNormPdfX = -0.5 * (xi * xi) - NORM_PDF_LOG_C;
-      const dx = (logNdtrX - z[i]!) * Math.exp(logNdtrX - logNormPdfX);
+      const dx = (logNdtrX - z[i]!) * Math.exp(logNdtrX - normLogpdf(xi));
       const xn = xi - dx;
       x[i] = xn;
       if (!(Math.abs(dx) < 1e-8 * Math.abs(xn))) all = false;
