@@ -187,8 +187,9 @@ export function toInternal(d: Distribution, value: ParamValue): number {
 
 /** The value the objective sees for a stored number. */
 export function toExternal(d: Distribution, internal: number): ParamValue {
-  if (d.type === 'categorical') return d.choices[Math.round(internal)] as CategoricalChoice;
-  if (d.type === 'int') return Math.round(internal);
+  // Truncated, as Python's int() in Optuna's to_external_repr (the journal's replay does the same).
+  if (d.type === 'categorical') return d.choices[Math.trunc(internal)] as CategoricalChoice;
+  if (d.type === 'int') return Math.trunc(internal) + 0; // + 0: -0 is 0
   return internal;
 }
 

@@ -31,11 +31,8 @@ export const HEARTBEAT_ATTR = 'ferroptim:heartbeat';
  */
 export const FAIL_REASON_ATTR = 'fail_reason';
 
-/**
- * A worker process, as recorded in {@link WORKER_ATTR}.
- * @internal
- */
-export interface WorkerInfo {
+/** A worker process, as recorded in {@link WORKER_ATTR}. */
+interface WorkerInfo {
   /** `os.hostname()` of the machine it runs on. */
   readonly host: string;
   /** Its process id on that machine. */
@@ -53,9 +50,8 @@ export function thisWorker(): { host: string; pid: number } {
 /**
  * Reads a {@link WORKER_ATTR} value (untrusted: it comes from a storage); null unless it is an
  * object with a string `host` and a positive integer `pid`.
- * @internal
  */
-export function parseWorker(v: JsonValue | undefined): WorkerInfo | null {
+function parseWorker(v: JsonValue | undefined): WorkerInfo | null {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
   const { host, pid } = v as { host?: unknown; pid?: unknown };
   if (typeof host !== 'string' || typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) return null;
@@ -126,15 +122,15 @@ export interface HeartbeatOptions {
 }
 
 /**
- * Checks `heartbeatInterval` and `gracePeriod` (positive finite numbers of seconds; the grace
- * period defaults to three intervals).
+ * Checks `heartbeatInterval` and `gracePeriod` (positive finite numbers of seconds; the interval
+ * defaults to 10 s, the grace period to `graceIntervals` intervals).
  * @param where The caller, for messages.
  * @throws TypeError or RangeError naming the option and the value received.
  * @internal
  */
-export function checkHeartbeatOptions(where: string, heartbeatInterval: unknown, gracePeriod: unknown): HeartbeatOptions {
+export function checkHeartbeatOptions(where: string, heartbeatInterval: unknown, gracePeriod: unknown, graceIntervals = 3): HeartbeatOptions {
   const interval = heartbeatInterval === undefined ? 10 : positiveSeconds(where, 'heartbeatInterval', heartbeatInterval);
-  const grace = gracePeriod === undefined ? 3 * interval : positiveSeconds(where, 'gracePeriod', gracePeriod);
+  const grace = gracePeriod === undefined ? graceIntervals * interval : positiveSeconds(where, 'gracePeriod', gracePeriod);
   return { heartbeatInterval: interval, gracePeriod: grace };
 }
 

@@ -19,12 +19,12 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, constants as fsConstants, openSync, promises as fsp, readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
-import { checkCompatible, describe, distributionToJson, jsonToDistribution, type Distribution, type ParamValue } from '../distributions.js';
+import { checkCompatible, toExternal, describe, jsonToDistribution, type Distribution, type ParamValue } from '../distributions.js';
 import {
+  DIRECTION_NUMBER,
   DuplicatedStudyError,
   isFinished,
   TrialState,
-  UpdateFinishedTrialError,
   type FrozenStudy,
   type FrozenTrial,
   type JsonValue,
@@ -32,7 +32,8 @@ import {
   type StudyDirection,
   type TrialTemplate,
 } from '../types.js';
-import { checkHeartbeatOptions, FAIL_REASON_ATTR, HEARTBEAT_ATTR, positiveSeconds, staleReason, thisWorker, WORKER_ATTR } from './heartbeat.js';
+import { checkDistribution, checkOptionNames, finishedError, notFound, setOwn } from './common.js';
+import { checkHeartbeatOptions, FAIL_REASON_ATTR, HEARTBEAT_ATTR, isProcessAlive, positiveSeconds, staleReason, thisWorker, WORKER_ATTR } from './heartbeat.js';
 import { PyFloat, pyJsonDumps, pyJsonLoads, type PyJsonDumpsOptions } from './pyjson.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -48,11 +49,8 @@ const READ_CHUNK = 1024 * 1024;
 /** Nesting depth of JSON values (Python's json gives up near 1000 as well). */
 const MAX_DEPTH = 512;
 
-/**
- * Optuna's `JournalOperation` codes.
- * @internal
- */
-export const JournalOp = Object.freeze({
+/** Optuna's `JournalOperation` codes. */
+const JournalOp = Object.freeze({
   CREATE_STUDY: 0,
   DELETE_STUDY: 1,
   SET_STUDY_USER_ATTR: 2,
@@ -197,31 +195,18 @@ class MalformedEntry extends Error {}
 
 /**
  * This worker's own entry was refused on replay (Optuna raises the error): the line is consumed,
- * then `error` is thrown.
- * @internal
+ * then `error` is thrown once the lines read are applied.
  */
-export class OwnEntryRefused extends Error {
+class OwnEntryRefused extends Error {
   /** @param error The error to raise. */
   constructor(readonly error: Error) {
     super(error.message);
   }
 }
 
-function notFound(kind: 'study' | 'trial', id: number, where: string): Error {
-  return Object.assign(new Error(`${where}: no ${kind} with id ${id}`), { code: kind === 'study' ? 'ENOSTUDY' : 'ENOTRIAL' });
-}
-
-function finishedError(number: number): UpdateFinishedTrialError {
-  return new UpdateFinishedTrialError(`Trial#${number} has already finished and can not be updated.`);
-}
-
 function short(v: unknown): string {
   const s = describe(v);
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
-function setOwn<T>(o: Record<string, T>, k: string, v: T): void {
-  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
 /** Freezes a decoded JSON value in place (bounded depth); returns it. */
@@ -311,14 +296,8 @@ function attrsOf(v: unknown, key: string): Record<string, JsonValue> {
   return out;
 }
 
-function parseDistribution(v: unknown, key: string): Distribution {
-  if (typeof v !== 'string') throw new MalformedEntry(`field "${key}" must be a distribution's JSON text, received ${short(v)}`);
-  try {
-    return jsonToDistribution(v);
-  } catch (e) {
-    throw new MalformedEntry(`field "${key}" is not a valid distribution: ${(e as Error).message}`);
-  }
-}
+/** Distinct distribution texts remembered by a replay (a study has a few; a hostile file, many). */
+const MAX_CACHED_DISTRIBUTIONS = 4096;
 
 /**
  * The value the objective sees for a stored number, as Optuna converts it (`int()` truncates);
@@ -329,13 +308,10 @@ function externalOf(d: Distribution, internal: number, key: string): ParamValue 
     if (!Number.isFinite(internal) || internal < 0 || Math.trunc(internal) >= d.choices.length) {
       throw new MalformedEntry(`field "${key}" is ${short(internal)}, not the index of one of the ${d.choices.length} choices`);
     }
-    return d.choices[Math.trunc(internal)]!;
+  } else if (d.type === 'int' && !Number.isFinite(internal)) {
+    throw new MalformedEntry(`field "${key}" must be a finite number for an int distribution, received ${short(internal)}`);
   }
-  if (d.type === 'int') {
-    if (!Number.isFinite(internal)) throw new MalformedEntry(`field "${key}" must be a finite number for an int distribution, received ${short(internal)}`);
-    return Math.trunc(internal) + 0;
-  }
-  return internal;
+  return toExternal(d, internal);
 }
 
 interface StudyRec {
@@ -363,21 +339,27 @@ interface TrialRec {
   snap: FrozenTrial | null;
 }
 
-const DIRECTIONS: Record<number, StudyDirection> = { 1: 'minimize', 2: 'maximize' };
+const DIRECTIONS = new Map(Object.entries(DIRECTION_NUMBER).map(([d, n]) => [n, d as StudyDirection]));
 
 /**
  * The state rebuilt from a journal, entry by entry, with the rules of Optuna's
  * `JournalStorageReplayResult`. Each entry is checked in full before it changes anything, so
  * that a malformed line leaves the state as it was (and is reported again on the next read).
- * @internal
  */
-export class JournalReplay {
+class JournalReplay {
   /** This worker's id, as written in its entries. */
   readonly workerId: string;
   readonly #studies = new Map<number, StudyRec>();
   readonly #names = new Map<string, number>();
   /** Trial ids per study id; kept after a study is deleted, as Optuna keeps them. */
   readonly #studyTrials = new Map<number, number[]>();
+  /**
+   * Per study id, each parameter's first trial holding it (the lowest id): the trial whose
+   * distribution a new one is checked against, found without scanning the study's trials.
+   */
+  readonly #firstHolders = new Map<number, Map<string, number>>();
+  /** Distributions parsed from the journal, by JSON text (each line of a study repeats a few). */
+  readonly #parsed = new Map<string, Distribution>();
   readonly #trials: TrialRec[] = [];
   #nextStudyId = 0;
   /** The trial this worker last made RUNNING (Optuna's `owned_trial_id`). */
@@ -439,12 +421,32 @@ export class JournalReplay {
    */
   priorDistribution(trialId: number, name: string): Distribution | undefined {
     const t = this.#trials[trialId];
-    if (t === undefined) return undefined;
-    for (const id of this.#studyTrials.get(t.studyId) ?? []) {
-      const prev = this.#trials[id]!;
-      if (Object.hasOwn(prev.params, name)) return prev.distributions[name];
+    const first = t && this.#firstHolders.get(t.studyId)?.get(name);
+    return first === undefined ? undefined : this.#trials[first]!.distributions[name];
+  }
+
+  /** Notes that trial `t` now holds parameter `name`. */
+  #holds(t: TrialRec, name: string): void {
+    let holders = this.#firstHolders.get(t.studyId);
+    if (holders === undefined) this.#firstHolders.set(t.studyId, (holders = new Map()));
+    const first = holders.get(name);
+    if (first === undefined || t.trialId < first) holders.set(name, t.trialId);
+  }
+
+  /** A distribution field (its JSON text), parsed once per text. */
+  #distribution(v: unknown, key: string): Distribution {
+    if (typeof v !== 'string') throw new MalformedEntry(`field "${key}" must be a distribution's JSON text, received ${short(v)}`);
+    let d = this.#parsed.get(v);
+    if (d === undefined) {
+      try {
+        d = jsonToDistribution(v);
+      } catch (e) {
+        throw new MalformedEntry(`field "${key}" is not a valid distribution: ${(e as Error).message}`);
+      }
+      if (this.#parsed.size >= MAX_CACHED_DISTRIBUTIONS) this.#parsed.clear();
+      this.#parsed.set(v, d);
     }
-    return undefined;
+    return d;
   }
 
   /**
@@ -512,7 +514,7 @@ export class JournalReplay {
   }
 
   #missing(own: boolean, kind: 'study' | 'trial', id: number): void {
-    if (own) throw new OwnEntryRefused(notFound(kind, id, 'journal'));
+    if (own) throw new OwnEntryRefused(notFound('journal', kind, `with id ${id}`));
   }
 
   #trialOf(log: Log): TrialRec {
@@ -530,7 +532,7 @@ export class JournalReplay {
     const dirs = field(log, 'directions');
     if (!Array.isArray(dirs) || dirs.length === 0) throw new MalformedEntry(`field "directions" must be a non-empty list, received ${short(dirs)}`);
     const directions = dirs.map((d, i) => {
-      const dir = typeof d === 'number' ? DIRECTIONS[d] : undefined;
+      const dir = DIRECTIONS.get(d);
       if (dir === undefined) throw new MalformedEntry(`field "directions"[${i}] must be 1 (minimize) or 2 (maximize), received ${short(d)}`);
       return dir;
     });
@@ -548,7 +550,7 @@ export class JournalReplay {
     const studyId = idField(log, 'study_id', this.#nextStudyId, 'study');
     const distributions: Record<string, Distribution> = {};
     if (has(log, 'distributions')) {
-      for (const [k, v] of Object.entries(objField(log, 'distributions'))) setOwn(distributions, k, parseDistribution(v, `distributions.${k}`));
+      for (const [k, v] of Object.entries(objField(log, 'distributions'))) setOwn(distributions, k, this.#distribution(v, `distributions.${k}`));
     }
     const params: Record<string, ParamValue> = {};
     if (has(log, 'params')) {
@@ -579,7 +581,7 @@ export class JournalReplay {
     if (!this.#studies.has(studyId)) return this.#missing(own, 'study', studyId);
     const ids = this.#studyTrials.get(studyId)!;
     const trialId = this.#trials.length;
-    this.#trials.push({
+    const t: TrialRec = {
       trialId,
       number: ids.length,
       studyId,
@@ -593,8 +595,10 @@ export class JournalReplay {
       start,
       complete,
       snap: null,
-    });
+    };
+    this.#trials.push(t);
     ids.push(trialId);
+    for (const name of Object.keys(params)) this.#holds(t, name);
     if (own) {
       this.lastCreatedTrialId = trialId;
       if (state === TrialState.RUNNING) this.ownedTrialId = trialId;
@@ -605,7 +609,7 @@ export class JournalReplay {
     const t = this.#trialOf(log);
     const name = strField(log, 'param_name');
     const internal = numField(log, 'param_value_internal');
-    const d = parseDistribution(field(log, 'distribution'), 'distribution');
+    const d = this.#distribution(field(log, 'distribution'), 'distribution');
     const external = externalOf(d, internal, 'param_value_internal');
     if (!this.#updatable(t, own)) return;
     const prior = this.priorDistribution(t.trialId, name);
@@ -620,6 +624,7 @@ export class JournalReplay {
     t.snap = null;
     setOwn(t.params, name, external);
     setOwn(t.distributions, name, d);
+    this.#holds(t, name);
   }
 
   #setState(log: Log, own: boolean): void {
@@ -681,9 +686,8 @@ export interface JournalBackend {
   readonly name: string;
   /**
    * Passes each complete line after the last one consumed to `consume` (text without the "\n",
-   * and its 1-based line number), in order. A line is consumed when `consume` returns, or throws
-   * {@link OwnEntryRefused} (then its error is thrown); any other error stops the reading with
-   * the line unconsumed.
+   * and its 1-based line number), in order. A line is consumed when `consume` returns; an error
+   * stops the reading with the line unconsumed.
    */
   readNew(consume: (text: string, line: number) => void): Promise<void>;
   /** Runs `fn` holding the journal's cross-process lock. */
@@ -702,12 +706,15 @@ interface Plan<T> {
 }
 
 /**
- * Settings of {@link JournalStorageCore}.
+ * Settings of a {@link JournalStorage}.
  * @internal
  */
-export interface JournalCoreOptions {
-  /** Heartbeats and worker records (a shared file), or none (memory). */
-  readonly heartbeat: { readonly interval: number; readonly gracePeriod: number } | null;
+export interface JournalStorageSettings {
+  /**
+   * Seconds without a heartbeat after which a RUNNING trial is stale, with heartbeats and worker
+   * records written (a shared file); null for none (memory).
+   */
+  readonly gracePeriod: number | null;
   /** The class name, for messages. */
   readonly where: string;
 }
@@ -737,21 +744,6 @@ function checkKey(where: string, v: unknown): string {
   return v;
 }
 
-/** Checks a distribution object by writing it and reading it back; returns the JSON text. */
-function checkDistribution(where: string, name: string, d: unknown): { json: string; distribution: Distribution } {
-  let json: string;
-  try {
-    json = distributionToJson(d as Distribution);
-  } catch {
-    throw new TypeError(`${where}: expected ${name} to be a distribution, received ${describe(d)}`);
-  }
-  try {
-    return { json, distribution: jsonToDistribution(json) };
-  } catch (e) {
-    throw new TypeError(`${where}: ${name} is not a valid distribution: ${(e as Error).message}`);
-  }
-}
-
 /** The stored number of a parameter, checked the way Optuna could convert it back. */
 function checkInternal(where: string, name: string, d: Distribution, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${where}: expected the value of ${JSON.stringify(name)} to be a number, received ${describe(v)}`);
@@ -771,32 +763,43 @@ function internalJson(d: Distribution, v: number): number | PyFloat {
 const now = (): Date => new Date();
 
 /**
- * Everything of a journal storage but where its lines live: the Storage methods, each a read
- * (catch up with the journal, answer from the replayed state) or a mutation (take the lock,
- * catch up, check, append, apply). Calls on one instance run one at a time, in call order.
- * @internal
+ * A storage that keeps Optuna's journal (Optuna's `JournalStorage`): the operations and the
+ * replay rules the journal storages share. {@link JournalFileStorage} keeps the journal's lines in
+ * a file that several processes share; {@link InMemoryStorage} in this process's memory.
+ *
+ * Each method is a read (catch up with the journal, answer from the replayed state) or a
+ * mutation (take the lock, catch up, check, append, apply); calls on one instance run one at a
+ * time, in call order.
+ * @group Storages
  */
-export class JournalStorageCore {
+export abstract class JournalStorage implements Storage {
+  /** The seconds between the heartbeats of a running trial (null: no heartbeats). */
+  abstract readonly heartbeatInterval: number | null;
   readonly #backend: JournalBackend;
   readonly #replay: JournalReplay;
-  readonly #heartbeat: JournalCoreOptions['heartbeat'];
+  /** Null without heartbeats (memory). */
+  readonly #gracePeriod: number | null;
   readonly #where: string;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
   /**
    * @param backend Where the lines live.
-   * @param options Heartbeats and naming.
+   * @param settings Heartbeats and naming.
+   * @internal
    */
-  constructor(backend: JournalBackend, options: JournalCoreOptions) {
+  protected constructor(backend: JournalBackend, settings: JournalStorageSettings) {
     this.#backend = backend;
-    this.#heartbeat = options.heartbeat;
-    this.#where = options.where;
+    this.#gracePeriod = settings.gracePeriod;
+    this.#where = settings.where;
     // Optuna's worker ids are a UUID, "-" and the thread id; any string unique to the writer works.
     this.#replay = new JournalReplay(`${randomUUID()}-${process.pid}`);
   }
 
-  /** This instance's worker id, as written in its entries. */
+  /**
+   * This instance's worker id, as written in the `worker_id` field of its entries.
+   * @internal
+   */
   get workerId(): string {
     return this.#replay.workerId;
   }
@@ -808,7 +811,12 @@ export class JournalStorageCore {
     return run;
   }
 
+  /**
+   * Applies the lines written since the last call. An own entry that the replay rules refuse is
+   * consumed like any other; the first such refusal is thrown once the lines read are applied.
+   */
   async #sync(): Promise<void> {
+    let refused: Error | null = null;
     await this.#backend.readNew((text, line) => {
       let log: unknown;
       try {
@@ -819,6 +827,10 @@ export class JournalStorageCore {
       try {
         this.#replay.apply(log);
       } catch (e) {
+        if (e instanceof OwnEntryRefused) {
+          refused ??= e.error;
+          return;
+        }
         if (e instanceof MalformedEntry) {
           const op = (log as Log | null)?.op_code;
           throw new Error(`${this.#backend.name}:${line}: not a valid journal entry${typeof op === 'number' ? ` (op_code ${op})` : ''}: ${e.message}`);
@@ -826,6 +838,7 @@ export class JournalStorageCore {
         throw e;
       }
     });
+    if (refused !== null) throw refused;
   }
 
   #read<T>(fn: (r: JournalReplay) => T): Promise<T> {
@@ -853,13 +866,13 @@ export class JournalStorageCore {
 
   #study(r: JournalReplay, id: number, where: string): FrozenStudy {
     const s = r.study(id);
-    if (s === undefined) throw notFound('study', id, `${this.#where}.${where}`);
+    if (s === undefined) throw notFound(`${this.#where}.${where}`, 'study', `with id ${id}`);
     return s;
   }
 
   #trial(r: JournalReplay, id: number, where: string): FrozenTrial {
     const t = r.trial(id);
-    if (t === undefined) throw notFound('trial', id, `${this.#where}.${where}`);
+    if (t === undefined) throw notFound(`${this.#where}.${where}`, 'trial', `with id ${id}`);
     return t;
   }
 
@@ -871,16 +884,21 @@ export class JournalStorageCore {
 
   /** The worker record written when a trial becomes RUNNING here (none in memory). */
   #workerAttrs(): Record<string, JsonValue> {
-    return this.#heartbeat === null ? {} : { [WORKER_ATTR]: thisWorker() };
+    return this.#gracePeriod === null ? {} : { [WORKER_ATTR]: thisWorker() };
   }
 
-  /** See {@link Storage.createNewStudy}. */
+  /**
+   * Creates a study; returns its id.
+   * @param directions One direction per objective value.
+   * @param studyName A name no other study has.
+   * @throws DuplicatedStudyError if the name is taken (checked under the file's lock).
+   */
   async createNewStudy(directions: readonly StudyDirection[], studyName: string): Promise<number> {
     const where = `${this.#where}.createNewStudy`;
     if (!Array.isArray(directions) || directions.length === 0) throw new TypeError(`${where}: expected directions to be a non-empty array of 'minimize' or 'maximize', received ${describe(directions)}`);
     const codes = directions.map((d, i) => {
       if (d !== 'minimize' && d !== 'maximize') throw new RangeError(`${where}: expected directions[${i}] to be 'minimize' or 'maximize', received ${describe(d)}`);
-      return d === 'minimize' ? 1 : 2;
+      return DIRECTION_NUMBER[d as StudyDirection];
     });
     if (typeof studyName !== 'string') throw new TypeError(`${where}: expected studyName to be a string, received ${describe(studyName)}`);
     return this.#mutate((r) => {
@@ -889,7 +907,10 @@ export class JournalStorageCore {
     });
   }
 
-  /** See {@link Storage.deleteStudy}. */
+  /**
+   * Deletes a study (its trials stay readable by id, as in Optuna).
+   * @param studyId The study.
+   */
   async deleteStudy(studyId: number): Promise<void> {
     const id = checkId(`${this.#where}.deleteStudy`, 'studyId', studyId);
     return this.#mutate((r) => {
@@ -898,29 +919,56 @@ export class JournalStorageCore {
     });
   }
 
-  /** See {@link Storage.getStudyIdFromName}. */
+  /**
+   * The id of the study named `studyName`.
+   * @param studyName The name.
+   * @throws Error with `code: 'ENOSTUDY'` if there is none.
+   */
   async getStudyIdFromName(studyName: string): Promise<number> {
     if (typeof studyName !== 'string') throw new TypeError(`${this.#where}.getStudyIdFromName: expected studyName to be a string, received ${describe(studyName)}`);
     return this.#read((r) => {
       const id = r.studyIdByName(studyName);
-      if (id === undefined) throw Object.assign(new Error(`${this.#where}.getStudyIdFromName: no study named ${JSON.stringify(studyName)} in ${this.#backend.name}`), { code: 'ENOSTUDY' });
+      if (id === undefined) throw notFound(`${this.#where}.getStudyIdFromName`, 'study', `named ${JSON.stringify(studyName)} in ${this.#backend.name}`);
       return id;
     });
   }
 
-  /** See {@link Storage.getAllStudies}. */
+  /** Every study in the journal, by id. */
   async getAllStudies(): Promise<FrozenStudy[]> {
     return this.#read((r) => r.studies());
   }
 
-  /** See {@link Storage.getStudy}. */
+  /**
+   * One study's record.
+   * @param studyId The study.
+   * @throws Error with `code: 'ENOSTUDY'` if there is none.
+   */
   async getStudy(studyId: number): Promise<FrozenStudy> {
     const id = checkId(`${this.#where}.getStudy`, 'studyId', studyId);
     return this.#read((r) => this.#study(r, id, 'getStudy'));
   }
 
-  /** See {@link Storage.setStudyUserAttr} and {@link Storage.setStudySystemAttr}. */
-  async setStudyAttr(kind: 'user' | 'system', studyId: number, key: string, value: JsonValue): Promise<void> {
+  /**
+   * Sets a study user attribute.
+   * @param studyId The study.
+   * @param key The attribute's name.
+   * @param value A JSON value (NaN and infinities included, written as Python writes them).
+   */
+  setStudyUserAttr(studyId: number, key: string, value: JsonValue): Promise<void> {
+    return this.#setStudyAttr('user', studyId, key, value);
+  }
+
+  /**
+   * Sets a study system attribute.
+   * @param studyId The study.
+   * @param key The attribute's name.
+   * @param value A JSON value.
+   */
+  setStudySystemAttr(studyId: number, key: string, value: JsonValue): Promise<void> {
+    return this.#setStudyAttr('system', studyId, key, value);
+  }
+
+  async #setStudyAttr(kind: 'user' | 'system', studyId: number, key: string, value: JsonValue): Promise<void> {
     const where = `${this.#where}.setStudy${kind === 'user' ? 'User' : 'System'}Attr`;
     const id = checkId(where, 'studyId', studyId);
     checkKey(where, key);
@@ -932,7 +980,13 @@ export class JournalStorageCore {
     });
   }
 
-  /** See {@link Storage.createNewTrial}. */
+  /**
+   * Creates a trial: RUNNING, started now and owned by this process (its worker record is
+   * written with it), or from `template` (an enqueued WAITING trial, a copy).
+   * @param studyId The study.
+   * @param template The trial's fields, if not a new RUNNING one.
+   * @returns The trial's id.
+   */
   async createNewTrial(studyId: number, template?: TrialTemplate): Promise<number> {
     const where = `${this.#where}.createNewTrial`;
     const id = checkId(where, 'studyId', studyId);
@@ -943,7 +997,7 @@ export class JournalStorageCore {
       let log: Log;
       if (fields !== null) {
         log = { op_code: JournalOp.CREATE_TRIAL, study_id: id, ...fields(started) };
-      } else if (this.#heartbeat === null) {
+      } else if (this.#gracePeriod === null) {
         log = { op_code: JournalOp.CREATE_TRIAL, study_id: id, datetime_start: started };
       } else {
         // The form Optuna writes for a RUNNING template: the worker record comes in the same
@@ -1020,7 +1074,15 @@ export class JournalStorageCore {
     });
   }
 
-  /** See {@link Storage.setTrialParam}. */
+  /**
+   * Records a parameter of a trial that has not finished.
+   * @param trialId The trial.
+   * @param name The parameter's name.
+   * @param internal Its stored number (the index of a categorical choice).
+   * @param distribution Its distribution, of the kind earlier trials used for `name`.
+   * @throws UpdateFinishedTrialError if the trial has finished; RangeError if the distribution
+   * is incompatible with the parameter's earlier one.
+   */
   async setTrialParam(trialId: number, name: string, internal: number, distribution: Distribution): Promise<void> {
     const where = `${this.#where}.setTrialParam`;
     const id = checkId(where, 'trialId', trialId);
@@ -1038,7 +1100,15 @@ export class JournalStorageCore {
     });
   }
 
-  /** See {@link Storage.setTrialStateValues}. */
+  /**
+   * Sets a trial's state and values. Making a WAITING trial RUNNING is decided under the lock:
+   * it returns true for the one process that took the trial (which then records itself as its
+   * worker), false for the others.
+   * @param trialId The trial.
+   * @param state The new state.
+   * @param values The values (kept unchanged if null or omitted).
+   * @throws UpdateFinishedTrialError if the trial has finished.
+   */
   async setTrialStateValues(trialId: number, state: TrialState, values?: readonly number[] | null): Promise<boolean> {
     const where = `${this.#where}.setTrialStateValues`;
     const id = checkId(where, 'trialId', trialId);
@@ -1055,12 +1125,18 @@ export class JournalStorageCore {
       // The worker record goes in the same write, after the state: no crash can separate them.
       // (Had a writer that ignores the lock popped the trial first, the record would land on its
       // trial; every Optuna and ferroptim writer takes the lock.)
-      if (s === TrialState.RUNNING && this.#heartbeat !== null) logs.push({ op_code: JournalOp.SET_TRIAL_SYSTEM_ATTR, trial_id: id, system_attr: this.#workerAttrs() });
+      if (s === TrialState.RUNNING && this.#gracePeriod !== null) logs.push({ op_code: JournalOp.SET_TRIAL_SYSTEM_ATTR, trial_id: id, system_attr: this.#workerAttrs() });
       return { logs, result: () => s !== TrialState.RUNNING || r.ownedTrialId === id };
     });
   }
 
-  /** See {@link Storage.setTrialIntermediateValue}. */
+  /**
+   * Records the value reported at `step`.
+   * @param trialId The trial.
+   * @param step The step.
+   * @param value The value (NaN and infinities allowed).
+   * @throws UpdateFinishedTrialError if the trial has finished.
+   */
   async setTrialIntermediateValue(trialId: number, step: number, value: number): Promise<void> {
     const where = `${this.#where}.setTrialIntermediateValue`;
     const id = checkId(where, 'trialId', trialId);
@@ -1072,8 +1148,29 @@ export class JournalStorageCore {
     });
   }
 
-  /** See {@link Storage.setTrialUserAttr} and {@link Storage.setTrialSystemAttr}. */
-  async setTrialAttr(kind: 'user' | 'system', trialId: number, key: string, value: JsonValue): Promise<void> {
+  /**
+   * Sets a trial user attribute.
+   * @param trialId The trial.
+   * @param key The attribute's name.
+   * @param value A JSON value.
+   * @throws UpdateFinishedTrialError if the trial has finished.
+   */
+  setTrialUserAttr(trialId: number, key: string, value: JsonValue): Promise<void> {
+    return this.#setTrialAttr('user', trialId, key, value);
+  }
+
+  /**
+   * Sets a trial system attribute.
+   * @param trialId The trial.
+   * @param key The attribute's name.
+   * @param value A JSON value.
+   * @throws UpdateFinishedTrialError if the trial has finished.
+   */
+  setTrialSystemAttr(trialId: number, key: string, value: JsonValue): Promise<void> {
+    return this.#setTrialAttr('system', trialId, key, value);
+  }
+
+  async #setTrialAttr(kind: 'user' | 'system', trialId: number, key: string, value: JsonValue): Promise<void> {
     const where = `${this.#where}.setTrial${kind === 'user' ? 'User' : 'System'}Attr`;
     const id = checkId(where, 'trialId', trialId);
     checkKey(where, key);
@@ -1085,13 +1182,21 @@ export class JournalStorageCore {
     });
   }
 
-  /** See {@link Storage.getTrial}. */
+  /**
+   * One trial (a frozen snapshot).
+   * @param trialId The trial.
+   * @throws Error with `code: 'ENOTRIAL'` if there is none.
+   */
   async getTrial(trialId: number): Promise<FrozenTrial> {
     const id = checkId(`${this.#where}.getTrial`, 'trialId', trialId);
     return this.#read((r) => this.#trial(r, id, 'getTrial'));
   }
 
-  /** See {@link Storage.getAllTrials}. */
+  /**
+   * The study's trials by number (frozen snapshots), optionally only those in `states`.
+   * @param studyId The study.
+   * @param states The states to keep.
+   */
   async getAllTrials(studyId: number, states?: readonly TrialState[]): Promise<FrozenTrial[]> {
     const where = `${this.#where}.getAllTrials`;
     const id = checkId(where, 'studyId', studyId);
@@ -1105,10 +1210,14 @@ export class JournalStorageCore {
     });
   }
 
-  /** See {@link Storage.recordHeartbeat}. A finished trial's heartbeat is ignored. */
+  /**
+   * Records that the worker running `trialId` is alive (system attribute `ferroptim:heartbeat`,
+   * Unix seconds). Ignored once the trial has finished.
+   * @param trialId The trial.
+   */
   async recordHeartbeat(trialId: number): Promise<void> {
     const id = checkId(`${this.#where}.recordHeartbeat`, 'trialId', trialId);
-    if (this.#heartbeat === null) return this.#read((r) => void this.#trial(r, id, 'recordHeartbeat'));
+    if (this.#gracePeriod === null) return this.#read((r) => void this.#trial(r, id, 'recordHeartbeat'));
     return this.#mutate((r) => {
       const t = this.#trial(r, id, 'recordHeartbeat');
       if (isFinished(t.state)) return { logs: [], result: () => undefined };
@@ -1116,30 +1225,50 @@ export class JournalStorageCore {
     });
   }
 
-  /** See {@link Storage.failStaleTrials}. */
+  /**
+   * Fails every RUNNING trial of the study that a ferroptim worker ran and that is stale: its
+   * worker process on this machine is gone, or it sent no heartbeat (nor started) for
+   * `gracePeriod` seconds; in a file, under its lock. Each gets the system attribute
+   * `fail_reason`. Trials that Optuna's own workers run carry no heartbeat and are left alone; a
+   * storage without heartbeats (memory) returns `[]`.
+   * @param studyId The study.
+   * @returns The trials this call failed (each stale trial is failed by one caller only).
+   */
   async failStaleTrials(studyId: number): Promise<FrozenTrial[]> {
     const id = checkId(`${this.#where}.failStaleTrials`, 'studyId', studyId);
-    const hb = this.#heartbeat;
-    if (hb === null) return this.#read((r) => (this.#study(r, id, 'failStaleTrials'), []));
+    const grace = this.#gracePeriod;
+    // Called before every trial, and nearly always with nothing stale: look without the lock
+    // first, and take it (then look again) only when there is something to fail.
+    const any = await this.#read((r) => {
+      this.#study(r, id, 'failStaleTrials');
+      return grace !== null && this.#staleTrials(r, id, grace, now()).length > 0;
+    });
+    if (!any) return [];
     return this.#mutate((r) => {
       this.#study(r, id, 'failStaleTrials');
       const t0 = now();
-      const host = hostname();
-      const stale: number[] = [];
-      const logs: Log[] = [];
       const completed = formatJournalDate(t0);
-      for (const t of r.trialsOf(id, [TrialState.RUNNING])) {
-        const reason = staleReason(t, t0.getTime() / 1000, hb.gracePeriod, host);
-        if (reason === null) continue;
-        stale.push(t.trialId);
-        logs.push({ op_code: JournalOp.SET_TRIAL_SYSTEM_ATTR, trial_id: t.trialId, system_attr: { [FAIL_REASON_ATTR]: reason } });
-        logs.push({ op_code: JournalOp.SET_TRIAL_STATE_VALUES, trial_id: t.trialId, state: TrialState.FAIL, values: null, datetime_complete: completed });
-      }
-      return { logs, result: () => stale.map((tid) => r.trial(tid)!) };
+      const stale = this.#staleTrials(r, id, grace!, t0);
+      const logs = stale.flatMap(([t, reason]): Log[] => [
+        { op_code: JournalOp.SET_TRIAL_SYSTEM_ATTR, trial_id: t.trialId, system_attr: { [FAIL_REASON_ATTR]: reason } },
+        { op_code: JournalOp.SET_TRIAL_STATE_VALUES, trial_id: t.trialId, state: TrialState.FAIL, values: null, datetime_complete: completed },
+      ]);
+      return { logs, result: () => stale.map(([t]) => r.trial(t.trialId)!) };
     });
   }
 
-  /** Waits for the calls under way; later calls are refused. */
+  /** The study's RUNNING trials that are stale at `t0`, with the reason of each. */
+  #staleTrials(r: JournalReplay, studyId: number, gracePeriod: number, t0: Date): [FrozenTrial, string][] {
+    const host = hostname();
+    const out: [FrozenTrial, string][] = [];
+    for (const t of r.trialsOf(studyId, [TrialState.RUNNING])) {
+      const reason = staleReason(t, t0.getTime() / 1000, gracePeriod, host);
+      if (reason !== null) out.push([t, reason]);
+    }
+    return out;
+  }
+
+  /** Waits for the calls under way; the storage refuses calls afterwards. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -1183,16 +1312,6 @@ function thisProcessTable(): ProcessTable {
     };
   }
   return processTable;
-}
-
-/** Whether process `pid` of this process table is certainly gone (EPERM: it exists). */
-function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }
 
 /**
@@ -1403,7 +1522,7 @@ export class SymlinkLock {
         else {
           const what = `${id.key}:${id.ctimeNs}:${owner.text}`;
           if (watched?.what !== what) watched = { what, since: performance.now() };
-          if (processGone(owner.pid)) {
+          if (!isProcessAlive(owner.pid)) {
             const left = ownerSettleMs(id.ctimeNs) - (performance.now() - watched.since);
             if (left <= 0) {
               if (await this.#breakLock(id)) process.emitWarning(`The lock ${this.lockPath} was held by process ${owner.pid} of this host, which is no longer running; broke it.`, { code: 'FERROPTIM_JOURNAL_LOCK' });
@@ -1560,18 +1679,8 @@ class FileJournal implements JournalBackend {
     } catch {
       throw new Error(`${this.name}:${line}: not a valid journal entry (not UTF-8)`);
     }
-    try {
-      consume(text, line);
-    } catch (e) {
-      if (!(e instanceof OwnEntryRefused)) throw e;
-      this.#advance(bytes.length);
-      throw e.error;
-    }
-    this.#advance(bytes.length);
-  }
-
-  #advance(n: number): void {
-    this.#offset += n + 1;
+    consume(text, line);
+    this.#offset += bytes.length + 1;
     this.#lines++;
   }
 
@@ -1630,208 +1739,7 @@ export interface JournalFileStorageOptions {
   lockGracePeriod?: number | null;
 }
 
-const OPTION_NAMES = ['heartbeatInterval', 'gracePeriod', 'lockGracePeriod'];
-
-/**
- * A storage that keeps Optuna's journal (Optuna's `JournalStorage`): the operations and the
- * replay rules the journal storages share. {@link JournalFileStorage} keeps the journal's lines in
- * a file that several processes share; {@link InMemoryStorage} in this process's memory.
- * @group Storages
- */
-export abstract class JournalStorage implements Storage {
-  /** The seconds between the heartbeats of a running trial (null: no heartbeats). */
-  abstract readonly heartbeatInterval: number | null;
-  readonly #core: JournalStorageCore;
-
-  /** @internal */
-  protected constructor(core: JournalStorageCore) {
-    this.#core = core;
-  }
-
-  /**
-   * This instance's worker id, as written in the `worker_id` field of its entries.
-   * @internal
-   */
-  get workerId(): string {
-    return this.#core.workerId;
-  }
-
-  /**
-   * Creates a study; returns its id.
-   * @param directions One direction per objective value.
-   * @param studyName A name no other study has.
-   * @throws DuplicatedStudyError if the name is taken (checked under the file's lock).
-   */
-  createNewStudy(directions: readonly StudyDirection[], studyName: string): Promise<number> {
-    return this.#core.createNewStudy(directions, studyName);
-  }
-
-  /**
-   * Deletes a study (its trials stay readable by id, as in Optuna).
-   * @param studyId The study.
-   */
-  deleteStudy(studyId: number): Promise<void> {
-    return this.#core.deleteStudy(studyId);
-  }
-
-  /**
-   * The id of the study named `studyName`.
-   * @param studyName The name.
-   * @throws Error with `code: 'ENOSTUDY'` if there is none.
-   */
-  getStudyIdFromName(studyName: string): Promise<number> {
-    return this.#core.getStudyIdFromName(studyName);
-  }
-
-  /** Every study in the journal, by id. */
-  getAllStudies(): Promise<FrozenStudy[]> {
-    return this.#core.getAllStudies();
-  }
-
-  /**
-   * One study's record.
-   * @param studyId The study.
-   * @throws Error with `code: 'ENOSTUDY'` if there is none.
-   */
-  getStudy(studyId: number): Promise<FrozenStudy> {
-    return this.#core.getStudy(studyId);
-  }
-
-  /**
-   * Sets a study user attribute.
-   * @param studyId The study.
-   * @param key The attribute's name.
-   * @param value A JSON value (NaN and infinities included, written as Python writes them).
-   */
-  setStudyUserAttr(studyId: number, key: string, value: JsonValue): Promise<void> {
-    return this.#core.setStudyAttr('user', studyId, key, value);
-  }
-
-  /**
-   * Sets a study system attribute.
-   * @param studyId The study.
-   * @param key The attribute's name.
-   * @param value A JSON value.
-   */
-  setStudySystemAttr(studyId: number, key: string, value: JsonValue): Promise<void> {
-    return this.#core.setStudyAttr('system', studyId, key, value);
-  }
-
-  /**
-   * Creates a trial: RUNNING, started now and owned by this process (its worker record is
-   * written with it), or from `template` (an enqueued WAITING trial, a copy).
-   * @param studyId The study.
-   * @param template The trial's fields, if not a new RUNNING one.
-   * @returns The trial's id.
-   */
-  createNewTrial(studyId: number, template?: TrialTemplate): Promise<number> {
-    return this.#core.createNewTrial(studyId, template);
-  }
-
-  /**
-   * Records a parameter of a trial that has not finished.
-   * @param trialId The trial.
-   * @param name The parameter's name.
-   * @param internal Its stored number (the index of a categorical choice).
-   * @param distribution Its distribution, of the kind earlier trials used for `name`.
-   * @throws UpdateFinishedTrialError if the trial has finished; RangeError if the distribution
-   * is incompatible with the parameter's earlier one.
-   */
-  setTrialParam(trialId: number, name: string, internal: number, distribution: Distribution): Promise<void> {
-    return this.#core.setTrialParam(trialId, name, internal, distribution);
-  }
-
-  /**
-   * Sets a trial's state and values. Making a WAITING trial RUNNING is decided under the lock:
-   * it returns true for the one process that took the trial (which then records itself as its
-   * worker), false for the others.
-   * @param trialId The trial.
-   * @param state The new state.
-   * @param values The values (kept unchanged if null or omitted).
-   * @throws UpdateFinishedTrialError if the trial has finished.
-   */
-  setTrialStateValues(trialId: number, state: TrialState, values?: readonly number[] | null): Promise<boolean> {
-    return this.#core.setTrialStateValues(trialId, state, values);
-  }
-
-  /**
-   * Records the value reported at `step`.
-   * @param trialId The trial.
-   * @param step The step.
-   * @param value The value (NaN and infinities allowed).
-   * @throws UpdateFinishedTrialError if the trial has finished.
-   */
-  setTrialIntermediateValue(trialId: number, step: number, value: number): Promise<void> {
-    return this.#core.setTrialIntermediateValue(trialId, step, value);
-  }
-
-  /**
-   * Sets a trial user attribute.
-   * @param trialId The trial.
-   * @param key The attribute's name.
-   * @param value A JSON value.
-   * @throws UpdateFinishedTrialError if the trial has finished.
-   */
-  setTrialUserAttr(trialId: number, key: string, value: JsonValue): Promise<void> {
-    return this.#core.setTrialAttr('user', trialId, key, value);
-  }
-
-  /**
-   * Sets a trial system attribute.
-   * @param trialId The trial.
-   * @param key The attribute's name.
-   * @param value A JSON value.
-   * @throws UpdateFinishedTrialError if the trial has finished.
-   */
-  setTrialSystemAttr(trialId: number, key: string, value: JsonValue): Promise<void> {
-    return this.#core.setTrialAttr('system', trialId, key, value);
-  }
-
-  /**
-   * One trial (a frozen snapshot).
-   * @param trialId The trial.
-   * @throws Error with `code: 'ENOTRIAL'` if there is none.
-   */
-  getTrial(trialId: number): Promise<FrozenTrial> {
-    return this.#core.getTrial(trialId);
-  }
-
-  /**
-   * The study's trials by number (frozen snapshots), optionally only those in `states`.
-   * @param studyId The study.
-   * @param states The states to keep.
-   */
-  getAllTrials(studyId: number, states?: readonly TrialState[]): Promise<FrozenTrial[]> {
-    return this.#core.getAllTrials(studyId, states);
-  }
-
-  /**
-   * Records that the worker running `trialId` is alive (system attribute `ferroptim:heartbeat`,
-   * Unix seconds). Ignored once the trial has finished.
-   * @param trialId The trial.
-   */
-  recordHeartbeat(trialId: number): Promise<void> {
-    return this.#core.recordHeartbeat(trialId);
-  }
-
-  /**
-   * Fails every RUNNING trial of the study that a ferroptim worker ran and that is stale: its
-   * worker process on this machine is gone, or it sent no heartbeat (nor started) for
-   * `gracePeriod` seconds; in a file, under its lock. Each gets the system attribute
-   * `fail_reason`. Trials that Optuna's own workers run carry no heartbeat and are left alone; a
-   * storage without heartbeats (memory) returns `[]`.
-   * @param studyId The study.
-   * @returns The trials this call failed (each stale trial is failed by one caller only).
-   */
-  failStaleTrials(studyId: number): Promise<FrozenTrial[]> {
-    return this.#core.failStaleTrials(studyId);
-  }
-
-  /** Waits for the calls under way; the storage refuses calls afterwards. */
-  close(): Promise<void> {
-    return this.#core.close();
-  }
-}
+const OPTION_NAMES: readonly string[] = ['heartbeatInterval', 'gracePeriod', 'lockGracePeriod'];
 
 /**
  * A study storage in one append-only file, in the format of Optuna's `JournalStorage` with a
@@ -1868,13 +1776,10 @@ export class JournalFileStorage extends JournalStorage {
   constructor(path: string, options: JournalFileStorageOptions = {}) {
     const where = 'JournalFileStorage';
     if (typeof path !== 'string' || path === '') throw new TypeError(`${where}: expected path to be a non-empty string, received ${describe(path)}`);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: expected options to be an object, received ${describe(options)}`);
-    for (const k of Object.keys(options)) {
-      if (!OPTION_NAMES.includes(k)) throw new TypeError(`${where}: unknown option ${JSON.stringify(k)} (known: ${OPTION_NAMES.join(', ')})`);
-    }
+    checkOptionNames(where, options, OPTION_NAMES);
     const hb = checkHeartbeatOptions(where, options.heartbeatInterval, options.gracePeriod);
     const lockGrace = options.lockGracePeriod === undefined ? 30 : options.lockGracePeriod === null ? null : positiveSeconds(where, 'lockGracePeriod', options.lockGracePeriod);
-    super(new JournalStorageCore(new FileJournal(path, lockGrace), { heartbeat: { interval: hb.heartbeatInterval, gracePeriod: hb.gracePeriod }, where }));
+    super(new FileJournal(path, lockGrace), { gracePeriod: hb.gracePeriod, where });
     this.path = path;
     this.heartbeatInterval = hb.heartbeatInterval;
     this.gracePeriod = hb.gracePeriod;

@@ -5,7 +5,7 @@
  * hold and decoded back, so values are copied, checked and rounded exactly as in a file.
  * @module
  */
-import { JournalStorage, JournalStorageCore, OwnEntryRefused, type JournalBackend, type JournalFileStorage } from './journal.js';
+import { JournalStorage, type JournalBackend, type JournalFileStorage } from './journal.js';
 
 /** Lines kept only until they are applied: nothing else reads them. */
 class MemoryJournal implements JournalBackend {
@@ -15,14 +15,9 @@ class MemoryJournal implements JournalBackend {
 
   async readNew(consume: (text: string, line: number) => void): Promise<void> {
     while (this.#pending.length > 0) {
-      const text = this.#pending.shift()!;
+      consume(this.#pending[0]!, this.#lines + 1);
+      this.#pending.shift();
       this.#lines++;
-      try {
-        consume(text, this.#lines);
-      } catch (e) {
-        // Own entries refused by the replay rules carry the error to raise; the line is consumed.
-        throw e instanceof OwnEntryRefused ? e.error : e;
-      }
     }
   }
 
@@ -49,6 +44,6 @@ export class InMemoryStorage extends JournalStorage {
 
   /** An empty storage. */
   constructor() {
-    super(new JournalStorageCore(new MemoryJournal(), { heartbeat: null, where: 'InMemoryStorage' }));
+    super(new MemoryJournal(), { gracePeriod: null, where: 'InMemoryStorage' });
   }
 }

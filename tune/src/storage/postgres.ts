@@ -8,21 +8,11 @@
  * @module
  */
 import type { Pool, PoolClient, PoolConfig } from 'pg';
-import {
-  checkCompatible,
-  contains,
-  describe,
-  distributionToJson,
-  jsonToDistribution,
-  toExternal,
-  type Distribution,
-  type ParamValue,
-} from '../distributions.js';
+import { checkCompatible, contains, describe, jsonToDistribution, toExternal, type Distribution, type ParamValue } from '../distributions.js';
 import {
   DuplicatedStudyError,
   TRIAL_STATE_NAMES,
   TrialState,
-  UpdateFinishedTrialError,
   isFinished,
   type FrozenStudy,
   type FrozenTrial,
@@ -40,6 +30,8 @@ import {
   SCHEMA_VERSION,
   TABLES,
 } from './optuna-schema.js';
+import { checkDistribution, checkOptionNames, finishedError, notFound, setOwn } from './common.js';
+import { checkHeartbeatOptions, positiveSeconds } from './heartbeat.js';
 import { MAX_JSON_CHARS, pyJsonDumps, pyJsonLoads } from './pyjson.js';
 
 /**
@@ -75,6 +67,8 @@ const INT4_MAX = 2147483647;
 const INT4_MIN = -2147483648;
 /** Most objectives of a study. */
 const MAX_OBJECTIVES = 1000;
+/** A trial's heartbeat now, by the server's clock (Optuna writes `now()` in naive UTC). */
+const UPSERT_HEARTBEAT = 'INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES ($1, LOCALTIMESTAMP) ON CONFLICT (trial_id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat';
 /** Key of the advisory lock serializing schema creation between ferroptim processes. */
 const SCHEMA_LOCK_KEY = '7261034512889';
 
@@ -107,12 +101,6 @@ function stateFromLabel(label: unknown, where: string): TrialState {
 
 // ---------------------------------------------------------------------------------------------
 // Errors
-
-function notFound(what: 'study' | 'trial', detail: string): Error {
-  const e = new Error(`${WHERE}: no ${what} ${detail}`) as Error & { code: string };
-  e.code = what === 'study' ? 'ENOSTUDY' : 'ENOTRIAL';
-  return e;
-}
 
 function badRow(where: string, detail: string, cause?: unknown): Error {
   const e = new Error(`${WHERE}: malformed ${where} in the database: ${detail}`, cause === undefined ? undefined : { cause }) as Error & { code: string };
@@ -209,21 +197,8 @@ function checkNumber(method: string, name: string, v: unknown): number {
   return v;
 }
 
-/** A distribution checked by a JSON round trip; returns it and its JSON. */
-function checkDistribution(method: string, name: string, d: unknown): { distribution: Distribution; json: string } {
-  let json: string;
-  let distribution: Distribution;
-  try {
-    json = distributionToJson(d as Distribution);
-    distribution = jsonToDistribution(json);
-  } catch (e) {
-    throw new TypeError(`${WHERE}.${method}: ${name} is not a valid distribution (${(e as Error).message}), received ${describe(d)}`);
-  }
-  return { distribution, json };
-}
-
 function checkParam(method: string, name: string, internal: unknown, d: unknown): { internal: number; json: string; distribution: Distribution } {
-  const { distribution, json } = checkDistribution(method, `the distribution of parameter ${JSON.stringify(name)}`, d);
+  const { distribution, json } = checkDistribution(`${WHERE}.${method}`, `the distribution of parameter ${JSON.stringify(name)}`, d);
   if (typeof internal !== 'number') throw new TypeError(`${WHERE}.${method}: expected the internal value of parameter ${JSON.stringify(name)} to be a number, received ${describe(internal)}`);
   if (!Number.isFinite(internal)) throw new RangeError(`${WHERE}.${method}: the internal value of parameter ${JSON.stringify(name)} must be finite, received ${describe(internal)}`);
   if (distribution.type === 'categorical' && !contains(distribution, internal)) {
@@ -244,12 +219,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   const p = Object.getPrototypeOf(v);
   return p === Object.prototype || p === null;
-}
-
-/** Sets an own property, `__proto__` included. */
-function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
-  else o[key] = value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,30 +353,27 @@ interface Options {
 }
 
 function checkOptions(options: unknown): Options {
-  if (options === undefined) options = {};
-  if (options === null || typeof options !== 'object') throw new TypeError(`${WHERE}.connect: expected options to be an object, received ${describe(options)}`);
-  const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!OPTION_NAMES.includes(k)) throw new TypeError(`${WHERE}.connect: unknown option ${JSON.stringify(k)} (known: ${OPTION_NAMES.join(', ')})`);
-  }
+  const where = `${WHERE}.connect`;
+  const o = checkOptionNames(where, options, OPTION_NAMES);
   const positive = (name: string, v: unknown, allowZero = false): number => {
     if (typeof v !== 'number') throw new TypeError(`${WHERE}.connect: expected ${name} to be a number, received ${describe(v)}`);
     if (!Number.isFinite(v) || (allowZero ? v < 0 : v <= 0)) throw new RangeError(`${WHERE}.connect: expected ${name} to be a finite number ${allowZero ? '>= 0' : '> 0'}, received ${describe(v)}`);
     return v;
   };
-  const heartbeatInterval = o.heartbeatInterval === undefined ? 10 : o.heartbeatInterval === null ? null : positive('heartbeatInterval', o.heartbeatInterval);
-  let gracePeriod: number | null = null;
-  if (o.gracePeriod !== undefined) {
-    gracePeriod = positive('gracePeriod', o.gracePeriod);
-    if (heartbeatInterval === null) throw new RangeError(`${WHERE}.connect: gracePeriod ${describe(o.gracePeriod)} needs a heartbeatInterval (it is null)`);
-  } else if (heartbeatInterval !== null) gracePeriod = 2 * heartbeatInterval;
+  // Optuna's default grace period is two heartbeat intervals.
+  let heartbeat: { heartbeatInterval: number | null; gracePeriod: number | null } = { heartbeatInterval: null, gracePeriod: null };
+  if (o.heartbeatInterval !== null) heartbeat = checkHeartbeatOptions(where, o.heartbeatInterval, o.gracePeriod, 2);
+  else if (o.gracePeriod !== undefined) {
+    positiveSeconds(where, 'gracePeriod', o.gracePeriod);
+    throw new RangeError(`${where}: gracePeriod ${describe(o.gracePeriod)} needs a heartbeatInterval (it is null)`);
+  }
   let poolSize = 4;
   if (o.poolSize !== undefined) {
     poolSize = positive('poolSize', o.poolSize);
     if (!Number.isInteger(poolSize) || poolSize > 1000) throw new RangeError(`${WHERE}.connect: expected poolSize to be an integer in 1..1000, received ${describe(o.poolSize)}`);
   }
   const retryTimeout = o.retryTimeout === undefined ? 60 : positive('retryTimeout', o.retryTimeout, true);
-  return { heartbeatInterval, gracePeriod, poolSize, retryTimeout };
+  return { ...heartbeat, poolSize, retryTimeout };
 }
 
 /** A record of a trial's row and its children, while loading. */
@@ -758,7 +724,7 @@ export class PostgresStorage implements Storage {
     const m = 'deleteStudy';
     checkId(m, 'studyId', studyId);
     await this.transaction(m, 'write', async (q) => {
-      if ((await q('SELECT study_id FROM studies WHERE study_id = $1 FOR UPDATE', [studyId])).length === 0) throw notFound('study', `with id ${studyId}`);
+      if ((await q('SELECT study_id FROM studies WHERE study_id = $1 FOR UPDATE', [studyId])).length === 0) throw notFound(WHERE, 'study', `with id ${studyId}`);
       // Lock the trials: writers of their attributes, values and heartbeats wait for us, then
       // find them gone (no ON DELETE CASCADE in Optuna's schema: children go first).
       await q('SELECT trial_id FROM trials WHERE study_id = $1 FOR UPDATE', [studyId]);
@@ -782,9 +748,9 @@ export class PostgresStorage implements Storage {
   async getStudyIdFromName(studyName: string): Promise<number> {
     const m = 'getStudyIdFromName';
     if (typeof studyName !== 'string') throw new TypeError(`${WHERE}.${m}: expected studyName to be a string, received ${describe(studyName)}`);
-    if (studyName.includes('\0') || LONE_SURROGATE.test(studyName)) throw notFound('study', `named ${JSON.stringify(studyName)}`);
+    if (studyName.includes('\0') || LONE_SURROGATE.test(studyName)) throw notFound(WHERE, 'study', `named ${JSON.stringify(studyName)}`);
     const rows = await this.transaction(m, 'read', (q) => q('SELECT study_id FROM studies WHERE study_name = $1', [studyName]));
-    if (rows.length === 0) throw notFound('study', `named ${JSON.stringify(studyName)}`);
+    if (rows.length === 0) throw notFound(WHERE, 'study', `named ${JSON.stringify(studyName)}`);
     return readInt(rows[0]!.study_id, 'studies row', 'study_id');
   }
 
@@ -802,7 +768,7 @@ export class PostgresStorage implements Storage {
     const m = 'getStudy';
     checkId(m, 'studyId', studyId);
     const studies = await this.transaction(m, 'read', (q) => this.loadStudies(q, studyId));
-    if (studies.length === 0) throw notFound('study', `with id ${studyId}`);
+    if (studies.length === 0) throw notFound(WHERE, 'study', `with id ${studyId}`);
     return studies[0]!;
   }
 
@@ -871,7 +837,7 @@ export class PostgresStorage implements Storage {
     checkText(m, 'key', key);
     const json = pyJsonDumps(value, { where: `${WHERE}.${m}: value` });
     await this.transaction(m, 'write', async (q) => {
-      if ((await q('SELECT study_id FROM studies WHERE study_id = $1 FOR SHARE', [studyId])).length === 0) throw notFound('study', `with id ${studyId}`);
+      if ((await q('SELECT study_id FROM studies WHERE study_id = $1 FOR SHARE', [studyId])).length === 0) throw notFound(WHERE, 'study', `with id ${studyId}`);
       await q(`INSERT INTO ${table} (study_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (study_id, key) DO UPDATE SET value_json = EXCLUDED.value_json`, [studyId, key, json]);
     });
   }
@@ -895,7 +861,7 @@ export class PostgresStorage implements Storage {
     checkId(m, 'studyId', studyId);
     const t = template === undefined ? null : checkTemplate(m, template);
     return this.transaction(m, 'write', async (q) => {
-      if ((await q('SELECT study_id FROM studies WHERE study_id = $1 FOR UPDATE', [studyId])).length === 0) throw notFound('study', `with id ${studyId}`);
+      if ((await q('SELECT study_id FROM studies WHERE study_id = $1 FOR UPDATE', [studyId])).length === 0) throw notFound(WHERE, 'study', `with id ${studyId}`);
       const state = t?.state ?? TrialState.RUNNING;
       const start = t ? t.datetimeStart : new Date();
       const row = (
@@ -965,14 +931,14 @@ export class PostgresStorage implements Storage {
    * Locks a trial's row (FOR SHARE: state changes wait for this transaction) and throws unless
    * it exists and is not finished.
    */
-  private async lockUpdatable(q: Query, trialId: number): Promise<{ studyId: number; number: number }> {
+  private async lockUpdatable(q: Query, trialId: number): Promise<{ studyId: number; number: number | null }> {
     const rows = await q('SELECT study_id, number, state FROM trials WHERE trial_id = $1 FOR SHARE', [trialId]);
     const r = rows[0];
-    if (!r) throw notFound('trial', `with id ${trialId}`);
+    if (!r) throw notFound(WHERE, 'trial', `with id ${trialId}`);
     const where = `trials row ${trialId}`;
     const state = stateFromLabel(r.state, where);
-    const number = r.number === null ? -1 : readInt(r.number, where, 'number');
-    if (isFinished(state)) throw new UpdateFinishedTrialError(`Trial#${number} has already finished and can not be updated.`);
+    const number = r.number === null ? null : readInt(r.number, where, 'number');
+    if (isFinished(state)) throw finishedError(number ?? '?');
     return { studyId: readInt(r.study_id, where, 'study_id'), number };
   }
 
@@ -1023,10 +989,10 @@ export class PostgresStorage implements Storage {
     const vals = checkValues(m, values);
     return this.transaction(m, 'write', async (q) => {
       const r = (await q('SELECT number, state FROM trials WHERE trial_id = $1 FOR UPDATE', [trialId]))[0];
-      if (!r) throw notFound('trial', `with id ${trialId}`);
+      if (!r) throw notFound(WHERE, 'trial', `with id ${trialId}`);
       const where = `trials row ${trialId}`;
       const current = stateFromLabel(r.state, where);
-      if (isFinished(current)) throw new UpdateFinishedTrialError(`Trial#${r.number === null ? '?' : readInt(r.number, where, 'number')} has already finished and can not be updated.`);
+      if (isFinished(current)) throw finishedError(r.number === null ? '?' : readInt(r.number, where, 'number'));
       if (state === TrialState.RUNNING && current !== TrialState.WAITING) return false;
       if (vals) await this.writeValues(q, trialId, vals);
       const now = toNaiveUtc(new Date());
@@ -1111,7 +1077,7 @@ export class PostgresStorage implements Storage {
     const m = 'getTrial';
     checkId(m, 'trialId', trialId);
     const trials = await this.transaction(m, 'read', (q) => this.loadTrials(q, 't.trial_id = $1', [trialId]));
-    if (trials.length === 0) throw notFound('trial', `with id ${trialId}`);
+    if (trials.length === 0) throw notFound(WHERE, 'trial', `with id ${trialId}`);
     return trials[0]!;
   }
 
@@ -1132,10 +1098,15 @@ export class PostgresStorage implements Storage {
       labels = states.map((s) => stateLabel(checkState(m, s)));
     }
     return this.transaction(m, 'read', async (q) => {
-      if ((await q('SELECT 1 FROM studies WHERE study_id = $1', [studyId])).length === 0) throw notFound('study', `with id ${studyId}`);
-      if (labels === null) return this.loadTrials(q, 't.study_id = $1', [studyId]);
-      if (labels.length === 0) return [];
-      return this.loadTrials(q, 't.study_id = $1 AND t.state = ANY($2::trialstate[])', [studyId, labels]);
+      const trials =
+        labels === null
+          ? await this.loadTrials(q, 't.study_id = $1', [studyId])
+          : labels.length === 0
+            ? []
+            : await this.loadTrials(q, 't.study_id = $1 AND t.state = ANY($2::trialstate[])', [studyId, labels]);
+      // A study's existence costs a query only when no trial matched (one snapshot: consistent).
+      if (trials.length === 0 && (await q('SELECT 1 FROM studies WHERE study_id = $1', [studyId])).length === 0) throw notFound(WHERE, 'study', `with id ${studyId}`);
+      return trials;
     });
   }
 
@@ -1232,11 +1203,9 @@ export class PostgresStorage implements Storage {
     const m = 'recordHeartbeat';
     checkId(m, 'trialId', trialId);
     try {
-      await this.transaction(m, 'write', (q) =>
-        q('INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES ($1, LOCALTIMESTAMP) ON CONFLICT (trial_id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat', [trialId]),
-      );
+      await this.transaction(m, 'write', (q) => q(UPSERT_HEARTBEAT, [trialId]));
     } catch (e) {
-      if (errorCode(e) === '23503') throw notFound('trial', `with id ${trialId}`);
+      if (errorCode(e) === '23503') throw notFound(WHERE, 'trial', `with id ${trialId}`);
       throw e;
     }
   }
@@ -1249,7 +1218,7 @@ export class PostgresStorage implements Storage {
    */
   private async firstHeartbeat(q: Query, trialId: number): Promise<void> {
     if (this.heartbeatInterval === null) return;
-    await q('INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES ($1, LOCALTIMESTAMP) ON CONFLICT (trial_id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat', [trialId]);
+    await q(UPSERT_HEARTBEAT, [trialId]);
   }
 
   /**
