@@ -1,8 +1,9 @@
 /**
- * Checks of samplers' option objects.
+ * Checks of option objects (samplers, pruners, the study and its trials): one message format for
+ * an unknown option, with a hint when an Optuna user wrote its snake_case name.
  * @module
  */
-import { describe } from '../distributions.js';
+import { describe } from './distributions.js';
 
 /** Optuna's snake_case option names, mapped to ours, for hints. */
 const SNAKE_HINTS: Readonly<Record<string, string>> = {
@@ -19,11 +20,11 @@ const SNAKE_HINTS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Throws unless `options` is undefined or a plain object whose keys are all in `allowed`.
+ * Returns `options` (undefined reads as `{}`) once it is a plain object whose keys are all in `allowed`.
  * @throws TypeError if `options` is not an object; RangeError naming an unknown option.
  */
-export function checkOptions(where: string, options: unknown, allowed: readonly string[], unsupported: Readonly<Record<string, string>> = {}): void {
-  if (options === undefined) return;
+export function checkOptions(where: string, options: unknown, allowed: readonly string[], unsupported: Readonly<Record<string, string>> = {}): Record<string, unknown> {
+  if (options === undefined) return {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`${where}: expected options to be an object, received ${describe(options)}`);
   }
@@ -35,6 +36,7 @@ export function checkOptions(where: string, options: unknown, allowed: readonly 
     const tail = hint !== undefined && allowed.includes(hint) ? `; did you mean ${hint}?` : `; the options are ${allowed.join(', ')}`;
     throw new RangeError(`${where}: unknown option ${JSON.stringify(key)} (received ${describe(value)})${tail}`);
   }
+  return options as Record<string, unknown>;
 }
 
 /** A boolean option (undefined → `fallback`). */

@@ -3,8 +3,9 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { checkOptions } from './options.js';
 import { describe, isSingle, toInternal, type Distribution, type ParamValue } from './distributions.js';
-import { MedianPruner } from './pruners/index.js';
+import { lastStep, MedianPruner } from './pruners/index.js';
 import { TPESampler } from './samplers/index.js';
 import { openStorage } from './storage/index.js';
 import { checkJsonValue, Trial, TrialPruned, type TrialHost } from './trial.js';
@@ -76,12 +77,6 @@ export interface OptimizeOptions {
  */
 export type Objective = (trial: Trial) => number | Promise<number>;
 
-function checkKeys(where: string, o: unknown, known: readonly string[]): Record<string, unknown> {
-  if (o === undefined) return {};
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${where}: expected options to be an object, received ${describe(o)}`);
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new RangeError(`${where}: unknown option ${JSON.stringify(k)} (known: ${known.join(', ')})`);
-  return o as Record<string, unknown>;
-}
 
 function checkDirection(where: string, d: unknown): StudyDirection {
   if (d !== 'minimize' && d !== 'maximize') throw new RangeError(`${where}: expected direction to be 'minimize' or 'maximize', received ${describe(d)}`);
@@ -119,7 +114,7 @@ function checkStudyName(where: string, name: unknown): string {
  */
 export async function createStudy(options: CreateStudyOptions = {}): Promise<Study> {
   const where = 'createStudy';
-  const o = checkKeys(where, options, ['direction', 'sampler', 'pruner', 'storage', 'studyName', 'loadIfExists', 'retryStaleTrials']) as CreateStudyOptions;
+  const o = checkOptions(where, options, ['direction', 'sampler', 'pruner', 'storage', 'studyName', 'loadIfExists', 'retryStaleTrials']) as CreateStudyOptions;
   const direction = checkDirection(where, o.direction ?? 'minimize');
   if (o.sampler !== undefined && !isSampler(o.sampler)) throw new TypeError(`${where}: expected sampler to be a Sampler (TPESampler, RandomSampler, GridSampler), received ${describe(o.sampler)}`);
   if (o.pruner !== undefined && !isPruner(o.pruner)) throw new TypeError(`${where}: expected pruner to be a Pruner (MedianPruner, SuccessiveHalvingPruner), received ${describe(o.pruner)}`);
@@ -177,7 +172,7 @@ export interface LoadStudyOptions {
  */
 export async function loadStudy(options: LoadStudyOptions): Promise<Study> {
   const where = 'loadStudy';
-  const o = checkKeys(where, options, ['studyName', 'storage', 'sampler', 'pruner', 'retryStaleTrials']) as unknown as LoadStudyOptions;
+  const o = checkOptions(where, options, ['studyName', 'storage', 'sampler', 'pruner', 'retryStaleTrials']) as unknown as LoadStudyOptions;
   const name = checkStudyName(where, o.studyName);
   if (o.storage === undefined) throw new TypeError(`${where}: storage is required`);
   if (o.sampler !== undefined && !isSampler(o.sampler)) throw new TypeError(`${where}: expected sampler to be a Sampler, received ${describe(o.sampler)}`);
@@ -348,7 +343,7 @@ export class Study implements StudyView {
     const where = 'enqueueTrial';
     if (params === null || typeof params !== 'object' || Array.isArray(params)) throw new TypeError(`${where}: expected params to be an object, received ${describe(params)}`);
     checkJsonValue(where, params);
-    const o = checkKeys(where, options, ['userAttrs', 'skipIfExists']);
+    const o = checkOptions(where, options, ['userAttrs', 'skipIfExists']);
     if (o.userAttrs !== undefined) checkJsonValue(where, o.userAttrs);
     if (o.skipIfExists) {
       await this.refresh();
@@ -435,10 +430,10 @@ export class Study implements StudyView {
         st = TrialState.FAIL;
       } else values = [value];
     } else if (st === TrialState.PRUNED) {
-      const iv = trial.intermediateValues;
-      let last: number | null = null;
-      for (const s of iv.keys()) if (last === null || s > last) last = s;
-      if (last !== null && Number.isFinite(iv.get(last)!)) values = [iv.get(last)!];
+      const frozen = trial.freeze();
+      const last = lastStep(frozen);
+      const v = last === null ? NaN : frozen.intermediateValues.get(last)!;
+      if (Number.isFinite(v)) values = [v];
     }
     this.#stopHeartbeat(trial);
     try {
@@ -469,7 +464,7 @@ export class Study implements StudyView {
   async optimize(objective: Objective, options: OptimizeOptions = {}): Promise<void> {
     const where = 'optimize';
     if (typeof objective !== 'function') throw new TypeError(`${where}: expected objective to be a function, received ${describe(objective)}`);
-    const o = checkKeys(where, options, ['nTrials', 'timeout', 'nJobs', 'catch', 'callbacks']) as OptimizeOptions;
+    const o = checkOptions(where, options, ['nTrials', 'timeout', 'nJobs', 'catch', 'callbacks']) as OptimizeOptions;
     const nTrials = o.nTrials ?? Infinity;
     if (nTrials !== Infinity && (typeof nTrials !== 'number' || !Number.isSafeInteger(nTrials) || nTrials < 0)) throw new RangeError(`${where}: expected nTrials to be an integer >= 0, received ${describe(nTrials)}`);
     const timeout = o.timeout;
@@ -530,7 +525,7 @@ export class Study implements StudyView {
     if (trial.state !== TrialState.RUNNING) return false;
     try {
       await this.storage.setTrialSystemAttr(trial.trialId, 'fail_reason', reason);
-      if (!(await this.storage.setTrialStateValues(trial.trialId, TrialState.FAIL))) return false;
+      await this.storage.setTrialStateValues(trial.trialId, TrialState.FAIL);
     } catch (e) {
       if (e instanceof UpdateFinishedTrialError) return false;
       throw e;

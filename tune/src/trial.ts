@@ -18,6 +18,7 @@ import {
   type Distribution,
   type ParamValue,
 } from './distributions.js';
+import { checkOptions } from './options.js';
 import type { FrozenTrial, JsonValue, Storage, TrialState } from './types.js';
 import { TrialState as States } from './types.js';
 
@@ -75,12 +76,6 @@ function checkName(where: string, name: unknown): string {
   return name;
 }
 
-function checkOptions(where: string, o: unknown, known: readonly string[]): Record<string, unknown> {
-  if (o === undefined) return {};
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${where}: expected options to be an object, received ${describe(o)}`);
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new RangeError(`${where}: unknown option ${JSON.stringify(k)} (known: ${known.join(', ')})`);
-  return o as Record<string, unknown>;
-}
 
 /**
  * One evaluation of the objective. Its `suggest*` methods return a value at once (chosen by the

@@ -4,18 +4,8 @@
  * @module
  */
 import { describe } from '../distributions.js';
+import { checkOptions, intOption } from '../options.js';
 import { TrialState, type FrozenTrial, type JsonValue, type Pruner, type StudyDirection, type StudyView } from '../types.js';
-
-function checkInt(where: string, name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number') throw new TypeError(`${where}: expected ${name} to be a number, received ${describe(v)}`);
-  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${where}: expected ${name} to be an integer >= ${min}, received ${describe(v)}`);
-  return v;
-}
-
-function checkKeys(where: string, o: object, known: readonly string[]): void {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${where}: expected options to be an object, received ${describe(o)}`);
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new RangeError(`${where}: unknown option ${JSON.stringify(k)} (known: ${known.join(', ')})`);
-}
 
 /** The last reported step of a trial, or null. */
 export function lastStep(t: FrozenTrial): number | null {
@@ -79,12 +69,12 @@ export class PercentilePruner implements Pruner {
   constructor(percentile: number, options: PercentilePrunerOptions = {}, where = 'PercentilePruner') {
     if (typeof percentile !== 'number') throw new TypeError(`${where}: expected percentile to be a number, received ${describe(percentile)}`);
     if (!(percentile >= 0 && percentile <= 100)) throw new RangeError(`${where}: expected percentile to be in [0, 100], received ${describe(percentile)}`);
-    checkKeys(where, options, ['nStartupTrials', 'nWarmupSteps', 'intervalSteps', 'nMinTrials']);
+    checkOptions(where, options, ['nStartupTrials', 'nWarmupSteps', 'intervalSteps', 'nMinTrials']);
     this.#percentile = percentile;
-    this.#nStartup = checkInt(where, 'nStartupTrials', options.nStartupTrials ?? 5, 0);
-    this.#warmup = checkInt(where, 'nWarmupSteps', options.nWarmupSteps ?? 0, 0);
-    this.#interval = checkInt(where, 'intervalSteps', options.intervalSteps ?? 1, 1);
-    this.#nMin = checkInt(where, 'nMinTrials', options.nMinTrials ?? 1, 1);
+    this.#nStartup = intOption(where, 'nStartupTrials', options.nStartupTrials, 5, 0);
+    this.#warmup = intOption(where, 'nWarmupSteps', options.nWarmupSteps, 0, 0);
+    this.#interval = intOption(where, 'intervalSteps', options.intervalSteps, 1, 1);
+    this.#nMin = intOption(where, 'nMinTrials', options.nMinTrials, 1, 1);
   }
 
   /** Whether `trial` should stop at its last reported step. */
@@ -166,12 +156,12 @@ export class SuccessiveHalvingPruner implements Pruner {
    */
   constructor(options: SuccessiveHalvingPrunerOptions = {}) {
     const where = 'SuccessiveHalvingPruner';
-    checkKeys(where, options, ['minResource', 'reductionFactor', 'minEarlyStoppingRate', 'bootstrapCount']);
+    checkOptions(where, options, ['minResource', 'reductionFactor', 'minEarlyStoppingRate', 'bootstrapCount']);
     const mr = options.minResource ?? 'auto';
-    this.#minResource = mr === 'auto' ? null : checkInt(where, 'minResource', mr, 1);
-    this.#factor = checkInt(where, 'reductionFactor', options.reductionFactor ?? 4, 2);
-    this.#rate = checkInt(where, 'minEarlyStoppingRate', options.minEarlyStoppingRate ?? 0, 0);
-    this.#bootstrap = checkInt(where, 'bootstrapCount', options.bootstrapCount ?? 0, 0);
+    this.#minResource = mr === 'auto' ? null : intOption(where, 'minResource', mr, 1, 1);
+    this.#factor = intOption(where, 'reductionFactor', options.reductionFactor, 4, 2);
+    this.#rate = intOption(where, 'minEarlyStoppingRate', options.minEarlyStoppingRate, 0, 0);
+    this.#bootstrap = intOption(where, 'bootstrapCount', options.bootstrapCount, 0, 0);
     if (this.#bootstrap > 0 && mr === 'auto') throw new RangeError(`${where}: bootstrapCount ${this.#bootstrap} needs an explicit minResource (as in Optuna)`);
   }
 

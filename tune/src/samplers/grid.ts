@@ -4,7 +4,7 @@
  */
 import { describe, type CategoricalChoice, type Distribution } from '../distributions.js';
 import { isFinished, TrialState, type FrozenTrial, type JsonValue, type Sampler, type StudyView } from '../types.js';
-import { checkOptions } from './options.js';
+import { checkOptions } from '../options.js';
 import { checkSeed, Rng } from './rng.js';
 import { sortedNames } from './searchSpace.js';
 

@@ -8,7 +8,7 @@ import { describe, type Distribution } from '../distributions.js';
 import type { FrozenTrial, Sampler, StudyView } from '../types.js';
 import { checkSeed, Rng } from './rng.js';
 import { roundHalfEven } from './truncnorm.js';
-import { checkOptions } from './options.js';
+import { checkOptions } from '../options.js';
 
 /**
  * Options of {@link RandomSampler}.

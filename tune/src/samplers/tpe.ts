@@ -11,7 +11,7 @@
 import { describe, isSingle, toInternal, type Distribution, type ParamValue } from '../distributions.js';
 import { TrialState, type FrozenTrial, type JsonValue, type Sampler, type StudyDirection, type StudyView } from '../types.js';
 import { PyFloat, pyJsonDumps } from '../storage/pyjson.js';
-import { boolOption, checkOptions, fnOption, intOption } from './options.js';
+import { boolOption, checkOptions, fnOption, intOption } from '../options.js';
 import { ParzenEstimator, stableArgsort, type ParzenEstimatorParameters } from './parzen.js';
 import { RandomSampler } from './random.js';
 import { checkSeed, Rng } from './rng.js';
