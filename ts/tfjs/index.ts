@@ -1,0 +1,574 @@
+/**
+ * `ferroptim/tfjs`: ferroptim's optimizers, schedulers, clipping and monitoring on TensorFlow.js
+ * variables and in `model.fit`.
+ *
+ * {@link parametersOf} wraps a `tf.LayersModel`'s trainable weights (or any `tf.Variable`s) as
+ * ferroptim {@link Parameter}s; any ferroptim optimizer (or `Lookahead`) built on them, wrapped in a
+ * {@link TfjsOptimizer}, is a `tf.Optimizer`: pass it to `model.compile()` or call `minimize`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from '@tensorflow/tfjs';
+ * import { AdamW, LambdaLR, warmupCosine } from 'ferroptim';
+ * import { parametersOf, TfjsOptimizer } from 'ferroptim/tfjs';
+ *
+ * const adamw = new AdamW(parametersOf(model), { lr: 1e-3, weightDecay: 0.01 });
+ * const schedule = warmupCosine({ peakValue: 1e-3, warmupSteps: 100, decaySteps: 2000 });
+ * const scheduler = new LambdaLR(adamw, { lrLambda: (s) => schedule(s) / 1e-3 });
+ * model.compile({ optimizer: new TfjsOptimizer(adamw, { clipGradNorm: 1 }), loss: 'categoricalCrossentropy' });
+ * await model.fit(x, y, { callbacks: { onBatchEnd: async () => scheduler.step() } });
+ * ```
+ *
+ * `@tensorflow/tfjs-core` (installed with `@tensorflow/tfjs`) is an optional peer dependency of
+ * ferroptim: only this entry point loads it.
+ * @module ferroptim/tfjs
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { NamedTensorMap, Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+
+/** A tensor with a name, as tfjs optimizers' `getWeights` return them (tfjs-core's `NamedTensor`). */
+export type NamedTensor = { name: string; tensor: Tensor };
+import { clipGradNorm, type ClipGradNormOptions } from '../clip/clip-grad.js';
+import { Lookahead } from '../optim/lookahead.js';
+import { Optimizer, type LoadStateDictOptions, type OptimizerStateDict } from '../optim/optimizer.js';
+import { OPTIMIZERS } from '../optim/registry.js';
+import { Parameter } from '../tensor.js';
+import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { storageOf, type BackendStorage } from './storage.js';
+import { packState, unpackState } from './weights.js';
+
+const LABEL = 'TfjsOptimizer';
+
+/**
+ * A ferroptim {@link Parameter} bound to a `tf.Variable`. During a {@link TfjsOptimizer} step its
+ * `data` and `grad` are the variable's and the gradient's storage (or copies of them, on backends
+ * that do not expose it); between steps read the variable, not `data`.
+ * @group TensorFlow.js
+ */
+export class TfParameter extends Parameter {
+  /** The variable this parameter trains. */
+  readonly variable: Variable;
+
+  /**
+   * @param variable - a float32 `tf.Variable`.
+   * @param name - the parameter's name (its key in `stateDict()`). @defaultValue `variable.name`
+   * @throws TypeError if `variable` is not a live float32 tf.Variable.
+   */
+  constructor(variable: Variable, name?: string) {
+    checkVariable('TfParameter', 'variable', variable);
+    if (name !== undefined && typeof name !== 'string') throw new TypeError(`TfParameter: expected name to be a string, received ${describeValue(name)}`);
+    // The data until the first step: a copy of the variable's values.
+    super(Float32Array.from(variable.dataSync() as Float32Array), { name: name ?? variable.name, shape: variable.shape });
+    this.variable = variable;
+  }
+}
+
+/** The part of a `tf.LayersModel` (tfjs-layers) that {@link parametersOf} reads. */
+export interface LayersModelLike {
+  /** The model's trainable weights, as tfjs-layers' `LayerVariable`s. */
+  readonly trainableWeights: ReadonlyArray<{ readonly originalName: string; read(): Variable }>;
+}
+
+function checkVariable(ctx: string, what: string, v: unknown): Variable {
+  if (!(v instanceof tf.Variable)) {
+    throw new TypeError(`${ctx}: expected ${what} to be a tf.Variable (of the same @tensorflow/tfjs-core as ferroptim/tfjs loads), received ${describeValue(v)}`);
+  }
+  if (v.isDisposed) throw new TypeError(`${ctx}: expected ${what} to be a live tf.Variable, received the disposed variable ${JSON.stringify(v.name)}`);
+  if (v.dtype !== 'float32') throw new TypeError(`${ctx}: expected ${what} to be a float32 tf.Variable, received ${JSON.stringify(v.name)} of dtype ${v.dtype}`);
+  return v;
+}
+
+function isLayersModel(v: unknown): v is LayersModelLike {
+  return v !== null && typeof v === 'object' && Array.isArray((v as { trainableWeights?: unknown }).trainableWeights);
+}
+
+/**
+ * The trainable weights of a tfjs-layers model, or the given variables, as ferroptim parameters
+ * (PyTorch's `model.parameters()`). A layers model's parameters are named after its weights'
+ * `originalName` (`dense_Dense1/kernel`), which `model.save()` also uses, so a state dict keyed by
+ * them loads into the same model after `tf.loadLayersModel`; bare variables are named by
+ * `variable.name`.
+ * @example
+ * ```ts
+ * const params = parametersOf(model); // or parametersOf([w, b])
+ * const optimizer = new TfjsOptimizer(new AdamW(params, { lr: 1e-3 }));
+ * ```
+ * @throws TypeError if `source` is neither a layers model nor an array of float32 tf.Variables.
+ * @group TensorFlow.js
+ */
+export function parametersOf(source: LayersModelLike | readonly Variable[]): TfParameter[] {
+  const ctx = 'parametersOf';
+  if (Array.isArray(source)) return source.map((v, i) => new TfParameter(checkVariable(ctx, `source[${i}]`, v)));
+  if (!isLayersModel(source)) throw new TypeError(`${ctx}: expected a tf.LayersModel or an array of tf.Variables, received ${describeValue(source)}`);
+  return source.trainableWeights.map((w, i) => new TfParameter(checkVariable(ctx, `trainableWeights[${i}]`, w.read()), w.originalName));
+}
+
+/**
+ * Options of {@link TfjsOptimizer}.
+ * @group TensorFlow.js
+ */
+export interface TfjsOptimizerOptions {
+  /**
+   * Clip the gradients to this total norm before each step (`clipGradNorm`); a number, or
+   * `{ maxNorm, normType, errorIfNonfinite }`. @defaultValue no clipping
+   */
+  clipGradNorm?: number | ({ maxNorm: number } & ClipGradNormOptions);
+}
+
+/**
+ * How the last step reached the variables: tensors updated in place in the backend's memory, and
+ * tensors (parameters and gradients) that had to be copied, with the bytes copied.
+ * @group TensorFlow.js
+ */
+export interface TransferStats {
+  /** The backend the step ran on. */
+  backend: string;
+  /** Variables updated in place, in the backend's own memory. */
+  inPlace: number;
+  /** Variables copied in and out (a backend without direct access, or a buffer that was shared). */
+  copied: number;
+  /** Gradients read in place. */
+  gradsInPlace: number;
+  /** Gradients copied (a backend without direct access, clipping of gradients the caller owns, or one tensor given twice). */
+  gradsCopied: number;
+  /** Bytes copied in both directions. */
+  bytesCopied: number;
+}
+
+/** What a TfjsOptimizer steps: a ferroptim optimizer or a Lookahead over one. */
+type Stepper = Optimizer<object> | Lookahead<object>;
+
+/** `getConfig()` of a TfjsOptimizer: what `tf.loadLayersModel` rebuilds it from. */
+interface Config {
+  optimizer: string;
+  skipNonFinite: boolean;
+  lookahead: { k: number; alpha: number } | null;
+  clipGradNorm: ({ maxNorm: number } & ClipGradNormOptions) | null;
+}
+
+function registryName(opt: Optimizer<object>): string {
+  for (const [name, entry] of Object.entries(OPTIMIZERS)) if (entry.descriptor === opt.descriptor) return name;
+  throw new TypeError(`${LABEL}: the optimizer ${opt.descriptor.name} is not in ferroptim's registry, so it cannot be saved with the model`);
+}
+
+function checkClip(ctx: string, v: unknown): Config['clipGradNorm'] {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'number') return { maxNorm: checkNumber(ctx, 'clipGradNorm', v, { min: 0 }) };
+  const o = checkOptions(`${ctx}: clipGradNorm`, v);
+  checkKnownKeys(`${ctx}: clipGradNorm`, o, ['maxNorm', 'normType', 'errorIfNonfinite']);
+  checkNumber(ctx, 'clipGradNorm.maxNorm', o.maxNorm, { min: 0 });
+  if (o.normType !== undefined && !(o.normType === Infinity || (typeof o.normType === 'number' && o.normType > 0 && Number.isFinite(o.normType)))) {
+    throw new RangeError(`${ctx}: expected clipGradNorm.normType to be a number > 0 or Infinity, received ${describeValue(o.normType)}`);
+  }
+  if (o.errorIfNonfinite !== undefined) checkBoolean(ctx, 'clipGradNorm.errorIfNonfinite', o.errorIfNonfinite);
+  return { ...(o as unknown as { maxNorm: number } & ClipGradNormOptions) };
+}
+
+/** A saved parameter name matches a variable's name as is, or with tfjs's `_<n>` de-duplication suffix. */
+function nameMatches(saved: string, variable: string): boolean {
+  return variable === saved || (variable.startsWith(saved) && /^_\d+$/.test(variable.slice(saved.length)));
+}
+
+const UNBOUND = Symbol('unbound');
+
+/**
+ * A `tf.Optimizer` that steps a ferroptim optimizer: accepted by `model.compile()`, so
+ * `model.fit()`, its callbacks and its loops run unchanged, and usable in a custom loop through
+ * `minimize(lossFn)` or `applyGradients(grads)`.
+ *
+ * @remarks
+ * Each step hands every variable's storage to the ferroptim optimizer in one native call. On the
+ * `cpu` and `wasm` backends the variables are updated in place, with no copy: the first step (and
+ * any step after the variable was assigned elsewhere or its storage became shared with another
+ * tensor) first gives the variable a buffer of its own, so no other tensor ever sees a change.
+ * On other backends (webgl, tfjs-node) each variable is read once and written once per step.
+ * {@link TfjsOptimizer.lastTransfer} tells which happened.
+ *
+ * Saving: `model.save(url, { includeOptimizer: true })` stores the optimizer's full state (steps,
+ * buffers bit for bit, every group's options, the lr a scheduler set) and `tf.loadLayersModel`
+ * rebuilds it; the rebuilt optimizer binds to the loaded model's weights (by their names) at its
+ * first step, or at {@link TfjsOptimizer.bind}. Schedulers are saved by the caller
+ * (`scheduler.stateDict()`).
+ * @group TensorFlow.js
+ */
+export class TfjsOptimizer extends tf.Optimizer {
+  /** The name tfjs serialization registers this class under. */
+  static className = 'FerroptimOptimizer';
+
+  #stepper: Stepper | null = null;
+  #params: TfParameter[] = [];
+  #config: Config;
+  /** A state loaded by setWeights before the optimizer was bound (a model loaded from disk). */
+  #pending: { stateDict: unknown } | null = null;
+  /** The storage each variable got from this optimizer: written in place while nothing else holds it. */
+  readonly #owned = new WeakSet<object>();
+  /** Scratch buffers for gradients that must be copied, by parameter. */
+  #scratch: Array<Float32Array | undefined> = [];
+  /** On backends written by copy: this optimizer's copy of each variable, and the storage it was last written to. */
+  #master: Array<Float32Array | undefined> = [];
+  #written: Array<object | undefined> = [];
+  #saved: NamedTensor[] = [];
+  #lastTransfer: TransferStats | null = null;
+
+  /**
+   * @param optimizer - a ferroptim optimizer (or `Lookahead`) whose parameters all come from {@link parametersOf}.
+   * @param options - see {@link TfjsOptimizerOptions}.
+   * @throws TypeError if `optimizer` is not a ferroptim optimizer or Lookahead, a parameter is not a
+   * {@link TfParameter}, or an option is bad; RangeError for an option out of range.
+   */
+  constructor(optimizer: Optimizer<object> | Lookahead<object>, options?: TfjsOptimizerOptions);
+  /** @internal */
+  constructor(optimizer: typeof UNBOUND, config: Config);
+  constructor(optimizer: Stepper | typeof UNBOUND, options?: TfjsOptimizerOptions | Config) {
+    super();
+    if (optimizer === UNBOUND) {
+      this.#config = options as Config;
+      return;
+    }
+    if (!(optimizer instanceof Optimizer) && !(optimizer instanceof Lookahead)) {
+      throw new TypeError(`${LABEL}: expected optimizer to be a ferroptim optimizer or Lookahead (e.g. new AdamW(parametersOf(model))), received ${describeValue(optimizer)}`);
+    }
+    const o = checkOptions(LABEL, options);
+    checkKnownKeys(LABEL, o, ['clipGradNorm']);
+    const clip = checkClip(LABEL, o.clipGradNorm);
+    const inner = optimizer instanceof Lookahead ? optimizer.optimizer : optimizer;
+    this.#config = {
+      optimizer: registryName(inner),
+      skipNonFinite: inner.skipNonFinite,
+      lookahead: optimizer instanceof Lookahead ? { k: optimizer.k, alpha: optimizer.alpha } : null,
+      clipGradNorm: clip,
+    };
+    this.#attach(optimizer);
+  }
+
+  #attach(stepper: Stepper): void {
+    const params = stepper.parameters();
+    params.forEach((p, i) => {
+      if (!(p instanceof TfParameter)) {
+        throw new TypeError(`${LABEL}: expected ${Parameter.describe(p, i)} to be bound to a tf.Variable; create the optimizer's parameters with parametersOf(model)`);
+      }
+    });
+    this.#stepper = stepper;
+    this.#params = params as TfParameter[];
+  }
+
+  /**
+   * The ferroptim optimizer (or Lookahead) this steps: attach schedulers and monitors to it.
+   * @throws Error if this optimizer was rebuilt by `tf.loadLayersModel` and has not been bound yet (see {@link TfjsOptimizer.bind}).
+   */
+  get optimizer(): Optimizer<object> | Lookahead<object> {
+    if (this.#stepper === null) throw new Error(`${LABEL}: this optimizer was loaded with a model and is bound to its weights at the first step; call bind(model) first`);
+    return this.#stepper;
+  }
+
+  /** The parameters, one per variable, in the optimizer's order (empty until bound). */
+  parameters(): TfParameter[] {
+    return [...this.#params];
+  }
+
+  /** How the last step moved data; null before the first step. */
+  get lastTransfer(): TransferStats | null {
+    return this.#lastTransfer === null ? null : { ...this.#lastTransfer };
+  }
+
+  /**
+   * Binds an optimizer rebuilt by `tf.loadLayersModel` to the loaded model's trainable weights
+   * (matched by name to the saved state), so that schedulers can be attached before training. An
+   * optimizer constructed directly is already bound; calling this on it is an error.
+   * @throws Error if already bound; TypeError or RangeError if the variables do not match the saved state.
+   */
+  bind(source: LayersModelLike | readonly Variable[]): void {
+    if (this.#stepper !== null) throw new Error(`${LABEL}.bind: this optimizer is already bound to its parameters`);
+    this.#build(parametersOf(source));
+  }
+
+  /** Builds the optimizer from the config and the pending state, over `params`. */
+  #build(params: TfParameter[]): void {
+    const ctx = `${LABEL}.bind`;
+    const cfg = this.#config;
+    const entry = OPTIMIZERS[cfg.optimizer];
+    if (entry === undefined) throw new RangeError(`${ctx}: the saved optimizer ${JSON.stringify(cfg.optimizer)} is not one of ferroptim's`);
+    const saved = this.#pending?.stateDict as { fastState?: OptimizerStateDict } & Partial<OptimizerStateDict> | undefined;
+    const inner = saved === undefined ? undefined : cfg.lookahead ? saved.fastState : (saved as OptimizerStateDict);
+    let groups: Array<{ params: Parameter[] } & Record<string, unknown>> = [{ params }];
+    if (inner !== undefined) {
+      if (inner === null || typeof inner !== 'object' || !Array.isArray(inner.paramGroups)) {
+        throw new TypeError(`${ctx}: the saved optimizer state has no param groups, received ${describeValue(inner)}`);
+      }
+      const used = new Set<TfParameter>();
+      groups = inner.paramGroups.map((g, gi) => {
+        if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) throw new TypeError(`${ctx}: expected saved param group ${gi} to have a params array, received ${describeValue(g)}`);
+        const { params: names, initialLr: _initialLr, ...options } = g;
+        const ps = names.map((name) => {
+          const found = params.filter((p) => !used.has(p) && typeof name === 'string' && nameMatches(name, p.name!));
+          const p = found.find((q) => q.name === name) ?? found[0];
+          if (p === undefined) throw new RangeError(`${ctx}: the saved state has a parameter ${JSON.stringify(name)} that matches none of the variables (${params.map((q) => q.name).join(', ')})`);
+          used.add(p);
+          // Named as saved, so that stateDict() keys survive the round trip.
+          const named = new TfParameter(p.variable, name);
+          return named;
+        });
+        return { params: ps, ...options };
+      });
+      const missing = params.filter((p) => !used.has(p));
+      if (missing.length > 0) throw new RangeError(`${ctx}: the variable ${JSON.stringify(missing[0]!.name)} has no saved state; the model's trainable weights differ from the saved optimizer's`);
+    }
+    const opt = new entry.Class(groups as never, { skipNonFinite: cfg.skipNonFinite });
+    const stepper: Stepper = cfg.lookahead ? new Lookahead(opt, cfg.lookahead) : opt;
+    try {
+      if (this.#pending !== null) stepper.loadStateDict(this.#pending.stateDict as never);
+    } catch (e) {
+      stepper.dispose();
+      throw e;
+    }
+    this.#pending = null;
+    this.#attach(stepper);
+  }
+
+  /**
+   * Computes the gradients of `f()` with respect to `varList` (default: this optimizer's
+   * variables) and applies them: `tf.Optimizer.minimize`.
+   */
+  override minimize(f: () => Scalar, returnCost = false, varList?: Variable[]): Scalar | null {
+    const vars = varList ?? (this.#stepper === null ? undefined : this.#params.map((p) => p.variable));
+    const { value, grads } = this.computeGradients(f, vars);
+    try {
+      if (this.#stepper === null) this.#build(parametersOf(vars ?? Object.keys(grads).map((n) => tf.engine().registeredVariables[n]!)));
+      this.#apply(grads, true);
+    } finally {
+      tf.dispose(grads);
+    }
+    if (returnCost) return value;
+    value.dispose();
+    return null;
+  }
+
+  /**
+   * Applies gradients (by variable name, as `tf.variableGrads` returns them) in one ferroptim step.
+   * A variable without a gradient is left out of the step (PyTorch's `None` grad). The gradient
+   * tensors are not changed (with clipping they are copied first) and stay the caller's to dispose.
+   * @throws TypeError or RangeError, before any variable changes, for a gradient of a variable that
+   * is not one of this optimizer's, of the wrong shape or dtype, or a disposed one.
+   */
+  applyGradients(variableGradients: NamedTensorMap | NamedTensor[]): void {
+    this.#apply(variableGradients, false);
+  }
+
+  #apply(variableGradients: NamedTensorMap | NamedTensor[], ownsGrads: boolean): void {
+    const ctx = `${LABEL}.applyGradients`;
+    const byName = new Map<string, Tensor>();
+    if (Array.isArray(variableGradients)) {
+      variableGradients.forEach((g, i) => {
+        if (g === null || typeof g !== 'object' || typeof g.name !== 'string') throw new TypeError(`${ctx}: expected gradient ${i} to be { name, tensor }, received ${describeValue(g)}`);
+        if (g.tensor != null) byName.set(g.name, g.tensor);
+      });
+    } else if (variableGradients !== null && typeof variableGradients === 'object') {
+      for (const [name, t] of Object.entries(variableGradients)) if (t != null) byName.set(name, t);
+    } else {
+      throw new TypeError(`${ctx}: expected a map or array of named gradients, received ${describeValue(variableGradients)}`);
+    }
+    if (this.#stepper === null) {
+      this.#build(parametersOf([...byName.keys()].map((n) => tf.engine().registeredVariables[n]!).filter((v) => v !== undefined)));
+    }
+    const stepper = this.#stepper!;
+    const params = this.#params;
+    const known = new Set(params.map((p) => p.variable.name));
+    for (const [name, g] of byName) {
+      if (!known.has(name)) throw new RangeError(`${ctx}: received a gradient for ${JSON.stringify(name)}, which is not a variable of this optimizer`);
+      if (!(g instanceof tf.Tensor) || g.isDisposed) throw new TypeError(`${ctx}: expected the gradient of ${JSON.stringify(name)} to be a live tf.Tensor, received ${describeValue(g)}`);
+    }
+    params.forEach((p) => {
+      checkVariable(ctx, JSON.stringify(p.name), p.variable);
+      const g = byName.get(p.variable.name);
+      if (g !== undefined && (g.dtype !== 'float32' || g.size !== p.numel || !g.shape.every((d, i) => d === p.variable.shape[i]) || g.rank !== p.variable.rank)) {
+        throw new RangeError(`${ctx}: expected the gradient of ${JSON.stringify(p.variable.name)} to be float32 of shape [${p.variable.shape}], received ${g.dtype} of shape [${g.shape}]`);
+      }
+    });
+
+    const backendName = tf.getBackend();
+    const storage = storageOf(backendName, tf.backend());
+    const stats: TransferStats = { backend: backendName, inPlace: 0, copied: 0, gradsInPlace: 0, gradsCopied: 0, bytesCopied: 0 };
+    const clip = this.#config.clipGradNorm;
+    // Lookahead's sync writes every parameter, with a gradient or not.
+    const needsData = (p: TfParameter): boolean => byName.has(p.variable.name) || stepper instanceof Lookahead;
+    // 1. On a writable backend every variable gets storage of its own before it is written in
+    //    place (this allocates, so views are taken only after it).
+    const inPlace = params.map((p) => {
+      if (storage === null || !storage.writable || !needsData(p)) return false;
+      const v = p.variable;
+      if (this.#owned.has(v.dataId) && storage.refCount(v) === 1 && storage.view(v) !== null) return true;
+      const fresh = Float32Array.from(storage.view(v) ?? (v.dataSync() as Float32Array));
+      const t = tf.tensor(fresh, v.shape, 'float32');
+      v.assign(t);
+      t.dispose();
+      stats.bytesCopied += 8 * fresh.length;
+      if (storage.refCount(v) !== 1 || storage.view(v) === null) return false;
+      this.#owned.add(v.dataId);
+      return true;
+    });
+    // 2. Views or copies of every variable and gradient, then one step.
+    const seenGrads = new Set<object>();
+    const written: number[] = [];
+    params.forEach((p, i) => {
+      const v = p.variable;
+      if (inPlace[i]) {
+        p.data = storage!.view(v)!;
+        stats.inPlace++;
+      } else if (needsData(p)) {
+        // The copy this optimizer keeps of the variable is current while the variable still holds
+        // what was last written from it; otherwise it is read again.
+        let data = this.#master[i];
+        if (data === undefined || this.#written[i] !== v.dataId) {
+          const src = storage?.view(v) ?? (v.dataSync() as Float32Array);
+          if (data === undefined || data.length !== p.numel) data = new Float32Array(p.numel);
+          data.set(src);
+          stats.bytesCopied += 4 * p.numel;
+          this.#master[i] = data;
+          this.#written[i] = v.dataId;
+        }
+        p.data = data;
+        written.push(i);
+        stats.copied++;
+      }
+      const g = byName.get(v.name);
+      if (g === undefined) {
+        p.grad = null;
+        return;
+      }
+      let grad = storage?.view(g) ?? null;
+      // A gradient the step may scale (clipping) must be ours alone; one tensor given for two
+      // variables is copied for the second.
+      const mustCopy = grad === null || seenGrads.has(g.dataId) || (clip !== null && (!ownsGrads || storage!.refCount(g) !== 1));
+      seenGrads.add(g.dataId);
+      if (mustCopy) {
+        const src = grad ?? (g.dataSync() as Float32Array);
+        let scratch = this.#scratch[i];
+        if (scratch === undefined || scratch.length !== p.numel) scratch = this.#scratch[i] = new Float32Array(p.numel);
+        scratch.set(src);
+        grad = scratch;
+        stats.gradsCopied++;
+        stats.bytesCopied += 4 * p.numel;
+      } else {
+        stats.gradsInPlace++;
+      }
+      p.grad = grad;
+    });
+    try {
+      if (clip !== null) {
+        const { maxNorm, ...clipOptions } = clip;
+        clipGradNorm(params.filter((p) => p.grad !== null), maxNorm, clipOptions);
+      }
+      stepper.step();
+    } finally {
+      // Drop the references to tfjs storage (a wasm view must not outlive the heap it views).
+      for (const p of params) p.grad = null;
+    }
+    const applied = stepper instanceof Lookahead ? stepper.optimizer.lastStepApplied : stepper.lastStepApplied;
+    if (applied) {
+      for (const i of written) {
+        const p = params[i]!;
+        const t = tf.tensor(this.#master[i]!, p.variable.shape, 'float32');
+        p.variable.assign(t);
+        t.dispose();
+        stats.bytesCopied += 4 * p.numel;
+        // A backend that keeps the array itself (one not known to copy) gets it for good.
+        if (storage?.copiesOnWrite) this.#written[i] = p.variable.dataId;
+        else this.#master[i] = this.#written[i] = undefined;
+      }
+      this.incrementIterations();
+    }
+    this.#lastTransfer = stats;
+  }
+
+  /**
+   * The optimizer's state as two tfjs weights, for `model.save(url, { includeOptimizer: true })`:
+   * `ferroptim/state` (JSON: steps, group options, names) and `ferroptim/buffers` (every state
+   * buffer, float32, bit for bit). The tensors stay owned by this optimizer until the next call
+   * or `dispose()`.
+   */
+  override async getWeights(): Promise<NamedTensor[]> {
+    const sd = this.#stepper !== null ? this.#stepper.stateDict() : this.#pending?.stateDict;
+    if (sd === undefined) return [];
+    const { json, flat } = packState(sd, { iterations: this.iterations });
+    this.#disposeSaved();
+    this.#saved = [
+      { name: 'ferroptim/state', tensor: tf.tensor([json], [1], 'string') },
+      { name: 'ferroptim/buffers', tensor: tf.tensor(flat, [flat.length], 'float32') },
+    ];
+    return this.#saved;
+  }
+
+  /**
+   * Loads weights written by {@link TfjsOptimizer.getWeights} (as `tf.loadLayersModel` does): at
+   * once when bound, else at binding. Everything is checked before anything changes.
+   * @throws TypeError or RangeError for weights that are not a ferroptim optimizer's state or do not match.
+   */
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const ctx = `${LABEL}.setWeights`;
+    if (!Array.isArray(weightValues)) throw new TypeError(`${ctx}: expected an array of named tensors, received ${describeValue(weightValues)}`);
+    const state = weightValues.find((w) => w?.name === 'ferroptim/state')?.tensor;
+    const buffers = weightValues.find((w) => w?.name === 'ferroptim/buffers')?.tensor;
+    if (!(state instanceof tf.Tensor) || state.dtype !== 'string' || state.size !== 1 || !(buffers instanceof tf.Tensor) || buffers.dtype !== 'float32' || buffers.rank !== 1) {
+      throw new TypeError(`${ctx}: expected the weights ferroptim/state (one string) and ferroptim/buffers (float32 vector), received ${weightValues.map((w) => describeValue(w?.name)).join(', ') || 'none'}`);
+    }
+    const json = (state.dataSync() as unknown as string[])[0]!;
+    const flat = Float32Array.from(buffers.dataSync() as Float32Array);
+    const { stateDict, extra } = unpackState(ctx, json, flat);
+    if (this.#stepper !== null) this.#stepper.loadStateDict(stateDict as never);
+    else this.#pending = { stateDict };
+    if (typeof extra.iterations === 'number' && Number.isInteger(extra.iterations) && extra.iterations >= 0) this.iterations_ = extra.iterations;
+  }
+
+  /** The wrapped optimizer's `stateDict()` (JSON-serialisable, keyed by parameter name). */
+  stateDict(): ReturnType<Stepper['stateDict']> {
+    return this.optimizer.stateDict();
+  }
+
+  /** The wrapped optimizer's `loadStateDict()`. */
+  loadStateDict(sd: ReturnType<Stepper['stateDict']>, options?: LoadStateDictOptions): void {
+    (this.optimizer as Optimizer<object>).loadStateDict(sd as OptimizerStateDict, options);
+  }
+
+  /** What `tf.loadLayersModel` rebuilds this optimizer from: the optimizer's registry name and the adapter's options. */
+  override getConfig(): tf.serialization.ConfigDict {
+    const c = this.#config;
+    return {
+      optimizer: c.optimizer,
+      skipNonFinite: c.skipNonFinite,
+      lookahead: c.lookahead === null ? null : { ...c.lookahead },
+      clipGradNorm: c.clipGradNorm === null ? null : ({ ...c.clipGradNorm } as tf.serialization.ConfigDict),
+    };
+  }
+
+  /** Rebuilds an unbound optimizer from {@link TfjsOptimizer.getConfig} (called by tfjs serialization). */
+  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+    const ctx = `${LABEL}.fromConfig`;
+    const c = checkOptions(ctx, config);
+    if (typeof c.optimizer !== 'string' || OPTIMIZERS[c.optimizer] === undefined) {
+      throw new RangeError(`${ctx}: expected optimizer to be one of ${Object.keys(OPTIMIZERS).join(', ')}, received ${describeValue(c.optimizer)}`);
+    }
+    const la = c.lookahead as { k?: unknown; alpha?: unknown } | null | undefined;
+    const lookahead = la == null ? null : { k: checkNumber(ctx, 'lookahead.k', la.k, { integer: true, min: 1 }), alpha: checkNumber(ctx, 'lookahead.alpha', la.alpha, { min: 0 }) };
+    const cfg: Config = {
+      optimizer: c.optimizer,
+      skipNonFinite: c.skipNonFinite === undefined ? false : checkBoolean(ctx, 'skipNonFinite', c.skipNonFinite),
+      lookahead,
+      clipGradNorm: checkClip(ctx, c.clipGradNorm),
+    };
+    return new (cls as unknown as typeof TfjsOptimizer)(UNBOUND, cfg) as unknown as T;
+  }
+
+  #disposeSaved(): void {
+    for (const w of this.#saved) w.tensor.dispose();
+    this.#saved = [];
+  }
+
+  /** Frees the wrapped optimizer's state and the tensors of the last `getWeights()`. */
+  override dispose(): void {
+    this.#disposeSaved();
+    this.#stepper?.dispose();
+    super.dispose();
+  }
+}
+
+tf.serialization.registerClass(TfjsOptimizer);
