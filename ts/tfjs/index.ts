@@ -13,7 +13,7 @@
  * import { parametersOf, TfjsOptimizer } from 'ferroptim/tfjs';
  *
  * const adamw = new AdamW(parametersOf(model), { lr: 1e-3, weightDecay: 0.01 });
- * const schedule = warmupCosine({ peakValue: 1e-3, warmupSteps: 100, decaySteps: 2000 });
+ * const schedule = warmupCosine({ peakLr: 1e-3, warmupSteps: 100, totalSteps: 2000 });
  * const scheduler = new LambdaLR(adamw, { lrLambda: (s) => schedule(s) / 1e-3 });
  * model.compile({ optimizer: new TfjsOptimizer(adamw, { clipGradNorm: 1 }), loss: 'categoricalCrossentropy' });
  * await model.fit(x, y, { callbacks: { onBatchEnd: async () => scheduler.step() } });
@@ -23,8 +23,9 @@
  * ferroptim: only this entry point loads it.
  * @module ferroptim/tfjs
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as TF from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
+import localRequire from '../cjs-require.cjs';
 
 /** A tensor with a name, as tfjs optimizers' `getWeights` return them (tfjs-core's `NamedTensor`). */
 export type NamedTensor = { name: string; tensor: Tensor };
@@ -38,6 +39,19 @@ import { storageOf, type BackendStorage } from './storage.js';
 import { packState, unpackState } from './weights.js';
 
 const LABEL = 'TfjsOptimizer';
+
+/** tfjs-core, the user's own copy (so that `model.compile` recognises our optimizer as a `tf.Optimizer`). */
+function loadTfjsCore(): typeof TF {
+  try {
+    return localRequire('@tensorflow/tfjs-core') as typeof TF;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((e as Error).message).includes("'@tensorflow/tfjs-core'")) {
+      throw new Error('ferroptim/tfjs: @tensorflow/tfjs-core is not installed; install TensorFlow.js first (npm install @tensorflow/tfjs)', { cause: e });
+    }
+    throw e;
+  }
+}
+const tf = loadTfjsCore();
 
 /**
  * A ferroptim {@link Parameter} bound to a `tf.Variable`. During a {@link TfjsOptimizer} step its
@@ -66,7 +80,12 @@ export class TfParameter extends Parameter {
 /** The part of a `tf.LayersModel` (tfjs-layers) that {@link parametersOf} reads. */
 export interface LayersModelLike {
   /** The model's trainable weights, as tfjs-layers' `LayerVariable`s. */
-  readonly trainableWeights: ReadonlyArray<{ readonly originalName: string; read(): Variable }>;
+  readonly trainableWeights: ReadonlyArray<{
+    /** The weight's name without tfjs's de-duplication suffix (`dense_Dense1/kernel`). */
+    readonly originalName: string;
+    /** The `tf.Variable` holding the weight (typed `Tensor` by tfjs-layers). */
+    read(): Tensor;
+  }>;
 }
 
 function checkVariable(ctx: string, what: string, v: unknown): Variable {
@@ -113,6 +132,19 @@ export interface TfjsOptimizerOptions {
    * `{ maxNorm, normType, errorIfNonfinite }`. @defaultValue no clipping
    */
   clipGradNorm?: number | ({ maxNorm: number } & ClipGradNormOptions);
+  /**
+   * On the `cpu` backend, update the variables in their own storage, with no copy at all. Off by
+   * default, because tfjs's cpu backend hands that storage out without counting it: `dataSync()`
+   * and `data()` return it, a contiguous `slice()` is a view of it, and `tf.tensor(array)` keeps
+   * the array it is given; whatever holds such a view sees the step, where with `tf.train.adam` it
+   * would keep the old values. Turn it on when nothing keeps those views of the variables between
+   * steps: `model.fit`, `evaluate`, `predict` and `save` keep none. Tensors that share a variable's
+   * storage by reference (`clone`, `reshape`, `tf.variable(t)` while `t` lives) are always safe:
+   * the variable then first gets a buffer of its own. Ignored on other backends (on wasm, XNNPACK
+   * caches packed copies of weights by tensor id, so a weight changed in place would be stale).
+   * @defaultValue false
+   */
+  inPlace?: boolean;
 }
 
 /**
@@ -144,6 +176,7 @@ interface Config {
   skipNonFinite: boolean;
   lookahead: { k: number; alpha: number } | null;
   clipGradNorm: ({ maxNorm: number } & ClipGradNormOptions) | null;
+  inPlace: boolean;
 }
 
 function registryName(opt: Optimizer<object>): string {
@@ -154,6 +187,9 @@ function registryName(opt: Optimizer<object>): string {
 function checkClip(ctx: string, v: unknown): Config['clipGradNorm'] {
   if (v === undefined || v === null) return null;
   if (typeof v === 'number') return { maxNorm: checkNumber(ctx, 'clipGradNorm', v, { min: 0 }) };
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new TypeError(`${ctx}: expected clipGradNorm to be a number or { maxNorm, normType, errorIfNonfinite }, received ${describeValue(v)}`);
+  }
   const o = checkOptions(`${ctx}: clipGradNorm`, v);
   checkKnownKeys(`${ctx}: clipGradNorm`, o, ['maxNorm', 'normType', 'errorIfNonfinite']);
   checkNumber(ctx, 'clipGradNorm.maxNorm', o.maxNorm, { min: 0 });
@@ -162,6 +198,12 @@ function checkClip(ctx: string, v: unknown): Config['clipGradNorm'] {
   }
   if (o.errorIfNonfinite !== undefined) checkBoolean(ctx, 'clipGradNorm.errorIfNonfinite', o.errorIfNonfinite);
   return { ...(o as unknown as { maxNorm: number } & ClipGradNormOptions) };
+}
+
+/** A clipGradNorm config as getConfig writes it: normType Infinity as the string 'Infinity'. */
+function fromJsonClip(v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || (v as { normType?: unknown }).normType !== 'Infinity') return v;
+  return { ...v, normType: Infinity };
 }
 
 /** A saved parameter name matches a variable's name as is, or with tfjs's `_<n>` de-duplication suffix. */
@@ -177,12 +219,13 @@ const UNBOUND = Symbol('unbound');
  * `minimize(lossFn)` or `applyGradients(grads)`.
  *
  * @remarks
- * Each step hands every variable's storage to the ferroptim optimizer in one native call. On the
- * `cpu` and `wasm` backends the variables are updated in place, with no copy: the first step (and
- * any step after the variable was assigned elsewhere or its storage became shared with another
- * tensor) first gives the variable a buffer of its own, so no other tensor ever sees a change.
- * On other backends (webgl, tfjs-node) each variable is read once and written once per step.
- * {@link TfjsOptimizer.lastTransfer} tells which happened.
+ * Each step runs every parameter in one native call, keeping tfjs's rule that a tensor never
+ * changes: the optimizer keeps its own copy of each variable (read from the variable only when
+ * something else assigned it), steps it, and assigns the result as a new tensor, one copy out
+ * per step. Gradients are read in place on the `cpu` and `wasm` backends (copied on others, such
+ * as webgl or tfjs-node's TensorFlow). With `inPlace: true` on the `cpu` backend the variables
+ * are updated in their own storage with no copy at all (see {@link TfjsOptimizerOptions.inPlace}
+ * for when that is safe). {@link TfjsOptimizer.lastTransfer} tells what each step copied.
  *
  * Saving: `model.save(url, { includeOptimizer: true })` stores the optimizer's full state (steps,
  * buffers bit for bit, every group's options, the lr a scheduler set) and `tf.loadLayersModel`
@@ -195,7 +238,18 @@ export class TfjsOptimizer extends tf.Optimizer {
   /** The name tfjs serialization registers this class under. */
   static className = 'FerroptimOptimizer';
 
+  /**
+   * `instanceof` by class: tf.Optimizer defines a duck-typed `Symbol.hasInstance` (any object with
+   * `minimize`, `computeGradients` and `applyGradients`), which subclasses inherit, so without this
+   * `tf.train.adam() instanceof TfjsOptimizer` would be true.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+
   #stepper: Stepper | null = null;
+  /** The inPlace option. */
+  #inPlace = false;
   #params: TfParameter[] = [];
   #config: Config;
   /** A state loaded by setWeights before the optimizer was bound (a model loaded from disk). */
@@ -209,6 +263,7 @@ export class TfjsOptimizer extends tf.Optimizer {
   #written: Array<object | undefined> = [];
   #saved: NamedTensor[] = [];
   #lastTransfer: TransferStats | null = null;
+  #lastGradNorm: number | null = null;
 
   /**
    * @param optimizer - a ferroptim optimizer (or `Lookahead`) whose parameters all come from {@link parametersOf}.
@@ -223,20 +278,23 @@ export class TfjsOptimizer extends tf.Optimizer {
     super();
     if (optimizer === UNBOUND) {
       this.#config = options as Config;
+      this.#inPlace = this.#config.inPlace;
       return;
     }
     if (!(optimizer instanceof Optimizer) && !(optimizer instanceof Lookahead)) {
       throw new TypeError(`${LABEL}: expected optimizer to be a ferroptim optimizer or Lookahead (e.g. new AdamW(parametersOf(model))), received ${describeValue(optimizer)}`);
     }
     const o = checkOptions(LABEL, options);
-    checkKnownKeys(LABEL, o, ['clipGradNorm']);
+    checkKnownKeys(LABEL, o, ['clipGradNorm', 'inPlace']);
     const clip = checkClip(LABEL, o.clipGradNorm);
+    this.#inPlace = o.inPlace === undefined ? false : checkBoolean(LABEL, 'inPlace', o.inPlace);
     const inner = optimizer instanceof Lookahead ? optimizer.optimizer : optimizer;
     this.#config = {
       optimizer: registryName(inner),
       skipNonFinite: inner.skipNonFinite,
       lookahead: optimizer instanceof Lookahead ? { k: optimizer.k, alpha: optimizer.alpha } : null,
       clipGradNorm: clip,
+      inPlace: this.#inPlace,
     };
     this.#attach(optimizer);
   }
@@ -266,7 +324,16 @@ export class TfjsOptimizer extends tf.Optimizer {
     return [...this.#params];
   }
 
-  /** How the last step moved data; null before the first step. */
+  /**
+   * The total gradient norm of the last step before clipping (what `clipGradNorm` returned), or
+   * null without the `clipGradNorm` option. A `GradNormMonitor` on the wrapped optimizer sees the
+   * gradients as stepped, i.e. after clipping.
+   */
+  get lastGradNorm(): number | null {
+    return this.#lastGradNorm;
+  }
+
+  /** How the last step moved data between tfjs and ferroptim; null before the first step. */
   get lastTransfer(): TransferStats | null {
     return this.#lastTransfer === null ? null : { ...this.#lastTransfer };
   }
@@ -394,7 +461,7 @@ export class TfjsOptimizer extends tf.Optimizer {
     // 1. On a writable backend every variable gets storage of its own before it is written in
     //    place (this allocates, so views are taken only after it).
     const inPlace = params.map((p) => {
-      if (storage === null || !storage.writable || !needsData(p)) return false;
+      if (!this.#inPlace || storage === null || !storage.writable || !needsData(p)) return false;
       const v = p.variable;
       if (this.#owned.has(v.dataId) && storage.refCount(v) === 1 && storage.view(v) !== null) return true;
       const fresh = Float32Array.from(storage.view(v) ?? (v.dataSync() as Float32Array));
@@ -408,6 +475,9 @@ export class TfjsOptimizer extends tf.Optimizer {
     });
     // 2. Views or copies of every variable and gradient, then one step.
     const seenGrads = new Set<object>();
+    // The buffers of all the variables written in place, known before any gradient is looked at
+    // (the gradient of the first variable may lie in the last one's storage).
+    const inPlaceBuffers = new Set<ArrayBufferLike>(params.flatMap((p, i) => (inPlace[i] ? [storage!.view(p.variable)!.buffer] : [])));
     const written: number[] = [];
     params.forEach((p, i) => {
       const v = p.variable;
@@ -437,8 +507,10 @@ export class TfjsOptimizer extends tf.Optimizer {
       }
       let grad = storage?.view(g) ?? null;
       // A gradient the step may scale (clipping) must be ours alone; one tensor given for two
-      // variables is copied for the second.
-      const mustCopy = grad === null || seenGrads.has(g.dataId) || (clip !== null && (!ownsGrads || storage!.refCount(g) !== 1));
+      // variables is copied for the second, and one in the storage of a variable written in
+      // place (a variable given as a gradient, or a slice of one) is copied.
+      const mustCopy =
+        grad === null || seenGrads.has(g.dataId) || inPlaceBuffers.has(grad.buffer) || (clip !== null && (!ownsGrads || storage!.refCount(g) !== 1));
       seenGrads.add(g.dataId);
       if (mustCopy) {
         const src = grad ?? (g.dataSync() as Float32Array);
@@ -456,7 +528,7 @@ export class TfjsOptimizer extends tf.Optimizer {
     try {
       if (clip !== null) {
         const { maxNorm, ...clipOptions } = clip;
-        clipGradNorm(params.filter((p) => p.grad !== null), maxNorm, clipOptions);
+        this.#lastGradNorm = clipGradNorm(params.filter((p) => p.grad !== null), maxNorm, clipOptions);
       }
       stepper.step();
     } finally {
@@ -467,13 +539,13 @@ export class TfjsOptimizer extends tf.Optimizer {
     if (applied) {
       for (const i of written) {
         const p = params[i]!;
-        const t = tf.tensor(this.#master[i]!, p.variable.shape, 'float32');
+        // A backend that keeps the array it is given (cpu, or one not known to copy) gets its own.
+        const master = this.#master[i]!;
+        const t = tf.tensor(storage?.copiesOnWrite ? master : master.slice(), p.variable.shape, 'float32');
         p.variable.assign(t);
         t.dispose();
         stats.bytesCopied += 4 * p.numel;
-        // A backend that keeps the array itself (one not known to copy) gets it for good.
-        if (storage?.copiesOnWrite) this.#written[i] = p.variable.dataId;
-        else this.#master[i] = this.#written[i] = undefined;
+        this.#written[i] = p.variable.dataId;
       }
       this.incrementIterations();
     }
@@ -530,18 +602,23 @@ export class TfjsOptimizer extends tf.Optimizer {
   }
 
   /** What `tf.loadLayersModel` rebuilds this optimizer from: the optimizer's registry name and the adapter's options. */
-  override getConfig(): tf.serialization.ConfigDict {
+  override getConfig(): TF.serialization.ConfigDict {
     const c = this.#config;
     return {
       optimizer: c.optimizer,
       skipNonFinite: c.skipNonFinite,
       lookahead: c.lookahead === null ? null : { ...c.lookahead },
-      clipGradNorm: c.clipGradNorm === null ? null : ({ ...c.clipGradNorm } as tf.serialization.ConfigDict),
+      // JSON (model.json) has no Infinity: the max norm is saved as the string 'Infinity'.
+      clipGradNorm:
+        c.clipGradNorm === null
+          ? null
+          : ({ ...c.clipGradNorm, ...(c.clipGradNorm.normType === Infinity ? { normType: 'Infinity' } : {}) } as TF.serialization.ConfigDict),
+      inPlace: c.inPlace,
     };
   }
 
   /** Rebuilds an unbound optimizer from {@link TfjsOptimizer.getConfig} (called by tfjs serialization). */
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+  static override fromConfig<T extends TF.serialization.Serializable>(cls: TF.serialization.SerializableConstructor<T>, config: TF.serialization.ConfigDict): T {
     const ctx = `${LABEL}.fromConfig`;
     const c = checkOptions(ctx, config);
     if (typeof c.optimizer !== 'string' || OPTIMIZERS[c.optimizer] === undefined) {
@@ -553,7 +630,8 @@ export class TfjsOptimizer extends tf.Optimizer {
       optimizer: c.optimizer,
       skipNonFinite: c.skipNonFinite === undefined ? false : checkBoolean(ctx, 'skipNonFinite', c.skipNonFinite),
       lookahead,
-      clipGradNorm: checkClip(ctx, c.clipGradNorm),
+      clipGradNorm: checkClip(ctx, fromJsonClip(c.clipGradNorm)),
+      inPlace: c.inPlace === undefined ? false : checkBoolean(ctx, 'inPlace', c.inPlace),
     };
     return new (cls as unknown as typeof TfjsOptimizer)(UNBOUND, cfg) as unknown as T;
   }
