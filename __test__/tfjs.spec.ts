@@ -436,3 +436,24 @@ for (const { label, backend, inPlace } of MODES) {
     m.dispose();
   });
 }
+
+test.serial('a param group added to the wrapped optimizer after wrapping is stepped from the next step; a plain Parameter added is a TypeError before anything changes', async (t) => {
+  await tf.setBackend('cpu');
+  const a = tf.variable(tf.tensor([1, 2]));
+  const b = tf.variable(tf.tensor([3, 4, 5]));
+  const sgd = new SGD(parametersOf([a]), { lr: 0.5 });
+  const opt = new TfjsOptimizer(sgd);
+  const ga = tf.ones([2]);
+  const gb = tf.ones([3]);
+  opt.applyGradients({ [a.name]: ga });
+  sgd.addParamGroup({ params: parametersOf([b]), lr: 1 });
+  t.deepEqual(opt.parameters().map((p) => p.variable), [a, b]);
+  opt.applyGradients({ [a.name]: ga, [b.name]: gb });
+  t.deepEqual(Array.from(a.dataSync()), [0, 1]);
+  t.deepEqual(Array.from(b.dataSync()), [2, 3, 4]);
+  sgd.addParamGroup({ params: [new Parameter(new Float32Array(2))] });
+  t.throws(() => opt.applyGradients({ [a.name]: ga }), { instanceOf: TypeError, message: /parameter 2 to be bound to a tf\.Variable/ });
+  t.deepEqual(Array.from(a.dataSync()), [0, 1]);
+  opt.dispose();
+  tf.dispose([a, b, ga, gb]);
+});

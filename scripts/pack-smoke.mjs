@@ -8,13 +8,16 @@
 // ferroptim-cli from a copy of cli/ whose package.json pins `ferroptim` and `ferroptim-tune` to
 // their exact versions (the repo's `file:..` and `file:../tune` are left untouched). Then, OFFLINE
 // (registry dependencies pinned by the repo's package-lock.json and taken from the npm cache that
-// the repo's own `npm install` filled) and with cargo removed from PATH, three empty folders:
+// the repo's own `npm install` filled) and with cargo removed from PATH, four empty folders:
 // - a library-only user (library + platform tarballs, typescript and @types/node): the library
 //   has no dependencies and brings in no registry package, its code and types import only Node's
 //   built-ins, its platform packages and optional peers, its binary comes only from the platform
 //   package, the two take at most 5 MiB on disk; a CommonJS, an ES-module and a strictly
 //   type-checked TypeScript consumer each train a few steps; without the platform package the
-//   user gets one clear error;
+//   user gets one clear error, and so does `require('ferroptim/tfjs')` without TensorFlow.js;
+// - a TensorFlow.js user (library + platform tarballs and @tensorflow/tfjs): a tfjs-layers model
+//   compiled with a TfjsOptimizer over ferroptim's AdamW trains by model.fit, in place on the cpu
+//   backend, from ES modules and CommonJS;
 // - a tune user (the ferroptim-tune tarball only: no ferroptim, no pg): nothing else is
 //   installed, its code and types import only Node's built-ins and its optional peer `pg`; a
 //   CommonJS and an ES-module consumer each run a seeded TPE study in a journal file, a strictly
@@ -233,8 +236,8 @@ function optionalPeers(manifest) {
 }
 
 /**
- * The package imports (`require`, `import()`, `import ... from`, `import '...'`) of the code and
- * declarations under the installed package `dir` that `allowed(name)` refuses, as `file: 'spec'`;
+ * The package imports (`require`, `import()`, `import ... from`, `import '...'`; comment lines
+ * aside) of the code and declarations under the installed package `dir` that `allowed(name)` refuses, as `file: 'spec'`;
  * relative, absolute and `node:` specifiers pass. Catches an import of a package the package does
  * not depend on even where no consumer goes.
  */
@@ -243,7 +246,9 @@ function strayImports(dir, allowed) {
   const code = walk(dir).filter((f) => /\.(c|m)?js$|\.d\.(c|m)?ts$/.test(f));
   const bad = [];
   for (const f of code) {
-    for (const m of readFileSync(join(dir, f), 'utf8').matchAll(specifier)) {
+    // Comment lines (a doc example's `import ... from '...'`) are not imports.
+    const text = readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => !/^\s*(\*|\/\/|\/\*)/.test(l)).join('\n');
+    for (const m of text.matchAll(specifier)) {
       const spec = m.slice(1).find(Boolean);
       if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:')) continue;
       const name = spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
@@ -288,6 +293,26 @@ for (let step = 0; step < 40; step++) {
   scheduler.step();
 }
 console.log(JSON.stringify({ first, last: loss(), steps: 40 }));
+`;
+
+// The TensorFlow.js user: a tfjs-layers model trained by model.fit with ferroptim's AdamW.
+const TFJS_CONSUMER = `import * as tf from '@tensorflow/tfjs';
+import { AdamW, CosineAnnealingLR } from 'ferroptim';
+import { parametersOf, TfjsOptimizer } from 'ferroptim/tfjs';
+
+await tf.setBackend('cpu');
+// y = x·w for a fixed w: a linear model learns it.
+const x = tf.randomNormal([256, 8], 0, 1, 'float32', 1);
+const y = x.matMul(tf.tensor2d([[1], [-2], [0.5], [3], [0], [-1], [2], [1]]));
+const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [8], units: 1, kernelInitializer: 'zeros' })] });
+const adamw = new AdamW(parametersOf(model), { lr: 0.05, weightDecay: 0 });
+const scheduler = new CosineAnnealingLR(adamw, { tMax: 160 });
+const optimizer = new TfjsOptimizer(adamw, { clipGradNorm: 10, inPlace: true });
+model.compile({ optimizer, loss: 'meanSquaredError' });
+const history = await model.fit(x, y, { epochs: 20, batchSize: 32, shuffle: false, verbose: 0, callbacks: { onBatchEnd: async () => scheduler.step() } });
+const losses = history.history.loss;
+if (optimizer.lastTransfer.inPlace !== 2) throw new Error('not updated in place: ' + JSON.stringify(optimizer.lastTransfer));
+console.log(JSON.stringify({ first: losses[0], last: losses.at(-1), steps: 160 }));
 `;
 
 const ESM_CONSUMER = `import { AdamW, CrossEntropyLoss, Linear, ReLU, Sequential, manualSeed, tensor } from 'ferroptim';
@@ -506,8 +531,9 @@ try {
   const cliCopy = join(temp, 'cli-package');
   const lib = join(temp, 'library-user');
   const tuneUser = join(temp, 'tune-user');
+  const tfjsUser = join(temp, 'tfjs-user');
   const app = join(temp, 'application-user');
-  for (const dir of [pkgs, cliCopy, lib, tuneUser, app]) mkdirSync(dir);
+  for (const dir of [pkgs, cliCopy, lib, tuneUser, tfjsUser, app]) mkdirSync(dir);
   // The packed packages: { tgz, manifest (the packed package.json), from (the folder in the repo) }.
   let library = null;
   let platformPackage = null;
@@ -714,6 +740,36 @@ try {
     assert(missing.length === 0, `the error lacks ${missing.map((s) => JSON.stringify(s)).join(', ')}:\n${stderr}`);
     assert(!stderr.includes('Cannot find native binding'), `the generated loader's error leaked:\n${stderr}`);
     return stderr.split('\n').find((l) => l.startsWith('Error: ')) ?? '';
+  });
+
+  check(`library user without TensorFlow.js: require('${pkg.name}/tfjs') gives one clear error`, () => {
+    const { stderr } = run(process.execPath, ['-e', `require('${pkg.name}/tfjs')`], { cwd: lib, env, expectFail: true });
+    const expected = '@tensorflow/tfjs-core is not installed; install TensorFlow.js first (npm install @tensorflow/tfjs)';
+    assert(stderr.includes(expected), `the error lacks ${JSON.stringify(expected)}:\n${stderr}`);
+    return stderr.split('\n').find((l) => l.startsWith('Error: ')) ?? '';
+  });
+
+  // ---- The TensorFlow.js user: `npm install ferroptim @tensorflow/tfjs`. ----
+  const TFJS = ['@tensorflow/tfjs'];
+  check(`tfjs user: npm install --offline of ${pkg.name}, ${platPkgName} and ${TFJS.join(', ')} into an empty folder`, () => {
+    const pinned = writeConsumerProject(tfjsUser, [library, platformPackage], TFJS);
+    installOffline(tfjsUser, env);
+    return `${pinned} registry packages pinned by the repo's package-lock.json`;
+  });
+  writeFileSync(join(tfjsUser, 'consumer.mjs'), TFJS_CONSUMER);
+  check(`tfjs user: model.compile({ optimizer: new TfjsOptimizer(new AdamW(parametersOf(model)), { inPlace: true }) }) and model.fit, in place on the cpu backend`, () =>
+    trained('tfjs consumer', run(process.execPath, ['consumer.mjs'], { cwd: tfjsUser, env })),
+  );
+  check(`tfjs user: require('${pkg.name}/tfjs') from CommonJS gives the same classes tfjs-layers accepts`, () => {
+    const probe = `const tf = require('@tensorflow/tfjs'); const { TfjsOptimizer, parametersOf } = require('${pkg.name}/tfjs'); const { SGD } = require('${pkg.name}');
+      const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });
+      const o = new TfjsOptimizer(new SGD(parametersOf(m), { lr: 0.1 }));
+      m.compile({ optimizer: o, loss: 'meanSquaredError' });
+      if (!(o instanceof tf.Optimizer) || m.optimizer !== o) throw new Error('not a tf.Optimizer');
+      console.log(o.getClassName());`;
+    const { stdout } = run(process.execPath, ['-e', probe], { cwd: tfjsUser, env });
+    assert(stdout.trim() === 'FerroptimOptimizer', `printed ${JSON.stringify(stdout.trim())}`);
+    return 'tf.Optimizer instance, className FerroptimOptimizer';
   });
 
   // ---- The tune user: `npm install ferroptim-tune`, nothing else. ----

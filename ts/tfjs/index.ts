@@ -250,17 +250,16 @@ export class TfjsOptimizer extends tf.Optimizer {
   #stepper: Stepper | null = null;
   /** The inPlace option. */
   #inPlace = false;
-  #params: TfParameter[] = [];
   #config: Config;
   /** A state loaded by setWeights before the optimizer was bound (a model loaded from disk). */
   #pending: { stateDict: unknown } | null = null;
   /** The storage each variable got from this optimizer: written in place while nothing else holds it. */
   readonly #owned = new WeakSet<object>();
-  /** Scratch buffers for gradients that must be copied, by parameter. */
-  #scratch: Array<Float32Array | undefined> = [];
-  /** On backends written by copy: this optimizer's copy of each variable, and the storage it was last written to. */
-  #master: Array<Float32Array | undefined> = [];
-  #written: Array<object | undefined> = [];
+  /** Scratch buffers for gradients that must be copied. */
+  readonly #scratch = new WeakMap<TfParameter, Float32Array>();
+  /** Written by copy: this optimizer's copy of each variable, and the storage it was last written to. */
+  readonly #master = new WeakMap<TfParameter, Float32Array>();
+  readonly #written = new WeakMap<TfParameter, object>();
   #saved: NamedTensor[] = [];
   #lastTransfer: TransferStats | null = null;
   #lastGradNorm: number | null = null;
@@ -300,14 +299,19 @@ export class TfjsOptimizer extends tf.Optimizer {
   }
 
   #attach(stepper: Stepper): void {
+    TfjsOptimizer.#paramsOf(stepper);
+    this.#stepper = stepper;
+  }
+
+  /** The stepper's parameters, now (a param group may have been added since), checked to be TfParameters. */
+  static #paramsOf(stepper: Stepper): TfParameter[] {
     const params = stepper.parameters();
     params.forEach((p, i) => {
       if (!(p instanceof TfParameter)) {
         throw new TypeError(`${LABEL}: expected ${Parameter.describe(p, i)} to be bound to a tf.Variable; create the optimizer's parameters with parametersOf(model)`);
       }
     });
-    this.#stepper = stepper;
-    this.#params = params as TfParameter[];
+    return params as TfParameter[];
   }
 
   /**
@@ -321,7 +325,7 @@ export class TfjsOptimizer extends tf.Optimizer {
 
   /** The parameters, one per variable, in the optimizer's order (empty until bound). */
   parameters(): TfParameter[] {
-    return [...this.#params];
+    return this.#stepper === null ? [] : TfjsOptimizer.#paramsOf(this.#stepper);
   }
 
   /**
@@ -397,7 +401,7 @@ export class TfjsOptimizer extends tf.Optimizer {
    * variables) and applies them: `tf.Optimizer.minimize`.
    */
   override minimize(f: () => Scalar, returnCost = false, varList?: Variable[]): Scalar | null {
-    const vars = varList ?? (this.#stepper === null ? undefined : this.#params.map((p) => p.variable));
+    const vars = varList ?? (this.#stepper === null ? undefined : this.parameters().map((p) => p.variable));
     const { value, grads } = this.computeGradients(f, vars);
     try {
       if (this.#stepper === null) this.#build(parametersOf(vars ?? Object.keys(grads).map((n) => tf.engine().registeredVariables[n]!)));
@@ -438,7 +442,7 @@ export class TfjsOptimizer extends tf.Optimizer {
       this.#build(parametersOf([...byName.keys()].map((n) => tf.engine().registeredVariables[n]!).filter((v) => v !== undefined)));
     }
     const stepper = this.#stepper!;
-    const params = this.#params;
+    const params = TfjsOptimizer.#paramsOf(stepper);
     const known = new Set(params.map((p) => p.variable.name));
     for (const [name, g] of byName) {
       if (!known.has(name)) throw new RangeError(`${ctx}: received a gradient for ${JSON.stringify(name)}, which is not a variable of this optimizer`);
@@ -478,7 +482,7 @@ export class TfjsOptimizer extends tf.Optimizer {
     // The buffers of all the variables written in place, known before any gradient is looked at
     // (the gradient of the first variable may lie in the last one's storage).
     const inPlaceBuffers = new Set<ArrayBufferLike>(params.flatMap((p, i) => (inPlace[i] ? [storage!.view(p.variable)!.buffer] : [])));
-    const written: number[] = [];
+    const written: TfParameter[] = [];
     params.forEach((p, i) => {
       const v = p.variable;
       if (inPlace[i]) {
@@ -487,17 +491,17 @@ export class TfjsOptimizer extends tf.Optimizer {
       } else if (needsData(p)) {
         // The copy this optimizer keeps of the variable is current while the variable still holds
         // what was last written from it; otherwise it is read again.
-        let data = this.#master[i];
-        if (data === undefined || this.#written[i] !== v.dataId) {
+        let data = this.#master.get(p);
+        if (data === undefined || this.#written.get(p) !== v.dataId) {
           const src = storage?.view(v) ?? (v.dataSync() as Float32Array);
-          if (data === undefined || data.length !== p.numel) data = new Float32Array(p.numel);
+          data ??= new Float32Array(p.numel);
           data.set(src);
           stats.bytesCopied += 4 * p.numel;
-          this.#master[i] = data;
-          this.#written[i] = v.dataId;
+          this.#master.set(p, data);
+          this.#written.set(p, v.dataId);
         }
         p.data = data;
-        written.push(i);
+        written.push(p);
         stats.copied++;
       }
       const g = byName.get(v.name);
@@ -514,8 +518,8 @@ export class TfjsOptimizer extends tf.Optimizer {
       seenGrads.add(g.dataId);
       if (mustCopy) {
         const src = grad ?? (g.dataSync() as Float32Array);
-        let scratch = this.#scratch[i];
-        if (scratch === undefined || scratch.length !== p.numel) scratch = this.#scratch[i] = new Float32Array(p.numel);
+        let scratch = this.#scratch.get(p);
+        if (scratch === undefined) this.#scratch.set(p, (scratch = new Float32Array(p.numel)));
         scratch.set(src);
         grad = scratch;
         stats.gradsCopied++;
@@ -537,15 +541,14 @@ export class TfjsOptimizer extends tf.Optimizer {
     }
     const applied = stepper instanceof Lookahead ? stepper.optimizer.lastStepApplied : stepper.lastStepApplied;
     if (applied) {
-      for (const i of written) {
-        const p = params[i]!;
+      for (const p of written) {
         // A backend that keeps the array it is given (cpu, or one not known to copy) gets its own.
-        const master = this.#master[i]!;
+        const master = this.#master.get(p)!;
         const t = tf.tensor(storage?.copiesOnWrite ? master : master.slice(), p.variable.shape, 'float32');
         p.variable.assign(t);
         t.dispose();
         stats.bytesCopied += 4 * p.numel;
-        this.#written[i] = p.variable.dataId;
+        this.#written.set(p, p.variable.dataId);
       }
       this.incrementIterations();
     }
