@@ -27,8 +27,25 @@ import type * as TF from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import localRequire from '../cjs-require.cjs';
 
-/** A tensor with a name, as tfjs optimizers' `getWeights` return them (tfjs-core's `NamedTensor`). */
-export type NamedTensor = { name: string; tensor: Tensor };
+/**
+ * A tensor with a name, as tfjs optimizers' `getWeights` return them (tfjs-core's `NamedTensor`).
+ * @group TensorFlow.js
+ */
+export interface NamedTensor {
+  /** The weight's or variable's name. */
+  name: string;
+  /** The tensor. */
+  tensor: Tensor;
+}
+
+/**
+ * The `clipGradNorm` option of {@link TfjsOptimizer} in full: `clipGradNorm`'s arguments.
+ * @group TensorFlow.js
+ */
+export interface TfjsClipOptions extends ClipGradNormOptions {
+  /** The largest total norm the gradients may have; larger ones are scaled down to it. */
+  maxNorm: number;
+}
 import { clipGradNorm, type ClipGradNormOptions } from '../clip/clip-grad.js';
 import { Lookahead } from '../optim/lookahead.js';
 import { Optimizer, type LoadStateDictOptions, type OptimizerStateDict } from '../optim/optimizer.js';
@@ -131,7 +148,7 @@ export interface TfjsOptimizerOptions {
    * Clip the gradients to this total norm before each step (`clipGradNorm`); a number, or
    * `{ maxNorm, normType, errorIfNonfinite }`. @defaultValue no clipping
    */
-  clipGradNorm?: number | ({ maxNorm: number } & ClipGradNormOptions);
+  clipGradNorm?: number | TfjsClipOptions;
   /**
    * On the `cpu` backend, update the variables in their own storage, with no copy at all. Off by
    * default, because tfjs's cpu backend hands that storage out without counting it: `dataSync()`
@@ -175,7 +192,7 @@ interface Config {
   optimizer: string;
   skipNonFinite: boolean;
   lookahead: { k: number; alpha: number } | null;
-  clipGradNorm: ({ maxNorm: number } & ClipGradNormOptions) | null;
+  clipGradNorm: TfjsClipOptions | null;
   inPlace: boolean;
 }
 
@@ -197,7 +214,7 @@ function checkClip(ctx: string, v: unknown): Config['clipGradNorm'] {
     throw new RangeError(`${ctx}: expected clipGradNorm.normType to be a number > 0 or Infinity, received ${describeValue(o.normType)}`);
   }
   if (o.errorIfNonfinite !== undefined) checkBoolean(ctx, 'clipGradNorm.errorIfNonfinite', o.errorIfNonfinite);
-  return { ...(o as unknown as { maxNorm: number } & ClipGradNormOptions) };
+  return { ...(o as unknown as TfjsClipOptions) };
 }
 
 /** A clipGradNorm config as getConfig writes it: normType Infinity as the string 'Infinity'. */
