@@ -1,6 +1,6 @@
 /**
  * Every ```ts block of README.md is a runnable program: this test writes each one to a file with
- * `from 'ferroptim'` pointing at the sources, runs it, and fails if it throws. A block that uses the
+ * `from 'ferroptim'` (and `'ferroptim/tfjs'`) pointing at the sources, runs it, and fails if it throws. A block that uses the
  * application (`from 'ferroptim-cli'`) gets its sources, and both packages are then resolved by
  * name, as the application resolves the library. Blocks fenced as
  * ```ts no-run are fragments and are skipped.
@@ -35,7 +35,10 @@ blocks.forEach((code, i) => {
   test.serial(`README example ${i + 1} runs: ${firstLine.slice(0, 70)}`, async (t) => {
     const index = pathToFileURL(join(root, 'ts', 'index.ts')).href;
     const app = pathToFileURL(join(root, 'cli', 'src', 'index.ts')).href;
-    const source = /from 'ferroptim-cli'/.test(code) ? code.replace(/from 'ferroptim-cli'/g, `from '${app}'`) : code.replace(/from 'ferroptim'/g, `from '${index}'`);
+    const tfjs = pathToFileURL(join(root, 'ts', 'tfjs', 'index.ts')).href;
+    const source = /from 'ferroptim-cli'/.test(code)
+      ? code.replace(/from 'ferroptim-cli'/g, `from '${app}'`)
+      : code.replace(/from 'ferroptim'/g, `from '${index}'`).replace(/from 'ferroptim\/tfjs'/g, `from '${tfjs}'`);
     const file = join(tmp, `example-${i + 1}.ts`);
     writeFileSync(file, `${source}\nexport {};\n`);
     const logs: unknown[][] = [];

@@ -10,7 +10,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { Adam, Parameter, SGD, type OptimizerStateDict } from '../ts/index.js';
+import { Adam, OPTIMIZERS, Parameter, SGD, type OptimizerStateDict } from '../ts/index.js';
 import { parametersOf, TfjsOptimizer, type TransferStats } from '../ts/tfjs/index.js';
 import { values } from './helpers/data.js';
 
@@ -456,4 +456,33 @@ test.serial('a param group added to the wrapped optimizer after wrapping is step
   t.deepEqual(Array.from(a.dataSync()), [0, 1]);
   opt.dispose();
   tf.dispose([a, b, ga, gb]);
+});
+
+test.serial('every optimizer of the registry through the adapter is bit-identical to the same optimizer on Float32Arrays, in every mode (cpu, cpu inPlace, wasm, a backend it only copies)', async (t) => {
+  const shapes = [[6, 5], [5], [3, 2, 2]];
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  for (const [name, { Class }] of Object.entries(OPTIMIZERS)) {
+    const plain = shapes.map((s, j) => new Parameter(values(9, 0, j, size(s)), { shape: s }));
+    const reference = new Class(plain, { lr: 0.01 });
+    for (let step = 1; step <= 4; step++) {
+      plain.forEach((p, j) => (p.grad = values(9, step, j, p.numel)));
+      reference.step();
+    }
+    const expected = plain.map((p) => bytesOf(p.data));
+    for (const { label, backend, inPlace } of MODES) {
+      await tf.setBackend(backend);
+      const vars = shapes.map((s, j) => tf.variable(tf.tensor(values(9, 0, j, size(s)), s)));
+      const opt = new TfjsOptimizer(new Class(parametersOf(vars), { lr: 0.01 }), { inPlace });
+      for (let step = 1; step <= 4; step++) {
+        const grads = vars.map((v, j) => ({ name: v.name, tensor: tf.tensor(values(9, step, j, v.size), v.shape) }));
+        opt.applyGradients(grads);
+        tf.dispose(grads.map((g) => g.tensor));
+      }
+      t.deepEqual(vars.map(tensorBytes), expected, `${name} on ${label}`);
+      t.deepEqual(JSON.stringify(Object.values((opt.stateDict() as OptimizerStateDict).state)), JSON.stringify(Object.values(reference.stateDict().state)), `${name} state on ${label}`);
+      opt.dispose();
+      tf.dispose(vars);
+    }
+    reference.dispose();
+  }
 });
