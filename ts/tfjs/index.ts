@@ -26,6 +26,14 @@
 import type * as TF from '@tensorflow/tfjs-core';
 import type { NamedTensorMap, Scalar, Tensor, Variable } from '@tensorflow/tfjs-core';
 import localRequire from '../cjs-require.cjs';
+import { clipGradNorm, type ClipGradNormOptions } from '../clip/clip-grad.js';
+import { Lookahead } from '../optim/lookahead.js';
+import { Optimizer, type LoadStateDictOptions, type OptimizerStateDict } from '../optim/optimizer.js';
+import { OPTIMIZERS } from '../optim/registry.js';
+import { Parameter } from '../tensor.js';
+import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { storageOf } from './storage.js';
+import { packState, unpackState } from './weights.js';
 
 /**
  * A tensor with a name, as tfjs optimizers' `getWeights` return them (tfjs-core's `NamedTensor`).
@@ -46,14 +54,6 @@ export interface TfjsClipOptions extends ClipGradNormOptions {
   /** The largest total norm the gradients may have; larger ones are scaled down to it. */
   maxNorm: number;
 }
-import { clipGradNorm, type ClipGradNormOptions } from '../clip/clip-grad.js';
-import { Lookahead } from '../optim/lookahead.js';
-import { Optimizer, type LoadStateDictOptions, type OptimizerStateDict } from '../optim/optimizer.js';
-import { OPTIMIZERS } from '../optim/registry.js';
-import { Parameter } from '../tensor.js';
-import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import { storageOf, type BackendStorage } from './storage.js';
-import { packState, unpackState } from './weights.js';
 
 const LABEL = 'TfjsOptimizer';
 
@@ -71,9 +71,10 @@ function loadTfjsCore(): typeof TF {
 const tf = loadTfjsCore();
 
 /**
- * A ferroptim {@link Parameter} bound to a `tf.Variable`. During a {@link TfjsOptimizer} step its
- * `data` and `grad` are the variable's and the gradient's storage (or copies of them, on backends
- * that do not expose it); between steps read the variable, not `data`.
+ * A ferroptim {@link Parameter} bound to a `tf.Variable`. A {@link TfjsOptimizer} sets its `data`
+ * (the optimizer's copy of the variable, or with `inPlace` on cpu the variable's own storage) and,
+ * during a step, its `grad` (the gradient's storage or a copy); read the variable, not `data`, for
+ * its value.
  * @group TensorFlow.js
  */
 export class TfParameter extends Parameter {
