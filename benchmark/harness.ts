@@ -119,7 +119,7 @@ function machineOf(lib: Lib, dist: boolean, started: Date): Machine {
 }
 
 /** Machine-wide and own CPU time, to tell how much else ran on the machine during a phase. */
-interface CpuSnap {
+export interface CpuSnap {
   wall: number;
   busy: number;
   steal: number;
@@ -127,7 +127,7 @@ interface CpuSnap {
 }
 const HZ = 100; // USER_HZ on Linux
 
-function cpuSnap(): CpuSnap | null {
+export function cpuSnap(): CpuSnap | null {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
     const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
@@ -142,7 +142,7 @@ function cpuSnap(): CpuSnap | null {
 }
 
 /** Average number of cores used by other processes (and stolen by the hypervisor) between two snapshots. */
-function foreignLoad(a: CpuSnap | null, b: CpuSnap | null): { otherCores: number; stealCores: number } | null {
+export function foreignLoad(a: CpuSnap | null, b: CpuSnap | null): { otherCores: number; stealCores: number } | null {
   if (!a || !b) return null;
   const secs = (b.wall - a.wall) / 1000;
   if (secs <= 0) return null;

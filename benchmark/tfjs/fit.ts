@@ -54,7 +54,7 @@ import * as tf from '@tensorflow/tfjs';
 import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import { Adam, AdamW, getNumThreads, getSimdLevel, Parameter, setNumThreads } from '../../ts/index.js';
 import { parametersOf, TfjsOptimizer, type TransferStats } from '../../ts/tfjs/index.js';
-import { fill, fillGrad, median, NOISY, round } from '../harness.js';
+import { cpuSnap, fill, fillGrad, foreignLoad, median, NOISY, round } from '../harness.js';
 
 const HERE = path.dirname(path.resolve(process.argv[1] ?? 'benchmark/tfjs/fit.ts'));
 const ROOT = path.resolve(HERE, '../..');
@@ -165,35 +165,6 @@ function gitCommit(): string {
   if (r.status !== 0) return 'unknown';
   const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
   return r.stdout.trim() + (dirty.stdout.trim() ? '+dirty' : '');
-}
-
-/** Machine-wide busy and own CPU time (Linux), to tell how much else ran during a phase. */
-interface CpuSnap {
-  wall: number;
-  busy: number;
-  steal: number;
-  own: number;
-}
-const HZ = 100;
-
-function cpuSnap(): CpuSnap | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, , , irq, softirq, steal] = f as number[];
-    const s = readFileSync('/proc/self/stat', 'utf8');
-    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ').map(Number);
-    const own = rest[11]! + rest[12]! + rest[13]! + rest[14]!;
-    return { wall: performance.now(), busy: user! + nice! + system! + irq! + softirq!, steal: steal ?? 0, own };
-  } catch {
-    return null;
-  }
-}
-
-function foreignLoad(a: CpuSnap | null, b: CpuSnap | null): { otherCores: number; stealCores: number } | null {
-  if (!a || !b) return null;
-  const secs = (b.wall - a.wall) / 1000;
-  if (secs <= 0) return null;
-  return { otherCores: round(Math.max(0, (b.busy - a.busy - (b.own - a.own)) / HZ / secs), 2), stealCores: round((b.steal - a.steal) / HZ / secs, 2) };
 }
 
 interface PhaseRecord {
