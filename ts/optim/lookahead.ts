@@ -239,6 +239,21 @@ export class Lookahead<O extends object = object> {
   }
 
   /**
+   * The inner optimizer's `train()`, for a Schedule-Free one (which steps only in train mode);
+   * nothing for others. The trainer calls it with {@link Lookahead.eval} around evaluations.
+   */
+  train(): void {
+    this.#live('train');
+    (this.optimizer as { train?(): void }).train?.();
+  }
+
+  /** The inner optimizer's `eval()`, for a Schedule-Free one; nothing for others. */
+  eval(): void {
+    this.#live('eval');
+    (this.optimizer as { eval?(): void }).eval?.();
+  }
+
+  /**
    * Frees the slow weights now and disposes the inner optimizer (see `Optimizer.dispose`);
    * every later `step`, `zeroGrad`, `stateDict`, `loadStateDict` or `addParamGroup` throws an
    * Error. Calling it again does nothing; `[Symbol.dispose]` calls it.

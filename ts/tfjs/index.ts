@@ -32,7 +32,7 @@ import { Optimizer, type LoadStateDictOptions, type OptimizerStateDict } from '.
 import { OPTIMIZERS } from '../optim/registry.js';
 import { Parameter } from '../tensor.js';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import { storageOf } from './storage.js';
+import { storageOf, type BackendStorage } from './storage.js';
 import { packState, unpackState } from './weights.js';
 
 /**
@@ -250,6 +250,11 @@ const UNBOUND = Symbol('unbound');
  * rebuilds it; the rebuilt optimizer binds to the loaded model's weights (by their names) at its
  * first step, or at {@link TfjsOptimizer.bind}. Schedulers are saved by the caller
  * (`scheduler.stateDict()`).
+ *
+ * A Schedule-Free optimizer (`AdamWScheduleFree`, `SGDScheduleFree`) steps only in train mode:
+ * call this adapter's {@link TfjsOptimizer.train} before fitting and {@link TfjsOptimizer.eval}
+ * before evaluating; they switch the wrapped optimizer and write the moved parameters to the
+ * variables.
  * @group TensorFlow.js
  */
 export class TfjsOptimizer extends tf.Optimizer {
@@ -480,48 +485,14 @@ export class TfjsOptimizer extends tf.Optimizer {
     const clip = this.#config.clipGradNorm;
     // Lookahead's sync writes every parameter, with a gradient or not.
     const needsData = (p: TfParameter): boolean => byName.has(p.variable.name) || stepper instanceof Lookahead;
-    // 1. On a writable backend every variable gets storage of its own before it is written in
-    //    place (this allocates, so views are taken only after it).
-    const inPlace = params.map((p) => {
-      if (!this.#inPlace || storage === null || !storage.writable || !needsData(p)) return false;
-      const v = p.variable;
-      if (this.#owned.has(v.dataId) && storage.refCount(v) === 1 && storage.view(v) !== null) return true;
-      const fresh = Float32Array.from(storage.view(v) ?? (v.dataSync() as Float32Array));
-      const t = tf.tensor(fresh, v.shape, 'float32');
-      v.assign(t);
-      t.dispose();
-      stats.bytesCopied += 8 * fresh.length;
-      if (storage.refCount(v) !== 1 || storage.view(v) === null) return false;
-      this.#owned.add(v.dataId);
-      return true;
-    });
-    // 2. Views or copies of every variable and gradient, then one step.
+    const { inPlace, written } = this.#bindData(params, needsData, storage, stats);
+    // 2. Views or copies of every gradient, then one step.
     const seenGrads = new Set<object>();
     // The buffers of all the variables written in place, known before any gradient is looked at
     // (the gradient of the first variable may lie in the last one's storage).
     const inPlaceBuffers = new Set<ArrayBufferLike>(params.flatMap((p, i) => (inPlace[i] ? [storage!.view(p.variable)!.buffer] : [])));
-    const written: TfParameter[] = [];
-    params.forEach((p, i) => {
+    params.forEach((p) => {
       const v = p.variable;
-      if (inPlace[i]) {
-        p.data = storage!.view(v)!;
-        stats.inPlace++;
-      } else if (needsData(p)) {
-        // The copy this optimizer keeps of the variable is current while the variable still holds
-        // what was last written from it; otherwise it is read again.
-        let data = this.#master.get(p);
-        if (data === undefined || this.#written.get(p) !== v.dataId) {
-          const src = storage?.view(v) ?? (v.dataSync() as Float32Array);
-          data ??= new Float32Array(p.numel);
-          data.set(src);
-          stats.bytesCopied += 4 * p.numel;
-          this.#master.set(p, data);
-          this.#written.set(p, v.dataId);
-        }
-        p.data = data;
-        written.push(p);
-        stats.copied++;
-      }
       const g = byName.get(v.name);
       if (g === undefined) {
         p.grad = null;
@@ -559,17 +530,103 @@ export class TfjsOptimizer extends tf.Optimizer {
     }
     const applied = stepper instanceof Lookahead ? stepper.optimizer.lastStepApplied : stepper.lastStepApplied;
     if (applied) {
-      for (const p of written) {
-        // A backend that keeps the array it is given (cpu, or one not known to copy) gets its own.
-        const master = this.#master.get(p)!;
-        const t = tf.tensor(storage?.copiesOnWrite ? master : master.slice(), p.variable.shape, 'float32');
-        p.variable.assign(t);
-        t.dispose();
-        stats.bytesCopied += 4 * p.numel;
-        this.#written.set(p, p.variable.dataId);
-      }
+      this.#writeOut(written, storage, stats);
       this.incrementIterations();
     }
+    this.#lastTransfer = stats;
+  }
+
+  /**
+   * Sets `data` of every parameter that `needsData` names: with `inPlace` on a writable backend the
+   * variable's own storage (given a buffer of its own first), else this optimizer's copy (read
+   * again only when something else assigned the variable). Returns which are in place and the
+   * copies to write out after the step.
+   */
+  #bindData(params: TfParameter[], needsData: (p: TfParameter) => boolean, storage: BackendStorage | null, stats: TransferStats): { inPlace: boolean[]; written: TfParameter[] } {
+    // First every variable written in place gets storage of its own (this allocates, so views are
+    // taken only after it).
+    const inPlace = params.map((p) => {
+      if (!this.#inPlace || storage === null || !storage.writable || !needsData(p)) return false;
+      const v = p.variable;
+      if (this.#owned.has(v.dataId) && storage.refCount(v) === 1 && storage.view(v) !== null) return true;
+      const fresh = Float32Array.from(storage.view(v) ?? (v.dataSync() as Float32Array));
+      const t = tf.tensor(fresh, v.shape, 'float32');
+      v.assign(t);
+      t.dispose();
+      stats.bytesCopied += 8 * fresh.length;
+      if (storage.refCount(v) !== 1 || storage.view(v) === null) return false;
+      this.#owned.add(v.dataId);
+      return true;
+    });
+    const written: TfParameter[] = [];
+    params.forEach((p, i) => {
+      const v = p.variable;
+      if (inPlace[i]) {
+        p.data = storage!.view(v)!;
+        stats.inPlace++;
+      } else if (needsData(p)) {
+        let data = this.#master.get(p);
+        if (data === undefined || this.#written.get(p) !== v.dataId) {
+          const src = storage?.view(v) ?? (v.dataSync() as Float32Array);
+          data ??= new Float32Array(p.numel);
+          data.set(src);
+          stats.bytesCopied += 4 * p.numel;
+          this.#master.set(p, data);
+          this.#written.set(p, v.dataId);
+        }
+        p.data = data;
+        written.push(p);
+        stats.copied++;
+      }
+    });
+    return { inPlace, written };
+  }
+
+  /** Assigns each copy in `written` to its variable as a new tensor. */
+  #writeOut(written: TfParameter[], storage: BackendStorage | null, stats: TransferStats): void {
+    for (const p of written) {
+      // A backend that keeps the array it is given (cpu, or one not known to copy) gets its own.
+      const master = this.#master.get(p)!;
+      const t = tf.tensor(storage?.copiesOnWrite ? master : master.slice(), p.variable.shape, 'float32');
+      p.variable.assign(t);
+      t.dispose();
+      stats.bytesCopied += 4 * p.numel;
+      this.#written.set(p, p.variable.dataId);
+    }
+  }
+
+  /**
+   * Schedule-Free optimizers: the wrapped optimizer's `train()`, which moves the parameters to the
+   * point the steps are taken from; the variables follow (written out as in a step). Call it
+   * before fitting. Does nothing for optimizers without train/eval modes.
+   * @throws Error if the optimizer is not bound yet (see {@link TfjsOptimizer.bind}).
+   */
+  train(): void {
+    this.#switchMode('train');
+  }
+
+  /**
+   * Schedule-Free optimizers: the wrapped optimizer's `eval()`, which moves the parameters to the
+   * point to evaluate (x); the variables follow. Call it before `evaluate`, `predict` or `save`.
+   * Does nothing for optimizers without train/eval modes.
+   * @throws Error if the optimizer is not bound yet (see {@link TfjsOptimizer.bind}).
+   */
+  eval(): void {
+    this.#switchMode('eval');
+  }
+
+  #switchMode(mode: 'train' | 'eval'): void {
+    const stepper = this.optimizer;
+    const fn = (stepper as { train?: unknown; eval?: unknown })[mode];
+    if (typeof fn !== 'function') return;
+    const params = TfjsOptimizer.#paramsOf(stepper);
+    const backendName = tf.getBackend();
+    const storage = storageOf(backendName, tf.backend());
+    const stats: TransferStats = { backend: backendName, inPlace: 0, copied: 0, gradsInPlace: 0, gradsCopied: 0, bytesCopied: 0 };
+    params.forEach((p) => checkVariable(`${LABEL}.${mode}`, JSON.stringify(p.name), p.variable));
+    const { written } = this.#bindData(params, () => true, storage, stats);
+    (fn as () => void).call(stepper);
+    this.#writeOut(written, storage, stats);
     this.#lastTransfer = stats;
   }
 
