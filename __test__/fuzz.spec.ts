@@ -96,10 +96,23 @@ interface OptimizerInfo {
   groupKeys: string[];
 }
 
+/**
+ * The constructor the properties call: an optimizer with `train()` (Schedule-Free, which starts in
+ * eval mode, as the reference does, and refuses to step there) comes out in train mode.
+ */
+function readyToStep(C: Ctor): Ctor {
+  if (typeof (C.prototype as { train?: unknown }).train !== 'function') return C;
+  return function (...args: unknown[]) {
+    const opt = new C(...args) as { train(): void };
+    opt.train();
+    return opt;
+  } as unknown as Ctor;
+}
+
 const OPTIMIZERS: OptimizerInfo[] = Object.entries(api)
   .filter(([, v]) => typeof v === 'function' && (v as Ctor).prototype instanceof Optimizer)
   .map(([name, v]) => {
-    const ctor = v as Ctor;
+    const ctor = readyToStep(v as Ctor);
     const one = () => [new Parameter(new Float32Array(2))];
     const defaults = { ...(new ctor(one()) as AnyOptimizer).defaults } as Rec;
     return { name, ctor, keys: probeKeys((o) => new ctor(one(), o)), defaults, groupKeys: ['params', 'initialLr', ...Object.keys(defaults)] };
@@ -193,12 +206,26 @@ const NON_NEGATIVE = new Set(['lr', 'eps', 'weightDecay', 'momentum', 'alpha', '
 const FLOAT32_MAX = 3.4028234663852886e38;
 
 
+/** Whether the number `x` breaks `r`. */
+function outsideRule(x: number, r: api.NumberRule): boolean {
+  return (r.min !== undefined && x < r.min) || (r.above !== undefined && x <= r.above) || (r.max !== undefined && x > r.max) || (r.below !== undefined && x >= r.below);
+}
+
+/** The element ranges of a pair option (Rprop's etas have one per element), from the registry; [0, 1] for a class outside it. */
+function pairRanges(info: OptimizerInfo, k: string): [api.NumberRule, api.NumberRule] {
+  const spec = (api.OPTIMIZERS[info.name.toLowerCase()]?.descriptor.options as Record<string, api.OptionSpec> | undefined)?.[k];
+  return spec?.type === 'pair' ? [api.pairRange(spec, 0), api.pairRange(spec, 1)] : [{ min: 0, max: 1 }, { min: 0, max: 1 }];
+}
+
 /** Whether `v` is certainly invalid for option `k` (undefined counts: a live group must hold every option). */
 function optionInvalid(info: OptimizerInfo, k: string, v: unknown): boolean {
   if (k === 'skipNonFinite') return typeof v !== 'boolean';
   const def = info.defaults[k];
   if (typeof def === 'boolean') return typeof v !== 'boolean';
-  if (Array.isArray(def)) return !Array.isArray(v) || v.length !== def.length || v.some((x) => !finiteNumber(x) || x < 0 || x > 1);
+  if (Array.isArray(def)) {
+    const ranges = pairRanges(info, k);
+    return !Array.isArray(v) || v.length !== def.length || v.some((x, i) => !finiteNumber(x) || outsideRule(x, ranges[i]!));
+  }
   if (def === null) return v !== null && (!finiteNumber(v) || v < 0);
   if (typeof def === 'number') return !finiteNumber(v) || (NON_NEGATIVE.has(k) && v < 0);
   return false;

@@ -463,21 +463,28 @@ test.serial('every optimizer of the registry through the adapter is bit-identica
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
   for (const [name, { Class }] of Object.entries(OPTIMIZERS)) {
     const plain = shapes.map((s, j) => new Parameter(values(9, 0, j, size(s)), { shape: s }));
+    // A Schedule-Free optimizer starts in eval mode: train() to step it, eval() to read x.
+    const modes = (o: object) => o as { train?(): void; eval?(): void };
     const reference = new Class(plain, { lr: 0.01 });
+    modes(reference).train?.();
     for (let step = 1; step <= 4; step++) {
       plain.forEach((p, j) => (p.grad = values(9, step, j, p.numel)));
       reference.step();
     }
+    modes(reference).eval?.();
     const expected = plain.map((p) => bytesOf(p.data));
     for (const { label, backend, inPlace } of MODES) {
       await tf.setBackend(backend);
       const vars = shapes.map((s, j) => tf.variable(tf.tensor(values(9, 0, j, size(s)), s)));
       const opt = new TfjsOptimizer(new Class(parametersOf(vars), { lr: 0.01 }), { inPlace });
+      opt.train();
       for (let step = 1; step <= 4; step++) {
         const grads = vars.map((v, j) => ({ name: v.name, tensor: tf.tensor(values(9, step, j, v.size), v.shape) }));
         opt.applyGradients(grads);
         tf.dispose(grads.map((g) => g.tensor));
       }
+      // The variables follow eval() (Schedule-Free's x), on every path.
+      opt.eval();
       t.deepEqual(vars.map(tensorBytes), expected, `${name} on ${label}`);
       t.deepEqual(JSON.stringify(Object.values((opt.stateDict() as OptimizerStateDict).state)), JSON.stringify(Object.values(reference.stateDict().state)), `${name} state on ${label}`);
       opt.dispose();

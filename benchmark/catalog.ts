@@ -23,7 +23,8 @@ function oracleOf(name: string): Oracle | undefined {
   const entry = ORACLES[name];
   if (!entry) return undefined;
   return (ps, o) => {
-    const options = entry.resolve ? entry.resolve(o) : o;
+    // A copy: an oracle may keep its group's scalar state in the group's options (Schedule-Free).
+    const options = entry.resolve ? entry.resolve({ ...o }) : { ...o };
     const state: Array<OracleState | undefined> = ps.map((p) => entry.initialState?.(p.length, options));
     return (gs) => entry.step([ps], [gs], [state], [options]);
   };
@@ -96,6 +97,12 @@ export interface BenchOptimizer {
   window: number;
 }
 
+/** `opt`, put in train mode when it has one (a Schedule-Free optimizer starts in eval mode and steps only in train mode). */
+function ready<T extends object>(opt: T): T {
+  (opt as { train?(): void }).train?.();
+  return opt;
+}
+
 /**
  * The state slots an optimizer fills with these options (the descriptor lists every slot; Adam's
  * `maxExpAvgSq` only exists with amsgrad, RMSprop's `momentumBuffer` and `gradAvg` only with
@@ -105,7 +112,7 @@ function slotsInUse(lib: Lib, name: string, options: Options): string[] {
   const { Class, descriptor } = lib.OPTIMIZERS[name]!;
   const p = new lib.Parameter(new Float32Array(4).fill(0.5));
   p.grad!.fill(0.1);
-  const opt = new Class([p], options as never);
+  const opt = ready(new Class([p], options as never));
   opt.step();
   const entry = Object.values(opt.stateDict().state)[0] ?? {};
   opt.dispose();
@@ -128,7 +135,7 @@ export function loadCatalog(lib: Lib): Map<string, BenchOptimizer> {
       name,
       label: x.label ?? descriptor.name,
       options,
-      make: (params, more) => new Class(params, { ...options, ...more } as never),
+      make: (params, more) => ready(new Class(params, { ...options, ...more } as never)),
       oracle: oracle ? (ps) => oracle(ps, options) : null,
       bytes: 4 * (3 + 2 * slots.length),
       streams: x.streams ?? ['θ r/w', 'g r', ...slots.map((s) => `${s} r/w`)].join(', ') + (unused.length ? ` (${unused.join(', ')} unused with these options: +8 each)` : ''),

@@ -30,6 +30,10 @@ export {
   type BooleanOption,
   type PairOption,
   type DerivedOption,
+  type GroupState,
+  type GroupStateEntry,
+  type ComputedState,
+  pairRange,
   type Reference,
 } from './optim/descriptor.js';
 export { RMSprop, RMSPROP_DEFAULTS, type RMSpropOptions, type RMSpropGroupOptions } from './optim/rmsprop.js';
@@ -41,7 +45,17 @@ export { Adadelta, ADADELTA_DEFAULTS, type AdadeltaOptions, type AdadeltaGroupOp
 export { AdaBound, ADABOUND_DEFAULTS, type AdaBoundOptions, type AdaBoundGroupOptions } from './optim/adabound.js';
 export { LAMB, LAMB_DEFAULTS, type LAMBOptions, type LAMBGroupOptions } from './optim/lamb.js';
 export { Lion, LION_DEFAULTS, type LionOptions, type LionGroupOptions } from './optim/lion.js';
+export { SGDScheduleFree, SGD_SCHEDULE_FREE_DEFAULTS, type SGDScheduleFreeOptions, type SGDScheduleFreeGroupOptions } from './optim/sgd-schedule-free.js';
+export { AdamWScheduleFree, ADAMW_SCHEDULE_FREE_DEFAULTS, type AdamWScheduleFreeOptions, type AdamWScheduleFreeGroupOptions } from './optim/adamw-schedule-free.js';
+export { type ScheduleFreeGroupState } from './optim/schedule-free.js';
+export { Rprop, RPROP_DEFAULTS, type RpropOptions, type RpropGroupOptions } from './optim/rprop.js';
+export { ASGD, ASGD_DEFAULTS, type ASGDOptions, type ASGDGroupOptions } from './optim/asgd.js';
 export { Lookahead, LOOKAHEAD_DEFAULTS, type LookaheadOptions, type LookaheadStateDict } from './optim/lookahead.js';
+export { LBFGS, LBFGS_DEFAULTS, type LBFGSOptions, type LBFGSParamGroup, type LBFGSState, type LBFGSStateDict } from './optim/lbfgs.js';
+export {
+  Muon, MUON_DEFAULTS, splitMuonParams, type MuonOptions, type MuonGroupOptions, type MuonParamGroup, type MuonAdjustLrFn, type SplitMuonParamsOptions, type MuonParamSplit,
+} from './optim/muon.js';
+export { Adafactor, ADAFACTOR_DEFAULTS, type AdafactorOptions, type AdafactorParamGroup, type AdafactorStateEntry } from './optim/adafactor.js';
 export {
   LRScheduler,
   LambdaLR,

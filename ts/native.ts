@@ -64,6 +64,8 @@ if (typeof Symbol.dispose !== 'symbol') {
 
 export type NativeOptimizer = Binding.NativeOptimizer;
 export type NativeLookahead = Binding.NativeLookahead;
+export type NativeAdafactor = Binding.NativeAdafactor;
+export type NativeMuon = Binding.NativeMuon;
 
 /** Re-throws a native error as the JS error class its message names. */
 export function mapNativeError(e: unknown, ctx: string, rename?: (msg: string) => string): never {
@@ -106,6 +108,16 @@ export function createNativeOptimizer(kind: string): NativeOptimizer {
 /** The native slow weights of one `Lookahead`. */
 export function createNativeLookahead(): NativeLookahead {
   return new binding.NativeLookahead();
+}
+
+/** The native step and scratch of one `Adafactor`. */
+export function createNativeAdafactor(): NativeAdafactor {
+  return new binding.NativeAdafactor();
+}
+
+/** The native step and Newton–Schulz scratch of one `Muon`. */
+export function createNativeMuon(): NativeMuon {
+  return new binding.NativeMuon();
 }
 
 export const native = {

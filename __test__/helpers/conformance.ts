@@ -7,12 +7,13 @@
  * @module
  */
 import { defaultsOf, OPTIMIZERS, Parameter, type NumberRule, type Optimizer, type OptionSpec, type ParamStateEntry, type RegisteredOptimizer } from '../../ts/index.js';
+import { pairRange } from '../../ts/optim/descriptor.js';
 import { ruleText } from '../../ts/validate.js';
 import { ORACLES, randomLr, type OracleEntry, type OracleOptions, type OracleState } from '../oracles/index.js';
 import { decode, firstDiff } from './compare.js';
 import { Rng } from './data.js';
 import { loadFixture } from './fixtures.js';
-import { AWKWARD_LENGTHS, fixtureScenario, prepareStep, randomScenario, scenarioGroups, scenarioParams, type Options, type Scenario } from './scenario.js';
+import { AWKWARD_LENGTHS, finishStep, fixtureScenario, prepareStep, randomScenario, scenarioGroups, scenarioParams, type Options, type Scenario } from './scenario.js';
 
 /** Any registered optimizer, with its options untyped. */
 export type AnyOptimizer = Optimizer<{ lr: number } & Record<string, unknown>>;
@@ -49,10 +50,20 @@ export function defaultsOfName(name: string): Options {
   return { ...(defaultsOf(registered(name).descriptor) as Options) };
 }
 
-/** A new optimizer of the registered class. */
+/**
+ * A new optimizer of the registered class, ready to step: one with `train()` (Schedule-Free,
+ * which starts in eval mode as the reference does) is put in train mode.
+ */
 export function create(name: string, params: unknown, options?: unknown): AnyOptimizer {
   const { Class } = registered(name);
-  return new (Class as unknown as new (p: unknown, o?: unknown) => AnyOptimizer)(params, options);
+  const opt = new (Class as unknown as new (p: unknown, o?: unknown) => AnyOptimizer & { train?(): void })(params, options);
+  opt.train?.();
+  return opt;
+}
+
+/** The keys of an optimizer's per-group scalar state (Schedule-Free's `k`, `trainMode`, ...). */
+export function groupStateKeys(name: string): string[] {
+  return Object.keys(registered(name).descriptor.groupState?.entries ?? {});
 }
 
 /** The optimizer of a scenario over `params`. */
@@ -62,10 +73,11 @@ export function construct(name: string, sc: Scenario, params: readonly Parameter
 
 // ------------------------------------------------------------------------------------- oracle
 
-/** What the oracle did over a scenario: every tensor after every step, and the final state. */
+/** What the oracle did over a scenario: every tensor after every step, the final state, and each group's final options (which hold its scalar state). */
 export interface OracleRun {
   after: Float32Array[][];
   state: Array<OracleState | undefined>;
+  groups: OracleOptions[];
 }
 
 /** Each group's options, resolved as the optimizer resolves them when the group is added. */
@@ -86,21 +98,27 @@ export function runOracle(name: string, sc: Scenario): OracleRun {
   const state: Array<OracleState | undefined> = sc.init.map(() => undefined);
   if (entry.initialState) sc.groups.forEach((g, gi) => g.members.forEach((j) => (state[j] = entry.initialState!(sc.init[j]!.length, options[gi]!))));
   const after: Float32Array[][] = [];
+  const byGroup = () => sc.groups.map((g) => g.members.map((j) => data[j]!));
+  const stateByGroup = () => sc.groups.map((g) => g.members.map((j) => state[j]));
+  // As `create`, which puts an optimizer with modes in train mode.
+  entry.modes?.train(byGroup(), stateByGroup(), options);
   sc.grads.forEach((grads, t) => {
+    if (t > 0 && sc.evalAfter?.includes(t - 1)) entry.modes?.train(byGroup(), stateByGroup(), options);
     sc.lrs?.[t]?.forEach((lr, gi) => {
       if (lr !== undefined) options[gi]!.lr = lr;
     });
-    const st = sc.groups.map((g) => g.members.map((j) => state[j]));
+    const st = stateByGroup();
     entry.step(
-      sc.groups.map((g) => g.members.map((j) => data[j]!)),
+      byGroup(),
       sc.groups.map((g) => g.members.map((j) => grads[j] ?? null)),
       st,
       options,
     );
     sc.groups.forEach((g, gi) => g.members.forEach((j, k) => (state[j] = st[gi]![k])));
+    if (sc.evalAfter?.includes(t)) entry.modes?.eval(byGroup(), stateByGroup(), options);
     after.push(data.map((d) => d.slice()));
   });
-  return { after, state };
+  return { after, state, groups: options };
 }
 
 /** The difference between a native state entry and an oracle state, or null. */
@@ -134,6 +152,7 @@ export function compareWithOracle(name: string, sc: Scenario, oracle: OracleRun)
   for (let t = 0; t < sc.grads.length; t++) {
     prepareStep(sc, t, params, opt);
     opt.step();
+    finishStep(sc, t, opt);
     for (let j = 0; j < params.length; j++) {
       const d = firstDiff(params[j]!.data, oracle.after[t]![j]!);
       if (d) return `after step ${t + 1}, tensor ${j} (length ${params[j]!.numel}): ${d}`;
@@ -143,6 +162,13 @@ export function compareWithOracle(name: string, sc: Scenario, oracle: OracleRun)
   for (let j = 0; j < params.length; j++) {
     const d = entryDiff(sd[`p${j}`], oracle.state[j]);
     if (d) return `final state of tensor ${j}: ${d}`;
+  }
+  for (const key of groupStateKeys(name)) {
+    for (let gi = 0; gi < sc.groups.length; gi++) {
+      const got = (opt.paramGroups[gi] as Record<string, unknown>)[key];
+      const want = oracle.groups[gi]![key];
+      if (!Object.is(got, want)) return `final ${key} of param group ${gi}: native ${String(got)} vs oracle ${String(want)}`;
+    }
   }
   return null;
 }
@@ -226,6 +252,8 @@ export function variantScenario(name: string, variants: readonly OracleOptions[]
     ],
     grads: Array.from({ length: steps }, (_, t) => lengths.map((n, j) => (j === 1 && (t === 1 || t === 2) ? null : r.floats(n)))),
     lrs: Array.from({ length: steps }, (_, t) => [baseLr * (1 - t / 16), (baseLr / 2) * (1 - t / 16)]),
+    // Modes switched mid-run and at the end (the final parameters are x).
+    ...(oracleOf(name).modes ? { evalAfter: [3, steps - 1] } : {}),
   };
 }
 
@@ -234,10 +262,19 @@ export function variantScenario(name: string, variants: readonly OracleOptions[]
 /** Seeded random scenarios per optimizer. */
 export const RANDOM_SEEDS = 40;
 
-/** A seeded random scenario of an optimizer, its options drawn by its oracle table entry. */
+/**
+ * A seeded random scenario of an optimizer, its options drawn by its oracle table entry; for one
+ * with modes, `eval()` after some steps (drawn from a generator of its own, so that the other
+ * optimizers' scenarios stay as they were).
+ */
 export function randomScenarioOf(name: string, seed: number, lengths?: readonly number[]): Scenario {
   const entry = oracleOf(name);
-  return randomScenario(`random scenario ${seed}`, new Rng(seed), entry.random, entry.randomLr ?? ((r) => randomLr(r)), lengths);
+  const sc = randomScenario(`random scenario ${seed}`, new Rng(seed), entry.random, entry.randomLr ?? ((r) => randomLr(r)), lengths);
+  if (entry.modes) {
+    const r = new Rng(seed ^ 0x5eed);
+    sc.evalAfter = sc.grads.map((_, t) => t).filter(() => r.bool(0.3));
+  }
+  return sc;
 }
 
 /** A random scenario whose gradients hold NaN, +Infinity and -Infinity at step 2. */
@@ -289,23 +326,29 @@ export function nextUp(x: number): number {
   return -nextDown(-x);
 }
 
-/** Values just outside a range: the excluded bound itself, the nearest double beyond an included one, and one a unit beyond. */
+/**
+ * Values just outside a range: the excluded bound itself, the nearest double beyond an included
+ * one, and one a unit beyond; for an integer rule also a fraction within the bounds.
+ */
 export function outside(r: NumberRule): number[] {
   const out: number[] = [];
   if (r.min !== undefined) out.push(nextDown(r.min), r.min - 1);
   if (r.above !== undefined) out.push(r.above, nextDown(r.above));
   if (r.max !== undefined) out.push(nextUp(r.max), r.max + 1);
   if (r.below !== undefined) out.push(r.below, nextUp(r.below));
+  if (r.integer) out.push((r.min ?? (r.above === undefined ? 0 : Math.floor(r.above) + 1)) + 0.5);
   return [...new Set(out)];
 }
 
-/** Values just inside a range: the nearest doubles inside each bound. */
+/** Values just inside a range: the nearest doubles (for an integer rule, integers) inside each bound. */
 export function inside(r: NumberRule): number[] {
+  const up = (x: number) => (r.integer ? Math.floor(x) + 1 : nextUp(x));
+  const down = (x: number) => (r.integer ? Math.ceil(x) - 1 : nextDown(x));
   const out: number[] = [];
-  if (r.min !== undefined) out.push(nextUp(r.min));
-  if (r.above !== undefined) out.push(nextUp(r.above));
-  if (r.max !== undefined) out.push(nextDown(r.max));
-  if (r.below !== undefined) out.push(nextDown(r.below));
+  if (r.min !== undefined) out.push(up(r.min));
+  if (r.above !== undefined) out.push(up(r.above));
+  if (r.max !== undefined) out.push(down(r.max));
+  if (r.below !== undefined) out.push(down(r.below));
   return out;
 }
 
@@ -345,12 +388,13 @@ export function badValues(spec: OptionSpec, live: boolean): BadValue[] {
       break;
     case 'pair': {
       const [a, b] = spec.default;
-      const rule = ruleText(spec.range);
       for (const v of [a, [a], [a, b, b], 'x', null, ...undef]) out.push({ value: v, error: TypeError, suffix: '', expects: ['pair', ...spec.native] });
-      for (const i of [0, 1]) {
+      for (const i of [0, 1] as const) {
         const at = (x: unknown) => (i === 0 ? [x, b] : [a, x]);
+        const range = pairRange(spec, i);
+        const rule = ruleText(range);
         out.push({ value: at(String(spec.default[i])), error: TypeError, suffix: `[${i}]`, expects: [rule] });
-        for (const v of [NaN, Infinity, ...outside(spec.range)]) out.push({ value: at(v), error: RangeError, suffix: `[${i}]`, expects: [rule] });
+        for (const v of [NaN, Infinity, ...outside(range)]) out.push({ value: at(v), error: RangeError, suffix: `[${i}]`, expects: [rule] });
       }
       break;
     }
@@ -365,10 +409,7 @@ export function goodEdgeValues(spec: OptionSpec): unknown[] {
     case 'derived':
       return inside(spec.range);
     case 'pair':
-      return inside(spec.range).flatMap((v) => [
-        [v, spec.default[1]],
-        [spec.default[0], v],
-      ]);
+      return [...inside(pairRange(spec, 0)).map((v) => [v, spec.default[1]]), ...inside(pairRange(spec, 1)).map((v) => [spec.default[0], v])];
     default:
       return [];
   }

@@ -1,6 +1,7 @@
 /**
- * The optimizer fixtures: the file format written by scripts/gen_fixtures.py and
- * scripts/gen_fixtures_contrib.py, the tolerance of each optimizer against its reference
+ * The optimizer fixtures: the file format written by scripts/gen_fixtures.py,
+ * scripts/gen_fixtures_contrib.py, scripts/gen_fixtures_torch215.py and
+ * scripts/gen_fixtures_schedulefree.py, the tolerance of each optimizer against its reference
  * library, and the error statistics of a comparison.
  */
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,10 @@ export interface FixtureCase {
   gradScale: number;
   final: Array<{ indices: number[]; values: number[] }>;
   state3: Record<string, number | number[]>;
+  /** Schedule-Free: the steps (1-based) after which `eval()` was called, `train()` before the next step. */
+  evalAfter?: number[];
+  /** Schedule-Free: each param group's scalar state at the end (k, trainMode, weightSum, lrMax, scheduledLr). */
+  groups?: Array<Record<string, number | boolean>>;
 }
 
 export interface FixtureFile<Name extends string = string> {
@@ -35,15 +40,22 @@ export function fixtureParams(c: FixtureCase): Parameter[] {
 /**
  * Steps `opt` through a case as the generator did: the groups' lrs decayed linearly from
  * `groupLrs` when the case asks, and its gradients (tensor 1 has none at steps 3 and 4 when the
- * case skips).
+ * case skips); `eval()` after the steps of `evalAfter` and `train()` before the next one.
  */
-export function replayCase(c: FixtureCase, params: Parameter[], opt: { paramGroups: Array<{ lr: number }>; step(): unknown }, groupLrs: readonly number[]): void {
+export function replayCase(
+  c: FixtureCase,
+  params: Parameter[],
+  opt: { paramGroups: Array<{ lr: number }>; step(): unknown; train?(): void; eval?(): void },
+  groupLrs: readonly number[],
+): void {
   for (let s = 1; s <= FIXTURE_STEPS; s++) {
+    if (c.evalAfter?.includes(s - 1)) opt.train!();
     if (c.lrSchedule === 'linear') opt.paramGroups.forEach((g, gi) => (g.lr = linearLr(groupLrs[gi]!, s)));
     params.forEach((p, j) => {
       p.grad = c.skip && j === 1 && (s === 3 || s === 4) ? null : fixtureGrad(c.seed, s, j, p.numel, c.gradScale);
     });
     opt.step();
+    if (c.evalAfter?.includes(s)) opt.eval!();
   }
 }
 
@@ -70,7 +82,8 @@ export interface Tolerance {
  * amplified where an optimizer divides by a small root (Adagrad's first steps, Adadelta's
  * √(a + ε)/√(v + ε)); near zero the relative error is large because of cancellation, hence the
  * absolute term. Lion computes its interpolations so that they round like torch's fused ones
- * (see `crate/src/kernels/lion.rs`) and must match exactly.
+ * (see `crate/src/kernels/lion.rs`) and must match exactly; so must Rprop, whose only rounded
+ * operations are products and a sum that torch rounds the same way (multiplying by ±1 is exact).
  */
 export const FIXTURE_TOLERANCE: Readonly<Record<string, Tolerance>> = Object.freeze(Object.assign(Object.create(null) as Record<string, Tolerance>, {
   sgd: { abs: 1e-6, rel: 1e-6 }, // observed 4.8e-7
@@ -85,7 +98,11 @@ export const FIXTURE_TOLERANCE: Readonly<Record<string, Tolerance>> = Object.fre
   adabound: { abs: 1e-6, rel: 1e-6 },
   lamb: { abs: 1e-6, rel: 1e-6 },
   lion: { abs: 0, rel: 0 },
+  rprop: { abs: 0, rel: 0 },
+  asgd: { abs: 4e-7, rel: 1e-6 }, // observed 1.8e-7 (torch 2.15, AVX-512)
   lookahead: { abs: 1e-6, rel: 1e-6 },
+  sgdschedulefree: { abs: 1e-6, rel: 1e-6 }, // observed 4.8e-7 (x after eval() with momentum 0.3: x = y − (7/3)·(z − y) magnifies y's rounding)
+  adamwschedulefree: { abs: 8e-7, rel: 1e-6 }, // observed 3.6e-7 (torch 2.15, AVX-512)
 }));
 
 /**
@@ -99,9 +116,15 @@ export const CASE_TOLERANCE: Readonly<Record<string, Tolerance>> = Object.freeze
   'RMSprop: centered, lr 0.01, alpha 0.3, eps 1e-06, momentum 0.5, weightDecay 0.1': { abs: 1.2e-5, rel: 6e-6 },
 }));
 
-/** The version of the reference library of `implementation` (`torch.optim.Adam`, `torch-optimizer AdaBound`, `lion-pytorch Lion`) recorded in a fixture file. */
+/** The version of the reference library of `implementation` (`torch.optim.Adam`, `torch-optimizer AdaBound`, `lion-pytorch Lion`, `schedulefree AdamWScheduleFree`) recorded in a fixture file. */
 export function referenceVersion(implementation: string, file: FixtureFile): string {
-  const lib = implementation.startsWith('torch-optimizer') ? `torch-optimizer ${String(file.torch_optimizer)}, ` : implementation.startsWith('lion-pytorch') ? `lion-pytorch ${String(file.lion_pytorch)}, ` : '';
+  const lib = implementation.startsWith('torch-optimizer')
+    ? `torch-optimizer ${String(file.torch_optimizer)}, `
+    : implementation.startsWith('lion-pytorch')
+      ? `lion-pytorch ${String(file.lion_pytorch)}, `
+      : implementation.startsWith('schedulefree')
+        ? `schedulefree ${String(file.schedulefree)}, `
+        : '';
   return `${lib}torch ${file.torch}`;
 }
 

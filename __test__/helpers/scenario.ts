@@ -24,6 +24,19 @@ export interface Scenario {
   grads: Array<Array<Float32Array | null>>;
   /** `lrs[t][g]`: the lr of group g set before step t + 1, or undefined to leave it. */
   lrs?: Array<Array<number | undefined>>;
+  /**
+   * For optimizers with `train()` and `eval()` (Schedule-Free): the steps t (0-based) after
+   * which `eval()` is called; `train()` is called before the next step.
+   */
+  evalAfter?: number[];
+}
+
+/** What the scenario runners call: a step, and the modes of an optimizer that has them. */
+export interface ScenarioOptimizer {
+  paramGroups: Array<{ lr: number }>;
+  step(): unknown;
+  train?(): void;
+  eval?(): void;
 }
 
 /** Lengths that break SIMD and chunking: around the vector widths and 1024. */
@@ -54,25 +67,32 @@ export function scenarioGroups(sc: Scenario, params: readonly Parameter[]): Arra
   return sc.groups.map((g) => ({ params: g.members.map((j) => params[j]!), ...g.options }));
 }
 
-/** Sets the lrs and the gradients of step `t` (0-based). */
-export function prepareStep(sc: Scenario, t: number, params: readonly Parameter[], opt: { paramGroups: Array<{ lr: number }> }): void {
+/** Sets the lrs and the gradients of step `t` (0-based), and train mode after an `eval()` (see {@link Scenario.evalAfter}). */
+export function prepareStep(sc: Scenario, t: number, params: readonly Parameter[], opt: { paramGroups: Array<{ lr: number }>; train?(): void }): void {
+  if (t > 0 && sc.evalAfter?.includes(t - 1)) opt.train?.();
   sc.lrs?.[t]?.forEach((lr, g) => {
     if (lr !== undefined) opt.paramGroups[g]!.lr = lr;
   });
   params.forEach((p, j) => (p.grad = sc.grads[t]![j] ?? null));
 }
 
+/** Calls `eval()` after step `t` (0-based) when the scenario says so (see {@link Scenario.evalAfter}). */
+export function finishStep(sc: Scenario, t: number, opt: object): void {
+  if (sc.evalAfter?.includes(t)) (opt as { eval?(): void }).eval?.();
+}
+
 /** Steps `opt` over the scenario's steps [from, to). */
-export function runScenario(sc: Scenario, params: readonly Parameter[], opt: { paramGroups: Array<{ lr: number }>; step(): unknown }, from = 0, to = sc.grads.length): void {
+export function runScenario(sc: Scenario, params: readonly Parameter[], opt: ScenarioOptimizer, from = 0, to = sc.grads.length): void {
   for (let t = from; t < to; t++) {
     prepareStep(sc, t, params, opt);
     opt.step();
+    finishStep(sc, t, opt);
   }
 }
 
 /** The scenario in one line, for failure messages (not its data). */
 export function describeScenario(sc: Scenario): string {
-  return `${sc.label}: ${JSON.stringify({ lengths: sc.init.map((d) => d.length), steps: sc.grads.length, groups: sc.groups, lrSchedule: sc.lrs !== undefined })}`;
+  return `${sc.label}: ${JSON.stringify({ lengths: sc.init.map((d) => d.length), steps: sc.grads.length, groups: sc.groups, lrSchedule: sc.lrs !== undefined, ...(sc.evalAfter ? { evalAfter: sc.evalAfter } : {}) })}`;
 }
 
 /** The first tensor of `data` that differs, in any bit, from the scenario's initial one, or null. */
@@ -101,6 +121,7 @@ export function fixtureScenario(c: FixtureCase, options: Options, defaultLr: num
     ],
     grads: steps.map((s) => FIXTURE_LENGTHS.map((n, j) => (c.skip && j === 1 && (s === 3 || s === 4) ? null : fixtureGrad(c.seed, s, j, n, c.gradScale)))),
     lrs: c.lrSchedule === 'linear' ? steps.map((s) => [linearLr(lr, s), linearLr(lr / 2, s)]) : undefined,
+    ...(c.evalAfter ? { evalAfter: c.evalAfter.map((s) => s - 1) } : {}),
   };
 }
 

@@ -5,7 +5,7 @@
  * the random options of its seeded scenarios, and what lr = 0 means for its update rule.
  *
  * The oracles themselves are the plain scalar references of `torch.ts` (torch.optim) and
- * `third-party.ts` (torch-optimizer, lion-pytorch) (every operation rounded to float32 in the kernels' order); the entries only adapt
+ * `third-party.ts` (torch-optimizer, lion-pytorch, schedulefree) (every operation rounded to float32 in the kernels' order); the entries only adapt
  * them to one call: LAMB gets the start of each parameter in the step's concatenation (it fixes
  * how the norms are summed), Adagrad its state before the first step, AdaBound its baseLr.
  *
@@ -14,13 +14,13 @@
  * @module
  */
 import type { Rng } from '../helpers/data.js';
-import { adadeltaReference, adagradInitialState, adagradReference, adamaxReference, adamReference, nadamReference, radamReference, rmspropReference, sgdReference } from './torch.js';
-import { adaboundReference, lambReference, lionReference, stepStarts } from './third-party.js';
+import { adadeltaReference, adagradInitialState, adagradReference, adamaxReference, adamReference, asgdReference, nadamReference, radamReference, rmspropReference, rpropReference, sgdReference } from './torch.js';
+import { adaboundReference, adamwScheduleFreeReference, lambReference, lionReference, scheduleFreeModeReference, sgdScheduleFreeReference, stepStarts, type ScheduleFreeRefGroup } from './third-party.js';
 
 /** A param group's options, every one resolved (defaults filled in). */
 export type OracleOptions = Record<string, unknown>;
 
-/** One parameter's oracle state: its step counter, its buffers and NAdam's scalar `muProduct`. */
+/** One parameter's oracle state: its step counter, its buffers and its scalars (NAdam's `muProduct`, ASGD's `eta` and `mu`). */
 export type OracleState = { step: number } & { [key: string]: Float32Array | number | undefined };
 
 /**
@@ -35,6 +35,9 @@ export type Oracle = (
   state: Array<Array<OracleState | undefined>>,
   groupOptions: OracleOptions[],
 ) => void;
+
+/** `train()` or `eval()` over every param group, as {@link Oracle}'s arguments. */
+export type ModeOracle = (params: Float32Array[][], state: Array<Array<OracleState | undefined>>, groupOptions: OracleOptions[]) => void;
 
 /** What lr = 0 does to the parameters, decided from the update rule. */
 export interface LrZero {
@@ -63,6 +66,14 @@ export interface OracleEntry {
   /** A random lr set between steps (default {@link randomLr}). */
   readonly randomLr?: (r: Rng) => number;
   readonly lrZero: LrZero;
+  /**
+   * The oracle of `train()` and `eval()` for an optimizer that has them (Schedule-Free): the
+   * parameters and state by group as in `step`, the groups' options (which hold their mode).
+   * Its scenarios then switch modes between steps, and `create` puts it in train mode first.
+   */
+  readonly modes?: { train: ModeOracle; eval: ModeOracle };
+  /** Why a non-finite gradient can leave no trace in the parameters or the state, for a rule that can drop it (Rprop). */
+  readonly nonFiniteDropped?: string;
 }
 
 /** An lr in [1e-4, 0.3), or 0 with probability `zero`. */
@@ -98,6 +109,21 @@ const randomAdam = (r: Rng): OracleOptions => ({
   maximize: r.bool(0.3),
 });
 const contribBeta = (r: Rng): number => r.pick([0, 0.5, 0.8, 0.9, 0.99, 0.999, r.uniform(0, 1)]);
+
+/** schedulefree's train() and eval(), β1 (or SGD's momentum) read from a group by `beta1`. */
+function scheduleFreeModes(beta1: (o: ScheduleFreeRefGroup) => number): { train: ModeOracle; eval: ModeOracle } {
+  const mode = (toTrain: boolean): ModeOracle => (params, state, groups) => scheduleFreeModeReference(params, state as never, groups as never, toTrain, beta1);
+  return { train: mode(true), eval: mode(false) };
+}
+/** The options of the group state's schedule: warmup, weighting power, lr weighting. */
+const randomScheduleFree = (r: Rng): OracleOptions => ({
+  weightDecay: randomDecay(r),
+  warmupSteps: r.pick([0, 0, 2, 5]),
+  r: r.pick([0, 0, 0.5, 1, 2]),
+  weightLrPower: r.pick([2, 2, 0, 1, 0.5]),
+});
+const SCHEDULE_FREE_LR_ZERO =
+  'z stays θ (z ← z − 0·g), so the interpolation lerp(θ, z, c) and the train/eval lerps give θ, and the step γ(β(1 − c) − 1)·g adds ±0 (with ε > 0 for AdamW: g/(√v̂ + ε) is 0/0 for v = ε = 0)';
 
 /** The oracle of every registered optimizer, by registry name. */
 export const ORACLES: Readonly<Record<string, OracleEntry>> = Object.freeze(
@@ -246,6 +272,58 @@ export const ORACLES: Readonly<Record<string, OracleEntry>> = Object.freeze(
         noop: true,
         why: 'the step (−η·r)·u is ±0: η is γ (or γ·√(1 − β2ᵗ)/(1 − β1ᵗ)) and the trust ratio r is finite (1 when ‖u‖ underflows); with ε > 0, since u = m/(√v + ε) is 0/0 for v = ε = 0',
       },
+    },
+    rprop: {
+      step: perGroup(rpropReference),
+      // Δmin > Δmax (every step size is Δmax); factors far from and near 1
+      variants: [{ etas: [0.3, 2], stepSizes: [1e-4, 0.02] }, { lr: 0.1, stepSizes: [0.05, 0.01] }, { etas: [0.9, 1.01], lr: 1e-3, stepSizes: [1e-5, 1] }],
+      // Δmin >= 1e-5 moves every value up to 100 (the scenarios' largest) when lr is 0.
+      random: (r) => ({
+        lr: randomLr(r),
+        etas: [r.pick([0.5, 0.1, 0.9, r.uniform(0.01, 0.99)]), r.pick([1.2, 1.01, 2, 1 + r.logUniform(-3, 1)])],
+        stepSizes: [r.pick([1e-5, 1e-3, r.logUniform(-5, -1)]), r.pick([50, 1, 0.01, r.logUniform(-4, 2)])],
+        maximize: r.bool(0.3),
+      }),
+      lrZero: {
+        noop: false,
+        why: 'γ is only the initial step size: Δ = clamp(0·f, Δmin, Δmax) is Δmin on the first step, so each element moves by Δmin·sign(g) (a no-op only with Δmin = 0)',
+      },
+      nonFiniteDropped: 'an infinite gradient whose sign differs from the previous one is set to 0 (the step after a sign flip is skipped), and only the signs of g and g·prev reach θ',
+    },
+    asgd: {
+      step: perGroup(asgdReference),
+      // small t0 so that the 8 steps average (μ < 1); t0 < 0 averages from the second step
+      variants: [{ weightDecay: 0.1 }, { t0: 2, lambd: 0.01 }, { t0: 0, alpha: 1, lambd: 0.5, weightDecay: 0.01 }, { t0: -3.5, alpha: 0, lambd: 2, lr: 0.05 }],
+      random: (r) => ({
+        lr: randomLr(r),
+        lambd: r.pick([1e-4, 0, 0.01, r.logUniform(-4, 0.5)]),
+        alpha: r.pick([0.75, 0, 1, r.uniform(0, 2)]),
+        t0: r.pick([1e6, 0, 2, r.int(-3, 8), r.uniform(-3, 8)]),
+        weightDecay: randomDecay(r),
+        maximize: r.bool(0.3),
+      }),
+      lrZero: { noop: true, why: 'η starts at γ = 0 and stays γ/(1 + λγt)^α = 0, so θ·(1 − λ·0) + (−0)·g = θ (the average ax still follows θ)' },
+    },
+    sgdschedulefree: {
+      step: perGroup(sgdScheduleFreeReference),
+      modes: scheduleFreeModes((o) => (o as unknown as { momentum: number }).momentum),
+      // momentum 0.3 takes ATen's other lerp form in train() and eval()
+      variants: [{ weightDecay: 0.01 }, { warmupSteps: 3 }, { r: 1, weightLrPower: 0, momentum: 0.5 }, { momentum: 0.3, r: 0.5, weightLrPower: 1, warmupSteps: 2, weightDecay: 0.1 }],
+      random: (r) => ({ lr: r.bool(0.05) ? 0 : r.logUniform(-3, 0), momentum: r.pick([0.9, 0.9, 0.5, 0.3, r.uniform(0.01, 0.99)]), ...randomScheduleFree(r) }),
+      lrZero: { noop: true, why: SCHEDULE_FREE_LR_ZERO },
+    },
+    adamwschedulefree: {
+      step: perGroup(adamwScheduleFreeReference),
+      modes: scheduleFreeModes((o) => (o as unknown as { betas: [number, number] }).betas[0]),
+      // β1 0.3 takes ATen's other lerp form in train() and eval()
+      variants: [{ weightDecay: 0.01 }, { warmupSteps: 3, eps: 1e-6 }, { r: 1, weightLrPower: 0, betas: [0.95, 0.99] }, { betas: [0.3, 0.9], r: 0.5, weightLrPower: 1, warmupSteps: 2, weightDecay: 0.1 }],
+      random: (r) => ({
+        lr: randomLr(r),
+        betas: [r.pick([0.9, 0.9, 0.5, 0.3, 0.95, r.uniform(0.01, 0.99)]), r.pick([0, 0.5, 0.9, 0.99, 0.999, r.uniform(0, 0.999)])],
+        eps: randomEps(r, 1e-8),
+        ...randomScheduleFree(r),
+      }),
+      lrZero: { noop: true, why: SCHEDULE_FREE_LR_ZERO },
     },
     lion: {
       step: perGroup(lionReference),

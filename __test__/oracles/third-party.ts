@@ -1,6 +1,7 @@
 /**
- * Plain TypeScript reference implementations of AdaBound, LAMB, Lion and Lookahead's sync, for
- * tests only (not exported from the package index).
+ * Plain TypeScript reference implementations of AdaBound, LAMB, Lion, Lookahead's sync and
+ * Schedule-Free SGD and AdamW (with their train/eval switch), for tests only (not exported from
+ * the package index).
  *
  * As in `torch.ts`, every element operation is rounded to float32 (`Math.fround`) in exactly
  * the order of the Rust kernels (`crate/src/kernels/{adabound,lamb,lion,lookahead}.rs`), which
@@ -225,5 +226,145 @@ export function lookaheadSyncReference(params: Float32Array[], slow: Array<Float
       p[i] = f(f(p[i]! * a) + f(rest * s[i]!));
       s[i] = p[i]!;
     }
+  });
+}
+
+/** The options and scalar state of a Schedule-Free param group, as the oracles keep them on the group (schedulefree's group dict). */
+export interface ScheduleFreeRefGroup {
+  lr: number;
+  weightDecay: number;
+  warmupSteps: number;
+  r: number;
+  weightLrPower: number;
+  k?: number;
+  trainMode?: boolean;
+  weightSum?: number;
+  lrMax?: number;
+  scheduledLr?: number;
+}
+
+/** Per-parameter state of {@link sgdScheduleFreeReference} and {@link adamwScheduleFreeReference}. */
+export interface ScheduleFreeRefState {
+  step: number;
+  z?: Float32Array;
+  expAvgSq?: Float32Array;
+}
+
+/**
+ * The start of schedulefree's `step` for one group, in float64, advancing the group's state:
+ * ```text
+ * γ ← lr · ((k + 1)/warmupSteps if k < warmupSteps, else 1);   lrMax ← max(γ, lrMax)
+ * w ← (k + 1)^r · lrMax^weightLrPower;   weightSum ← weightSum + w;   c ← w / weightSum (0 if weightSum = 0)
+ * ```
+ * Returns γ, c and the k of this step (before the increment).
+ */
+function scheduleFreeGroupStep(o: ScheduleFreeRefGroup): { lr: number; ckp1: number; k: number } {
+  const k = o.k ?? 0;
+  const sched = k < o.warmupSteps ? (k + 1) / o.warmupSteps : 1.0;
+  const lr = o.lr * sched;
+  o.scheduledLr = lr;
+  const prev = o.lrMax ?? -1;
+  // Python's max(lr, lr_max)
+  const lrMax = (o.lrMax = prev > lr ? prev : lr);
+  const weight = (k + 1) ** o.r * lrMax ** o.weightLrPower;
+  const weightSum = (o.weightSum = (o.weightSum ?? 0) + weight);
+  // schedulefree: `try: ckp1 = weight/weight_sum except ZeroDivisionError: ckp1 = 0`
+  const ckp1 = weightSum === 0 ? 0 : weight / weightSum;
+  o.k = k + 1;
+  o.trainMode ??= false;
+  return { lr, ckp1, k };
+}
+
+/**
+ * ATen's `lerp_(end, w)` with a scalar weight, in float32 (`w` already float32): `a + w·(b − a)`
+ * for |w| < 0.5, else `b + (1 − w)·(a − b)`, as the kernel computes it: ATen's
+ * `b − (b − a)·(1 − w)` but for the sign of a zero result (lerp(−0, −0, 1) is +0 here), where
+ * torch's scalar and vectorised paths differ too.
+ */
+function atenLerp(a: number, b: number, w: number): number {
+  return Math.abs(w) < 0.5 ? f(a + f(w * f(b - a))) : f(b + f(f(1 - w) * f(a - b)));
+}
+
+/**
+ * One SGDScheduleFree step over `params` (in place), `foreach=False`:
+ * ```text
+ * z ← clone(θ)                               (a parameter's first step)
+ * g ← g + λθ                                  (λ ≠ 0)
+ * θ ← lerp(θ, z, c);   θ ← θ + f32(γ(β(1 − c) − 1))·g;   z ← z + f32(−γ)·g
+ * ```
+ */
+export function sgdScheduleFreeReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<ScheduleFreeRefState | undefined>, o: ScheduleFreeRefGroup & { momentum: number }): void {
+  const { lr, ckp1 } = scheduleFreeGroupStep(o);
+  const w = f(ckp1), wd = f(o.weightDecay), cy = f(lr * (o.momentum * (1 - ckp1) - 1)), negLr = f(-lr);
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    const z = (st.z ??= Float32Array.from(p));
+    for (let i = 0; i < p.length; i++) {
+      let gi = g[i]!;
+      if (o.weightDecay !== 0) gi = f(gi + f(wd * p[i]!));
+      const y = atenLerp(p[i]!, z[i]!, w);
+      p[i] = f(y + f(cy * gi));
+      z[i] = f(z[i]! + f(negLr * gi));
+    }
+  });
+}
+
+/**
+ * One AdamWScheduleFree step over `params` (in place), `foreach=False`:
+ * ```text
+ * z ← clone(θ);  v ← 0                        (a parameter's first step)
+ * v ← f32(v·β2) + f32(f32((1 − β2)·g)·g)
+ * g ← g / (√(v / f32(1 − β2^(k+1))) + ε)       (k: the group's count, before this step)
+ * g ← g + λθ                                   (λ ≠ 0)
+ * θ ← lerp(θ, z, c);   θ ← θ + f32(γ(β1(1 − c) − 1))·g;   z ← z + f32(−γ)·g
+ * ```
+ */
+export function adamwScheduleFreeReference(
+  params: Float32Array[],
+  grads: Array<Float32Array | null>,
+  state: Array<ScheduleFreeRefState | undefined>,
+  o: ScheduleFreeRefGroup & { betas: readonly [number, number]; eps: number },
+): void {
+  const { lr, ckp1, k } = scheduleFreeGroupStep(o);
+  const [b1, b2] = o.betas;
+  const beta2 = f(b2), c2 = f(1 - b2), bc2 = f(1 - b2 ** (k + 1)), eps = f(o.eps);
+  const w = f(ckp1), wd = f(o.weightDecay), cy = f(lr * (b1 * (1 - ckp1) - 1)), negLr = f(-lr);
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    const z = (st.z ??= Float32Array.from(p));
+    const v = (st.expAvgSq ??= new Float32Array(p.length));
+    for (let i = 0; i < p.length; i++) {
+      v[i] = f(f(v[i]! * beta2) + f(f(c2 * g[i]!) * g[i]!));
+      const denom = f(f(Math.sqrt(f(v[i]! / bc2))) + eps);
+      let gi = f(g[i]! / denom);
+      if (o.weightDecay !== 0) gi = f(gi + f(wd * p[i]!));
+      const y = atenLerp(p[i]!, z[i]!, w);
+      p[i] = f(y + f(cy * gi));
+      z[i] = f(z[i]! + f(negLr * gi));
+    }
+  });
+}
+
+/**
+ * schedulefree's `train()` (`toTrain`: θ ← lerp(θ, z, 1 − β1) in the groups in eval mode) or
+ * `eval()` (θ ← lerp(θ, z, 1 − 1/β1) in the groups in train mode); parameters without z stay.
+ * `params[g][k]` and `state[g][k]` as in the step oracles.
+ */
+export function scheduleFreeModeReference(
+  params: Float32Array[][],
+  state: Array<Array<ScheduleFreeRefState | undefined>>,
+  groups: Array<ScheduleFreeRefGroup>,
+  toTrain: boolean,
+  beta1Of: (o: ScheduleFreeRefGroup) => number,
+): void {
+  groups.forEach((o, gi) => {
+    if ((o.trainMode ?? false) !== toTrain) {
+      const beta1 = beta1Of(o);
+      const w = f(toTrain ? 1 - beta1 : 1 - 1 / beta1);
+      params[gi]!.forEach((p, j) => {
+        const z = state[gi]![j]?.z;
+        if (!z) return;
+        for (let i = 0; i < p.length; i++) p[i] = atenLerp(p[i]!, z[i]!, w);
+      });
+    }
+    o.trainMode = toTrain;
   });
 }

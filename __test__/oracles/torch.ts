@@ -1,6 +1,7 @@
 /**
  * Plain TypeScript reference implementations of torch.optim's update rules (SGD, Adam/AdamW,
- * RMSprop, Adagrad, RAdam, NAdam, Adamax, Adadelta), for tests only (test code: not in dist/).
+ * RMSprop, Adagrad, RAdam, NAdam, Adamax, Adadelta, Rprop, ASGD), for tests only (test code: not
+ * in dist/).
  *
  * Each rule runs element by element and rounds to float32 (`Math.fround`) after every single
  * operation, in exactly the operation order of the Rust kernels (`crate/src/kernels`), which
@@ -21,6 +22,8 @@ import type { RAdamOptions } from '../../ts/optim/radam.js';
 import type { NAdamOptions } from '../../ts/optim/nadam.js';
 import type { AdamaxOptions } from '../../ts/optim/adamax.js';
 import type { AdadeltaOptions } from '../../ts/optim/adadelta.js';
+import type { RpropOptions } from '../../ts/optim/rprop.js';
+import type { ASGDOptions } from '../../ts/optim/asgd.js';
 
 const f = Math.fround;
 
@@ -380,5 +383,97 @@ export function adadeltaReference(params: Float32Array[], grads: Array<Float32Ar
       a[i] = f(f(a[i]! * rho) + f(f(c * delta) * delta));
       p[i] = f(p[i]! + f(negLr * delta));
     }
+  });
+}
+
+/** torch.sign: 1, −1, or 0 for ±0 and NaN. */
+function torchSign(x: number): number {
+  return x > 0 ? 1 : x < 0 ? -1 : 0;
+}
+
+/** Per-parameter state of {@link rpropReference}. */
+export interface RpropRefState {
+  step: number;
+  prev?: Float32Array;
+  stepSize?: Float32Array;
+}
+
+/**
+ * One Rprop step over `params` (in place), as `_single_tensor_rprop`: the masked writes of η+, η−
+ * and 1 into the float32 sign tensor in torch's order, the clamp as `std::min(std::max(Δ, lo), hi)`.
+ *
+ * ```text
+ * g ← −g if maximize
+ * s ← sign(g·prev);  s ← η+ where s > 0;  s ← η− where s < 0;  s ← 1 where s = 0
+ * Δ ← min(max(Δ·s, Δmin), Δmax)         (Δ starts at γ when the state is created)
+ * g ← 0 where s = η−
+ * θ ← θ + (−1·sign(g))·Δ;  prev ← g
+ * ```
+ */
+export function rpropReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<RpropRefState | undefined>, o: Required<RpropOptions>): void {
+  const [etaminus, etaplus] = o.etas;
+  const [minStep, maxStep] = o.stepSizes;
+  const em = f(etaminus), ep = f(etaplus), lo = f(minStep), hi = f(maxStep);
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    const prev = (st.prev ??= new Float32Array(p.length));
+    const stepSize = (st.stepSize ??= new Float32Array(p.length).fill(f(o.lr)));
+    for (let i = 0; i < p.length; i++) {
+      let gi = o.maximize ? -g[i]! : g[i]!;
+      let s = torchSign(f(gi * prev[i]!));
+      if (s > 0) s = ep;
+      if (s < 0) s = em;
+      if (s === 0) s = 1;
+      let d = f(stepSize[i]! * s);
+      d = d < lo ? lo : d;
+      d = hi < d ? hi : d;
+      stepSize[i] = d;
+      if (s === em) gi = 0;
+      p[i] = f(p[i]! + f(-1 * torchSign(gi) * d));
+      prev[i] = gi;
+    }
+  });
+}
+
+/** Per-parameter state of {@link asgdReference}: `eta` and `mu` are float32 numbers, as torch's 0-dim tensors. */
+export interface AsgdRefState {
+  step: number;
+  ax?: Float32Array;
+  eta?: number;
+  mu?: number;
+}
+
+/**
+ * One ASGD step over `params` (in place), as `_single_tensor_asgd`, with `eta` and `mu` stored
+ * as torch stores them (computed at the end of each step for the next).
+ *
+ * ```text
+ * g ← −g if maximize;  g ← g + λw·θ (λw ≠ 0)
+ * θ ← θ·f32(1 − λη);  θ ← θ + (−η)·g
+ * ax ← θ if μ = 1, else ax + (θ − ax)·μ
+ * η ← f32(γ/(1 + λγt)^α);  μ ← f32(1/max(1, t − t0))
+ * ```
+ */
+export function asgdReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<AsgdRefState | undefined>, o: Required<ASGDOptions>): void {
+  const wd = f(o.weightDecay);
+  eachWithGrad(params, grads, state, (p, g, st) => {
+    if (st.ax === undefined) {
+      st.ax = new Float32Array(p.length);
+      st.eta = f(o.lr);
+      st.mu = 1;
+    }
+    const ax = st.ax;
+    const eta = st.eta!, mu = st.mu!;
+    const decay = f(1 - o.lambd * eta);
+    for (let i = 0; i < p.length; i++) {
+      let gi = o.maximize ? -g[i]! : g[i]!;
+      if (o.weightDecay !== 0) gi = f(gi + f(wd * p[i]!));
+      let pi = f(p[i]! * decay);
+      pi = f(pi + f(-eta * gi));
+      p[i] = pi;
+      ax[i] = mu !== 1 ? f(ax[i]! + f(f(pi - ax[i]!) * mu)) : pi;
+    }
+    const t = st.step;
+    st.eta = f(o.lr / (1 + o.lambd * o.lr * t) ** o.alpha);
+    st.mu = f(1 / Math.max(1, t - o.t0));
   });
 }

@@ -33,6 +33,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  OPTIMIZERS,
   Parameter,
   batchLossChart,
   compare,
@@ -102,7 +103,9 @@ useParameterClass(Parameter);
 const tmp = mkdtempSync(join(tmpdir(), 'ferroptim-fuzz-app-'));
 test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
 
-const OPTIMIZER_CLASS_NAMES = ['SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad', 'RAdam', 'NAdam', 'Adamax', 'Adadelta', 'AdaBound', 'LAMB', 'Lion', 'Lookahead'];
+// Every optimizer the specs can name, from the registry, and Lookahead.
+const OPTIMIZER_NAMES = [...Object.keys(OPTIMIZERS), 'lookahead'];
+const OPTIMIZER_CLASS_NAMES = [...Object.values(OPTIMIZERS).map((e) => e.descriptor.name), 'Lookahead'];
 
 // ---------------------------------------------------------------------------------------------
 // Demos
@@ -118,7 +121,7 @@ const specArb: fc.Arbitrary<unknown> = fc.oneof(
 const specBad = (s: unknown) => {
   if (typeof s === 'string') return false; // judged by parseOptimizerSpec
   if (!isPlain(s) || Object.keys(s).some((k) => !['name', 'options', 'label'].includes(k))) return true;
-  return typeof s.name !== 'string' || !['sgd', 'adam', 'adamw', 'rmsprop', 'adagrad', 'radam', 'nadam', 'adamax', 'adadelta', 'adabound', 'lamb', 'lion', 'lookahead'].includes(s.name) || !isPlain(s.options) || typeof s.label !== 'string';
+  return typeof s.name !== 'string' || !OPTIMIZER_NAMES.includes(s.name) || !isPlain(s.options) || typeof s.label !== 'string';
 };
 
 const DEMO_PREFIXES = (fn: string) => [`${fn}: `, 'parseOptimizerSpec: ', 'createOptimizer: ', ...OPTIMIZER_CLASS_NAMES.map((n) => `${n}: `)];

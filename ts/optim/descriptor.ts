@@ -54,8 +54,8 @@ export interface PairOption {
   readonly type: 'pair';
   /** PyTorch's (or the reference's) default, e.g. `[0.9, 0.999]`. */
   readonly default: readonly [number, number];
-  /** The range of each element. */
-  readonly range: NumberRule;
+  /** The range of each element, or one range per element (Rprop's `etas`: `(0, 1)` and `> 1`); see {@link pairRange}. */
+  readonly range: NumberRule | readonly [NumberRule, NumberRule];
   /** The kernel's names of the two elements, e.g. `['beta1', 'beta2']`. */
   readonly native: readonly [string, string];
 }
@@ -85,6 +85,69 @@ export interface DerivedOption {
  * @category Registry and descriptors
  */
 export type OptionSpec = NumberOption | BooleanOption | PairOption | DerivedOption;
+
+/**
+ * A scalar state computed from a parameter's step counter and its group's options (see
+ * {@link OptimizerDescriptor.computedState}).
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
+export interface ComputedState<O extends object = object> {
+  /** Its name in `stateDict` entries: `'mu'`. */
+  readonly name: string;
+  /** Its value after `step` steps of a parameter of a group with options `group`. */
+  value(step: number, group: O): number;
+}
+
+/**
+ * One scalar of a param group's state (see {@link GroupState}).
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
+export interface GroupStateEntry {
+  /** Its value in a new group: a number, or a boolean for a flag. */
+  readonly init: number | boolean;
+  /** A number's valid values, checked at every step and in `loadStateDict`. */
+  readonly range?: NumberRule;
+}
+
+/**
+ * Scalar state kept per param group rather than per parameter (Schedule-Free's `k`,
+ * `weightSum`, `lrMax`, `scheduledLr`, `trainMode`), as PyTorch optimizers keep such values in
+ * the group's dict. It lives on the live param group beside the options, `stateDict` lists it
+ * in its param groups and `loadStateDict` restores it; unlike an option it cannot be given to a
+ * constructor or `addParamGroup` (a new group starts from the `init` values). Each step computes
+ * every group's next state and the kernel hyperparameters that depend on it with
+ * {@link GroupState.advance}, in f64, and keeps the new state only if the step is applied.
+ * @typeParam O - the resolved options of a param group.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
+export interface GroupState<O extends object = object> {
+  /** Each scalar, by its camelCase name, in the order `stateDict` lists them. */
+  readonly entries: Readonly<Record<string, GroupStateEntry>>;
+  /** Options that only {@link GroupState.advance} reads: they are not kernel hyperparameters. */
+  readonly options: readonly string[];
+  /** The kernel hyperparameters {@link GroupState.advance} computes, by their kernel names. */
+  readonly hyper: readonly string[];
+  /**
+   * One step of a group (every group advances at every step, whether or not its parameters have
+   * gradients, as the reference loops over its groups): from its options and its state before the
+   * step, the entries that change and the values of {@link GroupState.hyper}. `where` names the
+   * group in messages (`param group 1`).
+   * @throws RangeError when a value it computes is not finite.
+   */
+  advance(
+    group: O,
+    state: Readonly<Record<string, number | boolean>>,
+    where: string,
+  ): {
+    /** The entries that change, with their values after the step. */
+    readonly state: Readonly<Record<string, number>>;
+    /** The values of {@link GroupState.hyper}, by kernel name. */
+    readonly hyper: Readonly<Record<string, number>>;
+  };
+}
 
 /**
  * Where an optimizer's update rule comes from: what its fixtures are generated with.
@@ -121,6 +184,15 @@ export interface OptimizerDescriptor<O extends object = object> {
   readonly slots: readonly string[];
   /** The per-parameter scalar state besides `step`, if any (NAdam's `muProduct`). */
   readonly scalarState?: string;
+  /**
+   * A per-parameter scalar that the reference keeps as state but that is a function of the step
+   * counter and the group's options, so it is computed rather than stored (ASGD's `mu`):
+   * `stateDict` reports it after {@link OptimizerDescriptor.scalarState}, and `loadStateDict`
+   * checks a saved value is a float32 number and otherwise ignores it.
+   */
+  readonly computedState?: ComputedState<O>;
+  /** Scalar state kept per param group, and the kernel hyperparameters computed from it, if any. */
+  readonly groupState?: GroupState<O>;
   /**
    * State buffers created as soon as a parameter's group is added, as `{ buffer: fillValue }`
    * (PyTorch creates Adagrad's `sum` in the constructor); otherwise state is created on a
@@ -165,6 +237,29 @@ export function betas(beta1: number, beta2: number, range: NumberRule = { min: 0
   return { type: 'pair', default: [beta1, beta2], range, native: ['beta1', 'beta2'] };
 }
 
+/**
+ * A pair crossing as the kernel's `native` names, each element in `range` (one rule for both, or
+ * one per element).
+ * @internal
+ */
+export function pair(first: number, second: number, native: readonly [string, string], range: PairOption['range']): PairOption {
+  return { type: 'pair', default: [first, second], range, native };
+}
+
+/**
+ * The range of element `i` of a pair option.
+ * @group Optimizers
+ * @category Registry and descriptors
+ */
+export function pairRange(spec: PairOption, i: 0 | 1): NumberRule {
+  const r = spec.range;
+  return isRulePair(r) ? r[i] : r;
+}
+
+function isRulePair(r: PairOption['range']): r is readonly [NumberRule, NumberRule] {
+  return Array.isArray(r);
+}
+
 /** The frozen defaults of each descriptor, made once. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const defaults = new WeakMap<OptimizerDescriptor<any>, Readonly<Record<string, unknown>>>();
@@ -202,8 +297,11 @@ function nativeNames(key: string, spec: OptionSpec): readonly string[] {
   return spec.type === 'pair' ? spec.native : [spec.native ?? snake(key)];
 }
 
-/** Reads one packed value from a resolved group. */
-type Read = (g: Record<string, unknown>) => number;
+/**
+ * Reads one packed value from a resolved group, or from `computed`: the hyperparameters of the
+ * step computed from the group's state ({@link GroupState.advance}).
+ */
+type Read = (g: Record<string, unknown>, computed?: Readonly<Record<string, number>>) => number;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const plans = new WeakMap<OptimizerDescriptor<any>, readonly Read[]>();
@@ -220,7 +318,9 @@ export function packingPlan<O extends object>(d: OptimizerDescriptor<O>): readon
   const sig = kernelSignature(d.kernel);
   const bug = (what: string) => new Error(`ferroptim internal error (please report): the ${d.name} descriptor and the ${d.kernel} kernel disagree: ${what}`);
   const readers = new Map<string, Read>();
+  const groupOnly = new Set(d.groupState?.options ?? []);
   for (const [key, spec] of optionEntries(d)) {
+    if (groupOnly.has(key)) continue;
     const names = nativeNames(key, spec);
     names.forEach((n, i) => {
       if (readers.has(n)) throw bug(`two options fill ${n}`);
@@ -238,6 +338,10 @@ export function packingPlan<O extends object>(d: OptimizerDescriptor<O>): readon
   for (const [n, value] of Object.entries(d.fixed ?? {})) {
     if (readers.has(n)) throw bug(`${n} is both an option and fixed`);
     readers.set(n, () => value);
+  }
+  for (const n of d.groupState?.hyper ?? []) {
+    if (readers.has(n)) throw bug(`${n} is both an option and computed from the group's state`);
+    readers.set(n, (_g, computed) => computed![n]!);
   }
   const plan = sig.hyper.map((n) => {
     const r = readers.get(n);
@@ -272,8 +376,8 @@ export function validateGroup<O extends object>(d: OptimizerDescriptor<O>, g: Re
         break;
       case 'pair':
         if (!Array.isArray(v) || v.length !== 2) throw new TypeError(`${label}: expected ${n(key)} to be a pair [${spec.native.join(', ')}], received ${describeValue(v)}`);
-        checkNumber(label, `${n(key)}[0]`, v[0], spec.range);
-        checkNumber(label, `${n(key)}[1]`, v[1], spec.range);
+        checkNumber(label, `${n(key)}[0]`, v[0], pairRange(spec, 0));
+        checkNumber(label, `${n(key)}[1]`, v[1], pairRange(spec, 1));
         break;
       case 'derived':
         if (v === null) break;
@@ -283,4 +387,15 @@ export function validateGroup<O extends object>(d: OptimizerDescriptor<O>, g: Re
     }
   }
   d.check?.(g as O, n);
+}
+
+/**
+ * Checks a group's scalar state ({@link OptimizerDescriptor.groupState}) held in `g`: each entry's
+ * type and range. `where` names the group in messages (`param group 1`).
+ */
+export function validateGroupState<O extends object>(d: OptimizerDescriptor<O>, g: Record<string, unknown>, where: string): void {
+  for (const [key, e] of Object.entries(d.groupState?.entries ?? {})) {
+    if (typeof e.init === 'boolean') checkBoolean(d.name, optionName(key, where), g[key]);
+    else checkNumber(d.name, optionName(key, where), g[key], e.range);
+  }
 }

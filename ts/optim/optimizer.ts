@@ -7,7 +7,7 @@
 import { createNativeOptimizer, mapNativeError, type NativeOptimizer } from '../native.js';
 import { Parameter } from '../tensor.js';
 import { checkBoolean, checkFloat32, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
-import { defaultsOf, optionEntries, packingPlan, validateGroup, type OptimizerDescriptor } from './descriptor.js';
+import { defaultsOf, optionEntries, packingPlan, validateGroup, validateGroupState, type OptimizerDescriptor } from './descriptor.js';
 import { optionName, withDefaults, type CommonOptions } from './options.js';
 import { StateStore, type SlotRequest } from './state-store.js';
 
@@ -31,6 +31,8 @@ export type ParamsInput<O> = readonly Parameter[] | readonly ParamGroupInput<O>[
 /**
  * A live parameter group: its parameters and every option, resolved against the defaults. Options
  * may be changed between steps (schedulers do exactly this); they are checked again at each step.
+ * An optimizer whose descriptor has a `groupState` (Schedule-Free) also keeps that scalar state
+ * here (`k`, `trainMode`, ...), checked at each step too.
  * @group Optimizers
  * @category Base class and parameters
  */
@@ -42,8 +44,8 @@ export type ParamGroup<O> = O & {
 };
 
 /**
- * Per-parameter state in a state dict: the step counter, each state buffer (camelCase names) and,
- * for NAdam, the scalar `muProduct`.
+ * Per-parameter state in a state dict: the step counter, each state buffer (camelCase names) and
+ * the optimizer's scalars (NAdam's `muProduct`, ASGD's `eta` and `mu`).
  * @group Optimizers
  * @category Base class and parameters
  */
@@ -264,8 +266,12 @@ export abstract class Optimizer<O extends object> {
   readonly #validated: Array<unknown[] | undefined> = [];
   /** The option keys of this optimizer (the keys of its defaults). */
   readonly #optionKeyList: string[];
+  /** The keys of the descriptor's per-group scalar state (`groupState`), if any. */
+  readonly #groupStateKeys: string[];
+  /** Scratch of a step: each group's state after it, kept if the step applies. */
+  readonly #nextGroupState: Array<Readonly<Record<string, number>>> = [];
   /** One reader per native hyperparameter, in the kernel's order. */
-  readonly #pack: ReadonlyArray<(g: Record<string, unknown>) => number>;
+  readonly #pack: ReadonlyArray<(g: Record<string, unknown>, computed?: Readonly<Record<string, number>>) => number>;
   readonly #active: Parameter[] = [];
   readonly #observers = new Set<StepObserver>();
   #sums = new Float64Array(0);
@@ -279,6 +285,7 @@ export abstract class Optimizer<O extends object> {
     this.skipNonFinite = checkBoolean(label, 'skipNonFinite', skipNonFinite === undefined ? false : skipNonFinite);
     this.defaults = Object.freeze(defaults as unknown as O);
     this.#optionKeyList = Object.keys(this.defaults);
+    this.#groupStateKeys = Object.keys(descriptor.groupState?.entries ?? {});
     this.#native = createNativeOptimizer(descriptor.kernel);
     this.#store = new StateStore(descriptor.slots.length);
     if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
@@ -298,10 +305,13 @@ export abstract class Optimizer<O extends object> {
     groups.forEach((g) => this.addParamGroup(g));
   }
 
-  /** Writes group `g`'s hyperparameters, in the kernel's order, at `out[offset..]`. */
-  #packGroup(g: object, out: Float64Array, offset: number): void {
+  /**
+   * Writes group `g`'s hyperparameters, in the kernel's order, at `out[offset..]`; `computed` holds
+   * those computed from the group's state this step (see `GroupState`).
+   */
+  #packGroup(g: object, out: Float64Array, offset: number, computed?: Readonly<Record<string, number>>): void {
     const pack = this.#pack;
-    for (let i = 0; i < pack.length; i++) out[offset + i] = pack[i]!(g as Record<string, unknown>);
+    for (let i = 0; i < pack.length; i++) out[offset + i] = pack[i]!(g as Record<string, unknown>, computed);
   }
 
   #resolveGroup(input: unknown, where: string): ParamGroup<O> {
@@ -336,6 +346,8 @@ export abstract class Optimizer<O extends object> {
     if (g.initialLr !== undefined) group.initialLr = checkInitialLr(this.label, optionName('initialLr', where), g.initialLr);
     validateGroup(this.descriptor, group, where);
     group.params = list;
+    // A new group's scalar state starts from its initial values (PyTorch: the defaults' entries).
+    for (const [k, e] of Object.entries(this.descriptor.groupState?.entries ?? {})) group[k] = e.init;
     return group as ParamGroup<O>;
   }
 
@@ -400,6 +412,7 @@ export abstract class Optimizer<O extends object> {
     const observe = this.#observers.size > 0;
     const active = this.#active;
     const nSlots = this.descriptor.slots.length;
+    const groupState = this.descriptor.groupState;
     active.length = 0;
     requests.length = 0;
     let n = 0;
@@ -412,7 +425,14 @@ export abstract class Optimizer<O extends object> {
         if (changed) {
           validateGroup(this.descriptor, g as Record<string, unknown>, `param group ${gi}`);
           this.#snapshotValidated(gi, g);
-          this.#packGroup(g, this.#hyper, gi * k);
+          if (!groupState) this.#packGroup(g, this.#hyper, gi * k);
+        }
+        // Hyperparameters computed from the group's state change at every step.
+        if (groupState) {
+          validateGroupState(this.descriptor, g as Record<string, unknown>, `param group ${gi}`);
+          const next = groupState.advance(g, g as Record<string, number | boolean>, `param group ${gi}`);
+          this.#nextGroupState[gi] = next.state;
+          this.#packGroup(g, this.#hyper, gi * k, next.hyper);
         }
         let plan = this.#plans[gi];
         if (changed || plan === undefined) {
@@ -468,6 +488,7 @@ export abstract class Optimizer<O extends object> {
         mapNativeError(e, this.label, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
       }
       if (applied) requests.length = 0;
+      if (applied && groupState) groups.forEach((g, gi) => Object.assign(g, this.#nextGroupState[gi]));
       this.lastStepApplied = applied;
       if (applied) this.appliedSteps++;
       else this.skippedSteps++;
@@ -537,6 +558,49 @@ export abstract class Optimizer<O extends object> {
     }
     this.#observers.add(observer);
     return () => this.#observers.delete(observer);
+  }
+
+  /**
+   * Moves parameters toward one of their state buffers, in one native pass over all of them: for
+   * each group for which `weightOf` returns a number w, every parameter of it that has the buffer
+   * `slot` gets θ ← lerp(θ, s, w), as ATen's `lerp_` with a scalar weight (w rounded to float32
+   * picks its form). `weightOf` is called for every group, in order, before anything is written,
+   * so it can validate the group and throw; the lengths and overlap of the buffers are checked
+   * too. Schedule-Free's `train()` and `eval()` are this pass.
+   * @throws Error after `dispose()`; TypeError or RangeError, before any parameter changes, for a
+   * group or buffer that does not check out (or what `weightOf` throws).
+   */
+  protected lerpToState(method: string, slot: string, weightOf: (group: ParamGroup<O>, index: number) => number | null): void {
+    this.#live(method);
+    const ctx = `${this.label}.${method}`;
+    const s = this.descriptor.slots.indexOf(slot);
+    if (s < 0) throw new Error(`ferroptim internal error (please report): ${this.label} has no state buffer ${JSON.stringify(slot)}`);
+    const ids: number[] = [];
+    const buffers: Float32Array[] = [];
+    const weights: number[] = [];
+    this.#checkedGroups(method).forEach((g, gi) => {
+      const w = weightOf(g, gi);
+      if (w === null) return;
+      g.params.forEach((p, j) => {
+        if (!(p instanceof Parameter)) throw new TypeError(`${ctx}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
+        const id = this.#ids.get(p);
+        if (id === undefined) throw new RangeError(`${ctx}: param group ${gi}.params[${j}] (${p.name ?? 'unnamed'}) is not registered with this optimizer; add parameters with addParamGroup`);
+        if (this.#store.get(id, s) === null) return;
+        const data = p.data;
+        if (data.length !== p.numel) {
+          throw new RangeError(`${ctx}: expected data of ${Parameter.describe(p, id)} to have length ${p.numel}, received ${data.length}${data.length === 0 ? ' (its buffer was detached or transferred)' : ''}`);
+        }
+        ids.push(id);
+        buffers.push(data);
+        weights.push(w);
+      });
+    });
+    if (ids.length === 0) return;
+    try {
+      this.#native.lerpToSlot(Uint32Array.from(ids), buffers, this.#store.arenas, this.#store.where, s, Float64Array.from(weights));
+    } catch (e) {
+      mapNativeError(e, ctx, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
+    }
   }
 
   /** All parameters of all groups, in position order (the order of `stateDict` positions). */
@@ -615,6 +679,28 @@ export abstract class Optimizer<O extends object> {
     this.dispose();
   }
 
+  /** Each registered parameter's group, by position. */
+  #groupsById(): Array<ParamGroup<O>> {
+    const out: Array<ParamGroup<O>> = [];
+    for (const g of this.#checkedGroups('stateDict')) for (const p of g.params) out[this.#ids.get(p)!] = g;
+    return out;
+  }
+
+  /**
+   * The live state buffer `name` (one of the descriptor's slots) of parameter `param`, or null
+   * when it has none yet: a view the next step updates, for subclasses that expose a buffer
+   * (ASGD's averaged parameters).
+   * @throws Error after `dispose()`; RangeError for a parameter this optimizer does not hold or an unknown slot.
+   */
+  protected stateBuffer(param: Parameter, name: string): Float32Array | null {
+    this.#live('stateBuffer');
+    const id = this.#ids.get(param);
+    if (id === undefined) throw new RangeError(`${this.label}: the parameter ${param?.name === undefined ? '' : `${JSON.stringify(param.name)} `}is not optimized by this optimizer`);
+    const slot = this.descriptor.slots.indexOf(name);
+    if (slot < 0) throw new RangeError(`${this.label}: unknown state buffer ${JSON.stringify(name)} (expected ${this.descriptor.slots.join(', ')})`);
+    return this.#store.get(id, slot);
+  }
+
   /** The state keys of the parameters, by position: names when all are present and unique. */
   #keys(): string[] {
     const names = this.#params.map((p) => p.name);
@@ -635,6 +721,8 @@ export abstract class Optimizer<O extends object> {
     this.#native.readCounters(counters);
     // Keys are parameter names, i.e. data: a null-prototype object keeps "__proto__" an own key.
     const state: Record<string, ParamStateEntry> = Object.create(null);
+    const computed = this.descriptor.computedState;
+    const groupOf = computed ? this.#groupsById() : [];
     this.#params.forEach((_, id) => {
       const step = counters[2 * id]!;
       const slots = this.descriptor.slots.map((_, s) => this.#store.get(id, s));
@@ -645,11 +733,17 @@ export abstract class Optimizer<O extends object> {
       });
       const extra = this.descriptor.scalarState;
       if (extra !== undefined) entry[extra] = counters[2 * id + 1]!;
+      const group = groupOf[id];
+      if (computed && group) entry[computed.name] = computed.value(step, group as O);
       state[keys[id]!] = entry;
     });
     const paramGroups = this.#checkedGroups('stateDict').map((g, i) => {
       const out: Record<string, unknown> & { params: string[] } = { params: g.params.map((p) => keys[this.#ids.get(p)!]!) };
       for (const k of this.#optionKeyList) out[k] = cloneOption((g as Record<string, unknown>)[k]);
+      if (this.#groupStateKeys.length > 0) {
+        validateGroupState(this.descriptor, g as Record<string, unknown>, `param group ${i}`);
+        for (const k of this.#groupStateKeys) out[k] = (g as Record<string, unknown>)[k];
+      }
       // Checked as loadStateDict checks it, so that what is saved can be loaded back.
       if (g.initialLr !== undefined) out.initialLr = checkInitialLr(`${this.label}.stateDict`, `initialLr of param group ${i}`, g.initialLr);
       return out;
@@ -687,9 +781,10 @@ export abstract class Optimizer<O extends object> {
     if (structureMatches) {
       sd.paramGroups.forEach((saved, i) => {
         const merged: Record<string, unknown> = { ...(ours[i] as Record<string, unknown>) };
-        for (const k of this.#optionKeyList) if (saved[k] !== undefined) merged[k] = cloneOption(saved[k]);
-        if (strict) checkKnownKeys(`${ctx}: param group ${i}`, saved, ['params', 'initialLr', ...this.#optionKeyList]);
+        for (const k of [...this.#optionKeyList, ...this.#groupStateKeys]) if (saved[k] !== undefined) merged[k] = cloneOption(saved[k]);
+        if (strict) checkKnownKeys(`${ctx}: param group ${i}`, saved, ['params', 'initialLr', ...this.#optionKeyList, ...this.#groupStateKeys]);
         validateGroup(this.descriptor, merged, `saved param group ${i}`);
+        validateGroupState(this.descriptor, merged, `saved param group ${i}`);
         const initialLr = saved.initialLr === undefined ? undefined : checkInitialLr(ctx, `initialLr of param group ${i}`, saved.initialLr);
         groupPlan.push([i, merged, initialLr]);
       });
@@ -715,6 +810,11 @@ export abstract class Optimizer<O extends object> {
           extra = checkFloat32(ctx, `${where}.${name}`, checkNumber(ctx, `${where}.${name}`, value));
           continue;
         }
+        // Computed from the step and the group's options: checked, not loaded.
+        if (name === this.descriptor.computedState?.name) {
+          checkFloat32(ctx, `${where}.${name}`, checkNumber(ctx, `${where}.${name}`, value));
+          continue;
+        }
         const s = this.descriptor.slots.indexOf(name);
         if (s < 0) {
           if (strict) throw new RangeError(`${ctx}: ${where} has an unknown buffer ${JSON.stringify(name)} (expected ${this.descriptor.slots.join(', ')})`);
@@ -727,7 +827,7 @@ export abstract class Optimizer<O extends object> {
     // Commit.
     for (const [i, merged, initialLr] of groupPlan) {
       const g = ours[i] as Record<string, unknown>;
-      for (const k of this.#optionKeyList) g[k] = merged[k];
+      for (const k of [...this.#optionKeyList, ...this.#groupStateKeys]) g[k] = merged[k];
       if (initialLr !== undefined) g.initialLr = initialLr;
     }
     if (strict) {

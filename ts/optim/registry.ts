@@ -12,12 +12,16 @@ import { Adadelta, ADADELTA_DESCRIPTOR } from './adadelta.js';
 import { Adagrad, ADAGRAD_DESCRIPTOR } from './adagrad.js';
 import { Adam, ADAM_DESCRIPTOR, AdamW, ADAMW_DESCRIPTOR } from './adam.js';
 import { Adamax, ADAMAX_DESCRIPTOR } from './adamax.js';
+import { AdamWScheduleFree, ADAMW_SCHEDULE_FREE_DESCRIPTOR } from './adamw-schedule-free.js';
+import { ASGD, ASGD_DESCRIPTOR } from './asgd.js';
 import { LAMB, LAMB_DESCRIPTOR } from './lamb.js';
 import { Lion, LION_DESCRIPTOR } from './lion.js';
 import { NAdam, NADAM_DESCRIPTOR } from './nadam.js';
 import { RAdam, RADAM_DESCRIPTOR } from './radam.js';
 import { RMSprop, RMSPROP_DESCRIPTOR } from './rmsprop.js';
+import { Rprop, RPROP_DESCRIPTOR } from './rprop.js';
 import { SGD, SGD_DESCRIPTOR } from './sgd.js';
+import { SGDScheduleFree, SGD_SCHEDULE_FREE_DESCRIPTOR } from './sgd-schedule-free.js';
 
 /**
  * The options every optimizer has.
@@ -80,11 +84,15 @@ export const OPTIMIZERS: Readonly<Record<string, RegisteredOptimizer>> = Object.
     adam: entry(Adam, ADAM_DESCRIPTOR),
     adamax: entry(Adamax, ADAMAX_DESCRIPTOR),
     adamw: entry(AdamW, ADAMW_DESCRIPTOR),
+    adamwschedulefree: entry(AdamWScheduleFree, ADAMW_SCHEDULE_FREE_DESCRIPTOR),
+    asgd: entry(ASGD, ASGD_DESCRIPTOR),
     lamb: entry(LAMB, LAMB_DESCRIPTOR),
     lion: entry(Lion, LION_DESCRIPTOR),
     nadam: entry(NAdam, NADAM_DESCRIPTOR),
     radam: entry(RAdam, RADAM_DESCRIPTOR),
     rmsprop: entry(RMSprop, RMSPROP_DESCRIPTOR),
+    rprop: entry(Rprop, RPROP_DESCRIPTOR),
     sgd: entry(SGD, SGD_DESCRIPTOR),
+    sgdschedulefree: entry(SGDScheduleFree, SGD_SCHEDULE_FREE_DESCRIPTOR),
   } as Record<string, RegisteredOptimizer>),
 );

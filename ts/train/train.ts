@@ -38,6 +38,19 @@ export interface TrainableOptimizer {
   }>;
   /** The parameters it updates. Optional: `train` clips and steps the model's own parameters. */
   parameters?(): Parameter[];
+  /**
+   * Optional, with {@link TrainableOptimizer.eval}: an optimizer whose parameters hold a
+   * different point while training than the one to evaluate (Schedule-Free's y and x) switches
+   * them here. `train` calls it at the start of every epoch and after every evaluation inside an
+   * epoch, before stepping again; calling it in train mode does nothing.
+   */
+  train?(): void;
+  /**
+   * Optional, with {@link TrainableOptimizer.train}: puts the parameters at the point to evaluate.
+   * `train` calls it before every test pass (so the epoch's checkpoint and the final weights hold
+   * that point too) and before every evaluation inside an epoch; calling it in eval mode does nothing.
+   */
+  eval?(): void;
 }
 
 /**
@@ -345,6 +358,14 @@ function isPlateau(s: TrainableScheduler): boolean {
  * count). A batch whose loss is not finite stops the run before its step (see
  * {@link TrainResult.diverged}).
  *
+ * An optimizer with `train()` and `eval()` (a Schedule-Free one, whose parameters hold a
+ * different point while training than the one to evaluate; see {@link TrainableOptimizer.eval})
+ * is switched to eval mode before every test pass and every evaluation for `trial`, and back to
+ * train mode before the next step (at the start of each epoch, or right after an evaluation
+ * inside one). So each epoch's checkpoint and the final parameters hold the evaluation point: a
+ * run that ends after an epoch leaves the optimizer in eval mode (call `train()` to step it
+ * again), one stopped inside an epoch in train mode.
+ *
  * @example
  * ```ts
  * const model = cnn({ seed: 0 });
@@ -420,6 +441,9 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
   if (!(model instanceof Module)) throw new TypeError(`train: expected model to be a Module, received ${describeValue(model)}`);
   if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function' || typeof optimizer.zeroGrad !== 'function' || !Array.isArray(optimizer.paramGroups)) {
     throw new TypeError(`train: expected optimizer to be a ferroptim optimizer, received ${describeValue(optimizer)}`);
+  }
+  if ((optimizer.train !== undefined || optimizer.eval !== undefined) && (typeof optimizer.train !== 'function' || typeof optimizer.eval !== 'function')) {
+    throw new TypeError(`train: expected the optimizer's train and eval to be methods, both or neither (a Schedule-Free optimizer has both), received ${describeValue(optimizer.train)} and ${describeValue(optimizer.eval)}`);
   }
   if (scheduler !== undefined && (scheduler === null || typeof scheduler !== 'object' || typeof scheduler.step !== 'function')) {
     throw new TypeError(`train: expected scheduler to have a step() method, received ${describeValue(scheduler)}`);
@@ -522,6 +546,7 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
   const nb = Math.min(numBatches(trainData.length, batchSize), maxBatches);
   model.train();
   for (let epoch = start + 1; epoch <= epochs; epoch++) {
+    optimizer.train?.();
     const from = resumeIn;
     const lr = from?.lr ?? optimizer.paramGroups[0]?.lr ?? NaN;
     const epochRng = dataGen.getState();
@@ -559,27 +584,37 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
       seen += y.length;
       b++;
       o.onBatch?.({ epoch, epochs, batch: b, batches: nb, samples: seen, loss: lossSum / b, batchLoss: loss, elapsed: (performance.now() - t0) / 1000 });
+      const globalStep = (epoch - 1) * nb + b;
+      const report = trial !== undefined && b < nb && globalStep % reportEvery === 0;
+      let prune: boolean | undefined = false;
+      let value = NaN;
+      if (report) {
+        const t = performance.now();
+        // At the evaluation point, and back before the next step; the checkpoint below is written
+        // after the round trip (which rounds), so a resumed run continues from the same bits.
+        optimizer.eval?.();
+        value = metricOf(evaluate(model, testData, testBatchSize, lossFn));
+        optimizer.train?.();
+        prune = yield* askTrial(trial, value, globalStep);
+        t0 += performance.now() - t;
+      }
       if (b < nb && b % every === 0) {
         const t = performance.now();
         checkpoint(epoch - 1, progress());
         t0 += performance.now() - t;
       }
-      const globalStep = (epoch - 1) * nb + b;
-      if (trial && b < nb && globalStep % reportEvery === 0) {
-        const t = performance.now();
-        const value = metricOf(evaluate(model, testData, testBatchSize, lossFn));
-        const prune = yield* askTrial(trial, value, globalStep);
-        t0 += performance.now() - t;
-        if (prune) {
-          result.pruned = { epoch, batch: b, step: globalStep, value };
-          return result;
-        }
-        continue;
+      if (prune) {
+        result.pruned = { epoch, batch: b, step: globalStep, value };
+        return result;
       }
+      if (report) continue;
       yield;
     }
     const seconds = (performance.now() - t0) / 1000;
     const t1 = performance.now();
+    // The parameters stay at the evaluation point until the next epoch starts: its checkpoint and
+    // the final weights hold it.
+    optimizer.eval?.();
     const test = evaluate(model, testData, testBatchSize, lossFn);
     const testSeconds = (performance.now() - t1) / 1000;
     if (scheduler && interval === 'epoch') {

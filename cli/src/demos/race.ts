@@ -115,6 +115,8 @@ export function race(fn: string | Function2D, options: RaceOptions): RaceResult 
     loss[0] = f.f(x[0], y[0]);
     let taken = 0;
     let diverged = !Number.isFinite(loss[0]);
+    // A Schedule-Free optimizer steps in train mode; its path is then y, where it takes gradients.
+    optimizer.train?.();
     while (taken < steps && !diverged) {
       optimizer.zeroGrad();
       const [gx, gy] = f.grad(p[0]!, p[1]!);

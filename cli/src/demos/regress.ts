@@ -150,6 +150,8 @@ export function regress(options: RegressOptions = {}): RegressResult {
   const grad = new Float64Array(d);
   let k = 0;
   let diverged: RegressResult['diverged'];
+  // A Schedule-Free optimizer steps in train mode, and its weights to report are those of eval mode.
+  optimizer.train?.();
   for (let epoch = 0; epoch < epochs; epoch++) {
     const indices = g.permutation(n);
     let sum = 0;
@@ -183,5 +185,6 @@ export function regress(options: RegressOptions = {}): RegressResult {
     epochLosses[epoch] = sum / nb;
     if (epoch % logEvery === 0) log.push({ epoch, loss });
   }
+  optimizer.eval?.();
   return { losses, epochLosses, log, weights: Float32Array.from(w.data), trueWeights, samples: n, batchSize: bs, batchesPerEpoch: nb, optimizer: spec.label, ...(diverged ? { diverged } : {}) };
 }

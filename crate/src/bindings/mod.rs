@@ -9,8 +9,10 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod adafactor;
 mod grads;
 mod lookahead;
+mod muon;
 mod nn;
 
 fn range_error(msg: impl std::fmt::Display) -> Error {
@@ -76,6 +78,10 @@ kernels! {
     AdaBound(k::adabound::AdaBound) = "adabound",
     Lamb(k::lamb::Lamb) = "lamb",
     Lion(k::lion::Lion) = "lion",
+    SgdScheduleFree(k::schedule_free::SgdScheduleFree) = "sgdschedulefree",
+    AdamWScheduleFree(k::schedule_free::AdamWScheduleFree) = "adamwschedulefree",
+    Rprop(k::rprop::Rprop) = "rprop",
+    Asgd(k::asgd::Asgd) = "asgd",
 }
 
 /// What a kernel declares (its `rule_signature!`): the names of its packed hyperparameters in
@@ -124,6 +130,26 @@ pub(crate) fn typed_buffer(list: &Array, i: u32, what: &str) -> Result<Buf> {
     // and the JS thread is blocked for the whole call.
     let ptr = unsafe { b.as_mut() }.as_mut_ptr();
     Ok(Buf { ptr, len })
+}
+
+/// Slot `s` of parameter `id` (of length `len`), where the step's `slotWhere` table puts it in
+/// `arenas` (see `NativeOptimizer::step`); `None` when the parameter does not have it. The caller
+/// has checked that the table covers `id`.
+fn slot_buf(arenas: &[Buf], slot_where: &[i32], ns: usize, id: u32, s: usize, len: usize) -> Result<Option<Buf>> {
+    let k = 2 * (ns * id as usize + s);
+    let (at, offset) = (slot_where[k], slot_where[k + 1]);
+    if at < 0 {
+        return Ok(None);
+    }
+    let arena = arenas.get(at as usize).filter(|a| offset >= 0 && offset as usize + len <= a.len);
+    let Some(arena) = arena else {
+        return Err(range_error(format!(
+            "slot {s} of parameter {id} is at arena {at}, offset {offset}, outside the {} arenas given",
+            arenas.len()
+        )));
+    };
+    // SAFETY: offset + len <= the arena's length, checked above.
+    Ok(Some(Buf { ptr: unsafe { arena.ptr.add(offset as usize) }, len }))
 }
 
 /// The bytes one binding object reported to V8 with `adjust_external_memory` (so the garbage
@@ -322,22 +348,8 @@ impl NativeOptimizer {
                 self.slots.extend(std::iter::repeat_n(None, ns));
                 continue;
             };
-            let len = st.len;
-            for (s, w) in slot_where[2 * ns * id as usize..][..2 * ns].chunks_exact(2).enumerate() {
-                let (at, offset) = (w[0], w[1]);
-                if at < 0 {
-                    self.slots.push(None);
-                    continue;
-                }
-                let arena = self.arenas.get(at as usize).filter(|a| offset >= 0 && offset as usize + len <= a.len);
-                let Some(arena) = arena else {
-                    return Err(range_error(format!(
-                        "slot {s} of parameter {id} is at arena {at}, offset {offset}, outside the {} arenas given",
-                        self.arenas.len()
-                    )));
-                };
-                // SAFETY: offset + len <= the arena's length, checked above.
-                self.slots.push(Some(Buf { ptr: unsafe { arena.ptr.add(offset as usize) }, len }));
+            for s in 0..ns {
+                self.slots.push(slot_buf(&self.arenas, &slot_where, ns, id, s, st.len)?);
             }
         }
         let (params, grads, slots) = (&self.params, &self.grads, &self.slots);
@@ -354,6 +366,70 @@ impl NativeOptimizer {
                 }
                 Ok(r.applied)
             })
+        })
+    }
+
+    /// Moves the parameters `ids` toward their state slot `slot`: θ ← lerp(θ, s, `weights[i]`) for
+    /// `ids[i]`, as ATen's `lerp_` with a scalar weight (Schedule-Free's `train()` and `eval()`), in
+    /// one parallel region. `buffers` holds each one's data; `arenas` and `slotWhere` locate the
+    /// slots as in `step`, and every parameter must have the slot. Everything is checked before
+    /// anything is written.
+    #[napi]
+    pub fn lerp_to_slot(
+        &mut self,
+        ids: Uint32ArraySlice,
+        buffers: Array,
+        arenas: Array,
+        slot_where: Int32ArraySlice,
+        slot: u32,
+        weights: Float64ArraySlice,
+    ) -> Result<()> {
+        let engine = self.engine.as_mut().ok_or_else(|| disposed_error("optimizer"))?;
+        let n = ids.len();
+        let (ns, states) = with_engine!(&*engine, e, R => (R::SLOTS.len(), &e.states));
+        if buffers.len() as usize != n || weights.len() != n {
+            return Err(range_error(format!(
+                "expected {n} buffers and {n} weights (one per id), received {} and {}",
+                buffers.len(),
+                weights.len()
+            )));
+        }
+        if slot as usize >= ns {
+            return Err(range_error(format!("expected a slot below {ns}, received {slot}")));
+        }
+        if slot_where.len() < 2 * ns * states.len() {
+            return Err(range_error(format!(
+                "expected slotWhere to have length >= {}, received {}",
+                2 * ns * states.len(),
+                slot_where.len()
+            )));
+        }
+        self.params.clear();
+        self.arenas.clear();
+        self.slots.clear();
+        for i in 0..n as u32 {
+            self.params.push(typed_buffer(&buffers, i, "buffer")?);
+        }
+        for a in 0..arenas.len() {
+            self.arenas.push(typed_buffer(&arenas, a, "arena")?);
+        }
+        for &id in ids.iter() {
+            let Some(st) = states.get(id as usize) else {
+                return Err(range_error(format!("expected a parameter id below {}, received {id}", states.len())));
+            };
+            let Some(b) = slot_buf(&self.arenas, &slot_where, ns, id, slot as usize, st.len)? else {
+                return Err(range_error(format!("parameter {id} has no state slot {slot}")));
+            };
+            self.slots.push(Some(b));
+        }
+        let targets: Vec<Buf> = self.slots.iter().flatten().copied().collect();
+        let lens: Vec<usize> = states.iter().map(|s| s.len).collect();
+        let params = &self.params;
+        // SAFETY: live JS typed arrays that no other code touches during this synchronous call;
+        // lengths and overlap are checked by `interpolate` before any write.
+        guarded(|| {
+            unsafe { k::schedule_free::interpolate(&ids, params, &targets, &weights, |id| lens.get(id as usize).copied()) }
+                .map_err(engine_error)
         })
     }
 

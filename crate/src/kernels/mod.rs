@@ -19,6 +19,10 @@
 //! LAMB keeps its own two bodies: its first pass reads θ without writing it and gathers sums of
 //! its own, and its second reads no gradient and writes no state, which the one-pass driver would
 //! turn into extra memory traffic.
+//!
+//! Adafactor is not a `Rule`: its state is not the size of each parameter (one statistic per row
+//! and per column of a matrix), so it has its own three-pass step over fixed tiles
+//! ([`adafactor::step`]) and its own binding (`NativeAdafactor`).
 
 /// One kernel's declaration, the only place its hyperparameters and state slots are named:
 ///
@@ -117,17 +121,22 @@ macro_rules! elementwise {
 }
 
 pub mod adabound;
+pub mod adafactor;
 pub mod adadelta;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
+pub mod asgd;
 pub mod clip;
 pub mod lamb;
 pub mod lion;
 pub mod lookahead;
+pub mod muon;
 pub mod nadam;
 pub mod radam;
 pub mod rmsprop;
+pub mod rprop;
+pub mod schedule_free;
 pub mod sgd;
 
 /// What the Adam family (Adam/AdamW, RAdam, NAdam, and Adamax's first half) computes alike, with
@@ -191,6 +200,37 @@ impl AdamMoments {
     #[inline(always)]
     pub fn second(&self, v: f32, g: f32) -> f32 {
         v * self.b2 + (self.c2 * g) * g
+    }
+}
+
+/// ATen's `lerp_(end, weight)` with a scalar weight, in float32: the weight is rounded to f32
+/// first, and its magnitude picks one of two forms (Schedule-Free's averaging and its train/eval
+/// switch). The second form is written `b + (1 − w)·(a − b)`, as the Adam family's lerp: ATen's
+/// `b − (b − a)·(1 − w)` but for the sign of a zero result, where torch's own scalar and
+/// vectorised (`(w − 1)·(b − a) + b`) paths differ too.
+#[derive(Clone, Copy, Debug)]
+pub struct Lerp {
+    w: f32,
+    /// 1 − w, in f32.
+    wc: f32,
+    /// |w| < 0.5: the form `a + w·(b − a)`; otherwise `b + (1 − w)·(a − b)`.
+    pub small: bool,
+}
+
+impl Lerp {
+    pub fn new(weight: f64) -> Self {
+        let w = weight as f32;
+        Lerp { w, wc: 1.0 - w, small: w.abs() < 0.5 }
+    }
+
+    /// lerp(a, b, w) in the form `SMALL` (= `small`).
+    #[inline(always)]
+    pub fn apply<const SMALL: bool>(&self, a: f32, b: f32) -> f32 {
+        if SMALL {
+            a + self.w * (b - a)
+        } else {
+            b + self.wc * (a - b)
+        }
     }
 }
 
