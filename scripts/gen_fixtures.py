@@ -50,6 +50,7 @@ Everything below is deterministic; re-running produces byte-identical files.
 """
 
 import json
+import math
 import os
 import sys
 
@@ -385,40 +386,109 @@ def split_case(raw):
     return options, lr_schedule, skip, grad_scale
 
 
-def torch_kwargs(options):
-    kw = {}
-    for k, v in options.items():
-        kw[TORCH_NAME[k]] = tuple(v) if k == "betas" else v
-    # Pin the single-tensor (for-loop) implementation, PyTorch's CPU default.
-    kw["foreach"] = False
+def torch_kwargs(options, names=TORCH_NAME, tuples=("betas",), foreach=False):
+    """The options under torch's names (`names`), the lists of `tuples` as tuples, and `foreach`
+    unless it is None (False pins the single-tensor (for-loop) implementation, PyTorch's CPU
+    default)."""
+    kw = {names[k]: (tuple(v) if k in tuples else v) for k, v in options.items()}
+    if foreach is not None:
+        kw["foreach"] = foreach
     return kw
+
+
+def two_group_optimizer(cls, params, base_lr, kw, split=3):
+    """cls(**kw) over group 0 = params[:split] (the case options) and group 1 = the rest (lr / 2);
+    returns it and its groups' base lrs."""
+    opt = cls([{"params": params[:split]}, {"params": params[split:], "lr": base_lr / 2}], **kw)
+    group_base_lrs = [g["lr"] for g in opt.param_groups]
+    assert group_base_lrs == [base_lr, base_lr / 2]
+    return opt, group_base_lrs
 
 
 def f32list(arr, idx):
     return [float(np.float32(x)) for x in arr[idx].tolist()]
 
 
-def run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs):
-    """The 25 steps of a case: the linear lr schedule, tensor 1's skipped grads, fresh grads."""
+def flat_samples(t):
+    """A tensor's values at the sample indices of its element count (row-major)."""
+    flat = t.detach().reshape(-1).numpy()
+    return f32list(flat, sample_indices(flat.size))
+
+
+def int_step(st):
+    """A per-parameter `step` (a float tensor in torch 2) as the whole number it holds."""
+    step = float(st["step"])
+    assert step == int(step)
+    return int(step)
+
+
+def named_state(st, names, float32_only=False):
+    """The state tensors `names` ((torch name, camelCase name), in order) that `st` holds: 0-dim
+    ones as one number, the others at their sample indices."""
+    out = {}
+    for torch_name, key in names:
+        if torch_name not in st:
+            continue
+        t = st[torch_name].detach()
+        if float32_only:
+            assert t.dtype == torch.float32, (torch_name, t.dtype)
+        if t.dim() == 0:
+            out[key] = float(np.float32(t.item()))
+        else:
+            out[key] = flat_samples(t)
+    return out
+
+
+def initial_params(seed, shapes=LENGTHS):
+    """Tensor j holds value(seed, 0, j, i) over its elements (row-major); a shape may be a length."""
+    return [
+        torch.nn.Parameter(torch.from_numpy(values(seed, 0, j, math.prod([s] if isinstance(s, int) else s)).copy()).reshape(s))
+        for j, s in enumerate(shapes)
+    ]
+
+
+def grad_tensor(seed, step, tensor, shape, grad_scale):
+    """grad_array over the elements of `shape` (a length or a shape), row-major."""
+    n = math.prod([shape] if isinstance(shape, int) else shape)
+    return torch.from_numpy(grad_array(seed, step, tensor, n, grad_scale)).reshape(shape)
+
+
+def run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs, shapes=LENGTHS, skipped=1, before=None, after=None):
+    """The 25 steps of a case: the linear lr schedule, tensor `skipped`'s grads left out at steps
+    3 and 4, fresh grads over `shapes`; `before(t)` and `after(t)` run around step t."""
     for t in range(1, STEPS + 1):
+        if before:
+            before(t)
         if lr_schedule == "linear":
             for g, b in zip(opt.param_groups, group_base_lrs):
                 g["lr"] = b * (1 - (t - 1) / 50)
-        for j, (p, n) in enumerate(zip(params, LENGTHS)):
-            if skip and j == 1 and t in (3, 4):
+        for j, (p, s) in enumerate(zip(params, shapes)):
+            if skip and j == skipped and t in (3, 4):
                 p.grad = None
             else:
-                p.grad = torch.from_numpy(grad_array(seed, t, j, n, grad_scale))
+                p.grad = grad_tensor(seed, t, j, s, grad_scale)
         opt.step()
+        if after:
+            after(t)
 
 
 def final_samples(params):
-    """Each tensor's values at its sample indices."""
-    out = []
-    for p, n in zip(params, LENGTHS):
-        idx = sample_indices(n)
-        out.append({"indices": idx, "values": f32list(p.detach().numpy(), idx)})
-    return out
+    """Each tensor's values at the sample indices of its element count."""
+    return [{"indices": sample_indices(p.numel()), "values": flat_samples(p)} for p in params]
+
+
+def case_record(name, seed, options, lr_schedule, skip, grad_scale, **recorded):
+    """A case as written: its inputs, then what was recorded, in the order given."""
+    case = {
+        "name": name,
+        "seed": seed,
+        "options": options,
+        "lrSchedule": lr_schedule,
+        "skip": skip,
+        "gradScale": grad_scale,
+    }
+    case.update(recorded)
+    return case
 
 
 def run_case(opt_name, case_index, name, raw):
@@ -429,72 +499,47 @@ def run_case(opt_name, case_index, name, raw):
     assert base_lr is not None
     kw["lr"] = base_lr
 
-    params = [
-        torch.nn.Parameter(torch.from_numpy(values(seed, 0, j, n).copy()))
-        for j, n in enumerate(LENGTHS)
-    ]
-    groups = [
-        {"params": params[0:3]},
-        {"params": params[3:5], "lr": base_lr / 2},
-    ]
-    cls = getattr(torch.optim, opt_name)
-    opt = cls(groups, **kw)
-    group_base_lrs = [g["lr"] for g in opt.param_groups]
-    assert group_base_lrs == [base_lr, base_lr / 2]
+    params = initial_params(seed)
+    opt, group_base_lrs = two_group_optimizer(getattr(torch.optim, opt_name), params, base_lr, kw)
 
     run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs)
     final = final_samples(params)
 
     st = opt.state[params[3]]
-    idx3 = sample_indices(LENGTHS[3])
     state3 = {}
     if opt_name == "SGD":
         buf = st.get("momentum_buffer")
         if buf is not None:
-            state3["momentumBuffer"] = f32list(buf.detach().numpy(), idx3)
+            state3["momentumBuffer"] = flat_samples(buf)
     elif opt_name in STATE_NAMES:
-        step = float(st["step"])
-        assert step == int(step)
-        state3["step"] = int(step)
-        for torch_name, key in STATE_NAMES[opt_name]:
-            if torch_name not in st:
-                continue
-            t = st[torch_name].detach()
-            if t.dim() == 0:
-                state3[key] = float(np.float32(t.item()))
-            else:
-                state3[key] = f32list(t.numpy(), idx3)
+        state3["step"] = int_step(st)
+        state3.update(named_state(st, STATE_NAMES[opt_name]))
     else:
-        step = float(st["step"])
-        assert step == int(step)
-        state3["step"] = int(step)
-        state3["expAvg"] = f32list(st["exp_avg"].detach().numpy(), idx3)
-        state3["expAvgSq"] = f32list(st["exp_avg_sq"].detach().numpy(), idx3)
+        state3["step"] = int_step(st)
+        state3["expAvg"] = flat_samples(st["exp_avg"])
+        state3["expAvgSq"] = flat_samples(st["exp_avg_sq"])
         if options.get("amsgrad"):
-            state3["maxExpAvgSq"] = f32list(st["max_exp_avg_sq"].detach().numpy(), idx3)
+            state3["maxExpAvgSq"] = flat_samples(st["max_exp_avg_sq"])
 
     if skip:  # sanity: tensor 1's step count lags by 2 (Adam/AdamW)
         if opt_name != "SGD":
             assert int(float(opt.state[params[1]]["step"])) == STEPS - 2
 
-    return {
-        "name": name,
-        "seed": seed,
-        "options": options,
-        "lrSchedule": lr_schedule,
-        "skip": skip,
-        "gradScale": grad_scale,
-        "final": final,
-        "state3": state3,
-    }
+    return case_record(name, seed, options, lr_schedule, skip, grad_scale, final=final, state3=state3)
 
 
 def dump(obj):
     return json.dumps(obj, separators=(",", ":"), allow_nan=False)
 
 
+def lengths_header(generator, optimizer, **versions):
+    """The header of a file over LENGTHS: generator, torch's version, `versions`, optimizer,
+    lengths, steps."""
+    return dict({"generator": generator, "torch": torch.__version__}, **versions, optimizer=optimizer, lengths=LENGTHS, steps=STEPS)
+
+
 def render(opt_name, cases):
-    return render_file({"generator": GENERATOR, "torch": torch.__version__, "optimizer": opt_name, "lengths": LENGTHS, "steps": STEPS}, cases)
+    return render_file(lengths_header(GENERATOR, opt_name), cases)
 
 
 def render_file(head, cases):
@@ -520,6 +565,79 @@ def self_check_data():
     assert len(sample_indices(128)) == 128
 
 
+CAP_WARNING = "warning: ATen CPU capability is DEFAULT (no SIMD); see scripts/FIXTURES.md"
+
+
+def cpu_capability():
+    get_cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+    return get_cap() if get_cap else "unknown"
+
+
+def start_run(cap_warning=CAP_WARNING, expect_torch=None):
+    """What a generator does before its cases: warn on another torch than `expect_torch`
+    ((major, minor), "<the files> were") and on ATen's DEFAULT (no-SIMD) kernels, pin one thread
+    and deterministic algorithms, check the data rules, make the fixture folder. Returns the CPU
+    capability."""
+    if expect_torch is not None:
+        version, committed = expect_torch
+        if tuple(int(x) for x in torch.__version__.split(".")[:2]) != version:
+            print("warning: torch %s; the committed %s made with %d.%d" % ((torch.__version__, committed) + version), file=sys.stderr)
+    cap = cpu_capability()
+    if cap == "DEFAULT" or os.environ.get("ATEN_CPU_CAPABILITY") == "default":
+        print(cap_warning, file=sys.stderr)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    self_check_data()
+    os.makedirs(OUT_DIR, exist_ok=True)
+    return cap
+
+
+def run_all(optimizers, run_case):
+    """{file name: [run_case(opt_name, case index, name, raw) for each case]} over (file name,
+    opt_name, cases)."""
+    return {fname: [run_case(opt_name, ci, name, raw) for ci, (name, raw) in enumerate(cases)] for fname, opt_name, cases in optimizers}
+
+
+def check_reruns(results, run_case, reruns):
+    """Re-run the cases (file name, opt_name, cases, case index) and require bit-identical results."""
+    for fname, opt_name, cases, ci in reruns:
+        if fname not in results:
+            continue
+        again = run_case(opt_name, ci, *cases[ci])
+        assert dump(again) == dump(results[fname][ci]), "non-deterministic: %s case %d" % (opt_name, ci)
+
+
+def write_text(fname, text):
+    """Writes a well-formed fixture to OUT_DIR/fname; returns its path."""
+    json.loads(text)
+    path = os.path.join(OUT_DIR, fname)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    return path
+
+
+def write_fixture(fname, text, n_cases, note=""):
+    """write_text, then a line that says so; returns the file's length."""
+    path = write_text(fname, text)
+    print("wrote %s (%d bytes, %d cases)%s" % (os.path.relpath(path, ROOT), len(text), n_cases, note))
+    return len(text)
+
+
+def write_all(optimizers, results, render, note=""):
+    """Renders and writes every (file name, opt_name, _) of `optimizers`; returns the total length."""
+    return sum(write_fixture(fname, render(opt_name, results[fname]), len(results[fname]), note) for fname, opt_name, _ in optimizers)
+
+
+def generate(optimizers, run_case, reruns, render, note="", **start):
+    """A generator's run: start_run(**start), every case of `optimizers` (file name, opt_name,
+    cases), the `reruns` compared bit for bit (check_reruns), then the files rendered and written.
+    Returns the CPU capability and the files' total length."""
+    cap = start_run(**start)
+    results = run_all(optimizers, run_case)
+    check_reruns(results, run_case, reruns)
+    return cap, write_all(optimizers, results, render, note)
+
+
 def main():
     optimizers = OPTIMIZERS
     if int(torch.__version__.split(".")[0]) < 2:
@@ -531,46 +649,17 @@ def main():
             file=sys.stderr,
         )
         optimizers = OPTIMIZERS[:3]
-    get_cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    cap = get_cap() if get_cap else "unknown"
-    if cap == "DEFAULT" or os.environ.get("ATEN_CPU_CAPABILITY") == "default":
-        print(
-            "warning: ATen CPU capability is DEFAULT (no SIMD): torch's `p.add_(g, alpha=a)` "
-            "then rounds twice instead of using FMA, so results differ from the committed "
-            "fixtures (made with AVX2/AVX512 kernels).",
-            file=sys.stderr,
-        )
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    self_check_data()
-    os.makedirs(OUT_DIR, exist_ok=True)
-
-    results = {}
-    for fname, opt_name, cases in optimizers:
-        results[fname] = [
-            run_case(opt_name, ci, name, raw) for ci, (name, raw) in enumerate(cases)
-        ]
-
     # Self-check: re-run a couple of cases and require bit-identical results.
-    for fname, opt_name, cases, ci in [
-        ("adam.json", "Adam", ADAM_CASES, 3),
-        ("sgd.json", "SGD", SGD_CASES, 4),
-        ("nadam.json", "NAdam", NADAM_CASES, 5),
-    ]:
-        if fname not in results:
-            continue
-        again = run_case(opt_name, ci, *cases[ci])
-        assert dump(again) == dump(results[fname][ci]), "non-deterministic: %s case %d" % (opt_name, ci)
-
-    total = 0
-    for fname, opt_name, _ in optimizers:
-        text = render(opt_name, results[fname])
-        json.loads(text)  # well-formed
-        path = os.path.join(OUT_DIR, fname)
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        total += len(text)
-        print("wrote %s (%d bytes, %d cases)" % (os.path.relpath(path, ROOT), len(text), len(results[fname])))
+    reruns = [("adam.json", "Adam", ADAM_CASES, 3), ("sgd.json", "SGD", SGD_CASES, 4), ("nadam.json", "NAdam", NADAM_CASES, 5)]
+    cap, total = generate(
+        optimizers,
+        run_case,
+        reruns,
+        render,
+        cap_warning="warning: ATen CPU capability is DEFAULT (no SIMD): torch's `p.add_(g, alpha=a)` "
+        "then rounds twice instead of using FMA, so results differ from the committed "
+        "fixtures (made with AVX2/AVX512 kernels).",
+    )
     print("torch %s (cpu capability %s), total %d bytes" % (torch.__version__, cap, total))
     assert total < 2 * 1024 * 1024, "fixtures too large"
 

@@ -29,26 +29,26 @@ Deterministic: re-running produces byte-identical files.
     weightDecay, maximize.
 """
 
-import math
 import os
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_fixtures import (  # noqa: E402  (shared data rules)
-    OUT_DIR,
-    ROOT,
     STEPS,
-    dump,
-    f32list,
-    grad_array,
+    case_record,
+    cpu_capability,
+    final_samples,
+    flat_samples,
+    generate,
+    initial_params,
+    int_step,
     render_file,
-    sample_indices,
-    self_check_data,
+    run_case_steps,
     split_case,
-    values,
+    torch_kwargs,
+    two_group_optimizer,
 )
 
 GENERATOR = "scripts/gen_fixtures_adafactor.py"
@@ -79,104 +79,48 @@ CASES = [
 TORCH_NAME = {"lr": "lr", "beta2Decay": "beta2_decay", "eps": "eps", "d": "d", "weightDecay": "weight_decay", "maximize": "maximize"}
 
 
-def numel(shape):
-    return math.prod(shape)
-
-
-def kwargs_of(options):
-    kw = {TORCH_NAME[k]: (tuple(v) if k == "eps" else v) for k, v in options.items()}
-    # Pin the single-tensor (for-loop) implementation, also Adafactor's default.
-    kw["foreach"] = False
-    return kw
-
-
-def buffer_samples(t):
-    flat = t.detach().reshape(-1).numpy()
-    return f32list(flat, sample_indices(flat.size))
-
-
-def run_case(case_index, name, raw):
+def run_case(opt_name, case_index, name, raw):
     options, lr_schedule, skip, grad_scale = split_case(raw)
     seed = 1000 + case_index
-    kw = kwargs_of(options)
+    kw = torch_kwargs(options, TORCH_NAME, tuples=("eps",))  # foreach=False: the single-tensor code, also Adafactor's default
     base_lr = kw.setdefault("lr", 1e-2)
-    params = [torch.nn.Parameter(torch.from_numpy(values(seed, 0, j, numel(s)).copy()).reshape(s)) for j, s in enumerate(SHAPES)]
-    groups = [{"params": params[:GROUP0]}, {"params": params[GROUP0:], "lr": base_lr / 2}]
-    opt = torch.optim.Adafactor(groups, **kw)
-    group_base_lrs = [g["lr"] for g in opt.param_groups]
-    assert group_base_lrs == [base_lr, base_lr / 2]
+    params = initial_params(seed, SHAPES)
+    opt, group_base_lrs = two_group_optimizer(getattr(torch.optim, opt_name), params, base_lr, kw, split=GROUP0)
 
-    for t in range(1, STEPS + 1):
-        if lr_schedule == "linear":
-            for g, b in zip(opt.param_groups, group_base_lrs):
-                g["lr"] = b * (1 - (t - 1) / 50)
-        for j, (p, s) in enumerate(zip(params, SHAPES)):
-            if skip and j == SKIPPED and t in (3, 4):
-                p.grad = None
-            else:
-                p.grad = torch.from_numpy(grad_array(seed, t, j, numel(s), grad_scale)).reshape(s)
-        opt.step()
+    run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs, shapes=SHAPES, skipped=SKIPPED)
 
-    final = []
-    for p in params:
-        flat = p.detach().reshape(-1).numpy()
-        idx = sample_indices(flat.size)
-        final.append({"indices": idx, "values": f32list(flat, idx)})
+    final = final_samples(params)
     state = []
     for j, (p, s) in enumerate(zip(params, SHAPES)):
         st = opt.state[p]
-        step = float(st["step"])
-        assert step == int(step)
-        assert int(step) == (STEPS - 2 if skip and j == SKIPPED else STEPS)
-        entry = {"step": int(step)}
+        entry = {"step": int_step(st)}
+        assert entry["step"] == (STEPS - 2 if skip and j == SKIPPED else STEPS)
         if len(s) >= 2:
             assert list(st["row_var"].shape) == s[:-1] + [1] and list(st["col_var"].shape) == s[:-2] + [1, s[-1]]
-            entry["rowVar"] = buffer_samples(st["row_var"])
-            entry["colVar"] = buffer_samples(st["col_var"])
+            entry["rowVar"] = flat_samples(st["row_var"])
+            entry["colVar"] = flat_samples(st["col_var"])
         else:
             assert list(st["variance"].shape) == s
-            entry["variance"] = buffer_samples(st["variance"])
+            entry["variance"] = flat_samples(st["variance"])
         state.append(entry)
     for p in params:
         assert torch.isfinite(p).all()
 
-    return {
-        "name": name,
-        "seed": seed,
-        "options": options,
-        "lrSchedule": lr_schedule,
-        "skip": skip,
-        "gradScale": grad_scale,
-        "final": final,
-        "state": state,
-    }
+    return case_record(name, seed, options, lr_schedule, skip, grad_scale, final=final, state=state)
+
+
+OPTIMIZERS = [("adafactor.json", "Adafactor", CASES)]
+
+
+def render(opt_name, cases):
+    head = {"generator": GENERATOR, "torch": torch.__version__, "optimizer": opt_name, "shapes": SHAPES, "group0": GROUP0, "skipped": SKIPPED, "steps": STEPS}
+    return render_file(head, cases)
 
 
 def main():
-    major, minor = (int(x) for x in torch.__version__.split(".")[:2])
-    if (major, minor) != (2, 15):
-        print("warning: torch %s; the committed adafactor.json was made with 2.15" % torch.__version__, file=sys.stderr)
-    get_cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    cap = get_cap() if get_cap else "unknown"
-    if cap == "DEFAULT" or os.environ.get("ATEN_CPU_CAPABILITY") == "default":
-        print("warning: ATen CPU capability is DEFAULT (no SIMD); see scripts/FIXTURES.md", file=sys.stderr)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    self_check_data()
-    os.makedirs(OUT_DIR, exist_ok=True)
-
-    results = [run_case(ci, name, raw) for ci, (name, raw) in enumerate(CASES)]
-    for ci in (1, 6):
-        again = run_case(ci, *CASES[ci])
-        assert dump(again) == dump(results[ci]), "non-deterministic: case %d" % ci
-
-    head = {"generator": GENERATOR, "torch": torch.__version__, "optimizer": "Adafactor", "shapes": SHAPES, "group0": GROUP0, "skipped": SKIPPED, "steps": STEPS}
-    text = render_file(head, results)
-    path = os.path.join(OUT_DIR, "adafactor.json")
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    print("wrote %s (%d bytes, %d cases); torch %s (cpu capability %s)" % (os.path.relpath(path, ROOT), len(text), len(results), torch.__version__, cap))
-    assert len(text) < 1024 * 1024, "fixture too large"
+    note = "; torch %s (cpu capability %s)" % (torch.__version__, cpu_capability())
+    _, size = generate(OPTIMIZERS, run_case, [("adafactor.json", "Adafactor", CASES, ci) for ci in (1, 6)], render, note, expect_torch=((2, 15), "adafactor.json was"))
+    assert size < 1024 * 1024, "fixture too large"
 
 
 if __name__ == "__main__":

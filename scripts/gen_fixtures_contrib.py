@@ -26,29 +26,28 @@ Differences from gen_fixtures.py (data rules are identical):
     the same value in both groups, which is what ferroptim's per-group options reproduce.
 """
 
-import json
 import os
 import sys
 from importlib import metadata
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_fixtures import (  # noqa: E402  (shared data rules)
-    LENGTHS,
-    OUT_DIR,
-    ROOT,
     STEPS,
-    dump,
-    f32list,
+    case_record,
     final_samples,
+    flat_samples,
+    generate,
+    initial_params,
+    int_step,
+    lengths_header,
+    named_state,
     render_file,
     run_case_steps,
-    sample_indices,
-    self_check_data,
     split_case,
-    values,
+    torch_kwargs,
+    two_group_optimizer,
 )
 
 import torch_optimizer  # noqa: E402
@@ -158,62 +157,40 @@ TORCH_NAME = {
 }
 
 
-def kwargs_of(options):
-    return {TORCH_NAME[k]: (tuple(v) if k == "betas" else v) for k, v in options.items()}
-
-
 def make(opt_name, options, params):
-    """The optimizer, its base lr, and the object whose param_groups the schedule writes."""
+    """The optimizer, the object whose param_groups the schedule writes, and their base lrs."""
     if opt_name == "Lookahead":
-        inner_kw = kwargs_of(options["innerOptions"])
-        base_lr = inner_kw["lr"]
-        groups = [{"params": params[0:3]}, {"params": params[3:5], "lr": base_lr / 2}]
-        inner_cls = getattr(torch.optim, options["inner"])
-        inner = inner_cls(groups, foreach=False, **inner_kw)
+        inner_kw = torch_kwargs(options["innerOptions"], TORCH_NAME)  # foreach=False
+        inner, group_base_lrs = two_group_optimizer(getattr(torch.optim, options["inner"]), params, inner_kw["lr"], inner_kw)
         opt = torch_optimizer.Lookahead(inner, k=options["k"], alpha=options["alpha"])
-        return opt, base_lr, inner
-    kw = kwargs_of(options)
+        return opt, inner, group_base_lrs
+    kw = torch_kwargs(options, TORCH_NAME, foreach=None)
     base_lr = kw.setdefault("lr", DEFAULT_LR[opt_name])
-    groups = [{"params": params[0:3]}, {"params": params[3:5], "lr": base_lr / 2}]
     cls = Lion if opt_name == "Lion" else getattr(torch_optimizer, opt_name)
-    opt = cls(groups, **kw)
-    return opt, base_lr, opt
+    opt, group_base_lrs = two_group_optimizer(cls, params, base_lr, kw)
+    return opt, opt, group_base_lrs
 
 
 def run_case(opt_name, case_index, name, raw):
     options, lr_schedule, skip, grad_scale = split_case(raw)
     seed = 1000 + case_index
-    params = [torch.nn.Parameter(torch.from_numpy(values(seed, 0, j, n).copy())) for j, n in enumerate(LENGTHS)]
-    opt, base_lr, inner = make(opt_name, options, params)
-    group_base_lrs = [g["lr"] for g in inner.param_groups]
-    assert group_base_lrs == [base_lr, base_lr / 2]
+    params = initial_params(seed)
+    opt, inner, group_base_lrs = make(opt_name, options, params)
     if opt_name == "AdaBound":
         assert opt.base_lrs == group_base_lrs
 
     run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs)
     final = final_samples(params)
 
-    idx3 = sample_indices(LENGTHS[3])
-    state3 = {}
     fast = (inner.state if opt_name == "Lookahead" else opt.state)[params[3]]
-
-    def put(key, tensor):
-        state3[key] = f32list(tensor.detach().numpy(), idx3)
-
+    state3 = {}
     if "step" in fast:
-        step = float(fast["step"])
-        assert step == int(step)
-        state3["step"] = int(step)
-    if "exp_avg" in fast:
-        put("expAvg", fast["exp_avg"])
-    if "exp_avg_sq" in fast:
-        put("expAvgSq", fast["exp_avg_sq"])
-    if "max_exp_avg_sq" in fast:
-        put("maxExpAvgSq", fast["max_exp_avg_sq"])
+        state3["step"] = int_step(fast)
+    state3.update(named_state(fast, [("exp_avg", "expAvg"), ("exp_avg_sq", "expAvgSq"), ("max_exp_avg_sq", "maxExpAvgSq")]))
     if fast.get("momentum_buffer") is not None:
-        put("momentumBuffer", fast["momentum_buffer"])
+        state3["momentumBuffer"] = flat_samples(fast["momentum_buffer"])
     if opt_name == "Lookahead":
-        put("slowParam", opt.state[params[3]]["slow_param"])
+        state3["slowParam"] = flat_samples(opt.state[params[3]]["slow_param"])
         counters = {g["counter"] for g in opt.param_groups}
         assert len(counters) == 1
         state3["counter"] = counters.pop()
@@ -222,16 +199,7 @@ def run_case(opt_name, case_index, name, raw):
     if skip and opt_name in ("AdaBound", "Lamb"):
         assert opt.state[params[1]]["step"] == STEPS - 2
 
-    return {
-        "name": name,
-        "seed": seed,
-        "options": options,
-        "lrSchedule": lr_schedule,
-        "skip": skip,
-        "gradScale": grad_scale,
-        "final": final,
-        "state3": state3,
-    }
+    return case_record(name, seed, options, lr_schedule, skip, grad_scale, final=final, state3=state3)
 
 
 OPTIMIZERS = [
@@ -245,45 +213,13 @@ FERROPTIM_NAME = {"AdaBound": "AdaBound", "Lamb": "LAMB", "Lion": "Lion", "Looka
 
 
 def render(opt_name, cases):
-    head = {
-        "generator": GENERATOR,
-        "torch": torch.__version__,
-        "torch_optimizer": metadata.version("torch-optimizer"),
-        "lion_pytorch": metadata.version("lion-pytorch"),
-        "optimizer": FERROPTIM_NAME[opt_name],
-        "lengths": LENGTHS,
-        "steps": STEPS,
-    }
-    return render_file(head, cases)
+    versions = {"torch_optimizer": metadata.version("torch-optimizer"), "lion_pytorch": metadata.version("lion-pytorch")}
+    return render_file(lengths_header(GENERATOR, FERROPTIM_NAME[opt_name], **versions), cases)
 
 
 def main():
-    get_cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    cap = get_cap() if get_cap else "unknown"
-    if cap == "DEFAULT" or os.environ.get("ATEN_CPU_CAPABILITY") == "default":
-        print("warning: ATen CPU capability is DEFAULT (no SIMD); see scripts/FIXTURES.md", file=sys.stderr)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    self_check_data()
-    os.makedirs(OUT_DIR, exist_ok=True)
-
-    results = {}
-    for fname, opt_name, cases in OPTIMIZERS:
-        results[fname] = [run_case(opt_name, ci, name, raw) for ci, (name, raw) in enumerate(cases)]
-
-    for fname, opt_name, cases, ci in [("lamb.json", "Lamb", LAMB_CASES, 3), ("lookahead.json", "Lookahead", LOOKAHEAD_CASES, 2)]:
-        again = run_case(opt_name, ci, *cases[ci])
-        assert dump(again) == dump(results[fname][ci]), "non-deterministic: %s case %d" % (opt_name, ci)
-
-    total = 0
-    for fname, opt_name, _ in OPTIMIZERS:
-        text = render(opt_name, results[fname])
-        json.loads(text)
-        path = os.path.join(OUT_DIR, fname)
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        total += len(text)
-        print("wrote %s (%d bytes, %d cases)" % (os.path.relpath(path, ROOT), len(text), len(results[fname])))
+    reruns = [("lamb.json", "Lamb", LAMB_CASES, 3), ("lookahead.json", "Lookahead", LOOKAHEAD_CASES, 2)]
+    cap, total = generate(OPTIMIZERS, run_case, reruns, render)
     print(
         "torch %s (cpu capability %s), torch-optimizer %s, lion-pytorch %s, total %d bytes"
         % (torch.__version__, cap, metadata.version("torch-optimizer"), metadata.version("lion-pytorch"), total)

@@ -59,7 +59,6 @@ Everything below is deterministic; re-running produces byte-identical files.
       runs is those operations alone.
 """
 
-import json
 import math
 import os
 import sys
@@ -68,11 +67,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_fixtures import value  # noqa: E402  (the shared data hash)
+from gen_fixtures import ROOT, dump, render_file, value, write_text  # noqa: E402  (the shared data hash, the JSON layout)
 
 GENERATOR = "scripts/gen_fixtures_lbfgs.py"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "__test__", "fixtures", "lbfgs.json")
 
 D = 7
 N = 32
@@ -291,10 +288,6 @@ def run(c, exact_ops):
     return out, calls[1]
 
 
-def dump(obj):
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False)
-
-
 def build():
     cases = []
     for c in CASES:
@@ -325,18 +318,8 @@ def main():
     again = build()
     assert dump(again) == dump(cases), "non-deterministic"
     head = {"generator": GENERATOR, "torch": torch.__version__, "cpuCapability": torch.backends.cpu.get_cpu_capability(), "n": N, "d": D}
-    lines = ["{"]
-    for k, v in head.items():
-        lines.append("  %s: %s," % (dump(k), dump(v)))
-    lines.append('  "cases": [')
-    for i, c in enumerate(cases):
-        lines.append("    " + dump(c) + ("," if i + 1 < len(cases) else ""))
-    lines.append("  ]")
-    lines.append("}")
-    text = "\n".join(lines) + "\n"
-    json.loads(text)
-    with open(OUT, "w") as f:
-        f.write(text)
+    text = render_file(head, cases)
+    path = write_text("lbfgs.json", text)
     for c in cases:
         k = c["torchSteps"]
         compared = [params_diff(a, b) for a, b in zip(c["torch"][:k], c["exactOps"][:k])]
@@ -345,7 +328,7 @@ def main():
             c["name"], c["steps"], c["exactOps"][-1]["funcEvals"], c["nanEvals"],
             "max %.3g" % max(compared) if compared else "-", "max %.3g" % max(rest) if rest else "-"))
     print("torch %s (cpu capability %s), wrote %s (%d bytes)" % (
-        torch.__version__, head["cpuCapability"], os.path.relpath(OUT, ROOT), len(text)))
+        torch.__version__, head["cpuCapability"], os.path.relpath(path, ROOT), len(text)))
 
 
 if __name__ == "__main__":

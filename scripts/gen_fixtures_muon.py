@@ -3,8 +3,8 @@
 __test__/fixtures/muon.json.
 
 Runs the REAL torch.optim.Muon on CPU float32 matrices with the data rules of
-scripts/gen_fixtures.py (its helpers are imported, not copied: `values`, the sample indices, the
-JSON layout), adapted to 2-D parameters:
+scripts/gen_fixtures.py (its helpers are imported, not copied: `values`, the step loop, the sample
+indices, the JSON layout, the self-check and the writing), adapted to 2-D parameters:
 
   - tensors 0..6 are matrices of SHAPES below (row-major; tensor j holds
     value(seed, 0, j, i) for i < rows*cols, seed = 1000 + case index);
@@ -31,20 +31,22 @@ Deterministic: re-running on the same machine produces a byte-identical file.
 import os
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_fixtures import (  # noqa: E402  (shared data rules)
-    OUT_DIR,
-    ROOT,
     STEPS,
-    dump,
-    f32list,
+    case_record,
+    cpu_capability,
+    final_samples,
+    flat_samples,
+    generate,
+    initial_params,
     render_file,
-    sample_indices,
-    self_check_data,
-    values,
+    run_case_steps,
+    split_case,
+    torch_kwargs,
+    two_group_optimizer,
 )
 
 GENERATOR = "scripts/gen_fixtures_muon.py"
@@ -64,7 +66,6 @@ TORCH_NAME = {
     "nsSteps": "ns_steps",
     "adjustLrFn": "adjust_lr_fn",
 }
-META_KEYS = ("lrSchedule", "skip", "gradScale")
 DEFAULT_LR = 1e-3
 
 CASES = [
@@ -85,82 +86,39 @@ CASES = [
 ]
 
 
-def split_case(raw):
-    options = {k: v for k, v in raw.items() if k not in META_KEYS}
-    lr_schedule = raw.get("lrSchedule", "none")
-    assert lr_schedule in ("none", "linear")
-    return options, lr_schedule, bool(raw.get("skip", False)), float(raw.get("gradScale", 1.0))
-
-
-def grad_matrix(seed, step, j, shape, grad_scale):
-    n = shape[0] * shape[1]
-    v = values(seed, step, j, n).astype(np.float64) * grad_scale
-    return torch.from_numpy(v.astype(np.float32).reshape(shape))
-
-
-def run_case(ci, name, raw):
+def run_case(opt_name, ci, name, raw):
     options, lr_schedule, skip, grad_scale = split_case(raw)
     seed = 1000 + ci
-    kw = {TORCH_NAME[k]: (tuple(v) if k == "nsCoefficients" else v) for k, v in options.items()}
+    kw = torch_kwargs(options, TORCH_NAME, tuples=("nsCoefficients",), foreach=None)
     base_lr = kw.setdefault("lr", DEFAULT_LR)
-    params = [
-        torch.nn.Parameter(torch.from_numpy(values(seed, 0, j, r * c).copy().reshape(r, c)))
-        for j, (r, c) in enumerate(SHAPES)
-    ]
-    opt = torch.optim.Muon(
-        [{"params": params[:GROUP0]}, {"params": params[GROUP0:], "lr": base_lr / 2}],
-        **kw,
-    )
-    bases = [g["lr"] for g in opt.param_groups]
-    for t in range(1, STEPS + 1):
-        if lr_schedule == "linear":
-            for g, b in zip(opt.param_groups, bases):
-                g["lr"] = b * (1 - (t - 1) / 50)
-        for j, (p, shape) in enumerate(zip(params, SHAPES)):
-            p.grad = None if (skip and j == 1 and t in (3, 4)) else grad_matrix(seed, t, j, shape, grad_scale)
-        opt.step()
-    final = []
-    for p in params:
-        flat = p.detach().numpy().reshape(-1)
-        idx = sample_indices(flat.size)
-        final.append({"indices": idx, "values": f32list(flat, idx)})
-    buf = opt.state[params[3]]["momentum_buffer"].detach().numpy().reshape(-1)
-    state3 = {"momentumBuffer": f32list(buf, sample_indices(buf.size))}
-    return {
-        "name": name,
-        "seed": seed,
-        "options": options,
-        "lrSchedule": lr_schedule,
-        "skip": skip,
-        "gradScale": grad_scale,
-        "final": final,
-        "state3": state3,
-    }
+    params = initial_params(seed, SHAPES)
+    opt, bases = two_group_optimizer(getattr(torch.optim, opt_name), params, base_lr, kw, split=GROUP0)
+    run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, bases, shapes=SHAPES)
+    final = final_samples(params)
+    state3 = {"momentumBuffer": flat_samples(opt.state[params[3]]["momentum_buffer"])}
+    return case_record(name, seed, options, lr_schedule, skip, grad_scale, final=final, state3=state3)
 
 
-def main():
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    self_check_data()
-    cases = [run_case(ci, name, raw) for ci, (name, raw) in enumerate(CASES)]
-    again = run_case(13, *CASES[13])
-    assert dump(again) == dump(cases[13]), "non-deterministic"
-    cap = torch.backends.cpu.get_cpu_capability()
+OPTIMIZERS = [("muon.json", "Muon", CASES)]
+
+
+def render(opt_name, cases):
     head = {
         "generator": GENERATOR,
         "torch": torch.__version__,
-        "cpuCapability": cap,
+        "cpuCapability": cpu_capability(),
         "mkldnn": bool(torch.backends.mkldnn.is_available()),
         "threads": 1,
-        "optimizer": "Muon",
+        "optimizer": opt_name,
         "shapes": [list(s) for s in SHAPES],
         "steps": STEPS,
     }
-    text = render_file(head, cases)
-    path = os.path.join(OUT_DIR, "muon.json")
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-    print("wrote %s (%d bytes, %d cases); torch %s, cpu capability %s" % (os.path.relpath(path, ROOT), len(text), len(cases), torch.__version__, cap))
+    return render_file(head, cases)
+
+
+def main():
+    note = "; torch %s, cpu capability %s" % (torch.__version__, cpu_capability())
+    generate(OPTIMIZERS, run_case, [("muon.json", "Muon", CASES, 13)], render, note)
 
 
 if __name__ == "__main__":

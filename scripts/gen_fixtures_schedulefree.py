@@ -27,7 +27,6 @@ Differences from gen_fixtures.py (data rules are identical):
     (the single-tensor loop) gives the same bits.
 """
 
-import json
 import os
 import sys
 from importlib import metadata
@@ -36,19 +35,18 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_fixtures import (  # noqa: E402  (shared data rules)
-    LENGTHS,
-    OUT_DIR,
-    ROOT,
     STEPS,
-    dump,
-    f32list,
+    case_record,
     final_samples,
-    grad_array,
+    flat_samples,
+    generate,
+    initial_params,
+    lengths_header,
     render_file,
-    sample_indices,
-    self_check_data,
+    run_case_steps,
     split_case,
-    values,
+    torch_kwargs,
+    two_group_optimizer,
 )
 
 import schedulefree  # noqa: E402
@@ -130,34 +128,23 @@ TORCH_NAME = {
 GROUP_STATE = [("k", "k"), ("train_mode", "trainMode"), ("weight_sum", "weightSum"), ("lr_max", "lrMax"), ("scheduled_lr", "scheduledLr")]
 
 
-def kwargs_of(options):
-    return {TORCH_NAME[k]: (tuple(v) if k == "betas" else v) for k, v in options.items()}
-
-
 def run(opt_name, seed, options, lr_schedule, skip, grad_scale, eval_after, foreach):
     """One case's 25 steps; returns the parameters and the optimizer."""
-    kw = kwargs_of(options)
+    kw = torch_kwargs(options, TORCH_NAME, foreach=foreach)
     base_lr = kw.setdefault("lr", DEFAULT_LR[opt_name])
-    params = [torch.nn.Parameter(torch.from_numpy(values(seed, 0, j, n).copy())) for j, n in enumerate(LENGTHS)]
-    groups = [{"params": params[0:3]}, {"params": params[3:5], "lr": base_lr / 2}]
-    opt = getattr(schedulefree, opt_name)(groups, foreach=foreach, **kw)
-    group_base_lrs = [g["lr"] for g in opt.param_groups]
-    assert group_base_lrs == [base_lr, base_lr / 2]
-    opt.train()
-    for t in range(1, STEPS + 1):
+    params = initial_params(seed)
+    opt, group_base_lrs = two_group_optimizer(getattr(schedulefree, opt_name), params, base_lr, kw)
+
+    def before(t):
         if t - 1 in eval_after:
             opt.train()
-        if lr_schedule == "linear":
-            for g, b in zip(opt.param_groups, group_base_lrs):
-                g["lr"] = b * (1 - (t - 1) / 50)
-        for j, (p, n) in enumerate(zip(params, LENGTHS)):
-            if skip and j == 1 and t in (3, 4):
-                p.grad = None
-            else:
-                p.grad = torch.from_numpy(grad_array(seed, t, j, n, grad_scale))
-        opt.step()
+
+    def after(t):
         if t in eval_after:
             opt.eval()
+
+    opt.train()
+    run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs, before=before, after=after)
     return params, opt
 
 
@@ -175,11 +162,10 @@ def run_case(opt_name, case_index, name, raw):
     assert all(torch.equal(a, b) for a, b in zip(params, loop)), "foreach and loop differ: %s" % name
     assert all(torch.equal(opt.state[a]["z"], loop_opt.state[b]["z"]) for a, b in zip(params, loop))
 
-    idx3 = sample_indices(LENGTHS[3])
     st = opt.state[params[3]]
-    state3 = {"z": f32list(st["z"].detach().numpy(), idx3)}
+    state3 = {"z": flat_samples(st["z"])}
     if "exp_avg_sq" in st:
-        state3["expAvgSq"] = f32list(st["exp_avg_sq"].detach().numpy(), idx3)
+        state3["expAvgSq"] = flat_samples(st["exp_avg_sq"])
     assert "step" not in st
     groups = []
     for g in opt.param_groups:
@@ -191,18 +177,8 @@ def run_case(opt_name, case_index, name, raw):
     assert all(g["k"] == STEPS for g in groups)
     assert all(g["trainMode"] == (STEPS not in eval_after) for g in groups)
 
-    case = {
-        "name": name,
-        "seed": seed,
-        "options": options,
-        "lrSchedule": lr_schedule,
-        "skip": skip,
-        "gradScale": grad_scale,
-    }
-    if eval_after:
-        case["evalAfter"] = eval_after
-    case.update({"final": final, "state3": state3, "groups": groups})
-    return case
+    evals = {"evalAfter": eval_after} if eval_after else {}
+    return case_record(name, seed, options, lr_schedule, skip, grad_scale, **evals, final=final, state3=state3, groups=groups)
 
 
 OPTIMIZERS = [
@@ -212,44 +188,12 @@ OPTIMIZERS = [
 
 
 def render(opt_name, cases):
-    head = {
-        "generator": GENERATOR,
-        "torch": torch.__version__,
-        "schedulefree": metadata.version("schedulefree"),
-        "optimizer": opt_name,
-        "lengths": LENGTHS,
-        "steps": STEPS,
-    }
-    return render_file(head, cases)
+    return render_file(lengths_header(GENERATOR, opt_name, schedulefree=metadata.version("schedulefree")), cases)
 
 
 def main():
-    get_cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    cap = get_cap() if get_cap else "unknown"
-    if cap == "DEFAULT" or os.environ.get("ATEN_CPU_CAPABILITY") == "default":
-        print("warning: ATen CPU capability is DEFAULT (no SIMD); see scripts/FIXTURES.md", file=sys.stderr)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    self_check_data()
-    os.makedirs(OUT_DIR, exist_ok=True)
-
-    results = {}
-    for fname, opt_name, cases in OPTIMIZERS:
-        results[fname] = [run_case(opt_name, ci, name, raw) for ci, (name, raw) in enumerate(cases)]
-
-    for fname, opt_name, cases, ci in [("adamwschedulefree.json", "AdamWScheduleFree", ADAMW_CASES, 6), ("sgdschedulefree.json", "SGDScheduleFree", SGD_CASES, 5)]:
-        again = run_case(opt_name, ci, *cases[ci])
-        assert dump(again) == dump(results[fname][ci]), "non-deterministic: %s case %d" % (opt_name, ci)
-
-    total = 0
-    for fname, opt_name, _ in OPTIMIZERS:
-        text = render(opt_name, results[fname])
-        json.loads(text)
-        path = os.path.join(OUT_DIR, fname)
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        total += len(text)
-        print("wrote %s (%d bytes, %d cases)" % (os.path.relpath(path, ROOT), len(text), len(results[fname])))
+    reruns = [("adamwschedulefree.json", "AdamWScheduleFree", ADAMW_CASES, 6), ("sgdschedulefree.json", "SGDScheduleFree", SGD_CASES, 5)]
+    cap, total = generate(OPTIMIZERS, run_case, reruns, render)
     print("torch %s (cpu capability %s), schedulefree %s, total %d bytes" % (torch.__version__, cap, metadata.version("schedulefree"), total))
     assert total < 2 * 1024 * 1024, "fixtures too large"
 

@@ -21,24 +21,23 @@ Recorded state of tensor 3 (besides the final parameters of every tensor):
 import os
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_fixtures import (  # noqa: E402  (shared data rules)
-    LENGTHS,
-    OUT_DIR,
-    ROOT,
     STEPS,
-    dump,
-    f32list,
+    case_record,
     final_samples,
+    generate,
+    initial_params,
+    int_step,
+    lengths_header,
+    named_state,
     render_file,
     run_case_steps,
-    sample_indices,
-    self_check_data,
     split_case,
-    values,
+    torch_kwargs,
+    two_group_optimizer,
 )
 
 GENERATOR = "scripts/gen_fixtures_torch215.py"
@@ -110,52 +109,25 @@ STATE_NAMES = {
 }
 
 
-def kwargs_of(options):
-    kw = {TORCH_NAME[k]: (tuple(v) if k in PAIRS else v) for k, v in options.items()}
-    # Pin the single-tensor (for-loop) implementation, PyTorch's CPU default.
-    kw["foreach"] = False
-    return kw
-
-
 def run_case(opt_name, case_index, name, raw):
     options, lr_schedule, skip, grad_scale = split_case(raw)
     seed = 1000 + case_index
-    kw = kwargs_of(options)
+    kw = torch_kwargs(options, TORCH_NAME, tuples=PAIRS)  # foreach=False: the single-tensor code, PyTorch's CPU default
     base_lr = kw.setdefault("lr", DEFAULT_LR[opt_name])
-    params = [torch.nn.Parameter(torch.from_numpy(values(seed, 0, j, n).copy())) for j, n in enumerate(LENGTHS)]
-    groups = [{"params": params[0:3]}, {"params": params[3:5], "lr": base_lr / 2}]
-    opt = getattr(torch.optim, opt_name)(groups, **kw)
-    group_base_lrs = [g["lr"] for g in opt.param_groups]
-    assert group_base_lrs == [base_lr, base_lr / 2]
+    params = initial_params(seed)
+    opt, group_base_lrs = two_group_optimizer(getattr(torch.optim, opt_name), params, base_lr, kw)
 
     run_case_steps(opt, params, seed, lr_schedule, skip, grad_scale, group_base_lrs)
     final = final_samples(params)
 
     st = opt.state[params[3]]
-    idx3 = sample_indices(LENGTHS[3])
-    step = float(st["step"])
-    assert step == int(step)
-    state3 = {"step": int(step)}
-    for torch_name, key in STATE_NAMES[opt_name]:
-        t = st[torch_name].detach()
-        assert t.dtype == torch.float32, (torch_name, t.dtype)
-        if t.dim() == 0:
-            state3[key] = float(np.float32(t.item()))
-        else:
-            state3[key] = f32list(t.numpy(), idx3)
+    state3 = {"step": int_step(st)}
+    state3.update(named_state(st, STATE_NAMES[opt_name], float32_only=True))
+    assert len(state3) == 1 + len(STATE_NAMES[opt_name])
     if skip:  # tensor 1's step count lags by 2
         assert int(float(opt.state[params[1]]["step"])) == STEPS - 2
 
-    return {
-        "name": name,
-        "seed": seed,
-        "options": options,
-        "lrSchedule": lr_schedule,
-        "skip": skip,
-        "gradScale": grad_scale,
-        "final": final,
-        "state3": state3,
-    }
+    return case_record(name, seed, options, lr_schedule, skip, grad_scale, final=final, state3=state3)
 
 
 OPTIMIZERS = [
@@ -165,39 +137,12 @@ OPTIMIZERS = [
 
 
 def render(opt_name, cases):
-    head = {"generator": GENERATOR, "torch": torch.__version__, "optimizer": opt_name, "lengths": LENGTHS, "steps": STEPS}
-    return render_file(head, cases)
+    return render_file(lengths_header(GENERATOR, opt_name), cases)
 
 
 def main():
-    major, minor = (int(x) for x in torch.__version__.split(".")[:2])
-    if (major, minor) != (2, 15):
-        print("warning: torch %s; the committed rprop.json and asgd.json were made with 2.15" % torch.__version__, file=sys.stderr)
-    get_cap = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    cap = get_cap() if get_cap else "unknown"
-    if cap == "DEFAULT" or os.environ.get("ATEN_CPU_CAPABILITY") == "default":
-        print("warning: ATen CPU capability is DEFAULT (no SIMD); see scripts/FIXTURES.md", file=sys.stderr)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    self_check_data()
-    os.makedirs(OUT_DIR, exist_ok=True)
-
-    results = {}
-    for fname, opt_name, cases in OPTIMIZERS:
-        results[fname] = [run_case(opt_name, ci, name, raw) for ci, (name, raw) in enumerate(cases)]
-
-    for fname, opt_name, cases, ci in [("rprop.json", "Rprop", RPROP_CASES, 5), ("asgd.json", "ASGD", ASGD_CASES, 4)]:
-        again = run_case(opt_name, ci, *cases[ci])
-        assert dump(again) == dump(results[fname][ci]), "non-deterministic: %s case %d" % (opt_name, ci)
-
-    total = 0
-    for fname, opt_name, _ in OPTIMIZERS:
-        text = render(opt_name, results[fname])
-        path = os.path.join(OUT_DIR, fname)
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        total += len(text)
-        print("wrote %s (%d bytes, %d cases)" % (os.path.relpath(path, ROOT), len(text), len(results[fname])))
+    reruns = [("rprop.json", "Rprop", RPROP_CASES, 5), ("asgd.json", "ASGD", ASGD_CASES, 4)]
+    cap, total = generate(OPTIMIZERS, run_case, reruns, render, expect_torch=((2, 15), "rprop.json and asgd.json were"))
     print("torch %s (cpu capability %s), total %d bytes" % (torch.__version__, cap, total))
     assert total < 1024 * 1024, "fixtures too large"
 
