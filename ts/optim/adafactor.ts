@@ -8,6 +8,7 @@ import { createNativeAdafactor, mapNativeError, type NativeAdafactor } from '../
 import { Parameter } from '../tensor.js';
 import { checkBoolean, checkKnownFields, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 import { decodeBuffer, disposedError, encodeFloat, type LoadStateDictOptions, type OptimizerStateDict, type ParamsInput, type ZeroGradOptions } from './optimizer.js';
+import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, mergeOptions, savedGroup, savedGroupOptions, savedGroupsMatch, setToNoneOption, stateKeys, strictOption } from './groups.js';
 import { optionName } from './options.js';
 
 /**
@@ -145,10 +146,6 @@ function checkGroupOptions(ctx: string, g: Record<string, unknown>, where: strin
   return g as unknown as Required<AdafactorOptions>;
 }
 
-function cloneOption(v: unknown): unknown {
-  return Array.isArray(v) ? [...v] : v;
-}
-
 /**
  * The scalars of one parameter's step, in f64 as torch's Python floats: the lerp weight
  * 1 − β2ₜ = t^τ and ρₜ = min(lr, 1/√t) (Python's `min`: lr unless 1/√t is smaller).
@@ -254,19 +251,7 @@ export class Adafactor {
     for (const [k, v] of Object.entries(opts)) if (v !== undefined) defaults[k] = cloneOption(v);
     checkGroupOptions(LABEL, defaults, 'options');
     this.defaults = Object.freeze(defaults as Required<AdafactorOptions>);
-    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`${LABEL}: expected params to be an array of Parameters or of param groups, received ${describeValue(params)}`);
-    }
-    const list = [...(params as Iterable<unknown>)];
-    if (list.length === 0) throw new RangeError(`${LABEL}: expected a non-empty parameter list, received an empty one`);
-    const isGroup = (x: unknown) => x !== null && typeof x === 'object' && !(x instanceof Parameter) && !ArrayBuffer.isView(x) && 'params' in x;
-    if (!list.every(isGroup)) {
-      const bad = list.findIndex((x) => !(x instanceof Parameter));
-      if (bad >= 0) {
-        throw new TypeError(`${LABEL}: expected params[${bad}] to be a Parameter, received ${describeValue(list[bad])} (or pass only param groups { params, ...options })`);
-      }
-    }
-    const groups = list.every(isGroup) ? (list as Array<Record<string, unknown>>) : [{ params: list }];
+    const groups = groupInputs(LABEL, params);
     // Everything is checked before the native object exists.
     const resolved: AdafactorParamGroup[] = [];
     const seen = new Set<Parameter>();
@@ -281,17 +266,7 @@ export class Adafactor {
 
   /** Checks a group given to the constructor or `addParamGroup`; `seen` collects its parameters. */
   #resolveGroup(input: unknown, where: string, seen: Set<Parameter>): AdafactorParamGroup {
-    if (input instanceof Parameter) {
-      throw new TypeError(`${LABEL}: expected ${where} to be a param group { params: [...], ...options }, received a Parameter`);
-    }
-    const g = checkOptions(`${LABEL}: ${where}`, input);
-    checkKnownKeys(`${LABEL}: ${where}`, g, ['params', 'initialLr', ...OPTION_KEYS]);
-    const ps = g.params;
-    if (ps === null || typeof ps !== 'object' || typeof (ps as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`${LABEL}: expected ${where}.params to be an array of Parameters, received ${describeValue(ps)}`);
-    }
-    const list = [...(ps as Iterable<unknown>)];
-    if (list.length === 0) throw new RangeError(`${LABEL}: expected ${where}.params to be non-empty, received an empty list`);
+    const { g, members: list } = groupInput(LABEL, where, input, OPTION_KEYS);
     list.forEach((p, i) => {
       if (!(p instanceof Parameter)) throw new TypeError(`${LABEL}: expected ${where}.params[${i}] to be a Parameter, received ${describeValue(p)}`);
       if (seen.has(p) || this.#ids.has(p)) {
@@ -302,8 +277,7 @@ export class Adafactor {
       }
       seen.add(p);
     });
-    const group: Record<string, unknown> = {};
-    for (const k of OPTION_KEYS) group[k] = cloneOption(g[k] !== undefined ? g[k] : (this.defaults as Record<string, unknown>)[k]);
+    const group = mergeOptions(OPTION_KEYS, g, this.defaults);
     checkGroupOptions(LABEL, group, where);
     if (g.initialLr !== undefined) group.initialLr = checkNumber(LABEL, optionName('initialLr', where), g.initialLr, { min: 0 });
     group.params = list;
@@ -345,12 +319,8 @@ export class Adafactor {
 
   /** The groups, each checked to be an object with a params array of this optimizer's parameters and valid options. */
   #checkedGroups(ctx: string): AdafactorParamGroup[] {
-    const groups = this.paramGroups;
-    if (!Array.isArray(groups)) throw new TypeError(`${ctx}: expected paramGroups to be an array, received ${describeValue(groups)}`);
+    const groups = checkGroupArray(ctx, this.paramGroups);
     groups.forEach((g, gi) => {
-      if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) {
-        throw new TypeError(`${ctx}: expected param group ${gi} to be an object with a params array, received ${describeValue(g)}`);
-      }
       g.params.forEach((p, j) => {
         if (!(p instanceof Parameter)) throw new TypeError(`${ctx}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
         if (!this.#ids.has(p)) {
@@ -453,24 +423,10 @@ export class Adafactor {
   zeroGrad(options?: ZeroGradOptions): void {
     const ctx = `${LABEL}.zeroGrad`;
     this.#live('zeroGrad');
-    const o = checkOptions(ctx, options);
-    checkKnownKeys(ctx, o, ['setToNone']);
-    const setToNone = o.setToNone === undefined ? false : checkBoolean(ctx, 'setToNone', o.setToNone);
+    const setToNone = setToNoneOption(ctx, options);
     const groups = this.#checkedGroups(ctx);
-    for (const g of groups) {
-      for (const p of g.params) {
-        const grad = p.grad;
-        if (!setToNone && grad !== null && grad.length !== p.numel) {
-          throw new RangeError(`${ctx}: expected grad of ${Parameter.describe(p, this.#ids.get(p)!)} to have length ${p.numel}, received ${grad.length} (its buffer was detached or transferred)`);
-        }
-      }
-    }
-    for (const g of groups) {
-      for (const p of g.params) {
-        if (setToNone) p.grad = null;
-        else p.grad?.fill(0);
-      }
-    }
+    checkZeroGrad(ctx, groups, setToNone, (p) => this.#ids.get(p)!);
+    clearGrads(groups.flatMap((g) => g.params), setToNone);
   }
 
   /**
@@ -496,9 +452,7 @@ export class Adafactor {
 
   /** The state keys of the parameters, by position: names when all are present and unique. */
   #keys(): string[] {
-    const names = this.#params.map((p) => p.name);
-    const unique = names.every((n) => n !== undefined) && new Set(names).size === names.length;
-    return unique ? (names as string[]) : names.map((_, i) => String(i));
+    return stateKeys(this.#params);
   }
 
   /**
@@ -524,8 +478,7 @@ export class Adafactor {
       state[keys[id]!] = entry as OptimizerStateDict['state'][string];
     });
     const paramGroups = this.#checkedGroups(`${LABEL}.stateDict`).map((g) => {
-      const out: Record<string, unknown> & { params: string[] } = { params: g.params.map((p) => keys[this.#ids.get(p)!]!) };
-      for (const k of OPTION_KEYS) out[k] = cloneOption((g as Record<string, unknown>)[k]);
+      const out = savedGroup(g, (p) => keys[this.#ids.get(p)!]!, OPTION_KEYS);
       if (g.initialLr !== undefined) out.initialLr = g.initialLr;
       return out;
     });
@@ -545,32 +498,15 @@ export class Adafactor {
   loadStateDict(sd: OptimizerStateDict, options?: LoadStateDictOptions): void {
     const ctx = `${LABEL}.loadStateDict`;
     this.#live('loadStateDict');
-    const opts = checkOptions(ctx, options);
-    checkKnownKeys(ctx, opts, ['strict']);
-    const strict = opts.strict === undefined ? true : checkBoolean(ctx, 'strict', opts.strict);
-    if (sd === null || typeof sd !== 'object' || typeof sd.state !== 'object' || sd.state === null || Array.isArray(sd.state) || !Array.isArray(sd.paramGroups)) {
-      throw new TypeError(`${ctx}: expected an object with state and paramGroups, received ${describeValue(sd)}`);
-    }
+    const strict = strictOption(ctx, options);
+    checkStateDictShape(ctx, sd);
     const ours = this.#checkedGroups(ctx);
     const keys = this.#keys();
     const idOf = new Map(keys.map((k, i) => [k, i]));
-    const structureMatches =
-      sd.paramGroups.length === ours.length &&
-      sd.paramGroups.every((g, i) => Array.isArray(g?.params) && g.params.length === ours[i]!.params.length && g.params.every((k, j) => k === keys[this.#ids.get(ours[i]!.params[j]!)!]));
-    if (strict && !structureMatches) {
-      throw new RangeError(`${ctx}: the saved param groups do not match this optimizer's (${sd.paramGroups.length} saved groups, ${ours.length} here, or different parameter keys); pass { strict: false } to load what matches`);
-    }
+    const structureMatches = savedGroupsMatch(ctx, sd.paramGroups, ours, (p) => keys[this.#ids.get(p)!], strict);
     const groupPlan: Array<[number, Record<string, unknown>]> = [];
     if (structureMatches) {
-      sd.paramGroups.forEach((saved, i) => {
-        if (saved === null || typeof saved !== 'object') throw new TypeError(`${ctx}: expected paramGroups[${i}] to be an object, received ${describeValue(saved)}`);
-        if (strict) checkKnownKeys(`${ctx}: param group ${i}`, saved, ['params', 'initialLr', ...OPTION_KEYS]);
-        const merged: Record<string, unknown> = {};
-        for (const k of OPTION_KEYS) merged[k] = cloneOption(saved[k] !== undefined ? saved[k] : (ours[i] as Record<string, unknown>)[k]);
-        checkGroupOptions(ctx, merged, `saved param group ${i}`);
-        if (saved.initialLr !== undefined) merged.initialLr = checkNumber(ctx, `initialLr of param group ${i}`, saved.initialLr, { min: 0 });
-        groupPlan.push([i, merged]);
-      });
+      sd.paramGroups.forEach((saved, i) => groupPlan.push([i, savedGroupOptions(ctx, saved, i, strict, OPTION_KEYS, ours[i]!, checkGroupOptions)]));
     }
     const statePlan: Array<[number, State]> = [];
     for (const [key, entry] of Object.entries(sd.state)) {

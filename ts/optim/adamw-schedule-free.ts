@@ -3,10 +3,10 @@
  * interpolation and averaging, no lr schedule.
  * @module
  */
-import { defaultsOf, nonNegative, numberIn, pair, type OptimizerDescriptor } from './descriptor.js';
+import { defaultsOf, nonNegative, pair, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
-import { modeWeight, requireTrainMode, scheduleFreeGroupState, type ScheduleFreeGroupState } from './schedule-free.js';
+import { requireTrainMode, scheduleFreeGroupState, scheduleFreeReference, scheduleFreeTailOptions, switchMode, type ScheduleFreeGroupState } from './schedule-free.js';
 
 /**
  * Options of {@link AdamWScheduleFree}; every field is optional.
@@ -49,19 +49,11 @@ export const ADAMW_SCHEDULE_FREE_DESCRIPTOR: OptimizerDescriptor<AdamWScheduleFr
       { min: 0, below: 1 },
     ]),
     eps: nonNegative(1e-8),
-    weightDecay: nonNegative(0),
-    warmupSteps: numberIn(0, { integer: true, min: 0 }),
-    r: nonNegative(0),
-    weightLrPower: nonNegative(2),
+    ...scheduleFreeTailOptions(),
   },
   slots: ['z', 'expAvgSq'],
   groupState: scheduleFreeGroupState('AdamWScheduleFree', (g) => g.betas[1]),
-  reference: {
-    implementation: 'schedulefree AdamWScheduleFree',
-    url: 'https://github.com/facebookresearch/schedule_free',
-    paper: 'Defazio et al., NeurIPS 2024',
-    fixture: 'adamwschedulefree.json',
-  },
+  reference: scheduleFreeReference('AdamWScheduleFree', 'adamwschedulefree.json'),
 };
 
 /**
@@ -176,7 +168,6 @@ export class AdamWScheduleFree extends Optimizer<AdamWScheduleFreeGroupOptions> 
   }
 
   #switch(toTrain: boolean): void {
-    this.lerpToState(toTrain ? 'train' : 'eval', 'z', (g, gi) => modeWeight(this.descriptor, g, gi, toTrain, (o) => o.betas[0]));
-    for (const g of this.paramGroups) g.trainMode = toTrain;
+    switchMode(this.descriptor, this.paramGroups, (m, s, w) => this.lerpToState(m, s, w), toTrain, (o) => o.betas[0]);
   }
 }

@@ -6,6 +6,7 @@
  */
 import { Parameter } from '../tensor.js';
 import { checkBoolean, checkKnownFields, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { checkStateDictShape, clearGrads, groupInput, isGroupInput, paramsList, setToNoneOption, stateKeys } from './groups.js';
 import { decodeBuffer, decodeFloat, disposedError, encodeFloat, type ParamsInput, type ZeroGradOptions } from './optimizer.js';
 
 /**
@@ -554,30 +555,18 @@ export class LBFGS {
     }
     checkGroupOptions(LABEL, defaults, 'options');
 
-    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`${LABEL}: expected params to be an array of Parameters or one param group, received ${describeValue(params)}`);
-    }
-    const list = [...(params as Iterable<unknown>)];
-    if (list.length === 0) throw new RangeError(`${LABEL}: expected a non-empty parameter list, received an empty one`);
-    const isGroup = (x: unknown) => x !== null && typeof x === 'object' && !(x instanceof Parameter) && !ArrayBuffer.isView(x) && 'params' in x;
+    const list = paramsList(LABEL, params, 'an array of Parameters or one param group');
     let group: Record<string, unknown> = {};
     let members: unknown[] = list;
     let where = 'params';
-    if (list.every(isGroup)) {
+    if (list.every(isGroupInput)) {
       if (list.length !== 1) {
         throw new RangeError(
           `${LABEL}: expected one param group, received ${list.length} (LBFGS doesn't support per-parameter options or parameter groups, as torch.optim.LBFGS)`,
         );
       }
-      group = checkOptions(`${LABEL}: param group 0`, list[0]);
-      checkKnownKeys(`${LABEL}: param group 0`, group, ['params', 'initialLr', ...OPTION_KEYS]);
-      const ps = group.params;
-      if (ps === null || typeof ps !== 'object' || typeof (ps as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-        throw new TypeError(`${LABEL}: expected param group 0.params to be an array of Parameters, received ${describeValue(ps)}`);
-      }
-      members = [...(ps as Iterable<unknown>)];
+      ({ g: group, members } = groupInput(LABEL, 'param group 0', list[0], OPTION_KEYS));
       where = 'param group 0.params';
-      if (members.length === 0) throw new RangeError(`${LABEL}: expected ${where} to be non-empty, received an empty list`);
     }
     const seen = new Set<Parameter>();
     members.forEach((p, i) => {
@@ -890,14 +879,9 @@ export class LBFGS {
   zeroGrad(options?: ZeroGradOptions): void {
     const ctx = `${LABEL}.zeroGrad`;
     this.#live('zeroGrad');
-    const o = checkOptions(ctx, options);
-    checkKnownKeys(ctx, o, ['setToNone']);
-    const setToNone = o.setToNone === undefined ? false : checkBoolean(ctx, 'setToNone', o.setToNone);
+    const setToNone = setToNoneOption(ctx, options);
     if (!setToNone) this.#checkBuffers(ctx, true);
-    for (const p of this.#params) {
-      if (setToNone) p.grad = null;
-      else p.grad?.fill(0);
-    }
+    clearGrads(this.#params, setToNone);
   }
 
   /**
@@ -922,9 +906,7 @@ export class LBFGS {
 
   /** The parameters' keys: names when all are present and unique, else positions. */
   #keys(): string[] {
-    const names = this.#params.map((p) => p.name);
-    const unique = names.every((n) => n !== undefined) && new Set(names).size === names.length;
-    return unique ? (names as string[]) : names.map((_, i) => String(i));
+    return stateKeys(this.#params);
   }
 
   /**
@@ -969,9 +951,7 @@ export class LBFGS {
     const ctx = `${LABEL}.loadStateDict`;
     this.#live('loadStateDict');
     this.#group(ctx);
-    if (sd === null || typeof sd !== 'object' || sd.state === null || typeof sd.state !== 'object' || Array.isArray(sd.state) || !Array.isArray(sd.paramGroups)) {
-      throw new TypeError(`${ctx}: expected an object with state and paramGroups, received ${describeValue(sd)}`);
-    }
+    checkStateDictShape(ctx, sd);
     checkKnownFields(ctx, 'the state dict', sd, ['state', 'paramGroups']);
     if (sd.paramGroups.length !== 1) throw new RangeError(`${ctx}: expected one saved param group, received ${sd.paramGroups.length}`);
     const saved = sd.paramGroups[0] as unknown;

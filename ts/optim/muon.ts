@@ -17,6 +17,7 @@ import {
   type ParamsInput,
   type ZeroGradOptions,
 } from './optimizer.js';
+import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, mergeOptions, savedGroup, savedGroupOptions, savedGroupsMatch, setToNoneOption, stateKeys, strictOption } from './groups.js';
 
 /**
  * How Muon scales the learning rate by the shape `[rows, cols]` of each matrix (torch's
@@ -126,9 +127,6 @@ interface MuonParamState {
   momentumBuffer: Float32Array | null;
 }
 
-function cloneOption(v: unknown): unknown {
-  return Array.isArray(v) ? [...v] : v;
-}
 
 /**
  * Muon, exactly as `torch.optim.Muon` (torch 2.15): SGD momentum whose update is replaced by the
@@ -208,19 +206,7 @@ export class Muon {
     for (const k of OPTION_KEYS) if (opts[k] !== undefined) defaults[k] = cloneOption(opts[k]);
     checkGroup(LABEL, defaults, 'options');
     this.defaults = Object.freeze(defaults as unknown as MuonGroupOptions);
-    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`${LABEL}: expected params to be an array of Parameters or of param groups, received ${describeValue(params)}`);
-    }
-    const list = [...(params as Iterable<unknown>)];
-    if (list.length === 0) throw new RangeError(`${LABEL}: expected a non-empty parameter list, received an empty one`);
-    const isGroup = (x: unknown) => x !== null && typeof x === 'object' && !(x instanceof Parameter) && !ArrayBuffer.isView(x) && 'params' in x;
-    if (!list.every(isGroup)) {
-      const bad = list.findIndex((x) => !(x instanceof Parameter));
-      if (bad >= 0) {
-        throw new TypeError(`${LABEL}: expected params[${bad}] to be a Parameter, received ${describeValue(list[bad])} (or pass only param groups { params, ...options })`);
-      }
-    }
-    const groups = list.every(isGroup) ? (list as ParamGroupInput<MuonOptions>[]) : [{ params: list as Parameter[] }];
+    const groups = groupInputs(LABEL, params) as unknown as ParamGroupInput<MuonOptions>[];
     this.#native = createNativeMuon();
     groups.forEach((g) => this.addParamGroup(g));
   }
@@ -233,15 +219,7 @@ export class Muon {
   addParamGroup(group: ParamGroupInput<MuonOptions>): void {
     this.#live('addParamGroup');
     const where = `param group ${this.paramGroups.length}`;
-    if (group instanceof Parameter) throw new TypeError(`${LABEL}: expected ${where} to be a param group { params: [...], ...options }, received a Parameter`);
-    const g = checkOptions(`${LABEL}: ${where}`, group);
-    checkKnownKeys(`${LABEL}: ${where}`, g, ['params', 'initialLr', ...OPTION_KEYS]);
-    const ps = g.params;
-    if (ps === null || typeof ps !== 'object' || typeof (ps as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`${LABEL}: expected ${where}.params to be an array of Parameters, received ${describeValue(ps)}`);
-    }
-    const members = [...(ps as Iterable<unknown>)];
-    if (members.length === 0) throw new RangeError(`${LABEL}: expected ${where}.params to be non-empty, received an empty list`);
+    const { g, members } = groupInput(LABEL, where, group, OPTION_KEYS);
     const local = new Set<Parameter>();
     members.forEach((p, i) => {
       if (!(p instanceof Parameter)) throw new TypeError(`${LABEL}: expected ${where}.params[${i}] to be a Parameter, received ${describeValue(p)}`);
@@ -254,8 +232,7 @@ export class Muon {
       }
       local.add(p);
     });
-    const live: Record<string, unknown> = {};
-    for (const k of OPTION_KEYS) live[k] = cloneOption(g[k] !== undefined ? g[k] : this.defaults[k]);
+    const live = mergeOptions(OPTION_KEYS, g, this.defaults);
     checkGroup(LABEL, live, where);
     if (g.initialLr !== undefined) live.initialLr = checkNumber(LABEL, `initialLr (${where})`, g.initialLr, { min: 0 });
     live.params = members;
@@ -268,14 +245,7 @@ export class Muon {
 
   /** The param groups, each checked to still be an object with a `params` array (they are live). */
   #checkedGroups(method: string): MuonParamGroup[] {
-    const groups = this.paramGroups;
-    if (!Array.isArray(groups)) throw new TypeError(`${LABEL}.${method}: expected paramGroups to be an array, received ${describeValue(groups)}`);
-    groups.forEach((g, gi) => {
-      if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) {
-        throw new TypeError(`${LABEL}.${method}: expected param group ${gi} to be an object with a params array, received ${describeValue(g)}`);
-      }
-    });
-    return groups;
+    return checkGroupArray(`${LABEL}.${method}`, this.paramGroups);
   }
 
   /** A parameter registered with this optimizer, checked; `where` names it in messages. */
@@ -355,25 +325,10 @@ export class Muon {
   zeroGrad(options?: ZeroGradOptions): void {
     const ctx = `${LABEL}.zeroGrad`;
     this.#live('zeroGrad');
-    const o = checkOptions(ctx, options);
-    checkKnownKeys(ctx, o, ['setToNone']);
-    const setToNone = o.setToNone === undefined ? false : checkBoolean(ctx, 'setToNone', o.setToNone);
+    const setToNone = setToNoneOption(ctx, options);
     const groups = this.#checkedGroups('zeroGrad');
-    groups.forEach((g, gi) =>
-      g.params.forEach((p, j) => {
-        if (!(p instanceof Parameter)) throw new TypeError(`${ctx}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
-        const grad = p.grad;
-        if (!setToNone && grad !== null && grad.length !== p.numel) {
-          throw new RangeError(`${ctx}: expected grad of ${Parameter.describe(p, j)} to have length ${p.numel}, received ${grad.length} (its buffer was detached or transferred)`);
-        }
-      }),
-    );
-    for (const g of groups) {
-      for (const p of g.params) {
-        if (setToNone) p.grad = null;
-        else p.grad?.fill(0);
-      }
-    }
+    checkZeroGrad(ctx, groups, setToNone, (_, j) => j);
+    clearGrads(groups.flatMap((g) => g.params), setToNone);
   }
 
   /** All parameters of all groups, in position order (the order of `stateDict` positions). */
@@ -410,9 +365,7 @@ export class Muon {
 
   /** The state keys of the parameters, by position: names when all are present and unique. */
   #keys(): string[] {
-    const names = this.#params.map((p) => p.name);
-    const unique = names.every((n) => n !== undefined) && new Set(names).size === names.length;
-    return unique ? (names as string[]) : names.map((_, i) => String(i));
+    return stateKeys(this.#params);
   }
 
   /**
@@ -434,8 +387,7 @@ export class Muon {
     });
     const paramGroups = this.#checkedGroups('stateDict').map((g, gi) => {
       checkGroup(`${LABEL}.stateDict`, g as unknown as Record<string, unknown>, `param group ${gi}`);
-      const out: Record<string, unknown> & { params: string[] } = { params: g.params.map((p) => keys[this.#params.indexOf(p)]!) };
-      for (const k of OPTION_KEYS) out[k] = cloneOption(g[k]);
+      const out = savedGroup(g, (p) => keys[this.#params.indexOf(p)]!, OPTION_KEYS);
       if (g.initialLr !== undefined) out.initialLr = checkNumber(`${LABEL}.stateDict`, `initialLr of param group ${gi}`, g.initialLr, { min: 0 });
       return out;
     });
@@ -454,31 +406,15 @@ export class Muon {
   loadStateDict(sd: OptimizerStateDict, options?: LoadStateDictOptions): void {
     const ctx = `${LABEL}.loadStateDict`;
     this.#live('loadStateDict');
-    const opts = checkOptions(ctx, options);
-    checkKnownKeys(ctx, opts, ['strict']);
-    const strict = opts.strict === undefined ? true : checkBoolean(ctx, 'strict', opts.strict);
-    if (sd === null || typeof sd !== 'object' || typeof sd.state !== 'object' || sd.state === null || Array.isArray(sd.state) || !Array.isArray(sd.paramGroups)) {
-      throw new TypeError(`${ctx}: expected an object with state and paramGroups, received ${describeValue(sd)}`);
-    }
+    const strict = strictOption(ctx, options);
+    checkStateDictShape(ctx, sd);
     const ours = this.#checkedGroups('loadStateDict');
     const keys = this.#keys();
     const idOf = new Map(keys.map((k, i) => [k, i]));
-    const structureMatches =
-      sd.paramGroups.length === ours.length &&
-      sd.paramGroups.every((g, i) => Array.isArray(g?.params) && g.params.length === ours[i]!.params.length && g.params.every((k, j) => k === keys[this.#params.indexOf(ours[i]!.params[j]!)]));
-    if (strict && !structureMatches) {
-      throw new RangeError(`${ctx}: the saved param groups do not match this optimizer's (${sd.paramGroups.length} saved groups, ${ours.length} here, or different parameter keys); pass { strict: false } to load what matches`);
-    }
+    const structureMatches = savedGroupsMatch(ctx, sd.paramGroups, ours, (p) => keys[this.#params.indexOf(p)], strict);
     const groupPlan: Array<[number, Record<string, unknown>]> = [];
     if (structureMatches) {
-      sd.paramGroups.forEach((saved, i) => {
-        const merged: Record<string, unknown> = {};
-        for (const k of OPTION_KEYS) merged[k] = cloneOption(saved[k] !== undefined ? saved[k] : ours[i]![k]);
-        if (strict) checkKnownKeys(`${ctx}: param group ${i}`, saved, ['params', 'initialLr', ...OPTION_KEYS]);
-        checkGroup(ctx, merged, `saved param group ${i}`);
-        if (saved.initialLr !== undefined) merged.initialLr = checkNumber(ctx, `initialLr of param group ${i}`, saved.initialLr, { min: 0 });
-        groupPlan.push([i, merged]);
-      });
+      sd.paramGroups.forEach((saved, i) => groupPlan.push([i, savedGroupOptions(ctx, saved, i, strict, OPTION_KEYS, ours[i]!, checkGroup)]));
     }
     const statePlan: Array<[Parameter, number, Float32Array | null]> = [];
     for (const [key, entry] of Object.entries(sd.state)) {

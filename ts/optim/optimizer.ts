@@ -6,9 +6,10 @@
  */
 import { createNativeOptimizer, mapNativeError, type NativeOptimizer } from '../native.js';
 import { Parameter } from '../tensor.js';
-import { checkBoolean, checkFloat32, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { checkBoolean, checkFloat32, checkKnownKeys, checkNumber, describeValue } from '../validate.js';
 import { defaultsOf, optionEntries, packingPlan, validateGroup, validateGroupState, type OptimizerDescriptor } from './descriptor.js';
 import { optionName, withDefaults, type CommonOptions } from './options.js';
+import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, savedGroup, savedGroupsMatch, setToNoneOption, stateKeys, strictOption } from './groups.js';
 import { StateStore, type SlotRequest } from './state-store.js';
 
 /**
@@ -183,10 +184,6 @@ function checkInitialLr(ctx: string, name: string, v: unknown): number {
 /** Largest step counter a state dict may hold: beyond it, adding 1 no longer changes a double. */
 const MAX_STEP = Number.MAX_SAFE_INTEGER;
 
-function cloneOption(v: unknown): unknown {
-  return Array.isArray(v) ? [...v] : v;
-}
-
 /**
  * Base class of every ferroptim optimizer.
  *
@@ -288,19 +285,7 @@ export abstract class Optimizer<O extends object> {
     this.#groupStateKeys = Object.keys(descriptor.groupState?.entries ?? {});
     this.#native = createNativeOptimizer(descriptor.kernel);
     this.#store = new StateStore(descriptor.slots.length);
-    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`${label}: expected params to be an array of Parameters or of param groups, received ${describeValue(params)}`);
-    }
-    const list = [...(params as Iterable<unknown>)];
-    if (list.length === 0) throw new RangeError(`${label}: expected a non-empty parameter list, received an empty one`);
-    const isGroup = (x: unknown) => x !== null && typeof x === 'object' && !(x instanceof Parameter) && !ArrayBuffer.isView(x) && 'params' in x;
-    if (!list.every(isGroup)) {
-      const bad = list.findIndex((x) => !(x instanceof Parameter));
-      if (bad >= 0) {
-        throw new TypeError(`${label}: expected params[${bad}] to be a Parameter, received ${describeValue(list[bad])} (or pass only param groups { params, ...options })`);
-      }
-    }
-    const groups: ParamGroupInput<O>[] = list.every(isGroup) ? (list as ParamGroupInput<O>[]) : [{ params: list as Parameter[] } as unknown as ParamGroupInput<O>];
+    const groups = groupInputs(label, params) as unknown as ParamGroupInput<O>[];
     validateGroup(descriptor, this.defaults as Record<string, unknown>, 'options');
     groups.forEach((g) => this.addParamGroup(g));
   }
@@ -315,17 +300,7 @@ export abstract class Optimizer<O extends object> {
   }
 
   #resolveGroup(input: unknown, where: string): ParamGroup<O> {
-    if (input instanceof Parameter) {
-      throw new TypeError(`${this.label}: expected ${where} to be a param group { params: [...], ...options }, received a Parameter`);
-    }
-    const g = checkOptions(`${this.label}: ${where}`, input);
-    checkKnownKeys(`${this.label}: ${where}`, g, ['params', 'initialLr', ...this.#optionKeyList]);
-    const params = g.params;
-    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      throw new TypeError(`${this.label}: expected ${where}.params to be an array of Parameters, received ${describeValue(params)}`);
-    }
-    const list = [...(params as Iterable<unknown>)];
-    if (list.length === 0) throw new RangeError(`${this.label}: expected ${where}.params to be non-empty, received an empty list`);
+    const { g, members: list } = groupInput(this.label, where, input, this.#optionKeyList);
     const local = new Set<Parameter>();
     for (const [i, p] of list.entries()) {
       if (!(p instanceof Parameter)) {
@@ -513,14 +488,7 @@ export abstract class Optimizer<O extends object> {
 
   /** The param groups, each checked to still be an object with a `params` array (they are live). */
   #checkedGroups(method: string): ParamGroup<O>[] {
-    const groups = this.paramGroups;
-    if (!Array.isArray(groups)) throw new TypeError(`${this.label}.${method}: expected paramGroups to be an array, received ${describeValue(groups)}`);
-    groups.forEach((g, gi) => {
-      if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) {
-        throw new TypeError(`${this.label}.${method}: expected param group ${gi} to be an object with a params array, received ${describeValue(g)}`);
-      }
-    });
-    return groups;
+    return checkGroupArray(`${this.label}.${method}`, this.paramGroups);
   }
 
   /** Whether group `gi`'s options equal those it last passed validation with. */
@@ -617,30 +585,11 @@ export abstract class Optimizer<O extends object> {
   zeroGrad(options?: ZeroGradOptions): void {
     const ctx = `${this.label}.zeroGrad`;
     this.#live('zeroGrad');
-    const o = checkOptions(ctx, options);
-    checkKnownKeys(ctx, o, ['setToNone']);
-    const setToNone = o.setToNone === undefined ? false : checkBoolean(ctx, 'setToNone', o.setToNone);
+    const setToNone = setToNoneOption(ctx, options);
     const groups = this.#checkedGroups('zeroGrad');
     // Everything is checked before the first gradient changes.
-    groups.forEach((g, gi) =>
-      g.params.forEach((p, j) => {
-        if (!(p instanceof Parameter)) {
-          throw new TypeError(`${ctx}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
-        }
-        const grad = p.grad;
-        if (!setToNone && grad !== null && grad.length !== p.numel) {
-          throw new RangeError(
-            `${ctx}: expected grad of ${Parameter.describe(p, this.#ids.get(p) ?? j)} to have length ${p.numel}, received ${grad.length} (its buffer was detached or transferred)`,
-          );
-        }
-      }),
-    );
-    for (const g of groups) {
-      for (const p of g.params) {
-        if (setToNone) p.grad = null;
-        else p.grad?.fill(0);
-      }
-    }
+    checkZeroGrad(ctx, groups, setToNone, (p, j) => this.#ids.get(p) ?? j);
+    clearGrads(groups.flatMap((g) => g.params), setToNone);
   }
 
   /** Whether {@link Optimizer.dispose} has been called. */
@@ -703,9 +652,7 @@ export abstract class Optimizer<O extends object> {
 
   /** The state keys of the parameters, by position: names when all are present and unique. */
   #keys(): string[] {
-    const names = this.#params.map((p) => p.name);
-    const unique = names.every((n) => n !== undefined) && new Set(names).size === names.length;
-    return unique ? (names as string[]) : names.map((_, i) => String(i));
+    return stateKeys(this.#params);
   }
 
   /**
@@ -738,8 +685,7 @@ export abstract class Optimizer<O extends object> {
       state[keys[id]!] = entry;
     });
     const paramGroups = this.#checkedGroups('stateDict').map((g, i) => {
-      const out: Record<string, unknown> & { params: string[] } = { params: g.params.map((p) => keys[this.#ids.get(p)!]!) };
-      for (const k of this.#optionKeyList) out[k] = cloneOption((g as Record<string, unknown>)[k]);
+      const out = savedGroup(g, (p) => keys[this.#ids.get(p)!]!, this.#optionKeyList);
       if (this.#groupStateKeys.length > 0) {
         validateGroupState(this.descriptor, g as Record<string, unknown>, `param group ${i}`);
         for (const k of this.#groupStateKeys) out[k] = (g as Record<string, unknown>)[k];
@@ -761,23 +707,14 @@ export abstract class Optimizer<O extends object> {
   loadStateDict(sd: OptimizerStateDict, options?: LoadStateDictOptions): void {
     const ctx = `${this.label}.loadStateDict`;
     this.#live('loadStateDict');
-    const opts = checkOptions(ctx, options);
-    checkKnownKeys(ctx, opts, ['strict']);
-    const strict = opts.strict === undefined ? true : checkBoolean(ctx, 'strict', opts.strict);
-    if (sd === null || typeof sd !== 'object' || typeof sd.state !== 'object' || sd.state === null || Array.isArray(sd.state) || !Array.isArray(sd.paramGroups)) {
-      throw new TypeError(`${ctx}: expected an object with state and paramGroups, received ${describeValue(sd)}`);
-    }
+    const strict = strictOption(ctx, options);
+    checkStateDictShape(ctx, sd);
     const ours = this.#checkedGroups('loadStateDict');
     const keys = this.#keys();
     const idOf = new Map(keys.map((k, i) => [k, i]));
     // Groups: which saved group loads into which of ours.
     const groupPlan: Array<[number, Record<string, unknown>, number | undefined]> = [];
-    const structureMatches =
-      sd.paramGroups.length === ours.length &&
-      sd.paramGroups.every((g, i) => Array.isArray(g?.params) && g.params.length === ours[i]!.params.length && g.params.every((k, j) => k === keys[this.#ids.get(ours[i]!.params[j]!)!]));
-    if (strict && !structureMatches) {
-      throw new RangeError(`${ctx}: the saved param groups do not match this optimizer's (${sd.paramGroups.length} saved groups, ${ours.length} here, or different parameter keys); pass { strict: false } to load what matches`);
-    }
+    const structureMatches = savedGroupsMatch(ctx, sd.paramGroups, ours, (p) => keys[this.#ids.get(p)!], strict);
     if (structureMatches) {
       sd.paramGroups.forEach((saved, i) => {
         const merged: Record<string, unknown> = { ...(ours[i] as Record<string, unknown>) };

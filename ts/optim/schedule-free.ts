@@ -4,7 +4,7 @@
  * between the training point y and the evaluation point x.
  * @module
  */
-import { validateGroup, validateGroupState, type GroupState, type OptimizerDescriptor } from './descriptor.js';
+import { nonNegative, numberIn, validateGroup, validateGroupState, type GroupState, type NumberOption, type OptimizerDescriptor, type Reference } from './descriptor.js';
 import type { ParamGroup } from './optimizer.js';
 
 /**
@@ -88,17 +88,64 @@ export function scheduleFreeGroupState<O extends ScheduleFreeSchedule>(name: str
 }
 
 /**
+ * The option specs both Schedule-Free optimizers end with, in this order: `weightDecay` (>= 0,
+ * default 0), `warmupSteps` (an integer >= 0, default 0), `r` (>= 0, default 0) and
+ * `weightLrPower` (>= 0, default 2).
+ * @internal
+ */
+export function scheduleFreeTailOptions(): { weightDecay: NumberOption; warmupSteps: NumberOption; r: NumberOption; weightLrPower: NumberOption } {
+  return {
+    weightDecay: nonNegative(0),
+    warmupSteps: numberIn(0, { integer: true, min: 0 }),
+    r: nonNegative(0),
+    weightLrPower: nonNegative(2),
+  };
+}
+
+/**
+ * The reference of Schedule-Free optimizer `name` (`schedulefree`'s class of that name), checked
+ * against the fixture `fixture`.
+ * @internal
+ */
+export function scheduleFreeReference(name: string, fixture: string): Reference {
+  return {
+    implementation: `schedulefree ${name}`,
+    url: 'https://github.com/facebookresearch/schedule_free',
+    paper: 'Defazio et al., NeurIPS 2024',
+    fixture,
+  };
+}
+
+/**
  * The weight of `lerp_(z, w)` that moves group `g`'s parameters to y (`toTrain`, w = 1 − β1) or
  * to x (w = 1 − 1/β1), or null when the group is already in that mode. The group's options and
  * state are checked first, so that a bad one throws before any parameter moves.
  * @internal
  */
-export function modeWeight<O extends object>(d: OptimizerDescriptor<O>, g: ParamGroup<O>, gi: number, toTrain: boolean, beta1: (g: O) => number): number | null {
+function modeWeight<O extends object>(d: OptimizerDescriptor<O>, g: ParamGroup<O>, gi: number, toTrain: boolean, beta1: (g: O) => number): number | null {
   validateGroup(d, g as Record<string, unknown>, `param group ${gi}`);
   validateGroupState(d, g as Record<string, unknown>, `param group ${gi}`);
   const trainMode = (g as unknown as ScheduleFreeGroupState).trainMode;
   if (trainMode === toTrain) return null;
   return toTrain ? 1 - beta1(g) : 1 - 1 / beta1(g);
+}
+
+/**
+ * Switches every group of a Schedule-Free optimizer to train mode (`toTrain`) or eval mode:
+ * `lerpToState` (the optimizer's, bound) moves the parameters of the groups in the other mode
+ * toward the state `z` with modeWeight's weight, then every group's `trainMode` is set.
+ * `beta1` gives a group's β1 (SGD's momentum).
+ * @internal
+ */
+export function switchMode<O extends object>(
+  d: OptimizerDescriptor<O>,
+  groups: ReadonlyArray<ParamGroup<O> & ScheduleFreeGroupState>,
+  lerpToState: (method: string, slot: string, weightOf: (g: ParamGroup<O>, gi: number) => number | null) => void,
+  toTrain: boolean,
+  beta1: (g: O) => number,
+): void {
+  lerpToState(toTrain ? 'train' : 'eval', 'z', (g, gi) => modeWeight(d, g, gi, toTrain, beta1));
+  for (const g of groups) g.trainMode = toTrain;
 }
 
 /**

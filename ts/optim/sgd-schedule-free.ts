@@ -5,7 +5,7 @@
 import { defaultsOf, nonNegative, numberIn, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
-import { modeWeight, requireTrainMode, scheduleFreeGroupState, type ScheduleFreeGroupState } from './schedule-free.js';
+import { requireTrainMode, scheduleFreeGroupState, scheduleFreeReference, scheduleFreeTailOptions, switchMode, type ScheduleFreeGroupState } from './schedule-free.js';
 
 /**
  * Options of {@link SGDScheduleFree}; every field is optional.
@@ -41,19 +41,11 @@ export const SGD_SCHEDULE_FREE_DESCRIPTOR: OptimizerDescriptor<SGDScheduleFreeGr
   options: {
     lr: nonNegative(1.0),
     momentum: numberIn(0.9, { above: 0, below: 1 }),
-    weightDecay: nonNegative(0),
-    warmupSteps: numberIn(0, { integer: true, min: 0 }),
-    r: nonNegative(0),
-    weightLrPower: nonNegative(2),
+    ...scheduleFreeTailOptions(),
   },
   slots: ['z'],
   groupState: scheduleFreeGroupState('SGDScheduleFree'),
-  reference: {
-    implementation: 'schedulefree SGDScheduleFree',
-    url: 'https://github.com/facebookresearch/schedule_free',
-    paper: 'Defazio et al., NeurIPS 2024',
-    fixture: 'sgdschedulefree.json',
-  },
+  reference: scheduleFreeReference('SGDScheduleFree', 'sgdschedulefree.json'),
 };
 
 /**
@@ -159,7 +151,6 @@ export class SGDScheduleFree extends Optimizer<SGDScheduleFreeGroupOptions> {
   }
 
   #switch(toTrain: boolean): void {
-    this.lerpToState(toTrain ? 'train' : 'eval', 'z', (g, gi) => modeWeight(this.descriptor, g, gi, toTrain, (o) => o.momentum));
-    for (const g of this.paramGroups) g.trainMode = toTrain;
+    switchMode(this.descriptor, this.paramGroups, (m, s, w) => this.lerpToState(m, s, w), toTrain, (o) => o.momentum);
   }
 }
