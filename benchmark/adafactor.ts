@@ -4,7 +4,7 @@
  * tensors and thread counts, interleaved round by round so a change of machine load hits all.
  *
  *   node --expose-gc --import @oxc-node/core/register benchmark/adafactor.ts [--shapes 2048x2048,...]
- *        [--rounds 5] [--steps 5] [--python PATH (default $FERROPTIM_TORCH_PYTHON, else /work/venv-torch/bin/python, else python3)]
+ *        [--rounds 5] [--steps 5] [--python PATH (default $FERROPTIM_TORCH_PYTHON, else python3)]
  *
  * It verifies before it times: two steps of each on the same data (the hash of
  * scripts/gen_fixtures.py) must agree within 1e-5 of 1 + |θ| (torch's float32 norms of
@@ -14,7 +14,7 @@
  * and θ written). Numbers go in the README, not in tests.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,7 +28,7 @@ const { values: args } = parseArgs({
     shapes: { type: 'string', default: '2048x2048,2048x2048,2048x2048,2048x2048' },
     rounds: { type: 'string', default: '5' },
     steps: { type: 'string', default: '5' },
-    python: { type: 'string', default: process.env.FERROPTIM_TORCH_PYTHON ?? (existsSync('/work/venv-torch/bin/python') ? '/work/venv-torch/bin/python' : 'python3') },
+    python: { type: 'string', default: process.env.FERROPTIM_TORCH_PYTHON ?? 'python3' },
   },
   strict: true,
 });

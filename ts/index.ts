@@ -55,6 +55,7 @@ export { LBFGS, LBFGS_DEFAULTS, type LBFGSOptions, type LBFGSParamGroup, type LB
 export {
   Muon, MUON_DEFAULTS, splitMuonParams, type MuonOptions, type MuonGroupOptions, type MuonParamGroup, type MuonAdjustLrFn, type SplitMuonParamsOptions, type MuonParamSplit,
 } from './optim/muon.js';
+export { MultiOptimizer, type MultiOptimizerMember } from './optim/multi-optimizer.js';
 export { Adafactor, ADAFACTOR_DEFAULTS, type AdafactorOptions, type AdafactorParamGroup, type AdafactorStateEntry } from './optim/adafactor.js';
 export {
   LRScheduler,

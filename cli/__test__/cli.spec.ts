@@ -32,7 +32,7 @@ const bad: Array<[string, string[], RegExp]> = [
   ['a learning rate that is not a number', ['train', '--lr', 'abc'], /--lr expects a number > 0, received "abc"/],
   ['a fractional batch size', ['train', '--batch-size', '12.5'], /--batch-size expects an integer >= 1, received "12.5"/],
   ['an unknown model', ['train', '--model', 'resnet'], /option '--model <name>' argument 'resnet' is invalid\. Allowed choices are cnn, mlp/],
-  ['an unknown optimizer', ['train', '--optimizer', 'adamz'], /--optimizer expects one of adabound, adadelta, .*, sgd, sgdschedulefree, lookahead, received "adamz"/],
+  ['an unknown optimizer', ['train', '--optimizer', 'adamz'], /--optimizer expects one of adabound, adadelta, .*, sgd, sgdschedulefree, lookahead, adafactor, muon, received "adamz"/],
   ['an unknown scheduler', ['train', '--scheduler', 'warm'], /Allowed choices are none, step, cosine/],
   ['an option the optimizer does not have', ['train', '--optimizer', 'adam', '--momentum', '0.9', '--out', join(tmp, 'adam-momentum')], /--optimizer: Adam: unknown option "momentum"/],
   ['--resume with --overwrite', ['train', '--resume', '--overwrite'], /--resume and --overwrite contradict each other/],

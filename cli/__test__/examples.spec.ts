@@ -23,6 +23,10 @@ const EXPECTED: Record<string, { stdout: RegExp[]; plot?: string }> = {
   'mnist-compare.ts': { stdout: [/^SGD - Epoch 0, Batch 0, Loss: 2\.\d{4}$/m, /^Adam: test accuracy [\d.]+%$/m], plot: 'mnist-compare' },
   'adam-vs-radam.ts': { stdout: [/^Adam: batch 1 loss (\d\.\d{4}), batch 4 loss/m, /^RAdam: batch 1 loss \d\.\d{4}, batch 4 loss/m], plot: 'adam-vs-radam' },
   'article-study.ts': { stdout: [/^8 trials: \d+ complete, \d+ pruned, 0 failed$/m, /^Best validation accuracy: \d+\.\d\d%$/m, /^Best optimizer config: \{"optimizer":"(adam|sgd|adamw)","lr":/m] },
+  'muon-schedule-free.ts': {
+    stdout: [/^AdamW \+ cosine: test accuracy \d+\.\d\d%, \d+\.\d\d%; [\d.]+ s per epoch$/m, /^Muon \(fc1\) \+ AdamW \+ cosine: test accuracy /m, /^Schedule-Free AdamW: test accuracy /m],
+    plot: 'muon-schedule-free',
+  },
   'tfjs-fit.ts': { stdout: [/^epoch 1: loss [\d.]+, test accuracy [\d.]+%, lr [\d.e+-]+, grad norm \(EMA\) [\d.]+, steps clipped \d+$/m, /^epoch 2: /m, /^64 steps of model\.fit on the wasm backend in [\d.]+ s; tf\.memory\(\)\.numTensors \d+$/m] },
   'lr-schedules.ts': { stdout: [/^epoch 1: loss [\d.]+, test accuracy [\d.]+%, lr [\d.e+-]+, grad norm \(EMA\) [\d.]+$/m, /^epoch 2: /m], plot: 'lr-schedules' },
 };

