@@ -298,3 +298,19 @@ test('Lookahead forwards train() and eval() to a Schedule-Free inner optimizer: 
   la.train();
   t.deepEqual(adamParams.map((p) => hex(p.data)), make().map((p) => hex(p.data)));
 });
+
+test('loadStateDict refuses a group state the next step could not advance from (the averaging weight overflows), changing nothing', (t) => {
+  const ps = [new Parameter(values(12, 0, 0, 5))];
+  const opt = new SGDScheduleFree(ps, { lr: 0.1 });
+  opt.train();
+  ps[0]!.grad = values(12, 1, 0, 5);
+  opt.step();
+  const sd = opt.stateDict();
+  const before = JSON.stringify(sd);
+  const bad = JSON.parse(before);
+  bad.paramGroups[0].lrMax = 1e300;
+  t.throws(() => opt.loadStateDict(bad), { instanceOf: RangeError, message: /overflows at k = 1 .*lrMax 1e\+300/ });
+  t.is(JSON.stringify(opt.stateDict()), before);
+  opt.step(); // still steps
+  t.pass();
+});

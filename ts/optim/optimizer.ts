@@ -722,6 +722,9 @@ export abstract class Optimizer<O extends object> {
         if (strict) checkKnownKeys(`${ctx}: param group ${i}`, saved, ['params', 'initialLr', ...this.#optionKeyList, ...this.#groupStateKeys]);
         validateGroup(this.descriptor, merged, `saved param group ${i}`);
         validateGroupState(this.descriptor, merged, `saved param group ${i}`);
+        // A state the next step could not advance from (Schedule-Free's averaging weight
+        // overflowing) is refused here, not at that step.
+        this.descriptor.groupState?.advance(merged as O, merged as Record<string, number | boolean>, `saved param group ${i}`);
         const initialLr = saved.initialLr === undefined ? undefined : checkInitialLr(ctx, `initialLr of param group ${i}`, saved.initialLr);
         groupPlan.push([i, merged, initialLr]);
       });
