@@ -10,7 +10,7 @@
  * |got − want| <= REL·max(|got|, |want|) + ABS.
  */
 import test from 'ava';
-import { Adam, AdamW, Parameter, SGD } from '../ts/index.js';
+import { Adam, AdamW, Lookahead, Parameter, SGD } from '../ts/index.js';
 import {
   ChainedScheduler,
   ConstantLR,
@@ -401,6 +401,23 @@ test('with countOnlyAppliedSteps, a scheduler step after a skipped optimizer ste
   opt.step();
   counted.step();
   t.deepEqual(counted.getLastLr(), [0.025]);
+});
+
+test('with countOnlyAppliedSteps over a Lookahead, a step its inner optimizer skipped is not counted', (t) => {
+  const p = new Parameter(new Float32Array([1, 2, 3]), { name: 'w' });
+  const opt = new Lookahead(new SGD([p], { lr: 0.1, skipNonFinite: true }), { k: 2 });
+  const counted = new StepLR(opt, { stepSize: 1, gamma: 0.5 });
+  counted.countOnlyAppliedSteps = true;
+  p.grad!.fill(NaN);
+  opt.step();
+  t.false(opt.lastStepApplied);
+  counted.step();
+  t.is(counted.lastEpoch, 0);
+  p.grad!.fill(0.1);
+  opt.step();
+  t.true(opt.lastStepApplied);
+  counted.step();
+  t.deepEqual(counted.getLastLr(), [0.05]);
 });
 
 test('without countOnlyAppliedSteps, a scheduler counts every step, as PyTorch', (t) => {

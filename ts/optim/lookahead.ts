@@ -152,6 +152,15 @@ export class Lookahead<O extends object = object> {
     checkNumber(ctx, 'alpha', alpha, { min: 0 });
   }
 
+  /**
+   * Whether the last step was applied: the inner optimizer's (a step it skipped for non-finite
+   * gradients, with `skipNonFinite`, is skipped whole). Schedulers with `countOnlyAppliedSteps`
+   * read it.
+   */
+  get lastStepApplied(): boolean {
+    return this.optimizer.lastStepApplied;
+  }
+
   /** Steps since the last sync, modulo k: the next step syncs when it is 0. */
   get counter(): number {
     return this.#counter;

@@ -229,6 +229,12 @@ function nameMatches(saved: string, variable: string): boolean {
   return variable === saved || (variable.startsWith(saved) && /^_\d+$/.test(variable.slice(saved.length)));
 }
 
+/** The current backend's storage access (null: copy), and fresh transfer counts for a step on it. */
+function currentBackend(): { storage: BackendStorage | null; stats: TransferStats } {
+  const backend = tf.getBackend();
+  return { storage: storageOf(backend, tf.backend()), stats: { backend, inPlace: 0, copied: 0, gradsInPlace: 0, gradsCopied: 0, bytesCopied: 0 } };
+}
+
 const UNBOUND = Symbol('unbound');
 
 /**
@@ -479,9 +485,7 @@ export class TfjsOptimizer extends tf.Optimizer {
       }
     });
 
-    const backendName = tf.getBackend();
-    const storage = storageOf(backendName, tf.backend());
-    const stats: TransferStats = { backend: backendName, inPlace: 0, copied: 0, gradsInPlace: 0, gradsCopied: 0, bytesCopied: 0 };
+    const { storage, stats } = currentBackend();
     const clip = this.#config.clipGradNorm;
     // Lookahead's sync writes every parameter, with a gradient or not.
     const needsData = (p: TfParameter): boolean => byName.has(p.variable.name) || stepper instanceof Lookahead;
@@ -528,8 +532,7 @@ export class TfjsOptimizer extends tf.Optimizer {
       // Drop the references to tfjs storage (a wasm view must not outlive the heap it views).
       for (const p of params) p.grad = null;
     }
-    const applied = stepper instanceof Lookahead ? stepper.optimizer.lastStepApplied : stepper.lastStepApplied;
-    if (applied) {
+    if (stepper.lastStepApplied) {
       this.#writeOut(written, storage, stats);
       this.incrementIterations();
     }
@@ -620,9 +623,7 @@ export class TfjsOptimizer extends tf.Optimizer {
     const fn = (stepper as { train?: unknown; eval?: unknown })[mode];
     if (typeof fn !== 'function') return;
     const params = TfjsOptimizer.#paramsOf(stepper);
-    const backendName = tf.getBackend();
-    const storage = storageOf(backendName, tf.backend());
-    const stats: TransferStats = { backend: backendName, inPlace: 0, copied: 0, gradsInPlace: 0, gradsCopied: 0, bytesCopied: 0 };
+    const { storage, stats } = currentBackend();
     params.forEach((p) => checkVariable(`${LABEL}.${mode}`, JSON.stringify(p.name), p.variable));
     const { written } = this.#bindData(params, () => true, storage, stats);
     (fn as () => void).call(stepper);
