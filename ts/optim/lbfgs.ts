@@ -5,6 +5,7 @@
  * @module
  */
 import { Parameter } from '../tensor.js';
+import { optionName } from './options.js';
 import { checkBoolean, checkKnownFields, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 import { checkStateDictShape, clearGrads, groupInput, isGroupInput, paramsList, setToNoneOption, stateKeys } from './groups.js';
 import { decodeBuffer, decodeFloat, disposedError, encodeFloat, type ParamsInput, type ZeroGradOptions } from './optimizer.js';
@@ -419,7 +420,7 @@ interface History {
 
 /** The options of the group, checked; `where` names the group in messages. */
 function checkGroupOptions(ctx: string, g: Record<string, unknown>, where: string): Required<LBFGSOptions> {
-  const n = (k: string) => (where === 'options' ? k : `${k} (${where})`);
+  const n = (k: string) => optionName(k, where);
   checkNumber(ctx, n('lr'), g.lr, { min: 0 });
   const maxIter = checkNumber(ctx, n('maxIter'), g.maxIter, { integer: true, min: 0 });
   const maxEval = checkNumber(ctx, n('maxEval'), g.maxEval, { integer: true, min: 0 });

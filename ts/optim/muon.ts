@@ -5,6 +5,7 @@
  */
 import { createNativeMuon, mapNativeError, type NativeMuon } from '../native.js';
 import { Parameter } from '../tensor.js';
+import { optionName } from './options.js';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 import {
   decodeBuffer,
@@ -98,7 +99,7 @@ const ADJUST: readonly MuonAdjustLrFn[] = ['original', 'match_rms_adamw', 'spect
 
 /** Checks a group's options (`where` names it in messages); returns the packed native values. */
 function checkGroup(ctx: string, g: Record<string, unknown>, where: string): number[] {
-  const name = (k: string) => (where === 'options' ? k : `${k} (${where})`);
+  const name = (k: string) => optionName(k, where);
   const lr = checkNumber(ctx, name('lr'), g.lr, { min: 0 });
   const wd = checkNumber(ctx, name('weightDecay'), g.weightDecay, { min: 0 });
   const momentum = checkNumber(ctx, name('momentum'), g.momentum, { min: 0 });

@@ -134,10 +134,14 @@ function isLayersModel(v: unknown): v is LayersModelLike {
  * @group TensorFlow.js
  */
 export function parametersOf(source: LayersModelLike | readonly Variable[]): TfParameter[] {
-  const ctx = 'parametersOf';
-  if (Array.isArray(source)) return source.map((v, i) => new TfParameter(checkVariable(ctx, `source[${i}]`, v)));
+  return namedVariables('parametersOf', source).map((v) => new TfParameter(v.variable, v.name));
+}
+
+/** The variables {@link parametersOf} wraps, checked, with the names it gives them. */
+function namedVariables(ctx: string, source: LayersModelLike | readonly Variable[]): Array<{ variable: Variable; name: string }> {
+  if (Array.isArray(source)) return source.map((v, i) => ({ variable: checkVariable(ctx, `source[${i}]`, v), name: (v as Variable).name }));
   if (!isLayersModel(source)) throw new TypeError(`${ctx}: expected a tf.LayersModel or an array of tf.Variables, received ${describeValue(source)}`);
-  return source.trainableWeights.map((w, i) => new TfParameter(checkVariable(ctx, `trainableWeights[${i}]`, w.read()), w.originalName));
+  return source.trainableWeights.map((w, i) => ({ variable: checkVariable(ctx, `trainableWeights[${i}]`, w.read()), name: w.originalName }));
 }
 
 /**
@@ -379,38 +383,37 @@ export class TfjsOptimizer extends tf.Optimizer {
    */
   bind(source: LayersModelLike | readonly Variable[]): void {
     if (this.#stepper !== null) throw new Error(`${LABEL}.bind: this optimizer is already bound to its parameters`);
-    this.#build(parametersOf(source));
+    this.#build(namedVariables(`${LABEL}.bind`, source));
   }
 
-  /** Builds the optimizer from the config and the pending state, over `params`. */
-  #build(params: TfParameter[]): void {
+  /** Builds the optimizer from the config and the pending state, over `vars`. */
+  #build(vars: Array<{ variable: Variable; name: string }>): void {
     const ctx = `${LABEL}.bind`;
     const cfg = this.#config;
     const entry = OPTIMIZERS[cfg.optimizer];
     if (entry === undefined) throw new RangeError(`${ctx}: the saved optimizer ${JSON.stringify(cfg.optimizer)} is not one of ferroptim's`);
     const saved = this.#pending?.stateDict as { fastState?: OptimizerStateDict } & Partial<OptimizerStateDict> | undefined;
     const inner = saved === undefined ? undefined : cfg.lookahead ? saved.fastState : (saved as OptimizerStateDict);
-    let groups: Array<{ params: Parameter[] } & Record<string, unknown>> = [{ params }];
+    let groups: Array<{ params: Parameter[] } & Record<string, unknown>> = [{ params: vars.map((v) => new TfParameter(v.variable, v.name)) }];
     if (inner !== undefined) {
       if (inner === null || typeof inner !== 'object' || !Array.isArray(inner.paramGroups)) {
         throw new TypeError(`${ctx}: the saved optimizer state has no param groups, received ${describeValue(inner)}`);
       }
-      const used = new Set<TfParameter>();
+      const used = new Set<{ variable: Variable; name: string }>();
       groups = inner.paramGroups.map((g, gi) => {
         if (g === null || typeof g !== 'object' || !Array.isArray(g.params)) throw new TypeError(`${ctx}: expected saved param group ${gi} to have a params array, received ${describeValue(g)}`);
         const { params: names, initialLr: _initialLr, ...options } = g;
         const ps = names.map((name) => {
-          const found = params.filter((p) => !used.has(p) && typeof name === 'string' && nameMatches(name, p.name!));
-          const p = found.find((q) => q.name === name) ?? found[0];
-          if (p === undefined) throw new RangeError(`${ctx}: the saved state has a parameter ${JSON.stringify(name)} that matches none of the variables (${params.map((q) => q.name).join(', ')})`);
-          used.add(p);
+          const found = vars.filter((v) => !used.has(v) && typeof name === 'string' && nameMatches(name, v.name));
+          const v = found.find((q) => q.name === name) ?? found[0];
+          if (v === undefined) throw new RangeError(`${ctx}: the saved state has a parameter ${JSON.stringify(name)} that matches none of the variables (${vars.map((q) => q.name).join(', ')})`);
+          used.add(v);
           // Named as saved, so that stateDict() keys survive the round trip.
-          const named = new TfParameter(p.variable, name);
-          return named;
+          return new TfParameter(v.variable, name);
         });
         return { params: ps, ...options };
       });
-      const missing = params.filter((p) => !used.has(p));
+      const missing = vars.filter((v) => !used.has(v));
       if (missing.length > 0) throw new RangeError(`${ctx}: the variable ${JSON.stringify(missing[0]!.name)} has no saved state; the model's trainable weights differ from the saved optimizer's`);
     }
     const opt = new entry.Class(groups as never, { skipNonFinite: cfg.skipNonFinite });
@@ -433,7 +436,7 @@ export class TfjsOptimizer extends tf.Optimizer {
     const vars = varList ?? (this.#stepper === null ? undefined : this.parameters().map((p) => p.variable));
     const { value, grads } = this.computeGradients(f, vars);
     try {
-      if (this.#stepper === null) this.#build(parametersOf(vars ?? Object.keys(grads).map((n) => tf.engine().registeredVariables[n]!)));
+      if (this.#stepper === null) this.#build(namedVariables(`${LABEL}.minimize`, vars ?? Object.keys(grads).map((n) => tf.engine().registeredVariables[n]!)));
       this.#apply(grads, true);
     } finally {
       tf.dispose(grads);
@@ -468,7 +471,7 @@ export class TfjsOptimizer extends tf.Optimizer {
       throw new TypeError(`${ctx}: expected a map or array of named gradients, received ${describeValue(variableGradients)}`);
     }
     if (this.#stepper === null) {
-      this.#build(parametersOf([...byName.keys()].map((n) => tf.engine().registeredVariables[n]!).filter((v) => v !== undefined)));
+      this.#build(namedVariables(ctx, [...byName.keys()].map((n) => tf.engine().registeredVariables[n]!).filter((v) => v !== undefined)));
     }
     const stepper = this.#stepper!;
     const params = TfjsOptimizer.#paramsOf(stepper);
