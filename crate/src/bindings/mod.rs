@@ -152,6 +152,15 @@ fn slot_buf(arenas: &[Buf], slot_where: &[i32], ns: usize, id: u32, s: usize, le
     Ok(Some(Buf { ptr: unsafe { arena.ptr.add(offset as usize) }, len }))
 }
 
+/// Checks that the `slotWhere` table covers `ns` slots of each of `params` registered parameters
+/// (two entries per slot, see `NativeOptimizer::step`).
+fn check_slot_where(slot_where: &[i32], ns: usize, params: usize) -> Result<()> {
+    if slot_where.len() < 2 * ns * params {
+        return Err(range_error(format!("expected slotWhere to have length >= {}, received {}", 2 * ns * params, slot_where.len())));
+    }
+    Ok(())
+}
+
 /// The bytes one binding object reported to V8 with `adjust_external_memory` (so the garbage
 /// collector sees native memory it would otherwise not count); given back on dispose or finalize.
 #[derive(Default)]
@@ -319,13 +328,7 @@ impl NativeOptimizer {
         }
         let engine = self.engine.as_mut().ok_or_else(|| disposed_error("optimizer"))?;
         let (ns, states) = with_engine!(&*engine, e, R => (R::SLOTS.len(), &e.states));
-        if slot_where.len() < 2 * ns * states.len() {
-            return Err(range_error(format!(
-                "expected slotWhere to have length >= {}, received {}",
-                2 * ns * states.len(),
-                slot_where.len()
-            )));
-        }
+        check_slot_where(&slot_where, ns, states.len())?;
         self.params.clear();
         self.grads.clear();
         self.arenas.clear();
@@ -397,13 +400,7 @@ impl NativeOptimizer {
         if slot as usize >= ns {
             return Err(range_error(format!("expected a slot below {ns}, received {slot}")));
         }
-        if slot_where.len() < 2 * ns * states.len() {
-            return Err(range_error(format!(
-                "expected slotWhere to have length >= {}, received {}",
-                2 * ns * states.len(),
-                slot_where.len()
-            )));
-        }
+        check_slot_where(&slot_where, ns, states.len())?;
         self.params.clear();
         self.arenas.clear();
         self.slots.clear();

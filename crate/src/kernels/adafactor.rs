@@ -500,7 +500,7 @@ unsafe fn pass2(sh: Shared, k: usize) {
         let (a, b) = (tile.c0, tile.c1);
         let g = std::slice::from_raw_parts(p.grad.add(a), b - a);
         let v = std::slice::from_raw_parts(p.row_var.add(a), b - a);
-        simd::dispatch(VecNorm { g, v, e2, sum: &mut sum });
+        simd::dispatch(Norm { g, x: v, u: |g, v| u_of(v, e2, g), sum: &mut sum });
     } else {
         let w = tile.c1 - tile.c0;
         let m = *sh.means.add(plan.mean + tile.b);
@@ -510,7 +510,8 @@ unsafe fn pass2(sh: Shared, k: usize) {
             let r = *p.row_var.add(tile.b * s.rows + i);
             let g = std::slice::from_raw_parts(p.grad.add(at), w);
             let mut row = 0.0;
-            simd::dispatch(RowNorm { r, m, cv, g, e2, sum: &mut row });
+            // V̂ = R·C / mean(R)
+            simd::dispatch(Norm { g, x: cv, u: |g, c| u_of((r * c) / m, e2, g), sum: &mut row });
             sum += row;
         }
     }
@@ -621,60 +622,31 @@ impl<const SMALL: bool> Simd for VecStats<'_, SMALL> {
     }
 }
 
-/// Pass 2 over one row slice: ΣU² in lanes, U from R·C / mean(R).
-struct RowNorm<'a> {
-    r: f32,
-    m: f32,
-    cv: &'a [f32],
+/// Pass 2 over a vector tile or one row slice of a factored tensor: ΣU² in f64 lanes (element i
+/// in lane i mod `LANES`), U = `u(g[i], x[i])` with `x` the variance V, or C for a row (U from
+/// R·C / mean(R)).
+struct Norm<'a, U: Fn(f32, f32) -> f32> {
     g: &'a [f32],
-    e2: f32,
+    x: &'a [f32],
+    u: U,
     sum: &'a mut f64,
 }
 
-impl Simd for RowNorm<'_> {
+impl<U: Fn(f32, f32) -> f32> Simd for Norm<'_, U> {
     #[inline(always)]
     fn run(self) {
         let mut lu = A64([0.0f64; LANES]);
         let n = self.g.len();
         let main = n / LANES * LANES;
-        let (cv, g, r, m, e2) = (&self.cv[..n], &self.g[..n], self.r, self.m, self.e2);
-        for (cc, gc) in cv[..main].chunks_exact(LANES).zip(g[..main].chunks_exact(LANES)) {
+        let (g, x, u_at) = (&self.g[..n], &self.x[..n], &self.u);
+        for (gc, xc) in g[..main].chunks_exact(LANES).zip(x[..main].chunks_exact(LANES)) {
             for k in 0..LANES {
-                let u = u_of((r * cc[k]) / m, e2, gc[k]) as f64; // V̂ = R·C / mean(R)
+                let u = u_at(gc[k], xc[k]) as f64;
                 lu[k] += u * u;
             }
         }
         for k in 0..n - main {
-            let u = u_of((r * cv[main + k]) / m, e2, g[main + k]) as f64;
-            lu[k] += u * u;
-        }
-        *self.sum = combine_lanes(&lu);
-    }
-}
-
-/// Pass 2 over a vector tile: ΣU² in lanes.
-struct VecNorm<'a> {
-    g: &'a [f32],
-    v: &'a [f32],
-    e2: f32,
-    sum: &'a mut f64,
-}
-
-impl Simd for VecNorm<'_> {
-    #[inline(always)]
-    fn run(self) {
-        let mut lu = A64([0.0f64; LANES]);
-        let n = self.g.len();
-        let main = n / LANES * LANES;
-        let (g, v, e2) = (&self.g[..n], &self.v[..n], self.e2);
-        for (gc, vc) in g[..main].chunks_exact(LANES).zip(v[..main].chunks_exact(LANES)) {
-            for k in 0..LANES {
-                let u = u_of(vc[k], e2, gc[k]) as f64;
-                lu[k] += u * u;
-            }
-        }
-        for k in 0..n - main {
-            let u = u_of(v[main + k], e2, g[main + k]) as f64;
+            let u = u_at(g[main + k], x[main + k]) as f64;
             lu[k] += u * u;
         }
         *self.sum = combine_lanes(&lu);

@@ -225,6 +225,32 @@ fn lerp<const FMA: bool, const SMALL: bool>(start: f32, end: f32, w: f32, wm1: f
     }
 }
 
+/// A loop body written once over `FMA` (see [`fmadd`]); [`Fma`] runs it through [`Simd`].
+trait FmaBody {
+    fn go<const FMA: bool>(self);
+}
+
+/// Runs an [`FmaBody`] as [`Simd`]: `go::<false>` at the levels without fused multiply-add,
+/// `go::<true>` at those with it.
+struct Fma<K>(K);
+
+/// [`simd::dispatch`] of an [`FmaBody`].
+#[inline(always)]
+fn dispatch(k: impl FmaBody) {
+    simd::dispatch(Fma(k))
+}
+
+impl<K: FmaBody> Simd for Fma<K> {
+    #[inline(always)]
+    fn run(self) {
+        self.0.go::<false>()
+    }
+    #[inline(always)]
+    fn run_fma(self) {
+        self.0.go::<true>()
+    }
+}
+
 /// M ← lerp(M, G, 1 − μ); X ← bf16(U) with U = lerp(G, M, μ) (Nesterov) or M, over one chunk.
 struct MomentumChunk<'a> {
     s: &'a Scalars,
@@ -246,7 +272,9 @@ impl MomentumChunk<'_> {
             x[i] = bf16(u);
         }
     }
+}
 
+impl FmaBody for MomentumChunk<'_> {
     #[inline(always)]
     fn go<const FMA: bool>(self) {
         match (self.s.nesterov, self.s.small1, self.s.small_n) {
@@ -260,17 +288,6 @@ impl MomentumChunk<'_> {
     }
 }
 
-impl Simd for MomentumChunk<'_> {
-    #[inline(always)]
-    fn run(self) {
-        self.go::<false>()
-    }
-    #[inline(always)]
-    fn run_fma(self) {
-        self.go::<true>()
-    }
-}
-
 /// θ ← θ·(1 − γλ), then θ ← fma(X, −γ', θ) (torch's `mul_`, then `add_(X, alpha = −γ')`).
 struct UpdateChunk<'a> {
     s: &'a Scalars,
@@ -278,7 +295,7 @@ struct UpdateChunk<'a> {
     p: &'a mut [f32],
 }
 
-impl UpdateChunk<'_> {
+impl FmaBody for UpdateChunk<'_> {
     #[inline(always)]
     fn go<const FMA: bool>(self) {
         let n = self.x.len();
@@ -286,17 +303,6 @@ impl UpdateChunk<'_> {
         for i in 0..n {
             p[i] = fmadd::<FMA>(x[i], self.s.neg_lr, p[i] * self.s.decay);
         }
-    }
-}
-
-impl Simd for UpdateChunk<'_> {
-    #[inline(always)]
-    fn run(self) {
-        self.go::<false>()
-    }
-    #[inline(always)]
-    fn run_fma(self) {
-        self.go::<true>()
     }
 }
 
@@ -310,7 +316,7 @@ struct Epilogue<'a> {
     beta: f32,
 }
 
-impl Epilogue<'_> {
+impl FmaBody for Epilogue<'_> {
     #[inline(always)]
     fn go<const FMA: bool>(self) {
         let n = self.out.len();
@@ -318,17 +324,6 @@ impl Epilogue<'_> {
         for j in 0..n {
             out[j] = bf16(fmadd::<FMA>(self.beta, x[j], self.alpha * out[j]));
         }
-    }
-}
-
-impl Simd for Epilogue<'_> {
-    #[inline(always)]
-    fn run(self) {
-        self.go::<false>()
-    }
-    #[inline(always)]
-    fn run_fma(self) {
-        self.go::<true>()
     }
 }
 
@@ -613,14 +608,14 @@ fn orthogonalize(s: &Scalars, rows: usize, cols: usize, sc: &mut MuonScratch) {
                 for i in r0..r1 {
                     // Row i, columns c0..c1 of B (written by this task only) and of A.
                     let (out, x) = (slice_mut(bp, i * ld + c0, c1 - c0), slice(ap, i * ld + c0, c1 - c0));
-                    simd::dispatch(Epilogue { out, x, alpha: s.c, beta: s.b });
+                    dispatch(Epilogue { out, x, alpha: s.c, beta: s.b });
                 }
             });
             // X ← bf16(a·X + Q) with Q = B·Xw (wide), or Qᵀ = X·B (tall), in X's layout.
             let epi = |r0: usize, r1: usize| {
                 // Rows r0..r1 of X2, written by this task only, and of X.
                 let (out, x) = (slice_mut(x2p, r0 * cols, (r1 - r0) * cols), slice(xp, r0 * cols, (r1 - r0) * cols));
-                simd::dispatch(Epilogue { out, x, alpha: 1.0, beta: s.a });
+                dispatch(Epilogue { out, x, alpha: 1.0, beta: s.a });
             };
             let bv = View { ptr: bp, rs: ld, cs: 1 };
             if wide {
@@ -691,7 +686,7 @@ pub unsafe fn muon_step(scratch: &mut MuonScratch, tensors: &[MuonTensor], hyper
         let x = Ptr(scratch.x.as_mut_ptr());
         // SAFETY: chunks are disjoint ranges of buffers that do not overlap (checked above).
         chunks(len, |a, b| unsafe {
-            simd::dispatch(MomentumChunk {
+            dispatch(MomentumChunk {
                 s: &s,
                 g: std::slice::from_raw_parts(g.at(a), b - a),
                 m: std::slice::from_raw_parts_mut(m.at(a), b - a),
@@ -702,7 +697,7 @@ pub unsafe fn muon_step(scratch: &mut MuonScratch, tensors: &[MuonTensor], hyper
         let x = Ptr(scratch.x.as_mut_ptr());
         // SAFETY: as above.
         chunks(len, |a, b| unsafe {
-            simd::dispatch(UpdateChunk {
+            dispatch(UpdateChunk {
                 s: &s,
                 x: std::slice::from_raw_parts(x.at(a), b - a),
                 p: std::slice::from_raw_parts_mut(p.at(a), b - a),
