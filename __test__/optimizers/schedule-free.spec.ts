@@ -314,3 +314,13 @@ test('loadStateDict refuses a group state the next step could not advance from (
   opt.step(); // still steps
   t.pass();
 });
+
+test('options whose first averaging weight lr^weightLrPower overflows are refused when given, not at the first step', (t) => {
+  const p = () => [new Parameter(values(13, 0, 0, 4))];
+  t.throws(() => new SGDScheduleFree(p(), { lr: 1.3407807929942597e154 }), { instanceOf: RangeError, message: /expected lr \^ weightLrPower .* received 1\.3407807929942597e\+154 \^ 2/ });
+  t.throws(() => new AdamWScheduleFree(p(), { lr: 1e200 }), { instanceOf: RangeError, message: /lr \^ weightLrPower/ });
+  const ok = new SGDScheduleFree(p(), { lr: 1.3407807929942597e154, weightLrPower: 1 });
+  ok.train();
+  ok.parameters()[0]!.grad = values(13, 1, 0, 4);
+  t.notThrows(() => ok.step());
+});

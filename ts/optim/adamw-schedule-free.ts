@@ -6,7 +6,7 @@
 import { defaultsOf, nonNegative, pair, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
-import { requireTrainMode, scheduleFreeGroupState, scheduleFreeReference, scheduleFreeTailOptions, switchMode, type ScheduleFreeGroupState } from './schedule-free.js';
+import { requireTrainMode, checkScheduleFreeWeight, scheduleFreeGroupState, scheduleFreeReference, scheduleFreeTailOptions, switchMode, type ScheduleFreeGroupState } from './schedule-free.js';
 
 /**
  * Options of {@link AdamWScheduleFree}; every field is optional.
@@ -52,6 +52,7 @@ export const ADAMW_SCHEDULE_FREE_DESCRIPTOR: OptimizerDescriptor<AdamWScheduleFr
     ...scheduleFreeTailOptions(),
   },
   slots: ['z', 'expAvgSq'],
+  check: (g, name) => checkScheduleFreeWeight(g, name, 'AdamWScheduleFree'),
   groupState: scheduleFreeGroupState('AdamWScheduleFree', (g) => g.betas[1]),
   reference: scheduleFreeReference('AdamWScheduleFree', 'adamwschedulefree.json'),
 };

@@ -88,6 +88,19 @@ export function scheduleFreeGroupState<O extends ScheduleFreeSchedule>(name: str
 }
 
 /**
+ * The rule between options both Schedule-Free optimizers check with the others (construction,
+ * `addParamGroup`, every step): the first step's averaging weight lr^weightLrPower must be finite,
+ * so that options accepted can step. (A weight that overflows only after many steps is a
+ * RangeError at that step.)
+ * @internal
+ */
+export function checkScheduleFreeWeight(g: ScheduleFreeSchedule, name: (key: string) => string, label: string): void {
+  if (!Number.isFinite(g.lr ** g.weightLrPower)) {
+    throw new RangeError(`${label}: expected ${name('lr')} ^ ${name('weightLrPower')} (the first averaging weight) to be finite, received ${g.lr} ^ ${g.weightLrPower}; lower lr or weightLrPower`);
+  }
+}
+
+/**
  * The option specs both Schedule-Free optimizers end with, in this order: `weightDecay` (>= 0,
  * default 0), `warmupSteps` (an integer >= 0, default 0), `r` (>= 0, default 0) and
  * `weightLrPower` (>= 0, default 2).

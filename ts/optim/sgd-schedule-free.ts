@@ -5,7 +5,7 @@
 import { defaultsOf, nonNegative, numberIn, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
-import { requireTrainMode, scheduleFreeGroupState, scheduleFreeReference, scheduleFreeTailOptions, switchMode, type ScheduleFreeGroupState } from './schedule-free.js';
+import { requireTrainMode, checkScheduleFreeWeight, scheduleFreeGroupState, scheduleFreeReference, scheduleFreeTailOptions, switchMode, type ScheduleFreeGroupState } from './schedule-free.js';
 
 /**
  * Options of {@link SGDScheduleFree}; every field is optional.
@@ -44,6 +44,7 @@ export const SGD_SCHEDULE_FREE_DESCRIPTOR: OptimizerDescriptor<SGDScheduleFreeGr
     ...scheduleFreeTailOptions(),
   },
   slots: ['z'],
+  check: (g, name) => checkScheduleFreeWeight(g, name, 'SGDScheduleFree'),
   groupState: scheduleFreeGroupState('SGDScheduleFree'),
   reference: scheduleFreeReference('SGDScheduleFree', 'sgdschedulefree.json'),
 };
