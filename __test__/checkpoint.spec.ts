@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withTmpfs } from './helpers/tmpfs.js';
-import { SGD, StepLR, loadCheckpoint, loadMnist, mlp, saveCheckpoint, train, writeFileAtomic, type TrainOptions } from '../ts/index.js';
+import { LBFGS, SGD, StepLR, loadCheckpoint, loadMnist, mlp, saveCheckpoint, train, writeFileAtomic, type TrainOptions } from '../ts/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ferroptim-checkpoint-'));
 test.after.always(() => rmSync(tmp, { recursive: true, force: true }));
@@ -256,6 +256,54 @@ test('a symbolic link left where the temporary file goes is replaced, never writ
   t.is(readFileSync(victim, 'utf8'), 'important\n');
   t.is(readFileSync(path, 'utf8'), 'new\n');
   t.deepEqual(readdirSync(dir), ['metrics.jsonl']);
+});
+
+/** LBFGS counting the closure's calls. */
+class CountingLBFGS extends LBFGS {
+  evaluations = 0;
+  override step(closure: () => number): number {
+    return super.step(() => (this.evaluations++, closure()));
+  }
+}
+
+test('L-BFGS trains through its closure, and its history (lists of buffers) survives an abort and a resume bit for bit', (t) => {
+  const run = (extra: Partial<TrainOptions>) => {
+    const model = mlp({ seed: 7 });
+    const optimizer = new CountingLBFGS(model.parameters(), { lr: 0.05, maxIter: 3, historySize: 4 });
+    const r = train({ model, optimizer, epochs: 2, batchSize: 64, seed: 11, trainData, testData, ...extra });
+    const weights = Buffer.concat(model.parameters().map((p) => Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength)));
+    return { r, weights, evaluations: optimizer.evaluations, optimizer };
+  };
+  const whole = run({});
+  t.is(whole.r.metrics.length, 2);
+  // Each batch is evaluated more than once: the closure re-evaluates at L-BFGS's iterates.
+  t.true(whole.evaluations > 20, `${whole.evaluations} evaluations for 20 batches`);
+  t.true(whole.r.metrics[1]!.testAccuracy > 0.5, `${whole.r.metrics[1]!.testAccuracy}`);
+
+  const dir = join(tmp, 'lbfgs');
+  const controller = new AbortController();
+  const first = run({ checkpointDir: dir, signal: controller.signal, onBatch: (p) => p.epoch === 2 && p.batch === 3 && controller.abort() });
+  t.deepEqual(first.r.interrupted, { epoch: 2, batch: 3, checkpointed: true });
+  const manifest = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as { optimizer: { state: Record<string, Record<string, unknown>> } };
+  const saved = Object.values(manifest.optimizer.state)[0]!;
+  t.deepEqual(saved.oldDirs, { tensors: [0, 1, 2, 3].map((i) => `1.weight/oldDirs/${i}`) });
+  const second = run({ checkpointDir: dir, resume: true });
+  t.true(second.weights.equals(whole.weights));
+  t.deepEqual(second.optimizer.stateDict(), whole.optimizer.stateDict());
+});
+
+test('a checkpoint keeps an empty list as [] and refuses a state value carrying the manifest\'s marks', (t) => {
+  const dir = join(tmp, 'lists');
+  const base = { epoch: 0, weights: {}, scheduler: null, rng: { data: [1, 2, 3, 4] }, metrics: [], config: {} };
+  saveCheckpoint(dir, { ...base, optimizer: { state: { a: { empty: [], list: [[1, 'NaN'], new Float32Array([3])], one: [5, 6] } }, paramGroups: [{ params: ['a'] }] } });
+  const st = loadCheckpoint(dir).optimizer.state.a!;
+  t.deepEqual(st.empty, []);
+  t.deepEqual((st.list as Float32Array[]).map((b) => Array.from(b)), [[1, NaN], [3]]);
+  t.deepEqual(Array.from(st.one as Float32Array), [5, 6]);
+  for (const mark of [{ tensor: 'a/x' }, { tensors: ['a/x'] }]) {
+    const e = t.throws(() => saveCheckpoint(join(tmp, 'marks'), { ...base, optimizer: { state: { a: { x: mark } }, paramGroups: [{ params: ['a'] }] } }), { instanceOf: TypeError });
+    t.regex(e!.message, /received an object with a "tensor" or "tensors" key/);
+  }
 });
 
 test('a batch with a non-finite loss stops the run before its step and reports the divergence', (t) => {

@@ -152,7 +152,7 @@ function replay(c: LBFGSCase, opt: LBFGS, params: Parameter[], closure: () => nu
     if (c.lrSchedule === 'linear10') opt.paramGroups[0]!.lr = base * (1 - (s - 1) / 10);
     counter.calls = 0;
     const loss = opt.step(closure);
-    const st = opt.stateDict().state;
+    const st = Object.values(opt.stateDict().state)[0]!;
     out.push({
       loss,
       closureCalls: counter.calls,
@@ -402,7 +402,7 @@ test('maxIter 0: a step evaluates the closure once and returns its loss', (t) =>
   t.is(counter.calls, 1);
   t.is(loss, closure());
   t.deepEqual(p.data, before);
-  t.deepEqual(opt.stateDict().state, { funcEvals: 1, nIter: 0 });
+  t.deepEqual(opt.stateDict().state, { x: { funcEvals: 1, nIter: 0 } });
 });
 
 // ------------------------------------------------------------------------------ state dict
@@ -441,7 +441,7 @@ for (const c of RESUME_CASES) {
 test('the state dict before any step holds the counters and the options, and JSON keeps NaN, infinities and -0', (t) => {
   const { opt } = quadratic(3, { historySize: 4 });
   t.deepEqual(opt.stateDict(), {
-    state: { funcEvals: 0, nIter: 0 },
+    state: { x: { funcEvals: 0, nIter: 0 } },
     paramGroups: [{ params: ['x'], ...LBFGS_DEFAULTS, historySize: 4 }],
   });
   const nan = fixture.cases.find((c) => c.domain !== null)!;
@@ -462,23 +462,26 @@ test('loadStateDict rejects a state that does not fit, before anything changes',
   const good = opt.stateDict();
   const target = quadratic(4, { historySize: 3 }).opt;
   const pristine = JSON.stringify(target.stateDict());
-  const bad = (mutate: (sd: LBFGSStateDict & { state: Record<string, unknown> }) => void) => {
-    const sd = JSON.parse(JSON.stringify(good)) as LBFGSStateDict & { state: Record<string, unknown> };
-    mutate(sd);
+  const bad = (mutate: (sd: LBFGSStateDict, st: Record<string, unknown>) => void) => {
+    const sd = JSON.parse(JSON.stringify(good)) as LBFGSStateDict;
+    mutate(sd, sd.state.x as unknown as Record<string, unknown>);
     return sd;
   };
   const cases: Array<[string, LBFGSStateDict, RegExp, typeof TypeError | typeof RangeError]> = [
     ['a parameter key that differs', bad((sd) => (sd.paramGroups[0]!.params = ['y'])), /the saved parameters \["y"\] do not match this optimizer's \["x"\]/, RangeError],
     ['two groups', bad((sd) => sd.paramGroups.push(sd.paramGroups[0]!)), /expected one saved param group, received 2/, RangeError],
     ['a bad option', bad((sd) => (sd.paramGroups[0]!.historySize = 0)), /expected historySize \(saved param group 0\) to be an integer >= 1, received 0/, RangeError],
-    ['an unknown state key', bad((sd) => (sd.state.al = [])), /unknown key "al" in state/, TypeError],
-    ['a d of the wrong length', bad((sd) => (sd.state.d = [1, 2])), /expected state\.d to have length 4, received 2/, RangeError],
-    ['a history of mismatched lengths', bad((sd) => (sd.state.ro = [])), /expected state\.oldDirs, state\.oldStps and state\.ro to have the same length/, RangeError],
-    ['a ro that is not float32', bad((sd) => (sd.state.ro = (sd.state.ro as number[]).map(() => 0.1))), /expected state\.ro\[0\] to be a float32 value, received 0\.1/, RangeError],
-    ['a counter that is not an integer', bad((sd) => (sd.state.nIter = 1.5)), /expected state\.nIter to be an integer >= 0/, RangeError],
-    ['history with nIter 0', bad((sd) => (sd.state.nIter = 0)), /expected no d, t, oldDirs, oldStps, ro, hDiag, prevFlatGrad, prevLoss with state\.nIter 0/, RangeError],
-    ['no history with nIter 2', bad((sd) => delete sd.state.prevLoss), /expected state\.prevLoss with state\.nIter \d+ >= 1/, RangeError],
-    ['a vector value that is not a number', bad((sd) => ((sd.state.prevFlatGrad as unknown[])[1] = 'x')), /expected state\.prevFlatGrad\[1\] to be a number/, TypeError],
+    ['the state under another key', bad((sd) => ((sd.state as Record<string, unknown>).y = sd.state.x)), /unknown key "y" in state/, TypeError],
+    ['no state under the first key', bad((sd) => delete (sd.state as Record<string, unknown>).x), /expected state\["x"\] to be LBFGS's state/, TypeError],
+    ['the old layout, without the key', bad((sd) => (sd.state = sd.state.x as never)), /unknown key "funcEvals" in state/, TypeError],
+    ['an unknown state key', bad((_, st) => (st.al = [])), /unknown key "al" in state\["x"\]/, TypeError],
+    ['a d of the wrong length', bad((_, st) => (st.d = [1, 2])), /expected state\["x"\]\.d to have length 4, received 2/, RangeError],
+    ['a history of mismatched lengths', bad((_, st) => (st.ro = [])), /expected state\["x"\]\.oldDirs, state\["x"\]\.oldStps and state\["x"\]\.ro to have the same length/, RangeError],
+    ['a ro that is not float32', bad((_, st) => (st.ro = (st.ro as number[]).map(() => 0.1))), /expected state\["x"\]\.ro\[0\] to be a float32 value, received 0\.1/, RangeError],
+    ['a counter that is not an integer', bad((_, st) => (st.nIter = 1.5)), /expected state\["x"\]\.nIter to be an integer >= 0/, RangeError],
+    ['history with nIter 0', bad((_, st) => (st.nIter = 0)), /expected no d, t, oldDirs, oldStps, ro, hDiag, prevFlatGrad, prevLoss with state\["x"\]\.nIter 0/, RangeError],
+    ['no history with nIter 2', bad((_, st) => delete st.prevLoss), /expected state\["x"\]\.prevLoss with state\["x"\]\.nIter \d+ >= 1/, RangeError],
+    ['a vector value that is not a number', bad((_, st) => ((st.prevFlatGrad as unknown[])[1] = 'x')), /expected state\["x"\]\.prevFlatGrad\[1\] to be a number/, TypeError],
   ];
   for (const [label, sd, message, instanceOf] of cases) {
     const e = t.throws(() => target.loadStateDict(sd), { instanceOf }, label);
@@ -571,11 +574,11 @@ test('options are checked again at every step: a bad value set between steps thr
 test('as in torch, lowering historySize below the history length stops the oldest pairs from being dropped', (t) => {
   const { opt, closure } = rosenbrockSetup({ historySize: 4, maxIter: 6, lineSearchFn: 'strong_wolfe' });
   opt.step(closure);
-  t.is(opt.stateDict().state.oldDirs!.length, 4);
+  t.is(Object.values(opt.stateDict().state)[0]!.oldDirs!.length, 4);
   opt.paramGroups[0]!.historySize = 2;
   opt.step(closure);
   // torch drops a pair only when len(old_dirs) == history_size, so the history grows past 4.
-  t.true(opt.stateDict().state.oldDirs!.length > 4);
+  t.true(Object.values(opt.stateDict().state)[0]!.oldDirs!.length > 4);
 });
 
 test('a scheduler drives LBFGS through paramGroups[0].lr (StepLR halves it every step)', (t) => {

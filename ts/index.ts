@@ -51,12 +51,12 @@ export { type ScheduleFreeGroupState } from './optim/schedule-free.js';
 export { Rprop, RPROP_DEFAULTS, type RpropOptions, type RpropGroupOptions } from './optim/rprop.js';
 export { ASGD, ASGD_DEFAULTS, type ASGDOptions, type ASGDGroupOptions } from './optim/asgd.js';
 export { Lookahead, LOOKAHEAD_DEFAULTS, type LookaheadOptions, type LookaheadStateDict } from './optim/lookahead.js';
-export { LBFGS, LBFGS_DEFAULTS, type LBFGSOptions, type LBFGSParamGroup, type LBFGSState, type LBFGSStateDict } from './optim/lbfgs.js';
+export { LBFGS, LBFGS_DEFAULTS, LBFGS_OPTIONS, type LBFGSOptions, type LBFGSParamGroup, type LBFGSState, type LBFGSStateDict } from './optim/lbfgs.js';
 export {
-  Muon, MUON_DEFAULTS, splitMuonParams, type MuonOptions, type MuonGroupOptions, type MuonParamGroup, type MuonAdjustLrFn, type SplitMuonParamsOptions, type MuonParamSplit,
+  Muon, MUON_DEFAULTS, MUON_OPTIONS, splitMuonParams, type MuonOptions, type MuonGroupOptions, type MuonParamGroup, type MuonAdjustLrFn, type SplitMuonParamsOptions, type MuonParamSplit,
 } from './optim/muon.js';
 export { MultiOptimizer, type MultiOptimizerMember } from './optim/multi-optimizer.js';
-export { Adafactor, ADAFACTOR_DEFAULTS, type AdafactorOptions, type AdafactorParamGroup, type AdafactorStateEntry } from './optim/adafactor.js';
+export { Adafactor, ADAFACTOR_DEFAULTS, ADAFACTOR_OPTIONS, type AdafactorOptions, type AdafactorParamGroup, type AdafactorStateEntry } from './optim/adafactor.js';
 export {
   LRScheduler,
   LambdaLR,

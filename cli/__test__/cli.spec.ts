@@ -32,7 +32,7 @@ const bad: Array<[string, string[], RegExp]> = [
   ['a learning rate that is not a number', ['train', '--lr', 'abc'], /--lr expects a number > 0, received "abc"/],
   ['a fractional batch size', ['train', '--batch-size', '12.5'], /--batch-size expects an integer >= 1, received "12.5"/],
   ['an unknown model', ['train', '--model', 'resnet'], /option '--model <name>' argument 'resnet' is invalid\. Allowed choices are cnn, mlp/],
-  ['an unknown optimizer', ['train', '--optimizer', 'adamz'], /--optimizer expects one of adabound, adadelta, .*, sgd, sgdschedulefree, lookahead, adafactor, muon, received "adamz"/],
+  ['an unknown optimizer', ['train', '--optimizer', 'adamz'], /--optimizer expects one of adabound, adadelta, .*, sgd, sgdschedulefree, lookahead, adafactor, muon, lbfgs, received "adamz"/],
   ['an unknown scheduler', ['train', '--scheduler', 'warm'], /Allowed choices are none, step, cosine/],
   ['an option the optimizer does not have', ['train', '--optimizer', 'adam', '--momentum', '0.9', '--out', join(tmp, 'adam-momentum')], /--optimizer: Adam: unknown option "momentum"/],
   ['--resume with --overwrite', ['train', '--resume', '--overwrite'], /--resume and --overwrite contradict each other/],
@@ -67,6 +67,19 @@ test('a short run prints plain lines, writes metrics, weights and a checkpoint; 
   t.regex(r2.stdout, /epoch 2\/2/);
   t.regex(r2.stdout, /resuming after epoch 1/);
   t.is(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2);
+});
+
+test('train --optimizer lbfgs steps through the closure and resumes from its checkpoint', (t) => {
+  const out = join(tmp, 'lbfgs');
+  const common = ['train', '--model', 'mlp', '--optimizer', 'lbfgs', '--lr', '0.05', '--batch-size', '64', '--limit', '320', '--test-limit', '200', '--out', out, '--threads', '1'];
+  const r = cli(...common, '--epochs', '1');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /with lbfgs lr 0\.05/);
+  t.regex(r.stdout, /^epoch 1\/1 {2}loss \d\.\d{4}/m);
+  const r2 = cli(...common, '--epochs', '2', '--resume');
+  t.is(r2.code, 0, r2.stderr);
+  t.regex(r2.stdout, /resuming after epoch 1/);
+  t.regex(r2.stdout, /^epoch 2\/2/m);
 });
 
 test('a missing data directory is a clear error with a non-zero exit', (t) => {

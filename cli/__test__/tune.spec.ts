@@ -193,6 +193,28 @@ const PG = process.env.FERROPTIM_PG_URL;
   t.false(trials.some((x) => x.state === TrialState.RUNNING));
 });
 
+test.serial('a study can choose Adafactor, Muon + AdamW and L-BFGS, and search an integer option on a grid', async (t) => {
+  const out = join(tmp, 'others');
+  mkdirSync(out, { recursive: true });
+  const space = join(out, 'space.json');
+  writeFileSync(space, JSON.stringify({
+    optimizer: { choices: ['adafactor', 'muon', 'lbfgs'] },
+    lr: { low: 1e-3, high: 0.05, log: true },
+    conditional: { lbfgs: { max_iter: { low: 2, high: 4, step: 1 } }, muon: { adamw_lr: { low: 1e-4, high: 1e-2, log: true } } },
+  }));
+  const storage = `journal:${join(out, 'studies.log')}`;
+  const r = run('tune', ...TINY, '--space', space, '--sampler', 'random', '--trials', '6', '--threads', '1', '--seed', '3', '--storage', storage, '--study', 'others', '--out', out);
+  t.is(r.code, 0, r.stderr + r.stdout);
+  t.regex(r.stdout, /^search space: optimizer ∈ \{adafactor, muon, lbfgs\}/m);
+  const trials = await trialsOf(storage, 'others');
+  t.is(trials.length, 6);
+  for (const x of trials) {
+    t.is(x.state, TrialState.COMPLETE, `trial ${x.number} (${String(x.params.optimizer)}) completed`);
+    if (x.params.optimizer === 'lbfgs') t.true(Number.isInteger(x.params.max_iter), `max_iter ${String(x.params.max_iter)}`);
+  }
+  t.true(new Set(trials.map((x) => x.params.optimizer)).size >= 2, 'more than one optimizer was tried');
+});
+
 test('--help documents the space file, the counting rule and examples', (t) => {
   const r = run('tune', '--help');
   t.is(r.code, 0);
@@ -217,6 +239,9 @@ test('usage errors name the flag, exit 2 and touch no storage', (t) => {
     ['an option the optimizer lacks', ['--space', file('mom.json', { optimizer: { choices: ['adam', 'sgd'] }, momentum: { low: 0.8, high: 0.9 } })], /--space .*mom\.json: momentum: Adam has no option "momentum"/],
     ['a conditional of an optimizer not chosen', ['--space', file('cond.json', { optimizer: { choices: ['adam'] }, conditional: { sgd: { momentum: { low: 0.8, high: 0.9 } } } })], /conditional\.sgd: "sgd" is not one of optimizer\.choices/],
     ['a range the optimizer refuses', ['--space', file('neg.json', { optimizer: { choices: ['sgd'] }, conditional: { sgd: { momentum: { low: -1, high: 0.9 } } } })], /conditional\.sgd\.momentum\.low: SGD's momentum must be >= 0, received -1/],
+    ['Lookahead, whose options depend on its inner optimizer', ['--optimizers', 'adam,lookahead'], /--optimizers: unknown optimizer "lookahead" in "adam,lookahead"; a study can choose .*adafactor, muon, lbfgs/],
+    ['a range Adafactor refuses', ['--space', file('af.json', { optimizer: { choices: ['adafactor'] }, conditional: { adafactor: { beta2_decay: { low: -0.9, high: 0.5 } } } })], /conditional\.adafactor\.beta2_decay\.high: Adafactor's beta2_decay must be <= 0, received 0\.5/],
+    ['an integer option without an integer step', ['--space', file('hist.json', { optimizer: { choices: ['lbfgs'] }, conditional: { lbfgs: { history_size: { low: 5, high: 50 } } } })], /conditional\.lbfgs\.history_size: L-BFGS's history_size is an integer: give integer low and high and an integer step/],
     ['a missing space file', ['--space', join(dir, 'nowhere.json')], /--space .*nowhere\.json: cannot read the file \(ENOENT\)/],
     ['an unknown optimizer in --optimizers', ['--optimizers', 'adam,adamz'], /--optimizers: unknown optimizer "adamz"/],
     ['a malformed --lr', ['--lr', '0.1'], /--lr expects LOW:HIGH with 0 < LOW <= HIGH/],

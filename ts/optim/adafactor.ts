@@ -6,10 +6,11 @@
  */
 import { createNativeAdafactor, mapNativeError, type NativeAdafactor } from '../native.js';
 import { Parameter } from '../tensor.js';
-import { checkBoolean, checkKnownFields, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { checkKnownFields, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 import { decodeBuffer, disposedError, encodeFloat, type LoadStateDictOptions, type OptimizerStateDict, type ParamsInput, type ZeroGradOptions } from './optimizer.js';
 import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, mergeOptions, savedGroup, savedGroupOptions, savedGroupsMatch, setToNoneOption, stateKeys, strictOption } from './groups.js';
 import { optionName } from './options.js';
+import { flag, nonNegative, numberIn, validateOptions, type OptionSpec } from './descriptor.js';
 
 /**
  * Options of {@link Adafactor}; every field is optional. Names are torch's in camelCase
@@ -54,6 +55,25 @@ export const ADAFACTOR_DEFAULTS: Readonly<Required<AdafactorOptions>> = Object.f
   d: 1,
   weightDecay: 0,
   maximize: false,
+});
+
+/**
+ * Adafactor's numeric and boolean options as the registry's descriptors give theirs (default and
+ * valid range), for tools that list or search options (`ferroptim tune`). `eps`, a pair whose
+ * first element may be `null`, is not among them.
+ * @example
+ * ```ts
+ * ADAFACTOR_OPTIONS.beta2Decay.range; // { max: 0 }
+ * ```
+ * @group Optimizers
+ * @category Options and defaults
+ */
+export const ADAFACTOR_OPTIONS: Readonly<Record<'lr' | 'beta2Decay' | 'd' | 'weightDecay' | 'maximize', OptionSpec>> = Object.freeze({
+  lr: nonNegative(ADAFACTOR_DEFAULTS.lr),
+  beta2Decay: numberIn(ADAFACTOR_DEFAULTS.beta2Decay, { max: 0 }),
+  d: numberIn(ADAFACTOR_DEFAULTS.d, { min: 1 }),
+  weightDecay: nonNegative(ADAFACTOR_DEFAULTS.weightDecay),
+  maximize: flag(ADAFACTOR_DEFAULTS.maximize),
 });
 
 const OPTION_KEYS = Object.keys(ADAFACTOR_DEFAULTS);
@@ -127,8 +147,7 @@ function layoutOf(p: Parameter): Layout {
 /** Checks a group's options (`where`: `options`, `param group 1`, ...); returns them. */
 function checkGroupOptions(ctx: string, g: Record<string, unknown>, where: string): Required<AdafactorOptions> {
   const name = (k: string) => optionName(k, where);
-  checkNumber(ctx, name('lr'), g.lr, { min: 0 });
-  checkNumber(ctx, name('beta2Decay'), g.beta2Decay, { max: 0 });
+  validateOptions(ctx, ADAFACTOR_OPTIONS, g, where);
   const eps = g.eps;
   const pairText = `a pair [eps1, eps2] (eps1 a number >= 0 or null for float32's machine epsilon, eps2 a finite number >= 0)`;
   if (!Array.isArray(eps)) throw new TypeError(`${ctx}: expected ${name('eps')} to be ${pairText}, received ${describeValue(eps)}`);
@@ -140,9 +159,6 @@ function checkGroupOptions(ctx: string, g: Record<string, unknown>, where: strin
     }
   }
   checkNumber(ctx, name('eps[1]'), eps[1], { min: 0 });
-  checkNumber(ctx, name('d'), g.d, { min: 1 });
-  checkNumber(ctx, name('weightDecay'), g.weightDecay, { min: 0 });
-  checkBoolean(ctx, name('maximize'), g.maximize);
   return g as unknown as Required<AdafactorOptions>;
 }
 

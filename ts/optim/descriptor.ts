@@ -363,9 +363,19 @@ export function packingPlan<O extends object>(d: OptimizerDescriptor<O>): readon
  * rules between options. `where` names the group in messages (`options`, `param group 1`).
  */
 export function validateGroup<O extends object>(d: OptimizerDescriptor<O>, g: Record<string, unknown>, where: string): void {
-  const label = d.name;
+  validateOptions(d.name, d.options as Readonly<Record<string, OptionSpec>>, g, where);
+  d.check?.(g as O, (k: string) => optionName(k, where));
+}
+
+/**
+ * Checks the options of `g` that `specs` describes, each against its type and range (the
+ * registry's descriptors, and the option tables of the optimizers outside the registry, share
+ * this check). `label` begins each message, `where` names the group (`options`, `param group 1`).
+ * @internal
+ */
+export function validateOptions(label: string, specs: Readonly<Record<string, OptionSpec>>, g: Record<string, unknown>, where: string): void {
   const n = (k: string) => optionName(k, where);
-  for (const [key, spec] of optionEntries(d)) {
+  for (const [key, spec] of Object.entries(specs)) {
     const v = g[key];
     switch (spec.type) {
       case 'number':
@@ -386,7 +396,6 @@ export function validateGroup<O extends object>(d: OptimizerDescriptor<O>, g: Re
         break;
     }
   }
-  d.check?.(g as O, n);
 }
 
 /**

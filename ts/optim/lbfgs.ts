@@ -6,7 +6,8 @@
  */
 import { Parameter } from '../tensor.js';
 import { optionName } from './options.js';
-import { checkBoolean, checkKnownFields, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { flag, nonNegative, numberIn, validateOptions, type OptionSpec } from './descriptor.js';
+import { checkKnownFields, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 import { checkStateDictShape, clearGrads, groupInput, isGroupInput, paramsList, setToNoneOption, stateKeys } from './groups.js';
 import { decodeBuffer, decodeFloat, disposedError, encodeFloat, type ParamsInput, type ZeroGradOptions } from './optimizer.js';
 
@@ -61,6 +62,27 @@ export const LBFGS_DEFAULTS: Readonly<Required<LBFGSOptions>> = Object.freeze({
   maximize: false,
 });
 
+/**
+ * LBFGS's numeric and boolean options as the registry's descriptors give theirs (default and
+ * valid range), for tools that list or search options (`ferroptim tune`). `lineSearchFn` is not
+ * among them, and `maxEval`'s default is the one for the default `maxIter`.
+ * @example
+ * ```ts
+ * LBFGS_OPTIONS.historySize.range; // { integer: true, min: 1 }
+ * ```
+ * @group Optimizers
+ * @category Options and defaults
+ */
+export const LBFGS_OPTIONS: Readonly<Record<'lr' | 'maxIter' | 'maxEval' | 'toleranceGrad' | 'toleranceChange' | 'historySize' | 'maximize', OptionSpec>> = Object.freeze({
+  lr: nonNegative(LBFGS_DEFAULTS.lr),
+  maxIter: numberIn(LBFGS_DEFAULTS.maxIter, { integer: true, min: 0 }),
+  maxEval: numberIn(LBFGS_DEFAULTS.maxEval, { integer: true, min: 0 }),
+  toleranceGrad: nonNegative(LBFGS_DEFAULTS.toleranceGrad),
+  toleranceChange: nonNegative(LBFGS_DEFAULTS.toleranceChange),
+  historySize: numberIn(LBFGS_DEFAULTS.historySize, { integer: true, min: 1 }),
+  maximize: flag(LBFGS_DEFAULTS.maximize),
+});
+
 const OPTION_KEYS = Object.keys(LBFGS_DEFAULTS);
 
 /**
@@ -113,8 +135,12 @@ export interface LBFGSState {
  * @category Base class and parameters
  */
 export interface LBFGSStateDict {
-  /** The optimizer's whole state (LBFGS has no per-parameter state). */
-  state: LBFGSState;
+  /**
+   * The optimizer's whole state, filed under the first parameter's key as torch files it (LBFGS
+   * has no per-parameter state): `{ [firstKey]: LBFGSState }`. This is the layout every other
+   * optimizer's state dict has, so training checkpoints store it the same way.
+   */
+  state: Record<string, LBFGSState>;
   /** The one param group's options, with `params` listing the parameters' keys. */
   paramGroups: Array<
     Record<string, unknown> & {
@@ -421,16 +447,11 @@ interface History {
 /** The options of the group, checked; `where` names the group in messages. */
 function checkGroupOptions(ctx: string, g: Record<string, unknown>, where: string): Required<LBFGSOptions> {
   const n = (k: string) => optionName(k, where);
-  checkNumber(ctx, n('lr'), g.lr, { min: 0 });
-  const maxIter = checkNumber(ctx, n('maxIter'), g.maxIter, { integer: true, min: 0 });
-  const maxEval = checkNumber(ctx, n('maxEval'), g.maxEval, { integer: true, min: 0 });
-  checkNumber(ctx, n('toleranceGrad'), g.toleranceGrad, { min: 0 });
-  checkNumber(ctx, n('toleranceChange'), g.toleranceChange, { min: 0 });
-  checkNumber(ctx, n('historySize'), g.historySize, { integer: true, min: 1 });
+  validateOptions(ctx, LBFGS_OPTIONS, g, where);
+  const { maxIter, maxEval } = g as { maxIter: number; maxEval: number };
   const ls = g.lineSearchFn;
   if (ls !== null && typeof ls !== 'string') throw new TypeError(`${ctx}: expected ${n('lineSearchFn')} to be 'strong_wolfe' or null, received ${describeValue(ls)}`);
   if (ls !== null && ls !== 'strong_wolfe') throw new RangeError(`${ctx}: expected ${n('lineSearchFn')} to be 'strong_wolfe' or null (the only line search torch has), received ${describeValue(ls)}`);
-  checkBoolean(ctx, n('maximize'), g.maximize);
   if (ls === 'strong_wolfe' && maxIter >= 1 && maxEval < 1) {
     throw new RangeError(
       `${ctx}: expected ${n('maxEval')} to be an integer >= 1 with lineSearchFn 'strong_wolfe' (the line search evaluates the closure at least once; torch fails with an UnboundLocalError), received ${describeValue(maxEval)}`,
@@ -934,10 +955,11 @@ export class LBFGS {
       state.prevLoss = encodeFloat(h.prevLoss);
     }
     const g = this.paramGroups[0]!;
-    const group: Record<string, unknown> & { params: string[] } = { params: this.#keys() };
+    const keys = this.#keys();
+    const group: Record<string, unknown> & { params: string[] } = { params: keys };
     for (const k of OPTION_KEYS) group[k] = (o as Record<string, unknown>)[k];
     if (g.initialLr !== undefined) group.initialLr = checkNumber(ctx, 'initialLr (param group 0)', g.initialLr, { min: 0 });
-    return { state, paramGroups: [group] };
+    return { state: { [keys[0]!]: state }, paramGroups: [group] };
   }
 
   /**
@@ -968,43 +990,50 @@ export class LBFGS {
     checkGroupOptions(ctx, merged, 'saved param group 0');
     const initialLr = sg.initialLr === undefined ? undefined : checkNumber(ctx, 'initialLr of saved param group 0', sg.initialLr, { min: 0 });
 
-    const st = sd.state as unknown as Record<string, unknown>;
-    checkKnownFields(ctx, 'state', st, STATE_KEYS);
-    const funcEvals = checkNumber(ctx, 'state.funcEvals', st.funcEvals, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-    const nIter = checkNumber(ctx, 'state.nIter', st.nIter, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+    // The whole state is filed under the first parameter's key, as torch files it.
+    const first = keys[0]!;
+    checkKnownFields(ctx, 'state', sd.state, [first]);
+    const where = `state[${JSON.stringify(first)}]`;
+    const st = sd.state[first] as unknown as Record<string, unknown>;
+    if (st === null || typeof st !== 'object' || Array.isArray(st)) throw new TypeError(`${ctx}: expected ${where} to be LBFGS's state { funcEvals, nIter, ... }, received ${describeValue(st)}`);
+    checkKnownFields(ctx, where, st, STATE_KEYS);
+    const funcEvals = checkNumber(ctx, `${where}.funcEvals`, st.funcEvals, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+    const nIter = checkNumber(ctx, `${where}.nIter`, st.nIter, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
     const present = VECTOR_KEYS.filter((k) => st[k] !== undefined);
     let history: History | null = null;
     if (nIter === 0) {
-      if (present.length > 0) throw new RangeError(`${ctx}: expected no ${present.join(', ')} with state.nIter 0 (they are set by the first iteration)`);
+      if (present.length > 0) throw new RangeError(`${ctx}: expected no ${present.join(', ')} with ${where}.nIter 0 (they are set by the first iteration)`);
     } else {
       const missing = VECTOR_KEYS.filter((k) => st[k] === undefined);
-      if (missing.length > 0) throw new RangeError(`${ctx}: expected state.${missing.join(', state.')} with state.nIter ${nIter} >= 1`);
+      if (missing.length > 0) throw new RangeError(`${ctx}: expected ${missing.map((k) => `${where}.${k}`).join(', ')} with ${where}.nIter ${nIter} >= 1`);
       const n = this.#numel;
       const scalar = (name: string, v: unknown, float32: boolean): number => {
         const x = decodeFloat(v);
-        if (x === undefined) throw new TypeError(`${ctx}: expected state.${name} to be a number (or "NaN", "Infinity", "-Infinity", "-0"), received ${describeValue(v)}`);
-        if (float32 && !Object.is(f32(x), x) && !Number.isNaN(x)) throw new RangeError(`${ctx}: expected state.${name} to be a float32 value, received ${describeValue(x)}`);
+        if (x === undefined) throw new TypeError(`${ctx}: expected ${where}.${name} to be a number (or "NaN", "Infinity", "-Infinity", "-0"), received ${describeValue(v)}`);
+        if (float32 && !Object.is(f32(x), x) && !Number.isNaN(x)) throw new RangeError(`${ctx}: expected ${where}.${name} to be a float32 value, received ${describeValue(x)}`);
         return x;
       };
       const vectors = (name: string, v: unknown): Float32Array[] => {
-        if (!Array.isArray(v)) throw new TypeError(`${ctx}: expected state.${name} to be an array of vectors, received ${describeValue(v)}`);
-        return v.map((x, i) => decodeBuffer(ctx, `state.${name}[${i}]`, x, n));
+        if (!Array.isArray(v)) throw new TypeError(`${ctx}: expected ${where}.${name} to be an array of vectors, received ${describeValue(v)}`);
+        return v.map((x, i) => decodeBuffer(ctx, `${where}.${name}[${i}]`, x, n));
       };
       const oldDirs = vectors('oldDirs', st.oldDirs);
       const oldStps = vectors('oldStps', st.oldStps);
-      if (!Array.isArray(st.ro)) throw new TypeError(`${ctx}: expected state.ro to be an array of numbers, received ${describeValue(st.ro)}`);
-      const ro = st.ro.map((x, i) => scalar(`ro[${i}]`, x, true));
+      // A checkpoint gives ro back as a Float32Array.
+      const roIn: unknown = st.ro instanceof Float32Array ? Array.from(st.ro) : st.ro;
+      if (!Array.isArray(roIn)) throw new TypeError(`${ctx}: expected ${where}.ro to be an array of numbers, received ${describeValue(st.ro)}`);
+      const ro = roIn.map((x, i) => scalar(`ro[${i}]`, x, true));
       if (oldStps.length !== oldDirs.length || ro.length !== oldDirs.length) {
-        throw new RangeError(`${ctx}: expected state.oldDirs, state.oldStps and state.ro to have the same length, received ${oldDirs.length}, ${oldStps.length} and ${ro.length}`);
+        throw new RangeError(`${ctx}: expected ${where}.oldDirs, ${where}.oldStps and ${where}.ro to have the same length, received ${oldDirs.length}, ${oldStps.length} and ${ro.length}`);
       }
       history = {
-        d: decodeBuffer(ctx, 'state.d', st.d, n),
+        d: decodeBuffer(ctx, `${where}.d`, st.d, n),
         t: scalar('t', st.t, false),
         oldDirs,
         oldStps,
         ro,
         hDiag: scalar('hDiag', st.hDiag, true),
-        prevFlatGrad: decodeBuffer(ctx, 'state.prevFlatGrad', st.prevFlatGrad, n),
+        prevFlatGrad: decodeBuffer(ctx, `${where}.prevFlatGrad`, st.prevFlatGrad, n),
         prevLoss: scalar('prevLoss', st.prevLoss, false),
       };
     }

@@ -6,7 +6,8 @@
 import { createNativeMuon, mapNativeError, type NativeMuon } from '../native.js';
 import { Parameter } from '../tensor.js';
 import { optionName } from './options.js';
-import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
+import { flag, nonNegative, numberIn, validateOptions, type OptionSpec } from './descriptor.js';
+import { checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 import {
   decodeBuffer,
   disposedError,
@@ -93,6 +94,26 @@ export const MUON_DEFAULTS: Readonly<MuonGroupOptions> = Object.freeze({
   adjustLrFn: 'original',
 });
 
+/**
+ * Muon's numeric and boolean options as the registry's descriptors give theirs (default and valid
+ * range), for tools that list or search options (`ferroptim tune`). `nsCoefficients` and
+ * `adjustLrFn` are not among them.
+ * @example
+ * ```ts
+ * MUON_OPTIONS.nsSteps.range; // { integer: true, min: 0, max: 99 }
+ * ```
+ * @group Optimizers
+ * @category Options and defaults
+ */
+export const MUON_OPTIONS: Readonly<Record<'lr' | 'weightDecay' | 'momentum' | 'nesterov' | 'eps' | 'nsSteps', OptionSpec>> = Object.freeze({
+  lr: nonNegative(MUON_DEFAULTS.lr),
+  weightDecay: nonNegative(MUON_DEFAULTS.weightDecay),
+  momentum: nonNegative(MUON_DEFAULTS.momentum),
+  nesterov: flag(MUON_DEFAULTS.nesterov),
+  eps: nonNegative(MUON_DEFAULTS.eps),
+  nsSteps: numberIn(MUON_DEFAULTS.nsSteps, { integer: true, min: 0, max: 99 }),
+});
+
 const LABEL = 'Muon';
 const OPTION_KEYS = Object.keys(MUON_DEFAULTS) as Array<keyof MuonGroupOptions>;
 const ADJUST: readonly MuonAdjustLrFn[] = ['original', 'match_rms_adamw', 'spectral_unclamped'];
@@ -100,16 +121,12 @@ const ADJUST: readonly MuonAdjustLrFn[] = ['original', 'match_rms_adamw', 'spect
 /** Checks a group's options (`where` names it in messages); returns the packed native values. */
 function checkGroup(ctx: string, g: Record<string, unknown>, where: string): number[] {
   const name = (k: string) => optionName(k, where);
-  const lr = checkNumber(ctx, name('lr'), g.lr, { min: 0 });
-  const wd = checkNumber(ctx, name('weightDecay'), g.weightDecay, { min: 0 });
-  const momentum = checkNumber(ctx, name('momentum'), g.momentum, { min: 0 });
-  const nesterov = checkBoolean(ctx, name('nesterov'), g.nesterov);
+  validateOptions(ctx, MUON_OPTIONS, g, where);
+  const [lr, wd, momentum, nesterov, eps, steps] = [g.lr, g.weightDecay, g.momentum, g.nesterov, g.eps, g.nsSteps] as [number, number, number, boolean, number, number];
   const ns = g.nsCoefficients;
   if (!Array.isArray(ns)) throw new TypeError(`${ctx}: expected ${name('nsCoefficients')} to be an array of 3 finite numbers, received ${describeValue(ns)}`);
   if (ns.length !== 3) throw new RangeError(`${ctx}: expected ${name('nsCoefficients')} to be an array of 3 finite numbers, received ${describeValue(ns)}`);
   ns.forEach((c, i) => checkNumber(ctx, name(`nsCoefficients[${i}]`), c));
-  const eps = checkNumber(ctx, name('eps'), g.eps, { min: 0 });
-  const steps = checkNumber(ctx, name('nsSteps'), g.nsSteps, { integer: true, min: 0, max: 99 });
   const fn = g.adjustLrFn;
   if (fn !== null && !ADJUST.includes(fn as MuonAdjustLrFn)) {
     const what = typeof fn === 'string' ? RangeError : TypeError;

@@ -126,7 +126,7 @@ export interface CheckpointData {
   weights: Record<string, StateEntry>;
   /** The optimizer's `stateDict()`; its buffers are stored in a safetensors file beside the manifest. */
   optimizer: {
-    /** Per-parameter state by key; Float32Array buffers and plain values. */
+    /** Per-parameter state by key; Float32Array buffers, lists of them (L-BFGS's history) and plain values. */
     state: Record<string, Record<string, unknown>>;
     /** The param groups' options, each with the keys of its parameters. */
     paramGroups: Array<
@@ -274,7 +274,7 @@ export interface CheckpointManifest {
   weightsFile: string;
   /** The safetensors file of the optimizer's buffers, in the checkpoint's folder. */
   optimizerFile: string;
-  /** The optimizer's state dict, each buffer replaced by `{ tensor: "KEY/NAME" }`. */
+  /** The optimizer's state dict, each buffer replaced by `{ tensor: "KEY/NAME" }`, each non-empty list of buffers by `{ tensors: ["KEY/NAME/0", ...] }`. */
   optimizer: {
     state: Record<string, Record<string, unknown>>;
     paramGroups: Array<Record<string, unknown> & { params: Array<string | number> }>;
@@ -385,21 +385,31 @@ function prepareCheckpoint(
   checkKnownFields(ctx, 'data.optimizer', optimizer, ['state', 'paramGroups']);
   const stateIn = checkRecord(ctx, 'data.optimizer.state', optimizer.state, 'an object of per-parameter states');
   // Buffers go to the safetensors file as `KEY/NAME`; the manifest keeps `{ tensor: "KEY/NAME" }`.
+  // A non-empty list of buffers (L-BFGS's history) goes as `KEY/NAME/0`, ... and the manifest keeps
+  // `{ tensors: [...] }`. An empty array stays `[]` in the manifest: it is both an empty buffer and
+  // an empty list, and every loader takes it as either.
   const tensors: Record<string, StateEntry> = Object.create(null);
   const state: Record<string, Record<string, unknown>> = Object.create(null);
+  const isBuffer = (x: unknown): x is unknown[] | Float32Array => Array.isArray(x) || x instanceof Float32Array;
   for (const [key, entry] of Object.entries(stateIn)) {
     const at = `data.optimizer.state[${q(key)}]`;
     const out: Record<string, unknown> = Object.create(null);
+    const put = (tname: string, vat: string, v: unknown[] | Float32Array) => {
+      if (Object.hasOwn(tensors, tname)) throw new RangeError(`${ctx}: ${vat} would be stored as the tensor ${q(tname)}, as another buffer is`);
+      tensors[tname] = { data: v instanceof Float32Array ? v : bufferOf(ctx, vat, v), shape: [v.length] };
+      return tname;
+    };
     for (const [name, v] of Object.entries(checkRecord(ctx, at, entry))) {
       const vat = `${at}[${q(name)}]`;
-      if (Array.isArray(v) || v instanceof Float32Array) {
-        const tname = `${key}/${name}`;
-        if (Object.hasOwn(tensors, tname)) throw new RangeError(`${ctx}: ${vat} would be stored as the tensor ${q(tname)}, as another buffer is`);
-        tensors[tname] = { data: v instanceof Float32Array ? v : bufferOf(ctx, vat, v), shape: [v.length] };
-        out[name] = { tensor: tname };
+      if (Array.isArray(v) && v.length === 0) {
+        out[name] = [];
+      } else if (Array.isArray(v) && v.every(isBuffer)) {
+        out[name] = { tensors: v.map((x, i) => put(`${key}/${name}/${i}`, `${vat}[${i}]`, x)) };
+      } else if (isBuffer(v)) {
+        out[name] = { tensor: put(`${key}/${name}`, vat, v) };
       } else {
-        if (v !== null && typeof v === 'object' && typeof (v as { tensor?: unknown }).tensor === 'string') {
-          throw new TypeError(`${ctx}: expected ${vat} to be a buffer or a JSON value, received an object with a "tensor" key (the manifest's mark of a buffer)`);
+        if (v !== null && typeof v === 'object' && ('tensor' in v || 'tensors' in v)) {
+          throw new TypeError(`${ctx}: expected ${vat} to be a buffer or a JSON value, received an object with a "tensor" or "tensors" key (the manifest's marks of buffers)`);
         }
         out[name] = v;
       }
@@ -537,10 +547,16 @@ export function loadCheckpoint(dir: string): CheckpointData {
   for (const [key, entry] of Object.entries(m.optimizer.state)) {
     const out: Record<string, unknown> = Object.create(null);
     for (const [name, v] of Object.entries(entry)) {
-      const ref = v as { tensor?: unknown } | null;
+      const ref = v as { tensor?: unknown; tensors?: unknown } | null;
+      const tensor = (t: unknown) => {
+        if (typeof t !== 'string' || !Object.hasOwn(tensors, t)) throw new RangeError(`loadCheckpoint: ${join(dir, m.optimizerFile)} has no tensor ${JSON.stringify(t)}`);
+        return tensors[t]!.data;
+      };
       if (ref !== null && typeof ref === 'object' && !Array.isArray(ref) && typeof ref.tensor === 'string') {
-        if (!Object.hasOwn(tensors, ref.tensor)) throw new RangeError(`loadCheckpoint: ${join(dir, m.optimizerFile)} has no tensor ${JSON.stringify(ref.tensor)}`);
-        out[name] = tensors[ref.tensor]!.data;
+        out[name] = tensor(ref.tensor);
+      } else if (ref !== null && typeof ref === 'object' && !Array.isArray(ref) && Array.isArray(ref.tensors)) {
+        // Each name must be a tensor of the file, so the list is no longer than the file's tensors.
+        out[name] = ref.tensors.map(tensor);
       } else {
         out[name] = v;
       }

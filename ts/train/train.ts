@@ -12,7 +12,6 @@ import { CrossEntropyLoss } from '../nn/cross-entropy-loss.js';
 import { Dropout } from '../nn/dropout.js';
 import { Module } from '../nn/module.js';
 import { Generator } from '../nn/generator.js';
-import type { OptimizerStateDict } from '../optim/optimizer.js';
 import { Parameter } from '../tensor.js';
 import { checkKnownKeys, checkNumber, checkOptions, checkPath, describeValue, option } from '../validate.js';
 import { encodeSafetensors } from '../nn/safetensors.js';
@@ -23,14 +22,23 @@ import { MAX_EPOCHS, checkJson, hasCheckpoint, loadCheckpoint, removeStaleTempor
  * @group Training
  */
 export interface TrainableOptimizer {
-  /** One update of every parameter from its gradient. */
-  step(): unknown;
+  /**
+   * One update of every parameter from its gradient. `train` computes the batch's loss and
+   * gradients first and passes a closure with PyTorch's contract: its first call returns that loss
+   * at no cost (the gradients are in place), and each later call zeroes the gradients, evaluates
+   * the batch again at the current parameters and returns the new loss. An optimizer that needs
+   * more evaluations per step (LBFGS) calls it again; the others call it once or ignore it.
+   */
+  step(closure?: () => number): unknown;
   /** Zeroes (or, with `setToNone`, nulls) every parameter's gradient before a batch. */
   zeroGrad(options?: { setToNone?: boolean }): void;
-  /** The optimizer state saved in checkpoints. */
-  stateDict(): OptimizerStateDict;
+  /**
+   * The optimizer state saved in checkpoints: per-parameter entries of buffers (Float32Arrays or
+   * arrays of numbers), lists of buffers and JSON values, and the param groups.
+   */
+  stateDict(): { state: Readonly<Record<string, object>>; paramGroups: ReadonlyArray<object> };
   /** Restores a state from {@link TrainableOptimizer.stateDict} when resuming. */
-  loadStateDict(sd: OptimizerStateDict): void;
+  loadStateDict(sd: never): void;
   /** The param groups; the first one's `lr` goes into the metrics. */
   readonly paramGroups: ReadonlyArray<{
     /** The group's current learning rate. */
@@ -508,7 +516,7 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
       throw new RangeError(`train: the checkpoint in ${o.checkpointDir} is at batch ${ck.inEpoch.batch} of an epoch, which has only ${Math.min(numBatches(trainData.length, batchSize), maxBatches)} batches here`);
     }
     model.loadStateDict(ck.weights);
-    optimizer.loadStateDict(ck.optimizer as unknown as OptimizerStateDict);
+    optimizer.loadStateDict(ck.optimizer as never);
     if (scheduler && ck.scheduler !== null && ck.scheduler !== undefined) {
       if (typeof scheduler.loadStateDict !== 'function') throw new TypeError('train: the checkpoint has scheduler state but the scheduler has no loadStateDict()');
       scheduler.loadStateDict(ck.scheduler as never);
@@ -578,7 +586,18 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
       correct += countCorrect(out.data, y, out.shape[1]!);
       model.backward(lossFn.backward(), false);
       if (clip !== undefined) clipGradNorm(params, clip);
-      optimizer.step();
+      let evaluated = true;
+      optimizer.step(() => {
+        if (evaluated) {
+          evaluated = false;
+          return loss;
+        }
+        optimizer.zeroGrad();
+        const again = lossFn.forward(model.forward(x), y);
+        model.backward(lossFn.backward(), false);
+        if (clip !== undefined) clipGradNorm(params, clip);
+        return again;
+      });
       if (scheduler && interval === 'batch') scheduler.step();
       lossSum += loss;
       seen += y.length;

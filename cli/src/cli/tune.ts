@@ -15,7 +15,7 @@ import { savePlot } from '../plot/render.js';
 import { exact, MNIST_TRAIN_SIZE, quote, trainCommand, trainImages, type TrialSettings } from '../tune/objective.js';
 import { historyChart, paramsChart } from '../tune/plots.js';
 import { Pool, type PoolEvent, type PoolResult } from '../tune/pool.js';
-import { applyShortcuts, articleSpace, describeSpace, incompatibility, readSpaceFile, SpaceError, studyDistributions, type SearchSpace } from '../tune/space.js';
+import { applyShortcuts, articleSpace, describeSpace, incompatibility, readSpaceFile, SpaceError, studyDistributions, TUNABLE_OPTIMIZERS, type SearchSpace } from '../tune/space.js';
 import { countsText, paramsText, pct, resultsTable, secondsText, trialsCsv } from '../tune/table.js';
 import { counts, type WorkerConfig } from '../tune/worker.js';
 import { checkWritableDir, num, UsageError } from './usage.js';
@@ -29,8 +29,9 @@ const SPACE_HELP = `Search space (--space FILE, JSON; the default is the article
       "adamw": { "weight_decay": { "low": 1e-5, "high": 1e-2, "log": true } }
     }
   }
-  "optimizer.choices" are optimizers of the registry:
-    ${Object.keys(lib.OPTIMIZERS).join(', ')}.
+  "optimizer.choices" are optimizers of the registry, or adafactor, muon (Muon + AdamW, as
+  "ferroptim train --optimizer muon" makes it) and lbfgs:
+    ${TUNABLE_OPTIMIZERS.join(', ')}.
   Every other top-level key is a numeric option all of them have, sampled in every trial;
   "conditional": { NAME: {...} } holds options sampled only when the trial's optimizer is NAME.
   A parameter is { "low", "high", "log"?: true (log-uniform), "step"?: N (a grid) }; its name is

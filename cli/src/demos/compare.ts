@@ -5,11 +5,11 @@
  */
 import { checkImageDataset } from 'ferroptim/internal';
 import { loadMnist, type ImageDataset } from 'ferroptim';
-import { cnn, mlp, OPTIMIZERS } from 'ferroptim';
+import { cnn, mlp } from 'ferroptim';
 import { train, type BatchProgress, type Divergence, type EpochMetrics } from 'ferroptim';
 import { MAX_EPOCHS } from 'ferroptim/internal';
 import { checkBoolean, checkFunction, checkKnownKeys, checkNumber, checkOneOf, checkOptions, describeValue, option } from 'ferroptim/internal';
-import { checkSpec, createOptimizer, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
+import { checkSpec, createOptimizer, optimizerLabel, parseOptimizerSpec, type OptimizerSpec } from './optimizer-spec.js';
 
 /**
  * The article's settings per optimizer, besides `lr`: `optim.SGD(momentum=0.9)`, `optim.Adam`,
@@ -98,9 +98,8 @@ export interface CompareResult {
 function resolve(s: unknown, lr: number, i: number): OptimizerSpec {
   if (typeof s === 'string' && !s.includes(':')) {
     const name = s.trim().toLowerCase();
-    const spec = parseOptimizerSpec(name);
-    const known = OPTIMIZERS[name];
-    return { name, options: { lr, ...(Object.hasOwn(ARTICLE_OPTIMIZER_OPTIONS, name) ? ARTICLE_OPTIMIZER_OPTIONS[name] : {}) }, label: known ? known.descriptor.name : spec.label };
+    parseOptimizerSpec(name); // an unknown name is a RangeError here
+    return { name, options: { lr, ...(Object.hasOwn(ARTICLE_OPTIMIZER_OPTIONS, name) ? ARTICLE_OPTIMIZER_OPTIONS[name] : {}) }, label: optimizerLabel(name) };
   }
   return typeof s === 'string' ? parseOptimizerSpec(s) : checkSpec('compare', `optimizers[${i}]`, s);
 }

@@ -3,18 +3,29 @@
  * so a command line or a config file can ask for any ferroptim optimizer with any options.
  * @module
  */
-import { Adafactor, AdamW, Lookahead, LOOKAHEAD_DEFAULTS, MultiOptimizer, Muon, OPTIMIZERS, splitMuonParams, type OptionSpec, type Parameter, type TrainableOptimizer } from 'ferroptim';
+import {
+  Adafactor, ADAFACTOR_OPTIONS, AdamW, LBFGS, LBFGS_OPTIONS, Lookahead, LOOKAHEAD_DEFAULTS, MultiOptimizer, Muon, MUON_OPTIONS, OPTIMIZERS, splitMuonParams, type OptionSpec, type Parameter, type TrainableOptimizer,
+} from 'ferroptim';
 import { checkKnownFields, checkRecord, checkString, describeValue } from 'ferroptim/internal';
 
-/**
- * The names {@link parseOptimizerSpec} accepts.
- * @group Optimizer specs
- */
-export const OPTIMIZER_NAMES: readonly string[] = Object.freeze([...Object.keys(OPTIMIZERS), 'lookahead', 'adafactor', 'muon']);
+/** An optimizer outside the registry that a spec names. */
+interface Other {
+  /** Its name in tables and legends. */
+  label: string;
+  /** Its options with their defaults, for the help text. */
+  text: string;
+  /**
+   * Its numeric and boolean options (default and range) as the registry's descriptors give theirs,
+   * which `ferroptim tune` can search; absent when they depend on another choice (Lookahead's inner).
+   */
+  options?: Readonly<Record<string, OptionSpec>>;
+  make(params: Parameter[], options: Record<string, unknown>): TrainableOptimizer;
+}
 
 /** The optimizers outside the registry that a spec names: what its options are, and how it is made. */
-const OTHERS: Readonly<Record<string, { text: string; make(params: Parameter[], options: Record<string, unknown>): TrainableOptimizer }>> = {
+const OTHERS: Readonly<Record<string, Other>> = {
   lookahead: {
+    label: 'Lookahead',
     text: "lookahead: inner=adam k=5 alpha=0.5, and the inner optimizer's options",
     make(params, options) {
       const { inner = 'adam', ...rest } = options;
@@ -31,11 +42,15 @@ const OTHERS: Readonly<Record<string, { text: string; make(params: Parameter[], 
     },
   },
   adafactor: {
+    label: 'Adafactor',
     text: 'adafactor: lr=0.01 beta2Decay=-0.8 d=1 weightDecay=0 maximize=false (torch.optim.Adafactor; factored by parameter shape)',
+    options: ADAFACTOR_OPTIONS,
     make: (params, options) => new Adafactor(params, options),
   },
   muon: {
+    label: 'Muon + AdamW',
     text: 'muon: lr=0.001 momentum=0.95 weightDecay=0.1 nesterov=true nsSteps=5 eps=1e-7 for the 2-D weights but the last (the output layer); AdamW (adamwLr=0.001, weight decay 0.01) for the rest',
+    options: { ...MUON_OPTIONS, adamwLr: { type: 'number', default: 0.001, range: { min: 0 } } },
     make(params, options) {
       const { adamwLr = 0.001, ...muonOptions } = options;
       // The output layer is the model's last 2-D weight; Muon takes the others.
@@ -45,7 +60,33 @@ const OTHERS: Readonly<Record<string, { text: string; make(params: Parameter[], 
       return new MultiOptimizer([new Muon(muon, muonOptions), new AdamW(adamw, { lr: adamwLr as number })]) as unknown as TrainableOptimizer;
     },
   },
+  lbfgs: {
+    label: 'L-BFGS',
+    text: 'lbfgs: lr=1 maxIter=20 maxEval=25 toleranceGrad=1e-7 toleranceChange=1e-9 historySize=100 lineSearchFn=null maximize=false (torch.optim.LBFGS; up to maxEval evaluations of the batch per step; lineSearchFn=strong_wolfe)',
+    options: LBFGS_OPTIONS,
+    make: (params, options) => new LBFGS(params, options),
+  },
 };
+
+/**
+ * The names {@link parseOptimizerSpec} accepts.
+ * @group Optimizer specs
+ */
+export const OPTIMIZER_NAMES: readonly string[] = Object.freeze([...Object.keys(OPTIMIZERS), ...Object.keys(OTHERS)]);
+
+/**
+ * An optimizer's options that a search can sample (numeric and boolean, with default and range),
+ * from its descriptor or, outside the registry, its option table; `undefined` for an unknown name
+ * or one whose options depend on another choice (Lookahead).
+ */
+export function optimizerOptionSpecs(name: string): Readonly<Record<string, OptionSpec>> | undefined {
+  return OPTIMIZERS[name]?.descriptor.options ?? OTHERS[name]?.options;
+}
+
+/** An optimizer's name in tables and legends: `AdamW`, `Muon + AdamW`, `L-BFGS`. */
+export function optimizerLabel(name: string): string {
+  return OPTIMIZERS[name]?.descriptor.name ?? OTHERS[name]?.label ?? name;
+}
 
 /**
  * Every optimizer's options with their defaults, as a spec writes them (`lr=0.001`,
@@ -83,7 +124,7 @@ function parseValue(raw: string, spec: string): number | boolean | string {
   if (v === 'false') return false;
   const n = Number(v);
   if (v !== '' && Number.isFinite(n)) return n;
-  if (/^[a-z][a-z0-9]*$/i.test(v)) return v; // e.g. lookahead's inner=adam
+  if (/^[a-z][a-z0-9_]*$/i.test(v)) return v; // e.g. lookahead's inner=adam, lbfgs's lineSearchFn=strong_wolfe
   throw new RangeError(`${CTX}: expected a number, true, false or a name as the value in ${describeValue(spec)}, received ${describeValue(raw)}`);
 }
 

@@ -9,6 +9,7 @@ import * as lib from 'ferroptim';
 import type { BatchProgress, EpochMetrics, ImageDataset, TrainableOptimizer } from 'ferroptim';
 import { TrialPruned, type Objective, type Trial } from 'ferroptim-tune';
 import { kebab, optionKey, suggest, type SearchSpace, type Suggested } from './space.js';
+import { createOptimizer } from '../demos/optimizer-spec.js';
 
 /** MNIST's training images: the split the validation set is cut from. */
 export const MNIST_TRAIN_SIZE = 60_000;
@@ -124,8 +125,7 @@ export function makeObjective(space: SearchSpace, s: TrialSettings, data: { trai
     if (signal.aborted) throw new TrialInterruptedError();
     const suggested = suggest(trial, space);
     const model = s.model === 'cnn' ? lib.cnn({ seed: s.seed }) : lib.mlp({ seed: s.seed });
-    const Ctor = lib.OPTIMIZERS[suggested.optimizer]!.Class;
-    const optimizer = new Ctor(model.parameters(), suggested.options) as unknown as TrainableOptimizer;
+    const optimizer = createOptimizer({ name: suggested.optimizer, options: suggested.options, label: suggested.optimizer }, model.parameters());
     trial.setUserAttr('train_command', trainCommand(s, suggested.params, `${s.out}/trial-${trial.number}`).command);
     // The parameters are in the storage before training starts: a worker that dies while training
     // leaves a trial that is retried with them.

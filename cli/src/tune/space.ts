@@ -1,7 +1,8 @@
 /**
  * The search space of `ferroptim tune`: which optimizers, and which numeric options of each, a
  * study samples. Read from a small JSON file (`--space`), checked with zod and against the
- * optimizer registry's descriptors, then sampled define-by-run with Optuna's parameter names.
+ * optimizers' option specs (the registry's descriptors, and the option tables of Adafactor, Muon
+ * and LBFGS), then sampled define-by-run with Optuna's parameter names.
  *
  * The file:
  * ```json
@@ -14,7 +15,7 @@
  *   }
  * }
  * ```
- * `optimizer.choices` are names of the registry (`OPTIMIZERS`); every other top-level key is an
+ * `optimizer.choices` are names of {@link TUNABLE_OPTIMIZERS}; every other top-level key is an
  * option every chosen optimizer has, sampled in every trial; `conditional.NAME` holds the options
  * sampled only when the trial's optimizer is NAME. A parameter is `{ low, high, log?, step? }`
  * (a float, log-uniform with `log`, on a grid with `step`). Parameter names are the options' names
@@ -22,7 +23,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { OPTIMIZERS, type OptionSpec } from 'ferroptim';
+import type { OptionSpec } from 'ferroptim';
+import { OPTIMIZER_NAMES, optimizerLabel, optimizerOptionSpecs } from '../demos/optimizer-spec.js';
 import type { Distribution, FrozenTrial, Trial } from 'ferroptim-tune';
 import { z } from 'zod';
 
@@ -36,7 +38,7 @@ export interface FloatParam {
 
 /** A search space: the optimizer (categorical), options of every trial, options of one optimizer. */
 export interface SearchSpace {
-  /** The choices of the categorical parameter `optimizer` (registry names). */
+  /** The choices of the categorical parameter `optimizer` (names of {@link TUNABLE_OPTIMIZERS}). */
   optimizers: string[];
   /** Options sampled in every trial, by parameter name (`lr`). */
   shared: Record<string, FloatParam>;
@@ -95,9 +97,18 @@ export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
+/**
+ * The optimizers a study can choose: the registry's, and those outside it whose options do not
+ * depend on another choice (Adafactor, Muon + AdamW, L-BFGS; not Lookahead).
+ */
+export const TUNABLE_OPTIMIZERS: readonly string[] = Object.freeze(OPTIMIZER_NAMES.filter((n) => optimizerOptionSpecs(n) !== undefined));
+
+function specsOf(optimizer: string): Readonly<Record<string, OptionSpec>> {
+  return optimizerOptionSpecs(optimizer)!;
+}
+
 function numericOptions(optimizer: string): string[] {
-  const d = OPTIMIZERS[optimizer]!.descriptor;
-  return Object.entries(d.options as Record<string, OptionSpec>)
+  return Object.entries(specsOf(optimizer))
     .filter(([, o]) => o.type === 'number' || o.type === 'derived')
     .map(([k]) => k);
 }
@@ -121,16 +132,20 @@ function ruleText(r: { min?: number; above?: number; max?: number; below?: numbe
 
 /** Checks one parameter against an optimizer's descriptor; `where` prefixes the message. */
 function checkOption(where: string, optimizer: string, name: string, p: FloatParam): void {
-  const d = OPTIMIZERS[optimizer]!.descriptor;
+  const label = optimizerLabel(optimizer);
   const key = optionKey(name);
-  const spec = (d.options as Record<string, OptionSpec>)[key];
+  const spec = specsOf(optimizer)[key];
   const known = numericOptions(optimizer).map(snake).join(', ');
-  if (spec === undefined) throw new SpaceError(`${where}: ${d.name} has no option ${JSON.stringify(name)} (its numeric options: ${known})`);
+  if (spec === undefined) throw new SpaceError(`${where}: ${label} has no option ${JSON.stringify(name)} (its numeric options: ${known})`);
   if (spec.type !== 'number' && spec.type !== 'derived') {
-    throw new SpaceError(`${where}: ${d.name}'s option ${JSON.stringify(name)} is ${spec.type === 'pair' ? 'a pair of numbers' : 'a boolean'}; only numeric options can be searched (${known})`);
+    throw new SpaceError(`${where}: ${label}'s option ${JSON.stringify(name)} is ${spec.type === 'pair' ? 'a pair of numbers' : 'a boolean'}; only numeric options can be searched (${known})`);
   }
   for (const [end, v] of [['low', p.low], ['high', p.high]] as const) {
-    if (!inRule(v, spec.range)) throw new SpaceError(`${where}.${end}: ${d.name}'s ${name} must be ${ruleText(spec.range)}, received ${v}`);
+    if (!inRule(v, spec.range)) throw new SpaceError(`${where}.${end}: ${label}'s ${name} must be ${ruleText(spec.range)}, received ${v}`);
+  }
+  // Trials sample floats: an integer option needs integer ends and an integer step.
+  if (spec.range.integer && !(Number.isInteger(p.low) && Number.isInteger(p.high) && p.step !== null && Number.isInteger(p.step))) {
+    throw new SpaceError(`${where}: ${label}'s ${name} is an integer: give integer low and high and an integer step (e.g. "step": 1), received ${JSON.stringify(p)}`);
   }
 }
 
@@ -149,12 +164,11 @@ function param(p: z.infer<typeof PARAM>): FloatParam {
  * @throws SpaceError naming the key.
  */
 export function checkSpace(space: SearchSpace, where: string): SearchSpace {
-  const known = Object.keys(OPTIMIZERS);
   const seen = new Set<string>();
   space.optimizers.forEach((o, i) => {
-    if (!Object.hasOwn(OPTIMIZERS, o)) {
-      const hint = Object.hasOwn(OPTIMIZERS, o.toLowerCase()) ? ` (did you mean ${JSON.stringify(o.toLowerCase())}?)` : '';
-      throw new SpaceError(`${where}: optimizer.choices[${i}]: unknown optimizer ${JSON.stringify(o)}${hint}; the registry has ${known.join(', ')}`);
+    if (!TUNABLE_OPTIMIZERS.includes(o)) {
+      const hint = TUNABLE_OPTIMIZERS.includes(o.toLowerCase()) ? ` (did you mean ${JSON.stringify(o.toLowerCase())}?)` : '';
+      throw new SpaceError(`${where}: optimizer.choices[${i}]: unknown optimizer ${JSON.stringify(o)}${hint}; a study can choose ${TUNABLE_OPTIMIZERS.join(', ')}`);
     }
     if (seen.has(o)) throw new SpaceError(`${where}: optimizer.choices[${i}]: ${JSON.stringify(o)} is listed twice`);
     seen.add(o);
@@ -226,9 +240,9 @@ export function applyShortcuts(space: SearchSpace, optimizers: string | undefine
   const out: SearchSpace = { optimizers: [...space.optimizers], shared: { ...space.shared }, conditional: { ...space.conditional } };
   if (optimizers !== undefined) {
     const names = optimizers.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '');
-    if (names.length === 0) throw new SpaceError(`--optimizers expects a comma-separated list of optimizers (${Object.keys(OPTIMIZERS).join(', ')}), received ${JSON.stringify(optimizers)}`);
+    if (names.length === 0) throw new SpaceError(`--optimizers expects a comma-separated list of optimizers (${TUNABLE_OPTIMIZERS.join(', ')}), received ${JSON.stringify(optimizers)}`);
     for (const n of names) {
-      if (!Object.hasOwn(OPTIMIZERS, n)) throw new SpaceError(`--optimizers: unknown optimizer ${JSON.stringify(n)} in ${JSON.stringify(optimizers)}; the registry has ${Object.keys(OPTIMIZERS).join(', ')}`);
+      if (!TUNABLE_OPTIMIZERS.includes(n)) throw new SpaceError(`--optimizers: unknown optimizer ${JSON.stringify(n)} in ${JSON.stringify(optimizers)}; a study can choose ${TUNABLE_OPTIMIZERS.join(', ')}`);
     }
     if (new Set(names).size !== names.length) throw new SpaceError(`--optimizers lists an optimizer twice: ${JSON.stringify(optimizers)}`);
     out.optimizers = names;
