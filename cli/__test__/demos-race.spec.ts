@@ -89,6 +89,16 @@ test('race() runs any optimizer with any options from the same start, and report
   t.is(blown.x.length, blown.steps + 1);
 });
 
+test('race() gives L-BFGS a closure: with its strong-Wolfe line search it reaches Rosenbrock\'s minimum where Adam does not', (t) => {
+  const r = race('rosenbrock', { steps: 50, optimizers: ['lbfgs:lr=1,lineSearchFn=strong_wolfe', 'adam:lr=0.1'] });
+  const [lbfgs, adam] = r.runs;
+  t.false(lbfgs!.diverged);
+  t.is(lbfgs!.steps, 50);
+  t.true(Math.abs(lbfgs!.final.x - 1) < 1e-4 && Math.abs(lbfgs!.final.y - 1) < 1e-4, `L-BFGS ends at (${lbfgs!.final.x}, ${lbfgs!.final.y})`);
+  t.true(lbfgs!.final.loss < 1e-8);
+  t.true(adam!.final.loss > 0.1);
+});
+
 test('race() with 0 steps returns the start alone; bad input throws before any run', (t) => {
   const r = race('saddle', { start: [1, 2], steps: 0, optimizers: ['sgd'] });
   t.deepEqual(Array.from(r.runs[0]!.x), [1]);

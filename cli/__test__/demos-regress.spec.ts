@@ -34,6 +34,14 @@ test('regress takes any optimizer spec and sizes; the last batch is smaller', (t
   t.is(r.weights.length, 3);
 });
 
+test('regress gives L-BFGS a closure per batch: each batch loss is the one before the step, and it fits the data', (t) => {
+  const r = regress({ optimizer: 'lbfgs:lr=1,maxIter=5,lineSearchFn=strong_wolfe', samples: 200, features: 4, batchSize: 200, epochs: 3, logEvery: 1 });
+  t.is(r.losses.length, 3);
+  t.true(r.losses[2]! < r.losses[0]! / 10, `losses ${Array.from(r.losses).join(', ')}`);
+  const sgd = regress({ optimizer: 'sgd:lr=0.01', samples: 200, features: 4, batchSize: 200, epochs: 3, logEvery: 1 });
+  t.is(sgd.losses[0], r.losses[0], 'the first batch loss is taken before any step, whatever the optimizer');
+});
+
 test('regress with SGD lr 3 blows up: the first non-finite batch loss is reported, and every batch still has its loss', (t) => {
   const r = regress({ optimizer: 'sgd:lr=3', epochs: 5 });
   t.like(r.diverged, { epoch: 2, batch: 20 });

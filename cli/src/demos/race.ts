@@ -69,8 +69,9 @@ export interface RaceResult {
 
 /**
  * Runs each optimizer on `fn` from the same start for `steps` steps, through the public API: the
- * weights are one 2-element float32 `Parameter`, the gradient is written into its `grad`, and
- * `optimizer.step()` moves it — as in a training loop.
+ * weights are one 2-element float32 `Parameter`, the gradient is written into its `grad` by a
+ * closure that `optimizer.step(closure)` calls (once, or as often as L-BFGS needs), and the step
+ * moves it — as in a training loop.
  *
  * @remarks
  * The gradient is evaluated in float64 at the parameter's float32 values and rounded to float32.
@@ -117,12 +118,17 @@ export function race(fn: string | Function2D, options: RaceOptions): RaceResult 
     let diverged = !Number.isFinite(loss[0]);
     // A Schedule-Free optimizer steps in train mode; its path is then y, where it takes gradients.
     optimizer.train?.();
-    while (taken < steps && !diverged) {
+    // The closure evaluates the function where the parameter is: once per step for most
+    // optimizers, as often as its line search needs for L-BFGS.
+    const closure = () => {
       optimizer.zeroGrad();
       const [gx, gy] = f.grad(p[0]!, p[1]!);
       w.grad![0] = gx;
       w.grad![1] = gy;
-      optimizer.step();
+      return f.f(p[0]!, p[1]!);
+    };
+    while (taken < steps && !diverged) {
+      optimizer.step(closure);
       taken++;
       x[taken] = p[0]!;
       y[taken] = p[1]!;

@@ -158,26 +158,38 @@ export function regress(options: RegressOptions = {}): RegressResult {
     let loss = NaN;
     for (let start = 0; start < n; start += bs) {
       const m = Math.min(bs, n - start);
-      const wd = w.data;
-      // Forward: pred = X_batch @ w; loss = mean((pred − y_batch)²)
-      loss = 0;
-      for (let b = 0; b < m; b++) {
-        const i = indices[start + b]!;
-        let pred = 0;
-        for (let j = 0; j < d; j++) pred += X[i * d + j]! * wd[j]!;
-        residual[b] = pred - y[i]!;
-        loss += residual[b]! * residual[b]!;
-      }
-      loss /= m;
-      // Backward: grad = 2 · X_batchᵀ (pred − y_batch) / B
-      grad.fill(0);
-      for (let b = 0; b < m; b++) {
-        const i = indices[start + b]!;
-        for (let j = 0; j < d; j++) grad[j]! += X[i * d + j]! * residual[b]!;
-      }
-      optimizer.zeroGrad();
-      for (let j = 0; j < d; j++) w.grad![j] = (2 * grad[j]!) / m;
-      optimizer.step();
+      // The batch's loss and gradient at the current weights: once per step for most optimizers,
+      // as often as it needs for L-BFGS.
+      const closure = () => {
+        const wd = w.data;
+        // Forward: pred = X_batch @ w; loss = mean((pred − y_batch)²)
+        let l = 0;
+        for (let b = 0; b < m; b++) {
+          const i = indices[start + b]!;
+          let pred = 0;
+          for (let j = 0; j < d; j++) pred += X[i * d + j]! * wd[j]!;
+          residual[b] = pred - y[i]!;
+          l += residual[b]! * residual[b]!;
+        }
+        l /= m;
+        // Backward: grad = 2 · X_batchᵀ (pred − y_batch) / B
+        grad.fill(0);
+        for (let b = 0; b < m; b++) {
+          const i = indices[start + b]!;
+          for (let j = 0; j < d; j++) grad[j]! += X[i * d + j]! * residual[b]!;
+        }
+        optimizer.zeroGrad();
+        for (let j = 0; j < d; j++) w.grad![j] = (2 * grad[j]!) / m;
+        return l;
+      };
+      // The loss of the batch is the first evaluation's, before the step.
+      let first = true;
+      optimizer.step(() => {
+        const l = closure();
+        if (first) loss = l;
+        first = false;
+        return l;
+      });
       if (!Number.isFinite(loss) && !diverged) diverged = { epoch: epoch + 1, batch: start / bs + 1, loss };
       losses[k++] = loss;
       sum += loss;
