@@ -36,7 +36,12 @@ export interface TrainableOptimizer {
    * The optimizer state saved in checkpoints: per-parameter entries of buffers (Float32Arrays or
    * arrays of numbers), lists of buffers and JSON values, and the param groups.
    */
-  stateDict(): { state: Readonly<Record<string, object>>; paramGroups: ReadonlyArray<object> };
+  stateDict(): {
+    /** Per-parameter state entries, by parameter key. */
+    state: Readonly<Record<string, object>>;
+    /** The param groups' options, each with its parameters' keys. */
+    paramGroups: ReadonlyArray<object>;
+  };
   /** Restores a state from {@link TrainableOptimizer.stateDict} when resuming. */
   loadStateDict(sd: never): void;
   /** The param groups; the first one's `lr` goes into the metrics. */
