@@ -14,13 +14,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Parameter } from '../ts/index.js';
 
 /** The library under test: the TypeScript sources by default (as the tests), or dist/ with --dist. */
 export type Lib = typeof import('../ts/index.js');
 
-/** The repository root: the scripts that use the harness live in <root>/benchmark/. */
-export const ROOT = path.resolve(path.dirname(path.resolve(process.argv[1] ?? 'benchmark/bench.ts')), '..');
+/** The repository root (the harness lives in <root>/benchmark/). */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROBE = path.resolve(ROOT, '../shared/perf/run-probe.sh');
 /** The same updates in plain C (NAdam, Lion, LAMB), built with gcc like the probe. */
 const SAME_C = path.resolve(ROOT, 'benchmark/same-in-c.c');
@@ -433,7 +434,9 @@ export class Yardstick {
     for (const l of String(r.stdout ?? '').split('\n')) {
       if (!l.trim().startsWith('{')) continue;
       try {
-        lines.push(JSON.parse(l) as ProbeLine);
+        const line = JSON.parse(l) as ProbeLine;
+        // ms is printed to 1 µs; the params/s figure (4 significant digits or more) times small arrays too.
+        lines.push(line.gparams_per_s > 0 && line.params > 0 ? { ...line, ms: line.params / line.gparams_per_s / 1e6 } : line);
       } catch {
         /* not a result line */
       }
