@@ -129,6 +129,7 @@ export const native = {
   maxNumThreads: (): number => binding.maxNumThreads(),
   getNumThreads: (): number => binding.getNumThreads(),
   simdLevel: (): string => binding.simdLevel(),
+  adviseHugePages: (arena: Float32Array): boolean => binding.adviseHugePages(arena),
   detectedSimdLevel: (): string => binding.detectedSimdLevel(),
 };
 

@@ -2,6 +2,7 @@
  * Where an optimizer's state buffers live: views into a few large Float32Arrays.
  * @module
  */
+import { native } from '../native.js';
 
 /** Most elements in one arena (256 MiB); a larger buffer gets an arena of its own. */
 const ARENA_MAX = 1 << 26;
@@ -81,6 +82,8 @@ export class StateStore {
       let total = 0;
       while (end < requests.length && (end === start || total + requests[end]!.length <= ARENA_MAX)) total += padded(requests[end++]!.length);
       const arena = new Float32Array(total);
+      // Before the fill below or the first step touches it (large arenas only; a hint).
+      native.adviseHugePages(arena);
       const index = this.arenas.push(arena) - 1;
       let offset = 0;
       for (let r = start; r < end; r++) {

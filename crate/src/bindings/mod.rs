@@ -488,6 +488,14 @@ pub fn get_num_threads() -> u32 {
     crate::pool::num_threads() as u32
 }
 
+/// Asks for transparent huge pages behind a newly created state arena, before anything is written
+/// to it (see `engine::advise_huge_pages`); true when the advice was taken. Only a hint: the
+/// contents are never changed.
+#[napi]
+pub fn advise_huge_pages(arena: Float32ArraySlice) -> bool {
+    engine::advise_huge_pages(arena.as_ptr().cast(), 4 * arena.len())
+}
+
 /// The SIMD level kernels run at (`avx512`, `avx2` or `baseline`).
 #[napi]
 pub fn simd_level() -> String {
