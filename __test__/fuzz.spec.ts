@@ -189,6 +189,8 @@ function saneOption(info: OptimizerInfo, k: string): fc.Arbitrary<unknown> {
   const def = info.defaults[k];
   if (OPTIMIZER_SANE[k]) return OPTIMIZER_SANE[k]!;
   if (typeof def === 'boolean' || k === 'skipNonFinite') return fc.boolean();
+  // Low-precision state has its own tests (lowp.spec.ts); the fuzz's oracles are float32.
+  if (k === 'stateDtype') return fc.constantFrom(undefined, 'float32');
   if (typeof def === 'number') return dbl(0, def || 1);
   return fc.constant(def);
 }
@@ -220,6 +222,7 @@ function pairRanges(info: OptimizerInfo, k: string): [api.NumberRule, api.Number
 /** Whether `v` is certainly invalid for option `k` (undefined counts: a live group must hold every option). */
 function optionInvalid(info: OptimizerInfo, k: string, v: unknown): boolean {
   if (k === 'skipNonFinite') return typeof v !== 'boolean';
+  if (k === 'stateDtype') return !((api.OPTIMIZERS[info.name.toLowerCase()]?.descriptor.stateDtypes ?? ['float32']) as readonly unknown[]).includes(v);
   const def = info.defaults[k];
   if (typeof def === 'boolean') return typeof v !== 'boolean';
   if (Array.isArray(def)) {
@@ -334,7 +337,7 @@ const lengthsArb = fc.tuple(fc.integer({ min: 1, max: 9 }), lengthArb, lengthArb
 test('fuzz: discovery finds every optimizer and scheduler class with its options', (t) => {
   for (const name of ['SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad', 'Lion']) t.true(OPTIMIZER_NAMES.includes(name), name);
   for (const name of ['StepLR', 'OneCycleLR', 'CyclicLR', 'LambdaLR', 'ReduceLROnPlateau']) t.true(SCHEDULER_NAMES.includes(name), name);
-  t.deepEqual(optimizerInfo('SGD').keys, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize', 'skipNonFinite']);
+  t.deepEqual(optimizerInfo('SGD').keys, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov', 'maximize', 'skipNonFinite', 'stateDtype']);
 });
 
 // ---------------------------------------------------------------------------------------------

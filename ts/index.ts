@@ -20,6 +20,7 @@ export { clipGradNorm, clipGradValue, getTotalNorm, type ClipGradNormOptions } f
 export { GradNormMonitor, type GradNormMonitorOptions, type GradNormRecord, type GradNormEvent } from './monitor/grad-norm-monitor.js';
 export { type StepInfo, type StepObserver } from './optim/optimizer.js';
 export { type CommonOptions } from './optim/options.js';
+export { STATE_BLOCK, STATE_DTYPES, type Bfloat16Buffer, type Int8Buffer, type LowPrecisionBuffer, type StateDtype, type StateDtypeOptions } from './optim/state-dtype.js';
 export { type NumberRule } from './validate.js';
 export { OPTIMIZERS, type RegisteredOptimizer, type OptimizerClass, type BaseGroupOptions } from './optim/registry.js';
 export {

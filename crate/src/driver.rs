@@ -40,6 +40,19 @@ pub fn set_par_min(n: usize) {
     PAR_MIN_NOW.store(n, Ordering::Relaxed);
 }
 
+/// `x` rounded up to a multiple of `align` (a rule's [`Rule::ALIGN`](crate::engine::Rule::ALIGN),
+/// which divides [`CHUNK`]: tensors that start at such multiples keep every aligned run of
+/// `align` elements inside one piece).
+#[inline]
+pub fn align_up(x: usize, align: usize) -> usize {
+    debug_assert!(CHUNK.is_multiple_of(align));
+    if align == 1 {
+        x
+    } else {
+        x.next_multiple_of(align)
+    }
+}
+
 /// Number of chunks covering `total` elements.
 pub fn num_chunks(total: usize) -> usize {
     total.div_ceil(CHUNK)

@@ -121,6 +121,15 @@ pub trait Rule: Signature + Sync {
     type Scalars: Copy + Send + Sync;
     /// Bitmask of the slots a parameter of a group with these hyperparameters needs.
     fn slots_needed(h: &Self::Hyper) -> u32;
+    /// Every tensor of a step starts at a multiple of this many elements of the step's element
+    /// space (the driver's chunks are multiples of it), so a run of `ALIGN` elements of a tensor
+    /// from a multiple of `ALIGN` is never split between two pieces: int8 state's blocks.
+    const ALIGN: usize = 1;
+    /// f32 words of one state slot of a tensor of `len` elements (fewer than `len` for
+    /// low-precision storage, [`crate::kernels::lowp`]).
+    fn slot_words(len: usize) -> usize {
+        len
+    }
     /// Value a newly allocated slot is filled with.
     fn slot_init(_h: &Self::Hyper, _slot: usize) -> f32 {
         0.0
@@ -247,6 +256,17 @@ pub fn first_overlap(spans: &[(usize, usize, usize)]) -> Option<(usize, usize)> 
     sorted.windows(2).find(|w| w[1].0 < w[0].1).map(|w| (w[0].2.min(w[1].2), w[0].2.max(w[1].2)))
 }
 
+/// The piece `[a, b)` of tensor `t` without the padding after its end (a rule with
+/// [`Rule::ALIGN`] > 1), or `None` when nothing is left.
+#[inline(always)]
+fn clip<R: Rule>(t: &TensorPtrs, a: usize, b: usize) -> Option<(usize, usize)> {
+    if R::ALIGN == 1 {
+        return Some((a, b));
+    }
+    let b = b.min(t.len);
+    (a < b).then_some((a, b))
+}
+
 /// Span tags: buffer `kind` (0 data, 1 grad, 2 + s state slot s) of parameter `id`.
 const KINDS: usize = 2 + MAX_SLOTS;
 
@@ -361,11 +381,12 @@ impl<R: Rule> Engine<R> {
             for (kind, b) in bufs {
                 let Some(b) = b else { continue };
                 let who = id * KINDS + kind;
-                if b.len != st.len {
+                let want = if kind < 2 { st.len } else { R::slot_words(st.len) };
+                if b.len != want {
                     return Err(Error::Range(format!(
                         "expected {} to have length {}, received {} (a detached buffer has length 0)",
                         describe::<R>(who),
-                        st.len,
+                        want,
                         b.len
                     )));
                 }
@@ -422,7 +443,7 @@ impl<R: Rule> Engine<R> {
                 if let Some(h) = h.filter(|_| need & (1 << s) != 0 && slot.is_none()) {
                     // Zeroed (fresh memory nothing has touched yet), advised, then filled, so
                     // the fill already faults in huge pages.
-                    let mut v = vec![0.0f32; st.len];
+                    let mut v = vec![0.0f32; R::slot_words(st.len)];
                     advise_huge_pages(v.as_ptr().cast(), 4 * v.len());
                     let init = R::slot_init(h, s);
                     if init.to_bits() != 0 {
@@ -469,18 +490,22 @@ impl<R: Rule> Engine<R> {
         self.tensors.clear();
         self.offsets.clear();
         self.offsets.push(0);
+        let mut elements = 0;
         for (i, &id) in ids.iter().enumerate() {
             let len = self.states[id as usize].len;
             self.tensors.push(TensorPtrs { param: params[i].ptr, grad: grads[i].ptr, slots: [std::ptr::null_mut(); MAX_SLOTS], len });
-            self.offsets.push(self.offsets.last().unwrap() + len);
+            // With R::ALIGN > 1 a tensor's span ends with padding up to the next tensor's aligned
+            // start; `clip` drops it from the pieces.
+            self.offsets.push(driver::align_up(self.offsets.last().unwrap() + len, R::ALIGN));
+            elements += len;
         }
-        let elements = *self.offsets.last().unwrap();
         driver::piece_slots(&self.offsets, &mut self.piece_base);
         let mut have_sums = false;
         if flags.skip_nonfinite {
             let tensors = &self.tensors;
             // SAFETY: grads are valid for their lengths and only read.
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| {
+                let Some((a, b)) = clip::<R>(&tensors[t], a, b) else { return [0.0] };
                 [driver::sum_squares_simd(unsafe { tensors[t].grad(a, b) })]
             })
             .map_err(Error::Range)?;
@@ -522,6 +547,7 @@ impl<R: Rule> Engine<R> {
             let (tensors, scalars) = (&self.tensors, &self.scalars);
             // SAFETY: as for apply below.
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials2, &mut self.sums2, |t, a, b| unsafe {
+                let Some((a, b)) = clip::<R>(&tensors[t], a, b) else { return [0.0; 3] };
                 let mut lanes = A64([0.0f64; LANES]);
                 let [x, y] = R::reduce(&scalars[t], &tensors[t], a, b, gather.then_some(&mut lanes));
                 [x, y, if gather { combine_lanes(&lanes) } else { 0.0 }]
@@ -536,6 +562,7 @@ impl<R: Rule> Engine<R> {
             // SAFETY: pieces are disjoint ranges within each tensor's length (driver), buffers are
             // disjoint and every needed slot is present (checked above).
             driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| unsafe {
+                let Some((a, b)) = clip::<R>(&tensors[t], a, b) else { return [0.0] };
                 let mut lanes = A64([0.0f64; LANES]);
                 R::apply(&scalars[t], &tensors[t], a, b, Some(&mut lanes));
                 [combine_lanes(&lanes)]
@@ -543,8 +570,12 @@ impl<R: Rule> Engine<R> {
             .map_err(Error::Range)?;
         } else {
             // SAFETY: as above.
-            driver::for_each_piece(&self.offsets, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b, None) })
-                .map_err(Error::Range)?;
+            driver::for_each_piece(&self.offsets, |t, a, b| unsafe {
+                if let Some((a, b)) = clip::<R>(&tensors[t], a, b) {
+                    R::apply(&scalars[t], &tensors[t], a, b, None)
+                }
+            })
+            .map_err(Error::Range)?;
         }
         self.grad_sums.clear();
         if gather && R::TWO_PASS {
@@ -588,8 +619,13 @@ impl<R: Rule> Engine<R> {
         }
         for (s, v) in slots.iter().enumerate() {
             if let Some(v) = v {
-                if v.len() != st.len {
-                    return Err(Error::Range(format!("expected {} to have length {}, received {}", R::SLOTS[s], st.len, v.len())));
+                if v.len() != R::slot_words(st.len) {
+                    return Err(Error::Range(format!(
+                        "expected {} to have length {}, received {}",
+                        R::SLOTS[s],
+                        R::slot_words(st.len),
+                        v.len()
+                    )));
                 }
             }
         }

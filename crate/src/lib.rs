@@ -23,8 +23,10 @@
 //! itself. The native objects keep no pointer between calls, only step counters and scratch
 //! (reported to V8 with `adjust_external_memory`). Used from Rust, an [`engine::Engine`] owns its
 //! state, one `Vec<f32>` per parameter and slot ([`engine::Engine::step`]). Every buffer of a call
-//! is checked for length and overlap, so every `&mut [f32]` handed to a kernel is unique. A large
-//! state buffer, JS arena or `Vec`, is advised into transparent huge pages before its first write
+//! is checked for length and overlap, so every `&mut [f32]` handed to a kernel is unique. A slot
+//! in low precision ([`kernels::lowp`]: bfloat16, or block-wise int8) is packed into fewer f32
+//! words of the same arenas ([`engine::Rule::slot_words`]). A large state buffer, JS arena or
+//! `Vec`, is advised into transparent huge pages before its first write
 //! ([`engine::advise_huge_pages`]): Linux's default THP mode (`madvise`) backs it with 4 KiB pages
 //! otherwise, and faulting those in made the first AdamW step over 16M parameters 4–5× as long.
 //!

@@ -18,6 +18,21 @@ export interface SafetensorsContents {
   metadata: Record<string, string>;
 }
 
+/**
+ * A tensor of one of the dtypes a checkpoint stores (`F32`; `U8` and `BF16` for the codes and bits
+ * of low-precision optimizer state): the raw elements, little-endian as the file holds them.
+ * @internal
+ */
+export interface RawTensor {
+  data: Float32Array | Uint8Array | Uint16Array;
+  shape: number[];
+}
+
+/** The safetensors dtype of each kind of raw data. */
+function dtypeOf(data: unknown): 'F32' | 'U8' | 'BF16' | undefined {
+  return data instanceof Float32Array ? 'F32' : data instanceof Uint8Array ? 'U8' : data instanceof Uint16Array ? 'BF16' : undefined;
+}
+
 /** The reference implementation's bound on the JSON header (`MAX_HEADER_SIZE` in safetensors' `tensor.rs`). */
 const MAX_HEADER_SIZE = 100_000_000;
 
@@ -51,7 +66,15 @@ const q = (s: string) => JSON.stringify(s);
  * @group Data and I/O
  */
 export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata: Record<string, string> = {}): Buffer {
-  const ctx = 'encodeSafetensors';
+  return encodeRaw('encodeSafetensors', tensors, metadata, ['F32']);
+}
+
+/**
+ * {@link encodeSafetensors} of tensors whose data may also be a Uint8Array (`U8`) or a
+ * Uint16Array of bfloat16 bits (`BF16`), as `dtypes` allows.
+ * @internal
+ */
+export function encodeRaw(ctx: string, tensors: Record<string, RawTensor>, metadata: Record<string, string>, dtypes: readonly string[]): Buffer {
   // Plain objects only: the names are the object's own keys (a Map or an array has none of its entries there).
   if (!isPlainObject(tensors)) throw new TypeError(`${ctx}: expected tensors to be an object of { data, shape } entries, received ${describeValue(tensors)}`);
   if (!isPlainObject(metadata)) throw new TypeError(`${ctx}: expected metadata to be an object of strings, received ${describeValue(metadata)}`);
@@ -68,7 +91,11 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
     if (name === '__metadata__') throw new RangeError(`${ctx}: the tensor name "__metadata__" is reserved by the safetensors format`);
     const t = tensors[name];
     if (t === null || typeof t !== 'object') throw new TypeError(`${ctx}: expected ${q(name)} to be a tensor { data: Float32Array, shape }, received ${describeValue(t)}`);
-    if (!(t.data instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${q(name)} to hold a Float32Array, received ${describeValue(t.data)}`);
+    const dtype = dtypeOf(t.data);
+    if (dtype === undefined || !dtypes.includes(dtype)) {
+      const kinds = dtypes.map((d) => ({ F32: 'a Float32Array', U8: 'a Uint8Array', BF16: 'a Uint16Array of bfloat16 bits' })[d as 'F32']).join(' or ');
+      throw new TypeError(`${ctx}: expected ${q(name)} to hold ${kinds}, received ${describeValue(t.data)}`);
+    }
     const shape: unknown = t.shape;
     if (!isShape(shape)) {
       throw new TypeError(`${ctx}: expected ${q(name)} shape to be an array of integers >= 0, received ${describeValue(shape)}`);
@@ -77,7 +104,7 @@ export function encodeSafetensors(tensors: Record<string, StateEntry>, metadata:
       throw new RangeError(`${ctx}: expected ${q(name)} shape ${describeValue(shape)} to hold ${t.data.length} elements (its data), received a shape of ${numel(shape)}`);
     }
     const bytes = t.data.byteLength;
-    header[name] = { dtype: 'F32', shape: [...shape], data_offsets: [offset, offset + bytes] };
+    header[name] = { dtype, shape: [...shape], data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);
@@ -136,6 +163,15 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
 
 /** {@link decodeSafetensors} with its errors prefixed by `fn` (`loadWeights`, `loadCheckpoint`). */
 export function decodeAs(fn: string, bytes: Uint8Array, source: string): SafetensorsContents {
+  return decodeRaw(fn, bytes, source, ['F32']) as SafetensorsContents;
+}
+
+/**
+ * {@link decodeAs} that also decodes the dtypes `dtypes` lists (`U8` to a Uint8Array, `BF16` to a
+ * Uint16Array of bits); any other dtype is refused, as F32-only decoding refuses it.
+ * @internal
+ */
+export function decodeRaw(fn: string, bytes: Uint8Array, source: string, dtypes: readonly string[]): { tensors: Record<string, RawTensor>; metadata: Record<string, string> } {
   const ctx = `${fn}: ${source}: not a valid safetensors file`;
   if (bytes.length < 8) throw new RangeError(`${ctx}: ${bytes.length} bytes, shorter than the 8-byte header length`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
@@ -163,7 +199,7 @@ export function decodeAs(fn: string, bytes: Uint8Array, source: string): Safeten
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   let metadata: Record<string, string> = Object.create(null);
-  const entries: Array<{ name: string; start: number; end: number; shape: number[] }> = [];
+  const entries: Array<{ name: string; start: number; end: number; shape: number[]; dtype: string }> = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       metadata = checkMetadata(ctx, info);
@@ -190,8 +226,8 @@ export function decodeAs(fn: string, bytes: Uint8Array, source: string): Safeten
     if (BigInt(end - start) !== want) {
       throw new RangeError(`${ctx}: ${what} has ${end - start} bytes for shape ${describeValue(shape)} of ${dtype} (${want} bytes)`);
     }
-    if (dtype !== 'F32') throw new RangeError(`${ctx}: ${what} has dtype ${q(dtype)}; only F32 is supported`);
-    entries.push({ name, start, end, shape: shape as number[] });
+    if (!dtypes.includes(dtype)) throw new RangeError(`${ctx}: ${what} has dtype ${q(dtype)}; only ${dtypes.join(', ')} ${dtypes.length > 1 ? 'are' : 'is'} supported`);
+    entries.push({ name, start, end, shape: shape as number[], dtype });
   }
   // The reference sorts by data_offsets and requires the tensors to tile the data section.
   entries.sort((a, b) => a.start - b.start || a.end - b.end);
@@ -209,9 +245,10 @@ export function decodeAs(fn: string, bytes: Uint8Array, source: string): Safeten
   if (pos !== dataLen) {
     throw new RangeError(`${ctx}: the tensors end at byte ${pos} but the data section has ${dataLen} bytes${pos > dataLen ? ' (truncated?)' : ' (trailing bytes)'}`);
   }
-  const tensors: Record<string, StateEntry> = Object.create(null);
+  const tensors: Record<string, RawTensor> = Object.create(null);
   for (const e of entries) {
-    const data = new Float32Array((e.end - e.start) / 4);
+    const n = e.end - e.start;
+    const data = e.dtype === 'F32' ? new Float32Array(n / 4) : e.dtype === 'BF16' ? new Uint16Array(n / 2) : new Uint8Array(n);
     new Uint8Array(data.buffer).set(bytes.subarray(dataStart + e.start, dataStart + e.end));
     tensors[e.name] = { data, shape: e.shape };
   }

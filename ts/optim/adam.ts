@@ -5,6 +5,7 @@
 import { betas, defaultsOf, flag, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
+import { STATE_DTYPES, type StateDtypeOptions } from './state-dtype.js';
 
 /**
  * Options of {@link Adam} and {@link AdamW}; every field is optional.
@@ -49,6 +50,7 @@ export const ADAM_DESCRIPTOR: OptimizerDescriptor<AdamGroupOptions> = {
   options: ADAM_OPTIONS,
   fixed: { decoupled: 0 },
   slots: ['expAvg', 'expAvgSq', 'maxExpAvgSq'],
+  stateDtypes: STATE_DTYPES,
   reference: { implementation: 'torch.optim.Adam', url: 'https://docs.pytorch.org/docs/stable/generated/torch.optim.Adam.html', paper: 'Kingma and Ba, ICLR 2015', fixture: 'adam.json' },
 };
 
@@ -98,6 +100,12 @@ export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAMW_DESCR
  * and `maxExpAvgSq` with amsgrad. For weight decay that does not pass through the adaptive
  * denominator, use {@link AdamW}.
  *
+ * `stateDtype: 'bfloat16'` or `'int8'` stores the state in 2 or about 1 byte per element
+ * instead of 4 (see {@link StateDtype}): each step loads it to float32, computes this update
+ * exactly, and stores it rounded (bfloat16, nearest even) or block-wise quantized (int8, one
+ * absmax per 256 elements, as bitsandbytes' and torchao's 8-bit optimizers). A state dict holds
+ * the compact form and loads only into an optimizer with the same `stateDtype`.
+ *
  * @example
  * ```ts
  * const opt = new Adam(params, { lr: 1e-3 });
@@ -107,12 +115,13 @@ export const ADAMW_DEFAULTS: Readonly<AdamGroupOptions> = defaultsOf(ADAMW_DESCR
  * @see Reddi et al., "On the Convergence of Adam and Beyond" (AMSGrad), ICLR 2018.
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.Adam.html | torch.optim.Adam}
  * @throws TypeError or RangeError for a bad option (negative lr, eps or weightDecay; betas
- * outside [0, 1)), an empty or duplicated parameter list.
+ * outside [0, 1); a stateDtype other than 'float32', 'bfloat16' or 'int8'), an empty or
+ * duplicated parameter list.
  * @group Optimizers
  * @category Classes
  */
 export class Adam extends Optimizer<AdamGroupOptions> {
-  constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {
+  constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions & StateDtypeOptions) {
     super(ADAM_DESCRIPTOR, params, options);
   }
 }
@@ -128,18 +137,29 @@ export class Adam extends Optimizer<AdamGroupOptions> {
  * ```
  * Default weight decay 1e-2 (Optax uses 1e-4). With `weightDecay: 0` it is exactly Adam.
  *
+ * `stateDtype: 'bfloat16'` or `'int8'` stores the state in 2 or about 1 byte per element
+ * instead of 4 (see {@link StateDtype}): each step loads it to float32, computes this update
+ * exactly, and stores it rounded (bfloat16, nearest even) or block-wise quantized (int8, one
+ * absmax per 256 elements, as bitsandbytes' and torchao's 8-bit optimizers). A state dict holds
+ * the compact form and loads only into an optimizer with the same `stateDtype`.
+ * `new AdamW(params, { lr, stateDtype: 'int8' })` is torchao's `AdamW8bit` (block size 256),
+ * except that every tensor is quantized (torchao keeps tensors under 4096 elements, or not a
+ * multiple of 256, in float32) and a partial last block has its own absmax.
+ *
  * @example
  * ```ts
  * const opt = new AdamW(params, { lr: 3e-4, weightDecay: 0.1 });
+ * const small = new AdamW(params, { lr: 3e-4, stateDtype: 'int8' }); // 8-bit state
  * ```
  * @see Loshchilov and Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.AdamW.html | torch.optim.AdamW}
+ * @see Dettmers et al., "8-bit Optimizers via Block-wise Quantization", ICLR 2022 (`stateDtype: 'int8'`).
  * @throws TypeError or RangeError as {@link Adam}.
  * @group Optimizers
  * @category Classes
  */
 export class AdamW extends Optimizer<AdamGroupOptions> {
-  constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions) {
+  constructor(params: ParamsInput<AdamGroupOptions>, options?: AdamOptions & CommonOptions & StateDtypeOptions) {
     super(ADAMW_DESCRIPTOR, params, options);
   }
 }

@@ -12,6 +12,7 @@
  */
 import { kernelSignature } from '../native.js';
 import { optionName } from './options.js';
+import type { StateDtype } from './state-dtype.js';
 import { checkBoolean, checkNumber, describeValue, ruleText, type NumberRule } from '../validate.js';
 
 /**
@@ -182,6 +183,11 @@ export interface OptimizerDescriptor<O extends object = object> {
   readonly fixed?: Readonly<Record<string, number>>;
   /** State buffer names in `stateDict` (camelCase of the kernel's slots, in its order). */
   readonly slots: readonly string[];
+  /**
+   * The `stateDtype`s the optimizer accepts (default `['float32']`); each other than float32 runs
+   * the native kernel `<kernel>_<dtype>`.
+   */
+  readonly stateDtypes?: readonly StateDtype[];
   /** The per-parameter scalar state besides `step`, if any (NAdam's `muProduct`). */
   readonly scalarState?: string;
   /**

@@ -5,6 +5,7 @@
 import { betas, defaultsOf, nonNegative, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
+import { STATE_DTYPES, type StateDtypeOptions } from './state-dtype.js';
 
 /**
  * Options of {@link Lion}; every field is optional.
@@ -33,6 +34,7 @@ export const LION_DESCRIPTOR: OptimizerDescriptor<LionGroupOptions> = {
   kernel: 'lion',
   options: { lr: nonNegative(1e-4), betas: betas(0.9, 0.99, { min: 0, max: 1 }), weightDecay: nonNegative(0) },
   slots: ['expAvg'],
+  stateDtypes: STATE_DTYPES,
   reference: { implementation: 'lion-pytorch Lion', url: 'https://github.com/lucidrains/lion-pytorch', paper: 'Chen et al., NeurIPS 2023', fixture: 'lion.json' },
 };
 
@@ -67,6 +69,10 @@ export const LION_DEFAULTS: Readonly<LionGroupOptions> = defaultsOf(LION_DESCRIP
  * without one), which reproduces torch's rounding.
  * The results equal lion-pytorch's bit for bit on its fixtures.
  *
+ * With `stateDtype: 'bfloat16'` or `'int8'` the momentum is stored in 2 or about 1 byte per
+ * element (see {@link StateDtype}); each step computes this update in float32 from it and stores
+ * it back rounded or block-wise quantized.
+ *
  * @example
  * ```ts
  * const opt = new Lion(params, { lr: 1e-4, weightDecay: 0.1 });
@@ -80,7 +86,7 @@ export const LION_DEFAULTS: Readonly<LionGroupOptions> = defaultsOf(LION_DESCRIP
  * @category Classes
  */
 export class Lion extends Optimizer<LionGroupOptions> {
-  constructor(params: ParamsInput<LionGroupOptions>, options?: LionOptions & CommonOptions) {
+  constructor(params: ParamsInput<LionGroupOptions>, options?: LionOptions & CommonOptions & StateDtypeOptions) {
     super(LION_DESCRIPTOR, params, options);
   }
 }

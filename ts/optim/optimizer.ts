@@ -11,6 +11,7 @@ import { defaultsOf, optionEntries, packingPlan, validateGroup, validateGroupSta
 import { optionName, withDefaults, type CommonOptions } from './options.js';
 import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, savedGroup, savedGroupsMatch, setToNoneOption, stateKeys, strictOption } from './groups.js';
 import { StateStore, type SlotRequest } from './state-store.js';
+import { checkStateDtype, decodeState, encodeState, kernelFor, slotWords, type LowPrecisionBuffer, type StateDtype } from './state-dtype.js';
 
 /**
  * A parameter group as given to a constructor or to `addParamGroup`: parameters plus option overrides.
@@ -45,15 +46,17 @@ export type ParamGroup<O> = O & {
 };
 
 /**
- * Per-parameter state in a state dict: the step counter, each state buffer (camelCase names) and
- * the optimizer's scalars (NAdam's `muProduct`, ASGD's `eta` and `mu`).
+ * Per-parameter state in a state dict: the step counter, each state buffer (camelCase names; an
+ * array of numbers, or with `stateDtype` bfloat16 or int8 its compact form, a
+ * {@link LowPrecisionBuffer}) and the optimizer's scalars (NAdam's `muProduct`, ASGD's `eta` and
+ * `mu`).
  * @group Optimizers
  * @category Base class and parameters
  */
 export type ParamStateEntry = {
   /** Steps taken by this parameter (it advances only on steps where the parameter had a gradient). */
   step: number;
-} & { [buffer: string]: number | Array<number | string> };
+} & { [buffer: string]: number | Array<number | string> | LowPrecisionBuffer };
 
 /**
  * A JSON-serialisable optimizer state, as returned by `stateDict()`.
@@ -170,6 +173,17 @@ export function decodeBuffer(ctx: string, name: string, value: unknown, n: numbe
   return buf;
 }
 
+/**
+ * {@link decodeBuffer} for an optimizer with float32 state, which refuses a buffer saved with
+ * another `stateDtype` with a RangeError naming it.
+ */
+function decodeFloatState(ctx: string, name: string, value: unknown, n: number): Float32Array {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value) && typeof (value as { dtype?: unknown }).dtype === 'string') {
+    throw new RangeError(`${ctx}: expected ${name} to be a float32 buffer, since this optimizer's stateDtype is 'float32', received a ${JSON.stringify((value as { dtype: string }).dtype)} buffer (a state saved with another stateDtype)`);
+  }
+  return decodeBuffer(ctx, name, value, n);
+}
+
 /** The error of a call on a disposed optimizer. */
 export function disposedError(label: string, method: string): Error {
   return new Error(`${label}: ${method}() was called after dispose(), which freed this optimizer's state; create a new one`);
@@ -220,6 +234,8 @@ const MAX_STEP = Number.MAX_SAFE_INTEGER;
 export abstract class Optimizer<O extends object> {
   /** The default options, PyTorch's unless given to the constructor. */
   readonly defaults: Readonly<O>;
+  /** How the state buffers are stored (the `stateDtype` constructor option). */
+  readonly stateDtype: StateDtype;
   /** The live parameter groups. */
   readonly paramGroups: ParamGroup<O>[] = [];
   /** The class name used in messages. */
@@ -278,12 +294,13 @@ export abstract class Optimizer<O extends object> {
     this.label = label;
     this.descriptor = descriptor;
     this.#pack = packingPlan(descriptor);
-    const { skipNonFinite, ...defaults } = withDefaults<O>(label, defaultsOf(descriptor) as Required<O>, options);
+    const { skipNonFinite, stateDtype, ...defaults } = withDefaults<O>(label, defaultsOf(descriptor) as Required<O>, options) as Required<O> & CommonOptions & { stateDtype?: unknown };
     this.skipNonFinite = checkBoolean(label, 'skipNonFinite', skipNonFinite === undefined ? false : skipNonFinite);
+    this.stateDtype = checkStateDtype(label, stateDtype, descriptor.stateDtypes ?? ['float32']);
     this.defaults = Object.freeze(defaults as unknown as O);
     this.#optionKeyList = Object.keys(this.defaults);
     this.#groupStateKeys = Object.keys(descriptor.groupState?.entries ?? {});
-    this.#native = createNativeOptimizer(descriptor.kernel);
+    this.#native = createNativeOptimizer(kernelFor(descriptor.kernel, this.stateDtype));
     this.#store = new StateStore(descriptor.slots.length);
     const groups = groupInputs(label, params) as unknown as ParamGroupInput<O>[];
     validateGroup(descriptor, this.defaults as Record<string, unknown>, 'options');
@@ -335,7 +352,7 @@ export abstract class Optimizer<O extends object> {
       this.#ids.set(p, first + i);
       this.#params.push(p);
       this.descriptor.slots.forEach((name, slot) => {
-        if (eager !== null && Object.hasOwn(eager, name)) requests.push({ id: first + i, slot, length: p.numel, fill: eager[name]! });
+        if (eager !== null && Object.hasOwn(eager, name)) requests.push({ id: first + i, slot, length: slotWords(this.stateDtype, p.numel), fill: eager[name]! });
       });
     });
     this.#store.create(requests);
@@ -388,6 +405,7 @@ export abstract class Optimizer<O extends object> {
     const active = this.#active;
     const nSlots = this.descriptor.slots.length;
     const groupState = this.descriptor.groupState;
+    const dtype = this.stateDtype;
     active.length = 0;
     requests.length = 0;
     let n = 0;
@@ -441,7 +459,7 @@ export abstract class Optimizer<O extends object> {
           buffers[2 * n + 1] = grad;
           const fresh = plan.mask & ~store.have[id]!;
           if (fresh !== 0) {
-            for (let s = 0; s < nSlots; s++) if ((fresh >> s) & 1) requests.push({ id, slot: s, length: p.numel, fill: plan.init[s]! });
+            for (let s = 0; s < nSlots; s++) if ((fresh >> s) & 1) requests.push({ id, slot: s, length: slotWords(dtype, p.numel), fill: plan.init[s]! });
           }
           this.#fresh[n] = fresh;
           if (observe) active.push(p);
@@ -592,6 +610,17 @@ export abstract class Optimizer<O extends object> {
     clearGrads(groups.flatMap((g) => g.params), setToNone);
   }
 
+  /**
+   * Bytes the optimizer's state buffers occupy now (its arenas' total length, with the padding
+   * that aligns each buffer): about 8 per parameter for AdamW with float32 state, 4 with
+   * `stateDtype: 'bfloat16'`, 2 with `'int8'`. 0 before the first step and after `dispose()`.
+   */
+  get stateByteLength(): number {
+    let n = 0;
+    for (const a of this.#store.arenas) n += a.byteLength;
+    return n;
+  }
+
   /** Whether {@link Optimizer.dispose} has been called. */
   get disposed(): boolean {
     return this.#disposed;
@@ -658,7 +687,8 @@ export abstract class Optimizer<O extends object> {
   /**
    * The optimizer's state as plain JSON-serialisable data: per-parameter state (step counter and
    * buffers as number arrays; -0, NaN and infinities as the strings `"-0"`, `"NaN"`, `"Infinity"`,
-   * `"-Infinity"`, which JSON cannot hold) and each group's options. Loading it with {@link loadStateDict}
+   * `"-Infinity"`, which JSON cannot hold; with `stateDtype` bfloat16 or int8, the compact form,
+   * {@link LowPrecisionBuffer}) and each group's options. Loading it with {@link loadStateDict}
    * and continuing reproduces an uninterrupted run bit for bit.
    */
   stateDict(): OptimizerStateDict {
@@ -675,8 +705,9 @@ export abstract class Optimizer<O extends object> {
       const slots = this.descriptor.slots.map((_, s) => this.#store.get(id, s));
       if (step === 0 && slots.every((b) => b === null)) return;
       const entry: ParamStateEntry = { step };
+      const dtype = this.stateDtype;
       slots.forEach((buf, s) => {
-        if (buf) entry[this.descriptor.slots[s]!] = Array.from(buf, encodeFloat);
+        if (buf) entry[this.descriptor.slots[s]!] = dtype === 'float32' ? Array.from(buf, encodeFloat) : encodeState(dtype, buf, this.#params[id]!.numel);
       });
       const extra = this.descriptor.scalarState;
       if (extra !== undefined) entry[extra] = counters[2 * id + 1]!;
@@ -702,7 +733,9 @@ export abstract class Optimizer<O extends object> {
    * before anything changes.
    * @throws TypeError or RangeError for a malformed state (a buffer of the wrong length, a value
    * that is not a number or overflows float32, a bad option or initialLr, a step that is not an
-   * integer >= 0), a mismatch in strict mode, or bad options.
+   * integer >= 0; an int8 code outside [0, 255], a negative absmax, bfloat16 bits outside
+   * [0, 65535]), a buffer saved with another `stateDtype` (RangeError), a mismatch in strict mode,
+   * or bad options.
    */
   loadStateDict(sd: OptimizerStateDict, options?: LoadStateDictOptions): void {
     const ctx = `${this.label}.loadStateDict`;
@@ -760,7 +793,7 @@ export abstract class Optimizer<O extends object> {
           if (strict) throw new RangeError(`${ctx}: ${where} has an unknown buffer ${JSON.stringify(name)} (expected ${this.descriptor.slots.join(', ')})`);
           continue;
         }
-        slots[s] = decodeBuffer(ctx, `${where}.${name}`, value, n);
+        slots[s] = this.stateDtype === 'float32' ? decodeFloatState(ctx, `${where}.${name}`, value, n) : decodeState(ctx, `${where}.${name}`, value, n, this.stateDtype);
       }
       statePlan.push([id, step, slots, extra]);
     }

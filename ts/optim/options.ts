@@ -18,8 +18,11 @@ export interface CommonOptions {
   skipNonFinite?: boolean;
 }
 
-/** Keys of {@link CommonOptions}. */
-export const COMMON_OPTION_KEYS: readonly string[] = ['skipNonFinite'];
+/**
+ * Keys of {@link CommonOptions}, and `stateDtype`, which every optimizer's constructor reads (one
+ * without low-precision state accepts only `'float32'`, with a RangeError naming the option).
+ */
+export const COMMON_OPTION_KEYS: readonly string[] = ['skipNonFinite', 'stateDtype'];
 
 /**
  * Merges user options over defaults, rejecting unknown keys; values are checked by the optimizer.

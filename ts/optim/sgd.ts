@@ -5,6 +5,7 @@
 import { defaultsOf, flag, nonNegative, numberIn, type OptimizerDescriptor } from './descriptor.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
+import { STATE_DTYPES, type StateDtypeOptions } from './state-dtype.js';
 
 /**
  * Options of {@link SGD}; every field is optional.
@@ -32,6 +33,7 @@ export const SGD_DESCRIPTOR: OptimizerDescriptor<Required<SGDOptions>> = {
   kernel: 'sgd',
   options: { lr: nonNegative(1e-3), momentum: nonNegative(0), dampening: numberIn(0, {}), weightDecay: nonNegative(0), nesterov: flag(), maximize: flag() },
   slots: ['momentumBuffer'],
+  stateDtypes: STATE_DTYPES,
   check: (g, n) => {
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
       throw new RangeError(`SGD: ${n('nesterov')} requires momentum > 0 and dampening = 0, received momentum ${g.momentum} and dampening ${g.dampening}`);
@@ -63,7 +65,9 @@ export const SGD_DEFAULTS: Readonly<Required<SGDOptions>> = defaultsOf(SGD_DESCR
  * θ ← θ − γ·g
  * ```
  * State per parameter: `momentumBuffer` (only with momentum). Same semantics as PyTorch 2.x,
- * including the undampened first momentum step.
+ * including the undampened first momentum step. With `stateDtype: 'bfloat16'` or `'int8'` the
+ * momentum buffer is stored in 2 or about 1 byte per element (see {@link StateDtype}); each step
+ * computes this update in float32 from it and stores it back rounded or block-wise quantized.
  *
  * @example
  * ```ts
@@ -78,7 +82,7 @@ export const SGD_DEFAULTS: Readonly<Required<SGDOptions>> = defaultsOf(SGD_DESCR
  * @category Classes
  */
 export class SGD extends Optimizer<Required<SGDOptions>> {
-  constructor(params: ParamsInput<Required<SGDOptions>>, options?: SGDOptions & CommonOptions) {
+  constructor(params: ParamsInput<Required<SGDOptions>>, options?: SGDOptions & CommonOptions & StateDtypeOptions) {
     super(SGD_DESCRIPTOR, params, options);
   }
 }

@@ -12,7 +12,7 @@ import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRegularFile } from '../io/read-bounded.js';
-import { decodeAs, encodeSafetensors } from '../nn/safetensors.js';
+import { decodeAs, decodeRaw, encodeRaw, encodeSafetensors, type RawTensor } from '../nn/safetensors.js';
 import { isShape, numel, type StateEntry } from '../nn/module.js';
 import type { GeneratorState } from '../nn/generator.js';
 import { checkFloat32, checkKnownFields, checkNumber, checkPath, checkRecord, ruleText, describeValue, isPlainObject, type NumberRule } from '../validate.js';
@@ -274,7 +274,12 @@ export interface CheckpointManifest {
   weightsFile: string;
   /** The safetensors file of the optimizer's buffers, in the checkpoint's folder. */
   optimizerFile: string;
-  /** The optimizer's state dict, each buffer replaced by `{ tensor: "KEY/NAME" }`, each non-empty list of buffers by `{ tensors: ["KEY/NAME/0", ...] }`. */
+  /**
+   * The optimizer's state dict, each buffer replaced by `{ tensor: "KEY/NAME" }`, each non-empty
+   * list of buffers by `{ tensors: ["KEY/NAME/0", ...] }`, and each low-precision buffer
+   * (`stateDtype`) by `{ dtype: "int8", codes: { tensor }, absmax: { tensor } }` (U8 codes, F32
+   * absmax) or `{ dtype: "bfloat16", bits: { tensor } }` (BF16).
+   */
   optimizer: {
     state: Record<string, Record<string, unknown>>;
     paramGroups: Array<Record<string, unknown> & { params: Array<string | number> }>;
@@ -328,6 +333,29 @@ function bufferOf(ctx: string, name: string, v: readonly unknown[]): Float32Arra
     if (typeof x === 'number') out[i] = checkFloat32(ctx, `${name}[${i}]`, x);
     else if (typeof x === 'string' && SPECIAL_FLOATS.has(x)) out[i] = Number(x);
     else throw new TypeError(`${ctx}: expected ${name}[${i}] to be a number or one of "NaN", "Infinity", "-Infinity", "-0", received ${describeValue(x)}`);
+  });
+  return out;
+}
+
+/** The safetensors dtypes of an optimizer file: float32 buffers, int8 codes (U8), bfloat16 bits. */
+const OPTIMIZER_DTYPES = ['F32', 'U8', 'BF16'];
+
+/** Whether `v` is a low-precision state buffer of a state dict (`{ dtype: 'int8' | 'bfloat16', ... }`). */
+function isLowPrecision(v: unknown): v is Record<string, unknown> & { dtype: 'int8' | 'bfloat16' } {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v) && ((v as { dtype?: unknown }).dtype === 'int8' || (v as { dtype?: unknown }).dtype === 'bfloat16');
+}
+
+/** Integers in [0, max] (int8 codes, bfloat16 bits) as a Uint8Array or Uint16Array. */
+function integersOf(ctx: string, name: string, v: unknown, max: 255 | 65535): Uint8Array | Uint16Array {
+  const Typed = max === 255 ? Uint8Array : Uint16Array;
+  if (v instanceof Typed) return v;
+  if (!Array.isArray(v)) throw new TypeError(`${ctx}: expected ${name} to be an array of integers in [0, ${max}], received ${describeValue(v)}`);
+  const out = new Typed(v.length);
+  v.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) {
+      throw new (typeof x === 'number' ? RangeError : TypeError)(`${ctx}: expected ${name}[${i}] to be an integer in [0, ${max}], received ${describeValue(x)}`);
+    }
+    out[i] = x;
   });
   return out;
 }
@@ -388,20 +416,34 @@ function prepareCheckpoint(
   // A non-empty list of buffers (L-BFGS's history) goes as `KEY/NAME/0`, ... and the manifest keeps
   // `{ tensors: [...] }`. An empty array stays `[]` in the manifest: it is both an empty buffer and
   // an empty list, and every loader takes it as either.
-  const tensors: Record<string, StateEntry> = Object.create(null);
+  // Low-precision buffers (`stateDtype`) go compact: int8 as `KEY/NAME/codes` (U8) and
+  // `KEY/NAME/absmax` (F32), bfloat16 as `KEY/NAME` (BF16); the manifest keeps
+  // `{ dtype: "int8", codes: { tensor }, absmax: { tensor } }` or `{ dtype: "bfloat16", bits: { tensor } }`.
+  const tensors: Record<string, RawTensor> = Object.create(null);
   const state: Record<string, Record<string, unknown>> = Object.create(null);
   const isBuffer = (x: unknown): x is unknown[] | Float32Array => Array.isArray(x) || x instanceof Float32Array;
   for (const [key, entry] of Object.entries(stateIn)) {
     const at = `data.optimizer.state[${q(key)}]`;
     const out: Record<string, unknown> = Object.create(null);
-    const put = (tname: string, vat: string, v: unknown[] | Float32Array) => {
+    const put = (tname: string, vat: string, v: unknown[] | Float32Array | Uint8Array | Uint16Array) => {
       if (Object.hasOwn(tensors, tname)) throw new RangeError(`${ctx}: ${vat} would be stored as the tensor ${q(tname)}, as another buffer is`);
-      tensors[tname] = { data: v instanceof Float32Array ? v : bufferOf(ctx, vat, v), shape: [v.length] };
+      tensors[tname] = { data: v instanceof Float32Array || v instanceof Uint8Array || v instanceof Uint16Array ? v : bufferOf(ctx, vat, v), shape: [v.length] };
       return tname;
     };
     for (const [name, v] of Object.entries(checkRecord(ctx, at, entry))) {
       const vat = `${at}[${q(name)}]`;
-      if (Array.isArray(v) && v.length === 0) {
+      if (isLowPrecision(v)) {
+        const keys = v.dtype === 'int8' ? ['dtype', 'codes', 'absmax'] : ['dtype', 'bits'];
+        checkKnownFields(ctx, vat, v, keys);
+        if (v.dtype === 'int8') {
+          const absmax = v.absmax;
+          if (!Array.isArray(absmax) && !(absmax instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${vat}.absmax to be an array of numbers, received ${describeValue(absmax)}`);
+          const codes = put(`${key}/${name}/codes`, `${vat}.codes`, integersOf(ctx, `${vat}.codes`, v.codes, 255));
+          out[name] = { dtype: 'int8', codes: { tensor: codes }, absmax: { tensor: put(`${key}/${name}/absmax`, `${vat}.absmax`, absmax) } };
+        } else {
+          out[name] = { dtype: 'bfloat16', bits: { tensor: put(`${key}/${name}`, vat, integersOf(ctx, `${vat}.bits`, v.bits, 65535)) } };
+        }
+      } else if (Array.isArray(v) && v.length === 0) {
         out[name] = [];
       } else if (Array.isArray(v) && v.every(isBuffer)) {
         out[name] = { tensors: v.map((x, i) => put(`${key}/${name}/${i}`, `${vat}[${i}]`, x)) };
@@ -453,7 +495,7 @@ function prepareCheckpoint(
   let optimizerBytes: Buffer;
   try {
     weightsBytes = encodeSafetensors(weights as Record<string, StateEntry>, { format: 'pt', epoch: String(epoch) });
-    optimizerBytes = encodeSafetensors(tensors, { epoch: String(epoch) });
+    optimizerBytes = encodeRaw(ctx, tensors, { epoch: String(epoch) }, OPTIMIZER_DTYPES);
   } catch (e) {
     // Only a file above the largest Buffer gets here: the tensors were checked above.
     if (e instanceof RangeError) throw new RangeError(`${ctx}: ${e.message}`);
@@ -536,27 +578,37 @@ export function hasCheckpoint(dir: string): boolean {
 export function loadCheckpoint(dir: string): CheckpointData {
   checkPath('loadCheckpoint', 'dir', dir);
   const m = readManifest(dir);
-  const read = (f: string) => {
+  const bytesOf = (f: string) => {
     const p = join(dir, f);
     if (!existsSync(p)) throw new Error(`loadCheckpoint: ${p} is missing (named by ${join(dir, MANIFEST)})`);
-    return decodeAs('loadCheckpoint', readRegularFile(p, MAX_TENSOR_FILE_BYTES, 'loadCheckpoint', { noFollow: true }), p).tensors;
+    return readRegularFile(p, MAX_TENSOR_FILE_BYTES, 'loadCheckpoint', { noFollow: true });
   };
-  const weights = read(m.weightsFile);
-  const tensors = read(m.optimizerFile);
+  const weights = decodeAs('loadCheckpoint', bytesOf(m.weightsFile), join(dir, m.weightsFile)).tensors;
+  const tensors = decodeRaw('loadCheckpoint', bytesOf(m.optimizerFile), join(dir, m.optimizerFile), OPTIMIZER_DTYPES).tensors;
   const state: Record<string, Record<string, unknown>> = Object.create(null);
   for (const [key, entry] of Object.entries(m.optimizer.state)) {
     const out: Record<string, unknown> = Object.create(null);
     for (const [name, v] of Object.entries(entry)) {
       const ref = v as { tensor?: unknown; tensors?: unknown } | null;
-      const tensor = (t: unknown) => {
+      // A float32 buffer is an F32 tensor; int8 codes U8 and bfloat16 bits BF16.
+      const tensor = (t: unknown, want: 'F32' | 'U8' | 'BF16' = 'F32') => {
         if (typeof t !== 'string' || !Object.hasOwn(tensors, t)) throw new RangeError(`loadCheckpoint: ${join(dir, m.optimizerFile)} has no tensor ${JSON.stringify(t)}`);
-        return tensors[t]!.data;
+        const data = tensors[t]!.data;
+        const have = data instanceof Float32Array ? 'F32' : data instanceof Uint8Array ? 'U8' : 'BF16';
+        if (have !== want) throw new RangeError(`loadCheckpoint: expected the tensor ${JSON.stringify(t)} of ${join(dir, m.optimizerFile)} to be ${want}, received ${have}`);
+        return data;
       };
-      if (ref !== null && typeof ref === 'object' && !Array.isArray(ref) && typeof ref.tensor === 'string') {
+      const refOf = (x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? (x as { tensor?: unknown }).tensor : undefined);
+      if (isLowPrecision(ref)) {
+        out[name] =
+          ref.dtype === 'int8'
+            ? { dtype: 'int8', codes: tensor(refOf(ref.codes), 'U8'), absmax: tensor(refOf(ref.absmax)) }
+            : { dtype: 'bfloat16', bits: tensor(refOf(ref.bits), 'BF16') };
+      } else if (ref !== null && typeof ref === 'object' && !Array.isArray(ref) && typeof ref.tensor === 'string') {
         out[name] = tensor(ref.tensor);
       } else if (ref !== null && typeof ref === 'object' && !Array.isArray(ref) && Array.isArray(ref.tensors)) {
         // Each name must be a tensor of the file, so the list is no longer than the file's tensors.
-        out[name] = ref.tensors.map(tensor);
+        out[name] = ref.tensors.map((t) => tensor(t));
       } else {
         out[name] = v;
       }

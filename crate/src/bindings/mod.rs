@@ -82,6 +82,13 @@ kernels! {
     AdamWScheduleFree(k::schedule_free::AdamWScheduleFree) = "adamwschedulefree",
     Rprop(k::rprop::Rprop) = "rprop",
     Asgd(k::asgd::Asgd) = "asgd",
+    // Low-precision state (`stateDtype`): `<kernel>_<dtype>`.
+    AdamBf16(k::lowp::Lowp<k::adam::Adam, k::lowp::Bf16>) = "adam_bfloat16",
+    AdamInt8(k::lowp::Lowp<k::adam::Adam, k::lowp::Int8>) = "adam_int8",
+    SgdBf16(k::lowp::Lowp<k::sgd::Sgd, k::lowp::Bf16>) = "sgd_bfloat16",
+    SgdInt8(k::lowp::Lowp<k::sgd::Sgd, k::lowp::Int8>) = "sgd_int8",
+    LionBf16(k::lowp::Lowp<k::lion::Lion, k::lowp::Bf16>) = "lion_bfloat16",
+    LionInt8(k::lowp::Lowp<k::lion::Lion, k::lowp::Int8>) = "lion_int8",
 }
 
 /// What a kernel declares (its `rule_signature!`): the names of its packed hyperparameters in
@@ -132,9 +139,9 @@ pub(crate) fn typed_buffer(list: &Array, i: u32, what: &str) -> Result<Buf> {
     Ok(Buf { ptr, len })
 }
 
-/// Slot `s` of parameter `id` (of length `len`), where the step's `slotWhere` table puts it in
-/// `arenas` (see `NativeOptimizer::step`); `None` when the parameter does not have it. The caller
-/// has checked that the table covers `id`.
+/// Slot `s` of parameter `id` (of `len` f32 words, [`Rule::slot_words`]), where the step's
+/// `slotWhere` table puts it in `arenas` (see `NativeOptimizer::step`); `None` when the parameter
+/// does not have it. The caller has checked that the table covers `id`.
 fn slot_buf(arenas: &[Buf], slot_where: &[i32], ns: usize, id: u32, s: usize, len: usize) -> Result<Option<Buf>> {
     let k = 2 * (ns * id as usize + s);
     let (at, offset) = (slot_where[k], slot_where[k + 1]);
@@ -327,7 +334,7 @@ impl NativeOptimizer {
             )));
         }
         let engine = self.engine.as_mut().ok_or_else(|| disposed_error("optimizer"))?;
-        let (ns, states) = with_engine!(&*engine, e, R => (R::SLOTS.len(), &e.states));
+        let (ns, words, states) = with_engine!(&*engine, e, R => (R::SLOTS.len(), R::slot_words as fn(usize) -> usize, &e.states));
         check_slot_where(&slot_where, ns, states.len())?;
         self.params.clear();
         self.grads.clear();
@@ -352,7 +359,7 @@ impl NativeOptimizer {
                 continue;
             };
             for s in 0..ns {
-                self.slots.push(slot_buf(&self.arenas, &slot_where, ns, id, s, st.len)?);
+                self.slots.push(slot_buf(&self.arenas, &slot_where, ns, id, s, words(st.len))?);
             }
         }
         let (params, grads, slots) = (&self.params, &self.grads, &self.slots);
@@ -389,7 +396,7 @@ impl NativeOptimizer {
     ) -> Result<()> {
         let engine = self.engine.as_mut().ok_or_else(|| disposed_error("optimizer"))?;
         let n = ids.len();
-        let (ns, states) = with_engine!(&*engine, e, R => (R::SLOTS.len(), &e.states));
+        let (ns, words, states) = with_engine!(&*engine, e, R => (R::SLOTS.len(), R::slot_words as fn(usize) -> usize, &e.states));
         if buffers.len() as usize != n || weights.len() != n {
             return Err(range_error(format!(
                 "expected {n} buffers and {n} weights (one per id), received {} and {}",
@@ -414,6 +421,9 @@ impl NativeOptimizer {
             let Some(st) = states.get(id as usize) else {
                 return Err(range_error(format!("expected a parameter id below {}, received {id}", states.len())));
             };
+            if words(st.len) != st.len {
+                return Err(range_error(format!("parameter {id}'s state slot {slot} is not float32")));
+            }
             let Some(b) = slot_buf(&self.arenas, &slot_where, ns, id, slot as usize, st.len)? else {
                 return Err(range_error(format!("parameter {id} has no state slot {slot}")));
             };

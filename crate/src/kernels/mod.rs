@@ -20,6 +20,10 @@
 //! its own, and its second reads no gradient and writes no state, which the one-pass driver would
 //! turn into extra memory traffic.
 //!
+//! Low-precision state (`stateDtype: 'bfloat16' | 'int8'`) is not a kernel of its own: [`lowp::Lowp`]
+//! wraps a one-pass rule (Adam, SGD, Lion), loading each 256-element tile of its slots to f32,
+//! running the rule's own `apply` on it and storing it back, so the update has one definition.
+//!
 //! Adafactor is not a `Rule`: its state is not the size of each parameter (one statistic per row
 //! and per column of a matrix), so it has its own three-pass step over fixed tiles
 //! ([`adafactor::step`]) and its own binding (`NativeAdafactor`).
@@ -121,8 +125,8 @@ macro_rules! elementwise {
 }
 
 pub mod adabound;
-pub mod adafactor;
 pub mod adadelta;
+pub mod adafactor;
 pub mod adagrad;
 pub mod adam;
 pub mod adamax;
@@ -131,6 +135,7 @@ pub mod clip;
 pub mod lamb;
 pub mod lion;
 pub mod lookahead;
+pub mod lowp;
 pub mod muon;
 pub mod nadam;
 pub mod radam;

@@ -1,0 +1,630 @@
+//! Low-precision optimizer state (`stateDtype: 'bfloat16' | 'int8'`) around any one-pass kernel.
+//!
+//! [`Lowp<R, S>`] is the rule `R` with its state slots kept in the storage `S`. A piece is worked
+//! in tiles of [`TILE`] elements (one block): each tile's slots are loaded into f32 scratch, `R`'s own
+//! [`Rule::apply`] runs on the tile (so the update is `R`'s, bit for bit, at every SIMD level),
+//! and the slots are stored back:
+//!
+//! ```text
+//! bfloat16:  s ← f32(bits)                       (exact)
+//!            (θ, s) ← R(θ, g, s)                 (in f32, as the float32 kernel)
+//!            bits ← bf16(s)                      (round to nearest even; NaN → 0x7FC0)
+//! int8:      s ← map[code] · absmax              (the block's scale, f32)
+//!            (θ, s) ← R(θ, g, s)
+//!            absmax ← max(max |s|, 1e-12)        (NaN if any s is NaN)
+//!            code ← nearest map entry to s / absmax (ties up, as torchao)
+//! ```
+//!
+//! The int8 form is block-wise dynamic quantization (Dettmers et al. 2022, "8-bit Optimizers via
+//! Block-wise Quantization"; torchao `OptimState8bit`): blocks of [`BLOCK`] consecutive elements of
+//! a tensor, each with its own absmax, and codes indexing a 256-entry dynamic-tree map: the signed
+//! map for slots that can be negative (`exp_avg`, `momentum_buffer`), the unsigned map for the
+//! others (`exp_avg_sq`, `max_exp_avg_sq`). The parameter update reads the f32 values this step
+//! computed, before they are stored (torchao's "high precision copy for param update").
+//!
+//! Layout of one slot in f32 words (the arenas are Float32Arrays): bfloat16, element i's 16 bits
+//! at u16 index i (⌈n/2⌉ words); int8, ⌈n/256⌉ absmax words, then element i's code at byte
+//! 4·⌈n/256⌉ + i (⌈n/4⌉ more words). So a block never straddles two threads' pieces, an int8
+//! rule asks the engine to start every tensor at a multiple of [`BLOCK`] of the step's element
+//! space ([`Rule::ALIGN`]).
+
+use super::adam::Adam;
+use super::lion::Lion;
+use super::sgd::Sgd;
+use crate::driver::CHUNK;
+use crate::engine::{Rule, Signature, TensorPtrs, MAX_SLOTS};
+use crate::simd::{self, SqLanes, A64};
+use std::marker::PhantomData;
+use std::sync::OnceLock;
+
+/// Elements per int8 block (and per tile of both storages).
+pub const BLOCK: usize = 256;
+/// Elements per call of the wrapped rule: one block. (Tiles of 2 and 4 blocks measured slower for
+/// bfloat16 AdamW at 16M on AMD EPYC: 9.9 and 12.1 ms against 9.1.)
+const TILE: usize = BLOCK;
+const _: () = assert!(CHUNK.is_multiple_of(BLOCK), "a chunk holds whole blocks");
+
+/// The smallest absmax a block stores (torchao's `clip(1e-12)`), so an all-zero block divides by
+/// a positive number.
+pub const ABSMAX_MIN: f32 = 1e-12;
+
+/// A rule whose state may be stored in low precision: which of its slots can hold negative values
+/// (they take the signed int8 map).
+pub trait LowpRule: Rule {
+    const SIGNED: &'static [bool];
+}
+
+impl LowpRule for Adam {
+    const SIGNED: &'static [bool] = &[true, false, false];
+}
+impl LowpRule for Sgd {
+    const SIGNED: &'static [bool] = &[true];
+}
+impl LowpRule for Lion {
+    const SIGNED: &'static [bool] = &[true];
+}
+
+/// How a slot's elements are kept in f32 words.
+pub trait Storage: Send + Sync + 'static {
+    /// Tensors start at multiples of this many elements of a step's element space.
+    const ALIGN: usize;
+    /// f32 words of a slot of `len` elements.
+    fn words(len: usize) -> usize;
+    /// Elements `[a, b)` of the slot at `slot` (of a tensor of `len` elements) as f32, into `out`.
+    ///
+    /// # Safety
+    /// `slot` holds [`Storage::words`]`(len)` words; `a <= b <= len`, `b − a <= BLOCK`, `a` is a
+    /// multiple of [`Storage::ALIGN`], and `b` is too unless it is `len`.
+    unsafe fn load(slot: *mut f32, len: usize, a: usize, b: usize, signed: bool, out: &mut [f32]);
+    /// Stores `x` as elements `[a, b)`.
+    ///
+    /// # Safety
+    /// As [`Storage::load`], and no one else touches those elements (or their block) meanwhile.
+    unsafe fn store(slot: *mut f32, len: usize, a: usize, b: usize, signed: bool, x: &[f32]);
+}
+
+/// bfloat16 storage: the top 16 bits of each f32, rounded to nearest even.
+pub struct Bf16;
+/// Block-wise int8 storage: a code per element and an f32 absmax per [`BLOCK`] elements.
+pub struct Int8;
+
+/// A bfloat16's value (exact).
+#[inline(always)]
+pub fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// `x` rounded to the nearest bfloat16, ties to even; ±∞ stays, overflow rounds to ±∞, and every
+/// NaN becomes the quiet NaN 0x7FC0 (as torch's `.bfloat16()`).
+#[inline(always)]
+pub fn f32_to_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    // A finite or infinite f32 is below 0xFF80_0001, so adding at most 0x8000 does not wrap
+    // (a NaN may wrap; its result is replaced). A select rather than an early return, so the
+    // store loop vectorizes.
+    let rounded = (b.wrapping_add(0x7FFF + ((b >> 16) & 1)) >> 16) as u16;
+    if x.is_nan() {
+        0x7FC0
+    } else {
+        rounded
+    }
+}
+
+impl Storage for Bf16 {
+    const ALIGN: usize = 1;
+
+    fn words(len: usize) -> usize {
+        len.div_ceil(2)
+    }
+
+    #[inline(always)]
+    unsafe fn load(slot: *mut f32, _len: usize, a: usize, b: usize, _signed: bool, out: &mut [f32]) {
+        let h = slot as *const u16;
+        for (i, o) in (a..b).zip(out.iter_mut()) {
+            *o = bf16_to_f32(*h.add(i));
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn store(slot: *mut f32, _len: usize, a: usize, b: usize, _signed: bool, x: &[f32]) {
+        let h = slot as *mut u16;
+        for (i, &v) in (a..b).zip(x) {
+            *h.add(i) = f32_to_bf16(v);
+        }
+    }
+}
+
+/// Blocks of a slot of `len` elements.
+#[inline(always)]
+pub fn blocks(len: usize) -> usize {
+    len.div_ceil(BLOCK)
+}
+
+/// The dynamic-tree quantization maps (bitsandbytes' `create_dynamic_map(signed)` as evaluated in
+/// float32 by torchao's `quant_utils.create_dynamic_map`), ascending: 127 negative and 127
+/// positive values with 0 and 1 (signed), or 254 positive values with 0 and 1 (unsigned). Printed
+/// by `scripts/gen_fixtures_lowp.py --rust-table`; `__test__/lowp.spec.ts` checks them against
+/// the maps the fixture records.
+pub const QMAP_SIGNED_BITS: [u32; 256] = include!("lowp_qmap_signed.in");
+/// The unsigned map; see [`QMAP_SIGNED_BITS`].
+pub const QMAP_UNSIGNED_BITS: [u32; 256] = include!("lowp_qmap_unsigned.in");
+
+/// A map's values.
+pub const fn qmap(signed: bool) -> [f32; 256] {
+    let bits = if signed { &QMAP_SIGNED_BITS } else { &QMAP_UNSIGNED_BITS };
+    let mut out = [0.0f32; 256];
+    let mut i = 0;
+    while i < 256 {
+        out[i] = f32::from_bits(bits[i]);
+        i += 1;
+    }
+    out
+}
+
+static QMAP_SIGNED: [f32; 256] = qmap(true);
+static QMAP_UNSIGNED: [f32; 256] = qmap(false);
+
+#[inline(always)]
+fn map_of(signed: bool) -> &'static [f32; 256] {
+    if signed {
+        &QMAP_SIGNED
+    } else {
+        &QMAP_UNSIGNED
+    }
+}
+
+/// The code of `y` (a value scaled by its block's absmax) in `map`: the largest entry ≤ y by
+/// binary search (0 when y is below every entry or NaN), then the next one up when y is at least
+/// halfway to it, with the halfway point computed in f32 as torchao's `quantize_8bit_with_qmap`.
+/// The definition; the kernel runs [`Quantizer::code`], which gives the same codes faster.
+#[inline(always)]
+pub fn quantize(y: f32, map: &[f32; 256]) -> u8 {
+    let mut c = if y >= map[128] { 128 } else { 0 };
+    for step in [64, 32, 16, 8, 4, 2, 1] {
+        if y >= map[c + step] {
+            c += step;
+        }
+    }
+    let up = (c + 1).min(255);
+    let (lo, hi) = (map[c], map[up]);
+    if y - lo >= (hi - lo) * 0.5 {
+        up as u8
+    } else {
+        c as u8
+    }
+}
+
+/// [`quantize`] as a count, with no dependent loads but one: its code of y is the number of the
+/// map's 255 rounding thresholds ≤ y, where threshold k is the smallest float in
+/// (map[k − 1], map[k]] that `quantize` rounds up to k (its test, fl(y − lo) ≥ fl((hi − lo)·0.5),
+/// only becomes true as y grows). A table over the top 16 bits of y (its sign, exponent and 7
+/// mantissa bits) gives the count at the low end of y's bucket, and a fixed number of branch-free
+/// comparisons ([`Quantizer::steps`], the most thresholds a bucket holds: a bucket spans 2⁻⁷ of its
+/// magnitude, less than one gap of either map) finish it.
+pub struct Quantizer {
+    /// The thresholds, ascending, then +∞.
+    t: [f32; 255 + 9],
+    start: Box<[u8; 1 << 16]>,
+    steps: usize,
+}
+
+/// Floats in order as integers (±0 are both 0), and back.
+fn ordinal(x: f32) -> i64 {
+    let b = x.to_bits();
+    if b >> 31 == 0 {
+        b as i64
+    } else {
+        -((b & 0x7FFF_FFFF) as i64)
+    }
+}
+
+fn from_ordinal(i: i64) -> f32 {
+    if i >= 0 {
+        f32::from_bits(i as u32)
+    } else {
+        f32::from_bits(0x8000_0000 | (-i) as u32)
+    }
+}
+
+impl Quantizer {
+    fn new(signed: bool) -> Self {
+        let map = qmap(signed);
+        let mut t = [f32::INFINITY; 255 + 9];
+        for k in 1..256 {
+            let (lo, hi) = (map[k - 1], map[k]);
+            let half = (hi - lo) * 0.5;
+            // The smallest y in (lo, hi] with y − lo ≥ half (true at hi).
+            let (mut a, mut b) = (ordinal(lo) + 1, ordinal(hi));
+            while a < b {
+                let mid = a + (b - a) / 2;
+                if from_ordinal(mid) - lo >= half {
+                    b = mid;
+                } else {
+                    a = mid + 1;
+                }
+            }
+            t[k - 1] = from_ordinal(a);
+        }
+        let mut start = Box::new([0u8; 1 << 16]);
+        let mut steps = 0;
+        for (hi, s) in start.iter_mut().enumerate() {
+            let hi = hi as u32;
+            // The smallest float whose top bits are `hi`: the bucket's low end for a positive
+            // sign, its most negative value for a negative one. The bucket of +∞ holds NaNs too
+            // (code 0), so it starts at 0 like the NaN buckets (whose low end is NaN).
+            let low = f32::from_bits(if hi & 0x8000 == 0 { hi << 16 } else { (hi << 16) | 0xFFFF });
+            let low = if low.is_infinite() { f32::NAN } else { low };
+            let c = t[..255].iter().filter(|&&x| x <= low).count();
+            *s = c as u8;
+            // Thresholds above `low` but within the bucket (its high end: the other extreme).
+            let high = f32::from_bits(if hi & 0x8000 == 0 { (hi << 16) | 0xFFFF } else { hi << 16 });
+            if low.is_finite() && high.is_finite() {
+                steps = steps.max(t[c..255].iter().take_while(|&&x| x <= high).count());
+            }
+        }
+        assert!(steps < 8, "a bucket holds {steps} thresholds");
+        Quantizer { t, start, steps }
+    }
+
+    /// The quantizer of the signed or the unsigned map.
+    pub fn of(signed: bool) -> &'static Quantizer {
+        static Q: [OnceLock<Quantizer>; 2] = [OnceLock::new(), OnceLock::new()];
+        Q[usize::from(signed)].get_or_init(|| Quantizer::new(signed))
+    }
+
+    /// [`quantize`]`(y, map)`.
+    #[inline(always)]
+    pub fn code(&self, y: f32) -> u8 {
+        // Every y ≥ 1 has code 255 (1 is the last entry); the +∞ bucket also holds NaNs.
+        let key = if y >= 1.0 { 1.0f32 } else { y };
+        let mut c = self.start[(key.to_bits() >> 16) as usize] as usize;
+        for _ in 0..self.steps {
+            c += usize::from(self.t[c] <= y);
+        }
+        c.min(255) as u8
+    }
+}
+
+/// A block's absmax: max |x|, at least [`ABSMAX_MIN`], NaN when any x is NaN.
+#[inline(always)]
+pub fn block_absmax(x: &[f32]) -> f32 {
+    // Sixteen running maxima, so the loop vectorizes; max is exact, so the order does not matter.
+    let (mut lanes, mut nan) = ([0.0f32; 16], false);
+    for chunk in x.chunks(16) {
+        for (m, &v) in lanes.iter_mut().zip(chunk) {
+            let a = v.abs();
+            nan |= a.is_nan();
+            *m = if a > *m { a } else { *m };
+        }
+    }
+    let m = lanes.iter().fold(0.0f32, |m, &a| if a > m { a } else { m });
+    if nan {
+        f32::NAN
+    } else if m >= ABSMAX_MIN {
+        m
+    } else {
+        ABSMAX_MIN
+    }
+}
+
+impl Storage for Int8 {
+    const ALIGN: usize = BLOCK;
+
+    fn words(len: usize) -> usize {
+        blocks(len) + len.div_ceil(4)
+    }
+
+    #[inline(always)]
+    unsafe fn load(slot: *mut f32, len: usize, a: usize, b: usize, signed: bool, out: &mut [f32]) {
+        debug_assert!(a.is_multiple_of(BLOCK) && b - a <= BLOCK);
+        let scale = *slot.add(a / BLOCK);
+        let codes = (slot.add(blocks(len)) as *const u8).add(a);
+        let map = map_of(signed);
+        for (j, o) in out[..b - a].iter_mut().enumerate() {
+            *o = map[*codes.add(j) as usize] * scale; // s ← map[code] · absmax
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn store(slot: *mut f32, len: usize, a: usize, b: usize, signed: bool, x: &[f32]) {
+        debug_assert!(a.is_multiple_of(BLOCK) && b - a <= BLOCK);
+        let x = &x[..b - a];
+        let scale = block_absmax(x);
+        *slot.add(a / BLOCK) = scale;
+        let codes = (slot.add(blocks(len)) as *mut u8).add(a);
+        // The divisions first, in a loop of their own that vectorizes; then the codes.
+        let mut y = A64([0.0f32; BLOCK]);
+        for (y, &v) in y.0.iter_mut().zip(x) {
+            *y = v / scale;
+        }
+        // Into a local array first: stores through `codes` could alias the quantizer's tables.
+        let q = Quantizer::of(signed);
+        let mut c = [0u8; BLOCK];
+        for (c, &y) in c.iter_mut().zip(&y.0[..x.len()]) {
+            *c = q.code(y); // code ← nearest map entry to s / absmax
+        }
+        std::ptr::copy_nonoverlapping(c.as_ptr(), codes, x.len());
+    }
+}
+
+/// The rule `R` with its state kept in the storage `S` (see the module header).
+pub struct Lowp<R, S>(PhantomData<(R, S)>);
+
+/// [`Lowp`]'s scalars: `R`'s, and the slots this step updates (the others are not touched, so an
+/// int8 block is never quantized again without a change).
+#[derive(Clone, Copy, Debug)]
+pub struct LowpScalars<T> {
+    inner: T,
+    used: u32,
+}
+
+impl<R: Signature, S> Signature for Lowp<R, S> {
+    type Hyper = R::Hyper;
+    const SLOTS: &'static [&'static str] = R::SLOTS;
+    const EXTRA: Option<&'static str> = R::EXTRA;
+    const EXTRA_INIT: f64 = R::EXTRA_INIT;
+}
+
+impl<R: LowpRule, S: Storage> Rule for Lowp<R, S> {
+    type Scalars = LowpScalars<R::Scalars>;
+    const ALIGN: usize = S::ALIGN;
+
+    fn slot_words(len: usize) -> usize {
+        S::words(len)
+    }
+
+    fn slots_needed(h: &Self::Hyper) -> u32 {
+        R::slots_needed(h)
+    }
+
+    /// Zero bits: 0 in bfloat16, and an absmax of 0 in int8 (every code then reads as ±0).
+    fn slot_init(_h: &Self::Hyper, _slot: usize) -> f32 {
+        0.0
+    }
+
+    fn scalars(h: &Self::Hyper, step: f64, fresh: u32) -> Self::Scalars {
+        LowpScalars { inner: R::scalars(h, step, fresh), used: R::slots_needed(h) | fresh }
+    }
+
+    fn scalars_extra(h: &Self::Hyper, step: f64, fresh: u32, extra: &mut f64) -> Self::Scalars {
+        LowpScalars { inner: R::scalars_extra(h, step, fresh, extra), used: R::slots_needed(h) | fresh }
+    }
+
+    unsafe fn apply(s: &Self::Scalars, t: &TensorPtrs, a: usize, b: usize, sq: Option<&mut SqLanes>) {
+        const { assert!(!R::TWO_PASS, "low-precision state wraps one-pass rules") };
+        // At the SIMD level, so that the loads and stores vectorize too (IEEE operations only:
+        // the same bits at every level).
+        simd::dispatch(Tiles::<R, S> { s, t, a, b, sq, _storage: PhantomData });
+    }
+}
+
+/// [`Lowp::apply`]'s loop over the tiles of a piece, for [`simd::dispatch`].
+struct Tiles<'a, R: LowpRule, S> {
+    s: &'a LowpScalars<R::Scalars>,
+    t: &'a TensorPtrs,
+    a: usize,
+    b: usize,
+    sq: Option<&'a mut SqLanes>,
+    _storage: PhantomData<S>,
+}
+
+impl<R: LowpRule, S: Storage> simd::Simd for Tiles<'_, R, S> {
+    #[inline(always)]
+    fn run(self) {
+        let Tiles { s, t, a, b, mut sq, .. } = self;
+        let ns = R::SLOTS.len();
+        let mut tile = [A64([0.0f32; TILE]); MAX_SLOTS];
+        // Each block's own load and store (an int8 block has its own absmax).
+        let blocks = |i: usize, e: usize| (i..e).step_by(BLOCK).map(move |j| (j, (j + BLOCK).min(e)));
+        let mut i = a;
+        while i < b {
+            let e = (i + TILE).min(b);
+            let n = e - i;
+            // SAFETY: i < e <= b <= t.len (Lowp::apply's contract), so the views stay within θ and g.
+            let mut view =
+                unsafe { TensorPtrs { param: t.param.add(i), grad: t.grad.add(i), slots: [std::ptr::null_mut(); MAX_SLOTS], len: n } };
+            for (k, x) in tile.iter_mut().enumerate().take(ns) {
+                if s.used & (1 << k) != 0 && !t.slots[k].is_null() {
+                    // SAFETY: the slot holds S::words(t.len) words (checked by the engine); [i, e)
+                    // is at most one block, block-aligned for int8 (the engine's ALIGN and the
+                    // driver's chunks), and this piece is the only one touching it.
+                    for (j, je) in blocks(i, e) {
+                        unsafe { S::load(t.slots[k], t.len, j, je, R::SIGNED[k], &mut x.0[j - i..je - i]) };
+                    }
+                    view.slots[k] = x.0.as_mut_ptr();
+                }
+            }
+            // SAFETY: the view's buffers have n elements each and are not aliased (the tile is
+            // this call's stack; θ and g are this piece's).
+            unsafe { R::apply(&s.inner, &view, 0, n, sq.as_deref_mut()) };
+            for (k, x) in tile.iter().enumerate().take(ns) {
+                if !view.slots[k].is_null() {
+                    // SAFETY: as for the load.
+                    for (j, je) in blocks(i, e) {
+                        unsafe { S::store(t.slots[k], t.len, j, je, R::SIGNED[k], &x.0[j - i..je - i]) };
+                    }
+                }
+            }
+            i = e;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::test_util::*;
+
+    #[test]
+    fn bfloat16_rounds_to_nearest_even_and_keeps_nan_and_infinity() {
+        for (x, h) in [(1.0f32, 0x3F80u16), (-2.5, 0xC020), (0.0, 0), (-0.0, 0x8000), (f32::INFINITY, 0x7F80), (f32::NEG_INFINITY, 0xFF80)]
+        {
+            assert_eq!(f32_to_bf16(x), h, "{x}");
+            assert_eq!(bf16_to_f32(h).to_bits(), x.to_bits());
+        }
+        // Ties: to the even neighbour; just above a tie: up.
+        assert_eq!(f32_to_bf16(f32::from_bits(0x3F80_8000)), 0x3F80);
+        assert_eq!(f32_to_bf16(f32::from_bits(0x3F81_8000)), 0x3F82);
+        assert_eq!(f32_to_bf16(f32::from_bits(0x3F80_8001)), 0x3F81);
+        assert_eq!(f32_to_bf16(f32::MAX), 0x7F80, "overflow rounds to infinity");
+        assert_eq!(f32_to_bf16(f32::NAN), 0x7FC0);
+        assert_eq!(f32_to_bf16(f32::from_bits(0xFFC0_1234)), 0x7FC0);
+        // Every bfloat16 but NaN survives a round trip through f32.
+        for h in 0..=u16::MAX {
+            let x = bf16_to_f32(h);
+            assert!(x.is_nan() || f32_to_bf16(x) == h);
+        }
+    }
+
+    #[test]
+    fn the_maps_are_sorted_and_hold_0_and_1() {
+        for signed in [true, false] {
+            let m = qmap(signed);
+            assert!(m.windows(2).all(|w| w[0] < w[1]));
+            assert!(m.contains(&0.0) && m[255] == 1.0);
+            assert_eq!(m.iter().filter(|&&x| x < 0.0).count(), if signed { 127 } else { 0 });
+        }
+    }
+
+    #[test]
+    fn quantize_finds_the_nearest_entry_with_ties_up() {
+        for signed in [true, false] {
+            let m = qmap(signed);
+            for c in 0..256 {
+                assert_eq!(quantize(m[c], &m) as usize, c);
+                if c < 255 {
+                    let mid = m[c] + (m[c + 1] - m[c]) * 0.5;
+                    let want = if mid - m[c] >= (m[c + 1] - m[c]) * 0.5 { c + 1 } else { c };
+                    assert_eq!(quantize(mid, &m) as usize, want);
+                    let below = f32::from_bits(mid.to_bits().wrapping_sub(if mid > 0.0 { 1 } else { 0 }).wrapping_add(if mid < 0.0 {
+                        1
+                    } else {
+                        0
+                    }));
+                    assert!(quantize(below, &m) as usize <= want);
+                }
+            }
+            assert_eq!(quantize(f32::NAN, &m), 0);
+            assert_eq!(quantize(2.0, &m), 255);
+            assert_eq!(quantize(-2.0, &m), 0);
+        }
+        assert_eq!(block_absmax(&[0.0, -0.0]), ABSMAX_MIN);
+        assert_eq!(block_absmax(&[0.5, -3.0, 2.0]), 3.0);
+        assert!(block_absmax(&[1.0, f32::NAN]).is_nan());
+    }
+
+    #[test]
+    fn the_table_quantizer_gives_the_binary_search_codes() {
+        for signed in [true, false] {
+            let (q, m) = (Quantizer::of(signed), qmap(signed));
+            let check = |y: f32| assert_eq!(q.code(y), quantize(y, &m), "{y:e} ({:#010x})", y.to_bits());
+            // Every entry, its neighbours a few ulps away, and the midpoints between entries.
+            for c in 0..256 {
+                for d in 0..4u32 {
+                    check(f32::from_bits(m[c].to_bits().wrapping_add(d)));
+                    check(f32::from_bits(m[c].to_bits().wrapping_sub(d)));
+                }
+                if c < 255 {
+                    let mid = m[c] + (m[c + 1] - m[c]) * 0.5;
+                    for d in 0..3u32 {
+                        check(f32::from_bits(mid.to_bits().wrapping_add(d)));
+                        check(f32::from_bits(mid.to_bits().wrapping_sub(d)));
+                    }
+                }
+            }
+            assert!(q.steps <= 2, "{} steps", q.steps);
+            // Each threshold (where a code changes) and the floats around it.
+            for &x in &q.t[..255] {
+                for d in 0..3i64 {
+                    check(from_ordinal(ordinal(x) + d));
+                    check(from_ordinal(ordinal(x) - d));
+                }
+            }
+            // A sweep of bit patterns: [-1, 1], beyond, subnormals, infinities and NaNs.
+            for b in (0..=u32::MAX).step_by(65_537) {
+                check(f32::from_bits(b));
+            }
+            for y in [0.0, -0.0, 1.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE] {
+                check(y);
+            }
+        }
+    }
+
+    const ADAM: &[[f64; 8]] = &[
+        [1e-3, 0.9, 0.999, 1e-8, 0.0, 0.0, 0.0, 0.0],
+        [1e-2, 0.9, 0.999, 1e-8, 0.1, 0.0, 0.0, 1.0],
+        [3e-3, 0.8, 0.99, 1e-6, 0.5, 1.0, 0.0, 1.0],
+        [2e-2, 0.0, 0.5, 1e-3, 0.01, 1.0, 1.0, 0.0],
+    ];
+
+    #[test]
+    fn low_precision_adam_sgd_and_lion_are_bit_identical_across_simd_levels_and_thread_counts() {
+        for h in ADAM {
+            assert_level_and_thread_invariant::<Lowp<Adam, Int8>>(h);
+            assert_level_and_thread_invariant::<Lowp<Adam, Bf16>>(h);
+        }
+        for h in [[0.05, 0.9, 0.1, 0.01, 1.0, 0.0], [0.05, 0.9, 0.0, 0.0, 0.0, 1.0]] {
+            assert_level_and_thread_invariant::<Lowp<Sgd, Int8>>(&h);
+            assert_level_and_thread_invariant::<Lowp<Sgd, Bf16>>(&h);
+        }
+        assert_level_and_thread_invariant::<Lowp<Lion, Int8>>(&[1e-3, 0.9, 0.99, 0.1]);
+        assert_level_and_thread_invariant::<Lowp<Lion, Bf16>>(&[1e-3, 0.9, 0.99, 0.1]);
+    }
+
+    /// Adam on one tensor with its state kept as `store(load(...))` round trips per block: the
+    /// scalar transcription of the module header.
+    fn adam_reference<S: Storage>(h: [f64; 8]) -> impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, u32) {
+        move |p, g, st, t| {
+            let [lr, b1, b2, eps, wd, ams, max, dec] = h;
+            let n = p.len();
+            if st.is_empty() {
+                *st = vec![vec![0.0; S::words(n)]; 3];
+            }
+            let (bc1, bc2) = (1.0 - b1.powf(t as f64), 1.0 - b2.powf(t as f64));
+            for a in (0..n).step_by(BLOCK) {
+                let e = (a + BLOCK).min(n);
+                let mut x = [[0.0f32; BLOCK]; 3];
+                let slots = if ams != 0.0 { 3 } else { 2 };
+                for k in 0..slots {
+                    // SAFETY: st[k] holds S::words(n) words; [a, e) is one block.
+                    unsafe { S::load(st[k].as_mut_ptr(), n, a, e, Adam::SIGNED[k], &mut x[k][..e - a]) };
+                }
+                for i in a..e {
+                    let j = i - a;
+                    let [m, v, vmax] = &mut x;
+                    adam_moments_ref(&mut p[i], g[i], &mut m[j], &mut v[j], [lr, b1, b2, wd], dec != 0.0, max != 0.0);
+                    let vh = if ams != 0.0 {
+                        vmax[j] = vmax[j].max(v[j]);
+                        vmax[j]
+                    } else {
+                        v[j]
+                    };
+                    let denom = vh.sqrt() / (bc2.sqrt() as f32) + eps as f32;
+                    p[i] += (-(lr / bc1)) as f32 * m[j] / denom;
+                }
+                for k in 0..slots {
+                    // SAFETY: as above.
+                    unsafe { S::store(st[k].as_mut_ptr(), n, a, e, Adam::SIGNED[k], &x[k][..e - a]) };
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn low_precision_adam_matches_its_scalar_transcription() {
+        let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        for h in ADAM {
+            assert_matches_reference::<Lowp<Adam, Int8>>(h, adam_reference::<Int8>(*h));
+            assert_matches_reference::<Lowp<Adam, Bf16>>(h, adam_reference::<Bf16>(*h));
+        }
+    }
+
+    #[test]
+    fn slot_sizes_in_words_cover_codes_absmax_and_bits() {
+        assert_eq!(Int8::words(256), 64 + 1);
+        assert_eq!(Int8::words(257), 65 + 2);
+        assert_eq!(Int8::words(1), 2);
+        assert_eq!(Bf16::words(7), 4);
+        assert_eq!(Int8::words(0) + Bf16::words(0), 0);
+    }
+}
