@@ -28,6 +28,9 @@ const EXPECTED: Record<string, { stdout: RegExp[]; plot?: string }> = {
     plot: 'muon-schedule-free',
   },
   'tfjs-fit.ts': { stdout: [/^epoch 1: loss [\d.]+, test accuracy [\d.]+%, lr [\d.e+-]+, grad norm \(EMA\) [\d.]+, steps clipped \d+$/m, /^epoch 2: /m, /^64 steps of model\.fit on the wasm backend in [\d.]+ s; tf\.memory\(\)\.numTensors \d+$/m] },
+  'low-precision-state.ts': {
+    stdout: [/^float32: test accuracy \d+\.\d\d%, \d+\.\d\d%; [\d.]+ s per epoch; 8\.\d\d bytes of state per parameter$/m, /^bfloat16: test accuracy .*; 4\.\d\d bytes/m, /^int8: test accuracy .*; 2\.\d\d bytes/m],
+  },
   'lr-schedules.ts': { stdout: [/^epoch 1: loss [\d.]+, test accuracy [\d.]+%, lr [\d.e+-]+, grad norm \(EMA\) [\d.]+$/m, /^epoch 2: /m], plot: 'lr-schedules' },
 };
 
