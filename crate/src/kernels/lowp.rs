@@ -81,6 +81,10 @@ pub trait Storage: Send + Sync + 'static {
     /// # Safety
     /// As [`Storage::load`], and no one else touches those elements (or their block) meanwhile.
     unsafe fn store(slot: *mut f32, len: usize, a: usize, b: usize, signed: bool, x: &[f32]);
+    /// Prefetches the storage of the block [`simd::AHEAD`] elements past element `i` (the wrapped
+    /// rule prefetches θ and g itself, but its slots are this tile's scratch). A hint: never
+    /// faults, whatever `i`.
+    fn prefetch(slot: *const f32, len: usize, i: usize);
 }
 
 /// bfloat16 storage: the top 16 bits of each f32, rounded to nearest even.
@@ -112,6 +116,12 @@ pub fn f32_to_bf16(x: f32) -> u16 {
 
 impl Storage for Bf16 {
     const ALIGN: usize = 1;
+
+    #[inline(always)]
+    fn prefetch(slot: *const f32, _len: usize, i: usize) {
+        // A block of bfloat16 values is 512 bytes: 8 lines.
+        simd::prefetch_lines((slot as *const u16).wrapping_add(i + simd::AHEAD) as *const u8, BLOCK * 2 / 64);
+    }
 
     fn words(len: usize) -> usize {
         len.div_ceil(2)
@@ -310,6 +320,14 @@ pub fn block_absmax(x: &[f32]) -> f32 {
 impl Storage for Int8 {
     const ALIGN: usize = BLOCK;
 
+    #[inline(always)]
+    fn prefetch(slot: *const f32, len: usize, i: usize) {
+        // A block of codes is 256 bytes (4 lines); its absmax shares a line with 15 others.
+        let codes = (slot.wrapping_add(blocks(len)) as *const u8).wrapping_add(i + simd::AHEAD);
+        simd::prefetch_lines(codes, BLOCK / 64);
+        simd::prefetch_lines(slot.wrapping_add((i + simd::AHEAD) / BLOCK) as *const u8, 1);
+    }
+
     fn words(len: usize) -> usize {
         blocks(len) + len.div_ceil(4)
     }
@@ -425,6 +443,7 @@ impl<R: LowpRule, S: Storage> simd::Simd for Tiles<'_, R, S> {
                 unsafe { TensorPtrs { param: t.param.add(i), grad: t.grad.add(i), slots: [std::ptr::null_mut(); MAX_SLOTS], len: n } };
             for (k, x) in tile.iter_mut().enumerate().take(ns) {
                 if s.used & (1 << k) != 0 && !t.slots[k].is_null() {
+                    S::prefetch(t.slots[k], t.len, i);
                     // SAFETY: the slot holds S::words(t.len) words (checked by the engine); [i, e)
                     // is at most one block, block-aligned for int8 (the engine's ALIGN and the
                     // driver's chunks), and this piece is the only one touching it.

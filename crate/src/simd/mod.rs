@@ -231,6 +231,22 @@ pub fn prefetch_block(p: *const f32) {
     let _ = p;
 }
 
+/// Prefetches `lines` cache lines from `p` on (a hint for storage that is not f32, such as
+/// low-precision state; see [`prefetch_block`]).
+#[inline(always)]
+pub fn prefetch_lines(p: *const u8, lines: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        for l in 0..lines {
+            // SAFETY: as in `prefetch_block`: a hint that never faults, at a wrapping address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * l) as *const i8) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, lines);
+}
+
 #[inline(always)]
 fn each_impl<const SQ: bool, const K: usize>(n: usize, g: &[f32], out: &mut SqLanes, ahead: Ahead<K>, mut f: impl FnMut(usize, usize)) {
     // A local copy, so LLVM can keep the lanes in vector registers across blocks.
