@@ -82,6 +82,22 @@ test('train --optimizer lbfgs steps through the closure and resumes from its che
   t.regex(r2.stdout, /^epoch 2\/2/m);
 });
 
+test('train --state-dtype int8 keeps compact optimizer state in the checkpoint, and --resume takes it from there', (t) => {
+  const out = join(tmp, 'int8');
+  const common = ['train', '--model', 'mlp', '--optimizer', 'adamw', '--batch-size', '64', '--limit', '320', '--test-limit', '200', '--out', out, '--threads', '1'];
+  const r = cli(...common, '--state-dtype', 'int8', '--epochs', '1');
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /with adamw \(int8 state\)/);
+  const manifest = JSON.parse(readFileSync(join(out, 'checkpoint', 'checkpoint.json'), 'utf8')) as { optimizer: { state: Record<string, Record<string, unknown>> } };
+  t.like(Object.values(manifest.optimizer.state)[0]!.expAvg, { dtype: 'int8' });
+  const r2 = cli(...common, '--epochs', '2', '--resume');
+  t.is(r2.code, 0, r2.stderr);
+  t.regex(r2.stdout, /resuming .*\(int8 state\)/);
+  const bad = cli('train', '--model', 'mlp', '--optimizer', 'rmsprop', '--state-dtype', 'int8', '--out', join(tmp, 'int8-bad'));
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /RMSprop: expected stateDtype to be 'float32' \(RMSprop keeps its state in float32\), received "int8"/);
+});
+
 test('a missing data directory is a clear error with a non-zero exit', (t) => {
   const r = cli('train', '--data', join(tmp, 'nowhere'), '--epochs', '1');
   t.not(r.code, 0);

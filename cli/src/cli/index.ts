@@ -23,6 +23,7 @@ import { createOptimizer, OPTIMIZER_NAMES } from '../demos/optimizer-spec.js';
 
 
 const SCHEDULERS = ['none', 'step', 'cosine', 'exponential', 'onecycle', 'plateau'] as const;
+const STATE_DTYPES = ['float32', 'bfloat16', 'int8'] as const;
 /** Schedules whose shape depends on the number of epochs: a resume may not change it. */
 const EPOCH_SHAPED = new Set(['cosine', 'onecycle']);
 
@@ -66,6 +67,7 @@ interface RunSettings {
   lr: number | null;
   momentum: number | null;
   weightDecay: number | null;
+  stateDtype: (typeof STATE_DTYPES)[number];
   epochs: number;
   batchSize: number;
   scheduler: string;
@@ -88,6 +90,8 @@ const RUN_SETTINGS = z.strictObject({
   lr: positive,
   momentum: z.number().min(0).nullable(),
   weightDecay: z.number().min(0).nullable(),
+  // Checkpoints written before the flag existed have float32 state.
+  stateDtype: z.enum(STATE_DTYPES).default('float32'),
   epochs: z.number().int().min(0).max(1_000_000),
   batchSize: z.number().int().min(1).max(1 << 24),
   scheduler: z.enum(SCHEDULERS),
@@ -102,7 +106,7 @@ const RUN_SETTINGS = z.strictObject({
 
 /** The flag of each setting, for messages. */
 const SETTING_FLAGS: Record<keyof RunSettings, string> = {
-  model: 'model', optimizer: 'optimizer', inner: 'inner', lr: 'lr', momentum: 'momentum', weightDecay: 'weight-decay', epochs: 'epochs', batchSize: 'batch-size',
+  model: 'model', optimizer: 'optimizer', inner: 'inner', lr: 'lr', momentum: 'momentum', weightDecay: 'weight-decay', stateDtype: 'state-dtype', epochs: 'epochs', batchSize: 'batch-size',
   scheduler: 'scheduler', gamma: 'gamma', stepSize: 'step-size', clip: 'clip', seed: 'seed', data: 'data', limit: 'limit', testLimit: 'test-limit',
 };
 
@@ -119,6 +123,11 @@ function trainCommandSpec(): Command {
     .option('--lr <n>', "learning rate (default: the optimizer's PyTorch default)")
     .option('--momentum <n>', 'momentum, for optimizers that have it')
     .option('--weight-decay <n>', 'weight decay, for optimizers that have it')
+    .addOption(
+      new Option('--state-dtype <dtype>', "how adam, adamw, sgd and lion store their state: bfloat16 (2 bytes per element) or int8 (block-wise quantized, about 1)")
+        .choices([...STATE_DTYPES])
+        .default('float32'),
+    )
     .option('--epochs <n>', 'epochs, counting those of a resumed run', '5')
     .option('--batch-size <n>', 'mini-batch size', '128')
     .addOption(
@@ -163,6 +172,7 @@ function settingsFromFlags(v: Record<string, string | boolean | undefined>): Run
     lr: num('lr', s('lr'), { above: 0 }) ?? null,
     momentum: num('momentum', s('momentum'), { min: 0 }) ?? null,
     weightDecay: num('weight-decay', s('weightDecay'), { min: 0 }) ?? null,
+    stateDtype: s('stateDtype') as RunSettings['stateDtype'],
     epochs: num('epochs', s('epochs'), { integer: true, min: 0 })!,
     batchSize: num('batch-size', s('batchSize'), { integer: true, min: 1 })!,
     scheduler: s('scheduler')!,
@@ -252,6 +262,7 @@ async function trainAction(v: Record<string, string | boolean | undefined>, cmd:
   if (settings.lr !== null) optOptions.lr = settings.lr;
   if (settings.momentum !== null) optOptions.momentum = settings.momentum;
   if (settings.weightDecay !== null) optOptions.weightDecay = settings.weightDecay;
+  if (settings.stateDtype !== 'float32') optOptions.stateDtype = settings.stateDtype;
   const optimizer = makeOptimizer(settings.optimizer, settings.inner, model.parameters(), optOptions);
   const batchesPerEpoch = lib.numBatches(trainData.length, settings.batchSize);
   const { scheduler, interval } = makeScheduler(settings.scheduler, optimizer, settings.epochs, batchesPerEpoch, settings.lr ?? optimizer.paramGroups[0]!.lr, settings.gamma ?? undefined, settings.stepSize ?? undefined);
@@ -259,7 +270,7 @@ async function trainAction(v: Record<string, string | boolean | undefined>, cmd:
   const useBar = v.progress === 'bar' || (v.progress === 'auto' && process.stdout.isTTY === true);
   const { epochs } = settings;
   process.stdout.write(
-    `ferroptim: ${resuming ? 'resuming' : 'training'} ${settings.model} (${model.numParameters().toLocaleString('en-US')} parameters) with ${settings.optimizer}${settings.lr !== null ? ` lr ${settings.lr}` : ''}, ` +
+    `ferroptim: ${resuming ? 'resuming' : 'training'} ${settings.model} (${model.numParameters().toLocaleString('en-US')} parameters) with ${settings.optimizer}${settings.lr !== null ? ` lr ${settings.lr}` : ''}${settings.stateDtype !== 'float32' ? ` (${settings.stateDtype} state)` : ''}, ` +
       `${epochs} epoch${epochs === 1 ? '' : 's'} of ${trainData.length} images, batch ${settings.batchSize}, ${lib.getNumThreads()} thread${lib.getNumThreads() === 1 ? '' : 's'}, SIMD ${lib.getSimdLevel()}\n${resumeNote}`,
   );
   const stopBar = () => {
