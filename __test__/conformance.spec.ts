@@ -24,7 +24,6 @@
  * 7. the step's gradient norms (GradNormMonitor, `observeSteps`) equal Σg² computed in TS.
  */
 import test, { type ExecutionContext } from 'ava';
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as lib from '../ts/index.js';
 import { getDetectedSimdLevel, getTotalNorm, GradNormMonitor, Optimizer, OPTIMIZERS, Parameter, type NumberRule, type SimdLevel } from '../ts/index.js';
@@ -33,6 +32,7 @@ import { packingPlan, pairRange } from '../ts/optim/descriptor.js';
 import { ruleText } from '../ts/validate.js';
 import { chunkedSumSquares, stepStarts } from './oracles/third-party.js';
 import type { OracleOptions } from './oracles/index.js';
+import { runAtLevel } from './helpers/at-level.js';
 import {
   badValues,
   className,
@@ -137,23 +137,9 @@ const DETECTED = getDetectedSimdLevel();
 const ALL_LEVELS: SimdLevel[] = ['avx512', 'avx2', 'baseline'];
 const LEVELS = ALL_LEVELS.filter((l) => RANK[l] <= RANK[DETECTED]);
 const CHILD = fileURLToPath(new URL('./helpers/conformance-child.ts', import.meta.url));
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 /** Runs the oracle comparisons in a child process at a forced SIMD level. */
-function child(level: SimdLevel): Promise<ChildReport> {
-  const env: NodeJS.ProcessEnv = { ...process.env, FERROPTIM_SIMD: level };
-  delete env.FERROPTIM_NUM_THREADS;
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', '@oxc-node/core/register', CHILD], { cwd: REPO, env, timeout: 280_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`the ${level} child process failed: ${err.message}\n${stderr}`));
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildReport);
-      } catch (e) {
-        reject(new Error(`the ${level} child process printed no report: ${String(e)}\n${stdout}\n${stderr}`));
-      }
-    });
-  });
-}
+const child = (level: SimdLevel) => runAtLevel<ChildReport>(CHILD, level);
 
 /** Every child, started together when the suite loads. */
 const reports = new Map<SimdLevel, Promise<ChildReport>>(LEVELS.map((l) => [l, child(l)]));

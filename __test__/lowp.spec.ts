@@ -12,7 +12,6 @@
  * 5. bad `stateDtype` options; the state's size.
  */
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { Adam, AdamW, decodeSafetensors, getDetectedSimdLevel, Lion, loadCheckpo
 import { values } from './helpers/data.js';
 import { createLowp, describeLowp, lowpScenarios } from './helpers/lowp.js';
 import { MAPS } from './oracles/lowp.js';
+import { runAtLevel } from './helpers/at-level.js';
 
 // ------------------------------------------------------------------------------------- SIMD levels
 
@@ -29,7 +29,6 @@ const DETECTED = getDetectedSimdLevel();
 const ALL_LEVELS: SimdLevel[] = ['avx512', 'avx2', 'baseline'];
 const LEVELS = ALL_LEVELS.filter((l) => RANK[l] <= RANK[DETECTED]);
 const CHILD = fileURLToPath(new URL('./helpers/lowp-child.ts', import.meta.url));
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 interface ChildReport {
   simd: string;
@@ -39,18 +38,7 @@ interface ChildReport {
 
 function child(level: SimdLevel): Promise<ChildReport> {
   // A low parallel threshold, so two threads split every scenario.
-  const env: NodeJS.ProcessEnv = { ...process.env, FERROPTIM_SIMD: level, FERROPTIM_PAR_MIN: '1024' };
-  delete env.FERROPTIM_NUM_THREADS;
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', '@oxc-node/core/register', CHILD], { cwd: REPO, env, timeout: 280_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`the ${level} child process failed: ${err.message}\n${stderr}`));
-      try {
-        resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildReport);
-      } catch (e) {
-        reject(new Error(`the ${level} child process printed no report: ${String(e)}\n${stdout}\n${stderr}`));
-      }
-    });
-  });
+  return runAtLevel<ChildReport>(CHILD, level, { FERROPTIM_PAR_MIN: '1024' }, 16 << 20);
 }
 
 const reports = new Map<SimdLevel, Promise<ChildReport>>(LEVELS.map((l) => [l, child(l)]));
