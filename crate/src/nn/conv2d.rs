@@ -381,6 +381,10 @@ pub fn conv2d_backward(
     let dw_ptr = dw_parts.as_mut_ptr() as usize;
     let db_ptr = db_parts.as_mut_ptr() as usize;
     let work = 2 * n * d.o * d.k * d.p * (want_dw as usize + dxp.is_some() as usize);
+    // When cols (K × P) is the larger operand, each chunk accumulates dWᵀ = Σ cols_n·dy_nᵀ (K × O)
+    // and transposes it once at the end: the product's transposed operand is then dy_n, the
+    // smaller one (the GEMM copies a transposed B to row-major first; 1.4× faster at 32→64, 3×3).
+    let dw_t = d.k > d.o;
     par_for(chunks, work, |ci| {
         with_scratch(|sc| {
             let mut dw_c = if want_dw { vec![0f32; d.o * d.k] } else { Vec::new() };
@@ -390,8 +394,13 @@ pub fn conv2d_backward(
                 let dyi = &dy[img * out_len..(img + 1) * out_len];
                 if want_dw {
                     let c = image_cols(&s, &d, xi, &mut sc.pad, &mut sc.cols);
-                    // dW_chunk += dy_n·cols_nᵀ
-                    sgemm(d.o, d.p, d.k, MatRef::rows(dyi, d.p), MatRef::t(c, d.p), &mut dw_c, d.k, true);
+                    if dw_t {
+                        // dWᵀ_chunk += cols_n·dy_nᵀ
+                        sgemm(d.k, d.p, d.o, MatRef::rows(c, d.p), MatRef::t(dyi, d.p), &mut dw_c, d.o, true);
+                    } else {
+                        // dW_chunk += dy_n·cols_nᵀ
+                        sgemm(d.o, d.p, d.k, MatRef::rows(dyi, d.p), MatRef::t(c, d.p), &mut dw_c, d.k, true);
+                    }
                 }
                 if want_db {
                     // db_chunk += Σₚ dy_n[:, p], fixed-order f64 sums
@@ -416,6 +425,15 @@ pub fn conv2d_backward(
                         }));
                     }
                 }
+            }
+            if want_dw && dw_t {
+                let mut t = vec![0f32; d.o * d.k];
+                for (kk, row) in dw_c.chunks_exact(d.o).enumerate() {
+                    for (oo, &v) in row.iter().enumerate() {
+                        t[oo * d.k + kk] = v;
+                    }
+                }
+                dw_c = t;
             }
             // SAFETY: chunk ci writes only slot ci of each parts vector, which outlives the loop.
             unsafe {

@@ -8,16 +8,23 @@
 //! `zeroGrad` clears them); gradients of inputs are written.
 //!
 //! # Matrix products
-//! [`gemm`] wraps `matrixmultiply::sgemm` (bluss), chosen by measurement at MNIST's shapes on a
-//! 2-core AVX-512 machine against `gemm` 0.18 (sarah-ek). Single-threaded, matrixmultiply
-//! matched or beat gemm at every shape and was 1.5-1.7× faster at the per-image convolution
-//! products (e.g. 64×288·288×196: ~70 vs ~46 GFLOP/s), because on stable Rust gemm's AVX-512
-//! kernels are disabled (they need its `nightly` feature) while matrixmultiply selects AVX-512,
-//! AVX2+FMA or SSE at run time from a baseline binary. On 2 threads neither crate's own
-//! threading beat splitting the work ourselves, so the products run single-threaded inside
-//! this crate's rayon pool: convolutions as im2col + GEMM per image with images spread over the
-//! pool, `Linear` with the output cut into row or column blocks. matrixmultiply is also one small
-//! dependency (gemm brings a dozen crates, f16 included).
+//! [`gemm`] runs the products with K ≤ 1024 and A ≤ 128 Ki elements (every convolution product of
+//! the seed CNN, and `Linear` except its 3136-input forward) on a hand-written AVX-512 kernel
+//! (`gemm::x512`, used when the active SIMD level is AVX-512), and the rest on
+//! `matrixmultiply::sgemm` (bluss). Measured single-threaded on a 2-core Zen 5 EPYC (AVX-512, FMA
+//! peak ≈ 280 GFLOP/s per core measured: 2 × 512-bit FMA pipes × 16 lanes × 2 flops × ~4.4 GHz),
+//! with the ignored test `gemm_shapes_benchmark` in `gemm.rs`, GFLOP/s for matrixmultiply 0.3 /
+//! gemm 0.18 (sarah-ek) / the kernel:
+//! 64×288·288×196 (conv2 forward) 188 / 120 / 236; 288×196·196×64 (conv2 dWᵀ) 160 / 129 / 242;
+//! 288×64·64×196 (conv2 dcols) 218 / 122 / 237; 32×9·9×784 (conv1 forward) 158 / 94 / 231.
+//! The kernel reads A in place by broadcasts (any strides) and B in place when its rows are
+//! contiguous (a transposed B is first copied row-major), 8 × 32 tiles of C in 16 zmm
+//! accumulators, edges by masked loads and stores. gemm's AVX-512 kernels need its `nightly`
+//! feature, so on stable Rust it is the slowest at every shape; it is a dev-dependency only, for
+//! the benchmark. On 2 threads neither crate's own threading beat splitting the work ourselves,
+//! so the products run single-threaded inside this crate's rayon pool: convolutions as im2col +
+//! GEMM per image with images spread over the pool, `Linear` with the output cut into row or
+//! column blocks.
 //!
 //! # Determinism
 //! Results do not depend on the thread count. Work is cut into pieces whose boundaries depend only
