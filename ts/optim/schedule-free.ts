@@ -5,7 +5,8 @@
  * @module
  */
 import { nonNegative, numberIn, validateGroup, validateGroupState, type GroupState, type NumberOption, type OptimizerDescriptor, type Reference } from './descriptor.js';
-import type { ParamGroup } from './optimizer.js';
+import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
+import type { CommonOptions } from './options.js';
 
 /**
  * The scalars a Schedule-Free param group keeps beside its options, as `schedulefree` keeps them
@@ -144,31 +145,58 @@ function modeWeight<O extends object>(d: OptimizerDescriptor<O>, g: ParamGroup<O
 }
 
 /**
- * Switches every group of a Schedule-Free optimizer to train mode (`toTrain`) or eval mode:
- * `lerpToState` (the optimizer's, bound) moves the parameters of the groups in the other mode
- * toward the state `z` with modeWeight's weight, then every group's `trainMode` is set.
- * `beta1` gives a group's β1 (SGD's momentum).
- * @internal
+ * What Schedule-Free SGD and AdamW share as optimizers: `train()` and `eval()`, which move the
+ * parameters between the training point y and the evaluation point x, and a `step()` that refuses
+ * to run in eval mode.
+ * @group Optimizers
+ * @category Base class and parameters
  */
-export function switchMode<O extends object>(
-  d: OptimizerDescriptor<O>,
-  groups: ReadonlyArray<ParamGroup<O> & ScheduleFreeGroupState>,
-  lerpToState: (method: string, slot: string, weightOf: (g: ParamGroup<O>, gi: number) => number | null) => void,
-  toTrain: boolean,
-  beta1: (g: O) => number,
-): void {
-  lerpToState(toTrain ? 'train' : 'eval', 'z', (g, gi) => modeWeight(d, g, gi, toTrain, beta1));
-  for (const g of groups) g.trainMode = toTrain;
-}
+export abstract class ScheduleFreeOptimizer<O extends object> extends Optimizer<O> {
+  /** The live param groups: options and {@link ScheduleFreeGroupState}. */
+  declare readonly paramGroups: Array<ParamGroup<O> & ScheduleFreeGroupState>;
+  readonly #beta1: (g: O) => number;
 
-/**
- * Throws unless the first param group is in train mode, as schedulefree's `step` does (it checks
- * the first group only).
- * @internal
- */
-export function requireTrainMode(label: string, groups: ReadonlyArray<Partial<ScheduleFreeGroupState>> | undefined): void {
-  const g = Array.isArray(groups) ? groups[0] : undefined;
-  if (g !== null && typeof g === 'object' && g.trainMode === false) {
-    throw new Error(`${label}: step() was called in eval mode; call train() before training (the optimizer starts in eval mode, and eval() puts it there)`);
+  /** @param beta1 - a group's β1 (SGD's momentum), the interpolation weight of the switch. */
+  protected constructor(descriptor: OptimizerDescriptor<O>, params: ParamsInput<O>, options: (Partial<O> & CommonOptions) | undefined, beta1: (g: O) => number) {
+    super(descriptor, params, options);
+    this.#beta1 = beta1;
+  }
+
+  /**
+   * Train mode: moves the parameters of every group in eval mode from x to y,
+   * y ← lerp(x, z, 1 − β1) (β1: SGD's momentum; parameters without state stay), in one native
+   * pass, and marks every group in train mode. Does nothing to a group already in train mode.
+   * @throws Error after `dispose()`; TypeError or RangeError, before any parameter moves, for a
+   * bad option, group state or buffer.
+   */
+  train(): void {
+    this.#switch(true);
+  }
+
+  /**
+   * Eval mode: moves the parameters of every group in train mode from y to x,
+   * x ← lerp(y, z, 1 − 1/β1), in one native pass, and marks every group in eval mode. Call it
+   * before evaluating or saving the model.
+   * @throws As `train()`.
+   */
+  eval(): void {
+    this.#switch(false);
+  }
+
+  /**
+   * One step (see the class remarks); the first param group must be in train mode, as
+   * schedulefree's `step` checks (the first group only).
+   * @throws Error in eval mode (before the closure is called); otherwise as `Optimizer.step`.
+   */
+  override step(closure?: () => number): number | undefined {
+    if (!this.disposed && this.paramGroups[0]?.trainMode === false) {
+      throw new Error(`${this.label}: step() was called in eval mode; call train() before training (the optimizer starts in eval mode, and eval() puts it there)`);
+    }
+    return super.step(closure);
+  }
+
+  #switch(toTrain: boolean): void {
+    this.lerpToState(toTrain ? 'train' : 'eval', 'z', (g, gi) => modeWeight(this.descriptor, g, gi, toTrain, this.#beta1));
+    for (const g of this.paramGroups) g.trainMode = toTrain;
   }
 }

@@ -3,9 +3,9 @@
  * @module
  */
 import { defaultsOf, nonNegative, numberIn, type OptimizerDescriptor } from './descriptor.js';
-import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
+import type { ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
-import { requireTrainMode, checkScheduleFreeWeight, scheduleFreeGroupState, scheduleFreeReference, scheduleFreeTailOptions, switchMode, type ScheduleFreeGroupState } from './schedule-free.js';
+import { checkScheduleFreeWeight, scheduleFreeGroupState, scheduleFreeReference, scheduleFreeTailOptions, ScheduleFreeOptimizer } from './schedule-free.js';
 
 /**
  * Options of {@link SGDScheduleFree}; every field is optional.
@@ -113,45 +113,8 @@ export const SGD_SCHEDULE_FREE_DEFAULTS: Readonly<SGDScheduleFreeGroupOptions> =
  * @group Optimizers
  * @category Classes
  */
-export class SGDScheduleFree extends Optimizer<SGDScheduleFreeGroupOptions> {
-  /** The live param groups: options and {@link ScheduleFreeGroupState}. */
-  declare readonly paramGroups: Array<ParamGroup<SGDScheduleFreeGroupOptions> & ScheduleFreeGroupState>;
-
+export class SGDScheduleFree extends ScheduleFreeOptimizer<SGDScheduleFreeGroupOptions> {
   constructor(params: ParamsInput<SGDScheduleFreeGroupOptions>, options?: SGDScheduleFreeOptions & CommonOptions) {
-    super(SGD_SCHEDULE_FREE_DESCRIPTOR, params, options);
-  }
-
-  /**
-   * Train mode: moves the parameters of every group in eval mode from x to y,
-   * y ← lerp(x, z, 1 − β) (parameters without state stay), in one native pass, and marks every
-   * group in train mode. Does nothing to a group already in train mode.
-   * @throws Error after `dispose()`; TypeError or RangeError, before any parameter moves, for a
-   * bad option, group state or buffer.
-   */
-  train(): void {
-    this.#switch(true);
-  }
-
-  /**
-   * Eval mode: moves the parameters of every group in train mode from y to x,
-   * x ← lerp(y, z, 1 − 1/β), in one native pass, and marks every group in eval mode. Call it
-   * before evaluating or saving the model.
-   * @throws As {@link SGDScheduleFree.train}.
-   */
-  eval(): void {
-    this.#switch(false);
-  }
-
-  /**
-   * One step (see the class remarks); the first param group must be in train mode.
-   * @throws Error in eval mode (before the closure is called); otherwise as `Optimizer.step`.
-   */
-  override step(closure?: () => number): number | undefined {
-    if (!this.disposed) requireTrainMode(this.label, this.paramGroups);
-    return super.step(closure);
-  }
-
-  #switch(toTrain: boolean): void {
-    switchMode(this.descriptor, this.paramGroups, (m, s, w) => this.lerpToState(m, s, w), toTrain, (o) => o.momentum);
+    super(SGD_SCHEDULE_FREE_DESCRIPTOR, params, options, (o) => o.momentum);
   }
 }
