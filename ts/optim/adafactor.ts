@@ -8,7 +8,7 @@ import { createNativeAdafactor, mapNativeError, type NativeAdafactor } from '../
 import { Parameter } from '../tensor.js';
 import { checkKnownFields, checkKnownKeys, checkNumber, checkOptions, describeValue } from '../validate.js';
 import { decodeBuffer, disposedError, encodeFloat, type LoadStateDictOptions, type OptimizerStateDict, type ParamsInput, type ZeroGradOptions } from './optimizer.js';
-import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, mergeOptions, savedGroup, savedGroupOptions, savedGroupsMatch, setToNoneOption, stateKeys, strictOption } from './groups.js';
+import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, mergeOptions, savedGroup, savedGroupOptions, savedGroupsMatch, setToNoneOption, stateEntries, stateKeys, strictOption } from './groups.js';
 import { optionName } from './options.js';
 import { flag, nonNegative, numberIn, validateOptions, type OptionSpec } from './descriptor.js';
 
@@ -525,15 +525,7 @@ export class Adafactor {
       sd.paramGroups.forEach((saved, i) => groupPlan.push([i, savedGroupOptions(ctx, saved, i, strict, OPTION_KEYS, ours[i]!, checkGroupOptions)]));
     }
     const statePlan: Array<[number, State]> = [];
-    for (const [key, entry] of Object.entries(sd.state)) {
-      const id = idOf.get(key);
-      const where = `state[${JSON.stringify(key)}]`;
-      if (id === undefined) {
-        if (strict) throw new RangeError(`${ctx}: state has an entry for ${JSON.stringify(key)}, which is not a parameter of this optimizer`);
-        continue;
-      }
-      if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new TypeError(`${ctx}: expected ${where} to be an object, received ${describeValue(entry)}`);
-      const e = entry as Record<string, unknown>;
+    for (const [id, where, e] of stateEntries(ctx, sd.state, idOf, strict)) {
       const step = checkNumber(ctx, `${where}.step`, e.step, { integer: true, min: 0 });
       if (Math.fround(step) !== step) throw new RangeError(`${ctx}: expected ${where}.step to be a float32 integer (torch's step is a float32 tensor), received ${describeValue(step)}`);
       const lay = this.#layouts[id]!;

@@ -51,6 +51,27 @@ export function checkStateDictShape(ctx: string, sd: { state?: unknown; paramGro
 }
 
 /**
+ * The entries of a saved `state`, each with its parameter's id (`idOf`) and its name in messages
+ * (`state["KEY"]`): an entry whose key is not a parameter is a RangeError when `strict` and
+ * skipped otherwise; one that is not an object is a TypeError.
+ * @internal
+ */
+export function stateEntries(ctx: string, state: object, idOf: ReadonlyMap<string, number>, strict: boolean): Array<[id: number, where: string, entry: Record<string, unknown>]> {
+  const out: Array<[number, string, Record<string, unknown>]> = [];
+  for (const [key, entry] of Object.entries(state)) {
+    const id = idOf.get(key);
+    const where = `state[${JSON.stringify(key)}]`;
+    if (id === undefined) {
+      if (strict) throw new RangeError(`${ctx}: state has an entry for ${JSON.stringify(key)}, which is not a parameter of this optimizer`);
+      continue;
+    }
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) throw new TypeError(`${ctx}: expected ${where} to be an object, received ${describeValue(entry)}`);
+    out.push([id, where, entry as Record<string, unknown>]);
+  }
+  return out;
+}
+
+/**
  * Whether the saved param groups have the same parameter keys, group by group, as `ours`
  * (`keyOf` gives a live parameter's key); with `strict`, a mismatch throws.
  * @internal

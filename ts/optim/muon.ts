@@ -19,7 +19,7 @@ import {
   type ParamsInput,
   type ZeroGradOptions,
 } from './optimizer.js';
-import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, mergeOptions, savedGroup, savedGroupOptions, savedGroupsMatch, setToNoneOption, stateKeys, strictOption } from './groups.js';
+import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, mergeOptions, savedGroup, savedGroupOptions, savedGroupsMatch, setToNoneOption, stateEntries, stateKeys, strictOption } from './groups.js';
 
 /**
  * How Muon scales the learning rate by the shape `[rows, cols]` of each matrix (torch's
@@ -386,6 +386,11 @@ export class Muon {
     return stateKeys(this.#params);
   }
 
+  /** Each parameter's state key (`keys` as #keys() lists them), for lookups by parameter. */
+  #keyOf(keys: string[]): Map<Parameter, string> {
+    return new Map(this.#params.map((p, i) => [p, keys[i]!]));
+  }
+
   /**
    * The optimizer's state as plain JSON-serialisable data: per parameter, `step` and
    * `momentumBuffer` (-0, NaN and infinities as the strings `"-0"`, `"NaN"`, `"Infinity"`,
@@ -395,6 +400,7 @@ export class Muon {
   stateDict(): OptimizerStateDict {
     this.#live('stateDict');
     const keys = this.#keys();
+    const keyOf = this.#keyOf(keys);
     const state: Record<string, ParamStateEntry> = Object.create(null);
     this.#params.forEach((p, i) => {
       const st = this.#state.get(p)!;
@@ -405,7 +411,7 @@ export class Muon {
     });
     const paramGroups = this.#checkedGroups('stateDict').map((g, gi) => {
       checkGroup(`${LABEL}.stateDict`, g as unknown as Record<string, unknown>, `param group ${gi}`);
-      const out = savedGroup(g, (p) => keys[this.#params.indexOf(p)]!, OPTION_KEYS);
+      const out = savedGroup(g, (p) => keyOf.get(p)!, OPTION_KEYS);
       if (g.initialLr !== undefined) out.initialLr = checkNumber(`${LABEL}.stateDict`, `initialLr of param group ${gi}`, g.initialLr, { min: 0 });
       return out;
     });
@@ -429,23 +435,17 @@ export class Muon {
     const ours = this.#checkedGroups('loadStateDict');
     const keys = this.#keys();
     const idOf = new Map(keys.map((k, i) => [k, i]));
-    const structureMatches = savedGroupsMatch(ctx, sd.paramGroups, ours, (p) => keys[this.#params.indexOf(p)], strict);
+    const keyOf = this.#keyOf(keys);
+    const structureMatches = savedGroupsMatch(ctx, sd.paramGroups, ours, (p) => keyOf.get(p), strict);
     const groupPlan: Array<[number, Record<string, unknown>]> = [];
     if (structureMatches) {
       sd.paramGroups.forEach((saved, i) => groupPlan.push([i, savedGroupOptions(ctx, saved, i, strict, OPTION_KEYS, ours[i]!, checkGroup)]));
     }
     const statePlan: Array<[Parameter, number, Float32Array | null]> = [];
-    for (const [key, entry] of Object.entries(sd.state)) {
-      const id = idOf.get(key);
-      const where = `state[${JSON.stringify(key)}]`;
-      if (id === undefined) {
-        if (strict) throw new RangeError(`${ctx}: state has an entry for ${JSON.stringify(key)}, which is not a parameter of this optimizer`);
-        continue;
-      }
-      if (entry === null || typeof entry !== 'object') throw new TypeError(`${ctx}: expected ${where} to be an object, received ${describeValue(entry)}`);
+    for (const [id, where, entry] of stateEntries(ctx, sd.state, idOf, strict)) {
       const step = checkNumber(ctx, `${where}.step`, entry.step, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
       let buf: Float32Array | null = null;
-      for (const [name, value] of Object.entries(entry as Record<string, unknown>)) {
+      for (const [name, value] of Object.entries(entry)) {
         if (name === 'step') continue;
         if (name !== 'momentumBuffer') {
           if (strict) throw new RangeError(`${ctx}: ${where} has an unknown buffer ${JSON.stringify(name)} (expected momentumBuffer)`);

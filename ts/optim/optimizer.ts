@@ -9,7 +9,7 @@ import { Parameter } from '../tensor.js';
 import { checkBoolean, checkFloat32, checkKnownKeys, checkNumber, describeValue } from '../validate.js';
 import { defaultsOf, optionEntries, packingPlan, validateGroup, validateGroupState, type OptimizerDescriptor } from './descriptor.js';
 import { optionName, withDefaults, type CommonOptions } from './options.js';
-import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, savedGroup, savedGroupsMatch, setToNoneOption, stateKeys, strictOption } from './groups.js';
+import { checkGroupArray, checkStateDictShape, checkZeroGrad, clearGrads, cloneOption, groupInput, groupInputs, savedGroup, savedGroupsMatch, setToNoneOption, stateEntries, stateKeys, strictOption } from './groups.js';
 import { StateStore, type SlotRequest } from './state-store.js';
 import { checkStateDtype, decodeState, encodeState, kernelFor, slotWords, type LowPrecisionBuffer, type StateDtype } from './state-dtype.js';
 
@@ -764,20 +764,13 @@ export abstract class Optimizer<O extends object> {
     }
     // State entries.
     const statePlan: Array<[number, number, Array<Float32Array | null>, number | undefined]> = [];
-    for (const [key, entry] of Object.entries(sd.state)) {
-      const id = idOf.get(key);
-      const where = `state[${JSON.stringify(key)}]`;
-      if (id === undefined) {
-        if (strict) throw new RangeError(`${ctx}: state has an entry for ${JSON.stringify(key)}, which is not a parameter of this optimizer`);
-        continue;
-      }
-      if (entry === null || typeof entry !== 'object') throw new TypeError(`${ctx}: expected ${where} to be an object, received ${describeValue(entry)}`);
+    for (const [id, where, entry] of stateEntries(ctx, sd.state, idOf, strict)) {
       const step = checkNumber(ctx, `${where}.step`, entry.step, { integer: true, min: 0 });
       if (step > MAX_STEP) throw new RangeError(`${ctx}: expected ${where}.step to be an integer >= 0 and <= ${MAX_STEP}, received ${describeValue(step)}`);
       const n = this.#params[id]!.numel;
       const slots: Array<Float32Array | null> = this.descriptor.slots.map(() => null);
       let extra: number | undefined;
-      for (const [name, value] of Object.entries(entry as Record<string, unknown>)) {
+      for (const [name, value] of Object.entries(entry)) {
         if (name === 'step') continue;
         if (name === this.descriptor.scalarState) {
           extra = checkFloat32(ctx, `${where}.${name}`, checkNumber(ctx, `${where}.${name}`, value));
