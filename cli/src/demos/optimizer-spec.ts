@@ -4,7 +4,7 @@
  * @module
  */
 import {
-  Adafactor, ADAFACTOR_OPTIONS, AdamW, LBFGS, LBFGS_OPTIONS, Lookahead, LOOKAHEAD_DEFAULTS, MultiOptimizer, Muon, MUON_OPTIONS, OPTIMIZERS, splitMuonParams, type OptionSpec, type Parameter, type TrainableOptimizer,
+  Adafactor, ADAFACTOR_OPTIONS, AdamW, ADAMW_DEFAULTS, LBFGS, LBFGS_OPTIONS, Lookahead, LOOKAHEAD_DEFAULTS, MultiOptimizer, Muon, MUON_OPTIONS, OPTIMIZERS, splitMuonParams, type OptionSpec, type Parameter, type TrainableOptimizer,
 } from 'ferroptim';
 import { checkKnownFields, checkRecord, checkString, describeValue } from 'ferroptim/internal';
 
@@ -12,8 +12,8 @@ import { checkKnownFields, checkRecord, checkString, describeValue } from 'ferro
 interface Other {
   /** Its name in tables and legends. */
   label: string;
-  /** Its options with their defaults, for the help text. */
-  text: string;
+  /** What the help text says after its options and their defaults (those of `options`). */
+  note: string;
   /**
    * Its numeric and boolean options (default and range) as the registry's descriptors give theirs,
    * which `ferroptim tune` can search; absent when they depend on another choice (Lookahead's inner).
@@ -26,7 +26,7 @@ interface Other {
 const OTHERS: Readonly<Record<string, Other>> = {
   lookahead: {
     label: 'Lookahead',
-    text: "lookahead: inner=adam k=5 alpha=0.5, and the inner optimizer's options",
+    note: `inner=adam k=${LOOKAHEAD_DEFAULTS.k} alpha=${LOOKAHEAD_DEFAULTS.alpha}, and the inner optimizer's options`,
     make(params, options) {
       const { inner = 'adam', ...rest } = options;
       const la: Record<string, unknown> = {};
@@ -43,16 +43,16 @@ const OTHERS: Readonly<Record<string, Other>> = {
   },
   adafactor: {
     label: 'Adafactor',
-    text: 'adafactor: lr=0.01 beta2Decay=-0.8 d=1 weightDecay=0 maximize=false (torch.optim.Adafactor; factored by parameter shape)',
+    note: '(torch.optim.Adafactor; factored by parameter shape)',
     options: ADAFACTOR_OPTIONS,
     make: (params, options) => new Adafactor(params, options),
   },
   muon: {
     label: 'Muon + AdamW',
-    text: 'muon: lr=0.001 momentum=0.95 weightDecay=0.1 nesterov=true nsSteps=5 eps=1e-7 for the 2-D weights but the last (the output layer); AdamW (adamwLr=0.001, weight decay 0.01) for the rest',
-    options: { ...MUON_OPTIONS, adamwLr: { type: 'number', default: 0.001, range: { min: 0 } } },
+    note: '(Muon for the 2-D weights but the last, the output layer; AdamW with adamwLr and weight decay 0.01 for the rest)',
+    options: { ...MUON_OPTIONS, adamwLr: { type: 'number', default: ADAMW_DEFAULTS.lr, range: { min: 0 } } },
     make(params, options) {
-      const { adamwLr = 0.001, ...muonOptions } = options;
+      const { adamwLr = ADAMW_DEFAULTS.lr, ...muonOptions } = options;
       // The output layer is the model's last 2-D weight; Muon takes the others.
       const head = [...params].reverse().find((p) => p.shape.length === 2);
       const { muon, adamw } = splitMuonParams(params, { exclude: [(p: Parameter) => p === head] });
@@ -62,7 +62,7 @@ const OTHERS: Readonly<Record<string, Other>> = {
   },
   lbfgs: {
     label: 'L-BFGS',
-    text: 'lbfgs: lr=1 maxIter=20 maxEval=25 toleranceGrad=1e-7 toleranceChange=1e-9 historySize=100 lineSearchFn=null maximize=false (torch.optim.LBFGS; up to maxEval evaluations of the batch per step; lineSearchFn=strong_wolfe)',
+    note: 'lineSearchFn=null (torch.optim.LBFGS; up to maxEval evaluations of the batch per step; lineSearchFn=strong_wolfe)',
     options: LBFGS_OPTIONS,
     make: (params, options) => new LBFGS(params, options),
   },
@@ -90,13 +90,13 @@ export function optimizerLabel(name: string): string {
 
 /**
  * Every optimizer's options with their defaults, as a spec writes them (`lr=0.001`,
- * `betas=0.9,0.999`), from the descriptors: one line per optimizer, for help texts and messages.
+ * `betas=0.9,0.999`), from the descriptors or the option tables of the optimizers outside the
+ * registry: one line per optimizer, for help texts and messages.
  */
 export function optimizerOptionsText(name: string): string {
-  const d = OPTIMIZERS[name]?.descriptor;
-  if (!d) return OTHERS[name]?.text ?? name;
-  const opts = Object.entries(d.options as Record<string, OptionSpec>).map(([k, o]) => `${k}=${o.type === 'pair' ? o.default.join(',') : o.type === 'derived' ? o.from : String(o.default)}`);
-  return `${name}: ${opts.join(' ')}`;
+  const opts = Object.entries(optimizerOptionSpecs(name) ?? {}).map(([k, o]) => `${k}=${o.type === 'pair' ? o.default.join(',') : o.type === 'derived' ? o.from : String(o.default)}`);
+  const note = OTHERS[name]?.note;
+  return `${name}: ${[...opts, ...(note ? [note] : [])].join(' ')}`;
 }
 
 /**
