@@ -581,26 +581,31 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
         result.interrupted = { epoch, batch: b, checkpointed: o.checkpointDir !== undefined };
         return result;
       }
-      optimizer.zeroGrad();
-      const out = model.forward(x);
-      const loss = lossFn.forward(out, y);
+      // The batch's loss at the current parameters; then its gradients (clipped).
+      const forward = () => {
+        optimizer.zeroGrad();
+        const out = model.forward(x);
+        return { out, loss: lossFn.forward(out, y) };
+      };
+      const backward = () => {
+        model.backward(lossFn.backward(), false);
+        if (clip !== undefined) clipGradNorm(params, clip);
+      };
+      const { out, loss } = forward();
       if (!Number.isFinite(loss)) {
         result.diverged = { epoch, batch: b + 1, loss };
         return result;
       }
       correct += countCorrect(out.data, y, out.shape[1]!);
-      model.backward(lossFn.backward(), false);
-      if (clip !== undefined) clipGradNorm(params, clip);
+      backward();
       let evaluated = true;
       optimizer.step(() => {
         if (evaluated) {
           evaluated = false;
           return loss;
         }
-        optimizer.zeroGrad();
-        const again = lossFn.forward(model.forward(x), y);
-        model.backward(lossFn.backward(), false);
-        if (clip !== undefined) clipGradNorm(params, clip);
+        const again = forward().loss;
+        backward();
         return again;
       });
       if (scheduler && interval === 'batch') scheduler.step();
