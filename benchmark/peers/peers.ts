@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import { Adam, AdamW, clipGradNorm, Parameter, SGD } from '../../ts/index.js';
@@ -222,33 +223,42 @@ function usage(msg?: string): never {
 
 function parseFlags(argv: string[]): Flags {
   const all = Math.max(1, os.availableParallelism());
-  const f: Flags = { quick: false, only: null, threads: [...new Set([1, all])], torch: true, tfjs: true, probe: true, argv };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string => {
-      const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
-      if (!v) usage(`${name} needs a value`);
-      return v;
-    };
-    if (name === '--quick') f.quick = true;
-    else if (name === '--no-torch') f.torch = false;
-    else if (name === '--no-tfjs') f.tfjs = false;
-    else if (name === '--no-probe') f.probe = false;
-    else if (name === '--help' || name === '-h') usage();
-    else if (name === '--only') {
-      const names = value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-      for (const n of names) if (!NAMES.includes(n)) usage(`--only: unknown name ${JSON.stringify(n)}`);
-      f.only = new Set(names);
-    } else if (name === '--threads') {
-      const v = value();
-      const ts = v.split(',').map((s) => Number(s.trim()));
-      if (!ts.every((t) => Number.isSafeInteger(t) && t >= 1 && t <= 256)) usage(`--threads: expected integers from 1 to 256, received ${v}`);
-      f.threads = [...new Set(ts)];
-    } else usage(`unknown argument ${a}`);
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse(argv).values;
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  if (values.help) usage();
+  const f: Flags = { quick: values.quick === true, only: null, threads: [...new Set([1, all])], torch: !values['no-torch'], tfjs: !values['no-tfjs'], probe: !values['no-probe'], argv };
+  if (values.only !== undefined) {
+    const names = values.only.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    for (const n of names) if (!NAMES.includes(n)) usage(`--only: unknown name ${JSON.stringify(n)}`);
+    f.only = new Set(names);
+  }
+  if (values.threads !== undefined) {
+    const ts = values.threads.split(',').map((s) => Number(s.trim()));
+    if (!ts.every((t) => Number.isSafeInteger(t) && t >= 1 && t <= 256)) usage(`--threads: expected integers from 1 to 256, received ${values.threads}`);
+    f.threads = [...new Set(ts)];
   }
   return f;
+}
+
+/** The flags, by node's own parser (`--name value` and `--name=value`). */
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean' },
+      'no-torch': { type: 'boolean' },
+      'no-tfjs': { type: 'boolean' },
+      'no-probe': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      only: { type: 'string' },
+      threads: { type: 'string' },
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
