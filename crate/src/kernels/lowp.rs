@@ -216,6 +216,12 @@ pub struct Quantizer {
     t: [f32; 255 + 9],
     start: Box<[u8; 1 << 16]>,
     steps: usize,
+    /// The thresholds in the order a branch-free binary search reads them (the AVX-512 path):
+    /// the search's level s (s = 128, 64, …, 1) compares y with t[c + s − 1], where c, the count
+    /// so far, is a multiple of 2s; that threshold is entry 128/s + c/(2s). Entry 0 is unused.
+    levels: A64<[f32; 256]>,
+    /// The map's values (for the AVX-512 lookups, 64-byte aligned).
+    map: A64<[f32; 256]>,
 }
 
 /// Floats in order as integers (±0 are both 0), and back.
@@ -273,7 +279,15 @@ impl Quantizer {
             }
         }
         assert!(steps < 8, "a bucket holds {steps} thresholds");
-        Quantizer { t, start, steps }
+        let mut levels = A64([f32::INFINITY; 256]);
+        let mut s = 128;
+        while s >= 1 {
+            for j in 0..128 / s {
+                levels.0[128 / s + j] = t[2 * s * j + s - 1];
+            }
+            s /= 2;
+        }
+        Quantizer { t, start, steps, levels, map: A64(map) }
     }
 
     /// The quantizer of the signed or the unsigned map.
@@ -346,6 +360,11 @@ impl Storage for Int8 {
         debug_assert!(a.is_multiple_of(BLOCK) && b - a <= BLOCK);
         let scale = *slot.add(a / BLOCK);
         let codes = (slot.add(blocks(len)) as *const u8).add(a);
+        #[cfg(target_arch = "x86_64")]
+        if simd::level() == simd::Level::Avx512 {
+            // SAFETY: the level is supported; `codes` holds b − a codes and `out` has room.
+            return x512::dequantize(codes, b - a, scale, &Quantizer::of(signed).map, out);
+        }
         let map = map_of(signed);
         for (j, o) in out[..b - a].iter_mut().enumerate() {
             *o = map[*codes.add(j) as usize] * scale; // s ← map[code] · absmax
@@ -359,6 +378,11 @@ impl Storage for Int8 {
         let scale = block_absmax(x);
         *slot.add(a / BLOCK) = scale;
         let codes = (slot.add(blocks(len)) as *mut u8).add(a);
+        #[cfg(target_arch = "x86_64")]
+        if simd::level() == simd::Level::Avx512 {
+            // SAFETY: the level is supported; `codes` has room for x.len() codes.
+            return x512::quantize(x, scale, &Quantizer::of(signed).levels, codes);
+        }
         // The divisions first, in a loop of their own that vectorizes; then the codes.
         let mut y = A64([0.0f32; BLOCK]);
         for (y, &v) in y.0.iter_mut().zip(x) {
@@ -371,6 +395,123 @@ impl Storage for Int8 {
             *c = q.code(y); // code ← nearest map entry to s / absmax
         }
         std::ptr::copy_nonoverlapping(c.as_ptr(), codes, x.len());
+    }
+}
+
+/// The int8 storage's AVX-512 paths, the same codes and values as the scalar ones.
+///
+/// Table lookups are permutes over registers (`vpermi2ps`: 32 entries per instruction, blended by
+/// the index's high bits), not gathers: on AMD EPYC (Zen 5) a 16-lane gather from a 1 KiB table
+/// measured ~20 cycles and a 256-entry permute lookup ~6. A code is the number of thresholds ≤ y
+/// (see [`Quantizer`]), found by a branch-free binary search of 8 levels whose tables hold 1, 2,
+/// 4, …, 128 thresholds ([`Quantizer`]'s `levels`); the scalar path's bucket table would need a
+/// gather per element.
+#[cfg(target_arch = "x86_64")]
+mod x512 {
+    use super::BLOCK;
+    use std::arch::x86_64::*;
+
+    type Vec16 = [__m512; 16];
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn rows(t: &[f32; 256]) -> Vec16 {
+        std::array::from_fn(|k| _mm512_loadu_ps(t.as_ptr().add(16 * k)))
+    }
+
+    /// Entries `j` (0 ≤ j < 32·2^bits) of the table whose vectors start at `v`: `2^bits` permutes
+    /// of 32 entries, then blends by bits 5, 6, … of j.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn lookup<const PAIRS: usize>(v: &[__m512], j: __m512i) -> __m512 {
+        let mut r: [__m512; PAIRS] = std::array::from_fn(|p| _mm512_permutex2var_ps(v[2 * p], j, v[2 * p + 1]));
+        let mut width = PAIRS;
+        let mut bit = 32;
+        while width > 1 {
+            let hi = _mm512_test_epi32_mask(j, _mm512_set1_epi32(bit));
+            for p in 0..width / 2 {
+                r[p] = _mm512_mask_blend_ps(hi, r[2 * p], r[2 * p + 1]);
+            }
+            width /= 2;
+            bit *= 2;
+        }
+        r[0]
+    }
+
+    /// Vectors worked side by side: the binary search is a chain of 8 dependent levels, and one
+    /// chain at a time left the core waiting on it (0.67 ns per code against 0.25 with 4).
+    const U: usize = 4;
+
+    /// The mask of the lanes of `n − i` remaining elements (all 16 when there are enough).
+    #[inline(always)]
+    fn lanes(n: usize, i: usize) -> __mmask16 {
+        if n - i >= 16 {
+            !0
+        } else {
+            (1u16 << (n - i)) - 1
+        }
+    }
+
+    /// The codes of U vectors of values y: the number of thresholds ≤ y (0 for NaN).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn search(lv: &Vec16, y: [__m512; U]) -> [__m512i; U] {
+        let mut c = [_mm512_setzero_si512(); U];
+        // Level s: the threshold each lane compares with (from c), then c += s where it is ≤ y.
+        macro_rules! level {
+            ($s:expr, |$c:ident| $t:expr) => {
+                for u in 0..U {
+                    let $c = c[u];
+                    let le = _mm512_cmp_ps_mask::<_CMP_LE_OQ>($t, y[u]);
+                    c[u] = _mm512_mask_add_epi32($c, le, $c, _mm512_set1_epi32($s));
+                }
+            };
+        }
+        // s = 128 … 16: tables of 1 to 8 entries, all within the first vector.
+        level!(128, |c| _mm512_permutexvar_ps(_mm512_set1_epi32(1), lv[0]));
+        level!(64, |c| _mm512_permutexvar_ps(_mm512_add_epi32(_mm512_srli_epi32::<7>(c), _mm512_set1_epi32(2)), lv[0]));
+        level!(32, |c| _mm512_permutexvar_ps(_mm512_add_epi32(_mm512_srli_epi32::<6>(c), _mm512_set1_epi32(4)), lv[0]));
+        level!(16, |c| _mm512_permutexvar_ps(_mm512_add_epi32(_mm512_srli_epi32::<5>(c), _mm512_set1_epi32(8)), lv[0]));
+        // s = 8, 4, 2, 1: 16, 32, 64 and 128 entries from vectors 1, 2–3, 4–7 and 8–15.
+        level!(8, |c| _mm512_permutexvar_ps(_mm512_srli_epi32::<4>(c), lv[1]));
+        level!(4, |c| lookup::<1>(&lv[2..4], _mm512_srli_epi32::<3>(c)));
+        level!(2, |c| lookup::<2>(&lv[4..8], _mm512_srli_epi32::<2>(c)));
+        level!(1, |c| lookup::<4>(&lv[8..16], _mm512_srli_epi32::<1>(c)));
+        c
+    }
+
+    /// The codes of `x / scale` into `codes[..x.len()]`.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F, BW and VL; `codes` has room for `x.len()` (≤ [`BLOCK`]) bytes.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    pub unsafe fn quantize(x: &[f32], scale: f32, levels: &[f32; 256], codes: *mut u8) {
+        debug_assert!(x.len() <= BLOCK);
+        let (lv, n) = (rows(levels), x.len());
+        let s = _mm512_set1_ps(scale);
+        for i in (0..n).step_by(16 * U) {
+            let k: [__mmask16; U] = std::array::from_fn(|u| if i + 16 * u < n { lanes(n, i + 16 * u) } else { 0 });
+            let y = std::array::from_fn(|u| _mm512_div_ps(_mm512_maskz_loadu_ps(k[u], x.as_ptr().add(i + 16 * u)), s));
+            for (u, c) in search(&lv, y).into_iter().enumerate() {
+                _mm512_mask_cvtepi32_storeu_epi8(codes.add(i + 16 * u) as *mut i8, k[u], c);
+            }
+        }
+    }
+
+    /// `map[code] · scale` for `n` codes into `out[..n]`.
+    ///
+    /// # Safety
+    /// As [`quantize`]; `codes` holds `n` bytes and `out` has at least `n` elements.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    pub unsafe fn dequantize(codes: *const u8, n: usize, scale: f32, map: &[f32; 256], out: &mut [f32]) {
+        debug_assert!(n <= BLOCK && out.len() >= n);
+        let m = rows(map);
+        let s = _mm512_set1_ps(scale);
+        for i in (0..n).step_by(16) {
+            let k = lanes(n, i);
+            let c = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, codes.add(i) as *const i8));
+            _mm512_mask_storeu_ps(out.as_mut_ptr().add(i), k, _mm512_mul_ps(lookup::<8>(&m, c), s));
+        }
     }
 }
 
@@ -574,6 +715,44 @@ mod tests {
             }
             for y in [0.0, -0.0, 1.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE] {
                 check(y);
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx512_codes_and_values_are_the_scalar_ones() {
+        if simd::detected() < simd::Level::Avx512 {
+            return;
+        }
+        for signed in [true, false] {
+            let (q, m) = (Quantizer::of(signed), qmap(signed));
+            // Values that land on every entry, midpoint and threshold and the floats around them,
+            // a sweep of bit patterns (NaNs, infinities, subnormals, beyond ±1), in blocks of
+            // every length up to BLOCK (the masked tails).
+            let mut ys: Vec<f32> = Vec::new();
+            for &x in m.iter().chain(&q.t[..255]) {
+                ys.extend((-3..=3).map(|d| from_ordinal(ordinal(x) + d)));
+            }
+            ys.extend((0..=u32::MAX).step_by(65_537).map(f32::from_bits));
+            ys.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, f32::MIN_POSITIVE / 4.0]);
+            let mut codes = [0u8; BLOCK];
+            for (n, chunk) in ys.chunks(BLOCK).enumerate() {
+                let chunk = &chunk[..chunk.len().saturating_sub(n % 17)];
+                // SAFETY: AVX-512 is detected; `codes` has room for BLOCK codes.
+                unsafe { x512::quantize(chunk, 1.0, &q.levels, codes.as_mut_ptr()) };
+                for (&y, &c) in chunk.iter().zip(&codes) {
+                    assert_eq!(c, quantize(y, &m), "{y:e} ({:#010x})", y.to_bits());
+                }
+            }
+            let all: Vec<u8> = (0..=255).collect();
+            let mut out = [0.0f32; BLOCK];
+            for (n, scale) in [(256, 0.37f32), (255, 3e-5), (17, 1.0), (1, 1e30)] {
+                // SAFETY: as above; `all` holds n codes.
+                unsafe { x512::dequantize(all.as_ptr(), n, scale, &q.map, &mut out) };
+                for c in 0..n {
+                    assert_eq!(out[c].to_bits(), (m[c] * scale).to_bits());
+                }
             }
         }
     }
