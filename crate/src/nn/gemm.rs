@@ -1,7 +1,9 @@
-//! Single-precision matrix products, bounds checked on slices: a hand-written AVX-512 kernel for
-//! small K ([`x512`]), `matrixmultiply::sgemm` for the rest (see the crate docs in `nn/mod.rs`).
+//! Single-precision matrix products, bounds checked on slices: hand-written kernels for small K
+//! at the AVX-512 level ([`x512`]) and the AVX2 level ([`x256`]), `matrixmultiply::sgemm` for the
+//! rest (see the crate docs in `nn/mod.rs`).
 
 use super::{par_for, threads, SendPtr};
+use std::cell::RefCell;
 
 /// A strided view of an `rows × cols` matrix: element (i, j) is `data[i·rs + j·cs]`.
 #[derive(Clone, Copy)]
@@ -32,28 +34,53 @@ impl<'a> MatRef<'a> {
 /// If a view does not fit its slice (a bug in the caller; the bindings check lengths first).
 #[allow(clippy::too_many_arguments)]
 pub fn sgemm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
-    sgemm_with(fast(m, k, b), m, k, n, a, b, c, ldc, accumulate)
+    sgemm_with(kernel(m, k, n, b), m, k, n, a, b, c, ldc, accumulate)
 }
 
-/// Whether a product of this shape runs on the AVX-512 kernel ([`x512`]) rather than
-/// matrixmultiply. Decided once per whole product (never per block of a split), so a product's
-/// bits do not depend on the thread count.
+/// The implementation of one product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    /// `matrixmultiply::sgemm`.
+    Mm,
+    /// The AVX-512 kernel [`x512`].
+    X512,
+    /// The AVX2 + FMA kernel [`x256`].
+    X256,
+}
+
+/// Longest K taken by the hand-written kernels (no K blocking: one B panel is K × 32 floats).
+const SMALL_MAX_K: usize = 1024;
+/// Largest A (M × K elements) taken by the hand-written kernels: A is re-read from cache for
+/// every column panel of B, so it should stay in L2.
+const SMALL_MAX_A: usize = 1 << 17;
+
+/// Which implementation runs a product of this shape at the active SIMD level. Decided once per
+/// whole product (never per block of a split), so a product's bits do not depend on the thread
+/// count.
 #[inline]
-fn fast(m: usize, k: usize, b: MatRef) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        x512::usable(m, k, b)
+fn kernel(m: usize, k: usize, n: usize, b: MatRef) -> Kernel {
+    if !small(m, k, b) {
+        return Kernel::Mm;
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (m, k, b);
-        false
+    match crate::simd::level() {
+        #[cfg(target_arch = "x86_64")]
+        crate::simd::Level::Avx512 => Kernel::X512,
+        // Narrower than one 16-column panel, most of each FMA is wasted: matrixmultiply is faster.
+        #[cfg(target_arch = "x86_64")]
+        crate::simd::Level::Avx2 if n >= 16 => Kernel::X256,
+        _ => Kernel::Mm,
     }
 }
 
-/// [`sgemm`] with the implementation chosen by the caller (`fast`: the AVX-512 kernel).
+/// Whether the hand-written kernels can take a product of this shape.
+#[inline]
+fn small(m: usize, k: usize, b: MatRef) -> bool {
+    k <= SMALL_MAX_K && m * k <= SMALL_MAX_A && (b.cs == 1 || b.rs == 1)
+}
+
+/// [`sgemm`] with the implementation chosen by the caller.
 #[allow(clippy::too_many_arguments)]
-fn sgemm_with(fast: bool, m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
+fn sgemm_with(kern: Kernel, m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f32], ldc: usize, accumulate: bool) {
     assert!(a.fits(m, k) && b.fits(k, n), "sgemm: operand views exceed their buffers");
     assert!(m == 0 || n == 0 || (m - 1) * ldc + n <= c.len(), "sgemm: output view exceeds its buffer");
     if m == 0 || n == 0 {
@@ -69,20 +96,53 @@ fn sgemm_with(fast: bool, m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c:
     }
     // SAFETY: every index the product reads or writes was checked to lie inside its slice above;
     // `c` is a unique borrow.
-    unsafe { sgemm_raw(fast, m, k, n, a, b, c.as_mut_ptr(), ldc, accumulate) }
+    unsafe { sgemm_raw(kern, m, k, n, a, b, c.as_mut_ptr(), ldc, accumulate) }
 }
 
 /// # Safety
 /// The views fit (`m × k`, `k × n`), `c` points at an `m × n` row-major block with row stride
-/// `ldc` that no other thread reads or writes during the call, and `m, n, k > 0`.
+/// `ldc` that no other thread reads or writes during the call, `m, n, k > 0`, and `kern` is
+/// [`kernel`]'s choice for these operands (or for the whole product they are a block of).
 #[allow(clippy::too_many_arguments)]
-unsafe fn sgemm_raw(fast: bool, m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if fast {
-        x512::sgemm(m, k, n, a, b, c, ldc, accumulate);
-        return;
+unsafe fn sgemm_raw(kern: Kernel, m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {
+    match kern {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::X512 => with_row_major_b(k, n, b, |bp, ldb| x512::run(m, k, n, a, bp, ldb, c, ldc, accumulate)),
+        #[cfg(target_arch = "x86_64")]
+        Kernel::X256 => with_row_major_b(k, n, b, |bp, ldb| x256::run(m, k, n, a, bp, ldb, c, ldc, accumulate)),
+        _ => sgemm_mm(m, k, n, a, b, c, ldc, accumulate),
     }
-    sgemm_mm(m, k, n, a, b, c, ldc, accumulate)
+}
+
+thread_local! {
+    static BT: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls `f(B, ldb)` with B's rows contiguous: B itself when they are, else (a transposed view,
+/// columns contiguous) a row-major copy in a per-thread scratch buffer.
+///
+/// # Safety
+/// B's view fits `k × n` and has `cs == 1` or `rs == 1`.
+#[inline]
+unsafe fn with_row_major_b(k: usize, n: usize, b: MatRef, f: impl FnOnce(*const f32, usize)) {
+    if b.cs == 1 {
+        return f(b.data.as_ptr(), b.rs);
+    }
+    BT.with(|bt| {
+        let mut bt = bt.borrow_mut();
+        if bt.len() < k * n {
+            bt.resize(k * n, 0.0);
+        }
+        let (src, cs) = (b.data, b.cs);
+        for j0 in (0..n).step_by(16) {
+            for p in 0..k {
+                for j in j0..(j0 + 16).min(n) {
+                    *bt.get_unchecked_mut(p * n + j) = *src.get_unchecked(j * cs + p);
+                }
+            }
+        }
+        f(bt.as_ptr(), n)
+    })
 }
 
 /// [`sgemm_raw`] through `matrixmultiply`.
@@ -110,7 +170,7 @@ unsafe fn sgemm_mm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: *mut f
     )
 }
 
-/// An AVX-512 kernel for the small products of the convolution layers (K ≤ [`x512::MAX_K`]):
+/// An AVX-512 kernel for the small products of the convolution layers (K ≤ 1024):
 /// 8 rows × 32 columns of C per tile in 16 zmm accumulators, A read in place by broadcasts (any
 /// strides), B read in place when its rows are contiguous (else first copied to a row-major
 /// scratch), C's edge columns by masked loads and stores. No packing of A and no K blocking: the
@@ -122,24 +182,8 @@ unsafe fn sgemm_mm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: *mut f
 pub(crate) mod x512 {
     use super::MatRef;
     use std::arch::x86_64::*;
-    use std::cell::RefCell;
 
-    /// Longest K taken by the kernel (no K blocking: one B panel is K × 32 floats).
-    pub const MAX_K: usize = 1024;
-    /// Largest A (M × K elements) taken by the kernel: A is re-read from cache for every
-    /// 32-column panel of B, so it should stay in L2.
-    const MAX_A: usize = 1 << 17;
     const MR: usize = 8;
-
-    /// Whether the kernel runs this product (AVX-512 level in force, shapes small enough).
-    #[inline]
-    pub fn usable(m: usize, k: usize, b: MatRef) -> bool {
-        k <= MAX_K && m * k <= MAX_A && (b.cs == 1 || b.rs == 1) && crate::simd::level() == crate::simd::Level::Avx512
-    }
-
-    thread_local! {
-        static BT: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    }
 
     #[inline(always)]
     fn mask(cols: usize) -> u16 {
@@ -229,35 +273,10 @@ pub(crate) mod x512 {
     }
 
     /// # Safety
-    /// As `sgemm_raw`, and [`usable`] returned true for these operands (or the whole product they
-    /// are a block of).
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn sgemm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: *mut f32, ldc: usize, accumulate: bool) {
-        if b.cs == 1 {
-            run(m, k, n, a, b.data.as_ptr(), b.rs, c, ldc, accumulate);
-        } else {
-            // B's columns are contiguous (a transposed view): copy it to row-major first.
-            BT.with(|bt| {
-                let mut bt = bt.borrow_mut();
-                if bt.len() < k * n {
-                    bt.resize(k * n, 0.0);
-                }
-                let (src, cs) = (b.data, b.cs);
-                for j0 in (0..n).step_by(16) {
-                    for p in 0..k {
-                        for j in j0..(j0 + 16).min(n) {
-                            *bt.get_unchecked_mut(p * n + j) = *src.get_unchecked(j * cs + p);
-                        }
-                    }
-                }
-                run(m, k, n, a, bt.as_ptr(), n, c, ldc, accumulate);
-            })
-        }
-    }
-
+    /// As `sgemm_raw`, with B's rows contiguous (`B[p, j]` at `b[p·ldb + j]`), at the AVX-512 level.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn run(m: usize, k: usize, n: usize, a: MatRef, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+    pub unsafe fn run(m: usize, k: usize, n: usize, a: MatRef, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
         let mut j = 0;
         while j < n {
             let cols = (n - j).min(32);
@@ -272,15 +291,146 @@ pub(crate) mod x512 {
     }
 }
 
+/// The AVX2 + FMA analog of [`x512`] for the same products: 6 rows × 16 columns of C per tile in
+/// 12 ymm accumulators, A read in place by broadcasts, B's rows read in place, the last column
+/// panel by masked loads and stores (`vmaskmovps`, which does not fault on masked-off lanes).
+///
+/// Each element of C is one FMA chain over p = 0..k in order, then `+ C` when accumulating, as in
+/// [`x512`], so the two kernels compute the same bits, whatever the cut of C.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x256 {
+    use super::MatRef;
+    use std::arch::x86_64::*;
+
+    const MR: usize = 6;
+    const NV: usize = 2;
+    /// Columns per panel.
+    const NR: usize = 8 * NV;
+
+    /// Lane masks for the first `cols` columns of a panel, one per vector.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn masks(cols: usize) -> [__m256i; NV] {
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mut m = [_mm256_setzero_si256(); NV];
+        for (v, mv) in m.iter_mut().enumerate() {
+            let left = cols.saturating_sub(8 * v).min(8) as i32;
+            *mv = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lanes);
+        }
+        m
+    }
+
+    /// One tile: C[0..R, 0..16] ← Σₚ A[i, p]·B[p, ·] (+ C), columns past the edge masked off
+    /// when `MASKED`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+    unsafe fn tile<const R: usize, const MASKED: bool>(
+        k: usize,
+        a: *const f32,
+        ars: usize,
+        acs: usize,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        masks: [__m256i; NV],
+        accumulate: bool,
+    ) {
+        let mut acc = [[_mm256_setzero_ps(); NV]; R];
+        let mut ap = a;
+        let mut bp = b;
+        for _ in 0..k {
+            let mut bv = [_mm256_setzero_ps(); NV];
+            for v in 0..NV {
+                bv[v] = if MASKED { _mm256_maskload_ps(bp.add(8 * v), masks[v]) } else { _mm256_loadu_ps(bp.add(8 * v)) };
+            }
+            for i in 0..R {
+                let ai = _mm256_broadcast_ss(&*ap.add(i * ars));
+                for v in 0..NV {
+                    acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+                }
+            }
+            ap = ap.add(acs);
+            bp = bp.add(ldb);
+        }
+        for i in 0..R {
+            let ci = c.add(i * ldc);
+            for v in 0..NV {
+                let mut r = acc[i][v];
+                if MASKED {
+                    if accumulate {
+                        r = _mm256_add_ps(r, _mm256_maskload_ps(ci.add(8 * v), masks[v]));
+                    }
+                    _mm256_maskstore_ps(ci.add(8 * v), masks[v], r);
+                } else {
+                    if accumulate {
+                        r = _mm256_add_ps(r, _mm256_loadu_ps(ci.add(8 * v)));
+                    }
+                    _mm256_storeu_ps(ci.add(8 * v), r);
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn panel<const MASKED: bool>(
+        m: usize,
+        k: usize,
+        a: MatRef,
+        b: *const f32,
+        ldb: usize,
+        c: *mut f32,
+        ldc: usize,
+        masks: [__m256i; NV],
+        accumulate: bool,
+    ) {
+        let (ars, acs) = (a.rs, a.cs);
+        let a0 = a.data.as_ptr();
+        let mut i = 0;
+        while i + MR <= m {
+            tile::<MR, MASKED>(k, a0.add(i * ars), ars, acs, b, ldb, c.add(i * ldc), ldc, masks, accumulate);
+            i += MR;
+        }
+        let (ai, ci) = (a0.add(i * ars), c.add(i * ldc));
+        match m - i {
+            0 => {}
+            1 => tile::<1, MASKED>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+            2 => tile::<2, MASKED>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+            3 => tile::<3, MASKED>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+            4 => tile::<4, MASKED>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+            _ => tile::<5, MASKED>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+        }
+    }
+
+    /// # Safety
+    /// As `sgemm_raw`, with B's rows contiguous (`B[p, j]` at `b[p·ldb + j]`), at the AVX2 level
+    /// or above.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn run(m: usize, k: usize, n: usize, a: MatRef, b: *const f32, ldb: usize, c: *mut f32, ldc: usize, accumulate: bool) {
+        let full = masks(NR);
+        let mut j = 0;
+        while j + NR <= n {
+            panel::<false>(m, k, a, b.add(j), ldb, c.add(j), ldc, full, accumulate);
+            j += NR;
+        }
+        if j < n {
+            panel::<true>(m, k, a, b.add(j), ldb, c.add(j), ldc, masks(n - j), accumulate);
+        }
+    }
+}
+
 /// [`sgemm`] on the crate's pool: C (row-major, `ldc == n`) is cut into blocks of rows, or of
 /// columns when it is wide and short, one block per thread. Each element of C is computed by the
 /// same sequence of operations whatever the cut, so the result does not depend on the thread count.
 pub fn par_sgemm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     let work = 2 * m * n * k;
     let t = threads();
-    let fast = fast(m, k, b);
+    let kern = kernel(m, k, n, b);
     if t <= 1 || work < 4 * super::PAR_MIN_FLOPS || m == 0 || n == 0 || k == 0 {
-        sgemm_with(fast, m, k, n, a, b, c, n, accumulate);
+        sgemm_with(kern, m, k, n, a, b, c, n, accumulate);
         return;
     }
     assert!(a.fits(m, k) && b.fits(k, n) && m * n <= c.len(), "par_sgemm: views exceed their buffers");
@@ -295,7 +445,7 @@ pub fn par_sgemm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f3
             let a_blk = MatRef { data: &a.data[r0 * a.rs..], rs: a.rs, cs: a.cs };
             // SAFETY: rows [r0, r1) of C are disjoint from other blocks' and inside `c`.
             let c_blk = unsafe { ptr.slice(r0 * n, (r1 - r0) * n) };
-            sgemm_with(fast, r1 - r0, k, n, a_blk, b, c_blk, n, accumulate);
+            sgemm_with(kern, r1 - r0, k, n, a_blk, b, c_blk, n, accumulate);
         });
     } else {
         // Column blocks, multiples of 16 columns.
@@ -307,7 +457,7 @@ pub fn par_sgemm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f3
             let b_blk = MatRef { data: &b.data[c0 * b.cs..], rs: b.rs, cs: b.cs };
             // SAFETY: columns [c0, c1) of C are written only by this block (no reference to the
             // whole of C is alive), and the block lies inside `c` (checked above).
-            unsafe { sgemm_raw(fast, m, k, c1 - c0, a, b_blk, ptr.at(c0), n, accumulate) };
+            unsafe { sgemm_raw(kern, m, k, c1 - c0, a, b_blk, ptr.at(c0), n, accumulate) };
         });
     }
 }
@@ -332,8 +482,11 @@ mod tests {
     }
 
     /// Single-thread GFLOP/s at the seed CNN's per-image products: matrixmultiply, gemm (sarah-ek,
-    /// with the `bench-gemm` feature) and the AVX-512 kernel, interleaved, plus the FMA peak
-    /// measured on this core.
+    /// with the `bench-gemm` feature), the AVX-512 kernel and the AVX2 kernel (each where the
+    /// level in force allows it), interleaved, plus the FMA peak
+    /// measured on this core. matrixmultiply picks its kernel by its own CPU detection, whatever
+    /// `FERROPTIM_SIMD` says: to time its AVX2 kernel on an AVX-512 host, build with its default
+    /// features (`avx512`) off.
     /// `cargo test --release --manifest-path crate/Cargo.toml --features bench-gemm gemm_shapes_benchmark -- --ignored --nocapture`
     #[test]
     #[ignore]
@@ -393,16 +546,22 @@ mod tests {
                     ),
                     #[cfg(not(feature = "bench-gemm"))]
                     1 => {}
-                    _ => {
-                        assert!(x512::usable(m, k, b));
-                        x512::sgemm(m, k, n, a, b, c.as_mut_ptr(), n, false)
-                    }
+                    2 => sgemm_raw(Kernel::X512, m, k, n, a, b, c.as_mut_ptr(), n, false),
+                    _ => sgemm_raw(Kernel::X256, m, k, n, a, b, c.as_mut_ptr(), n, false),
                 }
             };
-            // gemm only with the bench-gemm feature; the kernel only where it applies.
-            let skip = |which: usize| (which == 1 && !cfg!(feature = "bench-gemm")) || (which == 2 && !x512::usable(m, k, b));
+            // gemm only with the bench-gemm feature; a kernel only where it applies and the CPU
+            // (or FERROPTIM_SIMD) allows it.
+            let small = small(m, k, b);
+            let level = crate::simd::level();
+            let skip = |which: usize| match which {
+                1 => !cfg!(feature = "bench-gemm"),
+                2 => !small || level < crate::simd::Level::Avx512,
+                3 => !small || level < crate::simd::Level::Avx2,
+                _ => false,
+            };
             let expect = naive(m, k, n, a, b);
-            for which in 0..3 {
+            for which in 0..4 {
                 if skip(which) {
                     continue;
                 }
@@ -411,9 +570,9 @@ mod tests {
                     assert!((x - y).abs() <= 1e-3 * (1.0 + y.abs()), "{name} impl {which}: {x} vs {y}");
                 }
             }
-            let mut best = [Vec::new(), Vec::new(), Vec::new()];
+            let mut best = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
             for _round in 0..30 {
-                for which in 0..3 {
+                for which in 0..4 {
                     if skip(which) {
                         continue;
                     }
@@ -433,8 +592,8 @@ mod tests {
             };
             let r: Vec<(f64, f64)> = best.iter_mut().map(med).collect();
             println!(
-                "{name} m={m:4} k={k:4} n={n:4}  GFLOP/s median (max): matrixmultiply {:6.1} ({:6.1})  gemm {:6.1} ({:6.1})  avx512 kernel {:6.1} ({:6.1})",
-                r[0].0, r[0].1, r[1].0, r[1].1, r[2].0, r[2].1
+                "{name} m={m:4} k={k:4} n={n:4}  GFLOP/s median (max): matrixmultiply {:6.1} ({:6.1})  gemm {:6.1} ({:6.1})  avx512 kernel {:6.1} ({:6.1})  avx2 kernel {:6.1} ({:6.1})",
+                r[0].0, r[0].1, r[1].0, r[1].1, r[2].0, r[2].1, r[3].0, r[3].1
             );
         }
     }
@@ -490,31 +649,37 @@ mod tests {
     #[test]
     fn products_match_a_naive_loop_for_every_transpose_and_split() {
         let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-        for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (17, 33, 9), (128, 300, 40), (8, 64, 700), (0, 3, 4), (4, 0, 3)] {
-            let ad = vec(1, m * k);
-            let bd = vec(2, k * n);
-            for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
-                let a = if at { MatRef::t(&ad, m) } else { MatRef::rows(&ad, k) };
-                let b = if bt { MatRef::t(&bd, k) } else { MatRef::rows(&bd, n) };
-                let expect = naive(m, k, n, a, b);
-                let mut results = Vec::new();
-                for t in [1, 2, 3] {
-                    crate::pool::set_num_threads(t).unwrap();
-                    let mut c = vec![0.5f32; m * n];
-                    par_sgemm(m, k, n, a, b, &mut c, false);
-                    for (x, y) in c.iter().zip(&expect) {
-                        assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
+        // Every level's kernels: the hand-written ones (small K) and matrixmultiply.
+        let levels = [crate::simd::Level::Avx512, crate::simd::Level::Avx2, crate::simd::Level::Baseline];
+        for lvl in levels.into_iter().filter(|&l| l <= crate::simd::detected()) {
+            crate::simd::force(lvl);
+            for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (17, 33, 9), (128, 300, 40), (8, 64, 700), (0, 3, 4), (4, 0, 3)] {
+                let ad = vec(1, m * k);
+                let bd = vec(2, k * n);
+                for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
+                    let a = if at { MatRef::t(&ad, m) } else { MatRef::rows(&ad, k) };
+                    let b = if bt { MatRef::t(&bd, k) } else { MatRef::rows(&bd, n) };
+                    let expect = naive(m, k, n, a, b);
+                    let mut results = Vec::new();
+                    for t in [1, 2, 3] {
+                        crate::pool::set_num_threads(t).unwrap();
+                        let mut c = vec![0.5f32; m * n];
+                        par_sgemm(m, k, n, a, b, &mut c, false);
+                        for (x, y) in c.iter().zip(&expect) {
+                            assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
+                        }
+                        let mut acc = vec![1.0f32; m * n];
+                        par_sgemm(m, k, n, a, b, &mut acc, true);
+                        for (x, y) in acc.iter().zip(&expect) {
+                            assert!((x - (y + 1.0)).abs() <= 1e-4 * (2.0 + y.abs()));
+                        }
+                        results.push(c.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
                     }
-                    let mut acc = vec![1.0f32; m * n];
-                    par_sgemm(m, k, n, a, b, &mut acc, true);
-                    for (x, y) in acc.iter().zip(&expect) {
-                        assert!((x - (y + 1.0)).abs() <= 1e-4 * (2.0 + y.abs()));
-                    }
-                    results.push(c.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+                    assert!(results.windows(2).all(|w| w[0] == w[1]), "thread count changed the bits");
                 }
-                assert!(results.windows(2).all(|w| w[0] == w[1]), "thread count changed the bits");
             }
         }
+        crate::simd::force(crate::simd::detected());
         crate::pool::set_num_threads(2).unwrap();
     }
 }

@@ -19,7 +19,14 @@
 //! 288×64·64×196 (conv2 dcols) 218 / 122 / 237; 32×9·9×784 (conv1 forward) 158 / 94 / 231.
 //! The kernel reads A in place by broadcasts (any strides) and B in place when its rows are
 //! contiguous (a transposed B is first copied row-major), 8 × 32 tiles of C in 16 zmm
-//! accumulators, edges by masked loads and stores. gemm's AVX-512 kernels need its `nightly`
+//! accumulators, edges by masked loads and stores. At the AVX2 level the same products (those at least 16
+//! columns wide) run on its AVX2 + FMA analog (`gemm::x256`, 6 × 16 tiles in 12 ymm
+//! accumulators); against matrixmultiply's AVX2 kernel (its `avx512` feature off, as an
+//! AVX2-only CPU runs it), GFLOP/s on the same core: 64×288·288×196 110 / 124;
+//! 288×196·196×64 107 / 136; 288×64·64×196 117 / 126; 32×9·9×784 97 / 142. Below 16 columns
+//! matrixmultiply stays faster (32×784·784×9: 39 / 32). matrixmultiply chooses its kernel by
+//! its own detection, so with `FERROPTIM_SIMD=avx2` on an AVX-512 CPU its AVX-512 kernel still
+//! runs, and is faster there than `x256`. gemm's AVX-512 kernels need its `nightly`
 //! feature, so on stable Rust it is the slowest at every shape; it is a dev-dependency only, for
 //! the benchmark. On 2 threads neither crate's own threading beat splitting the work ourselves,
 //! so the products run single-threaded inside this crate's rayon pool: convolutions as im2col +
