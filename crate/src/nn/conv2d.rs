@@ -255,6 +255,114 @@ fn unpad(d: &Dims, padded: &[f32], dx: &mut [f32]) {
     }
 }
 
+/// col2im with AVX2 for convolutions with unit stride and dilation along the width, gathered
+/// straight into dx (no padded gradient to zero, scatter into and copy out): 8 columns a step,
+/// the lanes whose contribution does not exist (padding, image edges) masked to zero, so the same
+/// bits as [`col2im`] + [`unpad`]. A step that runs past the end of its row stores all 8 lanes
+/// anyway: the lanes past the end land in the next row, which is written later; only the
+/// buffer's last step is a masked store. (A direct im2col the same way, without the padded
+/// copy, measured slower than [`pad_image`] + [`im2col`].)
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Conv2dShape, Dims};
+    use std::arch::x86_64::*;
+
+    /// Most lane masks a call precomputes (one per kernel column and 8-column step of dx).
+    const MASKS: usize = 64;
+
+    /// Whether these functions apply to the shape.
+    pub fn applies(s: &Conv2dShape) -> bool {
+        s.stride[1] == 1 && s.dilation[1] == 1 && !s.pointwise() && s.kernel[1] * s.width.div_ceil(8) <= MASKS
+    }
+
+    /// Lanes `l` with `lo ≤ l < hi`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn between(lo: isize, hi: isize) -> __m256i {
+        let l = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let (lo, hi) = (lo.clamp(0, 8) as i32, hi.clamp(0, 8) as i32);
+        _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), l), _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), l))
+    }
+
+    /// The lanes `m` of the 8 floats at `base + off` of `buf`, zeros elsewhere: a plain load and a
+    /// mask when all 8 lie inside `buf` (cheaper than `vmaskmovps`), else a masked load.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn load(buf: &[f32], off: isize, m: __m256i) -> __m256 {
+        let p = buf.as_ptr().wrapping_offset(off);
+        if off >= 0 && off as usize + 8 <= buf.len() {
+            _mm256_and_ps(_mm256_loadu_ps(p), _mm256_castsi256_ps(m))
+        } else {
+            _mm256_maskload_ps(p, m)
+        }
+    }
+
+    /// Stores `v` at element `at` of `out`: 8 lanes when they fit, else the lanes that do.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn store(out: &mut [f32], at: usize, v: __m256) {
+        if at + 8 <= out.len() {
+            _mm256_storeu_ps(out.as_mut_ptr().add(at), v);
+        } else {
+            _mm256_maskstore_ps(out.as_mut_ptr().add(at), between(0, (out.len() - at) as isize), v);
+        }
+    }
+
+    /// dx ← col2im(dcols) for one image, gathered: each element of dx is `0 + Σ` of its
+    /// contributions in the order (ki, kj), the order in which [`super::col2im`] adds them, and a
+    /// masked-off lane adds +0, which leaves such a sum unchanged (it is never −0).
+    ///
+    /// # Safety
+    /// AVX2 is available and [`applies`] holds.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn col2im(s: &Conv2dShape, d: &Dims, dcols: &[f32], dx: &mut [f32]) {
+        assert!(applies(s) && dcols.len() >= d.k * d.p && dx.len() == d.c * d.h * d.w);
+        let [kh, kw] = s.kernel;
+        let (sh, dh) = (s.stride[0], s.dilation[0]);
+        let ow = d.ow as isize;
+        let steps = d.w.div_ceil(8);
+        // masks[kj·steps + j]: lanes of step j whose output column x + pw − kj lies in [0, OW).
+        let mut masks = [_mm256_setzero_si256(); MASKS];
+        for kj in 0..kw {
+            let shift = d.pw as isize - kj as isize;
+            for j in 0..steps {
+                let x0 = 8 * j as isize;
+                masks[kj * steps + j] = between(-shift - x0, ow - shift - x0);
+            }
+        }
+        for c in 0..d.c {
+            for y in 0..d.h {
+                for j in 0..steps {
+                    let mut acc = _mm256_setzero_ps();
+                    for ki in 0..kh {
+                        // Output row oy with oy·sh + ki·dh = y + ph, if any.
+                        let t = (y + d.ph) as isize - (ki * dh) as isize;
+                        if t < 0 {
+                            break;
+                        }
+                        let oy = if sh == 1 {
+                            t as usize
+                        } else if (t as usize).is_multiple_of(sh) {
+                            t as usize / sh
+                        } else {
+                            continue;
+                        };
+                        if oy >= d.oh {
+                            continue;
+                        }
+                        for kj in 0..kw {
+                            let row = (c * kh + ki) * kw + kj;
+                            let src = (row * d.p + oy * d.ow + 8 * j) as isize + d.pw as isize - kj as isize;
+                            acc = _mm256_add_ps(acc, load(dcols, src, masks[kj * steps + j]));
+                        }
+                    }
+                    store(dx, (c * d.h + y) * d.w + 8 * j, acc);
+                }
+            }
+        }
+    }
+}
+
 /// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient.
 #[derive(Default)]
 struct Scratch {
@@ -371,6 +479,8 @@ pub fn conv2d_backward(
         check_len("bias gradient", db.len(), d.o)?;
     }
     let pointwise = s.pointwise();
+    #[cfg(target_arch = "x86_64")]
+    let direct = x86::applies(&s) && crate::simd::level() >= crate::simd::Level::Avx2;
     let chunks = n.div_ceil(IMAGES_PER_CHUNK);
     let want_dw = dw.is_some();
     let want_db = db.is_some();
@@ -418,6 +528,13 @@ pub fn conv2d_backward(
                         // dcols_n = Wᵀ·dy_n; dx_n = col2im(dcols_n)
                         let dcols = grow(&mut sc.dcols, d.k * d.p);
                         sgemm(d.k, d.o, d.p, MatRef::t(w, d.k), MatRef::rows(dyi, d.p), dcols, d.p, false);
+                        #[cfg(target_arch = "x86_64")]
+                        if direct {
+                            // SAFETY: AVX2 is available (the level never exceeds what the CPU
+                            // has); `applies` holds.
+                            unsafe { x86::col2im(&s, &d, dcols, dxi) };
+                            continue;
+                        }
                         let dpad = grow(&mut sc.dpad, padded_len(&d));
                         crate::simd::dispatch(Body(|| {
                             col2im(&s, &d, dcols, dpad);
@@ -593,5 +710,105 @@ mod tests {
         let s = shape(1, 1, 4, 4, 1, [3, 3], [1, 1], [0, 0], [1, 1]);
         let e = conv2d_forward(s, &[0.0; 16], &[0.0; 9], None, &mut [0.0; 3]).unwrap_err();
         assert_eq!(e.to_string(), "RangeError: expected output to have length 4, received 3");
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn gathered_col2im_gives_the_padded_paths_bits() {
+        if crate::simd::detected() < crate::simd::Level::Avx2 {
+            return;
+        }
+        for (c, h, w, k, st, p, dl) in [
+            (1, 28, 28, [3, 3], [1, 1], [1, 1], [1, 1]),
+            (3, 14, 14, [3, 3], [1, 1], [1, 1], [1, 1]),
+            (2, 5, 3, [3, 3], [1, 1], [1, 1], [1, 1]),
+            (2, 9, 17, [3, 5], [2, 1], [0, 2], [2, 1]),
+            (3, 8, 8, [1, 3], [1, 1], [0, 1], [1, 1]),
+            (2, 7, 9, [2, 2], [3, 1], [1, 1], [1, 1]),
+            (1, 6, 40, [3, 3], [1, 1], [2, 2], [1, 1]),
+        ] {
+            let s = shape(1, c, h, w, 2, k, st, p, dl);
+            let d = dims(&s).unwrap();
+            assert!(x86::applies(&s));
+            let special = |i: usize, v: f32| match i % 13 {
+                2 => -0.0,
+                5 => f32::NAN,
+                9 => f32::INFINITY,
+                _ => v,
+            };
+            let dcols: Vec<f32> = vec(4, d.k * d.p).iter().enumerate().map(|(i, &v)| special(i, v)).collect();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let mut pad = vec![0f32; padded_len(&d)];
+            let mut dx = vec![0f32; c * h * w];
+            col2im(&s, &d, &dcols, &mut pad);
+            unpad(&d, &pad, &mut dx);
+            let mut dx2 = vec![7f32; c * h * w];
+            // SAFETY: as above.
+            unsafe { x86::col2im(&s, &d, &dcols, &mut dx2) };
+            assert_eq!(bits(&dx2), bits(&dx), "{s:?} col2im");
+        }
+    }
+
+    /// Single-thread time per image of im2col (with the padded copy) and of col2im (with
+    /// unpadding) against the gathered AVX2 version, at the seed CNN's convolutions; median and
+    /// min of 15 rounds of 128 images.
+    /// `cargo test --release --manifest-path crate/Cargo.toml im2col_benchmark -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    #[cfg(target_arch = "x86_64")]
+    fn im2col_benchmark() {
+        use std::time::Instant;
+        assert!(crate::simd::detected() >= crate::simd::Level::Avx2, "the gathered col2im needs AVX2");
+        for (c, hw, o) in [(1, 28, 32), (32, 14, 64)] {
+            let s = shape(128, c, hw, hw, o, [3, 3], [1, 1], [1, 1], [1, 1]);
+            let d = dims(&s).unwrap();
+            let x = vec(1, 128 * c * hw * hw);
+            let dcols = vec(2, d.k * d.p);
+            let (mut pad, mut cols, mut dpad) = (vec![0f32; padded_len(&d)], vec![0f32; d.k * d.p], vec![0f32; padded_len(&d)]);
+            let mut dx = vec![0f32; c * hw * hw];
+            let mut t: [Vec<f64>; 3] = Default::default();
+            let ns = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e9 / 128.0;
+            for _ in 0..15 {
+                let t0 = Instant::now();
+                for img in 0..128 {
+                    let xi = &x[img * c * hw * hw..(img + 1) * c * hw * hw];
+                    crate::simd::dispatch(Body(|| {
+                        pad_image(&d, xi, &mut pad);
+                        im2col(&s, &d, &pad, &mut cols);
+                    }));
+                    std::hint::black_box(&mut cols);
+                }
+                let t1 = Instant::now();
+                for _ in 0..128 {
+                    crate::simd::dispatch(Body(|| {
+                        col2im(&s, &d, &dcols, &mut dpad);
+                        unpad(&d, &dpad, &mut dx);
+                    }));
+                    std::hint::black_box(&mut dx);
+                }
+                let t2 = Instant::now();
+                for _ in 0..128 {
+                    // SAFETY: the host has AVX2 (checked above); `applies` holds.
+                    unsafe { x86::col2im(&s, &d, &dcols, &mut dx) };
+                    std::hint::black_box(&mut dx);
+                }
+                let t3 = Instant::now();
+                for (v, x) in t.iter_mut().zip([ns(t0, t1), ns(t1, t2), ns(t2, t3)]) {
+                    v.push(x);
+                }
+            }
+            let [mut a, mut b, mut e] = t;
+            let stat = |v: &mut Vec<f64>| {
+                v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+                format!("{:.0} ns ({:.0})", v[v.len() / 2], v[0])
+            };
+            println!(
+                "{c}x{hw}x{hw} → {o}, 3x3 pad 1 ({}): per image median (min): im2col {}; col2im padded {}, gathered {}",
+                crate::simd::level().name(),
+                stat(&mut a),
+                stat(&mut b),
+                stat(&mut e)
+            );
+        }
     }
 }
