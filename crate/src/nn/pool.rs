@@ -139,7 +139,7 @@ mod x86 {
         let (lo, hi) = if cnt == 8 {
             (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)))
         } else {
-            (_mm256_maskload_ps(p, lanes(2 * cnt)), _mm256_maskload_ps(p.add(8), lanes((2 * cnt).saturating_sub(8))))
+            (_mm256_maskload_ps(p, lanes(2 * cnt)), _mm256_maskload_ps(p.wrapping_add(8), lanes((2 * cnt).saturating_sub(8))))
         };
         // [x0 x2 x8 x10 | x4 x6 x12 x14] → [x0 x2 x4 … x14], and the odd ones alike.
         let even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
