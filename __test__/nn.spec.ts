@@ -196,6 +196,32 @@ for (const c of FIX.cases.models) {
   });
 }
 
+test('Sequential.backward(g, false) skips the input gradient: the parameter-free modules in front do not run, and the gradients are those of backward(g, true)', (t) => {
+  const calls: boolean[] = [];
+  class Spy extends Flatten {
+    override backward(g: Tensor, needInputGrad = true): Tensor | null {
+      calls.push(needInputGrad);
+      return super.backward(g, needInputGrad);
+    }
+  }
+  const build = () => new Sequential(new Spy(), new Linear(12, 5, { generator: new Generator(3) }), new ReLU(), new Linear(5, 3, { generator: new Generator(4) }));
+  const x = t32(Array.from({ length: 24 }, (_, i) => Math.sin(i)), [2, 3, 4]);
+  const grads = (need: boolean) => {
+    const m = build();
+    const ce = new CrossEntropyLoss();
+    ce.forward(m.forward(x), [0, 2]);
+    const dx = m.backward(ce.backward(), need);
+    return { dx, g: m.parameters().map((p) => Array.from(p.grad!)) };
+  };
+  const all = grads(true);
+  t.deepEqual(calls, [true]);
+  t.deepEqual(all.dx!.shape, [2, 3, 4]);
+  const skipped = grads(false);
+  t.deepEqual(calls, [true], 'the Flatten in front did not run');
+  t.is(skipped.dx, null);
+  t.deepEqual(skipped.g, all.g);
+});
+
 test('the presets have the article shapes and PyTorch Sequential names', (t) => {
   const m = cnn({ seed: 0 });
   t.deepEqual(

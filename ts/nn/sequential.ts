@@ -59,18 +59,27 @@ export class Sequential extends Module {
   }
 
   /**
-   * Runs every module's backward in reverse order. With `needInputGrad` false (the usual case
-   * for a whole model), the first module skips the gradient of the model's input.
+   * Runs the modules' backward in reverse order. With `needInputGrad` false (the usual case for a
+   * whole model) nothing computes the gradient of the model's input: the first module with
+   * parameters skips it, and the parameter-free modules before that one (a `Flatten` in front,
+   * say), which would only carry it, do not run; the result is then null.
    */
   backward(gradOutput: Tensor, needInputGrad = true): Tensor | null {
     checkTensor('Sequential.backward', 'gradOutput', gradOutput);
     boolOption('Sequential.backward', 'needInputGrad', needInputGrad, true);
+    const stop = needInputGrad ? 0 : this.#firstWithParameters();
     let g: Tensor | null = gradOutput;
-    for (let i = this.#layers.length - 1; i >= 0; i--) {
-      g = this.#layers[i]!.backward(g!, i > 0 || needInputGrad);
-      if (g === null && i > 0) throw new RangeError(`Sequential.backward: module ${i} returned no input gradient`);
+    for (let i = this.#layers.length - 1; i >= stop; i--) {
+      g = this.#layers[i]!.backward(g!, i > stop || needInputGrad);
+      if (g === null && i > stop) throw new RangeError(`Sequential.backward: module ${i} returned no input gradient`);
     }
-    return g;
+    return needInputGrad ? g : null;
+  }
+
+  /** The index of the first module with parameters (the length when none has any). */
+  #firstWithParameters(): number {
+    const i = this.#layers.findIndex((m) => m.parameters().length > 0);
+    return i < 0 ? this.#layers.length : i;
   }
 
   override toString(): string {
