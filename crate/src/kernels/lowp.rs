@@ -186,7 +186,8 @@ fn map_of(signed: bool) -> &'static [f32; 256] {
 /// The code of `y` (a value scaled by its block's absmax) in `map`: the largest entry ≤ y by
 /// binary search (0 when y is below every entry or NaN), then the next one up when y is at least
 /// halfway to it, with the halfway point computed in f32 as torchao's `quantize_8bit_with_qmap`.
-/// The definition; the kernel runs [`Quantizer::code`], which gives the same codes faster.
+/// The definition; the kernel runs [`Quantizer::code`] (at the AVX-512 level `x512::quantize`),
+/// which gives the same codes faster.
 #[inline(always)]
 pub fn quantize(y: f32, map: &[f32; 256]) -> u8 {
     let mut c = if y >= map[128] { 128 } else { 0 };
