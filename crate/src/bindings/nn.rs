@@ -257,13 +257,15 @@ pub fn conv2d_backward(
     })
 }
 
-/// y ← maxpool(x); indices ← each window's argmax (flat index in its plane).
+/// y ← maxpool(x), or maxpool(relu(x)) with `relu` (a ReLU fused in front, the same bits);
+/// indices ← each window's argmax of x (flat index in its plane).
 #[napi(js_name = "maxPool2dForward")]
 pub fn max_pool2d_forward(
     x: Float32ArraySlice,
     mut y: Float32ArraySlice,
     mut indices: Int32ArraySlice,
     geometry: Pool2dGeometry,
+    relu: Option<bool>,
 ) -> Result<()> {
     let s = pool_shape(&geometry)?;
     let mut v = Views::default();
@@ -279,28 +281,31 @@ pub fn max_pool2d_forward(
     guarded(|| {
         unsafe {
             let idx: &mut [i32] = if iv.1 == 0 { &mut [] } else { std::slice::from_raw_parts_mut(iv.0 as *mut i32, iv.1) };
-            nn::pool::maxpool2d_forward(s, slice(xv), slice_mut(yv), idx)
+            nn::pool::maxpool2d_forward(s, slice(xv), slice_mut(yv), idx, relu.unwrap_or(false))
         }
         .map_err(nn_error)
     })
 }
 
-/// dx ← the gradient of `maxPool2dForward` (written).
+/// dx ← the gradient of `maxPool2dForward` (written). With `reluOutput`, the output of a forward
+/// run with `relu`, dy passes only where that output is > 0: the gradient through the ReLU too.
 #[napi(js_name = "maxPool2dBackward")]
 pub fn max_pool2d_backward(
     dy: Float32ArraySlice,
     indices: Int32ArraySlice,
     mut dx: Float32ArraySlice,
     geometry: Pool2dGeometry,
+    relu_output: Option<Float32ArraySlice>,
 ) -> Result<()> {
     let s = pool_shape(&geometry)?;
     let mut v = Views::default();
     let dyv = ro(&mut v, "output gradient", &dy);
     v.add("indices", indices.as_ptr(), indices.len(), false);
+    let yv = relu_output.as_ref().map(|y| ro(&mut v, "reluOutput", y));
     let dxv = rw(&mut v, "input gradient", &mut dx);
     v.check()?;
     // SAFETY: as in linear_forward.
-    guarded(|| unsafe { nn::pool::maxpool2d_backward(s, slice(dyv), &indices, slice_mut(dxv)) }.map_err(nn_error))
+    guarded(|| unsafe { nn::pool::maxpool2d_backward(s, slice(dyv), &indices, yv.map(|y| slice(y)), slice_mut(dxv)) }.map_err(nn_error))
 }
 
 /// y ← relu(x); with y omitted, x is updated in place.

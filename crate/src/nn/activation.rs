@@ -31,8 +31,9 @@ fn elementwise(n: usize, f: impl Fn(usize, usize) + Sync + Send) {
     });
 }
 
+/// max(x, 0) with NaN kept and −0 mapped to +0 (PyTorch's `clamp_min(x, 0)` bits).
 #[inline(always)]
-fn relu1(x: f32) -> f32 {
+pub(crate) fn relu1(x: f32) -> f32 {
     if x > 0.0 || x.is_nan() {
         x
     } else {

@@ -6,7 +6,16 @@
 //! idx[n, c, oy, ox] = flat index (iy·W + ix) of that maximum within its plane
 //! dx[n, c, idx]  += dy[n, c, oy, ox]     (written: dx is zeroed first)
 //! ```
+//!
+//! With `relu` the forward fuses a preceding ReLU: `y = relu(max over the window of x)`, which is
+//! the max over the window of relu(x) bit for bit (relu is monotone, a max ≤ 0 gives +0 either
+//! way, a NaN wins either way); idx is still the argmax of x. The backward then takes that y and
+//! routes dy only where `y > 0` (PyTorch's `threshold_backward`): where y > 0 the argmax of x and
+//! of relu(x) coincide, and every other contribution lands where relu'(x) = 0. So the pair equals
+//! ReLU then MaxPool2d both ways, as long as every window holds an input element (an all-padding
+//! window gives −∞ and routes its dy to element 0 unfused, which the fused backward cannot see).
 
+use super::activation::relu1;
 use super::{check_len, par_for, product, range, NnResult, SendPtr};
 
 /// The geometry of one call.
@@ -89,9 +98,10 @@ fn is_2x2(s: &Pool2dShape) -> bool {
 }
 
 /// 2×2 max pooling of one plane, branch-free so it vectorises: taps in the order (0,0), (0,1),
-/// (1,0), (1,1), each replacing the best when greater or NaN (PyTorch's rule).
+/// (1,0), (1,1), each replacing the best when greater or NaN (PyTorch's rule); with `RELU` the
+/// best goes through relu.
 #[inline(always)]
-fn pool2x2_plane(x: &[f32], w: usize, oh: usize, ow: usize, y: &mut [f32], idx: &mut [i32]) {
+fn pool2x2_plane<const RELU: bool>(x: &[f32], w: usize, oh: usize, ow: usize, y: &mut [f32], idx: &mut [i32]) {
     for oy in 0..oh {
         let r0 = &x[2 * oy * w..2 * oy * w + 2 * ow];
         let r1 = &x[(2 * oy + 1) * w..(2 * oy + 1) * w + 2 * ow];
@@ -111,7 +121,7 @@ fn pool2x2_plane(x: &[f32], w: usize, oh: usize, ow: usize, y: &mut [f32], idx: 
             let t = d > best || d.is_nan();
             best = if t { d } else { best };
             code = if t { 3 } else { code };
-            yr[ox] = best;
+            yr[ox] = if RELU { relu1(best) } else { best };
             ir[ox] = base + 2 * ox as i32 + (code & 1) + (code >> 1) * w as i32;
         }
     }
@@ -150,7 +160,7 @@ mod x86 {
     /// # Safety
     /// AVX2 is available; `x` holds `2·oh` rows of width `w ≥ 2·ow`, `y` and `idx` hold `oh·ow`.
     #[target_feature(enable = "avx2")]
-    pub unsafe fn pool2x2_plane(x: &[f32], w: usize, oh: usize, ow: usize, y: &mut [f32], idx: &mut [i32]) {
+    pub unsafe fn pool2x2_plane<const RELU: bool>(x: &[f32], w: usize, oh: usize, ow: usize, y: &mut [f32], idx: &mut [i32]) {
         assert!(x.len() >= 2 * oh * w && w >= 2 * ow && y.len() >= oh * ow && idx.len() >= oh * ow);
         let two_lanes = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
         let offs = [_mm256_set1_epi32(1), _mm256_set1_epi32(w as i32), _mm256_set1_epi32(w as i32 + 1)];
@@ -169,6 +179,10 @@ mod x86 {
                     let t = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
                     best = _mm256_blendv_ps(best, v, t);
                     off = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(off), _mm256_castsi256_ps(o), t));
+                }
+                if RELU {
+                    // relu1: keep lanes where !(best <= 0) (so NaN too), else +0.
+                    best = _mm256_and_ps(best, _mm256_cmp_ps(best, _mm256_setzero_ps(), _CMP_NLE_UQ));
                 }
                 let at = _mm256_add_epi32(_mm256_set1_epi32((2 * oy * w + 2 * ox) as i32), two_lanes);
                 let ind = _mm256_add_epi32(at, off);
@@ -190,25 +204,62 @@ mod x86 {
 /// Planes per work item.
 const PLANES_PER_TASK: usize = 16;
 
-/// y ← maxpool(x), idx ← the argmax of each window.
-pub fn maxpool2d_forward(s: Pool2dShape, x: &[f32], y: &mut [f32], idx: &mut [i32]) -> NnResult<()> {
+/// The general window over one plane: taps in row-major order from −∞, each replacing the best
+/// when greater or NaN (PyTorch's `if (val > maxval || isnan(val))`); with `RELU` the best of a
+/// window holding an input element goes through relu.
+#[inline(always)]
+fn pool_plane<const RELU: bool>(s: &Pool2dShape, x: &[f32], oh: usize, ow: usize, y: &mut [f32], idx: &mut [i32]) {
+    let [kh, kw] = s.kernel;
+    let [sh, sw] = s.stride;
+    let [ph, pw] = s.padding;
+    let [dh, dw] = s.dilation;
+    let (h, w) = (s.height as isize, s.width as isize);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let mut best = f32::NEG_INFINITY;
+            let mut bi: isize = -1;
+            for i in 0..kh {
+                let iy = (oy * sh + i * dh) as isize - ph as isize;
+                if iy < 0 || iy >= h {
+                    continue;
+                }
+                for j in 0..kw {
+                    let ix = (ox * sw + j * dw) as isize - pw as isize;
+                    if ix < 0 || ix >= w {
+                        continue;
+                    }
+                    let flat = iy * w + ix;
+                    let v = x[flat as usize];
+                    if bi < 0 {
+                        bi = flat;
+                    }
+                    if v > best || v.is_nan() {
+                        best = v;
+                        bi = flat;
+                    }
+                }
+            }
+            // An all-padding window stays −∞, as pooling relu(x) gives.
+            y[oy * ow + ox] = if RELU && bi >= 0 { relu1(best) } else { best };
+            idx[oy * ow + ox] = bi.max(0) as i32;
+        }
+    }
+}
+
+/// y ← maxpool(x), or maxpool(relu(x)) with `relu`; idx ← the argmax of x in each window.
+pub fn maxpool2d_forward(s: Pool2dShape, x: &[f32], y: &mut [f32], idx: &mut [i32], relu: bool) -> NnResult<()> {
     let (oh, ow) = s.output_hw()?;
     let planes = s.batch * s.channels;
     let (hw, ohw) = (s.height * s.width, oh * ow);
     check_len("input", x.len(), planes * hw)?;
     check_len("output", y.len(), planes * ohw)?;
     check_len("indices", idx.len(), planes * ohw)?;
-    let [kh, kw] = s.kernel;
-    let [sh, sw] = s.stride;
-    let [ph, pw] = s.padding;
-    let [dh, dw] = s.dilation;
-    let (h, w) = (s.height as isize, s.width as isize);
     let yp = SendPtr(y.as_mut_ptr());
     let ip = idx.as_mut_ptr() as usize;
     let tasks = planes.div_ceil(PLANES_PER_TASK);
     let simple = is_2x2(&s);
     let avx2 = crate::simd::level() >= crate::simd::Level::Avx2;
-    par_for(tasks, planes * ohw * kh * kw * 4, |t| {
+    par_for(tasks, planes * ohw * s.kernel[0] * s.kernel[1] * 4, |t| {
         for pl in t * PLANES_PER_TASK..((t + 1) * PLANES_PER_TASK).min(planes) {
             let xp = &x[pl * hw..(pl + 1) * hw];
             // SAFETY: plane `pl`'s output and index blocks, disjoint from other planes'.
@@ -219,55 +270,41 @@ pub fn maxpool2d_forward(s: Pool2dShape, x: &[f32], y: &mut [f32], idx: &mut [i3
                 if avx2 {
                     // SAFETY: AVX2 is available (the level never exceeds what the CPU has); the
                     // plane's slices have the lengths the function asserts.
-                    unsafe { x86::pool2x2_plane(xp, s.width, oh, ow, yo, io) };
+                    unsafe {
+                        if relu {
+                            x86::pool2x2_plane::<true>(xp, s.width, oh, ow, yo, io)
+                        } else {
+                            x86::pool2x2_plane::<false>(xp, s.width, oh, ow, yo, io)
+                        }
+                    };
                     continue;
                 }
-                crate::simd::dispatch(Body(|| pool2x2_plane(xp, s.width, oh, ow, yo, io)));
-                continue;
-            }
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = f32::NEG_INFINITY;
-                    let mut bi: isize = -1;
-                    for i in 0..kh {
-                        let iy = (oy * sh + i * dh) as isize - ph as isize;
-                        if iy < 0 || iy >= h {
-                            continue;
-                        }
-                        for j in 0..kw {
-                            let ix = (ox * sw + j * dw) as isize - pw as isize;
-                            if ix < 0 || ix >= w {
-                                continue;
-                            }
-                            let flat = iy * w + ix;
-                            let v = xp[flat as usize];
-                            if bi < 0 {
-                                bi = flat;
-                            }
-                            // PyTorch: `if (val > maxval || isnan(val))`, starting from −∞ at the
-                            // window's first element.
-                            if v > best || v.is_nan() {
-                                best = v;
-                                bi = flat;
-                            }
-                        }
-                    }
-                    yo[oy * ow + ox] = best;
-                    io[oy * ow + ox] = bi.max(0) as i32;
+                if relu {
+                    crate::simd::dispatch(Body(|| pool2x2_plane::<true>(xp, s.width, oh, ow, yo, io)));
+                } else {
+                    crate::simd::dispatch(Body(|| pool2x2_plane::<false>(xp, s.width, oh, ow, yo, io)));
                 }
+            } else if relu {
+                pool_plane::<true>(&s, xp, oh, ow, yo, io);
+            } else {
+                pool_plane::<false>(&s, xp, oh, ow, yo, io);
             }
         }
     });
     Ok(())
 }
 
-/// dx ← the gradient of [`maxpool2d_forward`], routing each dy to its window's argmax.
-pub fn maxpool2d_backward(s: Pool2dShape, dy: &[f32], idx: &[i32], dx: &mut [f32]) -> NnResult<()> {
+/// dx ← the gradient of [`maxpool2d_forward`], routing each dy to its window's argmax; with
+/// `relu_y` (the fused forward's output) only where `y > 0`, the gradient through ReLU too.
+pub fn maxpool2d_backward(s: Pool2dShape, dy: &[f32], idx: &[i32], relu_y: Option<&[f32]>, dx: &mut [f32]) -> NnResult<()> {
     let (oh, ow) = s.output_hw()?;
     let planes = s.batch * s.channels;
     let (hw, ohw) = (s.height * s.width, oh * ow);
     check_len("output gradient", dy.len(), planes * ohw)?;
     check_len("indices", idx.len(), planes * ohw)?;
+    if let Some(y) = relu_y {
+        check_len("reluOutput", y.len(), planes * ohw)?;
+    }
     check_len("input gradient", dx.len(), planes * hw)?;
     if let Some((i, &v)) = idx.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= hw) {
         return range(format!("expected indices[{i}] to be in [0, {hw}), received {v}"));
@@ -278,10 +315,22 @@ pub fn maxpool2d_backward(s: Pool2dShape, dy: &[f32], idx: &[i32], dx: &mut [f32
         for pl in t * PLANES_PER_TASK..((t + 1) * PLANES_PER_TASK).min(planes) {
             // SAFETY: plane `pl`'s input-gradient block, disjoint from other planes'.
             let d = unsafe { dxp.slice(pl * hw, hw) };
-            let (g, ix) = (&dy[pl * ohw..(pl + 1) * ohw], &idx[pl * ohw..(pl + 1) * ohw]);
+            let o = pl * ohw..(pl + 1) * ohw;
+            let (g, ix) = (&dy[o.clone()], &idx[o.clone()]);
             d.fill(0.0);
-            for (&g, &i) in g.iter().zip(ix) {
-                d[i as usize] += g;
+            match relu_y {
+                None => {
+                    for (&g, &i) in g.iter().zip(ix) {
+                        d[i as usize] += g;
+                    }
+                }
+                Some(y) => {
+                    for ((&g, &i), &v) in g.iter().zip(ix).zip(&y[o]) {
+                        if v > 0.0 {
+                            d[i as usize] += g;
+                        }
+                    }
+                }
             }
         }
     });
@@ -310,7 +359,7 @@ mod tests {
             let x = vec(5, s.batch * s.channels * s.height * s.width);
             let mut y = vec![0f32; s.batch * s.channels * oh * ow];
             let mut idx = vec![0i32; y.len()];
-            maxpool2d_forward(s, &x, &mut y, &mut idx).unwrap();
+            maxpool2d_forward(s, &x, &mut y, &mut idx, false).unwrap();
             for pl in 0..s.batch * s.channels {
                 for oy in 0..oh {
                     for ox in 0..ow {
@@ -333,11 +382,11 @@ mod tests {
             // Finite differences: the max is piecewise linear, so a small step is exact away from ties.
             let r = vec(6, y.len());
             let mut dx = vec![3f32; x.len()];
-            maxpool2d_backward(s, &r, &idx, &mut dx).unwrap();
+            maxpool2d_backward(s, &r, &idx, None, &mut dx).unwrap();
             let loss = |x: &[f32]| {
                 let mut y2 = vec![0f32; y.len()];
                 let mut i2 = vec![0i32; y.len()];
-                maxpool2d_forward(s, x, &mut y2, &mut i2).unwrap();
+                maxpool2d_forward(s, x, &mut y2, &mut i2, false).unwrap();
                 dot(&y2, &r)
             };
             let h = 1e-4f32;
@@ -359,7 +408,7 @@ mod tests {
         let s = shape(1, 1, 2, 4, [2, 2], [2, 2], [0, 0], [1, 1]);
         let x = [1.0, 1.0, 0.0, f32::NAN, 1.0, 1.0, 5.0, 0.0];
         let (mut y, mut idx) = ([0f32; 2], [0i32; 2]);
-        maxpool2d_forward(s, &x, &mut y, &mut idx).unwrap();
+        maxpool2d_forward(s, &x, &mut y, &mut idx, false).unwrap();
         assert_eq!(y[0], 1.0);
         assert_eq!(idx[0], 0);
         assert!(y[1].is_nan());
@@ -388,19 +437,100 @@ mod tests {
             let mut expect_i = vec![0i32; expect_y.len()];
             for pl in 0..6 {
                 let r = pl * oh * ow..(pl + 1) * oh * ow;
-                pool2x2_plane(&x[pl * h * w..(pl + 1) * h * w], w, oh, ow, &mut expect_y[r.clone()], &mut expect_i[r]);
+                pool2x2_plane::<false>(&x[pl * h * w..(pl + 1) * h * w], w, oh, ow, &mut expect_y[r.clone()], &mut expect_i[r]);
             }
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             for lvl in levels.into_iter().filter(|&l| l <= crate::simd::detected()) {
                 crate::simd::force(lvl);
                 let mut y = vec![1f32; expect_y.len()];
                 let mut idx = vec![-1i32; y.len()];
-                maxpool2d_forward(s, &x, &mut y, &mut idx).unwrap();
+                maxpool2d_forward(s, &x, &mut y, &mut idx, false).unwrap();
                 assert_eq!(bits(&y), bits(&expect_y), "{lvl:?} {h}x{w} y");
                 assert_eq!(idx, expect_i, "{lvl:?} {h}x{w} indices");
             }
         }
         crate::simd::force(crate::simd::detected());
+    }
+
+    /// ReLU then MaxPool2d run one after the other, the oracle of the fused calls.
+    fn unfused(s: Pool2dShape, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let mut r = vec![0f32; x.len()];
+        crate::nn::activation::relu_forward(x, &mut r).unwrap();
+        let mut y = vec![0f32; dy.len()];
+        let mut idx = vec![0i32; dy.len()];
+        maxpool2d_forward(s, &r, &mut y, &mut idx, false).unwrap();
+        let mut g = vec![0f32; x.len()];
+        maxpool2d_backward(s, dy, &idx, None, &mut g).unwrap();
+        let mut dx = vec![0f32; x.len()];
+        crate::nn::activation::relu_backward(&r, &g, &mut dx).unwrap();
+        (y, dx)
+    }
+
+    #[test]
+    fn the_relu_flag_gives_the_bits_of_relu_then_pool_both_ways_at_every_level() {
+        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let levels = [crate::simd::Level::Avx512, crate::simd::Level::Avx2, crate::simd::Level::Baseline];
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for s in [
+            shape(2, 3, 2, 2, [2, 2], [2, 2], [0, 0], [1, 1]),
+            shape(2, 3, 28, 28, [2, 2], [2, 2], [0, 0], [1, 1]),
+            shape(2, 3, 7, 33, [2, 2], [2, 2], [0, 0], [1, 1]),
+            shape(1, 4, 9, 16, [2, 2], [2, 2], [0, 0], [1, 1]),
+            // Overlapping windows, padding, dilation, odd sizes.
+            shape(2, 3, 7, 9, [3, 3], [1, 1], [1, 1], [1, 1]),
+            shape(1, 5, 8, 7, [3, 2], [2, 1], [1, 1], [1, 1]),
+            shape(1, 3, 9, 9, [3, 3], [2, 2], [1, 0], [2, 1]),
+            shape(2, 2, 5, 6, [2, 2], [1, 1], [0, 0], [1, 1]),
+        ] {
+            let (oh, ow) = s.output_hw().unwrap();
+            let planes = s.batch * s.channels;
+            let hw = s.height * s.width;
+            // Few distinct values (ties), NaNs, ±∞, signed zeros; every third plane negative only.
+            let x: Vec<f32> = vec(8, planes * hw)
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let v = match i % 13 {
+                        3 => f32::NAN,
+                        5 => -0.0,
+                        6 => 0.0,
+                        7 => f32::NEG_INFINITY,
+                        11 => f32::INFINITY,
+                        _ => (v * 3.0).round(),
+                    };
+                    if (i / hw) % 3 == 1 && !v.is_nan() {
+                        -v.abs()
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            let dy: Vec<f32> = vec(9, planes * oh * ow).iter().enumerate().map(|(i, &v)| if i % 17 == 4 { f32::NAN } else { v }).collect();
+            let (expect_y, expect_dx) = unfused(s, &x, &dy);
+            for lvl in levels.into_iter().filter(|&l| l <= crate::simd::detected()) {
+                crate::simd::force(lvl);
+                let mut y = vec![1f32; dy.len()];
+                let mut idx = vec![-1i32; dy.len()];
+                maxpool2d_forward(s, &x, &mut y, &mut idx, true).unwrap();
+                assert_eq!(bits(&y), bits(&expect_y), "{lvl:?} {s:?} y");
+                let mut dx = vec![7f32; x.len()];
+                maxpool2d_backward(s, &dy, &idx, Some(&y), &mut dx).unwrap();
+                assert_eq!(bits(&dx), bits(&expect_dx), "{lvl:?} {s:?} dx");
+            }
+        }
+        crate::simd::force(crate::simd::detected());
+    }
+
+    #[test]
+    fn the_relu_flag_keeps_an_all_padding_window_at_minus_infinity() {
+        // Taps at −1 and 4 of a width-4 row: no input element in the window.
+        let s = shape(1, 1, 1, 4, [1, 2], [1, 1], [0, 1], [1, 5]);
+        assert_eq!(s.output_hw().unwrap(), (1, 1));
+        let (mut y, mut idx) = ([0f32; 1], [0i32; 1]);
+        maxpool2d_forward(s, &[-1.0, 2.0, 3.0, 4.0], &mut y, &mut idx, true).unwrap();
+        assert_eq!(y[0], f32::NEG_INFINITY);
+        let e = maxpool2d_backward(s, &[1.0], &idx, Some(&[0.0; 2]), &mut [0.0; 4]).unwrap_err();
+        assert_eq!(e.to_string(), "RangeError: expected reluOutput to have length 1, received 2");
     }
 
     /// Single-thread time of the 2×2 forward at the seed CNN's pools (batch 128) at the level in
@@ -425,10 +555,10 @@ mod tests {
                 let t0 = Instant::now();
                 for pl in 0..planes {
                     let (yo, io) = (&mut y[pl * ohw..(pl + 1) * ohw], &mut idx[pl * ohw..(pl + 1) * ohw]);
-                    crate::simd::dispatch(Body(|| pool2x2_plane(&x[pl * hw * hw..(pl + 1) * hw * hw], hw, oh, ow, yo, io)));
+                    crate::simd::dispatch(Body(|| pool2x2_plane::<false>(&x[pl * hw * hw..(pl + 1) * hw * hw], hw, oh, ow, yo, io)));
                 }
                 let t1 = Instant::now();
-                maxpool2d_forward(s, &x, &mut y2, &mut idx2).unwrap();
+                maxpool2d_forward(s, &x, &mut y2, &mut idx2, false).unwrap();
                 let t2 = Instant::now();
                 scalar.push((t1 - t0).as_secs_f64() * 1e3);
                 kernel.push((t2 - t1).as_secs_f64() * 1e3);
@@ -453,7 +583,7 @@ mod tests {
         let s = shape(1, 1, 4, 4, [2, 2], [2, 2], [2, 2], [1, 1]);
         assert!(s.output_hw().unwrap_err().to_string().contains("at most half"));
         let s = shape(1, 1, 4, 4, [2, 2], [2, 2], [0, 0], [1, 1]);
-        let e = maxpool2d_backward(s, &[0.0; 4], &[0, 1, 99, 2], &mut [0.0; 16]).unwrap_err();
+        let e = maxpool2d_backward(s, &[0.0; 4], &[0, 1, 99, 2], None, &mut [0.0; 16]).unwrap_err();
         assert_eq!(e.to_string(), "RangeError: expected indices[2] to be in [0, 16), received 99");
     }
 }
