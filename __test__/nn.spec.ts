@@ -222,6 +222,114 @@ test('Sequential.backward(g, false) skips the input gradient: the parameter-free
   t.deepEqual(skipped.g, all.g);
 });
 
+// ReLU → MaxPool2d pairs inside Sequential run fused (one pass each way); the oracle is the same
+// modules run one by one by hand, compared bit for bit.
+const bitsOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
+const fusionModels: Array<[string, (g: Generator) => Module[], number[]]> = [
+  [
+    'a ReLU first, an overlapping padded 3x3 pool, then an inplace ReLU and a 2x2 pool after a Conv2d',
+    (g) => [new ReLU(), new MaxPool2d(3, { stride: 1, padding: 1 }), new Conv2d(2, 3, 3, { padding: 1, generator: g }), new ReLU({ inplace: true }), new MaxPool2d(2), new Flatten(), new Linear(48, 5, { generator: g })],
+    [3, 2, 9, 9],
+  ],
+  [
+    'an inplace ReLU after a Flatten that keeps the shape, an overlapping 2x2 stride-1 pool, and a ReLU and a 2x2 pool on odd sizes',
+    (g) => [new Flatten({ startDim: 2, endDim: 2 }), new ReLU({ inplace: true }), new MaxPool2d(2, { stride: 1 }), new Conv2d(2, 4, 2, { generator: g }), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(36, 3, { generator: g })],
+    [2, 2, 9, 9],
+  ],
+];
+/** Ties (few distinct values), −0, ±∞ and a NaN in the last sample only (so the others stay finite). */
+function fusionInput(shape: number[]): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const per = n / shape[0]!;
+  return Float32Array.from({ length: n }, (_, i) => {
+    if (i % 7 === 3) return -0;
+    if (i % 11 === 5) return 0;
+    if (i === n - per + 17) return NaN;
+    if (i === 40) return Infinity;
+    if (i === 41) return -Infinity;
+    return Math.round(3 * Math.sin(1.7 * i));
+  });
+}
+function runByHand(layers: Module[], x: Tensor, r: Float32Array) {
+  let h = x;
+  for (const m of layers) h = m.forward(h);
+  const y = bitsOf(h.data);
+  let g: Tensor | null = { data: r, shape: h.shape };
+  for (let i = layers.length - 1; i >= 0; i--) g = layers[i]!.backward(g!, true);
+  return { y, dx: bitsOf(g!.data), grads: layers.flatMap((m) => m.parameters().map((p) => bitsOf(p.grad!))) };
+}
+function runSequential(layers: Module[], x: Tensor, r: Float32Array, needInputGrad: boolean) {
+  const model = new Sequential(...layers);
+  const out = model.forward(x);
+  const y = bitsOf(out.data);
+  const dx = model.backward({ data: r, shape: out.shape }, needInputGrad);
+  return { y, dx: dx && bitsOf(dx.data), grads: model.parameters().map((p) => bitsOf(p.grad!)) };
+}
+
+for (const [name, build, shape] of fusionModels) {
+  test(`Sequential fuses ReLU→MaxPool2d with the bits of running the modules one by one: ${name}`, (t) => {
+    const input = fusionInput(shape);
+    const x = () => ({ data: input.slice(), shape });
+    const outShape = new Sequential(...build(new Generator(5))).forward(x()).shape;
+    const r = new Generator(6).fillUniform(new Float32Array(outShape.reduce((a, b) => a * b, 1)), -1, 1);
+    const want = runByHand(build(new Generator(5)), x(), r);
+    t.true(want.y.length > 0);
+    const calls = { forward: 0, backward: 0 };
+    const { forward, backward } = ReLU.prototype;
+    // Counting wrappers on the prototype: the fused pairs must not call them.
+    ReLU.prototype.forward = function (this: ReLU, h: Tensor) {
+      calls.forward++;
+      return forward.call(this, h);
+    };
+    ReLU.prototype.backward = function (this: ReLU, g: Tensor, need?: boolean) {
+      calls.backward++;
+      return backward.call(this, g, need);
+    };
+    let got, noInputGrad;
+    try {
+      got = runSequential(build(new Generator(5)), x(), r, true);
+      noInputGrad = runSequential(build(new Generator(5)), x(), r, false);
+    } finally {
+      ReLU.prototype.forward = forward;
+      ReLU.prototype.backward = backward;
+    }
+    t.deepEqual(calls, { forward: 0, backward: 0 }, 'no ReLU pass ran inside Sequential');
+    t.is(got.y, want.y, 'output bits');
+    t.deepEqual(got.grads, want.grads, 'parameter gradient bits');
+    t.is(got.dx, want.dx, 'input gradient bits');
+    t.is(noInputGrad.dx, null);
+    t.deepEqual(noInputGrad.grads, want.grads, 'parameter gradient bits without the input gradient');
+  });
+}
+
+test('Sequential leaves a ReLU that overrides forward or backward, and an inplace ReLU first, unfused, with the same bits', (t) => {
+  let calls = 0;
+  class Spy extends ReLU {
+    override forward(x: Tensor): Tensor {
+      calls++;
+      return super.forward(x);
+    }
+    override backward(g: Tensor, needInputGrad = true): Tensor | null {
+      calls++;
+      return super.backward(g, needInputGrad);
+    }
+  }
+  const build = (relu: () => ReLU) => [relu(), new MaxPool2d(2, { stride: 1 }), new Conv2d(2, 2, 3, { generator: new Generator(7) }), relu(), new MaxPool2d(2), new Flatten()];
+  const shape = [2, 2, 8, 8];
+  const input = fusionInput(shape);
+  const r = new Generator(8).fillUniform(new Float32Array(2 * 2 * 2 * 2), -1, 1);
+  const want = runByHand(build(() => new ReLU()), { data: input.slice(), shape }, r);
+  const got = runSequential(build(() => new Spy()), { data: input.slice(), shape }, r, true);
+  t.is(calls, 4, 'both Spy ReLUs ran forward and backward');
+  t.deepEqual(got, want);
+  // An inplace ReLU first overwrites the caller's input, as it does on its own.
+  const x = input.slice();
+  new Sequential(new ReLU({ inplace: true }), new MaxPool2d(2)).forward({ data: x, shape });
+  const relu = input.slice();
+  new ReLU({ inplace: true }).forward({ data: relu, shape });
+  t.is(bitsOf(x), bitsOf(relu));
+});
+
 test('the presets have the article shapes and PyTorch Sequential names', (t) => {
   const m = cnn({ seed: 0 });
   t.deepEqual(

@@ -49,6 +49,8 @@ export class MaxPool2d extends Module {
   readonly dilation: [number, number];
   #inShape: readonly number[] | null = null;
   #indices = new Int32Array(0);
+  /** The output of the last forward when it ran with the ReLU fused in, else null. */
+  #reluOutput: Float32Array | null = null;
   readonly #y = new Scratch();
   readonly #dx = new Scratch();
 
@@ -90,6 +92,44 @@ export class MaxPool2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.#forward(x, false);
+  }
+
+  /**
+   * `forward(relu(x))` bit for bit in one pass, without writing relu(x): `Sequential` runs a ReLU
+   * followed by this pool so. The pool takes the argmax of x itself, so only
+   * {@link MaxPool2d.backwardThroughRelu} gives the pair's gradient afterwards.
+   * @internal
+   */
+  forwardAfterRelu(x: Tensor): Tensor {
+    return this.#forward(x, true);
+  }
+
+  /**
+   * Whether {@link MaxPool2d.forwardAfterRelu} can stand in for ReLU then this pool on an input of
+   * `shape`: every window must hold an input element (an all-padding window routes its gradient
+   * to element 0 unfused, which the fused backward cannot see), which holds without padding.
+   * @internal
+   */
+  fusesReluFor(shape: readonly number[]): boolean {
+    if (shape.length !== 4) return false;
+    for (const a of [0, 1] as const) {
+      const [n, k, st, p, d] = [shape[2 + a]!, this.kernelSize[a], this.stride[a], this.padding[a], this.dilation[a]];
+      if (p === 0) continue;
+      const out = Math.floor((n + 2 * p - d * (k - 1) - 1) / st) + 1;
+      for (let o = 0; o < out; o++) {
+        let hit = false;
+        for (let j = 0; j < k && !hit; j++) {
+          const i = o * st - p + j * d;
+          hit = i >= 0 && i < n;
+        }
+        if (!hit) return false;
+      }
+    }
+    return true;
+  }
+
+  #forward(x: Tensor, relu: boolean): Tensor {
     checkTensor('MaxPool2d.forward', 'input', x);
     const shape = this.#outputShape('MaxPool2d.forward', x.shape);
     checkOutputSize('MaxPool2d.forward', 'the output', shape);
@@ -97,15 +137,32 @@ export class MaxPool2d extends Module {
     const y = this.#y.take(n);
     if (this.#indices.length < n) this.#indices = new Int32Array(n);
     try {
-      nnNative.maxPool2dForward(x.data, y, this.#indices.subarray(0, n), this.#geometry(x.shape));
+      nnNative.maxPool2dForward(x.data, y, this.#indices.subarray(0, n), this.#geometry(x.shape), relu);
     } catch (e) {
       mapNativeError(e, 'MaxPool2d.forward');
     }
     this.#inShape = x.shape;
+    this.#reluOutput = relu ? y : null;
     return { data: y, shape };
   }
 
   backward(gradOutput: Tensor, needInputGrad = true): Tensor | null {
+    return this.#backward(gradOutput, needInputGrad, null);
+  }
+
+  /**
+   * The gradient of ReLU then this pool after {@link MaxPool2d.forwardAfterRelu}: dy passes to
+   * each window's argmax only where the output is > 0, as the pool's backward followed by the
+   * ReLU's gives bit for bit.
+   * @internal
+   */
+  backwardThroughRelu(gradOutput: Tensor, needInputGrad = true): Tensor | null {
+    const y = this.#reluOutput;
+    if (!y) throw new RangeError('MaxPool2d.backwardThroughRelu: call forwardAfterRelu first');
+    return this.#backward(gradOutput, needInputGrad, y);
+  }
+
+  #backward(gradOutput: Tensor, needInputGrad: boolean, reluOutput: Float32Array | null): Tensor | null {
     const s = this.#inShape;
     if (!s) throw new RangeError('MaxPool2d.backward: call forward first');
     checkTensor('MaxPool2d.backward', 'gradOutput', gradOutput);
@@ -115,7 +172,7 @@ export class MaxPool2d extends Module {
     if (gradOutput.data.length !== n) throw new RangeError(`MaxPool2d.backward: expected gradOutput of shape ${shapeText(shape)}, received ${shapeText(gradOutput.shape)}`);
     const dx = this.#dx.take(s.reduce((a, b) => a * b, 1));
     try {
-      nnNative.maxPool2dBackward(gradOutput.data, this.#indices.subarray(0, n), dx, this.#geometry(s));
+      nnNative.maxPool2dBackward(gradOutput.data, this.#indices.subarray(0, n), dx, this.#geometry(s), reluOutput);
     } catch (e) {
       mapNativeError(e, 'MaxPool2d.backward');
     }

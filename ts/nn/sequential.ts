@@ -3,7 +3,9 @@
  * @module
  */
 import { checkNumber } from '../validate.js';
+import { MaxPool2d } from './max-pool2d.js';
 import { Module, checkTensor, type Tensor } from './module.js';
+import { ReLU } from './relu.js';
 import { boolOption } from './options.js';
 
 /**
@@ -15,6 +17,12 @@ import { boolOption } from './options.js';
  * const model = new Sequential(new Linear(784, 128), new ReLU(), new Linear(128, 10));
  * model.parameters().map((p) => p.name); // ['0.weight', '0.bias', '2.weight', '2.bias']
  * ```
+ * @remarks
+ * A {@link ReLU} directly followed by a {@link MaxPool2d} runs as one pass each way (the pool
+ * takes the max of the ReLU's input and applies the ReLU to it; the backward gates the pool's
+ * gradient by its output), with the bits of running the two one after the other. The ReLU's own
+ * forward and backward are not called then, and an inplace ReLU leaves its input as it was
+ * (nothing reads it afterwards), except as the first module, where the input is the caller's.
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
  * @throws TypeError if an argument is not a Module; RangeError if one instance appears twice;
  * from `forward`, `backward` and `at`, TypeError or RangeError for a malformed tensor, flag or index.
@@ -22,6 +30,8 @@ import { boolOption } from './options.js';
  */
 export class Sequential extends Module {
   readonly #layers: Module[];
+  /** `fused[i]`: the last forward ran module i - 1 (a ReLU) and module i (a MaxPool2d) as one. */
+  readonly #fused: boolean[];
 
   constructor(...layers: Module[]) {
     super();
@@ -33,6 +43,7 @@ export class Sequential extends Module {
       this.registerModule(String(i), m);
     });
     this.#layers = layers;
+    this.#fused = layers.map(() => false);
   }
 
   /** The modules in order. */
@@ -53,8 +64,18 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     checkTensor('Sequential.forward', 'input', x);
+    const layers = this.#layers;
+    const fused = this.#fused.fill(false);
     let h = x;
-    for (const m of this.#layers) h = m.forward(h);
+    for (let i = 0; i < layers.length; i++) {
+      const pool = layers[i + 1];
+      if (pool instanceof MaxPool2d && fusable(layers[i]!, pool, i) && pool.fusesReluFor(h.shape)) {
+        h = pool.forwardAfterRelu(h);
+        fused[++i] = true;
+      } else {
+        h = layers[i]!.forward(h);
+      }
+    }
     return h;
   }
 
@@ -70,7 +91,13 @@ export class Sequential extends Module {
     const stop = needInputGrad ? 0 : this.#firstWithParameters();
     let g: Tensor | null = gradOutput;
     for (let i = this.#layers.length - 1; i >= stop; i--) {
-      g = this.#layers[i]!.backward(g!, i > stop || needInputGrad);
+      const m = this.#layers[i]!;
+      if (this.#fused[i] && i - 1 >= stop) {
+        // The fused pair's backward stands in for the pool's and the ReLU's; it ends at the ReLU.
+        g = (m as MaxPool2d).backwardThroughRelu(g!, --i > stop || needInputGrad);
+      } else {
+        g = m.backward(g!, i > stop || needInputGrad);
+      }
       if (g === null && i > stop) throw new RangeError(`Sequential.backward: module ${i} returned no input gradient`);
     }
     return needInputGrad ? g : null;
@@ -85,4 +112,20 @@ export class Sequential extends Module {
   override toString(): string {
     return `Sequential(\n${this.#layers.map((m, i) => `  (${i}): ${m.toString()}`).join('\n')}\n)`;
   }
+}
+
+/**
+ * Whether `relu` at position `at` followed by `pool` may run fused: both use their class's own
+ * passes (a subclass that overrides one keeps its behaviour), and an inplace ReLU is not the
+ * first module, whose input belongs to the caller and would no longer be overwritten.
+ */
+function fusable(relu: Module, pool: MaxPool2d, at: number): relu is ReLU {
+  return (
+    relu instanceof ReLU &&
+    !(relu.inplace && at === 0) &&
+    relu.forward === ReLU.prototype.forward &&
+    relu.backward === ReLU.prototype.backward &&
+    pool.forward === MaxPool2d.prototype.forward &&
+    pool.backward === MaxPool2d.prototype.backward
+  );
 }
