@@ -1,7 +1,7 @@
 //! Low-precision optimizer state (`stateDtype: 'bfloat16' | 'int8'`) around any one-pass kernel.
 //!
 //! [`Lowp<R, S>`] is the rule `R` with its state slots kept in the storage `S`. A piece is worked
-//! in tiles of [`TILE`] elements (one block): each tile's slots are loaded into f32 scratch, `R`'s own
+//! in tiles of one [`BLOCK`]: each tile's slots are loaded into f32 scratch, `R`'s own
 //! [`Rule::apply`] runs on the tile (so the update is `R`'s, bit for bit, at every SIMD level),
 //! and the slots are stored back:
 //!
@@ -37,11 +37,10 @@ use crate::simd::{self, SqLanes, A64};
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
-/// Elements per int8 block (and per tile of both storages).
+/// Elements per int8 block, and per tile of both storages: the wrapped rule runs on one block at a
+/// time. (Tiles of 2 and 4 blocks measured slower for bfloat16 AdamW at 16M on AMD EPYC: 9.9 and
+/// 12.1 ms against 9.1; 2026-12-07 again 8.9–11.6 ms against 7.8 for 512 and 1024.)
 pub const BLOCK: usize = 256;
-/// Elements per call of the wrapped rule: one block. (Tiles of 2 and 4 blocks measured slower for
-/// bfloat16 AdamW at 16M on AMD EPYC: 9.9 and 12.1 ms against 9.1.)
-const TILE: usize = BLOCK;
 const _: () = assert!(CHUNK.is_multiple_of(BLOCK), "a chunk holds whole blocks");
 
 /// The smallest absmax a block stores (torchao's `clip(1e-12)`), so an all-zero block divides by
@@ -171,15 +170,16 @@ pub const fn qmap(signed: bool) -> [f32; 256] {
     out
 }
 
-static QMAP_SIGNED: [f32; 256] = qmap(true);
-static QMAP_UNSIGNED: [f32; 256] = qmap(false);
+/// The maps' values, 64-byte aligned (the AVX-512 lookups load them as 16 vectors).
+static QMAP_SIGNED: A64<[f32; 256]> = A64(qmap(true));
+static QMAP_UNSIGNED: A64<[f32; 256]> = A64(qmap(false));
 
 #[inline(always)]
 fn map_of(signed: bool) -> &'static [f32; 256] {
     if signed {
-        &QMAP_SIGNED
+        &QMAP_SIGNED.0
     } else {
-        &QMAP_UNSIGNED
+        &QMAP_UNSIGNED.0
     }
 }
 
@@ -221,8 +221,6 @@ pub struct Quantizer {
     /// the search's level s (s = 128, 64, …, 1) compares y with t[c + s − 1], where c, the count
     /// so far, is a multiple of 2s; that threshold is entry 128/s + c/(2s). Entry 0 is unused.
     levels: A64<[f32; 256]>,
-    /// The map's values (for the AVX-512 lookups, 64-byte aligned).
-    map: A64<[f32; 256]>,
 }
 
 /// Floats in order as integers (±0 are both 0), and back.
@@ -288,7 +286,7 @@ impl Quantizer {
             }
             s /= 2;
         }
-        Quantizer { t, start, steps, levels, map: A64(map) }
+        Quantizer { t, start, steps, levels }
     }
 
     /// The quantizer of the signed or the unsigned map.
@@ -364,7 +362,7 @@ impl Storage for Int8 {
         #[cfg(target_arch = "x86_64")]
         if simd::level() == simd::Level::Avx512 {
             // SAFETY: the level is supported; `codes` holds b − a codes and `out` has room.
-            return x512::dequantize(codes, b - a, scale, &Quantizer::of(signed).map, out);
+            return x512::dequantize(codes, b - a, scale, map_of(signed), out);
         }
         let map = map_of(signed);
         for (j, o) in out[..b - a].iter_mut().enumerate() {
@@ -582,12 +580,10 @@ impl<R: LowpRule, S: Storage> simd::Simd for Tiles<'_, R, S> {
     fn run(self) {
         let Tiles { s, t, a, b, mut sq, .. } = self;
         let ns = R::SLOTS.len();
-        let mut tile = [A64([0.0f32; TILE]); MAX_SLOTS];
-        // Each block's own load and store (an int8 block has its own absmax).
-        let blocks = |i: usize, e: usize| (i..e).step_by(BLOCK).map(move |j| (j, (j + BLOCK).min(e)));
+        let mut tile = [A64([0.0f32; BLOCK]); MAX_SLOTS];
         let mut i = a;
         while i < b {
-            let e = (i + TILE).min(b);
+            let e = (i + BLOCK).min(b);
             let n = e - i;
             // SAFETY: i < e <= b <= t.len (Lowp::apply's contract), so the views stay within θ and g.
             let mut view =
@@ -598,9 +594,7 @@ impl<R: LowpRule, S: Storage> simd::Simd for Tiles<'_, R, S> {
                     // SAFETY: the slot holds S::words(t.len) words (checked by the engine); [i, e)
                     // is at most one block, block-aligned for int8 (the engine's ALIGN and the
                     // driver's chunks), and this piece is the only one touching it.
-                    for (j, je) in blocks(i, e) {
-                        unsafe { S::load(t.slots[k], t.len, j, je, R::SIGNED[k], &mut x.0[j - i..je - i]) };
-                    }
+                    unsafe { S::load(t.slots[k], t.len, i, e, R::SIGNED[k], &mut x.0[..n]) };
                     view.slots[k] = x.0.as_mut_ptr();
                 }
             }
@@ -610,9 +604,7 @@ impl<R: LowpRule, S: Storage> simd::Simd for Tiles<'_, R, S> {
             for (k, x) in tile.iter().enumerate().take(ns) {
                 if !view.slots[k].is_null() {
                     // SAFETY: as for the load.
-                    for (j, je) in blocks(i, e) {
-                        unsafe { S::store(t.slots[k], t.len, j, je, R::SIGNED[k], &x.0[j - i..je - i]) };
-                    }
+                    unsafe { S::store(t.slots[k], t.len, i, e, R::SIGNED[k], &x.0[..n]) };
                 }
             }
             i = e;
@@ -750,7 +742,7 @@ mod tests {
             let mut out = [0.0f32; BLOCK];
             for (n, scale) in [(256, 0.37f32), (255, 3e-5), (17, 1.0), (1, 1e30)] {
                 // SAFETY: as above; `all` holds n codes.
-                unsafe { x512::dequantize(all.as_ptr(), n, scale, &q.map, &mut out) };
+                unsafe { x512::dequantize(all.as_ptr(), n, scale, map_of(signed), &mut out) };
                 for c in 0..n {
                     assert_eq!(out[c].to_bits(), (m[c] * scale).to_bits());
                 }
