@@ -46,11 +46,7 @@ pub fn set_par_min(n: usize) {
 #[inline]
 pub fn align_up(x: usize, align: usize) -> usize {
     debug_assert!(CHUNK.is_multiple_of(align));
-    if align == 1 {
-        x
-    } else {
-        x.next_multiple_of(align)
-    }
+    x.next_multiple_of(align)
 }
 
 /// Number of chunks covering `total` elements.

@@ -217,29 +217,19 @@ impl<const K: usize> Ahead<K> {
 /// Prefetches the block of [`LANES`] elements [`AHEAD`] elements past `p` (two cache lines).
 #[inline(always)]
 pub fn prefetch_block(p: *const f32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch is a hint: it never faults and changes no state; the address is
-        // computed with wrapping arithmetic, so it is never an out-of-bounds offset.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(AHEAD) as *const i8);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(AHEAD + 16) as *const i8);
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+    prefetch_lines(p.wrapping_add(AHEAD) as *const u8, 2);
 }
 
-/// Prefetches `lines` cache lines from `p` on (a hint for storage that is not f32, such as
-/// low-precision state; see [`prefetch_block`]).
+/// Prefetches `lines` cache lines from `p` on (also for storage that is not f32, such as
+/// low-precision state).
 #[inline(always)]
 pub fn prefetch_lines(p: *const u8, lines: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         for l in 0..lines {
-            // SAFETY: as in `prefetch_block`: a hint that never faults, at a wrapping address.
+            // SAFETY: a prefetch is a hint: it never faults and changes no state; the address is
+            // computed with wrapping arithmetic, so it is never an out-of-bounds offset.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * l) as *const i8) };
         }
     }
