@@ -246,6 +246,34 @@ fn pool_plane<const RELU: bool>(s: &Pool2dShape, x: &[f32], oh: usize, ow: usize
     }
 }
 
+/// One plane of [`maxpool2d_forward`] on the body for its window (`simple`: 2×2, stride 2) and
+/// level (`avx2`: the AVX2 2×2 body).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn forward_plane<const RELU: bool>(
+    s: &Pool2dShape,
+    simple: bool,
+    avx2: bool,
+    x: &[f32],
+    oh: usize,
+    ow: usize,
+    y: &mut [f32],
+    idx: &mut [i32],
+) {
+    if !simple {
+        return pool_plane::<RELU>(s, x, oh, ow, y, idx);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: AVX2 is available (the level never exceeds what the CPU has); the plane's
+        // slices have the lengths the function asserts.
+        return unsafe { x86::pool2x2_plane::<RELU>(x, s.width, oh, ow, y, idx) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = avx2;
+    crate::simd::dispatch(Body(|| pool2x2_plane::<RELU>(x, s.width, oh, ow, y, idx)));
+}
+
 /// y ← maxpool(x), or maxpool(relu(x)) with `relu`; idx ← the argmax of x in each window.
 pub fn maxpool2d_forward(s: Pool2dShape, x: &[f32], y: &mut [f32], idx: &mut [i32], relu: bool) -> NnResult<()> {
     let (oh, ow) = s.output_hw()?;
@@ -265,29 +293,10 @@ pub fn maxpool2d_forward(s: Pool2dShape, x: &[f32], y: &mut [f32], idx: &mut [i3
             // SAFETY: plane `pl`'s output and index blocks, disjoint from other planes'.
             let yo = unsafe { yp.slice(pl * ohw, ohw) };
             let io = unsafe { std::slice::from_raw_parts_mut((ip as *mut i32).add(pl * ohw), ohw) };
-            if simple {
-                #[cfg(target_arch = "x86_64")]
-                if avx2 {
-                    // SAFETY: AVX2 is available (the level never exceeds what the CPU has); the
-                    // plane's slices have the lengths the function asserts.
-                    unsafe {
-                        if relu {
-                            x86::pool2x2_plane::<true>(xp, s.width, oh, ow, yo, io)
-                        } else {
-                            x86::pool2x2_plane::<false>(xp, s.width, oh, ow, yo, io)
-                        }
-                    };
-                    continue;
-                }
-                if relu {
-                    crate::simd::dispatch(Body(|| pool2x2_plane::<true>(xp, s.width, oh, ow, yo, io)));
-                } else {
-                    crate::simd::dispatch(Body(|| pool2x2_plane::<false>(xp, s.width, oh, ow, yo, io)));
-                }
-            } else if relu {
-                pool_plane::<true>(&s, xp, oh, ow, yo, io);
+            if relu {
+                forward_plane::<true>(&s, simple, avx2, xp, oh, ow, yo, io);
             } else {
-                pool_plane::<false>(&s, xp, oh, ow, yo, io);
+                forward_plane::<false>(&s, simple, avx2, xp, oh, ow, yo, io);
             }
         }
     });
