@@ -80,11 +80,15 @@ export class MaxPool2d extends Module {
 
   #outputShape(ctx: string, s: readonly number[]): [number, number, number, number] {
     if (s.length !== 4) throw new RangeError(`${ctx}: expected input of shape [N, C, H, W], received ${shapeText(s)}`);
-    const size = (x: number, a: 0 | 1) => Math.floor((x + 2 * this.padding[a] - this.dilation[a] * (this.kernelSize[a] - 1) - 1) / this.stride[a]) + 1;
-    const oh = size(s[2]!, 0);
-    const ow = size(s[3]!, 1);
+    const oh = this.#outSize(s[2]!, 0);
+    const ow = this.#outSize(s[3]!, 1);
     if (oh < 1 || ow < 1) throw new RangeError(`${ctx}: the window ${shapeText(this.kernelSize)} is larger than the padded input ${s[2]}x${s[3]}`);
     return [s[0]!, s[1]!, oh, ow];
+  }
+
+  /** Windows along axis `a` (0: height, 1: width) of an input `x` long. */
+  #outSize(x: number, a: 0 | 1): number {
+    return Math.floor((x + 2 * this.padding[a] - this.dilation[a] * (this.kernelSize[a] - 1) - 1) / this.stride[a]) + 1;
   }
 
   #geometry(s: readonly number[]) {
@@ -116,8 +120,7 @@ export class MaxPool2d extends Module {
     for (const a of [0, 1] as const) {
       const [n, k, st, p, d] = [shape[2 + a]!, this.kernelSize[a], this.stride[a], this.padding[a], this.dilation[a]];
       if (p === 0) continue;
-      const out = Math.floor((n + 2 * p - d * (k - 1) - 1) / st) + 1;
-      for (let o = 0; o < out; o++) {
+      for (let o = 0; o < this.#outSize(n, a); o++) {
         let hit = false;
         for (let j = 0; j < k && !hit; j++) {
           const i = o * st - p + j * d;
