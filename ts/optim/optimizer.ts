@@ -173,17 +173,6 @@ export function decodeBuffer(ctx: string, name: string, value: unknown, n: numbe
   return buf;
 }
 
-/**
- * {@link decodeBuffer} for an optimizer with float32 state, which refuses a buffer saved with
- * another `stateDtype` with a RangeError naming it.
- */
-function decodeFloatState(ctx: string, name: string, value: unknown, n: number): Float32Array {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value) && typeof (value as { dtype?: unknown }).dtype === 'string') {
-    throw new RangeError(`${ctx}: expected ${name} to be a float32 buffer, since this optimizer's stateDtype is 'float32', received a ${JSON.stringify((value as { dtype: string }).dtype)} buffer (a state saved with another stateDtype)`);
-  }
-  return decodeBuffer(ctx, name, value, n);
-}
-
 /** The error of a call on a disposed optimizer. */
 export function disposedError(label: string, method: string): Error {
   return new Error(`${label}: ${method}() was called after dispose(), which freed this optimizer's state; create a new one`);
@@ -707,7 +696,7 @@ export abstract class Optimizer<O extends object> {
       const entry: ParamStateEntry = { step };
       const dtype = this.stateDtype;
       slots.forEach((buf, s) => {
-        if (buf) entry[this.descriptor.slots[s]!] = dtype === 'float32' ? Array.from(buf, encodeFloat) : encodeState(dtype, buf, this.#params[id]!.numel);
+        if (buf) entry[this.descriptor.slots[s]!] = encodeState(dtype, buf, this.#params[id]!.numel);
       });
       const extra = this.descriptor.scalarState;
       if (extra !== undefined) entry[extra] = counters[2 * id + 1]!;
@@ -786,7 +775,7 @@ export abstract class Optimizer<O extends object> {
           if (strict) throw new RangeError(`${ctx}: ${where} has an unknown buffer ${JSON.stringify(name)} (expected ${this.descriptor.slots.join(', ')})`);
           continue;
         }
-        slots[s] = this.stateDtype === 'float32' ? decodeFloatState(ctx, `${where}.${name}`, value, n) : decodeState(ctx, `${where}.${name}`, value, n, this.stateDtype);
+        slots[s] = decodeState(ctx, `${where}.${name}`, value, n, this.stateDtype);
       }
       statePlan.push([id, step, slots, extra]);
     }

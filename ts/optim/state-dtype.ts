@@ -4,7 +4,7 @@
  * @module
  */
 import { checkFloat32, describeValue } from '../validate.js';
-import { decodeFloat, encodeFloat } from './optimizer.js';
+import { decodeBuffer, decodeFloat, encodeFloat } from './optimizer.js';
 
 /**
  * How an optimizer stores its state buffers (`expAvg`, `momentumBuffer`, ...):
@@ -126,8 +126,12 @@ function int8Views(words: Float32Array, n: number): { absmax: Float32Array; code
   return { absmax: words.subarray(0, blocks), codes: new Uint8Array(words.buffer, words.byteOffset + 4 * blocks, n) };
 }
 
-/** A state buffer of `n` elements stored in `words`, as a state dict holds it. */
-export function encodeState(dtype: 'bfloat16' | 'int8', words: Float32Array, n: number): LowPrecisionBuffer {
+/**
+ * A state buffer of `n` elements stored in `words`, as a state dict holds it: float32 as numbers
+ * (-0, NaN and infinities as strings), bfloat16 and int8 in their compact form.
+ */
+export function encodeState(dtype: StateDtype, words: Float32Array, n: number): Array<number | string> | LowPrecisionBuffer {
+  if (dtype === 'float32') return Array.from(words, encodeFloat);
   if (dtype === 'bfloat16') return { dtype, bits: Array.from(bf16View(words, n)) };
   const { absmax, codes } = int8Views(words, n);
   return { dtype, codes: Array.from(codes), absmax: Array.from(absmax, encodeFloat) };
@@ -157,9 +161,15 @@ function integers(ctx: string, name: string, v: unknown, n: number, max: number)
 /**
  * Reads a saved state buffer of `n` elements stored as `dtype` into new words (the arena layout).
  * Everything is checked: the form (a buffer saved with another `stateDtype` is refused with a
- * RangeError naming both), lengths, code range, absmax values.
+ * RangeError naming both), lengths, values, code range, absmax values.
  */
-export function decodeState(ctx: string, name: string, value: unknown, n: number, dtype: 'bfloat16' | 'int8'): Float32Array {
+export function decodeState(ctx: string, name: string, value: unknown, n: number, dtype: StateDtype): Float32Array {
+  if (dtype === 'float32') {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && !ArrayBuffer.isView(value) && typeof (value as { dtype?: unknown }).dtype === 'string') {
+      throw new RangeError(`${ctx}: expected ${name} to be a float32 buffer, since this optimizer's stateDtype is 'float32', received ${what(value)} (a state saved with another stateDtype)`);
+    }
+    return decodeBuffer(ctx, name, value, n);
+  }
   const form = dtype === 'bfloat16' ? '{ dtype: "bfloat16", bits }' : '{ dtype: "int8", codes, absmax }';
   if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
     if (Array.isArray(value) || value instanceof Float32Array) {
