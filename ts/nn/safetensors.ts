@@ -28,8 +28,11 @@ export interface RawTensor {
   shape: number[];
 }
 
-/** The safetensors dtype of each kind of raw data. */
-function dtypeOf(data: unknown): 'F32' | 'U8' | 'BF16' | undefined {
+/**
+ * The safetensors dtype of each kind of raw data.
+ * @internal
+ */
+export function dtypeOf(data: unknown): 'F32' | 'U8' | 'BF16' | undefined {
   return data instanceof Float32Array ? 'F32' : data instanceof Uint8Array ? 'U8' : data instanceof Uint16Array ? 'BF16' : undefined;
 }
 

@@ -143,19 +143,28 @@ function what(value: unknown): string {
   return describeValue(value);
 }
 
-function integers(ctx: string, name: string, v: unknown, n: number, max: number): ArrayLike<number> {
-  const typed = max === 255 ? v instanceof Uint8Array : v instanceof Uint16Array;
+/**
+ * Integers in [0, max] (int8 codes, bfloat16 bits) as a Uint8Array or Uint16Array (`v` itself
+ * when it is one), `n` of them unless `n` is omitted.
+ * @throws TypeError for what is not an array, or an element that is not a number; RangeError for
+ * another length or an element that is not an integer in range.
+ * @internal
+ */
+export function integerArray(ctx: string, name: string, v: unknown, max: 255 | 65535, n?: number): Uint8Array | Uint16Array {
+  const Typed = max === 255 ? Uint8Array : Uint16Array;
+  const typed = v instanceof Typed;
   if (!typed && !Array.isArray(v)) throw new TypeError(`${ctx}: expected ${name} to be an array of integers in [0, ${max}], received ${describeValue(v)}`);
   const list = v as ArrayLike<unknown>;
-  if (list.length !== n) throw new RangeError(`${ctx}: expected ${name} to have length ${n}, received ${list.length}`);
-  if (!typed) {
-    for (let i = 0; i < n; i++) {
-      const x = list[i];
-      if (typeof x !== 'number') throw new TypeError(`${ctx}: expected ${name}[${i}] to be an integer in [0, ${max}], received ${describeValue(x)}`);
-      if (!Number.isInteger(x) || x < 0 || x > max) throw new RangeError(`${ctx}: expected ${name}[${i}] to be an integer in [0, ${max}], received ${describeValue(x)}`);
-    }
+  if (n !== undefined && list.length !== n) throw new RangeError(`${ctx}: expected ${name} to have length ${n}, received ${list.length}`);
+  if (typed) return v;
+  const out = new Typed(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const x = list[i];
+    if (typeof x !== 'number') throw new TypeError(`${ctx}: expected ${name}[${i}] to be an integer in [0, ${max}], received ${describeValue(x)}`);
+    if (!Number.isInteger(x) || x < 0 || x > max) throw new RangeError(`${ctx}: expected ${name}[${i}] to be an integer in [0, ${max}], received ${describeValue(x)}`);
+    out[i] = x;
   }
-  return list as ArrayLike<number>;
+  return out;
 }
 
 /**
@@ -187,10 +196,10 @@ export function decodeState(ctx: string, name: string, value: unknown, n: number
   if (extra !== undefined) throw new RangeError(`${ctx}: ${name} has an unknown key ${JSON.stringify(extra)} (expected dtype, ${allowed.join(', ')})`);
   const words = new Float32Array(slotWords(dtype, n));
   if (dtype === 'bfloat16') {
-    bf16View(words, n).set(integers(ctx, `${name}.bits`, rec.bits, n, 0xffff));
+    bf16View(words, n).set(integerArray(ctx, `${name}.bits`, rec.bits, 0xffff, n));
     return words;
   }
-  const codes = integers(ctx, `${name}.codes`, rec.codes, n, 255);
+  const codes = integerArray(ctx, `${name}.codes`, rec.codes, 255, n);
   const blocks = Math.ceil(n / STATE_BLOCK);
   const absmax = rec.absmax;
   if (!(absmax instanceof Float32Array) && !Array.isArray(absmax)) throw new TypeError(`${ctx}: expected ${name}.absmax to be an array of numbers, received ${describeValue(absmax)}`);

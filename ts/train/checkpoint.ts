@@ -12,7 +12,8 @@ import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRegularFile } from '../io/read-bounded.js';
-import { decodeAs, decodeRaw, encodeRaw, encodeSafetensors, type RawTensor } from '../nn/safetensors.js';
+import { decodeAs, decodeRaw, dtypeOf, encodeRaw, encodeSafetensors, type RawTensor } from '../nn/safetensors.js';
+import { integerArray } from '../optim/state-dtype.js';
 import { isShape, numel, type StateEntry } from '../nn/module.js';
 import type { GeneratorState } from '../nn/generator.js';
 import { checkFloat32, checkKnownFields, checkNumber, checkPath, checkRecord, ruleText, describeValue, isPlainObject, type NumberRule } from '../validate.js';
@@ -345,21 +346,6 @@ function isLowPrecision(v: unknown): v is Record<string, unknown> & { dtype: 'in
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v) && ((v as { dtype?: unknown }).dtype === 'int8' || (v as { dtype?: unknown }).dtype === 'bfloat16');
 }
 
-/** Integers in [0, max] (int8 codes, bfloat16 bits) as a Uint8Array or Uint16Array. */
-function integersOf(ctx: string, name: string, v: unknown, max: 255 | 65535): Uint8Array | Uint16Array {
-  const Typed = max === 255 ? Uint8Array : Uint16Array;
-  if (v instanceof Typed) return v;
-  if (!Array.isArray(v)) throw new TypeError(`${ctx}: expected ${name} to be an array of integers in [0, ${max}], received ${describeValue(v)}`);
-  const out = new Typed(v.length);
-  v.forEach((x, i) => {
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) {
-      throw new (typeof x === 'number' ? RangeError : TypeError)(`${ctx}: expected ${name}[${i}] to be an integer in [0, ${max}], received ${describeValue(x)}`);
-    }
-    out[i] = x;
-  });
-  return out;
-}
-
 /** Checks that `v` has a JSON text: not a function or a Symbol (which JSON leaves out), no BigInt, no cycle. */
 export function checkJson(ctx: string, name: string, v: unknown): void {
   let text: string | undefined;
@@ -438,10 +424,10 @@ function prepareCheckpoint(
         if (v.dtype === 'int8') {
           const absmax = v.absmax;
           if (!Array.isArray(absmax) && !(absmax instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${vat}.absmax to be an array of numbers, received ${describeValue(absmax)}`);
-          const codes = put(`${key}/${name}/codes`, `${vat}.codes`, integersOf(ctx, `${vat}.codes`, v.codes, 255));
+          const codes = put(`${key}/${name}/codes`, `${vat}.codes`, integerArray(ctx, `${vat}.codes`, v.codes, 255));
           out[name] = { dtype: 'int8', codes: { tensor: codes }, absmax: { tensor: put(`${key}/${name}/absmax`, `${vat}.absmax`, absmax) } };
         } else {
-          out[name] = { dtype: 'bfloat16', bits: { tensor: put(`${key}/${name}`, vat, integersOf(ctx, `${vat}.bits`, v.bits, 65535)) } };
+          out[name] = { dtype: 'bfloat16', bits: { tensor: put(`${key}/${name}`, vat, integerArray(ctx, `${vat}.bits`, v.bits, 65535)) } };
         }
       } else if (Array.isArray(v) && v.length === 0) {
         out[name] = [];
@@ -585,20 +571,20 @@ export function loadCheckpoint(dir: string): CheckpointData {
   };
   const weights = decodeAs('loadCheckpoint', bytesOf(m.weightsFile), join(dir, m.weightsFile)).tensors;
   const tensors = decodeRaw('loadCheckpoint', bytesOf(m.optimizerFile), join(dir, m.optimizerFile), OPTIMIZER_DTYPES).tensors;
+  // A float32 buffer is an F32 tensor; int8 codes U8 and bfloat16 bits BF16.
+  const tensor = (t: unknown, want: 'F32' | 'U8' | 'BF16' = 'F32') => {
+    if (typeof t !== 'string' || !Object.hasOwn(tensors, t)) throw new RangeError(`loadCheckpoint: ${join(dir, m.optimizerFile)} has no tensor ${JSON.stringify(t)}`);
+    const data = tensors[t]!.data;
+    const have = dtypeOf(data);
+    if (have !== want) throw new RangeError(`loadCheckpoint: expected the tensor ${JSON.stringify(t)} of ${join(dir, m.optimizerFile)} to be ${want}, received ${have}`);
+    return data;
+  };
+  const refOf = (x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? (x as { tensor?: unknown }).tensor : undefined);
   const state: Record<string, Record<string, unknown>> = Object.create(null);
   for (const [key, entry] of Object.entries(m.optimizer.state)) {
     const out: Record<string, unknown> = Object.create(null);
     for (const [name, v] of Object.entries(entry)) {
       const ref = v as { tensor?: unknown; tensors?: unknown } | null;
-      // A float32 buffer is an F32 tensor; int8 codes U8 and bfloat16 bits BF16.
-      const tensor = (t: unknown, want: 'F32' | 'U8' | 'BF16' = 'F32') => {
-        if (typeof t !== 'string' || !Object.hasOwn(tensors, t)) throw new RangeError(`loadCheckpoint: ${join(dir, m.optimizerFile)} has no tensor ${JSON.stringify(t)}`);
-        const data = tensors[t]!.data;
-        const have = data instanceof Float32Array ? 'F32' : data instanceof Uint8Array ? 'U8' : 'BF16';
-        if (have !== want) throw new RangeError(`loadCheckpoint: expected the tensor ${JSON.stringify(t)} of ${join(dir, m.optimizerFile)} to be ${want}, received ${have}`);
-        return data;
-      };
-      const refOf = (x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? (x as { tensor?: unknown }).tensor : undefined);
       if (isLowPrecision(ref)) {
         out[name] =
           ref.dtype === 'int8'
