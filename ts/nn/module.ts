@@ -253,13 +253,14 @@ export abstract class Module {
     const params = new Map(this.namedParameters());
     const plan: Array<[Parameter, Float32Array]> = [];
     for (const [name, p] of params) {
-      const e = Object.hasOwn(sd, name) ? sd[name] : undefined;
-      if (e === undefined) {
+      if (!Object.hasOwn(sd, name)) {
         if (strict) throw new RangeError(`${ctx}: missing ${JSON.stringify(name)}`);
         continue;
       }
+      // A name that is there holds a tensor: `{ weight: undefined }` is a TypeError naming it.
+      const e = sd[name];
       const data = e instanceof Float32Array ? e : e?.data;
-      if (!(data instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${JSON.stringify(name)} to hold a Float32Array, received ${describeValue(e)}`);
+      if (e === undefined || !(data instanceof Float32Array)) throw new TypeError(`${ctx}: expected ${JSON.stringify(name)} to hold a Float32Array, received ${describeValue(e)}`);
       if (!(e instanceof Float32Array) && e.shape !== undefined && !isShape(e.shape)) {
         throw new TypeError(`${ctx}: expected ${JSON.stringify(name)} shape to be an array of integers >= 0, received ${describeValue(e.shape)}`);
       }
