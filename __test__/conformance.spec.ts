@@ -30,7 +30,7 @@ import { getDetectedSimdLevel, getTotalNorm, GradNormMonitor, Optimizer, OPTIMIZ
 import { kernelSignature } from '../ts/native.js';
 import { packingPlan, pairRange } from '../ts/optim/descriptor.js';
 import { ruleText } from '../ts/validate.js';
-import { chunkedSumSquares, stepStarts } from './oracles/third-party.js';
+import { chunkedSumSquares } from './oracles/third-party.js';
 import type { OracleOptions } from './oracles/index.js';
 import { runAtLevel } from './helpers/at-level.js';
 import {
@@ -650,8 +650,7 @@ for (const name of NAMES) {
       for (let s = 1; s <= 3; s++) {
         params.forEach((p, j) => (p.grad = j === 3 && s !== 2 ? null : monitorGrads(s)[j]!));
         const stepped = params.filter((p) => p.grad !== null);
-        const starts = stepStarts(stepped.map((p) => p.grad));
-        const want = stepped.map((p, k) => chunkedSumSquares(p.grad!, starts[k]!));
+        const want = stepped.map((p) => chunkedSumSquares(p.grad!));
         const total = getTotalNorm(stepped);
         opt.step();
         const info = seen[s - 1]!;

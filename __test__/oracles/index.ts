@@ -15,7 +15,7 @@
  */
 import type { Rng } from '../helpers/data.js';
 import { adadeltaReference, adagradInitialState, adagradReference, adamaxReference, adamReference, asgdReference, nadamReference, radamReference, rmspropReference, rpropReference, sgdReference } from './torch.js';
-import { adaboundReference, adamwScheduleFreeReference, lambReference, lionReference, scheduleFreeModeReference, sgdScheduleFreeReference, stepStarts, type ScheduleFreeRefGroup } from './third-party.js';
+import { adaboundReference, adamwScheduleFreeReference, lambReference, lionReference, scheduleFreeModeReference, sgdScheduleFreeReference, type ScheduleFreeRefGroup } from './third-party.js';
 
 /** A param group's options, every one resolved (defaults filled in). */
 export type OracleOptions = Record<string, unknown>;
@@ -251,12 +251,7 @@ export const ORACLES: Readonly<Record<string, OracleEntry>> = Object.freeze(
     },
     lamb: {
       step: (params, grads, state, groups) => {
-        const starts = stepStarts(grads.flat());
-        let at = 0;
-        groups.forEach((o, g) => {
-          lambReference(params[g]!, grads[g]!, state[g]! as never, o as never, starts.slice(at, at + params[g]!.length));
-          at += params[g]!.length;
-        });
+        groups.forEach((o, g) => lambReference(params[g]!, grads[g]!, state[g]! as never, o as never));
       },
       variants: [{ weightDecay: 0.1 }, { clampValue: 0.5, weightDecay: 0.01 }, { betas: [0.5, 0.9], eps: 1e-8 }],
       random: (r) => ({

@@ -8,11 +8,12 @@
  * transcribe torch-optimizer and lion-pytorch; per-tensor scalars are computed in f64 and rounded
  * once. Two places differ from plain float32 steps, as the kernels do: Lion's interpolations
  * are fused multiply-adds (`f32(x·β) + (1 − β)·g` rounded once, as torch's `add_` with alpha;
- * emulated exactly by {@link fmaF32}) and LAMB's norms, summed in f64, which follow the engine's deterministic reduction: the step's tensors (those with a
- * gradient, in group order) are laid end to end, cut at multiples of 8192 elements, each piece
- * summed in 32 interleaved f64 lanes combined pairwise (lane j + lane j + 16, then j + j + 8,
- * then ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))), and the pieces of a tensor added in
- * order. So these functions must agree with the native kernels bit for bit.
+ * emulated exactly by {@link fmaF32}) and LAMB's norms, summed in f64, which follow the engine's
+ * deterministic reduction: each tensor is cut at multiples of 8192 elements from its first
+ * (whatever other tensors the step holds), each piece summed in 32 interleaved f64 lanes combined
+ * pairwise (lane j + lane j + 16, then j + j + 8, then ((l0 + l1) + (l2 + l3)) + ((l4 + l5) +
+ * (l6 + l7))), and the pieces added in order. So these functions must agree with the native
+ * kernels bit for bit.
  *
  * State follows the references: a parameter whose grad is `null` is skipped (its state and step
  * counter do not advance); buffers are allocated, zero-filled, on a parameter's first step.
@@ -89,20 +90,6 @@ export function adaboundReference(params: Float32Array[], grads: Array<Float32Ar
   });
 }
 
-/**
- * Each parameter's start in the step's concatenation of the tensors that have a gradient (in
- * order), which fixes where the native reduction cuts its pieces; -1 for a null grad.
- */
-export function stepStarts(grads: ReadonlyArray<Float32Array | null>): number[] {
-  let at = 0;
-  return grads.map((g) => {
-    if (!g) return -1;
-    const s = at;
-    at += g.length;
-    return s;
-  });
-}
-
 const fmaBuf = new Float64Array(1);
 const fmaWords = new Uint32Array(fmaBuf.buffer);
 
@@ -132,12 +119,15 @@ export function fmaF32(a: number, b: number, c: number): number {
   return f(fmaBuf[0]!);
 }
 
-/** Σx² as the native engine sums it for a tensor starting at `start` in the step's concatenation. */
-export function chunkedSumSquares(x: ArrayLike<number>, start: number): number {
+/**
+ * Σx² as the native engine sums it: in pieces of REDUCE_CHUNK elements from the tensor's first
+ * (whatever else the step holds), each in 32 lanes combined pairwise.
+ */
+export function chunkedSumSquares(x: ArrayLike<number>): number {
   let total = 0;
   let a = 0;
   while (a < x.length) {
-    const b = Math.min(x.length, (Math.floor((start + a) / REDUCE_CHUNK) + 1) * REDUCE_CHUNK - start);
+    const b = Math.min(x.length, a + REDUCE_CHUNK);
     const lanes = new Float64Array(32);
     for (let i = a; i < b; i++) {
       const e = x[i]!;
@@ -152,9 +142,8 @@ export function chunkedSumSquares(x: ArrayLike<number>, start: number): number {
 }
 
 /**
- * One LAMB step over `params` (in place). `starts[j]` is parameter j's start in the step's
- * concatenation of all tensors with a gradient (see {@link stepStarts}); it only decides how the
- * norms are summed.
+ * One LAMB step over `params` (in place); the norms are summed as the engine sums them
+ * ({@link chunkedSumSquares}).
  *
  * ```text
  * m ← m·β1 + (1 − β1)·g;   v ← v·β2 + ((1 − β2)·g)·g
@@ -163,10 +152,10 @@ export function chunkedSumSquares(x: ArrayLike<number>, start: number): number {
  * θ ← θ + (−η·r)·u                    (η = γ, or γ·√(1 − β2ᵗ)/(1 − β1ᵗ) with debias; −η·r rounded once)
  * ```
  */
-export function lambReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<LambRefState | undefined>, o: LAMBGroupOptions, starts: readonly number[]): void {
+export function lambReference(params: Float32Array[], grads: Array<Float32Array | null>, state: Array<LambRefState | undefined>, o: LAMBGroupOptions): void {
   const [b1, b2] = o.betas;
   const beta1 = f(b1), c1 = f(1 - b1), beta2 = f(b2), c2 = f(1 - b2), eps = f(o.eps), wd = f(o.weightDecay);
-  eachWithGrad(params, grads, state, (p, g, st, j) => {
+  eachWithGrad(params, grads, state, (p, g, st) => {
     const m = (st.expAvg ??= new Float32Array(p.length));
     const v = (st.expAvgSq ??= new Float32Array(p.length));
     const u = new Float32Array(p.length);
@@ -178,9 +167,9 @@ export function lambReference(params: Float32Array[], grads: Array<Float32Array 
     }
     const t = st.step;
     const stepSize = o.debias ? o.lr * (Math.sqrt(1 - b2 ** t) / (1 - b1 ** t)) : o.lr;
-    let weightNorm = Math.sqrt(chunkedSumSquares(p, starts[j]!));
+    let weightNorm = Math.sqrt(chunkedSumSquares(p));
     if (weightNorm > o.clampValue) weightNorm = o.clampValue;
-    const adamNorm = Math.sqrt(chunkedSumSquares(u, starts[j]!));
+    const adamNorm = Math.sqrt(chunkedSumSquares(u));
     // ‖u‖ below float32's smallest normal (2^-126) counts as 0, as in the kernel: φ/‖u‖ would overflow.
     let ratio = weightNorm === 0 || adamNorm < 2 ** -126 ? 1 : weightNorm / adamNorm;
     if (o.adam) ratio = 1;

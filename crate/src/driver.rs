@@ -1,10 +1,10 @@
 //! The shared elementwise driver: one parallel region over all tensors of a step.
 //!
-//! The tensors of a step are laid end to end in one index space (`offsets` holds the prefix sums of
-//! their lengths). That space is cut into fixed chunks of [`CHUNK`] elements; a chunk covers a piece
-//! of one tensor or the end of one and the start of the next. The boundaries depend only on the
-//! lengths, never on the thread count, so per-chunk partial sums combine to the same bits whether
-//! one thread or many ran them.
+//! A step's tensors are cut into fixed chunks of [`CHUNK`] elements, each tensor from its own first
+//! element ([`Layout`]): a chunk covers one piece of one tensor. The pieces of a tensor depend only
+//! on its length, never on the other tensors of the step or the thread count, so per-chunk partial
+//! sums combine to the same bits whether one thread or many ran them, and whether the tensor was
+//! stepped alone or with others (a step taken in parts, layer by layer, gives the bits of one).
 //!
 //! Within a piece, [`elementwise`] runs a kernel's per-element math ([`Elementwise`]) over the
 //! piece's parameter, gradient and state slices at the active SIMD level.
@@ -14,7 +14,8 @@ use crate::simd::{self, Simd, SqLanes, LANES};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Elements per chunk: 32 KiB per f32 stream, so a chunk's streams sit in L2.
+/// Elements per chunk: 32 KiB per f32 stream, so a chunk's streams sit in L2. A multiple of every
+/// block a kernel keeps whole (int8 state's 256), so no block straddles two pieces.
 pub const CHUNK: usize = 8192;
 /// Below this many elements in a step, the step stays on the calling thread: waking the pool
 /// costs 25–35 µs on a 2-core VM, about what one thread spends on 128K SGD elements. Tests and
@@ -40,72 +41,103 @@ pub fn set_par_min(n: usize) {
     PAR_MIN_NOW.store(n, Ordering::Relaxed);
 }
 
-/// `x` rounded up to a multiple of `align` (a rule's [`Rule::ALIGN`](crate::engine::Rule::ALIGN),
-/// which divides [`CHUNK`]: tensors that start at such multiples keep every aligned run of
-/// `align` elements inside one piece).
-#[inline]
-pub fn align_up(x: usize, align: usize) -> usize {
-    debug_assert!(CHUNK.is_multiple_of(align));
-    x.next_multiple_of(align)
+/// The chunks of a step's tensors: tensor `t` has chunks `first[t]..first[t + 1]`, the `k`-th of
+/// them covering its elements `[k·CHUNK, min((k + 1)·CHUNK, len))`. An empty tensor has none.
+pub struct Layout {
+    first: Vec<usize>,
+    lens: Vec<usize>,
+    elements: usize,
 }
 
-/// Number of chunks covering `total` elements.
-pub fn num_chunks(total: usize) -> usize {
-    total.div_ceil(CHUNK)
-}
-
-/// Calls `f(tensor, start, end)` for every piece of chunk `c` (ranges are tensor-local).
-#[inline]
-pub fn pieces_of_chunk(offsets: &[usize], c: usize, f: &(impl Fn(usize, usize, usize) + ?Sized)) {
-    let total = *offsets.last().unwrap_or(&0);
-    let mut pos = c * CHUNK;
-    let end = (pos + CHUNK).min(total);
-    if pos >= end {
-        return;
+impl Default for Layout {
+    fn default() -> Self {
+        Layout::new()
     }
-    // The last tensor whose offset is <= pos; it is non-empty because offsets[t + 1] > pos.
-    let mut t = offsets.partition_point(|&o| o <= pos) - 1;
-    while pos < end {
-        let t_end = offsets[t + 1].min(end);
-        if t_end > pos {
-            f(t, pos - offsets[t], t_end - offsets[t]);
+}
+
+impl Layout {
+    pub fn new() -> Self {
+        Layout { first: vec![0], lens: Vec::new(), elements: 0 }
+    }
+
+    /// The layout of tensors of these lengths.
+    pub fn of(lens: impl IntoIterator<Item = usize>) -> Self {
+        let mut l = Layout::new();
+        lens.into_iter().for_each(|n| l.push(n));
+        l
+    }
+
+    /// Empties the layout, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.first.clear();
+        self.first.push(0);
+        self.lens.clear();
+        self.elements = 0;
+    }
+
+    /// Appends a tensor of `len` elements.
+    pub fn push(&mut self, len: usize) {
+        let last = *self.first.last().unwrap_or(&0);
+        self.first.push(last + len.div_ceil(CHUNK));
+        self.lens.push(len);
+        self.elements += len;
+    }
+
+    /// Number of tensors.
+    pub fn tensors(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Number of chunks, i.e. of pieces.
+    pub fn chunks(&self) -> usize {
+        *self.first.last().unwrap_or(&0)
+    }
+
+    /// The chunks of tensor `t`.
+    pub fn chunks_of(&self, t: usize) -> std::ops::Range<usize> {
+        self.first[t]..self.first[t + 1]
+    }
+
+    /// Total elements of all tensors.
+    pub fn elements(&self) -> usize {
+        self.elements
+    }
+
+    /// Chunk `c` as `(tensor, start, end)`, the range tensor-local and non-empty; `c < chunks()`.
+    #[inline]
+    fn piece(&self, c: usize) -> (usize, usize, usize) {
+        // The last tensor whose first chunk is <= c: it owns c, since empty tensors own none.
+        let t = self.first.partition_point(|&f| f <= c) - 1;
+        let a = (c - self.first[t]) * CHUNK;
+        (t, a, (a + CHUNK).min(self.lens[t]))
+    }
+}
+
+/// Runs `each(c)` for every chunk `c`, in parallel when the step is large enough and the pool
+/// has more than one thread.
+fn for_each_chunk(layout: &Layout, each: impl Fn(usize) + Sync + Send) -> Result<(), String> {
+    let chunks = layout.chunks();
+    if layout.elements() >= par_min() {
+        let pool = crate::pool::pool()?;
+        if pool.current_num_threads() > 1 {
+            pool.install(|| (0..chunks).into_par_iter().with_min_len(2).for_each(each));
+            return Ok(());
         }
-        pos = t_end;
-        t += 1;
     }
-}
-
-/// Runs `f(tensor, start, end)` over every piece of every chunk, in parallel when the step is
-/// large enough and the pool has more than one thread.
-pub fn for_each_piece<F>(offsets: &[usize], f: F) -> Result<(), String>
-where
-    F: Fn(usize, usize, usize) + Sync,
-{
-    let total = *offsets.last().unwrap_or(&0);
-    let chunks = num_chunks(total);
-    if total < par_min() {
-        (0..chunks).for_each(|c| pieces_of_chunk(offsets, c, &f));
-        return Ok(());
-    }
-    let pool = crate::pool::pool()?;
-    if pool.current_num_threads() <= 1 {
-        (0..chunks).for_each(|c| pieces_of_chunk(offsets, c, &f));
-        return Ok(());
-    }
-    pool.install(|| (0..chunks).into_par_iter().with_min_len(2).for_each(|c| pieces_of_chunk(offsets, c, &f)));
+    (0..chunks).for_each(each);
     Ok(())
 }
 
-/// Index of the first reduction slot of each tensor: a tensor has one slot per chunk it touches.
-/// Fills `base` (length `tensors + 1`) and returns the number of slots.
-pub fn piece_slots(offsets: &[usize], base: &mut Vec<usize>) -> usize {
-    base.clear();
-    base.push(0);
-    for w in offsets.windows(2) {
-        let n = if w[1] > w[0] { (w[1] - 1) / CHUNK - w[0] / CHUNK + 1 } else { 0 };
-        base.push(base.last().unwrap() + n);
-    }
-    *base.last().unwrap()
+/// Runs `f(tensor, start, end)` over every piece, in parallel when the step is large enough and
+/// the pool has more than one thread.
+pub fn for_each_piece<F>(layout: &Layout, f: F) -> Result<(), String>
+where
+    F: Fn(usize, usize, usize) + Sync,
+{
+    for_each_chunk(layout, |c| {
+        let (t, a, b) = layout.piece(c);
+        f(t, a, b)
+    })
 }
 
 /// A shared output array whose slots are each written by exactly one piece.
@@ -113,12 +145,11 @@ struct Slots<T>(*mut T);
 // SAFETY: every piece writes a distinct slot (see `for_each_piece_reduce`).
 unsafe impl<T: Send> Sync for Slots<T> {}
 
-/// Runs `f(tensor, start, end)` over every piece like [`for_each_piece`] and stores each piece's
-/// result in `out[base[t] + chunk - first chunk of t]`, then sums each tensor's pieces in index
-/// order into `sums[t]`. The pieces, and so the sums, do not depend on the thread count.
+/// Runs `f(tensor, start, end)` over every piece like [`for_each_piece`] and stores chunk `c`'s
+/// result in `out[c]`, then sums each tensor's pieces in chunk order into `sums[t]`. The pieces,
+/// and so the sums, depend only on each tensor's own length.
 pub fn for_each_piece_reduce<const K: usize, F>(
-    offsets: &[usize],
-    base: &[usize],
+    layout: &Layout,
     out: &mut Vec<[f64; K]>,
     sums: &mut Vec<[f64; K]>,
     f: F,
@@ -126,21 +157,20 @@ pub fn for_each_piece_reduce<const K: usize, F>(
 where
     F: Fn(usize, usize, usize) -> [f64; K] + Sync,
 {
-    let slots = *base.last().unwrap_or(&0);
     out.clear();
-    out.resize(slots, [0.0; K]);
+    out.resize(layout.chunks(), [0.0; K]);
     let ptr = Slots(out.as_mut_ptr());
     let ptr = &ptr;
-    for_each_piece(offsets, |t, a, b| {
+    for_each_chunk(layout, |c| {
+        let (t, a, b) = layout.piece(c);
         let r = f(t, a, b);
-        let idx = base[t] + (offsets[t] + a) / CHUNK - offsets[t] / CHUNK;
-        // SAFETY: (t, chunk) identifies the piece, so each index is written once; idx < slots.
-        unsafe { *ptr.0.add(idx) = r };
+        // SAFETY: chunk c is this call's alone, and c < chunks = out.len().
+        unsafe { *ptr.0.add(c) = r };
     })?;
     sums.clear();
-    for t in 0..base.len().saturating_sub(1) {
+    for t in 0..layout.tensors() {
         let mut acc = [0.0; K];
-        for piece in &out[base[t]..base[t + 1]] {
+        for piece in &out[layout.chunks_of(t)] {
             for k in 0..K {
                 acc[k] += piece[k];
             }
@@ -314,6 +344,7 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    /// Where each tensor starts when the tensors are laid end to end (test data only).
     fn prefix(lens: &[usize]) -> Vec<usize> {
         let mut o = vec![0];
         for &l in lens {
@@ -340,7 +371,8 @@ mod tests {
         for lens in [vec![0, 1, 0, 7, 8192, 8193, 0], vec![CHUNK * 5 + 3], vec![1; 300], vec![]] {
             let offsets = prefix(&lens);
             let seen = Mutex::new(vec![0u32; *offsets.last().unwrap()]);
-            for_each_piece(&offsets, |t, a, b| {
+            for_each_piece(&Layout::of(lens.iter().copied()), |t, a, b| {
+                assert!(a.is_multiple_of(CHUNK) && b - a <= CHUNK);
                 assert!(a < b && b <= lens[t]);
                 let mut s = seen.lock().unwrap();
                 for i in a..b {
@@ -359,11 +391,10 @@ mod tests {
         let lens = [0, 3, 8191, 8193, 1, 0, 40001, 17];
         let offsets = prefix(&lens);
         let data: Vec<f32> = (0..*offsets.last().unwrap()).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
-        let mut base = Vec::new();
-        piece_slots(&offsets, &mut base);
+        let layout = Layout::of(lens);
         let run = || {
             let (mut out, mut sums) = (Vec::new(), Vec::new());
-            for_each_piece_reduce::<1, _>(&offsets, &base, &mut out, &mut sums, |t, a, b| {
+            for_each_piece_reduce::<1, _>(&layout, &mut out, &mut sums, |t, a, b| {
                 [sum_squares_simd(&data[offsets[t] + a..offsets[t] + b])]
             })
             .unwrap();
@@ -385,5 +416,26 @@ mod tests {
             let exact: f64 = data[offsets[t]..offsets[t + 1]].iter().map(|&x| (x as f64) * (x as f64)).sum();
             assert!((s[0] - exact).abs() <= 1e-9 * exact.max(1.0));
         }
+    }
+
+    #[test]
+    fn a_tensors_sum_does_not_depend_on_the_other_tensors_of_the_step() {
+        let lens = [3usize, 8191, 8193, 40001, 17];
+        let offsets = prefix(&lens);
+        let data: Vec<f32> = (0..*offsets.last().unwrap()).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+        let sums = |ts: &[usize]| {
+            let (mut out, mut sums) = (Vec::new(), Vec::new());
+            for_each_piece_reduce::<1, _>(&Layout::of(ts.iter().map(|&t| lens[t])), &mut out, &mut sums, |i, a, b| {
+                let o = offsets[ts[i]];
+                [sum_squares_simd(&data[o + a..o + b])]
+            })
+            .unwrap();
+            sums.iter().map(|s| s[0].to_bits()).collect::<Vec<_>>()
+        };
+        let all = sums(&[0, 1, 2, 3, 4]);
+        for (t, &sum) in all.iter().enumerate() {
+            assert_eq!(sums(&[t]), [sum], "tensor {t} alone");
+        }
+        assert_eq!(sums(&[3, 1]), [all[3], all[1]]);
     }
 }

@@ -121,10 +121,6 @@ pub trait Rule: Signature + Sync {
     type Scalars: Copy + Send + Sync;
     /// Bitmask of the slots a parameter of a group with these hyperparameters needs.
     fn slots_needed(h: &Self::Hyper) -> u32;
-    /// Every tensor of a step starts at a multiple of this many elements of the step's element
-    /// space (the driver's chunks are multiples of it), so a run of `ALIGN` elements of a tensor
-    /// from a multiple of `ALIGN` is never split between two pieces: int8 state's blocks.
-    const ALIGN: usize = 1;
     /// f32 words of one state slot of a tensor of `len` elements (fewer than `len` for
     /// low-precision storage, [`crate::kernels::lowp`]).
     fn slot_words(len: usize) -> usize {
@@ -228,12 +224,11 @@ pub struct Engine<R: Rule> {
     /// The step's groups, parsed.
     hypers: Vec<R::Hyper>,
     scalars: Vec<R::Scalars>,
-    offsets: Vec<usize>,
+    layout: driver::Layout,
     spans: Vec<(usize, usize, usize)>,
     checked_spans: Vec<(usize, usize, usize)>,
     seen: Vec<u64>,
     stamp: u64,
-    piece_base: Vec<usize>,
     partials1: Vec<[f64; 1]>,
     sums1: Vec<[f64; 1]>,
     /// Two-pass rules: the two sums of [`Rule::reduce`] and Σg² (when gathered).
@@ -256,17 +251,6 @@ pub fn first_overlap(spans: &[(usize, usize, usize)]) -> Option<(usize, usize)> 
     sorted.windows(2).find(|w| w[1].0 < w[0].1).map(|w| (w[0].2.min(w[1].2), w[0].2.max(w[1].2)))
 }
 
-/// The piece `[a, b)` of tensor `t` without the padding after its end (a rule with
-/// [`Rule::ALIGN`] > 1), or `None` when nothing is left.
-#[inline(always)]
-fn clip<R: Rule>(t: &TensorPtrs, a: usize, b: usize) -> Option<(usize, usize)> {
-    if R::ALIGN == 1 {
-        return Some((a, b));
-    }
-    let b = b.min(t.len);
-    (a < b).then_some((a, b))
-}
-
 /// Span tags: buffer `kind` (0 data, 1 grad, 2 + s state slot s) of parameter `id`.
 const KINDS: usize = 2 + MAX_SLOTS;
 
@@ -286,12 +270,11 @@ impl<R: Rule> Engine<R> {
             tensors: Vec::new(),
             hypers: Vec::new(),
             scalars: Vec::new(),
-            offsets: Vec::new(),
+            layout: driver::Layout::new(),
             spans: Vec::new(),
             checked_spans: Vec::new(),
             seen: Vec::new(),
             stamp: 0,
-            piece_base: Vec::new(),
             partials1: Vec::new(),
             sums1: Vec::new(),
             partials2: Vec::new(),
@@ -488,24 +471,19 @@ impl<R: Rule> Engine<R> {
     ) -> Result<StepReport, Error> {
         self.check(ids, params, grads, slots, fresh, hyper, group_of)?;
         self.tensors.clear();
-        self.offsets.clear();
-        self.offsets.push(0);
+        self.layout.clear();
         let mut elements = 0;
         for (i, &id) in ids.iter().enumerate() {
             let len = self.states[id as usize].len;
             self.tensors.push(TensorPtrs { param: params[i].ptr, grad: grads[i].ptr, slots: [std::ptr::null_mut(); MAX_SLOTS], len });
-            // With R::ALIGN > 1 a tensor's span ends with padding up to the next tensor's aligned
-            // start; `clip` drops it from the pieces.
-            self.offsets.push(driver::align_up(self.offsets.last().unwrap() + len, R::ALIGN));
+            self.layout.push(len);
             elements += len;
         }
-        driver::piece_slots(&self.offsets, &mut self.piece_base);
         let mut have_sums = false;
         if flags.skip_nonfinite {
             let tensors = &self.tensors;
             // SAFETY: grads are valid for their lengths and only read.
-            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| {
-                let Some((a, b)) = clip::<R>(&tensors[t], a, b) else { return [0.0] };
+            driver::for_each_piece_reduce(&self.layout, &mut self.partials1, &mut self.sums1, |t, a, b| {
                 [driver::sum_squares_simd(unsafe { tensors[t].grad(a, b) })]
             })
             .map_err(Error::Range)?;
@@ -546,8 +524,7 @@ impl<R: Rule> Engine<R> {
         if R::TWO_PASS {
             let (tensors, scalars) = (&self.tensors, &self.scalars);
             // SAFETY: as for apply below.
-            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials2, &mut self.sums2, |t, a, b| unsafe {
-                let Some((a, b)) = clip::<R>(&tensors[t], a, b) else { return [0.0; 3] };
+            driver::for_each_piece_reduce(&self.layout, &mut self.partials2, &mut self.sums2, |t, a, b| unsafe {
                 let mut lanes = A64([0.0f64; LANES]);
                 let [x, y] = R::reduce(&scalars[t], &tensors[t], a, b, gather.then_some(&mut lanes));
                 [x, y, if gather { combine_lanes(&lanes) } else { 0.0 }]
@@ -561,8 +538,7 @@ impl<R: Rule> Engine<R> {
         if gather && !R::TWO_PASS {
             // SAFETY: pieces are disjoint ranges within each tensor's length (driver), buffers are
             // disjoint and every needed slot is present (checked above).
-            driver::for_each_piece_reduce(&self.offsets, &self.piece_base, &mut self.partials1, &mut self.sums1, |t, a, b| unsafe {
-                let Some((a, b)) = clip::<R>(&tensors[t], a, b) else { return [0.0] };
+            driver::for_each_piece_reduce(&self.layout, &mut self.partials1, &mut self.sums1, |t, a, b| unsafe {
                 let mut lanes = A64([0.0f64; LANES]);
                 R::apply(&scalars[t], &tensors[t], a, b, Some(&mut lanes));
                 [combine_lanes(&lanes)]
@@ -570,12 +546,8 @@ impl<R: Rule> Engine<R> {
             .map_err(Error::Range)?;
         } else {
             // SAFETY: as above.
-            driver::for_each_piece(&self.offsets, |t, a, b| unsafe {
-                if let Some((a, b)) = clip::<R>(&tensors[t], a, b) {
-                    R::apply(&scalars[t], &tensors[t], a, b, None)
-                }
-            })
-            .map_err(Error::Range)?;
+            driver::for_each_piece(&self.layout, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b, None) })
+                .map_err(Error::Range)?;
         }
         self.grad_sums.clear();
         if gather && R::TWO_PASS {

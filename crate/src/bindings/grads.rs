@@ -10,13 +10,13 @@ use napi_derive::napi;
 /// The gradients of one call, laid end to end for the driver.
 struct Grads {
     tensors: Vec<TensorPtrs>,
-    offsets: Vec<usize>,
+    layout: driver::Layout,
 }
 
 fn collect(grads: &Array, writable: bool) -> Result<Grads> {
     let n = grads.len();
     let mut tensors = Vec::with_capacity(n as usize);
-    let mut offsets = vec![0usize];
+    let mut layout = driver::Layout::new();
     let mut spans = Vec::new();
     for i in 0..n {
         let Some(mut b) = grads.get::<Float32ArraySlice>(i).ok().flatten() else {
@@ -29,31 +29,29 @@ fn collect(grads: &Array, writable: bool) -> Result<Grads> {
             spans.push((ptr as usize, ptr as usize + 4 * len, i as usize));
         }
         tensors.push(TensorPtrs { param: ptr, grad: ptr, slots: [std::ptr::null_mut(); MAX_SLOTS], len });
-        offsets.push(offsets.last().unwrap() + len);
+        layout.push(len);
     }
     if writable {
         if let Some((a, b)) = first_overlap(&spans) {
             return Err(range_error(format!("gradients {a} and {b} view overlapping memory; each gradient needs its own buffer")));
         }
     }
-    Ok(Grads { tensors, offsets })
+    Ok(Grads { tensors, layout })
 }
 
 /// Per-tensor norms into `out` (if given) and the total norm.
 fn norms(g: &Grads, p: NormType, out: Option<&mut Float64ArraySlice>) -> Result<f64> {
-    let mut base = Vec::new();
-    driver::piece_slots(&g.offsets, &mut base);
     let (mut partials, mut sums) = (Vec::new(), Vec::new());
     let tensors = &g.tensors;
     // SAFETY: read-only views within each gradient's length.
-    driver::for_each_piece_reduce::<1, _>(&g.offsets, &base, &mut partials, &mut sums, |t, a, b| {
+    driver::for_each_piece_reduce::<1, _>(&g.layout, &mut partials, &mut sums, |t, a, b| {
         [clip::piece_partial(unsafe { tensors[t].grad(a, b) }, p)]
     })
     .map_err(range_error)?;
     // Chunk partials add up, except for the ∞-norm, whose chunk maxima combine by max.
     let per: Vec<f64> = match p {
         NormType::Inf => (0..g.tensors.len())
-            .map(|t| clip::total_norm(&partials[base[t]..base[t + 1]].iter().map(|x| x[0]).collect::<Vec<_>>(), p))
+            .map(|t| clip::total_norm(&partials[g.layout.chunks_of(t)].iter().map(|x| x[0]).collect::<Vec<_>>(), p))
             .collect(),
         _ => sums.iter().map(|s| clip::finish_norm(s[0], p)).collect(),
     };
@@ -108,7 +106,7 @@ pub fn clip_grad_norm(
     if coef < 1.0 || coef.is_nan() {
         let tensors = &g.tensors;
         // SAFETY: disjoint gradients (checked), disjoint pieces (driver).
-        driver::for_each_piece(&g.offsets, |t, a, b| unsafe { clip::scale(&tensors[t], a, b, coef) }).map_err(range_error)?;
+        driver::for_each_piece(&g.layout, |t, a, b| unsafe { clip::scale(&tensors[t], a, b, coef) }).map_err(range_error)?;
     }
     Ok(total)
 }
@@ -120,5 +118,5 @@ pub fn clip_grad_value(grads: Array, clip_value: f64) -> Result<()> {
     let c = clip_value as f32;
     let tensors = &g.tensors;
     // SAFETY: as in clip_grad_norm.
-    driver::for_each_piece(&g.offsets, |t, a, b| unsafe { clip::clamp(&tensors[t], a, b, c) }).map_err(range_error)
+    driver::for_each_piece(&g.layout, |t, a, b| unsafe { clip::clamp(&tensors[t], a, b, c) }).map_err(range_error)
 }

@@ -22,7 +22,7 @@ pub struct SlowWeights {
     slow: Vec<Option<Vec<f32>>>,
     // Scratch reused by every sync.
     tensors: Vec<SyncPtrs>,
-    offsets: Vec<usize>,
+    layout: driver::Layout,
     spans: Vec<(usize, usize, usize)>,
     seen: Vec<u64>,
     stamp: u64,
@@ -170,16 +170,15 @@ impl SlowWeights {
     pub unsafe fn sync_with(&mut self, ids: &[u32], fast: &[Buf], slow: &[Buf], fresh: &[bool], alpha: f64) -> Result<(), Error> {
         self.check(ids, fast, slow, fresh, alpha)?;
         self.tensors.clear();
-        self.offsets.clear();
-        self.offsets.push(0);
+        self.layout.clear();
         for (i, &id) in ids.iter().enumerate() {
             let len = self.lens[id as usize];
             self.tensors.push(SyncPtrs { fast: fast[i].ptr, slow: slow[i].ptr, fresh: fresh[i] });
-            self.offsets.push(self.offsets.last().unwrap() + len);
+            self.layout.push(len);
         }
         let s = SyncScalars { alpha: alpha as f32, rest: (1.0 - alpha) as f32 };
         let tensors = &self.tensors;
-        driver::for_each_piece(&self.offsets, |t, a, b| {
+        driver::for_each_piece(&self.layout, |t, a, b| {
             let tp = tensors[t];
             // SAFETY: pieces are disjoint ranges within each tensor's length (driver); all fast
             // and slow buffers are disjoint (checked above).

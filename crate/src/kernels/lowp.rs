@@ -24,9 +24,8 @@
 //!
 //! Layout of one slot in f32 words (the arenas are Float32Arrays): bfloat16, element i's 16 bits
 //! at u16 index i (⌈n/2⌉ words); int8, ⌈n/256⌉ absmax words, then element i's code at byte
-//! 4·⌈n/256⌉ + i (⌈n/4⌉ more words). So a block never straddles two threads' pieces, an int8
-//! rule asks the engine to start every tensor at a multiple of [`BLOCK`] of the step's element
-//! space ([`Rule::ALIGN`]).
+//! 4·⌈n/256⌉ + i (⌈n/4⌉ more words). A block never straddles two threads' pieces: the driver cuts
+//! each tensor into chunks from its first element, and a chunk is a multiple of [`BLOCK`].
 
 use super::adam::Adam;
 use super::lion::Lion;
@@ -65,15 +64,13 @@ impl LowpRule for Lion {
 
 /// How a slot's elements are kept in f32 words.
 pub trait Storage: Send + Sync + 'static {
-    /// Tensors start at multiples of this many elements of a step's element space.
-    const ALIGN: usize;
     /// f32 words of a slot of `len` elements.
     fn words(len: usize) -> usize;
     /// Elements `[a, b)` of the slot at `slot` (of a tensor of `len` elements) as f32, into `out`.
     ///
     /// # Safety
     /// `slot` holds [`Storage::words`]`(len)` words; `a <= b <= len`, `b − a <= BLOCK`, `a` is a
-    /// multiple of [`Storage::ALIGN`], and `b` is too unless it is `len`.
+    /// multiple of [`BLOCK`], and `b` is too unless it is `len`.
     unsafe fn load(slot: *mut f32, len: usize, a: usize, b: usize, signed: bool, out: &mut [f32]);
     /// Stores `x` as elements `[a, b)`.
     ///
@@ -114,8 +111,6 @@ pub fn f32_to_bf16(x: f32) -> u16 {
 }
 
 impl Storage for Bf16 {
-    const ALIGN: usize = 1;
-
     #[inline(always)]
     fn prefetch(slot: *const f32, _len: usize, i: usize) {
         // A block of bfloat16 values is 512 bytes: 8 lines.
@@ -340,8 +335,6 @@ pub fn block_absmax(x: &[f32]) -> f32 {
 }
 
 impl Storage for Int8 {
-    const ALIGN: usize = BLOCK;
-
     #[inline(always)]
     fn prefetch(slot: *const f32, len: usize, i: usize) {
         // A block of codes is 256 bytes (4 lines); its absmax shares a line with 15 others.
@@ -534,7 +527,6 @@ impl<R: Signature, S> Signature for Lowp<R, S> {
 
 impl<R: LowpRule, S: Storage> Rule for Lowp<R, S> {
     type Scalars = LowpScalars<R::Scalars>;
-    const ALIGN: usize = S::ALIGN;
 
     fn slot_words(len: usize) -> usize {
         S::words(len)
@@ -592,8 +584,8 @@ impl<R: LowpRule, S: Storage> simd::Simd for Tiles<'_, R, S> {
                 if s.used & (1 << k) != 0 && !t.slots[k].is_null() {
                     S::prefetch(t.slots[k], t.len, i);
                     // SAFETY: the slot holds S::words(t.len) words (checked by the engine); [i, e)
-                    // is at most one block, block-aligned for int8 (the engine's ALIGN and the
-                    // driver's chunks), and this piece is the only one touching it.
+                    // is at most one block, block-aligned for int8 (the driver's chunks start at
+                    // a tensor's first element), and this piece is the only one touching it.
                     unsafe { S::load(t.slots[k], t.len, i, e, R::SIGNED[k], &mut x.0[..n]) };
                     view.slots[k] = x.0.as_mut_ptr();
                 }

@@ -205,8 +205,7 @@ pub unsafe fn interpolate(
     }
     let mut spans = Vec::with_capacity(2 * ids.len());
     let mut tensors = Vec::with_capacity(ids.len());
-    let mut offsets = Vec::with_capacity(ids.len() + 1);
-    offsets.push(0);
+    let mut layout = driver::Layout::new();
     for (i, &id) in ids.iter().enumerate() {
         let Some(len) = len_of(id) else {
             return Err(Error::Range(format!("expected a registered parameter id, received {id}")));
@@ -226,14 +225,14 @@ pub unsafe fn interpolate(
             }
         }
         tensors.push(LerpPtrs { param: params[i].ptr, target: targets[i].ptr, lerp: Lerp::new(weights[i]) });
-        offsets.push(offsets[i] + len);
+        layout.push(len);
     }
     // A parameter listed twice overlaps itself.
     if let Some((a, b)) = first_overlap(&spans) {
         let what = |t: usize| format!("{} of parameter {}", if t.is_multiple_of(2) { "data" } else { "state" }, ids[t / 2]);
         return Err(Error::Range(format!("{} and {} view overlapping memory; every parameter needs its own buffer", what(a), what(b))));
     }
-    driver::for_each_piece(&offsets, |t, a, b| {
+    driver::for_each_piece(&layout, |t, a, b| {
         let tp = tensors[t];
         // SAFETY: pieces are disjoint ranges within each tensor's length (driver); every data and
         // state buffer is disjoint from the others (checked above).
