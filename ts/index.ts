@@ -18,7 +18,7 @@ export { Adam, AdamW, ADAM_DEFAULTS, ADAMW_DEFAULTS, type AdamOptions, type Adam
 export { setNumThreads, getNumThreads, getSimdLevel, getDetectedSimdLevel, type SimdLevel } from './runtime.js';
 export { clipGradNorm, clipGradValue, getTotalNorm, type ClipGradNormOptions } from './clip/clip-grad.js';
 export { GradNormMonitor, type GradNormMonitorOptions, type GradNormRecord, type GradNormEvent } from './monitor/grad-norm-monitor.js';
-export { type StepInfo, type StepObserver } from './optim/optimizer.js';
+export { type StepInParts, type StepInfo, type StepObserver } from './optim/optimizer.js';
 export { type CommonOptions } from './optim/options.js';
 export { STATE_BLOCK, STATE_DTYPES, type Bfloat16Buffer, type Int8Buffer, type LowPrecisionBuffer, type StateDtype, type StateDtypeOptions } from './optim/state-dtype.js';
 export { type NumberRule } from './validate.js';

@@ -2,7 +2,7 @@
  * `Sequential`: modules applied in order; backward runs them in reverse.
  * @module
  */
-import { checkNumber } from '../validate.js';
+import { checkNumber, describeValue } from '../validate.js';
 import { MaxPool2d } from './max-pool2d.js';
 import { Module, checkTensor, type Tensor } from './module.js';
 import { ReLU } from './relu.js';
@@ -84,20 +84,30 @@ export class Sequential extends Module {
    * whole model) nothing computes the gradient of the model's input: the first module with
    * parameters skips it, and the parameter-free modules before that one (a `Flatten` in front,
    * say), which would only carry it, do not run; the result is then null.
+   *
+   * `afterModule`, when given, is called after each module's backward with the module and its
+   * index, last module first: its parameters' gradients are then complete, and an optimizer can
+   * update them at once (`Optimizer.stepInParts`) while they are still in cache.
    */
-  backward(gradOutput: Tensor, needInputGrad = true): Tensor | null {
+  backward(gradOutput: Tensor, needInputGrad = true, afterModule?: (module: Module, index: number) => void): Tensor | null {
     checkTensor('Sequential.backward', 'gradOutput', gradOutput);
     boolOption('Sequential.backward', 'needInputGrad', needInputGrad, true);
+    if (afterModule !== undefined && typeof afterModule !== 'function') {
+      throw new TypeError(`Sequential.backward: expected afterModule to be a function or undefined, received ${describeValue(afterModule)}`);
+    }
     const stop = needInputGrad ? 0 : this.#firstWithParameters();
     let g: Tensor | null = gradOutput;
     for (let i = this.#layers.length - 1; i >= stop; i--) {
       const m = this.#layers[i]!;
       if (this.#fused[i] && i - 1 >= stop) {
         // The fused pair's backward stands in for the pool's and the ReLU's; it ends at the ReLU.
-        g = (m as MaxPool2d).backwardThroughRelu(g!, --i > stop || needInputGrad);
+        g = (m as MaxPool2d).backwardThroughRelu(g!, i - 1 > stop || needInputGrad);
+        afterModule?.(m, i);
+        i--;
       } else {
         g = m.backward(g!, i > stop || needInputGrad);
       }
+      afterModule?.(this.#layers[i]!, i);
       if (g === null && i > stop) throw new RangeError(`Sequential.backward: module ${i} returned no input gradient`);
     }
     return needInputGrad ? g : null;

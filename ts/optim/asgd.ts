@@ -150,10 +150,11 @@ export class ASGD extends Optimizer<ASGDGroupOptions> {
    * const loss = evaluate(model);
    * opt.swapAveraged();
    * ```
-   * @throws Error after `dispose()`.
+   * @throws Error after `dispose()` or while a step in parts is under way.
    */
   swapAveraged(): void {
     if (this.disposed) throw disposedError(this.label, 'swapAveraged');
+    this.notInParts('swapAveraged');
     const params = this.#swapped ?? this.parameters().filter((p) => this.stateBuffer(p, 'ax') !== null);
     for (const p of params) {
       const ax = this.stateBuffer(p, 'ax')!;
@@ -192,10 +193,9 @@ export class ASGD extends Optimizer<ASGDGroupOptions> {
     }
   }
 
-  /** As {@link Optimizer.step}; throws while the averages are swapped in. */
-  override step(closure?: () => number): number | undefined {
-    if (!this.disposed) this.#notSwapped('step');
-    return super.step(closure);
+  /** A step (`step` or `stepInParts`) throws while the averages are swapped in. */
+  protected override beforeStep(method: string): void {
+    this.#notSwapped(method);
   }
 
   /** As {@link Optimizer.stateDict}; throws while the averages are swapped in. */

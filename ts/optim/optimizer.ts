@@ -127,6 +127,34 @@ export interface StepObserver {
   onStep(info: StepInfo): void;
 }
 
+/**
+ * A step taken in parts, begun by `Optimizer.stepInParts`: update the parameters whose gradients
+ * are complete, as they become so, then `finish()`.
+ * @group Optimizers
+ * @category Base class and parameters
+ */
+export interface StepInParts {
+  /**
+   * Updates, in one native call, those of `params` that have a gradient and were not updated yet
+   * in this step (others are skipped, so a parameter shared by two layers is updated once).
+   * @throws TypeError or RangeError, before anything is written, for an entry that is not a
+   * Parameter of this optimizer or for what `step` refuses (a bad buffer); Error after the step
+   * ended.
+   */
+  update(params: readonly Parameter[]): void;
+  /** Updates every parameter with a gradient not updated yet, and ends the step. */
+  finish(): void;
+  /**
+   * Ends the step where it stands: parameters not updated yet keep their values and state (their
+   * step counters do not advance). It counts as an applied step (and Schedule-Free's group state
+   * advances) if any parameter was updated, and as no step at all otherwise. For a backward pass
+   * that failed half way.
+   */
+  end(): void;
+  /** Whether the step is still under way (neither `finish` nor `end` was called). */
+  readonly open: boolean;
+}
+
 const FLAG_SKIP_NONFINITE = 1;
 const FLAG_GRAD_NORMS = 2;
 
@@ -277,6 +305,8 @@ export abstract class Optimizer<O extends object> {
   readonly #active: Parameter[] = [];
   readonly #observers = new Set<StepObserver>();
   #sums = new Float64Array(0);
+  /** The step in parts under way (see `stepInParts`): the parameters it has updated. */
+  #parts: { done: Set<Parameter>; updated: boolean } | null = null;
 
   protected constructor(descriptor: OptimizerDescriptor<O>, params: ParamsInput<O>, options: (Partial<O> & CommonOptions) | undefined) {
     const label = descriptor.name;
@@ -354,6 +384,7 @@ export abstract class Optimizer<O extends object> {
    */
   addParamGroup(group: ParamGroupInput<O>): void {
     this.#live('addParamGroup');
+    this.#notInParts('addParamGroup');
     const g = this.#resolveGroup(group, `param group ${this.paramGroups.length}`);
     this.#commitGroup(g);
   }
@@ -365,21 +396,170 @@ export abstract class Optimizer<O extends object> {
    * @returns the closure's value, if a closure was given.
    * @throws TypeError or RangeError, before anything is written, for a bad group option, a buffer
    * that is not a Float32Array, a length mismatch (a detached buffer has length 0) or two buffers
-   * that overlap.
+   * that overlap; Error while a step in parts is under way.
    */
   step(closure?: () => number): number | undefined {
     this.#live('step');
+    this.#notInParts('step');
+    this.beforeStep('step');
     if (closure !== undefined && typeof closure !== 'function') {
       throw new TypeError(`${this.label}: expected closure to be a function or undefined, received ${describeValue(closure)}`);
     }
     const loss = closure === undefined ? undefined : closure();
+    this.#update(this.#prepare('step'), null, null);
+    return loss;
+  }
+
+  /**
+   * Begins a step taken in parts: each {@link StepInParts.update} call updates the parameters it
+   * is given, in one native call, and {@link StepInParts.finish} updates the rest and ends the
+   * step. A training loop can so update each layer as soon as the backward pass has completed its
+   * gradients, while they are still in cache. Every parameter gets exactly the bits `step()` would
+   * give it: a parameter's update depends only on its own gradient, state and group, and the
+   * kernels cut each tensor into the same pieces whatever else a call holds.
+   *
+   * The group options (and Schedule-Free's group state) are read and checked when the step
+   * begins; changes made before it ends apply from the next step. Until it ends, `step`,
+   * `stepInParts`, `loadStateDict`, `addParamGroup`, `observeSteps` and the subclasses' mode
+   * switches (`train`, `eval`, `swapAveraged`) throw.
+   *
+   * A step in parts cannot hold back an update until every gradient is known, so it refuses when
+   * something needs that: `skipNonFinite` (one non-finite gradient skips the whole step) or a
+   * registered step observer (a `GradNormMonitor`); see {@link Optimizer.canStepInParts}.
+   * @throws Error after `dispose()`, while another step in parts is under way, with
+   * `skipNonFinite` on or an observer registered, or for what `step` refuses (Schedule-Free in
+   * eval mode); TypeError or RangeError for a bad group option.
+   * @example
+   * ```ts
+   * const parts = optimizer.stepInParts();
+   * model.backward(lossFn.backward(), false, (m) => parts.update(m.parameters()));
+   * parts.finish();
+   * ```
+   */
+  stepInParts(): StepInParts {
+    this.#live('stepInParts');
+    this.#notInParts('stepInParts');
+    if (this.skipNonFinite) {
+      throw new Error(`${this.label}.stepInParts: skipNonFinite is on, and it needs every gradient before any parameter changes; call step() after the backward pass instead`);
+    }
+    if (this.#observers.size > 0) {
+      throw new Error(`${this.label}.stepInParts: a step observer (a GradNormMonitor) is registered, and it needs every gradient of a step; call step() after the backward pass instead`);
+    }
+    this.beforeStep('stepInParts');
+    const groups = this.#prepare('stepInParts');
+    const session = { done: new Set<Parameter>(), updated: false };
+    this.#parts = session;
+    const isOpen = () => this.#parts === session;
+    const open = (method: string) => {
+      this.#live(`StepInParts.${method}`);
+      if (!isOpen()) throw new Error(`${this.label}: StepInParts.${method}() was called after the step ended; begin a new one with stepInParts()`);
+    };
+    return {
+      update: (params: readonly Parameter[]) => {
+        open('update');
+        const only = this.#registeredSet('StepInParts.update', params);
+        if (only.size > 0 && this.#update(groups, only, session.done) > 0) session.updated = true;
+      },
+      finish: () => {
+        open('finish');
+        this.#update(groups, null, session.done);
+        this.#parts = null;
+        this.#endStep(groups, true);
+      },
+      end: () => {
+        open('end');
+        this.#parts = null;
+        if (session.updated) this.#endStep(groups, true);
+        else this.lastStepApplied = false;
+      },
+      get open() {
+        return isOpen();
+      },
+    };
+  }
+
+  /**
+   * Whether {@link Optimizer.stepInParts} can begin now: the optimizer is not disposed, no step in
+   * parts is under way, `skipNonFinite` is off and no step observer is registered.
+   */
+  get canStepInParts(): boolean {
+    return !this.#disposed && this.#parts === null && !this.skipNonFinite && this.#observers.size === 0;
+  }
+
+  /**
+   * A subclass's conditions for a step (`method` is `step` or `stepInParts`): throws to refuse it
+   * before anything is read or written. The base class has none.
+   */
+  protected beforeStep(method: string): void {
+    void method;
+  }
+
+  /** Throws while a step in parts is under way (`method`, a subclass's, would break it). */
+  protected notInParts(method: string): void {
+    this.#notInParts(method);
+  }
+
+  #notInParts(method: string): void {
+    if (this.#parts !== null) throw new Error(`${this.label}: ${method}() was called while a step in parts is under way; call finish() or end() on it first`);
+  }
+
+  /** `params` as a set, each checked to be a Parameter this optimizer holds. */
+  #registeredSet(ctx: string, params: unknown): Set<Parameter> {
+    if (!Array.isArray(params)) throw new TypeError(`${this.label}.${ctx}: expected params to be an array of Parameters, received ${describeValue(params)}`);
+    const set = new Set<Parameter>();
+    params.forEach((p: unknown, i) => {
+      if (!(p instanceof Parameter)) throw new TypeError(`${this.label}.${ctx}: expected params[${i}] to be a Parameter, received ${describeValue(p)}`);
+      if (!this.#ids.has(p)) throw new RangeError(`${this.label}.${ctx}: params[${i}] (${p.name ?? 'unnamed'}) is not optimized by this optimizer`);
+      set.add(p);
+    });
+    return set;
+  }
+
+  /**
+   * The groups of a step, each checked, its hyperparameters packed into `#hyper` (validated
+   * again only when its options changed), its slot plan made, and with a group state, its next
+   * state computed into `#nextGroupState` (kept by {@link Optimizer.#endStep} if the step applies).
+   */
+  #prepare(method: string): ParamGroup<O>[] {
     const k = this.#pack.length;
-    const groups = this.#checkedGroups('step');
+    const groups = this.#checkedGroups(method);
     if (this.#hyper.length !== groups.length * k) {
       this.#hyper = new Float64Array(groups.length * k);
       // A fresh vector holds nothing yet: every group is validated and packed again.
       this.#validated.length = 0;
     }
+    const groupState = this.descriptor.groupState;
+    for (let gi = 0; gi < groups.length; gi++) {
+      const g = groups[gi]!;
+      const changed = !this.#validatedUnchanged(gi, g);
+      // Options equal to those last validated also packed to the values already in #hyper.
+      if (changed) {
+        validateGroup(this.descriptor, g as Record<string, unknown>, `param group ${gi}`);
+        this.#snapshotValidated(gi, g);
+        if (!groupState) this.#packGroup(g, this.#hyper, gi * k);
+      }
+      // Hyperparameters computed from the group's state change at every step.
+      if (groupState) {
+        validateGroupState(this.descriptor, g as Record<string, unknown>, `param group ${gi}`);
+        const next = groupState.advance(g, g as Record<string, number | boolean>, `param group ${gi}`);
+        this.#nextGroupState[gi] = next.state;
+        this.#packGroup(g, this.#hyper, gi * k, next.hyper);
+      }
+      if (changed || this.#plans[gi] === undefined) {
+        const raw = this.#native.slotPlan(this.#hyper.subarray(gi * k, gi * k + k));
+        this.#plans[gi] = { mask: raw[0]!, init: raw.slice(1) };
+      }
+    }
+    return groups;
+  }
+
+  /**
+   * One native call updating the parameters of `groups` that have a gradient: all of them, or
+   * with `only` those in it, and with `done` (a step in parts) those not in it, which are then
+   * added to it. Without `done` it is a whole step: it ends the step and tells the observers.
+   * Returns the number of parameters updated (0 for a step `skipNonFinite` skipped).
+   */
+  #update(groups: ParamGroup<O>[], only: ReadonlySet<Parameter> | null, done: Set<Parameter> | null): number {
     let listed = 0;
     for (const g of groups) listed += g.params.length;
     if (this.#ids32.length < listed) {
@@ -390,10 +570,10 @@ export abstract class Optimizer<O extends object> {
     const buffers = this.#buffers;
     const requests = this.#requests;
     const store = this.#store;
-    const observe = this.#observers.size > 0;
+    const whole = done === null;
+    const observe = whole && this.#observers.size > 0;
     const active = this.#active;
     const nSlots = this.descriptor.slots.length;
-    const groupState = this.descriptor.groupState;
     const dtype = this.stateDtype;
     active.length = 0;
     requests.length = 0;
@@ -402,25 +582,7 @@ export abstract class Optimizer<O extends object> {
     try {
       for (let gi = 0; gi < groups.length; gi++) {
         const g = groups[gi]!;
-        const changed = !this.#validatedUnchanged(gi, g);
-        // Options equal to those last validated also packed to the values already in #hyper.
-        if (changed) {
-          validateGroup(this.descriptor, g as Record<string, unknown>, `param group ${gi}`);
-          this.#snapshotValidated(gi, g);
-          if (!groupState) this.#packGroup(g, this.#hyper, gi * k);
-        }
-        // Hyperparameters computed from the group's state change at every step.
-        if (groupState) {
-          validateGroupState(this.descriptor, g as Record<string, unknown>, `param group ${gi}`);
-          const next = groupState.advance(g, g as Record<string, number | boolean>, `param group ${gi}`);
-          this.#nextGroupState[gi] = next.state;
-          this.#packGroup(g, this.#hyper, gi * k, next.hyper);
-        }
-        let plan = this.#plans[gi];
-        if (changed || plan === undefined) {
-          const raw = this.#native.slotPlan(this.#hyper.subarray(gi * k, gi * k + k));
-          plan = this.#plans[gi] = { mask: raw[0]!, init: raw.slice(1) };
-        }
+        const plan = this.#plans[gi]!;
         for (let j = 0; j < g.params.length; j++) {
           const p = g.params[j];
           if (!(p instanceof Parameter)) {
@@ -432,6 +594,7 @@ export abstract class Optimizer<O extends object> {
               `${this.label}: param group ${gi}.params[${j}] (${p.name ?? 'unnamed'}) is not registered with this optimizer; add parameters with addParamGroup`,
             );
           }
+          if ((only !== null && !only.has(p)) || done?.has(p)) continue;
           const grad = p.grad;
           if (grad === null) continue;
           const data = p.data;
@@ -451,15 +614,20 @@ export abstract class Optimizer<O extends object> {
             for (let s = 0; s < nSlots; s++) if ((fresh >> s) & 1) requests.push({ id, slot: s, length: slotWords(dtype, p.numel), fill: plan.init[s]! });
           }
           this.#fresh[n] = fresh;
-          if (observe) active.push(p);
+          if (observe || !whole) active.push(p);
           n++;
         }
       }
-      checkBoolean(this.label, 'skipNonFinite', this.skipNonFinite);
-      let wantNorms = false;
-      for (const o of this.#observers) wantNorms ||= o.wantsGradNorms;
-      const flags = (this.skipNonFinite ? FLAG_SKIP_NONFINITE : 0) | (wantNorms ? FLAG_GRAD_NORMS : 0);
-      if (flags !== 0 && this.#sums.length < n) this.#sums = new Float64Array(this.#params.length);
+      let flags = 0;
+      if (whole) {
+        checkBoolean(this.label, 'skipNonFinite', this.skipNonFinite);
+        let wantNorms = false;
+        for (const o of this.#observers) wantNorms ||= o.wantsGradNorms;
+        flags = (this.skipNonFinite ? FLAG_SKIP_NONFINITE : 0) | (wantNorms ? FLAG_GRAD_NORMS : 0);
+        if (flags !== 0 && this.#sums.length < n) this.#sums = new Float64Array(this.#params.length);
+      }
+      // A part with nothing to update has nothing to call.
+      if (!whole && n === 0) return 0;
       // State a parameter needs from this step on is created now and kept only if the step
       // applies (PyTorch creates it lazily, in the step that first uses it).
       if (requests.length > 0) created = store.create(requests);
@@ -470,14 +638,13 @@ export abstract class Optimizer<O extends object> {
         mapNativeError(e, this.label, (msg) => msg.replace(/parameter (\d+)/g, (_, i: string) => Parameter.describe(this.#params[Number(i)]!, Number(i))));
       }
       if (applied) requests.length = 0;
-      if (applied && groupState) groups.forEach((g, gi) => Object.assign(g, this.#nextGroupState[gi]));
-      this.lastStepApplied = applied;
-      if (applied) this.appliedSteps++;
-      else this.skippedSteps++;
-      if (this.#observers.size > 0) {
+      if (done !== null) for (const p of active) done.add(p);
+      else this.#endStep(groups, applied);
+      if (observe) {
         const info: StepInfo = { applied, params: active, gradSqSums: this.#sums.subarray(0, n) };
         for (const o of this.#observers) o.onStep(info);
       }
+      return applied ? n : 0;
     } finally {
       if (requests.length > 0 && created.length > 0) store.discard(requests, created);
       requests.length = 0;
@@ -485,7 +652,14 @@ export abstract class Optimizer<O extends object> {
       buffers.fill(undefined, 0, 2 * n);
       active.length = 0;
     }
-    return loss;
+  }
+
+  /** Ends a step: counts it, and if it applied, keeps each group's next state (Schedule-Free). */
+  #endStep(groups: ParamGroup<O>[], applied: boolean): void {
+    if (applied && this.descriptor.groupState) groups.forEach((g, gi) => Object.assign(g, this.#nextGroupState[gi]));
+    this.lastStepApplied = applied;
+    if (applied) this.appliedSteps++;
+    else this.skippedSteps++;
   }
 
   /** Throws if {@link Optimizer.dispose} was called. */
@@ -528,6 +702,7 @@ export abstract class Optimizer<O extends object> {
    */
   observeSteps(observer: StepObserver): () => void {
     this.#live('observeSteps');
+    this.#notInParts('observeSteps');
     if (observer === null || typeof observer !== 'object' || typeof observer.onStep !== 'function' || typeof observer.wantsGradNorms !== 'boolean') {
       throw new TypeError(`${this.label}.observeSteps: expected an observer { wantsGradNorms: boolean, onStep(info) }, received ${describeValue(observer)}`);
     }
@@ -547,6 +722,7 @@ export abstract class Optimizer<O extends object> {
    */
   protected lerpToState(method: string, slot: string, weightOf: (group: ParamGroup<O>, index: number) => number | null): void {
     this.#live(method);
+    this.#notInParts(method);
     const ctx = `${this.label}.${method}`;
     const s = this.descriptor.slots.indexOf(slot);
     if (s < 0) throw new Error(`ferroptim internal error (please report): ${this.label} has no state buffer ${JSON.stringify(slot)}`);
@@ -636,6 +812,7 @@ export abstract class Optimizer<O extends object> {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#parts = null;
     this.#native.dispose();
     this.#store = new StateStore(this.descriptor.slots.length);
     this.#observers.clear();
@@ -729,6 +906,7 @@ export abstract class Optimizer<O extends object> {
   loadStateDict(sd: OptimizerStateDict, options?: LoadStateDictOptions): void {
     const ctx = `${this.label}.loadStateDict`;
     this.#live('loadStateDict');
+    this.#notInParts('loadStateDict');
     const strict = strictOption(ctx, options);
     checkStateDictShape(ctx, sd);
     const ours = this.#checkedGroups('loadStateDict');

@@ -184,15 +184,14 @@ export abstract class ScheduleFreeOptimizer<O extends object> extends Optimizer<
   }
 
   /**
-   * One step (see the class remarks); the first param group must be in train mode, as
-   * schedulefree's `step` checks (the first group only).
-   * @throws Error in eval mode (before the closure is called); otherwise as `Optimizer.step`.
+   * A step (`step` or `stepInParts`, see the class remarks) needs the first param group in train
+   * mode, as schedulefree's `step` checks (the first group only): Error in eval mode, thrown
+   * before `step`'s closure is called.
    */
-  override step(closure?: () => number): number | undefined {
-    if (!this.disposed && this.paramGroups[0]?.trainMode === false) {
-      throw new Error(`${this.label}: step() was called in eval mode; call train() before training (the optimizer starts in eval mode, and eval() puts it there)`);
+  protected override beforeStep(method: string): void {
+    if (this.paramGroups[0]?.trainMode === false) {
+      throw new Error(`${this.label}: ${method}() was called in eval mode; call train() before training (the optimizer starts in eval mode, and eval() puts it there)`);
     }
-    return super.step(closure);
   }
 
   #switch(toTrain: boolean): void {

@@ -11,9 +11,11 @@ import { checkImageDataset, loadMnist, type ImageDataset } from '../data/mnist.j
 import { CrossEntropyLoss } from '../nn/cross-entropy-loss.js';
 import { Dropout } from '../nn/dropout.js';
 import { Module } from '../nn/module.js';
+import { Sequential } from '../nn/sequential.js';
 import { Generator } from '../nn/generator.js';
 import { Parameter } from '../tensor.js';
-import { checkKnownKeys, checkNumber, checkOptions, checkPath, describeValue, option } from '../validate.js';
+import type { StepInParts } from '../optim/optimizer.js';
+import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, checkPath, describeValue, option } from '../validate.js';
 import { encodeSafetensors } from '../nn/safetensors.js';
 import { MAX_EPOCHS, checkJson, hasCheckpoint, loadCheckpoint, removeStaleTemporaries, saveCheckpoint, writeFileAtomic, type EpochProgress } from './checkpoint.js';
 
@@ -51,6 +53,14 @@ export interface TrainableOptimizer {
   }>;
   /** The parameters it updates. Optional: `train` clips and steps the model's own parameters. */
   parameters?(): Parameter[];
+  /**
+   * Optional, with {@link TrainableOptimizer.canStepInParts}: begins a step taken in parts (see
+   * `Optimizer.stepInParts`). With it, `train` updates each layer of a `Sequential` model as soon
+   * as the backward pass has completed its gradients (see `TrainOptions.stepDuringBackward`).
+   */
+  stepInParts?(): StepInParts;
+  /** Whether {@link TrainableOptimizer.stepInParts} can begin now. */
+  readonly canStepInParts?: boolean;
   /**
    * Optional, with {@link TrainableOptimizer.eval}: an optimizer whose parameters hold a
    * different point while training than the one to evaluate (Schedule-Free's y and x) switches
@@ -191,6 +201,16 @@ export interface TrainOptions {
   clipGradNorm?: number;
   /** A GradNormMonitor attached to the optimizer; its last norm and average go into the metrics. */
   monitor?: TrainMonitor;
+  /**
+   * Update each layer's parameters as soon as the backward pass has completed their gradients,
+   * while they are still in cache, instead of all of them after it, with the same bits. It applies
+   * when the model is a `Sequential`, the optimizer can step in parts (`Optimizer.stepInParts`:
+   * every ferroptim optimizer but Adafactor, Muon, L-BFGS and the wrappers, and not with
+   * `skipNonFinite` or a step observer) and nothing needs every gradient first (no
+   * `clipGradNorm`, no `monitor`); otherwise the step follows the backward pass.
+   * @defaultValue true
+   */
+  stepDuringBackward?: boolean;
   /** The number of epochs (an integer >= 0), counting those of a resumed checkpoint. Required. */
   epochs: number;
   /** Training images per batch (an integer >= 1). Required. */
@@ -447,7 +467,7 @@ function* askTrial(trial: TrainTrial, value: number, step: number): IterableIter
 function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefined, TrainResult, boolean | undefined> {
   const o = checkOptions('train', options) as unknown as TrainOptions;
   checkKnownKeys('train', o as unknown as Record<string, unknown>, [
-    'model', 'optimizer', 'scheduler', 'schedulerInterval', 'clipGradNorm', 'monitor', 'epochs', 'batchSize', 'seed', 'trainData', 'testData', 'testBatchSize',
+    'model', 'optimizer', 'scheduler', 'schedulerInterval', 'clipGradNorm', 'monitor', 'stepDuringBackward', 'epochs', 'batchSize', 'seed', 'trainData', 'testData', 'testBatchSize',
     'checkpointDir', 'checkpointEvery', 'resume', 'signal', 'runInfo', 'metricsFile', 'onBatch', 'onEpoch', 'maxBatches', 'trial', 'reportEvery', 'reportMetric',
   ]);
   const { model, optimizer, scheduler, monitor, signal } = o;
@@ -472,6 +492,7 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
   const batchSize = checkNumber('train', 'batchSize', o.batchSize, { integer: true, min: 1 });
   const seed = checkNumber('train', 'seed', o.seed, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
   const clip = o.clipGradNorm === undefined ? undefined : checkNumber('train', 'clipGradNorm', o.clipGradNorm, { above: 0 });
+  const duringBackward = checkBoolean('train', 'stepDuringBackward', option(o.stepDuringBackward, true));
   const count = { integer: true, min: 1 };
   const testBatchSize = checkNumber('train', 'testBatchSize', option(o.testBatchSize, 1000), count);
   const maxBatches = o.maxBatches === undefined ? Infinity : checkNumber('train', 'maxBatches', o.maxBatches, count);
@@ -502,6 +523,9 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
   const trainData = o.trainData ?? loadMnist({ split: 'train' });
   const testData = o.testData ?? loadMnist({ split: 'test' });
   const params = model.parameters();
+  // Each layer's parameters, for a step taken in parts during the backward pass.
+  const layered = duringBackward && clip === undefined && monitor === undefined && model instanceof Sequential && typeof optimizer.stepInParts === 'function';
+  const paramsOf = new Map<Module, Parameter[]>(layered ? (model as Sequential).layers.map((m) => [m, m.parameters()]) : []);
   const lossFn = new CrossEntropyLoss();
   const dataGen = new Generator(seed);
   const dropouts = dropoutGenerators(model);
@@ -597,17 +621,31 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
         return result;
       }
       correct += countCorrect(out.data, y, out.shape[1]!);
-      backward();
-      let evaluated = true;
-      optimizer.step(() => {
-        if (evaluated) {
-          evaluated = false;
-          return loss;
+      if (layered && optimizer.canStepInParts === true) {
+        // Each layer is updated as soon as its gradients are complete; the same bits as step().
+        const parts = optimizer.stepInParts!();
+        try {
+          (model as Sequential).backward(lossFn.backward(), false, (m) => {
+            const ps = paramsOf.get(m)!;
+            if (ps.length > 0) parts.update(ps);
+          });
+          parts.finish();
+        } finally {
+          if (parts.open) parts.end();
         }
-        const again = forward().loss;
+      } else {
         backward();
-        return again;
-      });
+        let evaluated = true;
+        optimizer.step(() => {
+          if (evaluated) {
+            evaluated = false;
+            return loss;
+          }
+          const again = forward().loss;
+          backward();
+          return again;
+        });
+      }
       if (scheduler && interval === 'batch') scheduler.step();
       lossSum += loss;
       seen += y.length;
