@@ -31,9 +31,10 @@
 //! otherwise, and faulting those in made the first AdamW step over 16M parameters 4–5× as long.
 //!
 //! # Threading
-//! A step is one parallel region over all tensors together: the concatenated element range is cut
-//! into fixed chunks of [`driver::CHUNK`] elements, and rayon workers take chunks, so 300 small
-//! tensors spread over the pool as well as one large one. Below [`driver::PAR_MIN`] elements the
+//! A step is one parallel region over all tensors together: each tensor is cut into fixed chunks of
+//! [`driver::CHUNK`] elements from its first element ([`driver::Layout`]), and rayon workers take
+//! chunks, so 300 small tensors spread over the pool as well as one large one, and a tensor's
+//! pieces (so its sums) do not depend on what else the call holds. Below [`driver::PAR_MIN`] elements the
 //! step stays on the calling thread. There is one pool per process, shared by every worker
 //! thread's JS realm; its size comes from `FERROPTIM_NUM_THREADS` or the number of available cores,
 //! and can be changed at run time, up to [`pool::max_threads`] ([`pool::set_num_threads`]).

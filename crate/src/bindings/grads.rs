@@ -7,7 +7,7 @@ use crate::kernels::clip::{self, NormType};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-/// The gradients of one call, laid end to end for the driver.
+/// The gradients of one call, in the driver's chunks.
 struct Grads {
     tensors: Vec<TensorPtrs>,
     layout: driver::Layout,
