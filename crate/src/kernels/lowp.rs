@@ -210,7 +210,8 @@ pub fn quantize(y: f32, map: &[f32; 256]) -> u8 {
 pub struct Quantizer {
     /// The thresholds, ascending, then +∞.
     t: [f32; 255 + 9],
-    start: Box<[u8; 1 << 16]>,
+    /// Padded by 4 bytes, so that the AVX2 path's 32-bit gathers at any of the 2¹⁶ keys stay inside.
+    start: Box<[u8; (1 << 16) + 4]>,
     steps: usize,
     /// The thresholds in the order a branch-free binary search reads them (the AVX-512 path):
     /// the search's level s (s = 128, 64, …, 1) compares y with t[c + s − 1], where c, the count
@@ -255,9 +256,9 @@ impl Quantizer {
             }
             t[k - 1] = from_ordinal(a);
         }
-        let mut start = Box::new([0u8; 1 << 16]);
+        let mut start = Box::new([0u8; (1 << 16) + 4]);
         let mut steps = 0;
-        for (hi, s) in start.iter_mut().enumerate() {
+        for (hi, s) in start[..1 << 16].iter_mut().enumerate() {
             let hi = hi as u32;
             // The smallest float whose top bits are `hi`: the bucket's low end for a positive
             // sign, its most negative value for a negative one. The bucket of +∞ holds NaNs too
@@ -353,9 +354,12 @@ impl Storage for Int8 {
         let scale = *slot.add(a / BLOCK);
         let codes = (slot.add(blocks(len)) as *const u8).add(a);
         #[cfg(target_arch = "x86_64")]
-        if simd::level() == simd::Level::Avx512 {
+        match simd::level() {
             // SAFETY: the level is supported; `codes` holds b − a codes and `out` has room.
-            return x512::dequantize(codes, b - a, scale, map_of(signed), out);
+            simd::Level::Avx512 => return x512::dequantize(codes, b - a, scale, map_of(signed), out),
+            // SAFETY: as above.
+            simd::Level::Avx2 => return x256::dequantize(codes, b - a, scale, map_of(signed), out),
+            _ => {}
         }
         let map = map_of(signed);
         for (j, o) in out[..b - a].iter_mut().enumerate() {
@@ -371,9 +375,12 @@ impl Storage for Int8 {
         *slot.add(a / BLOCK) = scale;
         let codes = (slot.add(blocks(len)) as *mut u8).add(a);
         #[cfg(target_arch = "x86_64")]
-        if simd::level() == simd::Level::Avx512 {
+        match simd::level() {
             // SAFETY: the level is supported; `codes` has room for x.len() codes.
-            return x512::quantize(x, scale, &Quantizer::of(signed).levels, codes);
+            simd::Level::Avx512 => return x512::quantize(x, scale, &Quantizer::of(signed).levels, codes),
+            // SAFETY: as above.
+            simd::Level::Avx2 => return x256::quantize(x, scale, Quantizer::of(signed), codes),
+            _ => {}
         }
         // The divisions first, in a loop of their own that vectorizes; then the codes.
         let mut y = A64([0.0f32; BLOCK]);
@@ -503,6 +510,77 @@ mod x512 {
             let k = lanes(n, i);
             let c = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, codes.add(i) as *const i8));
             _mm512_mask_storeu_ps(out.as_mut_ptr().add(i), k, _mm512_mul_ps(lookup::<8>(&m, c), s));
+        }
+    }
+}
+
+/// The int8 storage's AVX2 paths, the same codes and values as the scalar ones: [`Quantizer::code`]
+/// and the map lookup eight lanes at a time, with gathers (AVX2 has no two-table permute, so the
+/// AVX-512 path's search would take 31 permutes and blends for its last level alone).
+#[cfg(target_arch = "x86_64")]
+mod x256 {
+    use super::{Quantizer, BLOCK};
+    use std::arch::x86_64::*;
+
+    /// Vectors searched side by side.
+    const U: usize = 4;
+
+    /// `codes[j] ← q.code(x[j] / scale)`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn quantize(x: &[f32], scale: f32, q: &Quantizer, codes: *mut u8) {
+        debug_assert!(x.len() <= BLOCK);
+        let n = x.len();
+        let (s, one) = (_mm256_set1_ps(scale), _mm256_set1_ps(1.0));
+        // Byte 0 of each 32-bit lane, to the low 4 bytes of each 128-bit half.
+        let first_bytes = _mm256_setr_epi8(
+            0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        );
+        let mut j = 0;
+        // U vectors side by side: each one's search is a chain of dependent gathers.
+        while j + 8 * U <= n {
+            let y: [__m256; U] = std::array::from_fn(|u| _mm256_div_ps(_mm256_loadu_ps(x.as_ptr().add(j + 8 * u)), s));
+            // y ≥ 1 has code 255 (1 is the last entry); a NaN y keeps its bits (a NaN bucket: 0).
+            let mut c: [__m256i; U] = std::array::from_fn(|u| {
+                let key = _mm256_blendv_ps(y[u], one, _mm256_cmp_ps::<_CMP_GE_OQ>(y[u], one));
+                let top = _mm256_srli_epi32::<16>(_mm256_castps_si256(key));
+                // SAFETY: top < 2¹⁶, and the table has 4 bytes past its last key.
+                _mm256_and_si256(_mm256_i32gather_epi32::<1>(q.start.as_ptr() as *const i32, top), _mm256_set1_epi32(0xFF))
+            });
+            for _ in 0..q.steps {
+                for u in 0..U {
+                    // SAFETY: c ≤ 255 + steps < t.len().
+                    let t = _mm256_i32gather_ps::<4>(q.t.as_ptr(), c[u]);
+                    c[u] = _mm256_sub_epi32(c[u], _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LE_OQ>(t, y[u])));
+                }
+            }
+            for (u, c) in c.into_iter().enumerate() {
+                let c = _mm256_shuffle_epi8(_mm256_min_epu32(c, _mm256_set1_epi32(255)), first_bytes);
+                let c = _mm_unpacklo_epi32(_mm256_castsi256_si128(c), _mm256_extracti128_si256::<1>(c));
+                _mm_storel_epi64(codes.add(j + 8 * u) as *mut __m128i, c);
+            }
+            j += 8 * U;
+        }
+        for (k, &v) in x.iter().enumerate().skip(j) {
+            *codes.add(k) = q.code(v / scale);
+        }
+    }
+
+    /// `out[j] ← map[codes[j]] · scale`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dequantize(codes: *const u8, n: usize, scale: f32, map: &[f32; 256], out: &mut [f32]) {
+        debug_assert!(n <= BLOCK && out.len() >= n);
+        let s = _mm256_set1_ps(scale);
+        let mut j = 0;
+        while j + 8 <= n {
+            let c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(codes.add(j) as *const __m128i));
+            // SAFETY: every code indexes the 256-entry map.
+            _mm256_storeu_ps(out.as_mut_ptr().add(j), _mm256_mul_ps(_mm256_i32gather_ps::<4>(map.as_ptr(), c), s));
+            j += 8;
+        }
+        for (k, o) in out[..n].iter_mut().enumerate().skip(j) {
+            *o = map[*codes.add(k) as usize] * scale;
         }
     }
 }
@@ -735,6 +813,46 @@ mod tests {
             for (n, scale) in [(256, 0.37f32), (255, 3e-5), (17, 1.0), (1, 1e30)] {
                 // SAFETY: as above; `all` holds n codes.
                 unsafe { x512::dequantize(all.as_ptr(), n, scale, map_of(signed), &mut out) };
+                for c in 0..n {
+                    assert_eq!(out[c].to_bits(), (m[c] * scale).to_bits());
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_codes_and_values_are_the_scalar_ones() {
+        if simd::detected() < simd::Level::Avx2 {
+            return;
+        }
+        for signed in [true, false] {
+            let (q, m) = (Quantizer::of(signed), qmap(signed));
+            // As for AVX-512: every entry, midpoint and threshold and the floats around them, a
+            // sweep of bit patterns, in blocks of every length up to BLOCK (the scalar tails), with
+            // a scale that is not 1 too.
+            let mut ys: Vec<f32> = Vec::new();
+            for &x in m.iter().chain(&q.t[..255]) {
+                ys.extend((-3..=3).map(|d| from_ordinal(ordinal(x) + d)));
+            }
+            ys.extend((0..=u32::MAX).step_by(65_537).map(f32::from_bits));
+            ys.extend([f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, f32::MIN_POSITIVE / 4.0]);
+            let mut codes = [0u8; BLOCK];
+            for scale in [1.0f32, 0.37] {
+                for (n, chunk) in ys.chunks(BLOCK).enumerate() {
+                    let chunk = &chunk[..chunk.len().saturating_sub(n % 17)];
+                    // SAFETY: AVX2 is detected; `codes` has room for BLOCK codes.
+                    unsafe { x256::quantize(chunk, scale, q, codes.as_mut_ptr()) };
+                    for (&x, &c) in chunk.iter().zip(&codes) {
+                        assert_eq!(c, quantize(x / scale, &m), "{x:e} ({:#010x}) / {scale}", x.to_bits());
+                    }
+                }
+            }
+            let all: Vec<u8> = (0..=255).collect();
+            let mut out = [0.0f32; BLOCK];
+            for (n, scale) in [(256, 0.37f32), (255, 3e-5), (17, 1.0), (1, 1e30)] {
+                // SAFETY: as above; `all` holds n codes.
+                unsafe { x256::dequantize(all.as_ptr(), n, scale, map_of(signed), &mut out) };
                 for c in 0..n {
                     assert_eq!(out[c].to_bits(), (m[c] * scale).to_bits());
                 }
