@@ -782,55 +782,16 @@ mod tests {
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn the_avx512_codes_and_values_are_the_scalar_ones() {
-        if simd::detected() < simd::Level::Avx512 {
-            return;
-        }
+    /// Checks a vector path (`quant(x, scale, quantizer, codes)`, `dequant(codes, n, scale, map,
+    /// out)`) against the scalar codes and values: values that land on every entry, midpoint and
+    /// threshold and the floats around them, a sweep of bit patterns (NaNs, infinities, subnormals,
+    /// beyond ±1), scales 1 and 0.37, in blocks of every length up to BLOCK (the tails).
+    fn assert_matches_the_scalar_path(
+        quant: impl Fn(&[f32], f32, &Quantizer, &mut [u8; BLOCK]),
+        dequant: impl Fn(&[u8], usize, f32, &[f32; 256], &mut [f32; BLOCK]),
+    ) {
         for signed in [true, false] {
             let (q, m) = (Quantizer::of(signed), qmap(signed));
-            // Values that land on every entry, midpoint and threshold and the floats around them,
-            // a sweep of bit patterns (NaNs, infinities, subnormals, beyond ±1), in blocks of
-            // every length up to BLOCK (the masked tails).
-            let mut ys: Vec<f32> = Vec::new();
-            for &x in m.iter().chain(&q.t[..255]) {
-                ys.extend((-3..=3).map(|d| from_ordinal(ordinal(x) + d)));
-            }
-            ys.extend((0..=u32::MAX).step_by(65_537).map(f32::from_bits));
-            ys.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, f32::MIN_POSITIVE / 4.0]);
-            let mut codes = [0u8; BLOCK];
-            for (n, chunk) in ys.chunks(BLOCK).enumerate() {
-                let chunk = &chunk[..chunk.len().saturating_sub(n % 17)];
-                // SAFETY: AVX-512 is detected; `codes` has room for BLOCK codes.
-                unsafe { x512::quantize(chunk, 1.0, &q.levels, codes.as_mut_ptr()) };
-                for (&y, &c) in chunk.iter().zip(&codes) {
-                    assert_eq!(c, quantize(y, &m), "{y:e} ({:#010x})", y.to_bits());
-                }
-            }
-            let all: Vec<u8> = (0..=255).collect();
-            let mut out = [0.0f32; BLOCK];
-            for (n, scale) in [(256, 0.37f32), (255, 3e-5), (17, 1.0), (1, 1e30)] {
-                // SAFETY: as above; `all` holds n codes.
-                unsafe { x512::dequantize(all.as_ptr(), n, scale, map_of(signed), &mut out) };
-                for c in 0..n {
-                    assert_eq!(out[c].to_bits(), (m[c] * scale).to_bits());
-                }
-            }
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn the_avx2_codes_and_values_are_the_scalar_ones() {
-        if simd::detected() < simd::Level::Avx2 {
-            return;
-        }
-        for signed in [true, false] {
-            let (q, m) = (Quantizer::of(signed), qmap(signed));
-            // As for AVX-512: every entry, midpoint and threshold and the floats around them, a
-            // sweep of bit patterns, in blocks of every length up to BLOCK (the scalar tails), with
-            // a scale that is not 1 too.
             let mut ys: Vec<f32> = Vec::new();
             for &x in m.iter().chain(&q.t[..255]) {
                 ys.extend((-3..=3).map(|d| from_ordinal(ordinal(x) + d)));
@@ -841,8 +802,7 @@ mod tests {
             for scale in [1.0f32, 0.37] {
                 for (n, chunk) in ys.chunks(BLOCK).enumerate() {
                     let chunk = &chunk[..chunk.len().saturating_sub(n % 17)];
-                    // SAFETY: AVX2 is detected; `codes` has room for BLOCK codes.
-                    unsafe { x256::quantize(chunk, scale, q, codes.as_mut_ptr()) };
+                    quant(chunk, scale, q, &mut codes);
                     for (&x, &c) in chunk.iter().zip(&codes) {
                         assert_eq!(c, quantize(x / scale, &m), "{x:e} ({:#010x}) / {scale}", x.to_bits());
                     }
@@ -851,12 +811,32 @@ mod tests {
             let all: Vec<u8> = (0..=255).collect();
             let mut out = [0.0f32; BLOCK];
             for (n, scale) in [(256, 0.37f32), (255, 3e-5), (17, 1.0), (1, 1e30)] {
-                // SAFETY: as above; `all` holds n codes.
-                unsafe { x256::dequantize(all.as_ptr(), n, scale, map_of(signed), &mut out) };
+                dequant(&all, n, scale, map_of(signed), &mut out);
                 for c in 0..n {
                     assert_eq!(out[c].to_bits(), (m[c] * scale).to_bits());
                 }
             }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx512_and_avx2_codes_and_values_are_the_scalar_ones() {
+        if simd::detected() >= simd::Level::Avx512 {
+            assert_matches_the_scalar_path(
+                // SAFETY: AVX-512 is detected; `codes` has room for BLOCK ≥ x.len() codes.
+                |x, scale, q, codes| unsafe { x512::quantize(x, scale, &q.levels, codes.as_mut_ptr()) },
+                // SAFETY: as above; `codes` holds n codes.
+                |codes, n, scale, map, out| unsafe { x512::dequantize(codes.as_ptr(), n, scale, map, out) },
+            );
+        }
+        if simd::detected() >= simd::Level::Avx2 {
+            assert_matches_the_scalar_path(
+                // SAFETY: AVX2 is detected; as above.
+                |x, scale, q, codes| unsafe { x256::quantize(x, scale, q, codes.as_mut_ptr()) },
+                // SAFETY: as above.
+                |codes, n, scale, map, out| unsafe { x256::dequantize(codes.as_ptr(), n, scale, map, out) },
+            );
         }
     }
 
