@@ -480,7 +480,8 @@ export abstract class Optimizer<O extends object> {
 
   /**
    * Whether {@link Optimizer.stepInParts} can begin now: the optimizer is not disposed, no step in
-   * parts is under way, `skipNonFinite` is off and no step observer is registered.
+   * parts is under way, `skipNonFinite` is off and no step observer is registered. What `step()`
+   * would refuse too (Schedule-Free in eval mode) is not counted here: both throw then.
    */
   get canStepInParts(): boolean {
     return !this.#disposed && this.#parts === null && !this.skipNonFinite && this.#observers.size === 0;
