@@ -142,7 +142,10 @@ export interface StepInParts {
    * ended.
    */
   update(params: readonly Parameter[]): void;
-  /** Updates every parameter with a gradient not updated yet, and ends the step. */
+  /**
+   * Updates every parameter with a gradient not updated yet, and ends the step.
+   * @throws as `update`; the step then stays open (`end()` closes it).
+   */
   finish(): void;
   /**
    * Ends the step where it stands: parameters not updated yet keep their values and state (their
@@ -439,7 +442,7 @@ export abstract class Optimizer<O extends object> {
   stepInParts(): StepInParts {
     this.#live('stepInParts');
     this.#notInParts('stepInParts');
-    if (this.skipNonFinite) {
+    if (checkBoolean(this.label, 'skipNonFinite', this.skipNonFinite)) {
       throw new Error(`${this.label}.stepInParts: skipNonFinite is on, and it needs every gradient before any parameter changes; call step() after the backward pass instead`);
     }
     if (this.#observers.size > 0) {
