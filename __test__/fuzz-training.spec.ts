@@ -462,7 +462,7 @@ test('fuzz: loadMnist given bad options rejects them before reading a file', (t)
 // train
 
 const TRAIN_KEYS = [
-  'model', 'optimizer', 'scheduler', 'schedulerInterval', 'clipGradNorm', 'monitor', 'epochs', 'batchSize', 'seed', 'trainData', 'testData', 'testBatchSize',
+  'model', 'optimizer', 'scheduler', 'schedulerInterval', 'clipGradNorm', 'monitor', 'stepDuringBackward', 'epochs', 'batchSize', 'seed', 'trainData', 'testData', 'testBatchSize',
   'checkpointDir', 'checkpointEvery', 'resume', 'signal', 'runInfo', 'metricsFile', 'onBatch', 'onEpoch', 'maxBatches',
 ];
 
@@ -485,6 +485,7 @@ function trainOptionsBad(o: Rec): boolean {
   for (const k of ['checkpointDir', 'metricsFile']) if (o[k] !== undefined && badPath(o[k])) return true;
   if ((o.checkpointEvery !== undefined || o.resume === true) && o.checkpointDir === undefined) return true;
   if (o.resume !== undefined && !isBool(o.resume)) return true;
+  if (o.stepDuringBackward !== undefined && !isBool(o.stepDuringBackward)) return true;
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) return true;
   if (o.runInfo !== undefined && !isObject(o.runInfo)) return true;
   for (const k of ['onBatch', 'onEpoch']) if (o[k] !== undefined && !isFn(o[k])) return true;
