@@ -10,6 +10,7 @@
  */
 import test from 'ava';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   Adam,
   Conv2d,
@@ -28,9 +29,18 @@ import {
   mlp,
   setNumThreads,
   getNumThreads,
+  getDetectedSimdLevel,
+  type SimdLevel,
   type Tensor,
 } from '../ts/index.js';
 import { nnNative } from '../ts/native.js';
+import { runAtLevel } from './helpers/at-level.js';
+import { bitsOf, compareFusion, fusionInput, fusionModels, runByHand, runSequential } from './helpers/fusion.js';
+import type { FusionReport } from './helpers/fusion-child.js';
+
+const FUSION_CHILD = fileURLToPath(new URL('./helpers/fusion-child.ts', import.meta.url));
+const RANK: Record<SimdLevel, number> = { baseline: 0, avx2: 1, avx512: 2 };
+const FUSION_LEVELS = (['avx512', 'avx2', 'baseline'] as const).filter((l) => RANK[l] <= RANK[getDetectedSimdLevel()]);
 
 interface ParamFix {
   data: number[];
@@ -222,83 +232,29 @@ test('Sequential.backward(g, false) skips the input gradient: the parameter-free
   t.deepEqual(skipped.g, all.g);
 });
 
-// ReLU → MaxPool2d pairs inside Sequential run fused (one pass each way); the oracle is the same
-// modules run one by one by hand, compared bit for bit.
-const bitsOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
-const fusionModels: Array<[string, (g: Generator) => Module[], number[]]> = [
-  [
-    'a ReLU first, an overlapping padded 3x3 pool, then an inplace ReLU and a 2x2 pool after a Conv2d',
-    (g) => [new ReLU(), new MaxPool2d(3, { stride: 1, padding: 1 }), new Conv2d(2, 3, 3, { padding: 1, generator: g }), new ReLU({ inplace: true }), new MaxPool2d(2), new Flatten(), new Linear(48, 5, { generator: g })],
-    [3, 2, 9, 9],
-  ],
-  [
-    'an inplace ReLU after a Flatten that keeps the shape, an overlapping 2x2 stride-1 pool, and a ReLU and a 2x2 pool on odd sizes',
-    (g) => [new Flatten({ startDim: 2, endDim: 2 }), new ReLU({ inplace: true }), new MaxPool2d(2, { stride: 1 }), new Conv2d(2, 4, 2, { generator: g }), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(36, 3, { generator: g })],
-    [2, 2, 9, 9],
-  ],
-];
-/** Ties (few distinct values), −0, ±∞ and a NaN in the last sample only (so the others stay finite). */
-function fusionInput(shape: number[]): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const per = n / shape[0]!;
-  return Float32Array.from({ length: n }, (_, i) => {
-    if (i % 7 === 3) return -0;
-    if (i % 11 === 5) return 0;
-    if (i === n - per + 17) return NaN;
-    if (i === 40) return Infinity;
-    if (i === 41) return -Infinity;
-    return Math.round(3 * Math.sin(1.7 * i));
-  });
-}
-function runByHand(layers: Module[], x: Tensor, r: Float32Array) {
-  let h = x;
-  for (const m of layers) h = m.forward(h);
-  const y = bitsOf(h.data);
-  let g: Tensor | null = { data: r, shape: h.shape };
-  for (let i = layers.length - 1; i >= 0; i--) g = layers[i]!.backward(g!, true);
-  return { y, dx: bitsOf(g!.data), grads: layers.flatMap((m) => m.parameters().map((p) => bitsOf(p.grad!))) };
-}
-function runSequential(layers: Module[], x: Tensor, r: Float32Array, needInputGrad: boolean) {
-  const model = new Sequential(...layers);
-  const out = model.forward(x);
-  const y = bitsOf(out.data);
-  const dx = model.backward({ data: r, shape: out.shape }, needInputGrad);
-  return { y, dx: dx && bitsOf(dx.data), grads: model.parameters().map((p) => bitsOf(p.grad!)) };
-}
-
-for (const [name, build, shape] of fusionModels) {
-  test(`Sequential fuses ReLU→MaxPool2d with the bits of running the modules one by one: ${name}`, (t) => {
-    const input = fusionInput(shape);
-    const x = () => ({ data: input.slice(), shape });
-    const outShape = new Sequential(...build(new Generator(5))).forward(x()).shape;
-    const r = new Generator(6).fillUniform(new Float32Array(outShape.reduce((a, b) => a * b, 1)), -1, 1);
-    const want = runByHand(build(new Generator(5)), x(), r);
+// ReLU → MaxPool2d pairs, and Conv2d → ReLU → MaxPool2d triples, inside Sequential run fused (one
+// pass each way); the oracle is the same modules run one by one by hand, compared bit for bit, here
+// at the CPU's level and in `fusion-child.ts` at every level.
+for (const m of fusionModels) {
+  test(`Sequential fuses ReLU→MaxPool2d and Conv2d→ReLU→MaxPool2d with the bits of running the modules one by one: ${m.name}`, (t) => {
+    const { want, got, noInputGrad, calls } = compareFusion(m);
     t.true(want.y.length > 0);
-    const calls = { forward: 0, backward: 0 };
-    const { forward, backward } = ReLU.prototype;
-    // Counting wrappers on the prototype: the fused pairs must not call them.
-    ReLU.prototype.forward = function (this: ReLU, h: Tensor) {
-      calls.forward++;
-      return forward.call(this, h);
-    };
-    ReLU.prototype.backward = function (this: ReLU, g: Tensor, need?: boolean) {
-      calls.backward++;
-      return backward.call(this, g, need);
-    };
-    let got, noInputGrad;
-    try {
-      got = runSequential(build(new Generator(5)), x(), r, true);
-      noInputGrad = runSequential(build(new Generator(5)), x(), r, false);
-    } finally {
-      ReLU.prototype.forward = forward;
-      ReLU.prototype.backward = backward;
-    }
-    t.deepEqual(calls, { forward: 0, backward: 0 }, 'no ReLU pass ran inside Sequential');
+    const { relu, conv } = m.ownPasses;
+    t.deepEqual(calls, { reluForward: relu, reluBackward: relu, convForward: conv, convBackward: conv }, 'only the unfused ReLU and Conv2d ran their own passes');
     t.is(got.y, want.y, 'output bits');
     t.deepEqual(got.grads, want.grads, 'parameter gradient bits');
     t.is(got.dx, want.dx, 'input gradient bits');
     t.is(noInputGrad.dx, null);
     t.deepEqual(noInputGrad.grads, want.grads, 'parameter gradient bits without the input gradient');
+  });
+}
+
+for (const level of FUSION_LEVELS) {
+  test(`Sequential's fused layers give the bits of the modules one by one at SIMD level ${level}, on 1, 2 and 3 threads`, async (t) => {
+    const report = await runAtLevel<FusionReport>(FUSION_CHILD, level);
+    t.is(report.simd, level);
+    t.is(report.compared, 3 * fusionModels.length);
+    t.deepEqual(report.failures, []);
   });
 }
 

@@ -133,12 +133,17 @@ export const native = {
   detectedSimdLevel: (): string => binding.detectedSimdLevel(),
 };
 
+/** A pooling call's geometry, as the nn kernels take it. */
+export type Pool2dGeometry = Binding.Pool2dGeometry;
+
 /** The nn layers' kernels (crate/src/nn), used by `ts/nn`. */
 export const nnNative = {
   linearForward: binding.linearForward,
   linearBackward: binding.linearBackward,
   conv2dForward: binding.conv2dForward,
   conv2dBackward: binding.conv2dBackward,
+  conv2dReluMaxPool2dForward: binding.conv2dReluMaxPool2dForward,
+  conv2dReluMaxPool2dBackward: binding.conv2dReluMaxPool2dBackward,
   maxPool2dForward: binding.maxPool2dForward,
   maxPool2dBackward: binding.maxPool2dBackward,
   reluForward: binding.reluForward,

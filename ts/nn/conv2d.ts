@@ -9,6 +9,7 @@ import { biasUniformDefault, kaimingUniformDefault } from './init.js';
 import { Module, Scratch, checkTensor, isShape, type Tensor } from './module.js';
 import { boolOption, checkOutputSize, generatorOption, pair, shapeText, size, type Size2 } from './options.js';
 import type { Generator } from './generator.js';
+import type { MaxPool2d } from './max-pool2d.js';
 
 /**
  * Options of {@link Conv2d}.
@@ -131,13 +132,7 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    checkTensor('Conv2d.forward', 'input', x);
-    const shape = this.#outputShape('Conv2d.forward', x.shape);
-    // The native kernel also allocates, per image, the padded image and the im2col matrix.
-    const [, c, h, w] = x.shape as [number, number, number, number];
-    checkOutputSize('Conv2d.forward', 'the output', shape);
-    checkOutputSize('Conv2d.forward', 'the padded image', [c, h + 2 * this.padding[0], w + 2 * this.padding[1]]);
-    checkOutputSize('Conv2d.forward', 'the im2col matrix', [c * this.kernelSize[0] * this.kernelSize[1], shape[2] * shape[3]]);
+    const shape = this.#checkForward(x);
     const y = this.#y.take(shape[0] * shape[1] * shape[2] * shape[3]);
     try {
       nnNative.conv2dForward(x.data, this.weight.data, this.bias?.data ?? null, y, this.#geometry(x.shape));
@@ -148,9 +143,40 @@ export class Conv2d extends Module {
     return { data: y, shape };
   }
 
+  /**
+   * `pool.forwardAfterRelu(this.forward(x))` bit for bit, without writing this layer's output
+   * (each image's stays in cache between the product and the pool): `Sequential` runs a Conv2d,
+   * a ReLU and a MaxPool2d so. Only {@link Conv2d.backwardThroughReluPool} gives the three
+   * layers' gradient afterwards.
+   * @internal
+   */
+  forwardThroughReluPool(x: Tensor, pool: MaxPool2d): Tensor {
+    const shape = this.#checkForward(x);
+    const y = pool.forwardFused(shape, (out, indices, poolGeometry) => {
+      try {
+        nnNative.conv2dReluMaxPool2dForward(x.data, this.weight.data, this.bias?.data ?? null, out, indices, this.#geometry(x.shape), poolGeometry);
+      } catch (e) {
+        mapNativeError(e, 'Conv2d.forward');
+      }
+    });
+    this.#x = x;
+    return y;
+  }
+
+  /** The output shape for input `x`, after the checks of `forward`. */
+  #checkForward(x: Tensor): [number, number, number, number] {
+    checkTensor('Conv2d.forward', 'input', x);
+    const shape = this.#outputShape('Conv2d.forward', x.shape);
+    // The native kernel also allocates, per image, the padded image and the im2col matrix.
+    const [, c, h, w] = x.shape as [number, number, number, number];
+    checkOutputSize('Conv2d.forward', 'the output', shape);
+    checkOutputSize('Conv2d.forward', 'the padded image', [c, h + 2 * this.padding[0], w + 2 * this.padding[1]]);
+    checkOutputSize('Conv2d.forward', 'the im2col matrix', [c * this.kernelSize[0] * this.kernelSize[1], shape[2] * shape[3]]);
+    return shape;
+  }
+
   backward(gradOutput: Tensor, needInputGrad = true): Tensor | null {
-    const x = this.#x;
-    if (!x) throw new RangeError('Conv2d.backward: call forward first');
+    const x = this.#backwardInput();
     checkTensor('Conv2d.backward', 'gradOutput', gradOutput);
     boolOption('Conv2d.backward', 'needInputGrad', needInputGrad, true);
     const shape = this.#outputShape('Conv2d.backward', x.shape);
@@ -165,6 +191,34 @@ export class Conv2d extends Module {
       mapNativeError(e, 'Conv2d.backward');
     }
     return dx ? { data: dx, shape: x.shape } : null;
+  }
+
+  /**
+   * The gradient of this layer, a ReLU and `pool` after {@link Conv2d.forwardThroughReluPool},
+   * from the pool's output gradient: the bits of `pool.backwardThroughRelu` followed by
+   * `backward`, without writing the gradient at this layer's output.
+   * @internal
+   */
+  backwardThroughReluPool(gradOutput: Tensor, pool: MaxPool2d, needInputGrad = true): Tensor | null {
+    const x = this.#backwardInput();
+    boolOption('Conv2d.backward', 'needInputGrad', needInputGrad, true);
+    const dx = needInputGrad ? this.#dx.take(x.data.length) : null;
+    const w = this.weight;
+    pool.backwardFused(gradOutput, (dy, indices, y, poolGeometry) => {
+      try {
+        nnNative.conv2dReluMaxPool2dBackward(x.data, w.data, dy, indices, y, dx, w.grad, this.bias?.grad ?? null, this.#geometry(x.shape), poolGeometry);
+      } catch (e) {
+        mapNativeError(e, 'Conv2d.backward');
+      }
+    });
+    return dx ? { data: dx, shape: x.shape } : null;
+  }
+
+  /** The last forward's input. */
+  #backwardInput(): Tensor {
+    const x = this.#x;
+    if (!x) throw new RangeError('Conv2d.backward: call forward first');
+    return x;
   }
 
   override toString(): string {

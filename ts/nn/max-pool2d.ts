@@ -2,7 +2,7 @@
  * `MaxPool2d`: the maximum over each window of each plane.
  * @module
  */
-import { mapNativeError, nnNative } from '../native.js';
+import { mapNativeError, nnNative, type Pool2dGeometry } from '../native.js';
 import { checkKnownKeys, checkOptions, describeValue, option } from '../validate.js';
 import { Module, Scratch, checkTensor, isShape, type Tensor } from './module.js';
 import { boolOption, checkOutputSize, pair, shapeText, type Size2 } from './options.js';
@@ -91,7 +91,7 @@ export class MaxPool2d extends Module {
     return Math.floor((x + 2 * this.padding[a] - this.dilation[a] * (this.kernelSize[a] - 1) - 1) / this.stride[a]) + 1;
   }
 
-  #geometry(s: readonly number[]) {
+  #geometry(s: readonly number[]): Pool2dGeometry {
     return { batch: s[0]!, channels: s[1]!, height: s[2]!, width: s[3]!, kernelSize: this.kernelSize, stride: this.stride, padding: this.padding, dilation: this.dilation };
   }
 
@@ -134,17 +134,33 @@ export class MaxPool2d extends Module {
 
   #forward(x: Tensor, relu: boolean): Tensor {
     checkTensor('MaxPool2d.forward', 'input', x);
-    const shape = this.#outputShape('MaxPool2d.forward', x.shape);
+    return this.#pool(x.shape, relu, (y, indices, geometry) => {
+      try {
+        nnNative.maxPool2dForward(x.data, y, indices, geometry, relu);
+      } catch (e) {
+        mapNativeError(e, 'MaxPool2d.forward');
+      }
+    });
+  }
+
+  /**
+   * The pool's output after {@link MaxPool2d.forwardAfterRelu} on an input of `inShape` that is
+   * never written: `run` fills the output and the indices (a Conv2d's fused call does, with the
+   * convolution computed on the fly); {@link MaxPool2d.backwardFused} then hands them back.
+   * @internal
+   */
+  forwardFused(inShape: readonly number[], run: (y: Float32Array, indices: Int32Array, geometry: Pool2dGeometry) => void): Tensor {
+    return this.#pool(inShape, true, run);
+  }
+
+  #pool(inShape: readonly number[], relu: boolean, run: (y: Float32Array, indices: Int32Array, geometry: Pool2dGeometry) => void): Tensor {
+    const shape = this.#outputShape('MaxPool2d.forward', inShape);
     checkOutputSize('MaxPool2d.forward', 'the output', shape);
     const n = shape[0] * shape[1] * shape[2] * shape[3];
     const y = this.#y.take(n);
     if (this.#indices.length < n) this.#indices = new Int32Array(n);
-    try {
-      nnNative.maxPool2dForward(x.data, y, this.#indices.subarray(0, n), this.#geometry(x.shape), relu);
-    } catch (e) {
-      mapNativeError(e, 'MaxPool2d.forward');
-    }
-    this.#inShape = x.shape;
+    run(y, this.#indices.subarray(0, n), this.#geometry(inShape));
+    this.#inShape = inShape;
     this.#reluOutput = relu ? y : null;
     return { data: y, shape };
   }
@@ -170,16 +186,35 @@ export class MaxPool2d extends Module {
     if (!s) throw new RangeError('MaxPool2d.backward: call forward first');
     checkTensor('MaxPool2d.backward', 'gradOutput', gradOutput);
     if (!boolOption('MaxPool2d.backward', 'needInputGrad', needInputGrad, true)) return null;
-    const shape = this.#outputShape('MaxPool2d.backward', s);
-    const n = shape[0] * shape[1] * shape[2] * shape[3];
-    if (gradOutput.data.length !== n) throw new RangeError(`MaxPool2d.backward: expected gradOutput of shape ${shapeText(shape)}, received ${shapeText(gradOutput.shape)}`);
+    const indices = this.#checkGradOutput(s, gradOutput);
     const dx = this.#dx.take(s.reduce((a, b) => a * b, 1));
     try {
-      nnNative.maxPool2dBackward(gradOutput.data, this.#indices.subarray(0, n), dx, this.#geometry(s), reluOutput);
+      nnNative.maxPool2dBackward(gradOutput.data, indices, dx, this.#geometry(s), reluOutput);
     } catch (e) {
       mapNativeError(e, 'MaxPool2d.backward');
     }
     return { data: dx, shape: s };
+  }
+
+  /**
+   * After {@link MaxPool2d.forwardFused}: checks `gradOutput` as `backwardThroughRelu` does and
+   * calls `run` with it, the forward's indices and output, and the geometry, for the fused
+   * caller to form the gradient at the pool's input itself.
+   * @internal
+   */
+  backwardFused(gradOutput: Tensor, run: (dy: Float32Array, indices: Int32Array, y: Float32Array, geometry: Pool2dGeometry) => void): void {
+    const [s, y] = [this.#inShape, this.#reluOutput];
+    if (!s || !y) throw new RangeError('MaxPool2d.backwardThroughRelu: call forwardAfterRelu first');
+    checkTensor('MaxPool2d.backward', 'gradOutput', gradOutput);
+    run(gradOutput.data, this.#checkGradOutput(s, gradOutput), y, this.#geometry(s));
+  }
+
+  /** The forward's indices, after checking that `gradOutput` has the output's size. */
+  #checkGradOutput(s: readonly number[], gradOutput: Tensor): Int32Array {
+    const shape = this.#outputShape('MaxPool2d.backward', s);
+    const n = shape[0] * shape[1] * shape[2] * shape[3];
+    if (gradOutput.data.length !== n) throw new RangeError(`MaxPool2d.backward: expected gradOutput of shape ${shapeText(shape)}, received ${shapeText(gradOutput.shape)}`);
+    return this.#indices.subarray(0, n);
   }
 
   override toString(): string {

@@ -3,6 +3,7 @@
  * @module
  */
 import { checkNumber, describeValue } from '../validate.js';
+import { Conv2d } from './conv2d.js';
 import { MaxPool2d } from './max-pool2d.js';
 import { Module, checkTensor, type Tensor } from './module.js';
 import { ReLU } from './relu.js';
@@ -23,6 +24,9 @@ import { boolOption } from './options.js';
  * gradient by its output), with the bits of running the two one after the other. The ReLU's own
  * forward and backward are not called then, and an inplace ReLU leaves its input as it was
  * (nothing reads it afterwards), except as the first module, where the input is the caller's.
+ * When a {@link Conv2d} comes right before such a pair, the three run as one pass each way with
+ * the same bits: each image's convolution output, and its gradient, stays in cache between the
+ * convolution and the pool instead of being written out for the batch.
  * @see https://pytorch.org/docs/stable/generated/torch.nn.Sequential.html
  * @throws TypeError if an argument is not a Module; RangeError if one instance appears twice;
  * from `forward`, `backward` and `at`, TypeError or RangeError for a malformed tensor, flag or index.
@@ -30,8 +34,11 @@ import { boolOption } from './options.js';
  */
 export class Sequential extends Module {
   readonly #layers: Module[];
-  /** `fused[i]`: the last forward ran module i - 1 (a ReLU) and module i (a MaxPool2d) as one. */
-  readonly #fused: boolean[];
+  /**
+   * `fused[i]`: how many modules ending at module i (a MaxPool2d) the last forward ran as one:
+   * 2 (a ReLU and the pool), 3 (a Conv2d, a ReLU and the pool), else 0.
+   */
+  readonly #fused: number[];
 
   constructor(...layers: Module[]) {
     super();
@@ -43,7 +50,7 @@ export class Sequential extends Module {
       this.registerModule(String(i), m);
     });
     this.#layers = layers;
-    this.#fused = layers.map(() => false);
+    this.#fused = layers.map(() => 0);
   }
 
   /** The modules in order. */
@@ -65,13 +72,19 @@ export class Sequential extends Module {
   forward(x: Tensor): Tensor {
     checkTensor('Sequential.forward', 'input', x);
     const layers = this.#layers;
-    const fused = this.#fused.fill(false);
+    const fused = this.#fused.fill(0);
     let h = x;
     for (let i = 0; i < layers.length; i++) {
-      const pool = layers[i + 1];
-      if (pool instanceof MaxPool2d && fusable(layers[i]!, pool, i) && pool.fusesReluFor(h.shape)) {
-        h = pool.forwardAfterRelu(h);
-        fused[++i] = true;
+      const [conv, pool] = [layers[i]!, layers[i + 2]];
+      if (conv instanceof Conv2d && pool instanceof MaxPool2d && ownPasses(conv, Conv2d) && fusable(layers[i + 1]!, pool, i + 1) && fusesAfterConv(conv, pool, h)) {
+        h = conv.forwardThroughReluPool(h, pool);
+        fused[(i += 2)] = 3;
+        continue;
+      }
+      const next = layers[i + 1];
+      if (next instanceof MaxPool2d && fusable(layers[i]!, next, i) && next.fusesReluFor(h.shape)) {
+        h = next.forwardAfterRelu(h);
+        fused[++i] = 2;
       } else {
         h = layers[i]!.forward(h);
       }
@@ -99,15 +112,19 @@ export class Sequential extends Module {
     let g: Tensor | null = gradOutput;
     for (let i = this.#layers.length - 1; i >= stop; i--) {
       const m = this.#layers[i]!;
-      if (this.#fused[i] && i - 1 >= stop) {
+      const last = i;
+      if (this.#fused[i] === 3 && i - 2 >= stop) {
+        // The fused triple's backward stands in for the pool's, the ReLU's and the convolution's.
+        i -= 2;
+        g = (this.#layers[i] as Conv2d).backwardThroughReluPool(g!, m as MaxPool2d, i > stop || needInputGrad);
+      } else if (this.#fused[i] === 2 && i - 1 >= stop) {
         // The fused pair's backward stands in for the pool's and the ReLU's; it ends at the ReLU.
-        g = (m as MaxPool2d).backwardThroughRelu(g!, i - 1 > stop || needInputGrad);
-        afterModule?.(m, i);
-        i--;
+        g = (m as MaxPool2d).backwardThroughRelu(g!, --i > stop || needInputGrad);
       } else {
         g = m.backward(g!, i > stop || needInputGrad);
       }
-      afterModule?.(this.#layers[i]!, i);
+      // Every module the pass covered, last first.
+      if (afterModule) for (let k = last; k >= i; k--) afterModule(this.#layers[k]!, k);
       if (g === null && i > stop) throw new RangeError(`Sequential.backward: module ${i} returned no input gradient`);
     }
     return needInputGrad ? g : null;
@@ -130,12 +147,25 @@ export class Sequential extends Module {
  * first module, whose input belongs to the caller and would no longer be overwritten.
  */
 function fusable(relu: Module, pool: MaxPool2d, at: number): relu is ReLU {
-  return (
-    relu instanceof ReLU &&
-    !(relu.inplace && at === 0) &&
-    relu.forward === ReLU.prototype.forward &&
-    relu.backward === ReLU.prototype.backward &&
-    pool.forward === MaxPool2d.prototype.forward &&
-    pool.backward === MaxPool2d.prototype.backward
-  );
+  return relu instanceof ReLU && !(relu.inplace && at === 0) && ownPasses(relu, ReLU) && ownPasses(pool, MaxPool2d);
+}
+
+/** Whether `m` uses its class's own forward and backward (a subclass that overrides one keeps its behaviour). */
+function ownPasses(m: Module, cls: { prototype: Module }): boolean {
+  return m.forward === cls.prototype.forward && m.backward === cls.prototype.backward;
+}
+
+/**
+ * Whether `conv` on input `h`, then a ReLU and `pool`, may run as one: the convolution accepts
+ * the input (else its own forward runs, to throw its own error) and the pool fuses a ReLU for
+ * the convolution's output.
+ */
+function fusesAfterConv(conv: Conv2d, pool: MaxPool2d, h: Tensor): boolean {
+  let shape;
+  try {
+    shape = conv.outputShape(h.shape);
+  } catch {
+    return false;
+  }
+  return pool.fusesReluFor(shape);
 }

@@ -257,6 +257,85 @@ pub fn conv2d_backward(
     })
 }
 
+/// y ← maxpool(relu(conv2d(x, W) + b)), indices ← the pool's argmax of the convolution's
+/// output: `conv2dForward` then `maxPool2dForward` with `relu`, without writing the
+/// convolution's output.
+#[napi(js_name = "conv2dReluMaxPool2dForward")]
+pub fn conv2d_relu_max_pool2d_forward(
+    x: Float32ArraySlice,
+    w: Float32ArraySlice,
+    b: Option<Float32ArraySlice>,
+    mut y: Float32ArraySlice,
+    mut indices: Int32ArraySlice,
+    geometry: Conv2dGeometry,
+    pool: Pool2dGeometry,
+) -> Result<()> {
+    let (cs, ps) = (conv_shape(&geometry)?, pool_shape(&pool)?);
+    let mut v = Views::default();
+    let (xv, wv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w));
+    let bv = b.as_ref().map(|b| ro(&mut v, "bias", b));
+    let yv = rw(&mut v, "output", &mut y);
+    // SAFETY: only the pointer is taken; the slice is formed after the overlap check.
+    let iv = {
+        let s = unsafe { indices.as_mut() };
+        v.add("indices", s.as_mut_ptr(), s.len(), true)
+    };
+    v.check()?;
+    // SAFETY: as in linear_forward; the indices view is an Int32Array's memory.
+    guarded(|| {
+        unsafe {
+            let idx: &mut [i32] = if iv.1 == 0 { &mut [] } else { std::slice::from_raw_parts_mut(iv.0 as *mut i32, iv.1) };
+            nn::conv2d::conv2d_relu_maxpool2d_forward(cs, ps, slice(xv), slice(wv), bv.map(|b| slice(b)), slice_mut(yv), idx)
+        }
+        .map_err(nn_error)
+    })
+}
+
+/// Gradients of `conv2dReluMaxPool2dForward` from the pooled output's gradient, given that call's
+/// indices and output: dx written; dW, db accumulated; null skips one.
+#[napi(js_name = "conv2dReluMaxPool2dBackward")]
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_relu_max_pool2d_backward(
+    x: Float32ArraySlice,
+    w: Float32ArraySlice,
+    dy: Float32ArraySlice,
+    indices: Int32ArraySlice,
+    y: Float32ArraySlice,
+    mut dx: Option<Float32ArraySlice>,
+    mut dw: Option<Float32ArraySlice>,
+    mut db: Option<Float32ArraySlice>,
+    geometry: Conv2dGeometry,
+    pool: Pool2dGeometry,
+) -> Result<()> {
+    let (cs, ps) = (conv_shape(&geometry)?, pool_shape(&pool)?);
+    let mut v = Views::default();
+    let (xv, wv, dyv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w), ro(&mut v, "output gradient", &dy));
+    v.add("indices", indices.as_ptr(), indices.len(), false);
+    let yv = ro(&mut v, "output", &y);
+    let dxv = dx.as_mut().map(|a| rw(&mut v, "input gradient", a));
+    let dwv = dw.as_mut().map(|a| rw(&mut v, "weight gradient", a));
+    let dbv = db.as_mut().map(|a| rw(&mut v, "bias gradient", a));
+    v.check()?;
+    // SAFETY: as in linear_forward.
+    guarded(|| {
+        unsafe {
+            nn::conv2d::conv2d_relu_maxpool2d_backward(
+                cs,
+                ps,
+                slice(xv),
+                slice(wv),
+                slice(dyv),
+                &indices,
+                slice(yv),
+                dxv.map(|a| slice_mut(a)),
+                dwv.map(|a| slice_mut(a)),
+                dbv.map(|a| slice_mut(a)),
+            )
+        }
+        .map_err(nn_error)
+    })
+}
+
 /// y ← maxpool(x), or maxpool(relu(x)) with `relu` (a ReLU fused in front, the same bits);
 /// indices ← each window's argmax of x (flat index in its plane).
 #[napi(js_name = "maxPool2dForward")]

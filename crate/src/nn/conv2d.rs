@@ -11,8 +11,14 @@
 //! Images are spread over the pool in fixed chunks of [`IMAGES_PER_CHUNK`]; each chunk forms its
 //! own partial dW and db, combined in chunk order, so gradients do not depend on the thread count.
 //! The im2col buffer is per thread and recomputed in backward rather than kept from forward.
+//!
+//! [`conv2d_relu_maxpool2d_forward`] and [`conv2d_relu_maxpool2d_backward`] fuse a ReLU and a
+//! max pool after the convolution: each image's output (and, backward, its gradient, routed
+//! from the pooled gradient) lives in a per-thread buffer between the product and the pool, so
+//! the batch's full-resolution activation is never written or read back.
 
 use super::gemm::{sgemm, MatRef};
+use super::pool::{self, Pool2dShape};
 use super::{add_partials, check_len, par_for, product, range, sum_f64, NnResult, SendPtr};
 use std::cell::RefCell;
 
@@ -363,13 +369,15 @@ mod x86 {
     }
 }
 
-/// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient.
+/// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient, and one
+/// image's output (or output gradient) in the fused calls.
 #[derive(Default)]
 struct Scratch {
     cols: Vec<f32>,
     dcols: Vec<f32>,
     pad: Vec<f32>,
     dpad: Vec<f32>,
+    out: Vec<f32>,
 }
 
 thread_local! {
@@ -415,40 +423,141 @@ fn padded_len(d: &Dims) -> usize {
     d.c * (d.h + 2 * d.ph) * (d.w + 2 * d.pw)
 }
 
+/// One image of the forward: y_n ← W·cols_n, then + b while the image's output is still in cache.
+#[allow(clippy::too_many_arguments)]
+fn forward_image(
+    s: &Conv2dShape,
+    d: &Dims,
+    xi: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    pad: &mut Vec<f32>,
+    cols: &mut Vec<f32>,
+    yi: &mut [f32],
+) {
+    let cols = image_cols(s, d, xi, pad, cols);
+    sgemm(d.o, d.k, d.p, MatRef::rows(w, d.k), MatRef::rows(cols, d.p), yi, d.p, false);
+    if let Some(b) = b {
+        crate::simd::dispatch(Body(|| {
+            for (row, &bv) in yi.chunks_exact_mut(d.p).zip(b) {
+                for v in row {
+                    *v += bv;
+                }
+            }
+        }));
+    }
+}
+
+/// Checks x, W and b against the shape; returns the lengths of one input and one output image.
+fn check_forward(s: &Conv2dShape, d: &Dims, x: &[f32], w: &[f32], b: Option<&[f32]>) -> NnResult<(usize, usize)> {
+    let (in_len, out_len) = (d.c * d.h * d.w, d.o * d.p);
+    check_len("input", x.len(), s.batch * in_len)?;
+    check_len("weight", w.len(), d.o * d.k)?;
+    if let Some(b) = b {
+        check_len("bias", b.len(), d.o)?;
+    }
+    Ok((in_len, out_len))
+}
+
 /// y ← conv2d(x, W) + b.
 pub fn conv2d_forward(s: Conv2dShape, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) -> NnResult<()> {
     let d = dims(&s)?;
     let n = s.batch;
-    let (in_len, out_len) = (d.c * d.h * d.w, d.o * d.p);
-    check_len("input", x.len(), n * in_len)?;
-    check_len("weight", w.len(), d.o * d.k)?;
+    let (in_len, out_len) = check_forward(&s, &d, x, w, b)?;
     check_len("output", y.len(), n * out_len)?;
-    if let Some(b) = b {
-        check_len("bias", b.len(), d.o)?;
-    }
     let chunks = n.div_ceil(IMAGES_PER_CHUNK);
     let yp = SendPtr(y.as_mut_ptr());
     par_for(chunks, 2 * n * d.o * d.k * d.p, |ci| {
         with_scratch(|sc| {
             for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
-                let xi = &x[img * in_len..(img + 1) * in_len];
                 // SAFETY: image `img`'s output block, disjoint from every other image's.
                 let yi = unsafe { yp.slice(img * out_len, out_len) };
-                let cols = image_cols(&s, &d, xi, &mut sc.pad, &mut sc.cols);
-                // y_n = W·cols_n, then + b while the image's output is still in cache
-                sgemm(d.o, d.k, d.p, MatRef::rows(w, d.k), MatRef::rows(cols, d.p), yi, d.p, false);
-                if let Some(b) = b {
-                    crate::simd::dispatch(Body(|| {
-                        for (row, &bv) in yi.chunks_exact_mut(d.p).zip(b) {
-                            for v in row {
-                                *v += bv;
-                            }
-                        }
-                    }));
+                forward_image(&s, &d, &x[img * in_len..(img + 1) * in_len], w, b, &mut sc.pad, &mut sc.cols, yi);
+            }
+        })
+    });
+    Ok(())
+}
+
+/// The pooling that follows the convolution in the fused calls: its geometry must be the
+/// convolution's output `[N, O, OH, OW]`. Returns the pooled plane's `(POH, POW)`.
+fn pool_after(d: &Dims, cs: &Conv2dShape, ps: &Pool2dShape) -> NnResult<(usize, usize)> {
+    let got = [ps.batch, ps.channels, ps.height, ps.width];
+    if got != [cs.batch, d.o, d.oh, d.ow] {
+        return range(format!(
+            "expected the pooling geometry to take the convolution's output [{}, {}, {}, {}], received {got:?}",
+            cs.batch, d.o, d.oh, d.ow
+        ));
+    }
+    ps.output_hw()
+}
+
+/// y ← maxpool(relu(conv2d(x, W) + b)) and idx ← the pool's argmax of the convolution's output,
+/// the bits of [`conv2d_forward`] followed by [`pool::maxpool2d_forward`] with `relu`, without
+/// writing the convolution's output: each image's stays in a per-thread buffer, in cache, between
+/// the product and the pool. The same caveat as the pool's `relu` flag: every pooling window
+/// must hold an input element.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_relu_maxpool2d_forward(
+    cs: Conv2dShape,
+    ps: Pool2dShape,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    y: &mut [f32],
+    idx: &mut [i32],
+) -> NnResult<()> {
+    let d = dims(&cs)?;
+    let n = cs.batch;
+    let (in_len, out_len) = check_forward(&cs, &d, x, w, b)?;
+    let (poh, pow) = pool_after(&d, &cs, &ps)?;
+    let pp = poh * pow;
+    check_len("output", y.len(), n * d.o * pp)?;
+    check_len("indices", idx.len(), n * d.o * pp)?;
+    let (simple, avx2) = (pool::is_2x2(&ps), crate::simd::level() >= crate::simd::Level::Avx2);
+    let chunks = n.div_ceil(IMAGES_PER_CHUNK);
+    let yp = SendPtr(y.as_mut_ptr());
+    let ip = idx.as_mut_ptr() as usize;
+    par_for(chunks, 2 * n * d.o * d.k * d.p, |ci| {
+        with_scratch(|sc| {
+            let conv = grow(&mut sc.out, out_len);
+            for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
+                forward_image(&cs, &d, &x[img * in_len..(img + 1) * in_len], w, b, &mut sc.pad, &mut sc.cols, conv);
+                for (o, plane) in conv.chunks_exact(d.p).enumerate() {
+                    let at = (img * d.o + o) * pp;
+                    // SAFETY: plane (img, o)'s output and index blocks, disjoint from every
+                    // other plane's, inside `y` and `idx` (lengths checked above).
+                    let (yo, io) = unsafe { (yp.slice(at, pp), std::slice::from_raw_parts_mut((ip as *mut i32).add(at), pp)) };
+                    pool::forward_plane::<true>(&ps, simple, avx2, plane, poh, pow, yo, io);
                 }
             }
         })
     });
+    Ok(())
+}
+
+/// Checks the backward's buffers against the shape (dy by the caller).
+fn check_backward(
+    s: &Conv2dShape,
+    d: &Dims,
+    x: &[f32],
+    w: &[f32],
+    dx: Option<&[f32]>,
+    dw: Option<&[f32]>,
+    db: Option<&[f32]>,
+) -> NnResult<()> {
+    let in_len = d.c * d.h * d.w;
+    check_len("input", x.len(), s.batch * in_len)?;
+    check_len("weight", w.len(), d.o * d.k)?;
+    if let Some(dx) = dx {
+        check_len("input gradient", dx.len(), s.batch * in_len)?;
+    }
+    if let Some(dw) = dw {
+        check_len("weight gradient", dw.len(), d.o * d.k)?;
+    }
+    if let Some(db) = db {
+        check_len("bias gradient", db.len(), d.o)?;
+    }
     Ok(())
 }
 
@@ -464,23 +573,71 @@ pub fn conv2d_backward(
     db: Option<&mut [f32]>,
 ) -> NnResult<()> {
     let d = dims(&s)?;
+    check_backward(&s, &d, x, w, dx.as_deref(), dw.as_deref(), db.as_deref())?;
+    check_len("output gradient", dy.len(), s.batch * d.o * d.p)?;
+    backward(&s, &d, x, w, OutputGrad::Given(dy), dx, dw, db);
+    Ok(())
+}
+
+/// Gradients of [`conv2d_relu_maxpool2d_forward`], given the pooled output's gradient `dy`, the
+/// forward's indices `idx` and output `y`: each image's gradient at the convolution's output is
+/// formed in a per-thread buffer by [`pool::maxpool2d_backward`]'s rule with `relu_y = y` (dy
+/// routed to its argmax where y > 0), then goes through [`conv2d_backward`]'s steps; the bits of
+/// the two calls one after the other.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_relu_maxpool2d_backward(
+    cs: Conv2dShape,
+    ps: Pool2dShape,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    idx: &[i32],
+    y: &[f32],
+    dx: Option<&mut [f32]>,
+    dw: Option<&mut [f32]>,
+    db: Option<&mut [f32]>,
+) -> NnResult<()> {
+    let d = dims(&cs)?;
+    check_backward(&cs, &d, x, w, dx.as_deref(), dw.as_deref(), db.as_deref())?;
+    let (poh, pow) = pool_after(&d, &cs, &ps)?;
+    let pooled = cs.batch * d.o * poh * pow;
+    check_len("output gradient", dy.len(), pooled)?;
+    check_len("indices", idx.len(), pooled)?;
+    check_len("output", y.len(), pooled)?;
+    if let Some((i, &v)) = idx.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= d.p) {
+        return range(format!("expected indices[{i}] to be in [0, {}), received {v}", d.p));
+    }
+    backward(&cs, &d, x, w, OutputGrad::Pooled { dy, idx, y, plane: poh * pow }, dx, dw, db);
+    Ok(())
+}
+
+/// Where the backward finds an image's gradient at the convolution's output.
+#[derive(Clone, Copy)]
+enum OutputGrad<'a> {
+    /// dy `[N, O, OH, OW]` itself.
+    Given(&'a [f32]),
+    /// Routed back through ReLU and max pooling from the pooled gradient `dy`, the pool's
+    /// indices `idx` and output `y` (`plane` elements per pooled plane).
+    Pooled { dy: &'a [f32], idx: &'a [i32], y: &'a [f32], plane: usize },
+}
+
+/// The gradients for a checked call: `dx` written, `dw` and `db` accumulated.
+#[allow(clippy::too_many_arguments)]
+fn backward(
+    s: &Conv2dShape,
+    d: &Dims,
+    x: &[f32],
+    w: &[f32],
+    grad: OutputGrad,
+    dx: Option<&mut [f32]>,
+    dw: Option<&mut [f32]>,
+    db: Option<&mut [f32]>,
+) {
     let n = s.batch;
     let (in_len, out_len) = (d.c * d.h * d.w, d.o * d.p);
-    check_len("input", x.len(), n * in_len)?;
-    check_len("weight", w.len(), d.o * d.k)?;
-    check_len("output gradient", dy.len(), n * out_len)?;
-    if let Some(dx) = &dx {
-        check_len("input gradient", dx.len(), n * in_len)?;
-    }
-    if let Some(dw) = &dw {
-        check_len("weight gradient", dw.len(), d.o * d.k)?;
-    }
-    if let Some(db) = &db {
-        check_len("bias gradient", db.len(), d.o)?;
-    }
     let pointwise = s.pointwise();
     #[cfg(target_arch = "x86_64")]
-    let direct = x86::applies(&s) && crate::simd::level() >= crate::simd::Level::Avx2;
+    let direct = x86::applies(s) && crate::simd::level() >= crate::simd::Level::Avx2;
     let chunks = n.div_ceil(IMAGES_PER_CHUNK);
     let want_dw = dw.is_some();
     let want_db = db.is_some();
@@ -497,13 +654,24 @@ pub fn conv2d_backward(
     let dw_t = d.k > d.o;
     par_for(chunks, work, |ci| {
         with_scratch(|sc| {
+            let Scratch { cols, dcols, pad, dpad, out } = sc;
             let mut dw_c = if want_dw { vec![0f32; d.o * d.k] } else { Vec::new() };
             let mut db_c = if want_db { vec![0f64; d.o] } else { Vec::new() };
             for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
                 let xi = &x[img * in_len..(img + 1) * in_len];
-                let dyi = &dy[img * out_len..(img + 1) * out_len];
+                let dyi: &[f32] = match grad {
+                    OutputGrad::Given(dy) => &dy[img * out_len..(img + 1) * out_len],
+                    OutputGrad::Pooled { dy, idx, y, plane } => {
+                        let g = grow(out, out_len);
+                        for (o, dst) in g.chunks_exact_mut(d.p).enumerate() {
+                            let at = (img * d.o + o) * plane..(img * d.o + o + 1) * plane;
+                            pool::backward_plane(&dy[at.clone()], &idx[at.clone()], Some(&y[at]), dst);
+                        }
+                        g
+                    }
+                };
                 if want_dw {
-                    let c = image_cols(&s, &d, xi, &mut sc.pad, &mut sc.cols);
+                    let c = image_cols(s, d, xi, pad, cols);
                     if dw_t {
                         // dWᵀ_chunk += cols_n·dy_nᵀ
                         sgemm(d.k, d.p, d.o, MatRef::rows(c, d.p), MatRef::t(dyi, d.p), &mut dw_c, d.o, true);
@@ -526,19 +694,19 @@ pub fn conv2d_backward(
                         sgemm(d.k, d.o, d.p, MatRef::t(w, d.k), MatRef::rows(dyi, d.p), dxi, d.p, false);
                     } else {
                         // dcols_n = Wᵀ·dy_n; dx_n = col2im(dcols_n)
-                        let dcols = grow(&mut sc.dcols, d.k * d.p);
+                        let dcols = grow(dcols, d.k * d.p);
                         sgemm(d.k, d.o, d.p, MatRef::t(w, d.k), MatRef::rows(dyi, d.p), dcols, d.p, false);
                         #[cfg(target_arch = "x86_64")]
                         if direct {
                             // SAFETY: AVX2 is available (the level never exceeds what the CPU
                             // has); `applies` holds.
-                            unsafe { x86::col2im(&s, &d, dcols, dxi) };
+                            unsafe { x86::col2im(s, d, dcols, dxi) };
                             continue;
                         }
-                        let dpad = grow(&mut sc.dpad, padded_len(&d));
+                        let dpad = grow(dpad, padded_len(d));
                         crate::simd::dispatch(Body(|| {
-                            col2im(&s, &d, dcols, dpad);
-                            unpad(&d, dpad, dxi);
+                            col2im(s, d, dcols, dpad);
+                            unpad(d, dpad, dxi);
                         }));
                     }
                 }
@@ -572,9 +740,7 @@ pub fn conv2d_backward(
             *g = (*g as f64 + total) as f32;
         }
     }
-    Ok(())
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,6 +864,134 @@ mod tests {
             assert!(run() == one, "{t} threads");
         }
         crate::pool::set_num_threads(2).unwrap();
+    }
+
+    /// Conv2d, then MaxPool2d with `relu` run as two calls: the oracle of the fused calls.
+    #[allow(clippy::type_complexity)]
+    fn conv_relu_pool_unfused(cs: Conv2dShape, ps: Pool2dShape, x: &[f32], w: &[f32], b: &[f32], dy: &[f32]) -> [Vec<u32>; 5] {
+        let (oh, ow) = cs.output_hw().unwrap();
+        let mut h = vec![0f32; cs.batch * cs.out_channels * oh * ow];
+        conv2d_forward(cs, x, w, Some(b), &mut h).unwrap();
+        let (mut y, mut idx) = (vec![0f32; dy.len()], vec![0i32; dy.len()]);
+        pool::maxpool2d_forward(ps, &h, &mut y, &mut idx, true).unwrap();
+        let mut g = vec![0f32; h.len()];
+        pool::maxpool2d_backward(ps, dy, &idx, Some(&y), &mut g).unwrap();
+        let (mut dx, mut dw, mut db) = (vec![0f32; x.len()], vec![0.25f32; w.len()], vec![0.5f32; b.len()]);
+        conv2d_backward(cs, x, w, &g, Some(&mut dx), Some(&mut dw), Some(&mut db)).unwrap();
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        [bits(&y), idx.iter().map(|&i| i as u32).collect(), bits(&dx), bits(&dw), bits(&db)]
+    }
+
+    #[test]
+    fn conv_relu_pool_gives_the_bits_of_the_three_layers_both_ways_at_every_level_and_thread_count() {
+        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let levels = [crate::simd::Level::Avx512, crate::simd::Level::Avx2, crate::simd::Level::Baseline];
+        let pool2 = |n, c, h, w, k: [usize; 2], st: [usize; 2], p: [usize; 2], dl: [usize; 2]| Pool2dShape {
+            batch: n,
+            channels: c,
+            height: h,
+            width: w,
+            kernel: k,
+            stride: st,
+            padding: p,
+            dilation: dl,
+        };
+        for (cs, pk, pst, pp, pdl) in [
+            // The seed CNN's pair, more than one chunk of images, an odd last chunk.
+            (shape(9, 1, 12, 12, 4, [3, 3], [1, 1], [1, 1], [1, 1]), [2, 2], [2, 2], [0, 0], [1, 1]),
+            (shape(3, 5, 14, 14, 6, [3, 3], [1, 1], [1, 1], [1, 1]), [2, 2], [2, 2], [0, 0], [1, 1]),
+            // Odd output (7 × 7 → 3 × 3, the last row and column unpooled), pointwise.
+            (shape(2, 3, 7, 7, 2, [1, 1], [1, 1], [0, 0], [1, 1]), [2, 2], [2, 2], [0, 0], [1, 1]),
+            // Strided convolution, overlapping padded pooling windows, dilation.
+            (shape(3, 2, 9, 11, 3, [3, 2], [2, 1], [1, 0], [1, 1]), [3, 3], [1, 2], [1, 1], [1, 1]),
+            (shape(2, 2, 10, 9, 3, [2, 3], [1, 1], [0, 1], [1, 2]), [3, 2], [2, 1], [1, 0], [2, 1]),
+        ] {
+            let (oh, ow) = cs.output_hw().unwrap();
+            let ps = pool2(cs.batch, cs.out_channels, oh, ow, pk, pst, pp, pdl);
+            let (poh, pow) = ps.output_hw().unwrap();
+            // Small integers, so many outputs tie or are exactly ±0; a NaN and ±∞ in x; one
+            // channel with a bias of −∞ (all of its ReLU outputs +0) and one of −100 (mostly).
+            let x: Vec<f32> = vec(1, cs.batch * cs.in_channels * cs.height * cs.width)
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| match i % 97 {
+                    13 => f32::NAN,
+                    40 => f32::INFINITY,
+                    71 => f32::NEG_INFINITY,
+                    _ => (v * 2.0).round(),
+                })
+                .collect();
+            let w: Vec<f32> =
+                vec(2, cs.out_channels * cs.in_channels * cs.kernel[0] * cs.kernel[1]).iter().map(|&v| (v * 2.0).round()).collect();
+            let mut b: Vec<f32> = vec(3, cs.out_channels).iter().map(|&v| (v * 2.0).round()).collect();
+            b[0] = -100.0;
+            b[1] = f32::NEG_INFINITY;
+            let dy: Vec<f32> = vec(4, cs.batch * cs.out_channels * poh * pow)
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| match i % 19 {
+                    5 => f32::NAN,
+                    7 => -0.0,
+                    _ => v,
+                })
+                .collect();
+            for lvl in levels.into_iter().filter(|&l| l <= crate::simd::detected()) {
+                crate::simd::force(lvl);
+                crate::pool::set_num_threads(1).unwrap();
+                let expect = conv_relu_pool_unfused(cs, ps, &x, &w, &b, &dy);
+                let some = |v: &[u32], f: fn(f32) -> bool| v.iter().any(|&u| f(f32::from_bits(u)));
+                assert!(some(&expect[0], |v| v > 0.0) && some(&expect[0], |v| v == 0.0), "{cs:?}: a case with positive and zero outputs");
+                assert!(
+                    some(&expect[2], |v| v != 0.0 && v.is_finite()) && some(&expect[3], |v| v != 0.25),
+                    "{cs:?}: a case with gradients"
+                );
+                for t in [1, 2, 3] {
+                    crate::pool::set_num_threads(t).unwrap();
+                    let (mut y, mut idx) = (vec![9f32; dy.len()], vec![-1i32; dy.len()]);
+                    conv2d_relu_maxpool2d_forward(cs, ps, &x, &w, Some(&b), &mut y, &mut idx).unwrap();
+                    let (mut dx, mut dw, mut db) = (vec![7f32; x.len()], vec![0.25f32; w.len()], vec![0.5f32; b.len()]);
+                    conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, Some(&mut dx), Some(&mut dw), Some(&mut db)).unwrap();
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    let got = [bits(&y), idx.iter().map(|&i| i as u32).collect(), bits(&dx), bits(&dw), bits(&db)];
+                    for (k, name) in ["y", "indices", "dx", "dW", "db"].iter().enumerate() {
+                        assert!(got[k] == expect[k], "{lvl:?}, {t} threads, {cs:?}: {name}");
+                    }
+                    // Without dx, dW or db: the others as before.
+                    let (mut dw2, mut db2) = (vec![0.25f32; w.len()], vec![0.5f32; b.len()]);
+                    conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, None, Some(&mut dw2), None).unwrap();
+                    conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, None, None, Some(&mut db2)).unwrap();
+                    assert!(bits(&dw2) == expect[3] && bits(&db2) == expect[4], "{lvl:?}, {t} threads, {cs:?}: dW, db alone");
+                }
+            }
+        }
+        crate::simd::force(crate::simd::detected());
+        crate::pool::set_num_threads(2).unwrap();
+    }
+
+    #[test]
+    fn conv_relu_pool_rejects_a_mismatched_pool_and_bad_indices() {
+        let cs = shape(1, 1, 4, 4, 2, [3, 3], [1, 1], [1, 1], [1, 1]);
+        let ps =
+            Pool2dShape { batch: 1, channels: 2, height: 4, width: 4, kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1] };
+        let (x, w) = ([0.5f32; 16], [0.25f32; 18]);
+        let (mut y, mut idx) = ([0f32; 8], [0i32; 8]);
+        conv2d_relu_maxpool2d_forward(cs, ps, &x, &w, None, &mut y, &mut idx).unwrap();
+        let bad = Pool2dShape { channels: 3, ..ps };
+        let e = conv2d_relu_maxpool2d_forward(cs, bad, &x, &w, None, &mut y, &mut idx).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "RangeError: expected the pooling geometry to take the convolution's output [1, 2, 4, 4], received [1, 3, 4, 4]"
+        );
+        let e = conv2d_relu_maxpool2d_forward(cs, ps, &x, &w, None, &mut y, &mut idx[..7]).unwrap_err();
+        assert_eq!(e.to_string(), "RangeError: expected indices to have length 8, received 7");
+        let dy = [1f32; 8];
+        idx[3] = 16;
+        let mut dw = [0f32; 18];
+        let e = conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, None, Some(&mut dw), None).unwrap_err();
+        assert_eq!(e.to_string(), "RangeError: expected indices[3] to be in [0, 16), received 16");
+        assert!(dw.iter().all(|&v| v == 0.0), "nothing written before the checks pass");
+        idx[3] = -1;
+        assert!(conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, None, Some(&mut dw), None).is_err());
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl<F: FnOnce()> crate::simd::Simd for Body<F> {
 }
 
 /// The common 2×2, stride-2 window without padding or dilation.
-fn is_2x2(s: &Pool2dShape) -> bool {
+pub(super) fn is_2x2(s: &Pool2dShape) -> bool {
     s.padding == [0, 0] && s.dilation == [1, 1] && s.kernel == [2, 2] && s.stride == [2, 2]
 }
 
@@ -250,7 +250,7 @@ fn pool_plane<const RELU: bool>(s: &Pool2dShape, x: &[f32], oh: usize, ow: usize
 /// level (`avx2`: the AVX2 2×2 body).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn forward_plane<const RELU: bool>(
+pub(super) fn forward_plane<const RELU: bool>(
     s: &Pool2dShape,
     simple: bool,
     avx2: bool,
@@ -325,25 +325,31 @@ pub fn maxpool2d_backward(s: Pool2dShape, dy: &[f32], idx: &[i32], relu_y: Optio
             // SAFETY: plane `pl`'s input-gradient block, disjoint from other planes'.
             let d = unsafe { dxp.slice(pl * hw, hw) };
             let o = pl * ohw..(pl + 1) * ohw;
-            let (g, ix) = (&dy[o.clone()], &idx[o.clone()]);
-            d.fill(0.0);
-            match relu_y {
-                None => {
-                    for (&g, &i) in g.iter().zip(ix) {
-                        d[i as usize] += g;
-                    }
-                }
-                Some(y) => {
-                    for ((&g, &i), &v) in g.iter().zip(ix).zip(&y[o]) {
-                        if v > 0.0 {
-                            d[i as usize] += g;
-                        }
-                    }
-                }
-            }
+            backward_plane(&dy[o.clone()], &idx[o.clone()], relu_y.map(|y| &y[o]), d);
         }
     });
     Ok(())
+}
+
+/// One plane of [`maxpool2d_backward`]: d ← 0, then each dy added at its index (where `relu_y`
+/// > 0 when given), in order. The indices lie inside `d` (checked by the caller).
+#[inline(always)]
+pub(super) fn backward_plane(g: &[f32], ix: &[i32], relu_y: Option<&[f32]>, d: &mut [f32]) {
+    d.fill(0.0);
+    match relu_y {
+        None => {
+            for (&g, &i) in g.iter().zip(ix) {
+                d[i as usize] += g;
+            }
+        }
+        Some(y) => {
+            for ((&g, &i), &v) in g.iter().zip(ix).zip(y) {
+                if v > 0.0 {
+                    d[i as usize] += g;
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
