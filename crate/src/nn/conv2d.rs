@@ -17,7 +17,7 @@
 //! from the pooled gradient) lives in a per-thread buffer between the product and the pool, so
 //! the batch's full-resolution activation is never written or read back.
 
-use super::gemm::{sgemm, MatRef};
+use super::gemm::{self, sgemm, MatRef};
 use super::pool::{self, Pool2dShape};
 use super::{add_partials, check_len, par_for, product, range, sum_f64, NnResult, SendPtr};
 use std::cell::RefCell;
@@ -369,8 +369,8 @@ mod x86 {
     }
 }
 
-/// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient, and one
-/// image's output (or output gradient) in the fused calls.
+/// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient, one image's
+/// output (or output gradient) in the fused calls, and the bias gradient's partial sums there.
 #[derive(Default)]
 struct Scratch {
     cols: Vec<f32>,
@@ -378,6 +378,8 @@ struct Scratch {
     pad: Vec<f32>,
     dpad: Vec<f32>,
     out: Vec<f32>,
+    /// f64 partial sums of [`sum_f64_columns`].
+    sums: Vec<f64>,
 }
 
 thread_local! {
@@ -389,6 +391,31 @@ fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
         v.resize(n, 0.0);
     }
     &mut v[..n]
+}
+
+fn grow_f64(v: &mut Vec<f64>, n: usize) -> &mut [f64] {
+    if v.len() < n {
+        v.resize(n, 0.0);
+    }
+    &mut v[..n]
+}
+
+/// out[o] += Σₚ x[p, o] for the row-major `[P, cols]` matrix x, each column summed as
+/// [`sum_f64`] sums a row: f64 partials a_j over p ≡ j (mod 8) in order, combined as
+/// ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). `acc` holds 8·cols partials.
+#[inline(always)]
+fn sum_f64_columns(x: &[f32], cols: usize, acc: &mut [f64], out: &mut [f64]) {
+    acc.fill(0.0);
+    for (p, row) in x.chunks_exact(cols).enumerate() {
+        let a = &mut acc[(p % 8) * cols..(p % 8 + 1) * cols];
+        for (s, &v) in a.iter_mut().zip(row) {
+            *s += v as f64;
+        }
+    }
+    let a = |j: usize, o: usize| acc[j * cols + o];
+    for (o, t) in out.iter_mut().enumerate() {
+        *t += ((a(0, o) + a(1, o)) + (a(2, o) + a(3, o))) + ((a(4, o) + a(5, o)) + (a(6, o) + a(7, o)));
+    }
 }
 
 /// Runs `f` with this thread's scratch buffers.
@@ -652,9 +679,22 @@ fn backward(
     // and transposes it once at the end: the product's transposed operand is then dy_n, the
     // smaller one (the GEMM copies a transposed B to row-major first; 1.4× faster at 32→64, 3×3).
     let dw_t = d.k > d.o;
+    // A routed gradient may be formed transposed, dyᵀ [P, O], so that the weight gradient's
+    // product dWᵀ += cols·dyᵀ reads both operands in place with O-wide rows of B: for a narrow
+    // dW (K < O) the product dy·colsᵀ would copy colsᵀ to a K-column B first and fill K of 16
+    // lanes. Only when the input gradient is not wanted (its product reads dy by rows) and both
+    // products run as FMA chains, so the transposed one gives dW's bits; db then sums dyᵀ's
+    // columns in sum_f64's order.
+    let transposed = matches!(grad, OutputGrad::Pooled { .. })
+        && want_dw
+        && dxp.is_none()
+        && !dw_t
+        && gemm::chains(d.o, d.p, d.k, MatRef { data: &[], rs: 1, cs: d.p })
+        && gemm::chains(d.k, d.p, d.o, MatRef { data: &[], rs: d.o, cs: 1 });
+    let dw_t = dw_t || transposed;
     par_for(chunks, work, |ci| {
         with_scratch(|sc| {
-            let Scratch { cols, dcols, pad, dpad, out } = sc;
+            let Scratch { cols, dcols, pad, dpad, out, sums } = sc;
             let mut dw_c = if want_dw { vec![0f32; d.o * d.k] } else { Vec::new() };
             let mut db_c = if want_db { vec![0f64; d.o] } else { Vec::new() };
             for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
@@ -663,13 +703,35 @@ fn backward(
                     OutputGrad::Given(dy) => &dy[img * out_len..(img + 1) * out_len],
                     OutputGrad::Pooled { dy, idx, y, plane } => {
                         let g = grow(out, out_len);
-                        for (o, dst) in g.chunks_exact_mut(d.p).enumerate() {
-                            let at = (img * d.o + o) * plane..(img * d.o + o + 1) * plane;
-                            pool::backward_plane(&dy[at.clone()], &idx[at.clone()], Some(&y[at]), dst);
+                        let planes = (img * d.o..(img + 1) * d.o).map(|pl| pl * plane..(pl + 1) * plane);
+                        if transposed {
+                            // dyᵀ[p, o]: the same additions in the same order as the plane's.
+                            g.fill(0.0);
+                            for (o, at) in planes.enumerate() {
+                                for ((&gv, &i), &v) in dy[at.clone()].iter().zip(&idx[at.clone()]).zip(&y[at]) {
+                                    if v > 0.0 {
+                                        g[i as usize * d.o + o] += gv;
+                                    }
+                                }
+                            }
+                        } else {
+                            for (dst, at) in g.chunks_exact_mut(d.p).zip(planes) {
+                                pool::backward_plane(&dy[at.clone()], &idx[at.clone()], Some(&y[at]), dst);
+                            }
                         }
                         g
                     }
                 };
+                if transposed {
+                    let c = image_cols(s, d, xi, pad, cols);
+                    // dWᵀ_chunk += cols_n·dy_nᵀ, dyᵀ row-major
+                    sgemm(d.k, d.p, d.o, MatRef::rows(c, d.p), MatRef::rows(dyi, d.o), &mut dw_c, d.o, true);
+                    if want_db {
+                        let acc = grow_f64(sums, 8 * d.o);
+                        crate::simd::dispatch(Body(|| sum_f64_columns(dyi, d.o, acc, &mut db_c)));
+                    }
+                    continue;
+                }
                 if want_dw {
                     let c = image_cols(s, d, xi, pad, cols);
                     if dw_t {
@@ -897,8 +959,12 @@ mod tests {
             dilation: dl,
         };
         for (cs, pk, pst, pp, pdl) in [
-            // The seed CNN's pair, more than one chunk of images, an odd last chunk.
-            (shape(9, 1, 12, 12, 4, [3, 3], [1, 1], [1, 1], [1, 1]), [2, 2], [2, 2], [0, 0], [1, 1]),
+            // The seed CNN's pairs (conv1's narrow dW, K = 9 < O), more than one chunk of images,
+            // an odd last chunk.
+            (shape(9, 1, 12, 12, 16, [3, 3], [1, 1], [1, 1], [1, 1]), [2, 2], [2, 2], [0, 0], [1, 1]),
+            // Narrow dW with P = 63 (not a multiple of 8: the bias sums' tail).
+            (shape(3, 1, 7, 9, 12, [3, 3], [1, 1], [1, 1], [1, 1]), [2, 2], [2, 2], [0, 0], [1, 1]),
+            (shape(2, 2, 9, 8, 10, [2, 2], [1, 1], [0, 0], [1, 1]), [3, 3], [2, 2], [1, 1], [1, 1]),
             (shape(3, 5, 14, 14, 6, [3, 3], [1, 1], [1, 1], [1, 1]), [2, 2], [2, 2], [0, 0], [1, 1]),
             // Odd output (7 × 7 → 3 × 3, the last row and column unpooled), pointwise.
             (shape(2, 3, 7, 7, 2, [1, 1], [1, 1], [0, 0], [1, 1]), [2, 2], [2, 2], [0, 0], [1, 1]),
@@ -956,11 +1022,14 @@ mod tests {
                     for (k, name) in ["y", "indices", "dx", "dW", "db"].iter().enumerate() {
                         assert!(got[k] == expect[k], "{lvl:?}, {t} threads, {cs:?}: {name}");
                     }
-                    // Without dx, dW or db: the others as before.
+                    // Without dx (the narrow dW's transposed gradient), or dW, or db: the others as before.
                     let (mut dw2, mut db2) = (vec![0.25f32; w.len()], vec![0.5f32; b.len()]);
-                    conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, None, Some(&mut dw2), None).unwrap();
-                    conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, None, None, Some(&mut db2)).unwrap();
-                    assert!(bits(&dw2) == expect[3] && bits(&db2) == expect[4], "{lvl:?}, {t} threads, {cs:?}: dW, db alone");
+                    conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, None, Some(&mut dw2), Some(&mut db2)).unwrap();
+                    assert!(bits(&dw2) == expect[3] && bits(&db2) == expect[4], "{lvl:?}, {t} threads, {cs:?}: dW and db without dx");
+                    let (mut dw3, mut db3) = (vec![0.25f32; w.len()], vec![0.5f32; b.len()]);
+                    conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, None, Some(&mut dw3), None).unwrap();
+                    conv2d_relu_maxpool2d_backward(cs, ps, &x, &w, &dy, &idx, &y, None, None, Some(&mut db3)).unwrap();
+                    assert!(bits(&dw3) == expect[3] && bits(&db3) == expect[4], "{lvl:?}, {t} threads, {cs:?}: dW, db alone");
                 }
             }
         }

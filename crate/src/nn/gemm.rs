@@ -72,6 +72,14 @@ fn kernel(m: usize, k: usize, n: usize, b: MatRef) -> Kernel {
     }
 }
 
+/// Whether a product of this shape at the active level runs as one FMA chain per element of C
+/// over p = 0..k in order, then `+ C` (the hand-written kernels, whose bits agree): the same
+/// product computed transposed (Cᵀ = Bᵀ·Aᵀ, with Bᵀ as the `b` given here) then gives the same
+/// bits when it chains too.
+pub(crate) fn chains(m: usize, k: usize, n: usize, b: MatRef) -> bool {
+    kernel(m, k, n, b) != Kernel::Mm
+}
+
 /// Whether the hand-written kernels can take a product of this shape.
 #[inline]
 fn small(m: usize, k: usize, b: MatRef) -> bool {
