@@ -369,8 +369,8 @@ mod x86 {
     }
 }
 
-/// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient, one image's
-/// output (or output gradient) in the fused calls, and the bias gradient's partial sums there.
+/// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient, and one
+/// image's output (or output gradient) in the fused calls.
 #[derive(Default)]
 struct Scratch {
     cols: Vec<f32>,
@@ -378,8 +378,6 @@ struct Scratch {
     pad: Vec<f32>,
     dpad: Vec<f32>,
     out: Vec<f32>,
-    /// f64 partial sums of [`sum_f64_columns`].
-    sums: Vec<f64>,
 }
 
 thread_local! {
@@ -393,28 +391,42 @@ fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
     &mut v[..n]
 }
 
-fn grow_f64(v: &mut Vec<f64>, n: usize) -> &mut [f64] {
-    if v.len() < n {
-        v.resize(n, 0.0);
-    }
-    &mut v[..n]
-}
-
 /// out[o] += Σₚ x[p, o] for the row-major `[P, cols]` matrix x, each column summed as
 /// [`sum_f64`] sums a row: f64 partials a_j over p ≡ j (mod 8) in order, combined as
-/// ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). `acc` holds 8·cols partials.
+/// ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)). Blocks of 16 columns, whose 8 × 16
+/// partials stay in registers.
 #[inline(always)]
-fn sum_f64_columns(x: &[f32], cols: usize, acc: &mut [f64], out: &mut [f64]) {
-    acc.fill(0.0);
-    for (p, row) in x.chunks_exact(cols).enumerate() {
-        let a = &mut acc[(p % 8) * cols..(p % 8 + 1) * cols];
-        for (s, &v) in a.iter_mut().zip(row) {
-            *s += v as f64;
+fn sum_f64_columns(x: &[f32], cols: usize, out: &mut [f64]) {
+    let rows = x.len() / cols;
+    for (b, out) in out[..cols].chunks_mut(16).enumerate() {
+        if out.len() == 16 {
+            sum_f64_column_block::<16>(x, cols, rows, 16 * b, out);
+        } else {
+            for (l, t) in out.iter_mut().enumerate() {
+                sum_f64_column_block::<1>(x, cols, rows, 16 * b + l, std::slice::from_mut(t));
+            }
         }
     }
-    let a = |j: usize, o: usize| acc[j * cols + o];
-    for (o, t) in out.iter_mut().enumerate() {
-        *t += ((a(0, o) + a(1, o)) + (a(2, o) + a(3, o))) + ((a(4, o) + a(5, o)) + (a(6, o) + a(7, o)));
+}
+
+/// [`sum_f64_columns`] for the `W` columns from `o0`.
+#[inline(always)]
+fn sum_f64_column_block<const W: usize>(x: &[f32], cols: usize, rows: usize, o0: usize, out: &mut [f64]) {
+    let mut acc = [[0f64; W]; 8];
+    let row = |p: usize| -> &[f32; W] { x[p * cols + o0..p * cols + o0 + W].try_into().unwrap() };
+    // The last block's missing rows add +0, which leaves a partial (never −0) as it is; so every
+    // index into acc is a constant and the partials stay in registers.
+    for p0 in (0..rows).step_by(8) {
+        for (j, a) in acc.iter_mut().enumerate() {
+            let r = if p0 + j < rows { row(p0 + j) } else { &[0.0; W] };
+            for (s, &v) in a.iter_mut().zip(r) {
+                *s += v as f64;
+            }
+        }
+    }
+    for (l, t) in out.iter_mut().enumerate() {
+        let a = |j: usize| acc[j][l];
+        *t += ((a(0) + a(1)) + (a(2) + a(3))) + ((a(4) + a(5)) + (a(6) + a(7)));
     }
 }
 
@@ -694,7 +706,7 @@ fn backward(
     let dw_t = dw_t || transposed;
     par_for(chunks, work, |ci| {
         with_scratch(|sc| {
-            let Scratch { cols, dcols, pad, dpad, out, sums } = sc;
+            let Scratch { cols, dcols, pad, dpad, out } = sc;
             let mut dw_c = if want_dw { vec![0f32; d.o * d.k] } else { Vec::new() };
             let mut db_c = if want_db { vec![0f64; d.o] } else { Vec::new() };
             for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
@@ -705,13 +717,12 @@ fn backward(
                         let g = grow(out, out_len);
                         let planes = (img * d.o..(img + 1) * d.o).map(|pl| pl * plane..(pl + 1) * plane);
                         if transposed {
-                            // dyᵀ[p, o]: the same additions in the same order as the plane's.
+                            // dyᵀ[p, o]: the same additions in the same order as the plane's
+                            // (see pool::backward_plane for the +0 of a gated one).
                             g.fill(0.0);
                             for (o, at) in planes.enumerate() {
                                 for ((&gv, &i), &v) in dy[at.clone()].iter().zip(&idx[at.clone()]).zip(&y[at]) {
-                                    if v > 0.0 {
-                                        g[i as usize * d.o + o] += gv;
-                                    }
+                                    g[i as usize * d.o + o] += if v > 0.0 { gv } else { 0.0 };
                                 }
                             }
                         } else {
@@ -727,8 +738,7 @@ fn backward(
                     // dWᵀ_chunk += cols_n·dy_nᵀ, dyᵀ row-major
                     sgemm(d.k, d.p, d.o, MatRef::rows(c, d.p), MatRef::rows(dyi, d.o), &mut dw_c, d.o, true);
                     if want_db {
-                        let acc = grow_f64(sums, 8 * d.o);
-                        crate::simd::dispatch(Body(|| sum_f64_columns(dyi, d.o, acc, &mut db_c)));
+                        crate::simd::dispatch(Body(|| sum_f64_columns(dyi, d.o, &mut db_c)));
                     }
                     continue;
                 }
