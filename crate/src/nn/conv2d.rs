@@ -39,6 +39,11 @@ pub struct Conv2dShape {
     pub dilation: [usize; 2],
 }
 
+/// OW of a shape whose geometry [`Conv2dShape::output_hw`] accepted (0 otherwise).
+fn out_width(s: &Conv2dShape) -> usize {
+    out_size(s.width, s.kernel[1], s.stride[1], s.padding[1], s.dilation[1]).unwrap_or(0)
+}
+
 fn out_size(input: usize, k: usize, s: usize, p: usize, d: usize) -> Option<usize> {
     let span = d * (k - 1) + 1;
     let padded = input + 2 * p;
@@ -369,6 +374,153 @@ mod x86 {
     }
 }
 
+/// The AVX-512 analogs of [`x86`]'s gathered col2im and of [`im2col`], for the same shapes
+/// (unit stride and dilation along the width): 16 columns a step, so a row of up to 16 output
+/// columns (the seed CNN's 14) is one step, and masked loads (`vmovups` with a zeroing mask,
+/// which does not fault on masked-off lanes) instead of AVX2's mask-and-`vmaskmovps` pairs.
+/// Each element is the same sum of the same terms in the same order as at AVX2, and im2col
+/// only copies, so the bits are those of the other levels.
+#[cfg(target_arch = "x86_64")]
+mod x512 {
+    use super::{Conv2dShape, Dims};
+    use std::arch::x86_64::*;
+
+    /// Most lane masks a call precomputes (one per kernel column and 16-column step of dx).
+    const MASKS: usize = 64;
+
+    /// Whether these functions apply to the shape.
+    pub fn applies(s: &Conv2dShape) -> bool {
+        super::x86::applies(s) && s.kernel[1] * s.width.div_ceil(16) <= MASKS && s.kernel[1] * super::out_width(s).div_ceil(16) <= MASKS
+    }
+
+    /// Lanes `l` with `lo ≤ l < hi`.
+    #[inline(always)]
+    fn between(lo: isize, hi: isize) -> __mmask16 {
+        let (lo, hi) = (lo.clamp(0, 16) as u32, hi.clamp(0, 16) as u32);
+        (((1u32 << hi) - 1) & !((1u32 << lo) - 1)) as __mmask16
+    }
+
+    /// Stores `v` at element `at` of `out`: 16 lanes when they fit, else the lanes that do.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn store(out: &mut [f32], at: usize, v: __m512) {
+        if at + 16 <= out.len() {
+            _mm512_storeu_ps(out.as_mut_ptr().add(at), v);
+        } else {
+            _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), between(0, (out.len() - at) as isize), v);
+        }
+    }
+
+    /// cols ← im2col(x) for one image, straight from the unpadded image: each run of OW floats
+    /// is gathered 16 at a time by a masked load whose masked-off lanes (padding columns, and
+    /// columns past the run) read as +0, the padding rows stored as zeros; the last step's extra
+    /// lanes land in the runs that follow (written later, as runs are visited in increasing
+    /// order), a masked store at the end of `cols`. The same floats as [`super::pad_image`] +
+    /// [`super::im2col`] (a copy either way).
+    ///
+    /// # Safety
+    /// AVX-512F is available and [`applies`] holds.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn im2col(s: &Conv2dShape, d: &Dims, x: &[f32], cols: &mut [f32]) {
+        assert!(applies(s) && x.len() == d.c * d.h * d.w && cols.len() >= d.k * d.p);
+        let [kh, kw] = s.kernel;
+        let (sh, dh) = (s.stride[0], s.dilation[0]);
+        let (ow, w) = (d.ow as isize, d.w as isize);
+        let steps = d.ow.div_ceil(16);
+        // masks[kj·steps + j]: lanes of step j whose output column ox reads an input column
+        // ox + kj − pw inside [0, W), and ox < OW.
+        let mut masks = [0 as __mmask16; MASKS];
+        for kj in 0..kw {
+            let shift = kj as isize - d.pw as isize;
+            for j in 0..steps {
+                let x0 = 16 * j as isize;
+                masks[kj * steps + j] = between(-shift - x0, (w - shift - x0).min(ow - x0));
+            }
+        }
+        let zero = _mm512_setzero_ps();
+        for c in 0..d.c {
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let row = (c * kh + ki) * kw + kj;
+                    for oy in 0..d.oh {
+                        let dst = row * d.p + oy * d.ow;
+                        let iy = (oy * sh + ki * dh) as isize - d.ph as isize;
+                        let inside = iy >= 0 && iy < d.h as isize;
+                        for j in 0..steps {
+                            let v = if inside {
+                                let src = (c * d.h) as isize * w + iy * w + 16 * j as isize + kj as isize - d.pw as isize;
+                                // SAFETY: the mask's lanes are input columns inside [0, W) of
+                                // row iy of channel c, inside x; the others are not read (a
+                                // masked load does not fault on them).
+                                _mm512_maskz_loadu_ps(masks[kj * steps + j], x.as_ptr().wrapping_offset(src))
+                            } else {
+                                zero
+                            };
+                            store(cols, dst + 16 * j, v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx ← col2im(dcols) for one image, gathered, as [`super::x86::col2im`] with 16 lanes.
+    ///
+    /// # Safety
+    /// AVX-512F is available and [`applies`] holds.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn col2im(s: &Conv2dShape, d: &Dims, dcols: &[f32], dx: &mut [f32]) {
+        assert!(applies(s) && dcols.len() >= d.k * d.p && dx.len() == d.c * d.h * d.w);
+        let [kh, kw] = s.kernel;
+        let (sh, dh) = (s.stride[0], s.dilation[0]);
+        let ow = d.ow as isize;
+        let steps = d.w.div_ceil(16);
+        // masks[kj·steps + j]: lanes of step j whose output column x + pw − kj lies in [0, OW).
+        let mut masks = [0 as __mmask16; MASKS];
+        for kj in 0..kw {
+            let shift = d.pw as isize - kj as isize;
+            for j in 0..steps {
+                let x0 = 16 * j as isize;
+                masks[kj * steps + j] = between(-shift - x0, ow - shift - x0);
+            }
+        }
+        for c in 0..d.c {
+            for y in 0..d.h {
+                for j in 0..steps {
+                    let mut acc = _mm512_setzero_ps();
+                    for ki in 0..kh {
+                        // Output row oy with oy·sh + ki·dh = y + ph, if any.
+                        let t = (y + d.ph) as isize - (ki * dh) as isize;
+                        if t < 0 {
+                            break;
+                        }
+                        let oy = if sh == 1 {
+                            t as usize
+                        } else if (t as usize).is_multiple_of(sh) {
+                            t as usize / sh
+                        } else {
+                            continue;
+                        };
+                        if oy >= d.oh {
+                            continue;
+                        }
+                        for kj in 0..kw {
+                            let row = (c * kh + ki) * kw + kj;
+                            let src = (row * d.p + oy * d.ow + 16 * j) as isize + d.pw as isize - kj as isize;
+                            // SAFETY: the lanes of the mask are the output columns in [0, OW) of
+                            // output row oy of im2col row `row`, inside dcols; the others are
+                            // not read (a masked load does not fault on them).
+                            let v = _mm512_maskz_loadu_ps(masks[kj * steps + j], dcols.as_ptr().wrapping_offset(src));
+                            acc = _mm512_add_ps(acc, v);
+                        }
+                    }
+                    store(dx, (c * d.h + y) * d.w + 16 * j, acc);
+                }
+            }
+        }
+    }
+}
+
 /// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient, and one
 /// image's output (or output gradient) in the fused calls.
 #[derive(Default)]
@@ -450,6 +602,13 @@ fn image_cols<'a>(s: &Conv2dShape, d: &Dims, xi: &'a [f32], pad: &mut Vec<f32>, 
         return xi;
     }
     let (pad, cols) = (grow(pad, padded_len(d)), grow(cols, d.k * d.p));
+    #[cfg(target_arch = "x86_64")]
+    if x512::applies(s) && crate::simd::level() >= crate::simd::Level::Avx512 {
+        // SAFETY: AVX-512F is available (the level never exceeds what the CPU has); `applies`
+        // holds.
+        unsafe { x512::im2col(s, d, xi, cols) };
+        return cols;
+    }
     crate::simd::dispatch(Body(|| {
         pad_image(d, xi, pad);
         im2col(s, d, pad, cols);
@@ -677,6 +836,8 @@ fn backward(
     let pointwise = s.pointwise();
     #[cfg(target_arch = "x86_64")]
     let direct = x86::applies(s) && crate::simd::level() >= crate::simd::Level::Avx2;
+    #[cfg(target_arch = "x86_64")]
+    let direct512 = x512::applies(s) && crate::simd::level() >= crate::simd::Level::Avx512;
     let chunks = n.div_ceil(IMAGES_PER_CHUNK);
     let want_dw = dw.is_some();
     let want_db = db.is_some();
@@ -768,6 +929,13 @@ fn backward(
                         // dcols_n = Wᵀ·dy_n; dx_n = col2im(dcols_n)
                         let dcols = grow(dcols, d.k * d.p);
                         sgemm(d.k, d.o, d.p, MatRef::t(w, d.k), MatRef::rows(dyi, d.p), dcols, d.p, false);
+                        #[cfg(target_arch = "x86_64")]
+                        if direct512 {
+                            // SAFETY: AVX-512F is available (the level never exceeds what the CPU
+                            // has); `applies` holds.
+                            unsafe { x512::col2im(s, d, dcols, dxi) };
+                            continue;
+                        }
                         #[cfg(target_arch = "x86_64")]
                         if direct {
                             // SAFETY: AVX2 is available (the level never exceeds what the CPU
@@ -1087,7 +1255,7 @@ mod tests {
 
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn gathered_col2im_gives_the_padded_paths_bits() {
+    fn gathered_col2im_and_avx512_im2col_give_the_padded_paths_bits() {
         if crate::simd::detected() < crate::simd::Level::Avx2 {
             return;
         }
@@ -1099,6 +1267,8 @@ mod tests {
             (3, 8, 8, [1, 3], [1, 1], [0, 1], [1, 1]),
             (2, 7, 9, [2, 2], [3, 1], [1, 1], [1, 1]),
             (1, 6, 40, [3, 3], [1, 1], [2, 2], [1, 1]),
+            (2, 5, 16, [3, 3], [1, 1], [1, 1], [1, 1]),
+            (1, 4, 33, [2, 4], [1, 1], [0, 0], [1, 1]),
         ] {
             let s = shape(1, c, h, w, 2, k, st, p, dl);
             let d = dims(&s).unwrap();
@@ -1119,19 +1289,37 @@ mod tests {
             // SAFETY: as above.
             unsafe { x86::col2im(&s, &d, &dcols, &mut dx2) };
             assert_eq!(bits(&dx2), bits(&dx), "{s:?} col2im");
+            if crate::simd::detected() < crate::simd::Level::Avx512 {
+                continue;
+            }
+            // The AVX-512 versions: col2im's bits, and im2col's copy of the padded image (with
+            // NaN, ±inf and −0 in it), into a buffer that starts as garbage.
+            assert!(x512::applies(&s));
+            let mut dx3 = vec![7f32; c * h * w];
+            // SAFETY: the host has AVX-512F (checked above); `applies` holds.
+            unsafe { x512::col2im(&s, &d, &dcols, &mut dx3) };
+            assert_eq!(bits(&dx3), bits(&dx), "{s:?} col2im at AVX-512");
+            let x: Vec<f32> = vec(5, c * h * w).iter().enumerate().map(|(i, &v)| special(i, v)).collect();
+            pad_image(&d, &x, &mut pad);
+            let mut cols = vec![0f32; d.k * d.p];
+            im2col(&s, &d, &pad, &mut cols);
+            let mut cols2 = vec![f32::NAN; d.k * d.p];
+            // SAFETY: as above.
+            unsafe { x512::im2col(&s, &d, &x, &mut cols2) };
+            assert_eq!(bits(&cols2), bits(&cols), "{s:?} im2col at AVX-512");
         }
     }
 
     /// Single-thread time per image of im2col (with the padded copy) and of col2im (with
-    /// unpadding) against the gathered AVX2 version, at the seed CNN's convolutions; median and
-    /// min of 15 rounds of 128 images.
+    /// unpadding) against the gathered AVX2 col2im and the AVX-512 im2col and col2im, at the seed
+    /// CNN's convolutions; median and min of 15 rounds of 128 images, interleaved.
     /// `cargo test --release --manifest-path crate/Cargo.toml im2col_benchmark -- --ignored --nocapture`
     #[test]
     #[ignore]
     #[cfg(target_arch = "x86_64")]
     fn im2col_benchmark() {
         use std::time::Instant;
-        assert!(crate::simd::detected() >= crate::simd::Level::Avx2, "the gathered col2im needs AVX2");
+        assert!(crate::simd::detected() >= crate::simd::Level::Avx512, "the AVX-512 versions need AVX-512F");
         for (c, hw, o) in [(1, 28, 32), (32, 14, 64)] {
             let s = shape(128, c, hw, hw, o, [3, 3], [1, 1], [1, 1], [1, 1]);
             let d = dims(&s).unwrap();
@@ -1139,7 +1327,7 @@ mod tests {
             let dcols = vec(2, d.k * d.p);
             let (mut pad, mut cols, mut dpad) = (vec![0f32; padded_len(&d)], vec![0f32; d.k * d.p], vec![0f32; padded_len(&d)]);
             let mut dx = vec![0f32; c * hw * hw];
-            let mut t: [Vec<f64>; 3] = Default::default();
+            let mut t: [Vec<f64>; 5] = Default::default();
             let ns = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e9 / 128.0;
             for _ in 0..15 {
                 let t0 = Instant::now();
@@ -1152,6 +1340,13 @@ mod tests {
                     std::hint::black_box(&mut cols);
                 }
                 let t1 = Instant::now();
+                for img in 0..128 {
+                    let xi = &x[img * c * hw * hw..(img + 1) * c * hw * hw];
+                    // SAFETY: the host has AVX-512F (checked above); `applies` holds.
+                    unsafe { x512::im2col(&s, &d, xi, &mut cols) };
+                    std::hint::black_box(&mut cols);
+                }
+                let t2 = Instant::now();
                 for _ in 0..128 {
                     crate::simd::dispatch(Body(|| {
                         col2im(&s, &d, &dcols, &mut dpad);
@@ -1159,28 +1354,30 @@ mod tests {
                     }));
                     std::hint::black_box(&mut dx);
                 }
-                let t2 = Instant::now();
+                let t3 = Instant::now();
                 for _ in 0..128 {
-                    // SAFETY: the host has AVX2 (checked above); `applies` holds.
+                    // SAFETY: as above (AVX-512F implies AVX2).
                     unsafe { x86::col2im(&s, &d, &dcols, &mut dx) };
                     std::hint::black_box(&mut dx);
                 }
-                let t3 = Instant::now();
-                for (v, x) in t.iter_mut().zip([ns(t0, t1), ns(t1, t2), ns(t2, t3)]) {
+                let t4 = Instant::now();
+                for _ in 0..128 {
+                    // SAFETY: as above.
+                    unsafe { x512::col2im(&s, &d, &dcols, &mut dx) };
+                    std::hint::black_box(&mut dx);
+                }
+                let t5 = Instant::now();
+                for (v, x) in t.iter_mut().zip([ns(t0, t1), ns(t1, t2), ns(t2, t3), ns(t3, t4), ns(t4, t5)]) {
                     v.push(x);
                 }
             }
-            let [mut a, mut b, mut e] = t;
             let stat = |v: &mut Vec<f64>| {
                 v.sort_by(|a, b| a.partial_cmp(b).unwrap());
                 format!("{:.0} ns ({:.0})", v[v.len() / 2], v[0])
             };
+            let [a, b, e, f, g] = t.each_mut().map(stat);
             println!(
-                "{c}x{hw}x{hw} → {o}, 3x3 pad 1 ({}): per image median (min): im2col {}; col2im padded {}, gathered {}",
-                crate::simd::level().name(),
-                stat(&mut a),
-                stat(&mut b),
-                stat(&mut e)
+                "{c}x{hw}x{hw} → {o}, 3x3 pad 1: per image median (min): im2col {a}, AVX-512 {b}; col2im padded {e}, gathered AVX2 {f}, AVX-512 {g}"
             );
         }
     }
