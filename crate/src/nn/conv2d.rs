@@ -802,9 +802,7 @@ pub fn conv2d_relu_maxpool2d_backward(
     check_len("output gradient", dy.len(), pooled)?;
     check_len("indices", idx.len(), pooled)?;
     check_len("output", y.len(), pooled)?;
-    if let Some((i, &v)) = idx.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= d.p) {
-        return range(format!("expected indices[{i}] to be in [0, {}), received {v}", d.p));
-    }
+    pool::check_indices(idx, d.p)?;
     backward(&cs, &d, x, w, OutputGrad::Pooled { dy, idx, y, plane: poh * pow }, dx, dw, db);
     Ok(())
 }

@@ -315,9 +315,7 @@ pub fn maxpool2d_backward(s: Pool2dShape, dy: &[f32], idx: &[i32], relu_y: Optio
         check_len("reluOutput", y.len(), planes * ohw)?;
     }
     check_len("input gradient", dx.len(), planes * hw)?;
-    if let Some((i, &v)) = idx.iter().enumerate().find(|(_, &v)| v < 0 || v as usize >= hw) {
-        return range(format!("expected indices[{i}] to be in [0, {hw}), received {v}"));
-    }
+    check_indices(idx, hw)?;
     let dxp = SendPtr(dx.as_mut_ptr());
     let tasks = planes.div_ceil(PLANES_PER_TASK);
     par_for(tasks, planes * (hw + ohw) * 2, |t| {
@@ -328,6 +326,18 @@ pub fn maxpool2d_backward(s: Pool2dShape, dy: &[f32], idx: &[i32], relu_y: Optio
             backward_plane(&dy[o.clone()], &idx[o.clone()], relu_y.map(|y| &y[o]), d);
         }
     });
+    Ok(())
+}
+
+/// A RangeError naming the first index outside `[0, len)`, if any: one branch-free pass, then a
+/// search only on failure. The compare is unsigned against a bound of at most 2³¹, so a
+/// negative index (2³¹ or more as u32) is out too.
+pub(super) fn check_indices(idx: &[i32], len: usize) -> NnResult<()> {
+    let bound = len.min(1 << 31) as u32;
+    if idx.iter().fold(false, |bad, &v| bad | (v as u32 >= bound)) {
+        let (i, v) = idx.iter().enumerate().find(|(_, &v)| v as u32 >= bound).map(|(i, &v)| (i, v)).unwrap_or((0, 0));
+        return range(format!("expected indices[{i}] to be in [0, {len}), received {v}"));
+    }
     Ok(())
 }
 
@@ -592,6 +602,22 @@ mod tests {
             );
         }
         crate::pool::set_num_threads(2).unwrap();
+    }
+
+    #[test]
+    fn index_checks_reject_negative_and_large_indices_whatever_the_bound() {
+        assert!(check_indices(&[0, 15, 3], 16).is_ok());
+        assert!(check_indices(&[], 0).is_ok());
+        let msg = |idx: &[i32], len| check_indices(idx, len).unwrap_err().to_string();
+        assert_eq!(msg(&[0, 16, -1], 16), "RangeError: expected indices[1] to be in [0, 16), received 16");
+        assert_eq!(msg(&[0, 5, -1], 16), "RangeError: expected indices[2] to be in [0, 16), received -1");
+        assert_eq!(
+            msg(&[i32::MIN], 1 << 40),
+            format!("RangeError: expected indices[0] to be in [0, {}), received {}", 1u64 << 40, i32::MIN)
+        );
+        assert_eq!(msg(&[-2], u32::MAX as usize), format!("RangeError: expected indices[0] to be in [0, {}), received -2", u32::MAX));
+        assert!(check_indices(&[i32::MAX], 1 << 31).is_ok());
+        assert!(check_indices(&[i32::MAX], i32::MAX as usize).is_err());
     }
 
     #[test]
