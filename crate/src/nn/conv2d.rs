@@ -522,7 +522,7 @@ mod x512 {
 }
 
 /// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient, and one
-/// image's output (or output gradient) in the fused calls.
+/// image's output (or output gradient, and its transpose) in the fused calls.
 #[derive(Default)]
 struct Scratch {
     cols: Vec<f32>,
@@ -530,6 +530,7 @@ struct Scratch {
     pad: Vec<f32>,
     dpad: Vec<f32>,
     out: Vec<f32>,
+    out_t: Vec<f32>,
 }
 
 thread_local! {
@@ -856,54 +857,66 @@ fn backward(
     // lanes. Only when the input gradient is not wanted (its product reads dy by rows) and both
     // products run as FMA chains, so the transposed one gives dW's bits; db then sums dyᵀ's
     // columns in sum_f64's order.
-    let transposed = matches!(grad, OutputGrad::Pooled { .. })
+    let pooled = matches!(grad, OutputGrad::Pooled { .. });
+    let transposed = pooled
         && want_dw
         && dxp.is_none()
         && !dw_t
         && gemm::chains(d.o, d.p, d.k, MatRef { data: &[], rs: 1, cs: d.p })
         && gemm::chains(d.k, d.p, d.o, MatRef { data: &[], rs: d.o, cs: 1 });
+    // With dWᵀ = cols·dyᵀ (K > O) and the rows of dy wanted too, a routed gradient is formed both
+    // ways: routing dyᵀ costs less than the product's copy of the transposed B, and the product
+    // chains either way (it is the same kernel for a row-major B and a transposed one).
+    let both = pooled && want_dw && dw_t && gemm::chains(d.k, d.p, d.o, MatRef { data: &[], rs: 1, cs: d.p });
     let dw_t = dw_t || transposed;
     par_for(chunks, work, |ci| {
         with_scratch(|sc| {
-            let Scratch { cols, dcols, pad, dpad, out } = sc;
+            let Scratch { cols, dcols, pad, dpad, out, out_t } = sc;
             let mut dw_c = if want_dw { vec![0f32; d.o * d.k] } else { Vec::new() };
             let mut db_c = if want_db { vec![0f64; d.o] } else { Vec::new() };
             for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
                 let xi = &x[img * in_len..(img + 1) * in_len];
-                let dyi: &[f32] = match grad {
-                    OutputGrad::Given(dy) => &dy[img * out_len..(img + 1) * out_len],
+                // dy_n by rows (not formed when `transposed`) and dy_nᵀ (when `transposed` or `both`).
+                let (dyi, dyti): (&[f32], Option<&[f32]>) = match grad {
+                    OutputGrad::Given(dy) => (&dy[img * out_len..(img + 1) * out_len], None),
                     OutputGrad::Pooled { dy, idx, y, plane } => {
-                        let g = grow(out, out_len);
                         let planes = (img * d.o..(img + 1) * d.o).map(|pl| pl * plane..(pl + 1) * plane);
-                        if transposed {
+                        let dyt = if transposed || both {
                             // dyᵀ[p, o]: the same additions in the same order as the plane's
                             // (see pool::backward_plane for the +0 of a gated one).
+                            let g = grow(out_t, out_len);
                             g.fill(0.0);
-                            for (o, at) in planes.enumerate() {
+                            for (o, at) in planes.clone().enumerate() {
                                 for ((&gv, &i), &v) in dy[at.clone()].iter().zip(&idx[at.clone()]).zip(&y[at]) {
                                     g[i as usize * d.o + o] += if v > 0.0 { gv } else { 0.0 };
                                 }
                             }
+                            Some(&*g)
                         } else {
-                            for (dst, at) in g.chunks_exact_mut(d.p).zip(planes) {
-                                pool::backward_plane(&dy[at.clone()], &idx[at.clone()], Some(&y[at]), dst);
-                            }
+                            None
+                        };
+                        let g = grow(out, if transposed { 0 } else { out_len });
+                        for (dst, at) in g.chunks_exact_mut(d.p).zip(planes) {
+                            pool::backward_plane(&dy[at.clone()], &idx[at.clone()], Some(&y[at]), dst);
                         }
-                        g
+                        (&*g, dyt)
                     }
                 };
-                if transposed {
+                if let (true, Some(dyt)) = (transposed, dyti) {
                     let c = image_cols(s, d, xi, pad, cols);
                     // dWᵀ_chunk += cols_n·dy_nᵀ, dyᵀ row-major
-                    sgemm(d.k, d.p, d.o, MatRef::rows(c, d.p), MatRef::rows(dyi, d.o), &mut dw_c, d.o, true);
+                    sgemm(d.k, d.p, d.o, MatRef::rows(c, d.p), MatRef::rows(dyt, d.o), &mut dw_c, d.o, true);
                     if want_db {
-                        crate::simd::dispatch(Body(|| sum_f64_columns(dyi, d.o, &mut db_c)));
+                        crate::simd::dispatch(Body(|| sum_f64_columns(dyt, d.o, &mut db_c)));
                     }
                     continue;
                 }
                 if want_dw {
                     let c = image_cols(s, d, xi, pad, cols);
-                    if dw_t {
+                    if let Some(dyt) = dyti {
+                        // dWᵀ_chunk += cols_n·dy_nᵀ, dyᵀ row-major
+                        sgemm(d.k, d.p, d.o, MatRef::rows(c, d.p), MatRef::rows(dyt, d.o), &mut dw_c, d.o, true);
+                    } else if dw_t {
                         // dWᵀ_chunk += cols_n·dy_nᵀ
                         sgemm(d.k, d.p, d.o, MatRef::rows(c, d.p), MatRef::t(dyi, d.p), &mut dw_c, d.o, true);
                     } else {
