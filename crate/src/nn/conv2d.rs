@@ -438,6 +438,36 @@ mod x512 {
             }
         }
         let zero = _mm512_setzero_ps();
+        if steps == 1 {
+            // One step a run: the loop over output rows, tight.
+            let (xp, cp, len) = (x.as_ptr(), cols.as_mut_ptr(), cols.len());
+            for c in 0..d.c {
+                for ki in 0..kh {
+                    for (kj, &m) in masks[..kw].iter().enumerate() {
+                        let mut dst = ((c * kh + ki) * kw + kj) * d.p;
+                        let mut iy = (ki * dh) as isize - d.ph as isize;
+                        let src0 = (c * d.h) as isize * w + kj as isize - d.pw as isize;
+                        for _ in 0..d.oh {
+                            let v = if iy >= 0 && iy < d.h as isize {
+                                // SAFETY: as below.
+                                _mm512_maskz_loadu_ps(m, xp.wrapping_offset(src0 + iy * w))
+                            } else {
+                                zero
+                            };
+                            if dst + 16 <= len {
+                                // SAFETY: [dst, dst + 16) lies inside cols.
+                                _mm512_storeu_ps(cp.add(dst), v);
+                            } else {
+                                store(cols, dst, v);
+                            }
+                            dst += d.ow;
+                            iy += sh as isize;
+                        }
+                    }
+                }
+            }
+            return;
+        }
         for c in 0..d.c {
             for ki in 0..kh {
                 for kj in 0..kw {
