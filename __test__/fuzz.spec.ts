@@ -677,7 +677,19 @@ test('fuzz: step() after bad gradients, detached or shrunk buffers, aliasing, ba
       try {
         opt.loadStateDict(saved as never);
       } catch (e) {
-        fail(`the optimizer's own state dict, through JSON, was refused: ${(e as Error).message}`);
+        // A state the next step cannot advance from (Schedule-Free's averaging weight, under a live
+        // r or weightLrPower the step just taken could still use) is refused by both, alike.
+        const overflow = /averaging weight .* overflows (at k = \d+ \([^)]*\))/;
+        const msg = (e as Error).message;
+        if (!overflow.test(msg)) fail(`the optimizer's own state dict, through JSON, was refused: ${msg}`);
+        let stepped = true;
+        try {
+          opt.step();
+        } catch (s) {
+          stepped = false;
+          if ((s as Error).message.match(overflow)?.[1] !== msg.match(overflow)![1]) fail(`loadStateDict refused the own state (${msg}), and step() for another reason: ${(s as Error).message}`);
+        }
+        if (stepped) fail(`loadStateDict refused the own state as one the next step could not advance from (${msg}), yet step() advanced`);
       }
     }),
     1000,
