@@ -49,6 +49,13 @@ fn rw(views: &mut Views, name: &'static str, a: &mut Float32ArraySlice) -> (usiz
     views.add(name, s.as_mut_ptr(), s.len(), true)
 }
 
+/// [`rw`] for an Int32Array (a pool's argmax indices).
+fn rw_i32(views: &mut Views, name: &'static str, a: &mut Int32ArraySlice) -> (usize, usize) {
+    // SAFETY: as in `rw`.
+    let s = unsafe { a.as_mut() };
+    views.add(name, s.as_mut_ptr(), s.len(), true)
+}
+
 /// # Safety
 /// `(ptr, len)` came from a live typed array of the current call that passed [`Views::check`].
 unsafe fn slice<'a>(v: (usize, usize)) -> &'a [f32] {
@@ -59,12 +66,12 @@ unsafe fn slice<'a>(v: (usize, usize)) -> &'a [f32] {
 }
 
 /// # Safety
-/// As [`slice`], and no other slice of this call covers the same memory.
-unsafe fn slice_mut<'a>(v: (usize, usize)) -> &'a mut [f32] {
+/// As [`slice`] (for a typed array of `T`s), and no other slice of this call covers the same memory.
+unsafe fn slice_mut<'a, T>(v: (usize, usize)) -> &'a mut [T] {
     if v.1 == 0 {
         return &mut [];
     }
-    std::slice::from_raw_parts_mut(v.0 as *mut f32, v.1)
+    std::slice::from_raw_parts_mut(v.0 as *mut T, v.1)
 }
 
 fn dim(name: &str, v: f64) -> Result<usize> {
@@ -275,17 +282,12 @@ pub fn conv2d_relu_max_pool2d_forward(
     let (xv, wv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w));
     let bv = b.as_ref().map(|b| ro(&mut v, "bias", b));
     let yv = rw(&mut v, "output", &mut y);
-    // SAFETY: only the pointer is taken; the slice is formed after the overlap check.
-    let iv = {
-        let s = unsafe { indices.as_mut() };
-        v.add("indices", s.as_mut_ptr(), s.len(), true)
-    };
+    let iv = rw_i32(&mut v, "indices", &mut indices);
     v.check()?;
     // SAFETY: as in linear_forward; the indices view is an Int32Array's memory.
     guarded(|| {
         unsafe {
-            let idx: &mut [i32] = if iv.1 == 0 { &mut [] } else { std::slice::from_raw_parts_mut(iv.0 as *mut i32, iv.1) };
-            nn::conv2d::conv2d_relu_maxpool2d_forward(cs, ps, slice(xv), slice(wv), bv.map(|b| slice(b)), slice_mut(yv), idx)
+            nn::conv2d::conv2d_relu_maxpool2d_forward(cs, ps, slice(xv), slice(wv), bv.map(|b| slice(b)), slice_mut(yv), slice_mut(iv))
         }
         .map_err(nn_error)
     })
@@ -350,20 +352,10 @@ pub fn max_pool2d_forward(
     let mut v = Views::default();
     let xv = ro(&mut v, "input", &x);
     let yv = rw(&mut v, "output", &mut y);
-    // SAFETY: only the pointer is taken; the slice is formed after the overlap check.
-    let iv = {
-        let s = unsafe { indices.as_mut() };
-        v.add("indices", s.as_mut_ptr(), s.len(), true)
-    };
+    let iv = rw_i32(&mut v, "indices", &mut indices);
     v.check()?;
     // SAFETY: as in linear_forward; the indices view is an Int32Array's memory.
-    guarded(|| {
-        unsafe {
-            let idx: &mut [i32] = if iv.1 == 0 { &mut [] } else { std::slice::from_raw_parts_mut(iv.0 as *mut i32, iv.1) };
-            nn::pool::maxpool2d_forward(s, slice(xv), slice_mut(yv), idx, relu.unwrap_or(false))
-        }
-        .map_err(nn_error)
-    })
+    guarded(|| unsafe { nn::pool::maxpool2d_forward(s, slice(xv), slice_mut(yv), slice_mut(iv), relu.unwrap_or(false)) }.map_err(nn_error))
 }
 
 /// dx ← the gradient of `maxPool2dForward` (written). With `reluOutput`, the output of a forward

@@ -266,6 +266,25 @@ fn unpad(d: &Dims, padded: &[f32], dx: &mut [f32]) {
     }
 }
 
+/// The kernel rows `ki` that reach padded input row `y + ph`, in order, each with its output row
+/// `oy` (oy·sh + ki·dh = y + ph, oy < OH): the terms the gathered col2im paths add for row `y`.
+#[inline(always)]
+fn row_taps(d: &Dims, kh: usize, sh: usize, dh: usize, y: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+    let (at, oh) = (y + d.ph, d.oh);
+    // Rows past at/dh would need oy·sh < 0.
+    (0..kh.min(at / dh + 1)).filter_map(move |ki| {
+        let t = at - ki * dh;
+        let oy = if sh == 1 {
+            t
+        } else if t.is_multiple_of(sh) {
+            t / sh
+        } else {
+            return None;
+        };
+        (oy < oh).then_some((ki, oy))
+    })
+}
+
 /// col2im with AVX2 for convolutions with unit stride and dilation along the width, gathered
 /// straight into dx (no padded gradient to zero, scatter into and copy out): 8 columns a step,
 /// the lanes whose contribution does not exist (padding, image edges) masked to zero, so the same
@@ -275,7 +294,7 @@ fn unpad(d: &Dims, padded: &[f32], dx: &mut [f32]) {
 /// copy, measured slower than [`pad_image`] + [`im2col`].)
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Conv2dShape, Dims};
+    use super::{row_taps, Conv2dShape, Dims};
     use std::arch::x86_64::*;
 
     /// Most lane masks a call precomputes (one per kernel column and 8-column step of dx).
@@ -345,22 +364,7 @@ mod x86 {
             for y in 0..d.h {
                 for j in 0..steps {
                     let mut acc = _mm256_setzero_ps();
-                    for ki in 0..kh {
-                        // Output row oy with oy·sh + ki·dh = y + ph, if any.
-                        let t = (y + d.ph) as isize - (ki * dh) as isize;
-                        if t < 0 {
-                            break;
-                        }
-                        let oy = if sh == 1 {
-                            t as usize
-                        } else if (t as usize).is_multiple_of(sh) {
-                            t as usize / sh
-                        } else {
-                            continue;
-                        };
-                        if oy >= d.oh {
-                            continue;
-                        }
+                    for (ki, oy) in row_taps(d, kh, sh, dh, y) {
                         for kj in 0..kw {
                             let row = (c * kh + ki) * kw + kj;
                             let src = (row * d.p + oy * d.ow + 8 * j) as isize + d.pw as isize - kj as isize;
@@ -382,7 +386,7 @@ mod x86 {
 /// only copies, so the bits are those of the other levels.
 #[cfg(target_arch = "x86_64")]
 mod x512 {
-    use super::{Conv2dShape, Dims};
+    use super::{row_taps, Conv2dShape, Dims};
     use std::arch::x86_64::*;
 
     /// Most lane masks a call precomputes (one per kernel column and 16-column step of dx).
@@ -518,22 +522,7 @@ mod x512 {
             for y in 0..d.h {
                 for j in 0..steps {
                     let mut acc = _mm512_setzero_ps();
-                    for ki in 0..kh {
-                        // Output row oy with oy·sh + ki·dh = y + ph, if any.
-                        let t = (y + d.ph) as isize - (ki * dh) as isize;
-                        if t < 0 {
-                            break;
-                        }
-                        let oy = if sh == 1 {
-                            t as usize
-                        } else if (t as usize).is_multiple_of(sh) {
-                            t as usize / sh
-                        } else {
-                            continue;
-                        };
-                        if oy >= d.oh {
-                            continue;
-                        }
+                    for (ki, oy) in row_taps(d, kh, sh, dh, y) {
                         for kj in 0..kw {
                             let row = (c * kh + ki) * kw + kj;
                             let src = (row * d.p + oy * d.ow + 16 * j) as isize + d.pw as isize - kj as isize;
