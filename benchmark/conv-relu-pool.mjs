@@ -5,27 +5,9 @@
 // weight and bias gradients) are compared before timing.
 //
 //   npm run build && node benchmark/conv-relu-pool.mjs --threads 2 --rounds 40
-import { cpus } from 'node:os';
-import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
+import { hex, lib, now, setup, stat } from './layer-bench.mjs';
 
-const require = createRequire(import.meta.url);
-const lib = require('../dist/index.js');
-
-const { values } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '40' } },
-  strict: true,
-});
-const rounds = Number(values.rounds);
-lib.setNumThreads(Number(values.threads));
-console.log(`machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores; node ${process.version}; ferroptim SIMD ${lib.getSimdLevel()}; ${lib.getNumThreads()} thread(s)`);
-
-const hex = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
-const now = () => Number(process.hrtime.bigint()) / 1e3;
-const stat = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return `${s[s.length >> 1].toFixed(0)} (${s[0].toFixed(0)})`;
-};
+const { rounds } = setup(40);
 
 for (const [c, o, hw, needInputGrad] of [[1, 32, 28, false], [32, 64, 14, true]]) {
   const shape = [128, c, hw, hw];

@@ -5,24 +5,9 @@
 // runs alternate; the final weights are compared bit for bit; ms per batch, median (min).
 //
 //   npm run build && node benchmark/step-during-backward.mjs --threads 2 --rounds 6
-import { cpus } from 'node:os';
-import { createRequire } from 'node:module';
-import { parseArgs } from 'node:util';
+import { lib, median, setup, stat } from './layer-bench.mjs';
 
-const require = createRequire(import.meta.url);
-const lib = require('../dist/index.js');
-
-const { values } = parseArgs({
-  options: {
-    threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '6' },
-    models: { type: 'string', default: 'cnn,mlp,wide' },
-  },
-  strict: true,
-});
-const rounds = Number(values.rounds);
-lib.setNumThreads(Number(values.threads));
-console.log(`machine: ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores; node ${process.version}; ferroptim SIMD ${lib.getSimdLevel()}; ${lib.getNumThreads()} thread(s)`);
+const { rounds, models } = setup(6, { models: { type: 'string', default: 'cnn,mlp,wide' } });
 
 const wide = ({ seed }) => {
   const g = new lib.Generator(seed);
@@ -36,13 +21,9 @@ const MODELS = {
   wide: { make: wide, batch: 32, batches: 20 },
 };
 const testData = lib.loadMnist({ split: 'test', limit: 10 });
-const stat = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return `${s[s.length >> 1].toFixed(2)} (${s[0].toFixed(2)})`;
-};
 
 console.log('\n| model | parameters | batch | during the backward pass | after it | during / after |\n|---|---:|---:|---:|---:|---:|');
-for (const name of values.models.split(',')) {
+for (const name of models.split(',')) {
   const { make, batch, batches } = MODELS[name];
   const trainData = lib.loadMnist({ split: 'train', limit: batch * batches });
   const times = { true: [], false: [] };
@@ -62,6 +43,5 @@ for (const name of values.models.split(',')) {
     }
   }
   if (!weights.true.equals(weights.false)) throw new Error(`${name}: the weights differ between the two ways of stepping`);
-  const med = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
-  console.log(`| ${name} | ${params.toLocaleString('en-US')} | ${batch} | ${stat(times.true)} ms | ${stat(times.false)} ms | ${(med(times.true) / med(times.false)).toFixed(3)} |`);
+  console.log(`| ${name} | ${params.toLocaleString('en-US')} | ${batch} | ${stat(times.true, 2)} ms | ${stat(times.false, 2)} ms | ${(median(times.true) / median(times.false)).toFixed(3)} |`);
 }

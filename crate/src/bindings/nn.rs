@@ -49,6 +49,20 @@ fn rw(views: &mut Views, name: &'static str, a: &mut Float32ArraySlice) -> (usiz
     views.add(name, s.as_mut_ptr(), s.len(), true)
 }
 
+/// The written views of a layer's optional input, weight and bias gradients (null skips one).
+fn grad_views(
+    views: &mut Views,
+    dx: &mut Option<Float32ArraySlice<'_>>,
+    dw: &mut Option<Float32ArraySlice<'_>>,
+    db: &mut Option<Float32ArraySlice<'_>>,
+) -> [Option<(usize, usize)>; 3] {
+    [
+        dx.as_mut().map(|a| rw(views, "input gradient", a)),
+        dw.as_mut().map(|a| rw(views, "weight gradient", a)),
+        db.as_mut().map(|a| rw(views, "bias gradient", a)),
+    ]
+}
+
 /// [`rw`] for an Int32Array (a pool's argmax indices).
 fn rw_i32(views: &mut Views, name: &'static str, a: &mut Int32ArraySlice) -> (usize, usize) {
     // SAFETY: as in `rw`.
@@ -189,9 +203,7 @@ pub fn linear_backward(
     let s = linear_shape(batch, in_features, out_features)?;
     let mut v = Views::default();
     let (xv, wv, dyv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w), ro(&mut v, "output gradient", &dy));
-    let dxv = dx.as_mut().map(|a| rw(&mut v, "input gradient", a));
-    let dwv = dw.as_mut().map(|a| rw(&mut v, "weight gradient", a));
-    let dbv = db.as_mut().map(|a| rw(&mut v, "bias gradient", a));
+    let [dxv, dwv, dbv] = grad_views(&mut v, &mut dx, &mut dw, &mut db);
     v.check()?;
     // SAFETY: as in linear_forward.
     guarded(|| {
@@ -243,9 +255,7 @@ pub fn conv2d_backward(
     let s = conv_shape(&geometry)?;
     let mut v = Views::default();
     let (xv, wv, dyv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w), ro(&mut v, "output gradient", &dy));
-    let dxv = dx.as_mut().map(|a| rw(&mut v, "input gradient", a));
-    let dwv = dw.as_mut().map(|a| rw(&mut v, "weight gradient", a));
-    let dbv = db.as_mut().map(|a| rw(&mut v, "bias gradient", a));
+    let [dxv, dwv, dbv] = grad_views(&mut v, &mut dx, &mut dw, &mut db);
     v.check()?;
     // SAFETY: as in linear_forward.
     guarded(|| {
@@ -314,9 +324,7 @@ pub fn conv2d_relu_max_pool2d_backward(
     let (xv, wv, dyv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w), ro(&mut v, "output gradient", &dy));
     v.add("indices", indices.as_ptr(), indices.len(), false);
     let yv = ro(&mut v, "output", &y);
-    let dxv = dx.as_mut().map(|a| rw(&mut v, "input gradient", a));
-    let dwv = dw.as_mut().map(|a| rw(&mut v, "weight gradient", a));
-    let dbv = db.as_mut().map(|a| rw(&mut v, "bias gradient", a));
+    let [dxv, dwv, dbv] = grad_views(&mut v, &mut dx, &mut dw, &mut db);
     v.check()?;
     // SAFETY: as in linear_forward.
     guarded(|| {
