@@ -5,7 +5,7 @@
 // weight and bias gradients) are compared before timing.
 //
 //   npm run build && node benchmark/conv-relu-pool.mjs --threads 2 --rounds 40
-import { hex, lib, now, setup, stat } from './layer-bench.mjs';
+import { hex, interleaved, lib, now, setup } from './layer-bench.mjs';
 
 const { rounds } = setup(40);
 
@@ -38,16 +38,5 @@ for (const [c, o, hw, needInputGrad] of [[1, 32, 28, false], [32, 64, 14, true]]
   if (hex(a.y.data) !== hex(b.y.data) || (a.dx && hex(a.dx.data)) !== (b.dx && hex(b.dx.data)) || grads(a.g).join() !== grads(b.g).join()) {
     throw new Error(`${c}→${o} at ${hw}x${hw}: the fused block gives other bits`);
   }
-  const t = { uf: [], ub: [], ff: [], fb: [] };
-  for (let k = 0; k < rounds; k++) {
-    const u = unfused();
-    const f = together();
-    t.uf.push(u.f);
-    t.ub.push(u.b);
-    t.ff.push(f.f);
-    t.fb.push(f.b);
-  }
-  console.log(
-    `${c}→${o} 3x3 at ${hw}x${hw} (b128${needInputGrad ? '' : ', no input gradient'}) µs median (min): one after the other forward ${stat(t.uf)}, backward ${stat(t.ub)}; fused forward ${stat(t.ff)}, backward ${stat(t.fb)}`,
-  );
+  console.log(`${c}→${o} 3x3 at ${hw}x${hw} (b128${needInputGrad ? '' : ', no input gradient'}) µs median (min): ${interleaved(rounds, unfused, together)}`);
 }

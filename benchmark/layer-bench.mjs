@@ -31,3 +31,21 @@ export const now = () => Number(process.hrtime.bigint()) / 1e3;
 export const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
 /** "median (min)" of a sample, with `digits` decimals. */
 export const stat = (v, digits = 0) => `${median(v).toFixed(digits)} (${Math.min(...v).toFixed(digits)})`;
+
+/**
+ * Runs `apart` and `fused` (each returns `{ f, b }`: its forward and backward µs) alternately
+ * `rounds` times; returns "one after the other forward …, backward …; fused forward …, backward …",
+ * each a median (min).
+ */
+export function interleaved(rounds, apart, fused) {
+  const t = { uf: [], ub: [], ff: [], fb: [] };
+  for (let k = 0; k < rounds; k++) {
+    const u = apart();
+    const f = fused();
+    t.uf.push(u.f);
+    t.ub.push(u.b);
+    t.ff.push(f.f);
+    t.fb.push(f.b);
+  }
+  return `one after the other forward ${stat(t.uf)}, backward ${stat(t.ub)}; fused forward ${stat(t.ff)}, backward ${stat(t.fb)}`;
+}

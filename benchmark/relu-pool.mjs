@@ -3,7 +3,7 @@
 // separately, the two interleaved, median and min per call. The bits are compared before timing.
 //
 //   npm run build && node benchmark/relu-pool.mjs --threads 2 --rounds 40
-import { hex, lib, now, setup, stat } from './layer-bench.mjs';
+import { hex, interleaved, lib, now, setup } from './layer-bench.mjs';
 
 const { rounds } = setup(40);
 
@@ -34,14 +34,5 @@ for (const [c, hw] of [[32, 28], [64, 14]]) {
   const a = unfused();
   const b = together();
   if (hex(a.y.data) !== hex(b.y.data) || hex(a.dx.data) !== hex(b.dx.data)) throw new Error(`${c}x${hw}x${hw}: the fused pair gives other bits`);
-  const t = { uf: [], ub: [], ff: [], fb: [] };
-  for (let k = 0; k < rounds; k++) {
-    const u = unfused();
-    const f = together();
-    t.uf.push(u.f);
-    t.ub.push(u.b);
-    t.ff.push(f.f);
-    t.fb.push(f.b);
-  }
-  console.log(`${c}x${hw}x${hw} (b128) µs median (min): one after the other forward ${stat(t.uf)}, backward ${stat(t.ub)}; fused forward ${stat(t.ff)}, backward ${stat(t.fb)}`);
+  console.log(`${c}x${hw}x${hw} (b128) µs median (min): ${interleaved(rounds, unfused, together)}`);
 }
