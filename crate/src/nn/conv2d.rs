@@ -895,7 +895,8 @@ fn backward(
             let mut db_c = if want_db { vec![0f64; d.o] } else { Vec::new() };
             for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
                 let xi = &x[img * in_len..(img + 1) * in_len];
-                // dy_n by rows (not formed when `transposed`) and dy_nᵀ (when `transposed` or `both`).
+                // dy_n by rows (not formed when `transposed`: no dx then) and dy_nᵀ (when
+                // `transposed` or `both`).
                 let (dyi, dyti): (&[f32], Option<&[f32]>) = match grad {
                     OutputGrad::Given(dy) => (&dy[img * out_len..(img + 1) * out_len], None),
                     OutputGrad::Pooled { dy, idx, y, plane } => {
@@ -921,15 +922,6 @@ fn backward(
                         (&*g, dyt)
                     }
                 };
-                if let (true, Some(dyt)) = (transposed, dyti) {
-                    let c = image_cols(s, d, xi, pad, cols);
-                    // dWᵀ_chunk += cols_n·dy_nᵀ, dyᵀ row-major
-                    sgemm(d.k, d.p, d.o, MatRef::rows(c, d.p), MatRef::rows(dyt, d.o), &mut dw_c, d.o, true);
-                    if want_db {
-                        crate::simd::dispatch(Body(|| sum_f64_columns(dyt, d.o, &mut db_c)));
-                    }
-                    continue;
-                }
                 if want_dw {
                     let c = image_cols(s, d, xi, pad, cols);
                     if let Some(dyt) = dyti {
@@ -944,9 +936,15 @@ fn backward(
                     }
                 }
                 if want_db {
-                    // db_chunk += Σₚ dy_n[:, p], fixed-order f64 sums
-                    for (acc, row) in db_c.iter_mut().zip(dyi.chunks_exact(d.p)) {
-                        *acc += sum_f64(row);
+                    // db_chunk += Σₚ dy_n[:, p], fixed-order f64 sums (over dyᵀ's columns when only
+                    // it was formed, in the same order)
+                    match dyti {
+                        Some(dyt) if transposed => crate::simd::dispatch(Body(|| sum_f64_columns(dyt, d.o, &mut db_c))),
+                        _ => {
+                            for (acc, row) in db_c.iter_mut().zip(dyi.chunks_exact(d.p)) {
+                                *acc += sum_f64(row);
+                            }
+                        }
                     }
                 }
                 if let Some(dxp) = dxp {
