@@ -61,6 +61,7 @@ impl Layout {
     }
 
     /// The layout of tensors of these lengths.
+    #[cfg(test)]
     pub fn of(lens: impl IntoIterator<Item = usize>) -> Self {
         let mut l = Layout::new();
         lens.into_iter().for_each(|n| l.push(n));

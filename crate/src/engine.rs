@@ -472,13 +472,12 @@ impl<R: Rule> Engine<R> {
         self.check(ids, params, grads, slots, fresh, hyper, group_of)?;
         self.tensors.clear();
         self.layout.clear();
-        let mut elements = 0;
         for (i, &id) in ids.iter().enumerate() {
             let len = self.states[id as usize].len;
             self.tensors.push(TensorPtrs { param: params[i].ptr, grad: grads[i].ptr, slots: [std::ptr::null_mut(); MAX_SLOTS], len });
             self.layout.push(len);
-            elements += len;
         }
+        let elements = self.layout.elements();
         let mut have_sums = false;
         if flags.skip_nonfinite {
             let tensors = &self.tensors;
