@@ -524,8 +524,8 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
   const testData = o.testData ?? loadMnist({ split: 'test' });
   const params = model.parameters();
   // Each layer's parameters, for a step taken in parts during the backward pass.
-  const layered = duringBackward && clip === undefined && monitor === undefined && model instanceof Sequential && typeof optimizer.stepInParts === 'function';
-  const paramsOf = new Map<Module, Parameter[]>(layered ? (model as Sequential).layers.map((m) => [m, m.parameters()]) : []);
+  const layered = duringBackward && clip === undefined && monitor === undefined && typeof optimizer.stepInParts === 'function' && model instanceof Sequential ? model : null;
+  const paramsOf = new Map<Module, Parameter[]>(layered ? layered.layers.map((m) => [m, m.parameters()]) : []);
   const lossFn = new CrossEntropyLoss();
   const dataGen = new Generator(seed);
   const dropouts = dropoutGenerators(model);
@@ -625,7 +625,7 @@ function* trainSteps(options: TrainOptions): Iterator<Promise<boolean> | undefin
         // Each layer is updated as soon as its gradients are complete; the same bits as step().
         const parts = optimizer.stepInParts!();
         try {
-          (model as Sequential).backward(lossFn.backward(), false, (m) => {
+          layered.backward(lossFn.backward(), false, (m) => {
             const ps = paramsOf.get(m)!;
             if (ps.length > 0) parts.update(ps);
           });
