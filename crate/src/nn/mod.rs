@@ -45,6 +45,7 @@ pub mod gemm;
 pub mod linear;
 pub mod loss;
 pub mod pool;
+pub(crate) mod sparse;
 
 use rayon::prelude::*;
 
