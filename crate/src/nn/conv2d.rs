@@ -653,12 +653,6 @@ const SPARSE_MIN_K: usize = 64;
 #[cfg(test)]
 static SPARSE_PRODUCTS: [std::sync::atomic::AtomicUsize; 2] = [const { std::sync::atomic::AtomicUsize::new(0) }; 2];
 
-/// Whether every element is finite.
-fn all_finite(x: &[f32]) -> bool {
-    // The largest magnitude's bits, vectorisable.
-    x.iter().fold(0u32, |m, v| m.max(v.to_bits() & 0x7FFF_FFFF)) < 0x7F80_0000
-}
-
 /// Elements of one padded image.
 fn padded_len(d: &Dims) -> usize {
     d.c * (d.h + 2 * d.ph) * (d.w + 2 * d.pw)
@@ -925,7 +919,7 @@ fn backward(
         && gemm::chains(d.k, d.o, d.p, MatRef { data: &[], rs: d.p, cs: 1 });
     // Zero terms are skipped only when what they multiply is finite: W for dcols (checked once),
     // each image for dW.
-    let w_finite = sparse && all_finite(w);
+    let w_finite = sparse && sparse::all_finite(w);
     // W's slabs of columns, each an O × width panel, for the sparse dcols.
     let mut w_buf = Vec::new();
     let w_slabs = sparse::aligned(&mut w_buf, if w_finite { d.o * d.k } else { 0 });
@@ -981,7 +975,7 @@ fn backward(
                 };
                 if want_dw {
                     let c = image_cols(s, d, xi, pad, cols);
-                    if sparse && all_finite(xi) {
+                    if sparse && sparse::all_finite(xi) {
                         // dW_chunk[o] += Σ over the non-zeros dy_n[o, p] of dy_n[o, p]·cols_nᵀ[p]
                         // over cols_nᵀ's slabs of columns, each a P × width panel
                         #[cfg(test)]

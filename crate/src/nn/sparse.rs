@@ -180,6 +180,12 @@ pub(crate) fn chain_rows(nz: &Nonzeros, b: &[f32], ld: usize, n: usize, out: &mu
     }
 }
 
+/// Whether every element is finite.
+pub(crate) fn all_finite(x: &[f32]) -> bool {
+    // The largest magnitude's bits, vectorisable.
+    x.iter().fold(0u32, |m, v| m.max(v.to_bits() & 0x7FFF_FFFF)) < 0x7F80_0000
+}
+
 /// The slabs of `k` columns: `(first column, width)`.
 pub(crate) fn slabs(k: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..k).step_by(SLAB).map(move |j| (j, SLAB.min(k - j)))
