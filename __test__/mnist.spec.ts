@@ -137,3 +137,23 @@ test('batches scale pixels to [0, 1] as ToTensor, keep the last partial batch, a
   t.throws(() => [...batches(d, { batchSize: 8, shuffle: true })], { instanceOf: TypeError, message: /expected generator to be a Generator when shuffle is true/ });
   t.throws(() => [...batches(d, { batchSize: 0 })], { instanceOf: RangeError, message: /batchSize/ });
 });
+
+test('batches give every pixel of every shuffled image as byte / 255, from a pixel buffer longer than the dataset', (t) => {
+  // 40 images of 3 × 5 × 7 bytes covering every byte value, and 9 bytes past the last image.
+  const [n, size] = [40, 3 * 5 * 7];
+  const pixels = Uint8Array.from({ length: n * size + 9 }, (_, i) => (i * 97 + (i >> 8)) & 255);
+  const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
+  const d = { length: n, imageShape: [3, 5, 7] as [number, number, number], pixels, labels };
+  t.is(new Set(pixels.subarray(0, n * size)).size, 256);
+  let seen = 0;
+  for (const b of batches(d, { batchSize: 16, shuffle: true, generator: new Generator(4) })) {
+    t.deepEqual(b.x.shape, [b.indices.length, 3, 5, 7]);
+    b.indices.forEach((j, i) => {
+      const want = Float32Array.from(pixels.subarray(j * size, (j + 1) * size), (v) => v / 255);
+      t.deepEqual(b.x.data.subarray(i * size, (i + 1) * size), want, `image ${j}`);
+      t.is(b.y[i], j % 10);
+    });
+    seen += b.indices.length;
+  }
+  t.is(seen, n);
+});

@@ -151,4 +151,5 @@ export const nnNative = {
   dropoutForward: binding.dropoutForward,
   dropoutBackward: binding.dropoutBackward,
   crossEntropy: binding.crossEntropy,
+  gatherScaled: binding.gatherScaled,
 };

@@ -6,6 +6,7 @@ import { Generator as RandomGenerator } from '../nn/generator.js';
 import type { Tensor } from '../nn/module.js';
 import { checkBoolean, checkKnownKeys, checkNumber, checkOptions, describeValue, option } from '../validate.js';
 import { checkImageDataset, type ImageDataset } from './mnist.js';
+import { nnNative } from '../native.js';
 
 /**
  * One mini-batch. The buffers are reused by the next batch of the same iterator.
@@ -34,8 +35,6 @@ export interface BatchesOptions {
   /** Drop the last incomplete batch. @defaultValue false */
   dropLast?: boolean;
 }
-
-const SCALE = Float32Array.from({ length: 256 }, (_, i) => i / 255);
 
 /**
  * The number of batches one pass of {@link batches} yields over `length` examples: the last
@@ -85,6 +84,7 @@ function* iterate(data: ImageDataset, bs: number, generator: RandomGenerator | n
   const order = generator ? generator.permutation(n) : Uint32Array.from({ length: n }, (_, i) => i);
   const [c, h, w] = data.imageShape;
   const size = c * h * w;
+  const pixels = data.pixels.subarray(0, n * size);
   // A batch size above the dataset's length (allowed, as in PyTorch) is one batch of all of it.
   const cap = Math.min(bs, n);
   const full = { x: new Float32Array(cap * size), y: new Int32Array(cap) };
@@ -95,13 +95,10 @@ function* iterate(data: ImageDataset, bs: number, generator: RandomGenerator | n
     const x = m === cap ? full.x : full.x.subarray(0, m * size);
     const y = m === cap ? full.y : full.y.subarray(0, m);
     const idx = order.subarray(start, start + m);
-    for (let i = 0; i < m; i++) {
-      const j = idx[i]!;
-      const src = data.pixels.subarray(j * size, (j + 1) * size);
-      const off = i * size;
-      for (let k = 0; k < size; k++) x[off + k] = SCALE[src[k]!]!;
-      y[i] = data.labels[j]!;
-    }
+    // Natively (each byte / 255, the f32 nearest to it): in a JavaScript loop this took 35 % of
+    // an MLP epoch.
+    nnNative.gatherScaled(pixels, idx, size, x);
+    for (let i = 0; i < m; i++) y[i] = data.labels[idx[i]!]!;
     yield { x: { data: x, shape: [m, c, h, w] }, y, indices: idx };
   }
 }

@@ -457,6 +457,18 @@ pub fn dropout_backward(dy: Float32ArraySlice, mask: Float32ArraySlice, mut dx: 
     guarded(|| unsafe { nn::activation::dropout_backward(slice(dyv), slice(mv), slice_mut(dxv)) }.map_err(nn_error))
 }
 
+/// `out[i·size + k] ← pixels[indices[i]·size + k] / 255`: a batch of images as floats.
+#[napi]
+pub fn gather_scaled(pixels: Uint8ArraySlice, indices: Uint32ArraySlice, size: u32, mut out: Float32ArraySlice) -> Result<()> {
+    let mut v = Views::default();
+    v.add("pixels", pixels.as_ptr(), pixels.len(), false);
+    v.add("indices", indices.as_ptr(), indices.len(), false);
+    let ov = rw(&mut v, "output", &mut out);
+    v.check()?;
+    // SAFETY: as in linear_forward (the byte and index arrays are only read).
+    guarded(|| unsafe { nn::data::gather_scaled(&pixels, &indices, size as usize, slice_mut(ov)) }.map_err(nn_error))
+}
+
 /// The mean cross-entropy of `logits` `[batch, classes]` against `targets`; when `dlogits` is
 /// given, also its gradient (written).
 #[napi]

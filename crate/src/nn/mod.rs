@@ -41,6 +41,7 @@
 
 pub mod activation;
 pub mod conv2d;
+pub mod data;
 pub mod gemm;
 pub mod linear;
 pub mod loss;
