@@ -207,6 +207,28 @@ pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) 
     }
 }
 
+/// The terms of the lists `a` and `c` into the accumulators `x` and `y` with `$term!(acc, t, g)`,
+/// the two lists a term each in turn while both last (their FMA chains overlap), then the rest of
+/// the longer one; each list in its own order. (A macro, so each level's `term!` stays inline.)
+#[cfg(target_arch = "x86_64")]
+macro_rules! in_lockstep {
+    ($term:ident, $a:expr, $x:ident, $c:expr, $y:ident) => {{
+        let (ai, av) = $a;
+        let (ci, cv) = $c.unwrap_or((&[], &[]));
+        let both = ai.len().min(ci.len());
+        for t in 0..both {
+            $term!($x, *ai.get_unchecked(t), *av.get_unchecked(t));
+            $term!($y, *ci.get_unchecked(t), *cv.get_unchecked(t));
+        }
+        for t in both..ai.len() {
+            $term!($x, *ai.get_unchecked(t), *av.get_unchecked(t));
+        }
+        for t in both..ci.len() {
+            $term!($y, *ci.get_unchecked(t), *cv.get_unchecked(t));
+        }
+    }};
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x512 {
     use std::arch::x86_64::*;
@@ -306,19 +328,7 @@ mod x512 {
             }};
         }
         let (mut x, mut y) = ([_mm512_setzero_ps(); NV], [_mm512_setzero_ps(); NV]);
-        let (ai, av) = a;
-        let (ci, cv) = c.unwrap_or((&[], &[]));
-        let both = ai.len().min(ci.len());
-        for t in 0..both {
-            term!(x, *ai.get_unchecked(t), *av.get_unchecked(t));
-            term!(y, *ci.get_unchecked(t), *cv.get_unchecked(t));
-        }
-        for t in both..ai.len() {
-            term!(x, *ai.get_unchecked(t), *av.get_unchecked(t));
-        }
-        for t in both..ci.len() {
-            term!(y, *ci.get_unchecked(t), *cv.get_unchecked(t));
-        }
+        in_lockstep!(term, a, x, c, y);
         store(&x, oa);
         if c.is_some() {
             store(&y, oc);
@@ -450,19 +460,7 @@ mod x256 {
             }};
         }
         let (mut x, mut y) = ([_mm256_setzero_ps(); NV], [_mm256_setzero_ps(); NV]);
-        let (ai, av) = a;
-        let (ci, cv) = c.unwrap_or((&[], &[]));
-        let both = ai.len().min(ci.len());
-        for t in 0..both {
-            term!(x, *ai.get_unchecked(t), *av.get_unchecked(t));
-            term!(y, *ci.get_unchecked(t), *cv.get_unchecked(t));
-        }
-        for t in both..ai.len() {
-            term!(x, *ai.get_unchecked(t), *av.get_unchecked(t));
-        }
-        for t in both..ci.len() {
-            term!(y, *ci.get_unchecked(t), *cv.get_unchecked(t));
-        }
+        in_lockstep!(term, a, x, c, y);
         store(&x, oa);
         if c.is_some() {
             store(&y, oc);
