@@ -160,7 +160,8 @@ pub(crate) fn chain_rows(nz: &Nonzeros, b: &[f32], ld: usize, n: usize, out: &mu
         // SAFETY: rows r and r + 1 of `out` and every listed row of `b` were checked to fit
         // above; `out` is a unique borrow.
         unsafe {
-            let (oa, ob) = (op.add(r * ldo), op.add((r + 1) * ldo));
+            // (Row r + 1's pointer wraps: past the last row it is never dereferenced.)
+            let (oa, ob) = (op.add(r * ldo), op.wrapping_add((r + 1) * ldo));
             match crate::simd::level() {
                 // The level never exceeds what the CPU has.
                 #[cfg(target_arch = "x86_64")]
@@ -270,7 +271,7 @@ mod x512 {
     ///
     /// # Safety
     /// AVX-512F is available; `n ≤ SLAB`; every listed row `b[t·ld ..][..n]` and `oa[..n]` (and
-    /// `ob[..n]` when there is a second row) are inside their buffers, the outputs disjoint.
+    /// `oc[..n]` when there is a second row) are inside their buffers, the outputs disjoint.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn pair(
@@ -407,7 +408,7 @@ mod x256 {
             // At most 6 ymm per row (12 accumulators for the two): the slab in two halves.
             let h = n.div_ceil(16) * 8;
             pair(h, a, c, b, ld, oa, oc, accumulate);
-            return pair(n - h, a, c, b.add(h), ld, oa.add(h), oc.add(h), accumulate);
+            return pair(n - h, a, c, b.add(h), ld, oa.add(h), oc.wrapping_add(h), accumulate);
         }
         let nv = n.div_ceil(8);
         let last = _mm256_cmpgt_epi32(_mm256_set1_epi32((n - 8 * (nv - 1)) as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
