@@ -984,7 +984,7 @@ fn backward(
                         let ct = sparse::aligned(cols_t, d.k * d.p);
                         for (j, wd) in sparse::slabs(d.k) {
                             let panel = &mut ct[j * d.p..(j + wd) * d.p];
-                            sparse::transpose(&c[j * d.p..(j + wd) * d.p], wd, d.p, panel);
+                            gemm::transpose(&c[j * d.p..(j + wd) * d.p], wd, d.p, d.p, panel);
                             sparse::chain_rows(nz, panel, wd, wd, &mut dw_c[j..], d.k, true);
                         }
                     } else if let Some(dyt) = dyti {
@@ -1029,7 +1029,7 @@ fn backward(
                             for (j, wd) in sparse::slabs(d.k) {
                                 let panel = &mut dct[j * d.p..(j + wd) * d.p];
                                 sparse::chain_rows(nz_t, &w_slabs[j * d.o..(j + wd) * d.o], wd, wd, panel, wd, false);
-                                sparse::transpose(panel, d.p, wd, &mut dcols[j * d.p..(j + wd) * d.p]);
+                                gemm::transpose(panel, d.p, wd, wd, &mut dcols[j * d.p..(j + wd) * d.p]);
                             }
                         } else {
                             sgemm(d.k, d.o, d.p, MatRef::t(w, d.k), MatRef::rows(dyi, d.p), dcols, d.p, false);

@@ -126,6 +126,27 @@ thread_local! {
     static BT: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// `dst[j·rows + i] ← src[i·lds + j]` for `i < rows`, `j < cols`: the `rows × cols` matrix at `src`
+/// (row stride `lds ≥ cols`) transposed into the row-major `cols × rows` matrix `dst`.
+///
+/// # Panics
+/// If a buffer is too short (a bug in the caller).
+pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, lds: usize, dst: &mut [f32]) {
+    assert!(lds >= cols && dst.len() >= rows * cols, "transpose: bad stride or output");
+    assert!(rows == 0 || cols == 0 || src.len() >= (rows - 1) * lds + cols, "transpose: source too short");
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::level() >= crate::simd::Level::Avx2 {
+        // SAFETY: AVX2 is available; the lengths were checked above.
+        unsafe { x256::transpose(src, rows, cols, lds, dst) };
+        return;
+    }
+    for i in 0..rows {
+        for j in 0..cols {
+            dst[j * rows + i] = src[i * lds + j];
+        }
+    }
+}
+
 /// Calls `f(B, ldb)` with B's rows contiguous: B itself when they are, else (a transposed view,
 /// columns contiguous) a row-major copy in a per-thread scratch buffer.
 ///
@@ -141,14 +162,8 @@ unsafe fn with_row_major_b(k: usize, n: usize, b: MatRef, f: impl FnOnce(*const 
         if bt.len() < k * n {
             bt.resize(k * n, 0.0);
         }
-        let (src, cs) = (b.data, b.cs);
-        for j0 in (0..n).step_by(16) {
-            for p in 0..k {
-                for j in j0..(j0 + 16).min(n) {
-                    *bt.get_unchecked_mut(p * n + j) = *src.get_unchecked(j * cs + p);
-                }
-            }
-        }
+        // B[p, j] = data[j·cs + p]: the n × k matrix with row stride cs, transposed.
+        transpose(b.data, n, k, b.cs, &mut bt);
         f(bt.as_ptr(), n)
     })
 }
@@ -428,12 +443,68 @@ pub(crate) mod x256 {
             panel::<true>(m, k, a, b.add(j), ldb, c.add(j), ldc, masks(n - j), accumulate);
         }
     }
+
+    /// [`super::transpose`] in 8 × 8 blocks, the edges element by element.
+    ///
+    /// # Safety
+    /// AVX2 is available; `src` holds `rows` rows of `cols` at stride `lds`, `dst` `rows × cols`.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn transpose(src: &[f32], rows: usize, cols: usize, lds: usize, dst: &mut [f32]) {
+        let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+        let (r8, c8) = (rows & !7, cols & !7);
+        for i in (0..r8).step_by(8) {
+            for j in (0..c8).step_by(8) {
+                let r: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(s.add((i + k) * lds + j)));
+                let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+                let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+                let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+                let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+                let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+                let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+                let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+                let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+                let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+                let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+                let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+                let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+                let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+                let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+                let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+                let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+                let o = [
+                    _mm256_permute2f128_ps::<0x20>(u0, u4),
+                    _mm256_permute2f128_ps::<0x20>(u1, u5),
+                    _mm256_permute2f128_ps::<0x20>(u2, u6),
+                    _mm256_permute2f128_ps::<0x20>(u3, u7),
+                    _mm256_permute2f128_ps::<0x31>(u0, u4),
+                    _mm256_permute2f128_ps::<0x31>(u1, u5),
+                    _mm256_permute2f128_ps::<0x31>(u2, u6),
+                    _mm256_permute2f128_ps::<0x31>(u3, u7),
+                ];
+                for (k, v) in o.into_iter().enumerate() {
+                    _mm256_storeu_ps(d.add((j + k) * rows + i), v);
+                }
+            }
+            for j in c8..cols {
+                for k in i..i + 8 {
+                    *d.add(j * rows + k) = *s.add(k * lds + j);
+                }
+            }
+        }
+        for i in r8..rows {
+            for j in 0..cols {
+                *d.add(j * rows + i) = *s.add(i * lds + j);
+            }
+        }
+    }
 }
 
 /// Below this many flops (≈ 150 µs on one core) a product stays on one thread: splitting one of
 /// the MLP's 25.7-MFLOP products over 2 threads measured slower than not (154 against 128 µs per
 /// call, AMD EPYC VM), the second thread's wake-up and its own copy of a transposed B costing more
-/// than the half it takes.
+/// than the half it takes. (Split by columns, each thread copying only its part of B, the same
+/// product took 68–76 µs against 134 when called back to back, but the MLP's epoch on two threads
+/// went from 0.18 to 0.20 s: between a batch's products the second thread falls asleep.)
 const PAR_MIN_GEMM_FLOPS: usize = 1 << 25;
 
 /// [`sgemm`] on the crate's pool: C (row-major, `ldc == n`) is cut into blocks of rows, or of
@@ -661,13 +732,38 @@ mod tests {
     }
 
     #[test]
+    fn transpose_moves_every_element_at_every_level() {
+        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let levels = [crate::simd::Level::Avx512, crate::simd::Level::Avx2, crate::simd::Level::Baseline];
+        for lvl in levels.into_iter().filter(|&l| l <= crate::simd::detected()) {
+            crate::simd::force(lvl);
+            // Contiguous and strided rows; edges in both directions.
+            for (rows, cols, lds) in [(1, 1, 1), (8, 8, 8), (288, 196, 196), (196, 288, 288), (13, 9, 9), (7, 24, 30), (128, 784, 790)] {
+                let src = vec(5, (rows - 1) * lds + cols);
+                let mut dst = vec![0f32; rows * cols];
+                transpose(&src, rows, cols, lds, &mut dst);
+                for i in 0..rows {
+                    for j in 0..cols {
+                        assert_eq!(dst[j * rows + i].to_bits(), src[i * lds + j].to_bits(), "{lvl:?} {rows}×{cols}/{lds}");
+                    }
+                }
+            }
+        }
+        crate::simd::force(crate::simd::detected());
+    }
+
+    #[test]
     fn products_match_a_naive_loop_for_every_transpose_and_split() {
         let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
         // Every level's kernels: the hand-written ones (small K) and matrixmultiply.
         let levels = [crate::simd::Level::Avx512, crate::simd::Level::Avx2, crate::simd::Level::Baseline];
         for lvl in levels.into_iter().filter(|&l| l <= crate::simd::detected()) {
             crate::simd::force(lvl);
-            for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (17, 33, 9), (128, 300, 40), (8, 64, 700), (0, 3, 4), (4, 0, 3)] {
+            // The last two are split over threads (above PAR_MIN_GEMM_FLOPS): by rows, and, C wide
+            // and short, by columns.
+            for &(m, k, n) in
+                &[(1, 1, 1), (3, 5, 7), (17, 33, 9), (128, 300, 40), (8, 64, 700), (0, 3, 4), (4, 0, 3), (300, 400, 150), (24, 1024, 1400)]
+            {
                 let ad = vec(1, m * k);
                 let bd = vec(2, k * n);
                 for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {

@@ -25,7 +25,7 @@
 //! about a third of A is non-zero.
 //!
 //! [`Nonzeros`] lists a matrix's non-zero elements by row (NaN counts as non-zero), and transposes
-//! the list by a counting sort; [`transpose`] transposes a dense matrix.
+//! the list by a counting sort.
 
 /// The non-zero elements of a `rows × cols` matrix, by row: row r's are
 /// `(col[t], val[t])` for `t in start[r]..start[r + 1]`, in increasing column order.
@@ -190,22 +190,6 @@ pub(crate) fn all_finite(x: &[f32]) -> bool {
 /// The slabs of `k` columns: `(first column, width)`.
 pub(crate) fn slabs(k: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..k).step_by(SLAB).map(move |j| (j, SLAB.min(k - j)))
-}
-
-/// `dst[j·rows + i] ← src[i·cols + j]`: the row-major `rows × cols` matrix `src` transposed.
-pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-    assert!(src.len() >= rows * cols && dst.len() >= rows * cols, "transpose: buffers too short");
-    #[cfg(target_arch = "x86_64")]
-    if crate::simd::level() >= crate::simd::Level::Avx2 {
-        // SAFETY: AVX2 is available; the lengths were checked above.
-        unsafe { x256::transpose(src, rows, cols, dst) };
-        return;
-    }
-    for i in 0..rows {
-        for j in 0..cols {
-            dst[j * rows + i] = src[i * cols + j];
-        }
-    }
 }
 
 /// The terms of the lists `a` and `c` into the accumulators `x` and `y` with `$term!(acc, t, g)`,
@@ -467,60 +451,6 @@ mod x256 {
             store(&y, oc);
         }
     }
-
-    /// [`super::transpose`] in 8 × 8 blocks, the edges element by element.
-    ///
-    /// # Safety
-    /// AVX2 is available; `src` and `dst` hold `rows × cols` elements.
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn transpose(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
-        let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
-        let (r8, c8) = (rows & !7, cols & !7);
-        for i in (0..r8).step_by(8) {
-            for j in (0..c8).step_by(8) {
-                let r: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(s.add((i + k) * cols + j)));
-                let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-                let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-                let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-                let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-                let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-                let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-                let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-                let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-                let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-                let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-                let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-                let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-                let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-                let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-                let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-                let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-                let o = [
-                    _mm256_permute2f128_ps::<0x20>(u0, u4),
-                    _mm256_permute2f128_ps::<0x20>(u1, u5),
-                    _mm256_permute2f128_ps::<0x20>(u2, u6),
-                    _mm256_permute2f128_ps::<0x20>(u3, u7),
-                    _mm256_permute2f128_ps::<0x31>(u0, u4),
-                    _mm256_permute2f128_ps::<0x31>(u1, u5),
-                    _mm256_permute2f128_ps::<0x31>(u2, u6),
-                    _mm256_permute2f128_ps::<0x31>(u3, u7),
-                ];
-                for (k, v) in o.into_iter().enumerate() {
-                    _mm256_storeu_ps(d.add((j + k) * rows + i), v);
-                }
-            }
-            for j in c8..cols {
-                for k in i..i + 8 {
-                    *d.add(j * rows + k) = *s.add(k * cols + j);
-                }
-            }
-        }
-        for i in r8..rows {
-            for j in 0..cols {
-                *d.add(j * rows + i) = *s.add(i * cols + j);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -619,27 +549,12 @@ mod tests {
         });
     }
 
-    #[test]
-    fn transpose_moves_every_element() {
-        each_level(|_| {
-            for (rows, cols) in [(1, 1), (8, 8), (288, 196), (196, 288), (13, 9), (7, 24)] {
-                let src = vec(5, rows * cols);
-                let mut dst = vec![0f32; rows * cols];
-                transpose(&src, rows, cols, &mut dst);
-                for i in 0..rows {
-                    for j in 0..cols {
-                        assert_eq!(dst[j * rows + i].to_bits(), src[i * cols + j].to_bits());
-                    }
-                }
-            }
-        });
-    }
     /// The seed CNN's conv2 backward per image, sparse pieces against the dense products
     /// (µs, one core): `cargo test --release sparse_products_benchmark -- --ignored --nocapture`.
     #[test]
     #[ignore]
     fn sparse_products_benchmark() {
-        use crate::nn::gemm::{sgemm, MatRef};
+        use crate::nn::gemm::{sgemm, transpose, MatRef};
         let (o, p, k) = (64usize, 196usize, 288usize);
         // A quarter of dy non-zero, as a 2 × 2 max pool routes it.
         let g = sparse(8, o, p, 0.25);
@@ -654,7 +569,7 @@ mod tests {
         let (mut dw, mut dc, mut dwt) = (vec![0f32; o * k], vec![0f32; k * p], vec![0f32; k * o]);
         let (mut nz, mut nzt) = (Nonzeros::default(), Nonzeros::default());
         let mut gt = vec![0f32; o * p];
-        transpose(&g, o, p, &mut gt);
+        transpose(&g, o, p, p, &mut gt);
         let time = |name: &str, f: &mut dyn FnMut()| {
             for _ in 0..50 {
                 f();
@@ -668,7 +583,7 @@ mod tests {
         time("list dy's non-zeros", &mut || nz.of_rows(&g, p));
         time("cols to slabs of colsᵀ", &mut || {
             for (j, wd) in slabs(k) {
-                transpose(&cols[j * p..(j + wd) * p], wd, p, &mut ct[j * p..(j + wd) * p]);
+                transpose(&cols[j * p..(j + wd) * p], wd, p, p, &mut ct[j * p..(j + wd) * p]);
             }
         });
         time("dW, sparse", &mut || {
@@ -682,7 +597,7 @@ mod tests {
             for (j, wd) in slabs(k) {
                 let panel = &mut dct[j * p..(j + wd) * p];
                 chain_rows(&nzt, &wp[j * o..(j + wd) * o], wd, wd, panel, wd, false);
-                transpose(panel, p, wd, &mut dc[j * p..(j + wd) * p]);
+                transpose(panel, p, wd, wd, &mut dc[j * p..(j + wd) * p]);
             }
         });
         time("dcols, dense", &mut || sgemm(k, o, p, MatRef::t(&w, k), MatRef::rows(&g, p), &mut dc, p, false));
