@@ -965,7 +965,9 @@ test('fuzz: loadStateDict with mutated valid state dicts (dropped keys, wrong ty
       }
       // An accepted state is one the optimizer can step from: at once, or, for a Schedule-Free
       // state saved in eval mode (a group's trainMode false, valid), after train().
-      const savedInEval = (sd as OptimizerStateDictLike).paramGroups.some((g) => (g as Rec).trainMode === false);
+      // (A mutation may have left a group or the list not an object: only a real `false` counts.)
+      const groups = (sd as Rec).paramGroups;
+      const savedInEval = Array.isArray(groups) && groups.some((g) => g !== null && typeof g === 'object' && (g as Rec).trainMode === false);
       try {
         B.opt.step();
       } catch (e) {
