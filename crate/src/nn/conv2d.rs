@@ -1058,11 +1058,7 @@ fn backward(
             }
             if want_dw && dw_t {
                 let mut t = vec![0f32; d.o * d.k];
-                for (kk, row) in dw_c.chunks_exact(d.o).enumerate() {
-                    for (oo, &v) in row.iter().enumerate() {
-                        t[oo * d.k + kk] = v;
-                    }
-                }
+                gemm::transpose(&dw_c, d.k, d.o, d.o, &mut t);
                 dw_c = t;
             }
             // SAFETY: chunk ci writes only slot ci of each parts vector, which outlives the loop.
