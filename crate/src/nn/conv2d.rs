@@ -947,14 +947,12 @@ fn backward(
                     OutputGrad::Pooled { dy, idx, y, plane } => {
                         let planes = (img * d.o..(img + 1) * d.o).map(|pl| pl * plane..(pl + 1) * plane);
                         let dyt = if transposed || both {
-                            // dyᵀ[p, o]: the same additions in the same order as the plane's
-                            // (see pool::backward_plane for the +0 of a gated one).
+                            // dyᵀ[p, o]: each plane routed into its column, the same additions
+                            // in the same order as the plane's.
                             let g = grow(out_t, out_len);
                             g.fill(0.0);
                             for (o, at) in planes.clone().enumerate() {
-                                for ((&gv, &i), &v) in dy[at.clone()].iter().zip(&idx[at.clone()]).zip(&y[at]) {
-                                    g[i as usize * d.o + o] += if v > 0.0 { gv } else { 0.0 };
-                                }
+                                pool::route(&dy[at.clone()], &idx[at.clone()], Some(&y[at]), &mut g[o..], d.o);
                             }
                             Some(&*g)
                         } else {

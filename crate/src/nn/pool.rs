@@ -341,23 +341,31 @@ pub(super) fn check_indices(idx: &[i32], len: usize) -> NnResult<()> {
     Ok(())
 }
 
-/// One plane of [`maxpool2d_backward`]: d ← 0, then each dy added at its index (where `relu_y`
-/// > 0 when given), in order. The indices lie inside `d` (checked by the caller).
-///
-/// A gated dy adds +0 instead of a branch (which mispredicts on ReLU's pattern): a sum that starts
-/// at +0 is never −0, so adding +0 leaves every element's bits as skipping would.
+/// One plane of [`maxpool2d_backward`]: d ← 0, then [`route`]. The indices lie inside `d`
+/// (checked by the caller).
 #[inline(always)]
 pub(super) fn backward_plane(g: &[f32], ix: &[i32], relu_y: Option<&[f32]>, d: &mut [f32]) {
     d.fill(0.0);
+    route(g, ix, relu_y, d, 1);
+}
+
+/// Adds each pooled gradient `g[q]` at its window's argmax: `d[ix[q]·stride] += g[q]` (where
+/// `relu_y[q]` > 0 when given), in order. `stride` > 1 writes a plane into a column of a
+/// transposed gradient (the fused convolution's dyᵀ).
+///
+/// A gated g adds +0 instead of a branch (which mispredicts on ReLU's pattern): a sum that starts
+/// at +0 is never −0, so adding +0 leaves every element's bits as skipping would.
+#[inline(always)]
+pub(super) fn route(g: &[f32], ix: &[i32], relu_y: Option<&[f32]>, d: &mut [f32], stride: usize) {
     match relu_y {
         None => {
             for (&g, &i) in g.iter().zip(ix) {
-                d[i as usize] += g;
+                d[i as usize * stride] += g;
             }
         }
         Some(y) => {
             for ((&g, &i), &v) in g.iter().zip(ix).zip(y) {
-                d[i as usize] += if v > 0.0 { g } else { 0.0 };
+                d[i as usize * stride] += if v > 0.0 { g } else { 0.0 };
             }
         }
     }
