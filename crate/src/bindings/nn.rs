@@ -63,6 +63,14 @@ fn grad_views(
     ]
 }
 
+/// The slices of [`grad_views`]' views.
+///
+/// # Safety
+/// As [`slice_mut`] for each view.
+unsafe fn grad_slices<'a>(views: [Option<(usize, usize)>; 3]) -> [Option<&'a mut [f32]>; 3] {
+    views.map(|v| v.map(|v| slice_mut(v)))
+}
+
 /// [`rw`] for an Int32Array (a pool's argmax indices).
 fn rw_i32(views: &mut Views, name: &'static str, a: &mut Int32ArraySlice) -> (usize, usize) {
     // SAFETY: as in `rw`.
@@ -203,20 +211,13 @@ pub fn linear_backward(
     let s = linear_shape(batch, in_features, out_features)?;
     let mut v = Views::default();
     let (xv, wv, dyv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w), ro(&mut v, "output gradient", &dy));
-    let [dxv, dwv, dbv] = grad_views(&mut v, &mut dx, &mut dw, &mut db);
+    let grads = grad_views(&mut v, &mut dx, &mut dw, &mut db);
     v.check()?;
     // SAFETY: as in linear_forward.
     guarded(|| {
         unsafe {
-            nn::linear::linear_backward(
-                s,
-                slice(xv),
-                slice(wv),
-                slice(dyv),
-                dxv.map(|a| slice_mut(a)),
-                dwv.map(|a| slice_mut(a)),
-                dbv.map(|a| slice_mut(a)),
-            )
+            let [dx, dw, db] = grad_slices(grads);
+            nn::linear::linear_backward(s, slice(xv), slice(wv), slice(dyv), dx, dw, db)
         }
         .map_err(nn_error)
     })
@@ -255,20 +256,13 @@ pub fn conv2d_backward(
     let s = conv_shape(&geometry)?;
     let mut v = Views::default();
     let (xv, wv, dyv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w), ro(&mut v, "output gradient", &dy));
-    let [dxv, dwv, dbv] = grad_views(&mut v, &mut dx, &mut dw, &mut db);
+    let grads = grad_views(&mut v, &mut dx, &mut dw, &mut db);
     v.check()?;
     // SAFETY: as in linear_forward.
     guarded(|| {
         unsafe {
-            nn::conv2d::conv2d_backward(
-                s,
-                slice(xv),
-                slice(wv),
-                slice(dyv),
-                dxv.map(|a| slice_mut(a)),
-                dwv.map(|a| slice_mut(a)),
-                dbv.map(|a| slice_mut(a)),
-            )
+            let [dx, dw, db] = grad_slices(grads);
+            nn::conv2d::conv2d_backward(s, slice(xv), slice(wv), slice(dyv), dx, dw, db)
         }
         .map_err(nn_error)
     })
@@ -324,23 +318,13 @@ pub fn conv2d_relu_max_pool2d_backward(
     let (xv, wv, dyv) = (ro(&mut v, "input", &x), ro(&mut v, "weight", &w), ro(&mut v, "output gradient", &dy));
     v.add("indices", indices.as_ptr(), indices.len(), false);
     let yv = ro(&mut v, "output", &y);
-    let [dxv, dwv, dbv] = grad_views(&mut v, &mut dx, &mut dw, &mut db);
+    let grads = grad_views(&mut v, &mut dx, &mut dw, &mut db);
     v.check()?;
     // SAFETY: as in linear_forward.
     guarded(|| {
         unsafe {
-            nn::conv2d::conv2d_relu_maxpool2d_backward(
-                cs,
-                ps,
-                slice(xv),
-                slice(wv),
-                slice(dyv),
-                &indices,
-                slice(yv),
-                dxv.map(|a| slice_mut(a)),
-                dwv.map(|a| slice_mut(a)),
-                dbv.map(|a| slice_mut(a)),
-            )
+            let [dx, dw, db] = grad_slices(grads);
+            nn::conv2d::conv2d_relu_maxpool2d_backward(cs, ps, slice(xv), slice(wv), slice(dyv), &indices, slice(yv), dx, dw, db)
         }
         .map_err(nn_error)
     })
