@@ -28,12 +28,15 @@
 //! the list by a counting sort.
 
 /// The non-zero elements of a `rows × cols` matrix, by row: row r's are
-/// `(col[t], val[t])` for `t in start[r]..start[r + 1]`, in increasing column order.
+/// `(col[t], val[t])` for `t in start[r]..start[r + 1]`, in increasing column order. Every
+/// column index is below `cols` (the fields are private to keep that so: [`chain_rows`] bounds
+/// its reads by it).
 #[derive(Default)]
 pub(crate) struct Nonzeros {
-    pub start: Vec<u32>,
-    pub col: Vec<u32>,
-    pub val: Vec<f32>,
+    start: Vec<u32>,
+    col: Vec<u32>,
+    val: Vec<f32>,
+    cols: usize,
 }
 
 impl Nonzeros {
@@ -53,6 +56,7 @@ impl Nonzeros {
     pub fn of_rows(&mut self, g: &[f32], cols: usize) {
         assert!(cols > 0 && g.len().is_multiple_of(cols) && g.len() < u32::MAX as usize, "Nonzeros::of_rows: bad shape");
         let rows = g.len() / cols;
+        self.cols = cols;
         self.start.clear();
         self.start.reserve(rows + 1);
         // Written past the count: room for every element plus one vector.
@@ -93,6 +97,8 @@ impl Nonzeros {
     /// each column's elements in increasing row order.
     pub fn transpose_into(&self, cols: usize, t: &mut Nonzeros) {
         let rows = self.start.len() - 1;
+        assert_eq!(cols, self.cols, "Nonzeros::transpose_into: another shape");
+        t.cols = rows;
         t.start.clear();
         t.start.resize(cols + 1, 0);
         for &j in &self.col {
@@ -151,8 +157,9 @@ pub(crate) fn chain_rows(nz: &Nonzeros, b: &[f32], ld: usize, n: usize, out: &mu
     if n == 0 || rows == 0 {
         return;
     }
-    let last = nz.col.iter().max().map_or(0, |&r| r as usize * ld + n);
-    assert!(last <= b.len() && (rows - 1) * ldo + n <= out.len(), "chain_rows: a row exceeds its buffer");
+    // Every listed row of B is below nz.cols: a bound once, not a pass over the list.
+    let b_rows_fit = nz.cols == 0 || (nz.cols - 1) * ld + n <= b.len();
+    assert!(b_rows_fit && (rows - 1) * ldo + n <= out.len(), "chain_rows: a row exceeds its buffer");
     let (bp, op) = (b.as_ptr(), out.as_mut_ptr());
     for r in (0..rows).step_by(2) {
         let first = nz.row(r);
