@@ -13,12 +13,13 @@
 //! instruction is which, in the dense kernels too; NaN bits are not promised.)
 //!
 //! Measured on the seed CNN's conv2 backward (O 64, K 288, P 196, a quarter of dy non-zero), µs
-//! per image on one core of the AMD EPYC VM with `sparse_products_benchmark` below:
+//! per image on one core of the AMD EPYC VM with `sparse_products_benchmark` below (at 4df22b9;
+//! the AVX2 row with `FERROPTIM_SIMD=avx2`):
 //!
 //! | level | dW sparse (+ slabs of colsᵀ) | dW dense | dcols sparse (+ transposes) | dcols dense | listing |
 //! |---|---:|---:|---:|---:|---:|
-//! | AVX-512 | 17.8 + 4.4 | 27.6 | 21.6 + 2.9 | 30.5 | 2.4 |
-//! | AVX2 | 26.0 + 4.4 | 55.0 | 31.7 + 3.0 | 63.2 | 2.2 (6.9 element by element) |
+//! | AVX-512 | 15.3 + 4.4 | 29.2 | 20.8 + 3.0 | 33.7 | 2.5 |
+//! | AVX2 | 26.2 + 4.9 | 58.4 | 32.5 + 3.4 | 65.4 | 2.7 (6.9 element by element) |
 //!
 //! A sparse product reads one row of B per FMA vector (the dense kernel reuses each B vector for 8
 //! rows of C), so it runs at about a third of the dense kernel's FMA rate, and pays where at most
