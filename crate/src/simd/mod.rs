@@ -59,6 +59,20 @@ pub fn detected() -> Level {
     })
 }
 
+/// Whether the CPU has AVX-512 VBMI (byte permutes across two registers), detected once; the
+/// int8 state's AVX-512 path reads its maps' bytes with them where it can.
+pub fn has_vbmi() -> bool {
+    static VBMI: OnceLock<bool> = OnceLock::new();
+    *VBMI.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512vbmi")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 const UNSET: u8 = u8::MAX;
 static ACTIVE: AtomicU8 = AtomicU8::new(UNSET);
 
