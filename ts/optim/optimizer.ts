@@ -127,6 +127,12 @@ export interface StepObserver {
   onStep(info: StepInfo): void;
 }
 
+/** One `StepInParts.update`: its parameters, and their entries (group, index) in the groups' order. */
+interface Part {
+  readonly params: ReadonlySet<Parameter>;
+  readonly at: readonly (readonly [number, number])[];
+}
+
 /**
  * A step taken in parts, begun by `Optimizer.stepInParts`: update the parameters whose gradients
  * are complete, as they become so, then `finish()`.
@@ -410,6 +416,7 @@ export abstract class Optimizer<O extends object> {
     }
     const loss = closure === undefined ? undefined : closure();
     this.#update(this.#prepare('step'), null, null);
+    this.#store.compact();
     return loss;
   }
 
@@ -451,6 +458,11 @@ export abstract class Optimizer<O extends object> {
     this.beforeStep('stepInParts');
     const groups = this.#prepare('stepInParts');
     const session = { done: new Set<Parameter>(), updated: false };
+    // Where each parameter sits in the step's groups, so that an update visits only its own
+    // entries (a walk over every group's entries per update made a step over L layers cost
+    // O(L × parameters)).
+    const where = new Map<Parameter, readonly [number, number]>();
+    groups.forEach((g, gi) => g.params.forEach((p, j) => p instanceof Parameter && !where.has(p) && where.set(p, [gi, j])));
     this.#parts = session;
     const isOpen = () => this.#parts === session;
     const open = (method: string) => {
@@ -461,19 +473,27 @@ export abstract class Optimizer<O extends object> {
       update: (params: readonly Parameter[]) => {
         open('update');
         const only = this.#registeredSet('StepInParts.update', params);
-        if (only.size > 0 && this.#update(groups, only, session.done) > 0) session.updated = true;
+        const at: (readonly [number, number])[] = [];
+        for (const p of only) {
+          const e = where.get(p);
+          if (e !== undefined) at.push(e);
+        }
+        at.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        if (at.length > 0 && this.#update(groups, { params: only, at }, session.done) > 0) session.updated = true;
       },
       finish: () => {
         open('finish');
         this.#update(groups, null, session.done);
         this.#parts = null;
         this.#endStep(groups, true);
+        this.#store.compact();
       },
       end: () => {
         open('end');
         this.#parts = null;
         if (session.updated) this.#endStep(groups, true);
         else this.lastStepApplied = false;
+        this.#store.compact();
       },
       get open() {
         return isOpen();
@@ -563,7 +583,7 @@ export abstract class Optimizer<O extends object> {
    * added to it. Without `done` it is a whole step: it ends the step and tells the observers.
    * Returns the number of parameters updated (0 for a step `skipNonFinite` skipped).
    */
-  #update(groups: ParamGroup<O>[], only: ReadonlySet<Parameter> | null, done: Set<Parameter> | null): number {
+  #update(groups: ParamGroup<O>[], only: Part | null, done: Set<Parameter> | null): number {
     let listed = 0;
     for (const g of groups) listed += g.params.length;
     if (this.#ids32.length < listed) {
@@ -584,43 +604,48 @@ export abstract class Optimizer<O extends object> {
     let n = 0;
     let created: Float32Array[] = [];
     try {
-      for (let gi = 0; gi < groups.length; gi++) {
+      // Entry j of group gi: checked, then listed for the native call unless this part leaves
+      // it out, it was updated earlier in the step, or it has no gradient.
+      const visit = (gi: number, j: number): void => {
         const g = groups[gi]!;
         const plan = this.#plans[gi]!;
-        for (let j = 0; j < g.params.length; j++) {
-          const p = g.params[j];
-          if (!(p instanceof Parameter)) {
-            throw new TypeError(`${this.label}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
-          }
-          const id = this.#ids.get(p);
-          if (id === undefined) {
-            throw new RangeError(
-              `${this.label}: param group ${gi}.params[${j}] (${p.name ?? 'unnamed'}) is not registered with this optimizer; add parameters with addParamGroup`,
-            );
-          }
-          if ((only !== null && !only.has(p)) || done?.has(p)) continue;
-          const grad = p.grad;
-          if (grad === null) continue;
-          const data = p.data;
-          if (data.length !== p.numel || grad.length !== p.numel) {
-            const which = data.length !== p.numel ? 'data' : 'grad';
-            const len = which === 'data' ? data.length : grad.length;
-            throw new RangeError(
-              `${this.label}: expected ${which} of ${Parameter.describe(p, id)} to have length ${p.numel}, received ${len}${len === 0 ? ' (its buffer was detached or transferred)' : ''}`,
-            );
-          }
-          this.#ids32[n] = id;
-          this.#groupOf[n] = gi;
-          buffers[2 * n] = data;
-          buffers[2 * n + 1] = grad;
-          const fresh = plan.mask & ~store.have[id]!;
-          if (fresh !== 0) {
-            for (let s = 0; s < nSlots; s++) if ((fresh >> s) & 1) requests.push({ id, slot: s, length: slotWords(dtype, p.numel), fill: plan.init[s]! });
-          }
-          this.#fresh[n] = fresh;
-          if (observe || !whole) active.push(p);
-          n++;
+        const p = g.params[j];
+        if (!(p instanceof Parameter)) {
+          throw new TypeError(`${this.label}: expected param group ${gi}.params[${j}] to be a Parameter, received ${describeValue(p)}`);
         }
+        const id = this.#ids.get(p);
+        if (id === undefined) {
+          throw new RangeError(
+            `${this.label}: param group ${gi}.params[${j}] (${p.name ?? 'unnamed'}) is not registered with this optimizer; add parameters with addParamGroup`,
+          );
+        }
+        if ((only !== null && !only.params.has(p)) || done?.has(p)) return;
+        const grad = p.grad;
+        if (grad === null) return;
+        const data = p.data;
+        if (data.length !== p.numel || grad.length !== p.numel) {
+          const which = data.length !== p.numel ? 'data' : 'grad';
+          const len = which === 'data' ? data.length : grad.length;
+          throw new RangeError(
+            `${this.label}: expected ${which} of ${Parameter.describe(p, id)} to have length ${p.numel}, received ${len}${len === 0 ? ' (its buffer was detached or transferred)' : ''}`,
+          );
+        }
+        this.#ids32[n] = id;
+        this.#groupOf[n] = gi;
+        buffers[2 * n] = data;
+        buffers[2 * n + 1] = grad;
+        const fresh = plan.mask & ~store.have[id]!;
+        if (fresh !== 0) {
+          for (let s = 0; s < nSlots; s++) if ((fresh >> s) & 1) requests.push({ id, slot: s, length: slotWords(dtype, p.numel), fill: plan.init[s]! });
+        }
+        this.#fresh[n] = fresh;
+        if (observe || !whole) active.push(p);
+        n++;
+      };
+      if (only === null) {
+        for (let gi = 0; gi < groups.length; gi++) for (let j = 0; j < groups[gi]!.params.length; j++) visit(gi, j);
+      } else {
+        for (const [gi, j] of only.at) visit(gi, j);
       }
       let flags = 0;
       if (whole) {

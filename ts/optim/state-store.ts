@@ -14,6 +14,31 @@ const ALIGN = 16;
 
 const padded = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
+/** A buffer to place: (parameter, slot) index `k`, its length, and its fill or the values to copy. */
+interface Placement {
+  k: number;
+  length: number;
+  fill: number;
+  from: Float32Array | null;
+}
+
+/**
+ * How buffers in order share arenas: runs `[start, end)` of at most {@link ARENA_MAX} elements in
+ * all, a larger buffer alone.
+ */
+function arenaRuns(items: readonly { length: number }[]): [number, number][] {
+  const runs: [number, number][] = [];
+  let start = 0;
+  while (start < items.length) {
+    let end = start;
+    let total = 0;
+    while (end < items.length && (end === start || total + items[end]!.length <= ARENA_MAX)) total += padded(items[end++]!.length);
+    runs.push([start, end]);
+    start = end;
+  }
+  return runs;
+}
+
 /** A state buffer to create: parameter `id`'s slot `slot`, `length` elements filled with `fill`. */
 export interface SlotRequest {
   id: number;
@@ -46,6 +71,8 @@ export class StateStore {
   /** Per parameter: bit s is set when it has slot s, so a step tests all its slots at once. */
   have = new Uint8Array(0);
   readonly #views: Array<Float32Array | null> = [];
+  /** The arena count {@link StateStore.compact} last left (it does nothing until that changes). */
+  #compacted = 0;
 
   /** @param slots - state buffers per parameter (the kernel's slot count). */
   constructor(readonly slots: number) {}
@@ -75,30 +102,50 @@ export class StateStore {
    * {@link StateStore.discard} with the same requests undoes it while no other buffer was created.
    */
   create(requests: readonly SlotRequest[]): Float32Array[] {
+    return this.#place(requests.map(({ id, slot, length, fill }) => ({ k: id * this.slots + slot, length, fill, from: null })));
+  }
+
+  /**
+   * Moves every buffer into as few arenas as hold them, when that is fewer than now, keeping
+   * their bits. A step hands the native side every arena (a Node-API call each), and a step in
+   * parts creates state part by part: without this, a model's first step taken layer by layer
+   * left an arena per layer, passed again to every later update (L² calls per step for L layers).
+   * Views taken before no longer alias the state.
+   */
+  compact(): void {
+    if (this.arenas.length === this.#compacted) return;
+    const live: Placement[] = [];
+    this.#views.forEach((view, k) => view !== null && live.push({ k, length: view.length, fill: 0, from: view }));
+    if (arenaRuns(live).length < this.arenas.length) {
+      this.arenas.length = 0;
+      this.#place(live);
+    }
+    this.#compacted = this.arenas.length;
+  }
+
+  /** Places buffers in new arenas, each filled with `fill` or copied from `from`; returns them. */
+  #place(items: readonly Placement[]): Float32Array[] {
     const out: Float32Array[] = [];
-    let start = 0;
-    while (start < requests.length) {
-      let end = start;
+    for (const [start, end] of arenaRuns(items)) {
       let total = 0;
-      while (end < requests.length && (end === start || total + requests[end]!.length <= ARENA_MAX)) total += padded(requests[end++]!.length);
+      for (let r = start; r < end; r++) total += padded(items[r]!.length);
       const arena = new Float32Array(total);
       // Before the fill below or the first step touches it (large arenas only; a hint).
       native.adviseHugePages(arena);
       const index = this.arenas.push(arena) - 1;
       let offset = 0;
       for (let r = start; r < end; r++) {
-        const { id, slot, length, fill } = requests[r]!;
+        const { k, length, fill, from } = items[r]!;
         const view = arena.subarray(offset, offset + length);
-        if (fill !== 0) view.fill(fill);
-        const k = id * this.slots + slot;
+        if (from !== null) view.set(from);
+        else if (fill !== 0) view.fill(fill);
         this.where[2 * k] = index;
         this.where[2 * k + 1] = offset;
         this.#views[k] = view;
-        this.have[id]! |= 1 << slot;
+        this.have[Math.floor(k / this.slots)]! |= 1 << k % this.slots;
         out.push(view);
         offset += padded(length);
       }
-      start = end;
     }
     return out;
   }
