@@ -1,6 +1,6 @@
 /**
- * The state store's arenas: `compact()` moves every live buffer into as few arenas as hold them,
- * bit for bit, and does nothing when that would not reduce their number.
+ * The state store's arenas: `compact()` gathers the buffers of small arenas into one, bit for
+ * bit, leaves large arenas where they are, and does nothing when there is nothing to gather.
  */
 import test from 'ava';
 import { StateStore } from '../ts/optim/state-store.js';
@@ -45,6 +45,24 @@ test('compact() gathers buffers created part by part into one arena, keeping eve
   const arena = store.arenas[0];
   store.compact();
   t.is(store.arenas[0], arena);
+});
+
+test('compact() leaves a large arena where it is and gathers the small ones around it', (t) => {
+  const store = new StateStore(1);
+  store.addParams(3);
+  const big = (1 << 26) / 16; // SMALL_ARENA elements: not small
+  store.create([{ id: 0, slot: 0, length: 5, fill: 1 }]);
+  store.create([{ id: 1, slot: 0, length: big, fill: 2 }]);
+  store.create([{ id: 2, slot: 0, length: 7, fill: 3 }]);
+  const large = store.arenas[1];
+  store.compact();
+  t.is(store.arenas.length, 2);
+  t.is(store.arenas[0], large);
+  t.is(store.where[2], 0);
+  t.is(store.where[0], 1);
+  t.is(store.where[4], 1);
+  t.deepEqual([store.get(0, 0)![4], store.get(1, 0)![big - 1], store.get(2, 0)![6]], [1, 2, 3]);
+  t.is(store.get(0, 0)!.buffer, store.get(2, 0)!.buffer);
 });
 
 test('compact() leaves alone arenas it cannot reduce', (t) => {

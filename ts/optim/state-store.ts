@@ -6,6 +6,8 @@ import { native } from '../native.js';
 
 /** Most elements in one arena (256 MiB); a larger buffer gets an arena of its own. */
 const ARENA_MAX = 1 << 26;
+/** Arenas under this many elements (16 MiB) are gathered by {@link StateStore.compact}. */
+const SMALL_ARENA = ARENA_MAX / 16;
 /**
  * Buffers start at multiples of 16 elements (64 bytes, a cache line) from the arena's start, so
  * each is aligned as the arena is, as a separately allocated buffer would be.
@@ -71,7 +73,7 @@ export class StateStore {
   /** Per parameter: bit s is set when it has slot s, so a step tests all its slots at once. */
   have = new Uint8Array(0);
   readonly #views: Array<Float32Array | null> = [];
-  /** The arena count {@link StateStore.compact} last left (it does nothing until that changes). */
+  /** The arena count with which {@link StateStore.compact} last found nothing to gather (it does nothing again until that changes). */
   #compacted = 0;
 
   /** @param slots - state buffers per parameter (the kernel's slot count). */
@@ -106,21 +108,47 @@ export class StateStore {
   }
 
   /**
-   * Moves every buffer into as few arenas as hold them, when that is fewer than now, keeping
-   * their bits. A step hands the native side every arena (a Node-API call each), and a step in
-   * parts creates state part by part: without this, a model's first step taken layer by layer
-   * left an arena per layer, passed again to every later update (L² calls per step for L layers).
-   * Views taken before no longer alias the state.
+   * Gathers the buffers of small arenas (under {@link SMALL_ARENA} elements each) into one new
+   * arena, keeping their bits. A step hands the native side every arena (a Node-API call each),
+   * and a step in parts creates state part by part: without this, a model's first step taken
+   * layer by layer left an arena per layer, passed again to every later update (L² calls per
+   * step for L layers). One call copies at most {@link ARENA_MAX} elements, so it adds at most an
+   * arena's memory for a moment; the next call (the next step) gathers the rest. Views taken
+   * before no longer alias the state.
    */
   compact(): void {
     if (this.arenas.length === this.#compacted) return;
-    const live: Placement[] = [];
-    this.#views.forEach((view, k) => view !== null && live.push({ k, length: view.length, fill: 0, from: view }));
-    if (arenaRuns(live).length < this.arenas.length) {
+    // Live elements per arena, then the small arenas, in order, as many as one arena holds.
+    const used = new Array<number>(this.arenas.length).fill(0);
+    this.#views.forEach((view, k) => view !== null && (used[this.where[2 * k]!]! += padded(view.length)));
+    const take = new Set<number>();
+    let total = 0;
+    this.arenas.forEach((arena, i) => {
+      if (arena.length < SMALL_ARENA && total + used[i]! <= ARENA_MAX) {
+        take.add(i);
+        total += used[i]!;
+      }
+    });
+    if (take.size >= 2) {
+      // The arenas kept, renumbered in order; the taken ones' buffers move to one new arena.
+      const moved: Placement[] = [];
+      const kept: Float32Array[] = [];
+      const index = new Map<number, number>();
+      this.arenas.forEach((arena, i) => {
+        if (!take.has(i)) index.set(i, kept.push(arena) - 1);
+      });
+      this.#views.forEach((view, k) => {
+        if (view === null) return;
+        const a = this.where[2 * k]!;
+        if (take.has(a)) moved.push({ k, length: view.length, fill: 0, from: view });
+        else this.where[2 * k] = index.get(a)!;
+      });
       this.arenas.length = 0;
-      this.#place(live);
+      this.arenas.push(...kept);
+      this.#place(moved);
+    } else {
+      this.#compacted = this.arenas.length;
     }
-    this.#compacted = this.arenas.length;
   }
 
   /** Places buffers in new arenas, each filled with `fill` or copied from `from`; returns them. */
