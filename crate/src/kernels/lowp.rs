@@ -463,6 +463,17 @@ pub fn block_absmax(x: &[f32]) -> f32 {
     }
 }
 
+/// [`block_absmax`] at the active level (AVX-512: [`x512::absmax`]).
+#[inline(always)]
+fn absmax(x: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if simd::level() == simd::Level::Avx512 {
+        // SAFETY: the level is supported.
+        return unsafe { x512::absmax(x) };
+    }
+    block_absmax(x)
+}
+
 impl Storage for Int8 {
     #[inline(always)]
     fn prefetch(slot: *const f32, len: usize, i: usize) {
@@ -501,11 +512,7 @@ impl Storage for Int8 {
     unsafe fn store(slot: *mut f32, len: usize, a: usize, b: usize, signed: bool, x: &[f32]) {
         debug_assert!(a.is_multiple_of(BLOCK) && b - a <= BLOCK);
         let x = &x[..b - a];
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the level is supported.
-        let scale = if simd::level() == simd::Level::Avx512 { x512::absmax(x) } else { block_absmax(x) };
-        #[cfg(not(target_arch = "x86_64"))]
-        let scale = block_absmax(x);
+        let scale = absmax(x);
         *slot.add(a / BLOCK) = scale;
         let codes = (slot.add(blocks(len)) as *mut u8).add(a);
         #[cfg(target_arch = "x86_64")]
@@ -545,6 +552,7 @@ impl Storage for Int8 {
 #[cfg(target_arch = "x86_64")]
 mod x512 {
     use super::{Arith, Quantizer, ABSMAX_MIN, BLOCK};
+    use crate::simd::mask16;
     use std::arch::x86_64::*;
 
     type Vec16 = [__m512; 16];
@@ -578,16 +586,6 @@ mod x512 {
     /// ns per value with 2, 4 or 8; the binary search, when it ran for every vector, 0.67 ns with
     /// one at a time against 0.25 with 4: each is a chain of 8 dependent levels).
     const U: usize = 4;
-
-    /// The mask of the lanes of `n − i` remaining elements (all 16 when there are enough).
-    #[inline(always)]
-    fn lanes(n: usize, i: usize) -> __mmask16 {
-        if n - i >= 16 {
-            !0
-        } else {
-            (1u16 << (n - i)) - 1
-        }
-    }
 
     /// The codes of V vectors of values y: the number of thresholds ≤ y (0 for NaN).
     #[inline]
@@ -631,7 +629,7 @@ mod x512 {
         for i in (0..n).step_by(64) {
             for (u, m) in m.iter_mut().enumerate() {
                 if i + 16 * u < n {
-                    let a = _mm512_abs_ps(_mm512_maskz_loadu_ps(lanes(n, i + 16 * u), x.as_ptr().add(i + 16 * u)));
+                    let a = _mm512_abs_ps(_mm512_maskz_loadu_ps(mask16(n - i - 16 * u), x.as_ptr().add(i + 16 * u)));
                     nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a);
                     *m = _mm512_max_ps(*m, a);
                 }
@@ -720,7 +718,7 @@ mod x512 {
         // ms with it, 17.3 without).
         let (mut declined, mut any) = ([0 as __mmask16; BLOCK / 16], 0);
         for i in (0..n).step_by(16 * U) {
-            let k: [__mmask16; U] = std::array::from_fn(|u| if i + 16 * u < n { lanes(n, i + 16 * u) } else { 0 });
+            let k: [__mmask16; U] = std::array::from_fn(|u| if i + 16 * u < n { mask16(n - i - 16 * u) } else { 0 });
             let y: [__m512; U] = std::array::from_fn(|u| _mm512_div_ps(_mm512_maskz_loadu_ps(k[u], x.as_ptr().add(i + 16 * u)), s));
             for u in 0..U {
                 let (c, d) = arith(&t, y[u]);
@@ -733,7 +731,7 @@ mod x512 {
             let lv = rows(&q.levels);
             for (v, &d) in declined.iter().enumerate().take(n.div_ceil(16)) {
                 if d != 0 {
-                    let k = lanes(n, 16 * v);
+                    let k = mask16(n - 16 * v);
                     let y = _mm512_div_ps(_mm512_maskz_loadu_ps(k, x.as_ptr().add(16 * v)), s);
                     _mm512_mask_cvtepi32_storeu_epi8(codes.add(16 * v) as *mut i8, k, search(&lv, [y])[0]);
                 }
@@ -802,7 +800,7 @@ mod x512 {
         let m = rows(map);
         let s = _mm512_set1_ps(scale);
         for i in (0..n).step_by(16) {
-            let k = lanes(n, i);
+            let k = mask16(n - i);
             let c = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(k, codes.add(i) as *const i8));
             _mm512_mask_storeu_ps(out.as_mut_ptr().add(i), k, _mm512_mul_ps(lookup::<8>(&m, c), s));
         }

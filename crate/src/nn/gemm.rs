@@ -204,18 +204,10 @@ unsafe fn sgemm_mm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: *mut f
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x512 {
     use super::MatRef;
+    use crate::simd::mask16;
     use std::arch::x86_64::*;
 
     const MR: usize = 8;
-
-    #[inline(always)]
-    fn mask(cols: usize) -> u16 {
-        if cols >= 16 {
-            0xFFFF
-        } else {
-            ((1u32 << cols) - 1) as u16
-        }
-    }
 
     /// One tile: C[0..R, 0..16·NV] (masked) ← Σₚ A[i, p]·B[p, ·] (+ C).
     #[target_feature(enable = "avx512f")]
@@ -303,7 +295,7 @@ pub(crate) mod x512 {
         let mut j = 0;
         while j < n {
             let cols = (n - j).min(32);
-            let masks = [mask(cols), mask(cols.saturating_sub(16))];
+            let masks = [mask16(cols), mask16(cols.saturating_sub(16))];
             if cols > 16 {
                 panel::<2>(m, k, a, b.add(j), ldb, c.add(j), ldc, masks, accumulate);
             } else {

@@ -224,17 +224,8 @@ macro_rules! in_lockstep {
 
 #[cfg(target_arch = "x86_64")]
 mod x512 {
+    use crate::simd::mask16;
     use std::arch::x86_64::*;
-
-    /// Lanes `l < k`.
-    #[inline(always)]
-    fn first(k: usize) -> u16 {
-        if k >= 16 {
-            0xFFFF
-        } else {
-            ((1u32 << k) - 1) as u16
-        }
-    }
 
     /// Writes row's non-zero elements' columns and values from `col` and `val` (each written up
     /// to `row.len()` rounded up to 16), returns their count.
@@ -248,7 +239,7 @@ mod x512 {
         let mut j = 0;
         while j < row.len() {
             // Lanes past the row load +0, which is not listed.
-            let v = _mm512_maskz_loadu_ps(first(row.len() - j), row.as_ptr().add(j));
+            let v = _mm512_maskz_loadu_ps(mask16(row.len() - j), row.as_ptr().add(j));
             let m = _mm512_cmp_ps_mask::<_CMP_NEQ_UQ>(v, _mm512_setzero_ps());
             let at = _mm512_add_epi32(iota, _mm512_set1_epi32(j as i32));
             _mm512_storeu_ps(val.add(n), _mm512_maskz_compress_ps(m, v));
@@ -277,7 +268,7 @@ mod x512 {
         accumulate: bool,
     ) {
         let nv = n.div_ceil(16);
-        let last = first(n - 16 * (nv - 1));
+        let last = mask16(n - 16 * (nv - 1));
         match nv {
             1 => pair_nv::<1>(a, c, b, ld, oa, oc, last, accumulate),
             2 => pair_nv::<2>(a, c, b, ld, oa, oc, last, accumulate),

@@ -234,6 +234,17 @@ pub fn prefetch_block(p: *const f32) {
     prefetch_lines(p.wrapping_add(AHEAD) as *const u8, 2);
 }
 
+/// The AVX-512 lane mask of the first `k` of 16 lanes (all 16 when `k ≥ 16`): the mask of a
+/// vector loop's last, partial step.
+#[inline(always)]
+pub fn mask16(k: usize) -> u16 {
+    if k >= 16 {
+        0xFFFF
+    } else {
+        ((1u32 << k) - 1) as u16
+    }
+}
+
 /// Prefetches `lines` cache lines from `p` on (also for storage that is not f32, such as
 /// low-precision state).
 #[inline(always)]
