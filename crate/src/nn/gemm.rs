@@ -207,7 +207,7 @@ pub(crate) mod x512 {
     use crate::simd::mask16;
     use std::arch::x86_64::*;
 
-    const MR: usize = 8;
+    const MR: usize = 12;
 
     /// One tile: C[0..R, 0..16·NV] (masked) ← Σₚ A[i, p]·B[p, ·] (+ C).
     #[target_feature(enable = "avx512f")]
@@ -226,7 +226,11 @@ pub(crate) mod x512 {
         accumulate: bool,
     ) {
         let mut acc = [[_mm512_setzero_ps(); NV]; R];
-        let mut ap = a;
+        // Each row of A from its own pointer, at one offset that steps by acs: the addresses of a
+        // step's broadcasts do not depend on one another (as `ap + i·ars` they became a chain of
+        // R adds that every step waited on).
+        let rows: [*const f32; R] = std::array::from_fn(|i| a.add(i * ars));
+        let mut off = 0;
         let mut bp = b;
         for _ in 0..k {
             let mut bv = [_mm512_setzero_ps(); NV];
@@ -234,12 +238,12 @@ pub(crate) mod x512 {
                 bv[v] = _mm512_maskz_loadu_ps(masks[v], bp.add(16 * v));
             }
             for i in 0..R {
-                let ai = _mm512_set1_ps(*ap.add(i * ars));
+                let ai = _mm512_set1_ps(*rows[i].add(off));
                 for v in 0..NV {
                     acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
                 }
             }
-            ap = ap.add(acs);
+            off += acs;
             bp = bp.add(ldb);
         }
         for i in 0..R {
@@ -283,7 +287,11 @@ pub(crate) mod x512 {
             4 => tile::<4, NV>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
             5 => tile::<5, NV>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
             6 => tile::<6, NV>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
-            _ => tile::<7, NV>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+            7 => tile::<7, NV>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+            8 => tile::<8, NV>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+            9 => tile::<9, NV>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+            10 => tile::<10, NV>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
+            _ => tile::<11, NV>(k, ai, ars, acs, b, ldb, ci, ldc, masks, accumulate),
         }
     }
 
@@ -353,7 +361,9 @@ pub(crate) mod x256 {
         accumulate: bool,
     ) {
         let mut acc = [[_mm256_setzero_ps(); NV]; R];
-        let mut ap = a;
+        // A's rows from their own pointers at one offset, as in `x512::tile`.
+        let rows: [*const f32; R] = std::array::from_fn(|i| a.add(i * ars));
+        let mut off = 0;
         let mut bp = b;
         for _ in 0..k {
             let mut bv = [_mm256_setzero_ps(); NV];
@@ -361,12 +371,12 @@ pub(crate) mod x256 {
                 bv[v] = if MASKED { _mm256_maskload_ps(bp.add(8 * v), masks[v]) } else { _mm256_loadu_ps(bp.add(8 * v)) };
             }
             for i in 0..R {
-                let ai = _mm256_broadcast_ss(&*ap.add(i * ars));
+                let ai = _mm256_broadcast_ss(&*rows[i].add(off));
                 for v in 0..NV {
                     acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
                 }
             }
-            ap = ap.add(acs);
+            off += acs;
             bp = bp.add(ldb);
         }
         for i in 0..R {
