@@ -737,6 +737,9 @@ dbTest('a server restart and outage during a stream of writes: nothing lost, no 
     }
   };
   const streams = [stream(0), stream(1), stream(2)];
+  // Writes under way before the restart: the first ones wait for the fresh cluster's connections,
+  // which took more than a fixed 300 ms on a slow VM (0 writes before the restart, then).
+  for (const until = Date.now() + 30_000; done.length === 0 && Date.now() < until; ) await sleep(50);
   await sleep(300);
   const beforeRestart = done.length;
   await cluster('restart', dir, port);
