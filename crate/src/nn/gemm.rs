@@ -156,6 +156,26 @@ pub(crate) fn transpose(src: &[f32], rows: usize, cols: usize, lds: usize, dst: 
     }
 }
 
+/// The elements of [`transpose`] that a blocked version leaves: columns from `cb` of the rows
+/// below `rb` (the blocks covered rows `..rb` and columns `..cb`), then all of the rows from `rb`.
+///
+/// # Safety
+/// As the blocked versions: `s` holds `rows` rows of `cols` at stride `lds`, `d` `rows × cols`;
+/// `rb <= rows`, `cb <= cols`.
+#[cfg(target_arch = "x86_64")]
+unsafe fn transpose_edges(s: *const f32, d: *mut f32, rows: usize, cols: usize, lds: usize, rb: usize, cb: usize) {
+    for j in cb..cols {
+        for i in 0..rb {
+            *d.add(j * rows + i) = *s.add(i * lds + j);
+        }
+    }
+    for i in rb..rows {
+        for j in 0..cols {
+            *d.add(j * rows + i) = *s.add(i * lds + j);
+        }
+    }
+}
+
 /// Calls `f(B, ldb)` with B's rows contiguous: B itself when they are, else (a transposed view,
 /// columns contiguous) a row-major copy in a per-thread scratch buffer.
 ///
@@ -371,17 +391,8 @@ pub(crate) mod x512 {
                     }
                 }
             }
-            for j in c16..cols {
-                for k in i..i + 16 {
-                    *d.add(j * rows + k) = *s.add(k * lds + j);
-                }
-            }
         }
-        for i in r16..rows {
-            for j in 0..cols {
-                *d.add(j * rows + i) = *s.add(i * lds + j);
-            }
-        }
+        super::transpose_edges(s, d, rows, cols, lds, r16, c16);
     }
 }
 
@@ -558,17 +569,8 @@ pub(crate) mod x256 {
                     _mm256_storeu_ps(d.add((j + k) * rows + i), v);
                 }
             }
-            for j in c8..cols {
-                for k in i..i + 8 {
-                    *d.add(j * rows + k) = *s.add(k * lds + j);
-                }
-            }
         }
-        for i in r8..rows {
-            for j in 0..cols {
-                *d.add(j * rows + i) = *s.add(i * lds + j);
-            }
-        }
+        super::transpose_edges(s, d, rows, cols, lds, r8, c8);
     }
 }
 
