@@ -246,8 +246,8 @@ pub const FAR: usize = 1024;
 /// [`prefetch_block`], plus the block [`FAR`] elements ahead into L2, for a loop that reads one
 /// buffer (a norm's sum of squares, clipping's scale). Such a loop issues few misses of its own,
 /// and with the near prefetch alone one core kept too few lines in flight on a Xeon (Sapphire
-/// Rapids class) VM: the far one made `clipGradNorm`'s norm pass over 16M floats 10–19 % faster
-/// on one thread (paired builds, both orders). Loops over several buffers measured no gain from
+/// Rapids class) VM: the far one made `clipGradNorm`'s norm pass over 16M floats 9–24 % faster
+/// on one thread and 21–27 % on two (paired builds, both orders). Loops over several buffers measured no gain from
 /// it (AdamW, SGD: −1 to +4 %), so they keep the near prefetch alone.
 #[inline(always)]
 pub fn prefetch_stream(p: *const f32) {
