@@ -247,21 +247,12 @@ pub const FAR: usize = 1024;
 /// buffer (a norm's sum of squares, clipping's scale). Such a loop issues few misses of its own,
 /// and with the near prefetch alone one core kept too few lines in flight on a Xeon (Sapphire
 /// Rapids class) VM: the far one made `clipGradNorm`'s norm pass over 16M floats 9–24 % faster
-/// on one thread and 21–27 % on two (paired builds, both orders). Loops over several buffers measured no gain from
-/// it (AdamW, SGD: −1 to +4 %), so they keep the near prefetch alone.
+/// on one thread and 21–27 % on two (paired builds, both orders). Loops over several buffers
+/// measured no gain from it (AdamW, SGD: −1 to +4 %), so they keep the near prefetch alone.
 #[inline(always)]
 pub fn prefetch_stream(p: *const f32) {
     prefetch_block(p);
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        let q = p.wrapping_add(FAR) as *const i8;
-        // SAFETY: as in `prefetch_lines`: hints that never fault, at wrapping addresses.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T1>(q);
-            _mm_prefetch::<_MM_HINT_T1>(q.wrapping_add(64));
-        }
-    }
+    prefetch_into::<true>(p.wrapping_add(FAR) as *const u8, 2);
 }
 
 /// The AVX-512 lane mask of the first `k` of 16 lanes (all 16 when `k ≥ 16`): the mask of a
@@ -279,13 +270,26 @@ pub fn mask16(k: usize) -> u16 {
 /// low-precision state).
 #[inline(always)]
 pub fn prefetch_lines(p: *const u8, lines: usize) {
+    prefetch_into::<false>(p, lines);
+}
+
+/// Prefetches `lines` cache lines from `p` on, into L1 or (`L2`) only into L2.
+#[inline(always)]
+fn prefetch_into<const L2: bool>(p: *const u8, lines: usize) {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
         for l in 0..lines {
+            let a = p.wrapping_add(64 * l) as *const i8;
             // SAFETY: a prefetch is a hint: it never faults and changes no state; the address is
             // computed with wrapping arithmetic, so it is never an out-of-bounds offset.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(64 * l) as *const i8) };
+            unsafe {
+                if L2 {
+                    _mm_prefetch::<_MM_HINT_T1>(a)
+                } else {
+                    _mm_prefetch::<_MM_HINT_T0>(a)
+                }
+            };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
