@@ -1148,8 +1148,8 @@ mod tests {
     }
 
     /// Every float in [−1, 1] (and ±(1, 2)): the arithmetic code, where it gives one, is the
-    /// search's. About 20 s in release: `cargo test --release --manifest-path crate/Cargo.toml
-    /// arithmetic_codes_everywhere -- --ignored`.
+    /// search's. About 16 s in release: `cargo test --release --manifest-path crate/Cargo.toml
+    /// every_float_in_the_range -- --ignored`.
     #[test]
     #[ignore]
     fn the_arithmetic_codes_are_the_search_codes_at_every_float_in_the_range() {

@@ -19,7 +19,8 @@
 //! 288×64·64×196 (conv2 dcols) 218 / 122 / 237; 32×9·9×784 (conv1 forward) 158 / 94 / 231.
 //! The kernel reads A in place by broadcasts (any strides) and B in place when its rows are
 //! contiguous (a transposed B is first copied row-major), 12 × 32 tiles of C in 24 zmm
-//! accumulators (8 × 32 in 16 when the figures above were measured), edges by masked loads and stores. At the AVX2 level the same products (those at least 16
+//! accumulators (8 × 32 in 16 when the figures above were measured), edges by masked loads and
+//! stores. At the AVX2 level the same products (those at least 16
 //! columns wide) run on its AVX2 + FMA analog (`gemm::x256`, 6 × 16 tiles in 12 ymm
 //! accumulators); against matrixmultiply's AVX2 kernel (its `avx512` feature off, as an
 //! AVX2-only CPU runs it), GFLOP/s on the same core: 64×288·288×196 110 / 124;
