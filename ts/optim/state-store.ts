@@ -26,16 +26,16 @@ interface Placement {
 
 /**
  * How buffers in order share arenas: runs `[start, end)` of at most {@link ARENA_MAX} elements in
- * all, a larger buffer alone.
+ * all, a larger buffer alone, each with its arena's length (the buffers padded).
  */
-function arenaRuns(items: readonly { length: number }[]): [number, number][] {
-  const runs: [number, number][] = [];
+function arenaRuns(items: readonly { length: number }[]): [start: number, end: number, total: number][] {
+  const runs: [number, number, number][] = [];
   let start = 0;
   while (start < items.length) {
     let end = start;
     let total = 0;
     while (end < items.length && (end === start || total + items[end]!.length <= ARENA_MAX)) total += padded(items[end++]!.length);
-    runs.push([start, end]);
+    runs.push([start, end, total]);
     start = end;
   }
   return runs;
@@ -154,9 +154,7 @@ export class StateStore {
   /** Places buffers in new arenas, each filled with `fill` or copied from `from`; returns them. */
   #place(items: readonly Placement[]): Float32Array[] {
     const out: Float32Array[] = [];
-    for (const [start, end] of arenaRuns(items)) {
-      let total = 0;
-      for (let r = start; r < end; r++) total += padded(items[r]!.length);
+    for (const [start, end, total] of arenaRuns(items)) {
       const arena = new Float32Array(total);
       // Before the fill below or the first step touches it (large arenas only; a hint).
       native.adviseHugePages(arena);
