@@ -389,6 +389,7 @@ mod x86 {
 /// only copies, so the bits are those of the other levels.
 #[cfg(target_arch = "x86_64")]
 mod x512 {
+    use super::sparse::SLAB;
     use super::{row_taps, Conv2dShape, Dims};
     use std::arch::x86_64::*;
 
@@ -541,6 +542,130 @@ mod x512 {
             }
         }
     }
+
+    /// Where vector `v` (channels 16·v..) of kernel tap `t` (= ki·kw + kj) lies in the sparse
+    /// backward's tap-major slabs ([`im2row_by_tap`]): `(offset of its column in row 0, the
+    /// slab's width)`, so that row p's is at `offset + p·width`.
+    #[inline(always)]
+    fn tap_vector(d: &Dims, t: usize, v: usize) -> (usize, usize) {
+        let kp = t * d.c + 16 * v;
+        let j = kp - kp % SLAB;
+        (j * d.p + kp - j, SLAB.min(d.k - j))
+    }
+
+    /// The im2col matrix of one image transposed, `[P, K]`, with K ordered tap-major (column
+    /// `(ki·kw + kj)·C + c` holds the channel-major im2col row `(c·kh + ki)·kw + kj`), cut into
+    /// slabs as the sparse products' operands are: the slab of columns `j..j + width` is a
+    /// `P × width` panel from `ct[j·P]`. `xt` is the image channel-last, `[H·W, C]`, so each tap
+    /// of a position is a copy of C contiguous floats (or zeros, in the padding). The same floats
+    /// as [`im2col`]. (The dense dW of an image the sparse product does not take, tap-major.)
+    ///
+    /// # Safety
+    /// AVX-512F is available.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn im2row_by_tap(s: &Conv2dShape, d: &Dims, xt: &[f32], ct: &mut [f32]) {
+        assert!(d.c.is_multiple_of(16) && xt.len() == d.h * d.w * d.c && ct.len() >= d.k * d.p);
+        let [kh, kw] = s.kernel;
+        let ([sh, sw], [dh, dw]) = (s.stride, s.dilation);
+        let (xp, cp) = (xt.as_ptr(), ct.as_mut_ptr());
+        for ki in 0..kh {
+            for kj in 0..kw {
+                for v in 0..d.c / 16 {
+                    let (at, wd) = tap_vector(d, ki * kw + kj, v);
+                    // Row p's 16 floats at at + p·wd: inside ct, as at + (P − 1)·wd + 16 ≤ j·P + P·wd.
+                    let mut dst = cp.add(at);
+                    for oy in 0..d.oh {
+                        let iy = (oy * sh + ki * dh) as isize - d.ph as isize;
+                        let row_in = iy >= 0 && iy < d.h as isize;
+                        for ox in 0..d.ow {
+                            let ix = (ox * sw + kj * dw) as isize - d.pw as isize;
+                            let x = if row_in && ix >= 0 && ix < d.w as isize {
+                                // SAFETY: pixel (iy, ix) is inside the image, its channels
+                                // 16·v.. inside xt.
+                                _mm512_loadu_ps(xp.add((iy as usize * d.w + ix as usize) * d.c + 16 * v))
+                            } else {
+                                _mm512_setzero_ps()
+                            };
+                            _mm512_storeu_ps(dst, x);
+                            dst = dst.add(wd);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dxᵀ ← col2im for one image, channel-last `[H·W, C]`, from dcolsᵀ in the tap-major slabs of
+    /// [`im2row_by_tap`]: each element the sum, from +0, of its terms over the kernel rows of
+    /// `row_taps` then the kernel columns, in increasing order, as [`col2im`] adds them (its
+    /// masked-off lanes add +0, which leaves a sum started at +0 as it is): the same bits. Four
+    /// pixels by two vectors of channels at a time, eight sums in registers, so that the additions'
+    /// latency overlaps (one sum at a time waits on it: 7 µs per conv2 image against 2).
+    ///
+    /// # Safety
+    /// AVX-512F is available and [`applies`] holds.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn col2im_by_tap(s: &Conv2dShape, d: &Dims, dct: &[f32], dxt: &mut [f32]) {
+        assert!(applies(s) && d.c.is_multiple_of(16) && dct.len() >= d.k * d.p && dxt.len() == d.h * d.w * d.c);
+        let vecs = d.c / 16;
+        let taps = s.kernel[0] * s.kernel[1];
+        let at: Vec<(usize, usize)> = (0..taps * vecs).map(|i| tap_vector(d, i / vecs, i % vecs)).collect();
+        for v0 in (0..vecs).step_by(2) {
+            if v0 + 2 <= vecs {
+                col2im_by_tap_block::<2>(s, d, dct.as_ptr(), dxt.as_mut_ptr(), &at, v0);
+            } else {
+                col2im_by_tap_block::<1>(s, d, dct.as_ptr(), dxt.as_mut_ptr(), &at, v0);
+            }
+        }
+    }
+
+    /// [`col2im_by_tap`] for the `VB` vectors of channels from `v0`.
+    ///
+    /// # Safety
+    /// As [`col2im_by_tap`], whose checks hold; `at` is its table, `v0 + VB ≤ C / 16`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn col2im_by_tap_block<const VB: usize>(
+        s: &Conv2dShape,
+        d: &Dims,
+        src: *const f32,
+        out: *mut f32,
+        at: &[(usize, usize)],
+        v0: usize,
+    ) {
+        const XB: usize = 4;
+        let [kh, kw] = s.kernel;
+        let (sh, dh) = (s.stride[0], s.dilation[0]);
+        let vecs = d.c / 16;
+        for y in 0..d.h {
+            for x0 in (0..d.w).step_by(XB) {
+                let mut acc = [[_mm512_setzero_ps(); VB]; XB];
+                for (ki, oy) in row_taps(d, kh, sh, dh, y) {
+                    for kj in 0..kw {
+                        let tv: &[(usize, usize); VB] = at[(ki * kw + kj) * vecs + v0..][..VB].try_into().unwrap();
+                        for (xx, acc) in acc.iter_mut().enumerate() {
+                            // Unit stride and dilation along the width (`applies`): output column
+                            // x + pw − kj (wrapping past 0 to above OW).
+                            let (x, ox) = (x0 + xx, (x0 + xx + d.pw).wrapping_sub(kj));
+                            if x < d.w && ox < d.ow {
+                                let p = oy * d.ow + ox;
+                                for (a, &(off, wd)) in acc.iter_mut().zip(tv) {
+                                    // SAFETY: position p < P of the tap's slab panel, inside dct.
+                                    *a = _mm512_add_ps(*a, _mm512_loadu_ps(src.add(off + p * wd)));
+                                }
+                            }
+                        }
+                    }
+                }
+                for (xx, acc) in acc.iter().enumerate().filter(|&(xx, _)| x0 + xx < d.w) {
+                    for (vv, &a) in acc.iter().enumerate() {
+                        // SAFETY: pixel (y, x0 + xx)'s channels 16·(v0 + vv).. are inside dxt.
+                        _mm512_storeu_ps(out.add((y * d.w + x0 + xx) * d.c + 16 * (v0 + vv)), a);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Per-thread buffers: im2col matrix, its gradient, padded image, padded gradient, and one
@@ -553,12 +678,20 @@ struct Scratch {
     dpad: Vec<f32>,
     out: Vec<f32>,
     out_t: Vec<f32>,
-    /// The sparse backward's im2col matrix transposed, `[P, K]`, and its input gradient's.
+    /// The sparse backward's im2col matrix transposed, `[P, K]` in slabs, and its input
+    /// gradient's.
     cols_t: Vec<f32>,
     dcols_t: Vec<f32>,
+    /// The image channel-last, `[H·W, C]`, the same zero-padded, and its input gradient's, for
+    /// the tap-major products.
+    x_t: Vec<f32>,
+    x_tp: Vec<f32>,
+    dx_t: Vec<f32>,
     /// The routed gradient's non-zeros by output channel, and by position.
     nz: Nonzeros,
     nz_t: Nonzeros,
+    /// `nz` with each position renamed its top-left pixel in `x_tp`.
+    nz_q: Nonzeros,
 }
 
 thread_local! {
@@ -652,6 +785,13 @@ const SPARSE_MIN_K: usize = 64;
 /// Images whose dW and whose dcols the sparse products formed (for the tests).
 #[cfg(test)]
 static SPARSE_PRODUCTS: [std::sync::atomic::AtomicUsize; 2] = [const { std::sync::atomic::AtomicUsize::new(0) }; 2];
+
+/// A row of `run` columns (a multiple of 16) cut into pieces of at most [`sparse::MAX_ROW`],
+/// each a multiple of 16 and as even as that allows: `(first column, width)`.
+fn pieces(run: usize) -> impl Iterator<Item = (usize, usize)> {
+    let each = (run / 16).div_ceil(run.div_ceil(sparse::MAX_ROW)) * 16;
+    (0..run).step_by(each.max(16)).map(move |j| (j, each.min(run - j)))
+}
 
 /// Elements of one padded image.
 fn padded_len(d: &Dims) -> usize {
@@ -920,13 +1060,36 @@ fn backward(
     // Zero terms are skipped only when what they multiply is finite: W for dcols (checked once),
     // each image for dW.
     let w_finite = sparse && sparse::all_finite(w);
+    // At the AVX-512 level, with whole vectors of input channels, K is taken tap-major,
+    // (ki·kw + kj)·C + c, rather than channel-major: a row of colsᵀ over one kernel row's taps is
+    // then kw·C contiguous floats of the image channel-last and zero-padded, which the sparse dW
+    // product reads in place (no im2col matrix, no transposes of it); and dcolsᵀ, formed from W's
+    // columns in that order, is gathered back channel-last without the K × P transposes
+    // (`x512::col2im_by_tap`). Each element of dW and dcols is the same chain as before, so the
+    // same bits; dW is accumulated tap-major and put back in W's order at the end of each chunk.
+    // (Conv2's backward per image on one Xeon core, `tap_major_benchmark`: 12 µs of im2col and
+    // transposes → 1.2, the dW product 26.6 → 20.7 + 1.4 renaming, dx 13.5 → 3.7.)
+    #[cfg(target_arch = "x86_64")]
+    let by_tap = sparse && x512::applies(s) && crate::simd::level() >= crate::simd::Level::Avx512 && d.c.is_multiple_of(16);
+    #[cfg(not(target_arch = "x86_64"))]
+    let by_tap = false;
+    let taps = s.kernel[0] * s.kernel[1];
+    // q(p): the padded image's pixel at the top left of position p's window (unit stride along
+    // the width, `x512::applies`), and how many there can be.
+    let q_of: Vec<u32> =
+        if by_tap { (0..d.p).map(|p| ((p / d.ow * s.stride[0]) * (d.w + 2 * d.pw) + p % d.ow) as u32).collect() } else { Vec::new() };
+    let q_rows = q_of.last().map_or(0, |&q| q as usize + 1);
+    // Column k of K in W's (channel-major) order for column kp of the order the products use.
+    let w_col = |kp: usize| if by_tap { (kp % d.c) * taps + kp / d.c } else { kp };
     // W's slabs of columns, each an O × width panel, for the sparse dcols.
     let mut w_buf = Vec::new();
     let w_slabs = sparse::aligned(&mut w_buf, if w_finite { d.o * d.k } else { 0 });
     if w_finite {
         for (j, wd) in sparse::slabs(d.k) {
             for (o, dst) in w_slabs[j * d.o..(j + wd) * d.o].chunks_exact_mut(wd).enumerate() {
-                dst.copy_from_slice(&w[o * d.k + j..o * d.k + j + wd]);
+                for (q, v) in dst.iter_mut().enumerate() {
+                    *v = w[o * d.k + w_col(j + q)];
+                }
             }
         }
     }
@@ -935,7 +1098,7 @@ fn backward(
     let dw_t = (dw_t || transposed) && !sparse;
     par_for(chunks, work, |ci| {
         with_scratch(|sc| {
-            let Scratch { cols, dcols, pad, dpad, out, out_t, cols_t, dcols_t, nz, nz_t } = sc;
+            let Scratch { cols, dcols, pad, dpad, out, out_t, cols_t, dcols_t, x_t, x_tp, dx_t, nz, nz_t, nz_q } = sc;
             let mut dw_c = if want_dw { vec![0f32; d.o * d.k] } else { Vec::new() };
             let mut db_c = if want_db { vec![0f64; d.o] } else { Vec::new() };
             for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
@@ -972,7 +1135,45 @@ fn backward(
                     nz.of_rows(dyi, d.p);
                     3 * nz.len() <= out_len
                 };
-                if want_dw {
+                #[cfg(target_arch = "x86_64")]
+                if want_dw && by_tap {
+                    // The image channel-last.
+                    let xt = grow(x_t, in_len);
+                    gemm::transpose(xi, d.c, d.h * d.w, d.h * d.w, xt);
+                    if sparse && sparse::all_finite(xi) {
+                        #[cfg(test)]
+                        SPARSE_PRODUCTS[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        // Zero-padded: row p of colsᵀ over kernel row ki's columns (tap-major, kw·C
+                        // of them, the taps side by side) is then kw·C contiguous floats of x_tp
+                        // from pixel q(p) + ki·dh·Wp. So the products read the image itself
+                        // (e.g. 32 KB) rather than colsᵀ (226 KB).
+                        let xtp = sparse::aligned(x_tp, padded_len(d));
+                        let wp = d.w + 2 * d.pw;
+                        xtp.fill(0.0);
+                        for (y, row) in xt.chunks_exact(d.w * d.c).enumerate() {
+                            let at = ((y + d.ph) * wp + d.pw) * d.c;
+                            xtp[at..at + row.len()].copy_from_slice(row);
+                        }
+                        nz.map_cols_into(&q_of, q_rows, nz_q);
+                        let run = s.kernel[1] * d.c;
+                        for ki in 0..s.kernel[0] {
+                            let b = &xtp[ki * s.dilation[0] * wp * d.c..];
+                            for (j, wd) in pieces(run) {
+                                sparse::chain_rows(nz_q, &b[j..], d.c, wd, &mut dw_c[ki * run + j..], d.k, true);
+                            }
+                        }
+                    } else {
+                        // The dense product over colsᵀ's slabs: each element the same chain.
+                        let ct = sparse::aligned(cols_t, d.k * d.p);
+                        // SAFETY: AVX-512F is available (`by_tap`).
+                        unsafe { x512::im2row_by_tap(s, d, xt, ct) };
+                        for (j, wd) in sparse::slabs(d.k) {
+                            let panel = &ct[j * d.p..(j + wd) * d.p];
+                            sgemm(d.o, d.p, wd, MatRef::rows(dyi, d.p), MatRef::rows(panel, wd), &mut dw_c[j..], d.k, true);
+                        }
+                    }
+                }
+                if want_dw && !by_tap {
                     let c = image_cols(s, d, xi, pad, cols);
                     if sparse && sparse::all_finite(xi) {
                         // dW_chunk[o] += Σ over the non-zeros dy_n[o, p] of dy_n[o, p]·cols_nᵀ[p]
@@ -1011,6 +1212,30 @@ fn backward(
                 if let Some(dxp) = dxp {
                     // SAFETY: image `img`'s input-gradient block, disjoint from other images'.
                     let dxi = unsafe { dxp.slice(img * in_len, in_len) };
+                    #[cfg(target_arch = "x86_64")]
+                    if by_tap && sparse && w_finite {
+                        // dcols_nᵀ by W's tap-major slabs, gathered channel-last, then dx_n.
+                        #[cfg(test)]
+                        SPARSE_PRODUCTS[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        nz.transpose_into(d.p, nz_t);
+                        let dct = sparse::aligned(dcols_t, d.k * d.p);
+                        for (j, wd) in sparse::slabs(d.k) {
+                            sparse::chain_rows(
+                                nz_t,
+                                &w_slabs[j * d.o..(j + wd) * d.o],
+                                wd,
+                                wd,
+                                &mut dct[j * d.p..(j + wd) * d.p],
+                                wd,
+                                false,
+                            );
+                        }
+                        let dxt = grow(dx_t, in_len);
+                        // SAFETY: AVX-512F is available and `applies` holds (`by_tap`).
+                        unsafe { x512::col2im_by_tap(s, d, dct, dxt) };
+                        gemm::transpose(dxt, d.h * d.w, d.c, d.c, dxi);
+                        continue;
+                    }
                     if pointwise {
                         // dx_n = Wᵀ·dy_n
                         sgemm(d.k, d.o, d.p, MatRef::t(w, d.k), MatRef::rows(dyi, d.p), dxi, d.p, false);
@@ -1057,6 +1282,15 @@ fn backward(
             if want_dw && dw_t {
                 let mut t = vec![0f32; d.o * d.k];
                 gemm::transpose(&dw_c, d.k, d.o, d.o, &mut t);
+                dw_c = t;
+            }
+            if want_dw && by_tap {
+                let mut t = vec![0f32; d.o * d.k];
+                for (dst, src) in t.chunks_exact_mut(d.k).zip(dw_c.chunks_exact(d.k)) {
+                    for (kp, &v) in src.iter().enumerate() {
+                        dst[w_col(kp)] = v;
+                    }
+                }
                 dw_c = t;
             }
             // SAFETY: chunk ci writes only slot ci of each parts vector, which outlives the loop.
@@ -1561,5 +1795,94 @@ mod tests {
                 "{c}x{hw}x{hw} → {o}, 3x3 pad 1: per image median (min): im2col {a}, AVX-512 {b}; col2im padded {e}, gathered AVX2 {f}, AVX-512 {g}"
             );
         }
+    }
+
+    /// The sparse backward's operands of the seed CNN's conv2 (32 → 64, 3 × 3 at 14 × 14, a
+    /// quarter of dy non-zero), one core, µs per image: built K × P and transposed to colsᵀ's
+    /// slabs (im2col + transposes), or read from the image channel-last (tap-major); the sparse
+    /// dW product over each; dcolsᵀ's slabs back to dx through K × P (transposes + col2im) or
+    /// gathered channel-last and transposed (tap-major).
+    /// `cargo test --release --manifest-path crate/Cargo.toml tap_major_benchmark -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    #[cfg(target_arch = "x86_64")]
+    fn tap_major_benchmark() {
+        assert!(crate::simd::detected() >= crate::simd::Level::Avx512, "the tap-major route needs AVX-512F");
+        let s = shape(1, 32, 14, 14, 64, [3, 3], [1, 1], [1, 1], [1, 1]);
+        let d = dims(&s).unwrap();
+        let (x, dcols_t) = (vec(1, d.c * d.h * d.w), vec(2, d.k * d.p));
+        // One of each four positions of every channel non-zero, as a 2 × 2 pool routes it.
+        let dy: Vec<f32> = vec(3, d.o * d.p).iter().enumerate().map(|(i, &v)| if (i * 7 + i / 13) % 4 == 0 { v } else { 0.0 }).collect();
+        let (mut nz, mut nz_q) = (Nonzeros::default(), Nonzeros::default());
+        nz.of_rows(&dy, d.p);
+        let wp = d.w + 2;
+        let q_of: Vec<u32> = (0..d.p).map(|p| (p / d.ow * wp + p % d.ow) as u32).collect();
+        let (mut cols, mut ct_buf, mut dct_buf) = (vec![0f32; d.k * d.p], Vec::new(), Vec::new());
+        let (ct, dct) = (sparse::aligned(&mut ct_buf, d.k * d.p), sparse::aligned(&mut dct_buf, d.k * d.p));
+        dct.copy_from_slice(&dcols_t);
+        let (mut xt, mut xtp_buf, mut dx) = (vec![0f32; x.len()], Vec::new(), vec![0f32; x.len()]);
+        let xtp = sparse::aligned(&mut xtp_buf, padded_len(&d));
+        xtp.fill(0.0);
+        let mut dw = vec![0f32; d.o * d.k];
+        let time = |name: &str, f: &mut dyn FnMut()| {
+            let mut t = Vec::new();
+            for _ in 0..15 {
+                let t0 = std::time::Instant::now();
+                for _ in 0..128 {
+                    f();
+                }
+                t.push(t0.elapsed().as_secs_f64() * 1e6 / 128.0);
+            }
+            t.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            eprintln!("{name}: {:.2} ({:.2}) µs", t[7], t[0]);
+        };
+        // SAFETY (each unsafe block below): AVX-512F is available (asserted); x512::applies holds
+        // for this shape; the buffers have the lengths the functions check.
+        time("colsᵀ slabs: im2col + transposes", &mut || {
+            unsafe { x512::im2col(&s, &d, &x, &mut cols) };
+            for (j, wd) in sparse::slabs(d.k) {
+                gemm::transpose(&cols[j * d.p..(j + wd) * d.p], wd, d.p, d.p, &mut ct[j * d.p..(j + wd) * d.p]);
+            }
+        });
+        time("tap-major: image channel-last, padded", &mut || {
+            gemm::transpose(&x, d.c, d.p, d.p, &mut xt);
+            for (y, row) in xt.chunks_exact(d.w * d.c).enumerate() {
+                let at = ((y + 1) * wp + 1) * d.c;
+                xtp[at..at + row.len()].copy_from_slice(row);
+            }
+        });
+        time("dW over colsᵀ slabs", &mut || {
+            for (j, wd) in sparse::slabs(d.k) {
+                sparse::chain_rows(&nz, &ct[j * d.p..(j + wd) * d.p], wd, wd, &mut dw[j..], d.k, true);
+            }
+        });
+        time("dW tap-major over the padded image (with renaming)", &mut || {
+            nz.map_cols_into(&q_of, q_of[d.p - 1] as usize + 1, &mut nz_q);
+            for ki in 0..3 {
+                for (j, wd) in pieces(3 * d.c) {
+                    sparse::chain_rows(&nz_q, &xtp[ki * wp * d.c + j..], d.c, wd, &mut dw[ki * 3 * d.c + j..], d.k, true);
+                }
+            }
+        });
+        let q0 = vec![0u32; d.p];
+        time("dW tap-major, every row of B the same (in L1)", &mut || {
+            nz.map_cols_into(&q0, 1, &mut nz_q);
+            for ki in 0..3 {
+                for (j, wd) in pieces(3 * d.c) {
+                    sparse::chain_rows(&nz_q, &xtp[ki * wp * d.c + j..], d.c, wd, &mut dw[ki * 3 * d.c + j..], d.k, true);
+                }
+            }
+        });
+        time("renaming alone", &mut || nz.map_cols_into(&q_of, q_of[d.p - 1] as usize + 1, &mut nz_q));
+        time("dx: transposes + col2im", &mut || {
+            for (j, wd) in sparse::slabs(d.k) {
+                gemm::transpose(&dct[j * d.p..(j + wd) * d.p], d.p, wd, wd, &mut cols[j * d.p..(j + wd) * d.p]);
+            }
+            unsafe { x512::col2im(&s, &d, &cols, &mut dx) };
+        });
+        time("dx tap-major: col2im_by_tap + transpose", &mut || {
+            unsafe { x512::col2im_by_tap(&s, &d, dct, &mut xt) };
+            gemm::transpose(&xt, d.p, d.c, d.c, &mut dx);
+        });
     }
 }

@@ -94,6 +94,17 @@ impl Nonzeros {
         self.val.truncate(n);
     }
 
+    /// `t ← self` with column j renamed `map[j]`, for a `rows × cols` matrix (`map` increasing or
+    /// not, each below `cols`): the same rows, order and values.
+    pub fn map_cols_into(&self, map: &[u32], cols: usize, t: &mut Nonzeros) {
+        assert!(map.len() == self.cols && map.iter().all(|&m| (m as usize) < cols), "Nonzeros::map_cols_into: bad map");
+        t.cols = cols;
+        t.start.clone_from(&self.start);
+        t.val.clone_from(&self.val);
+        t.col.clear();
+        t.col.extend(self.col.iter().map(|&j| map[j as usize]));
+    }
+
     /// `t ← self` transposed: `self` lists a `rows × cols` matrix by row, `t` lists it by column,
     /// each column's elements in increasing row order.
     pub fn transpose_into(&self, cols: usize, t: &mut Nonzeros) {
@@ -134,6 +145,9 @@ impl Nonzeros {
 /// per image for dW, 48-float slabs 26 µs unaligned and 17.6 aligned, 64-float slabs 16.6.
 pub(crate) const SLAB: usize = 64;
 
+/// The widest rows [`chain_rows`] takes: 6 zmm per row, 12 accumulators for a pair of rows.
+pub(crate) const MAX_ROW: usize = 96;
+
 /// `n` elements of `v` starting on a 64-byte boundary (v grown as needed; contents unspecified).
 pub(crate) fn aligned(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
     if v.len() < n + 16 {
@@ -144,17 +158,18 @@ pub(crate) fn aligned(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
 }
 
 /// For every row r that `nz` lists: `out[r·ldo + j] ← (Σₜ val[t]·b[col[t]·ld + j]) (+ out[r·ldo + j]
-/// when accumulate)` for `j < n ≤ SLAB`, each sum one FMA chain over the listed terms in order
+/// when accumulate)` for `j < n ≤ [`MAX_ROW`]`, each sum one FMA chain over the listed terms in order
 /// from +0, as the dense kernels form it: for a sparse A listed by row, C = A·B with the bits of
 /// the dense product's chains when the rows of B are finite. Rows are taken two at a time, so
 /// that their chains overlap the FMA latency.
 ///
 /// # Panics
-/// If `n > SLAB`, or a listed row of B or a row of `out` does not fit (a bug in the caller).
+/// If `n > MAX_ROW`, or a listed row of B or a row of `out` does not fit (a bug in the caller).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn chain_rows(nz: &Nonzeros, b: &[f32], ld: usize, n: usize, out: &mut [f32], ldo: usize, accumulate: bool) {
     let rows = nz.start.len() - 1;
-    assert!(n <= SLAB && n <= ld && n <= ldo, "chain_rows: bad widths");
+    // (Rows of B may overlap, ld < n: they are only read.)
+    assert!(n <= MAX_ROW && n <= ldo, "chain_rows: bad widths");
     if n == 0 || rows == 0 {
         return;
     }
@@ -253,7 +268,7 @@ mod x512 {
     /// [`super::chain_rows`] for one or two rows at the AVX-512 level.
     ///
     /// # Safety
-    /// AVX-512F is available; `n ≤ SLAB`; every listed row `b[t·ld ..][..n]` and `oa[..n]` (and
+    /// AVX-512F is available; `n ≤ MAX_ROW`; every listed row `b[t·ld ..][..n]` and `oa[..n]` (and
     /// `oc[..n]` when there is a second row) are inside their buffers, the outputs disjoint.
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
@@ -273,7 +288,9 @@ mod x512 {
             1 => pair_nv::<1>(a, c, b, ld, oa, oc, last, accumulate),
             2 => pair_nv::<2>(a, c, b, ld, oa, oc, last, accumulate),
             3 => pair_nv::<3>(a, c, b, ld, oa, oc, last, accumulate),
-            _ => pair_nv::<4>(a, c, b, ld, oa, oc, last, accumulate),
+            4 => pair_nv::<4>(a, c, b, ld, oa, oc, last, accumulate),
+            5 => pair_nv::<5>(a, c, b, ld, oa, oc, last, accumulate),
+            _ => pair_nv::<6>(a, c, b, ld, oa, oc, last, accumulate),
         }
     }
 
