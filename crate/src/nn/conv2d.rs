@@ -1079,8 +1079,8 @@ fn backward(
     let q_of: Vec<u32> =
         if by_tap { (0..d.p).map(|p| ((p / d.ow * s.stride[0]) * (d.w + 2 * d.pw) + p % d.ow) as u32).collect() } else { Vec::new() };
     let q_rows = q_of.last().map_or(0, |&q| q as usize + 1);
-    // Column k of K in W's (channel-major) order for column kp of the order the products use.
-    let w_col = |kp: usize| if by_tap { (kp % d.c) * taps + kp / d.c } else { kp };
+    // w_col[kp]: the column of W (channel-major) that column kp of the products' order holds.
+    let w_col: Vec<usize> = (0..d.k).map(|kp| if by_tap { (kp % d.c) * taps + kp / d.c } else { kp }).collect();
     // W's slabs of columns, each an O × width panel, for the sparse dcols.
     let mut w_buf = Vec::new();
     let w_slabs = sparse::aligned(&mut w_buf, if w_finite { d.o * d.k } else { 0 });
@@ -1088,7 +1088,7 @@ fn backward(
         for (j, wd) in sparse::slabs(d.k) {
             for (o, dst) in w_slabs[j * d.o..(j + wd) * d.o].chunks_exact_mut(wd).enumerate() {
                 for (q, v) in dst.iter_mut().enumerate() {
-                    *v = w[o * d.k + w_col(j + q)];
+                    *v = w[o * d.k + w_col[j + q]];
                 }
             }
         }
@@ -1288,7 +1288,7 @@ fn backward(
                 let mut t = vec![0f32; d.o * d.k];
                 for (dst, src) in t.chunks_exact_mut(d.k).zip(dw_c.chunks_exact(d.k)) {
                     for (kp, &v) in src.iter().enumerate() {
-                        dst[w_col(kp)] = v;
+                        dst[w_col[kp]] = v;
                     }
                 }
                 dw_c = t;
