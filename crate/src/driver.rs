@@ -11,7 +11,6 @@
 
 use crate::engine::{TensorPtrs, MAX_SLOTS};
 use crate::simd::{self, Simd, SqLanes, LANES};
-use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Elements per chunk: 32 KiB per f32 stream, so a chunk's streams sit in L2. A multiple of every
@@ -119,11 +118,8 @@ impl Layout {
 fn for_each_chunk(layout: &Layout, each: impl Fn(usize) + Sync + Send) -> Result<(), String> {
     let chunks = layout.chunks();
     if layout.elements() >= par_min() {
-        let pool = crate::pool::pool()?;
-        if pool.current_num_threads() > 1 {
-            pool.install(|| (0..chunks).into_par_iter().with_min_len(2).for_each(each));
-            return Ok(());
-        }
+        crate::pool::for_each(chunks, each);
+        return Ok(());
     }
     (0..chunks).for_each(each);
     Ok(())
@@ -357,7 +353,7 @@ mod tests {
     #[test]
     fn pieces_cover_every_element_exactly_once() {
         let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-        let (par, threads) = (par_min(), crate::pool::pool().unwrap().current_num_threads());
+        let (par, threads) = (par_min(), crate::pool::num_threads());
         // Serial and parallel (the pool with 2 threads, every step above the threshold).
         for (min, n) in [(usize::MAX, 1), (1, 2)] {
             set_par_min(min);

@@ -32,12 +32,13 @@
 //!
 //! # Threading
 //! A step is one parallel region over all tensors together: each tensor is cut into fixed chunks of
-//! [`driver::CHUNK`] elements from its first element ([`driver::Layout`]), and rayon workers take
-//! chunks, so 300 small tensors spread over the pool as well as one large one, and a tensor's
-//! pieces (so its sums) do not depend on what else the call holds. Below [`driver::PAR_MIN`] elements the
-//! step stays on the calling thread. There is one pool per process, shared by every worker
-//! thread's JS realm; its size comes from `FERROPTIM_NUM_THREADS` or the number of available cores,
-//! and can be changed at run time, up to [`pool::max_threads`] ([`pool::set_num_threads`]).
+//! [`driver::CHUNK`] elements from its first element ([`driver::Layout`]), and the calling thread
+//! and the team's helpers ([`pool`]) take chunks, so 300 small tensors spread over the threads as
+//! well as one large one, and a tensor's pieces (so its sums) do not depend on what else the call
+//! holds. Below [`driver::PAR_MIN`] elements the step stays on the calling thread. There is one
+//! team per process, shared by every worker thread's JS realm; its size comes from
+//! `FERROPTIM_NUM_THREADS` or the number of available cores, and can be changed at run time, up to
+//! [`pool::max_threads`] ([`pool::set_num_threads`]).
 //! The `FERROPTIM_*` variables are read in [`config`]; an unusable value is ignored and reported.
 //!
 //! # SIMD

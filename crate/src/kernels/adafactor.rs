@@ -41,7 +41,6 @@
 use crate::engine::Error;
 use crate::kernels::Lerp;
 use crate::simd::{self, combine_lanes, Simd, A64, LANES};
-use rayon::prelude::*;
 
 /// Columns per stripe of a tile (a row slice of g, θ and the column partials stays in L1/L2).
 pub const STRIPE: usize = 4096;
@@ -353,12 +352,7 @@ fn run_tiles(n: usize, elements: usize, f: impl Fn(usize) + Sync) -> Result<(), 
         (0..n).for_each(f);
         return Ok(());
     }
-    let pool = crate::pool::pool()?;
-    if pool.current_num_threads() <= 1 {
-        (0..n).for_each(f);
-        return Ok(());
-    }
-    pool.install(|| (0..n).into_par_iter().for_each(&f));
+    crate::pool::for_each(n, f);
     Ok(())
 }
 

@@ -379,14 +379,10 @@ const PAR_MIN: usize = 1 << 16;
 
 /// Runs `f(i)` for `i in 0..n`, over the pool when `parallel` and the pool has several threads.
 fn tasks(n: usize, parallel: bool, f: impl Fn(usize) + Sync + Send) {
-    use rayon::prelude::*;
     if n <= 1 || !parallel {
         return (0..n).for_each(f);
     }
-    match crate::pool::pool() {
-        Ok(pool) if pool.current_num_threads() > 1 => pool.install(|| (0..n).into_par_iter().for_each(f)),
-        _ => (0..n).for_each(f),
-    }
+    crate::pool::for_each(n, f);
 }
 
 /// `f(start, end)` over consecutive chunks of `0..len`, in parallel when `len` is large.

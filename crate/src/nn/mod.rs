@@ -30,7 +30,7 @@
 //! runs, and is faster there than `x256`. gemm's AVX-512 kernels need its `nightly`
 //! feature, so on stable Rust it is the slowest at every shape; it is a dev-dependency only, for
 //! the benchmark. On 2 threads neither crate's own threading beat splitting the work ourselves,
-//! so the products run single-threaded inside this crate's rayon pool: convolutions as im2col +
+//! so the products run single-threaded on this crate's threads ([`crate::pool`]): convolutions as im2col +
 //! GEMM per image with images spread over the pool, `Linear` with the output cut into row or
 //! column blocks.
 //!
@@ -48,8 +48,6 @@ pub mod linear;
 pub mod loss;
 pub mod pool;
 pub(crate) mod sparse;
-
-use rayon::prelude::*;
 
 /// Below roughly this many floating-point operations a layer call stays on the calling thread.
 pub const PAR_MIN_FLOPS: usize = 1 << 18;
@@ -96,15 +94,7 @@ pub(crate) fn par_for(n: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
         (0..n).for_each(f);
         return;
     }
-    let Ok(pool) = crate::pool::pool() else {
-        (0..n).for_each(f);
-        return;
-    };
-    if pool.current_num_threads() <= 1 {
-        (0..n).for_each(f);
-        return;
-    }
-    pool.install(|| (0..n).into_par_iter().for_each(f));
+    crate::pool::for_each(n, f);
 }
 
 /// Number of pool threads available to a layer call.
