@@ -2,8 +2,11 @@
 //! helpers, its size changeable at run time.
 //!
 //! A parallel call ([`for_each`]) publishes its task, wakes the helpers that sleep, and runs
-//! indices itself alongside them, taking them one at a time from a shared counter; it returns
-//! once every index is done and no helper still holds the task. A helper spins for [`SPIN`] after
+//! indices itself alongside them; it returns once every index is done and no helper still holds
+//! the task. The indices are cut into one contiguous range per thread, each taken in order by its
+//! thread and, once that thread is done with its own, by the others from the front (so each thread
+//! streams through memory as a split in halves would, and a helper that is late or asleep costs
+//! only its share). A helper spins for [`SPIN`] after
 //! its last task before it sleeps, so the calls of one training step, a few hundred microseconds
 //! apart, find it awake (as OpenMP's workers spin, PyTorch's among them).
 //!
@@ -44,10 +47,12 @@ struct Shared {
     /// not seen, and leaves by decrementing it; the caller closes the task after its own share and
     /// waits for the count to reach 0 before the task's closure goes out of scope.
     state: AtomicU64,
-    /// The task, its index count and the next index to take; written before `state` opens.
+    /// The task and its ranges (one per thread: the caller's first, then each helper's); written
+    /// before `state` opens.
     task: UnsafeCell<Option<*const Task>>,
-    n: AtomicUsize,
-    next: AtomicUsize,
+    ranges: Vec<Range>,
+    /// Set by a panicking task: the other indices are skipped.
+    stop: AtomicBool,
     /// The first panic a task raised, resumed on the calling thread.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// Per helper: asleep (or about to be), so a new task must unpark it.
@@ -60,6 +65,14 @@ struct Shared {
 unsafe impl Sync for Shared {}
 // SAFETY: as above; the raw task pointer is only dereferenced under that protocol.
 unsafe impl Send for Shared {}
+
+/// One thread's share of a task's indices: the next to take and the end. A cache line each, so
+/// that threads taking their own do not contend.
+#[repr(align(64))]
+struct Range {
+    next: AtomicUsize,
+    end: AtomicUsize,
+}
 
 struct Team {
     shared: Arc<Shared>,
@@ -99,8 +112,8 @@ impl Team {
         let shared = Arc::new(Shared {
             state: AtomicU64::new(0),
             task: UnsafeCell::new(None),
-            n: AtomicUsize::new(0),
-            next: AtomicUsize::new(0),
+            ranges: (0..=helpers).map(|_| Range { next: AtomicUsize::new(0), end: AtomicUsize::new(0) }).collect(),
+            stop: AtomicBool::new(false),
             panic: Mutex::new(None),
             sleeping: (0..helpers).map(|_| AtomicBool::new(false)).collect(),
             exit: AtomicBool::new(false),
@@ -127,8 +140,12 @@ impl Team {
         let task: *const Task = unsafe { std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const Task>(f) };
         // SAFETY: no helper is inside a task (the last call waited for that), so none reads it.
         unsafe { *s.task.get() = Some(task) };
-        s.n.store(n, SeqCst);
-        s.next.store(0, SeqCst);
+        let t = s.ranges.len();
+        for (r, range) in s.ranges.iter().enumerate() {
+            range.next.store(r * n / t, SeqCst);
+            range.end.store((r + 1) * n / t, SeqCst);
+        }
+        s.stop.store(false, SeqCst);
         let generation = (s.state.load(SeqCst) >> 32) + 1;
         s.state.store((generation << 32) | OPEN, SeqCst);
         for (h, asleep) in self.helpers.iter().zip(&s.sleeping) {
@@ -137,7 +154,7 @@ impl Team {
             }
         }
         IN_TASK.with(|t| t.set(true));
-        take_indices(s, f, n);
+        take_indices(s, f, 0);
         IN_TASK.with(|t| t.set(false));
         let mut st = s.state.fetch_and(!OPEN, SeqCst);
         while st & ACTIVE != 0 {
@@ -160,17 +177,23 @@ impl Drop for Team {
     }
 }
 
-/// Runs the task's indices until none is left; a panic stops the task and is kept for the caller.
-fn take_indices(s: &Shared, f: &(dyn Fn(usize) + Sync + '_), n: usize) {
-    loop {
-        let i = s.next.fetch_add(1, SeqCst);
-        if i >= n {
-            return;
-        }
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(i))) {
-            s.next.store(n, SeqCst);
-            s.panic.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(p);
-            return;
+/// Runs the task's indices until none is left: range `own` in order, then the others' from their
+/// front. A panic stops the task and is kept for the caller.
+fn take_indices(s: &Shared, f: &(dyn Fn(usize) + Sync + '_), own: usize) {
+    let t = s.ranges.len();
+    for r in (own..t).chain(0..own) {
+        let range = &s.ranges[r];
+        let end = range.end.load(SeqCst);
+        while !s.stop.load(SeqCst) {
+            let i = range.next.fetch_add(1, SeqCst);
+            if i >= end {
+                break;
+            }
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(i))) {
+                s.stop.store(true, SeqCst);
+                s.panic.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(p);
+                return;
+            }
         }
     }
 }
@@ -193,10 +216,10 @@ fn helper(s: &Shared, me: usize) {
             while st >> 32 == seen && st & OPEN != 0 {
                 match s.state.compare_exchange(st, st + 1, SeqCst, SeqCst) {
                     Ok(_) => {
-                        // SAFETY: joined: the task and its count were written before it opened,
+                        // SAFETY: joined: the task and its ranges were written before it opened,
                         // and stay valid until this helper leaves.
-                        let (task, n) = unsafe { ((*s.task.get()).expect("an open task"), s.n.load(SeqCst)) };
-                        take_indices(s, unsafe { &*task }, n);
+                        let task = unsafe { (*s.task.get()).expect("an open task") };
+                        take_indices(s, unsafe { &*task }, me + 1);
                         s.state.fetch_sub(1, SeqCst);
                         break;
                     }
