@@ -297,7 +297,7 @@ fn row_taps(d: &Dims, kh: usize, sh: usize, dh: usize, y: usize) -> impl Iterato
 /// copy, measured slower than [`pad_image`] + [`im2col`].)
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{row_taps, Conv2dShape, Dims};
+    use super::{row_taps, tap_vector, Conv2dShape, Dims};
     use std::arch::x86_64::*;
 
     /// Most lane masks a call precomputes (one per kernel column and 8-column step of dx).
@@ -379,6 +379,51 @@ mod x86 {
             }
         }
     }
+
+    /// The AVX2 version of [`super::x512::col2im_by_tap`] (the same sums in the same order): four
+    /// pixels by 16 channels (two ymm) at a time, eight sums in registers.
+    ///
+    /// # Safety
+    /// AVX2 is available and [`applies`] holds.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn col2im_by_tap(s: &Conv2dShape, d: &Dims, dct: &[f32], dxt: &mut [f32]) {
+        const XB: usize = 4;
+        assert!(applies(s) && d.c.is_multiple_of(16) && dct.len() >= d.k * d.p && dxt.len() == d.h * d.w * d.c);
+        let [kh, kw] = s.kernel;
+        let (sh, dh) = (s.stride[0], s.dilation[0]);
+        let vecs = d.c / 16;
+        let at: Vec<(usize, usize)> = (0..kh * kw * vecs).map(|i| tap_vector(d, i / vecs, i % vecs)).collect();
+        let (src, out) = (dct.as_ptr(), dxt.as_mut_ptr());
+        for v in 0..vecs {
+            for y in 0..d.h {
+                for x0 in (0..d.w).step_by(XB) {
+                    let mut acc = [[_mm256_setzero_ps(); 2]; XB];
+                    for (ki, oy) in row_taps(d, kh, sh, dh, y) {
+                        for kj in 0..kw {
+                            let (off, wd) = at[(ki * kw + kj) * vecs + v];
+                            for (xx, acc) in acc.iter_mut().enumerate() {
+                                // Unit stride and dilation along the width (`applies`): output
+                                // column x + pw − kj (wrapping past 0 to above OW).
+                                let (x, ox) = (x0 + xx, (x0 + xx + d.pw).wrapping_sub(kj));
+                                if x < d.w && ox < d.ow {
+                                    // SAFETY: position oy·OW + ox < P of the tap's slab panel.
+                                    let p = src.add(off + (oy * d.ow + ox) * wd);
+                                    acc[0] = _mm256_add_ps(acc[0], _mm256_loadu_ps(p));
+                                    acc[1] = _mm256_add_ps(acc[1], _mm256_loadu_ps(p.add(8)));
+                                }
+                            }
+                        }
+                    }
+                    for (xx, acc) in acc.iter().enumerate().filter(|&(xx, _)| x0 + xx < d.w) {
+                        // SAFETY: pixel (y, x0 + xx)'s channels 16·v.. are inside dxt.
+                        let q = out.add((y * d.w + x0 + xx) * d.c + 16 * v);
+                        _mm256_storeu_ps(q, acc[0]);
+                        _mm256_storeu_ps(q.add(8), acc[1]);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The AVX-512 analogs of [`x86`]'s gathered col2im and of [`im2col`], for the same shapes
@@ -389,8 +434,7 @@ mod x86 {
 /// only copies, so the bits are those of the other levels.
 #[cfg(target_arch = "x86_64")]
 mod x512 {
-    use super::sparse::SLAB;
-    use super::{row_taps, Conv2dShape, Dims};
+    use super::{row_taps, tap_vector, Conv2dShape, Dims};
     use std::arch::x86_64::*;
 
     /// Most lane masks a call precomputes (one per kernel column and 16-column step of dx).
@@ -543,60 +587,8 @@ mod x512 {
         }
     }
 
-    /// Where vector `v` (channels 16·v..) of kernel tap `t` (= ki·kw + kj) lies in the sparse
-    /// backward's tap-major slabs ([`im2row_by_tap`]): `(offset of its column in row 0, the
-    /// slab's width)`, so that row p's is at `offset + p·width`.
-    #[inline(always)]
-    fn tap_vector(d: &Dims, t: usize, v: usize) -> (usize, usize) {
-        let kp = t * d.c + 16 * v;
-        let j = kp - kp % SLAB;
-        (j * d.p + kp - j, SLAB.min(d.k - j))
-    }
-
-    /// The im2col matrix of one image transposed, `[P, K]`, with K ordered tap-major (column
-    /// `(ki·kw + kj)·C + c` holds the channel-major im2col row `(c·kh + ki)·kw + kj`), cut into
-    /// slabs as the sparse products' operands are: the slab of columns `j..j + width` is a
-    /// `P × width` panel from `ct[j·P]`. `xt` is the image channel-last, `[H·W, C]`, so each tap
-    /// of a position is a copy of C contiguous floats (or zeros, in the padding). The same floats
-    /// as [`im2col`]. (The dense dW of an image the sparse product does not take, tap-major.)
-    ///
-    /// # Safety
-    /// AVX-512F is available.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn im2row_by_tap(s: &Conv2dShape, d: &Dims, xt: &[f32], ct: &mut [f32]) {
-        assert!(d.c.is_multiple_of(16) && xt.len() == d.h * d.w * d.c && ct.len() >= d.k * d.p);
-        let [kh, kw] = s.kernel;
-        let ([sh, sw], [dh, dw]) = (s.stride, s.dilation);
-        let (xp, cp) = (xt.as_ptr(), ct.as_mut_ptr());
-        for ki in 0..kh {
-            for kj in 0..kw {
-                for v in 0..d.c / 16 {
-                    let (at, wd) = tap_vector(d, ki * kw + kj, v);
-                    // Row p's 16 floats at at + p·wd: inside ct, as at + (P − 1)·wd + 16 ≤ j·P + P·wd.
-                    let mut dst = cp.add(at);
-                    for oy in 0..d.oh {
-                        let iy = (oy * sh + ki * dh) as isize - d.ph as isize;
-                        let row_in = iy >= 0 && iy < d.h as isize;
-                        for ox in 0..d.ow {
-                            let ix = (ox * sw + kj * dw) as isize - d.pw as isize;
-                            let x = if row_in && ix >= 0 && ix < d.w as isize {
-                                // SAFETY: pixel (iy, ix) is inside the image, its channels
-                                // 16·v.. inside xt.
-                                _mm512_loadu_ps(xp.add((iy as usize * d.w + ix as usize) * d.c + 16 * v))
-                            } else {
-                                _mm512_setzero_ps()
-                            };
-                            _mm512_storeu_ps(dst, x);
-                            dst = dst.add(wd);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// dxᵀ ← col2im for one image, channel-last `[H·W, C]`, from dcolsᵀ in the tap-major slabs of
-    /// [`im2row_by_tap`]: each element the sum, from +0, of its terms over the kernel rows of
+    /// [`super::im2row_by_tap`]: each element the sum, from +0, of its terms over the kernel rows of
     /// `row_taps` then the kernel columns, in increasing order, as [`col2im`] adds them (its
     /// masked-off lanes add +0, which leaves a sum started at +0 as it is): the same bits. Four
     /// pixels by two vectors of channels at a time, eight sums in registers, so that the additions'
@@ -661,6 +653,48 @@ mod x512 {
                     for (vv, &a) in acc.iter().enumerate() {
                         // SAFETY: pixel (y, x0 + xx)'s channels 16·(v0 + vv).. are inside dxt.
                         _mm512_storeu_ps(out.add((y * d.w + x0 + xx) * d.c + 16 * (v0 + vv)), a);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where the 16 channels `16·v..` of kernel tap `t` (= ki·kw + kj) lie in the sparse backward's
+/// tap-major slabs ([`im2row_by_tap`]): `(offset of their columns in row 0, the slab's width)`, so
+/// that row p's are at `offset + p·width`. (C is a multiple of 16, so 16 channels never straddle
+/// two slabs.)
+#[inline(always)]
+fn tap_vector(d: &Dims, t: usize, v: usize) -> (usize, usize) {
+    let kp = t * d.c + 16 * v;
+    let j = kp - kp % sparse::SLAB;
+    (j * d.p + kp - j, sparse::SLAB.min(d.k - j))
+}
+
+/// The im2col matrix of one image transposed, `[P, K]`, with K ordered tap-major (column
+/// `(ki·kw + kj)·C + c` holds the channel-major im2col row `(c·kh + ki)·kw + kj`), cut into slabs
+/// as the sparse products' operands are: the slab of columns `j..j + width` is a `P × width` panel
+/// from `ct[j·P]`. `xt` is the image channel-last, `[H·W, C]`, so each tap of a position is a copy
+/// of C contiguous floats (or zeros, in the padding). The same floats as [`im2col`]. (The dense dW
+/// of an image the sparse product does not take, tap-major.)
+fn im2row_by_tap(s: &Conv2dShape, d: &Dims, xt: &[f32], ct: &mut [f32]) {
+    assert!(d.c.is_multiple_of(16) && xt.len() == d.h * d.w * d.c && ct.len() >= d.k * d.p);
+    let [kh, kw] = s.kernel;
+    let ([sh, sw], [dh, dw]) = (s.stride, s.dilation);
+    for ki in 0..kh {
+        for kj in 0..kw {
+            for v in 0..d.c / 16 {
+                let (at, wd) = tap_vector(d, ki * kw + kj, v);
+                for oy in 0..d.oh {
+                    let iy = (oy * sh + ki * dh) as isize - d.ph as isize;
+                    for ox in 0..d.ow {
+                        let ix = (ox * sw + kj * dw) as isize - d.pw as isize;
+                        let dst = &mut ct[at + (oy * d.ow + ox) * wd..][..16];
+                        if iy >= 0 && iy < d.h as isize && ix >= 0 && ix < d.w as isize {
+                            dst.copy_from_slice(&xt[(iy as usize * d.w + ix as usize) * d.c + 16 * v..][..16]);
+                        } else {
+                            dst.fill(0.0);
+                        }
                     }
                 }
             }
@@ -1060,17 +1094,23 @@ fn backward(
     // Zero terms are skipped only when what they multiply is finite: W for dcols (checked once),
     // each image for dW.
     let w_finite = sparse && sparse::all_finite(w);
-    // At the AVX-512 level, with whole vectors of input channels, K is taken tap-major,
+    // At the AVX-512 and AVX2 levels, with C a multiple of 16, K is taken tap-major,
     // (ki·kw + kj)·C + c, rather than channel-major: a row of colsᵀ over one kernel row's taps is
     // then kw·C contiguous floats of the image channel-last and zero-padded, which the sparse dW
     // product reads in place (no im2col matrix, no transposes of it); and dcolsᵀ, formed from W's
     // columns in that order, is gathered back channel-last without the K × P transposes
-    // (`x512::col2im_by_tap`). Each element of dW and dcols is the same chain as before, so the
+    // (`x512::col2im_by_tap`, `x86::col2im_by_tap`). Each element of dW and dcols is the same chain as before, so the
     // same bits; dW is accumulated tap-major and put back in W's order at the end of each chunk.
     // (Conv2's backward per image on one Xeon core, `tap_major_benchmark`: 12 µs of im2col and
     // transposes → 1.2, the dW product 26.6 → 20.7 + 1.4 renaming, dx 13.5 → 3.7.)
     #[cfg(target_arch = "x86_64")]
-    let by_tap = sparse && x512::applies(s) && crate::simd::level() >= crate::simd::Level::Avx512 && d.c.is_multiple_of(16);
+    let by_tap = sparse
+        && d.c.is_multiple_of(16)
+        && match crate::simd::level() {
+            crate::simd::Level::Avx512 => x512::applies(s),
+            crate::simd::Level::Avx2 => x86::applies(s),
+            _ => false,
+        };
     #[cfg(not(target_arch = "x86_64"))]
     let by_tap = false;
     let taps = s.kernel[0] * s.kernel[1];
@@ -1165,8 +1205,7 @@ fn backward(
                     } else {
                         // The dense product over colsᵀ's slabs: each element the same chain.
                         let ct = sparse::aligned(cols_t, d.k * d.p);
-                        // SAFETY: AVX-512F is available (`by_tap`).
-                        unsafe { x512::im2row_by_tap(s, d, xt, ct) };
+                        im2row_by_tap(s, d, xt, ct);
                         for (j, wd) in sparse::slabs(d.k) {
                             let panel = &ct[j * d.p..(j + wd) * d.p];
                             sgemm(d.o, d.p, wd, MatRef::rows(dyi, d.p), MatRef::rows(panel, wd), &mut dw_c[j..], d.k, true);
@@ -1231,8 +1270,15 @@ fn backward(
                             );
                         }
                         let dxt = grow(dx_t, in_len);
-                        // SAFETY: AVX-512F is available and `applies` holds (`by_tap`).
-                        unsafe { x512::col2im_by_tap(s, d, dct, dxt) };
+                        // SAFETY: the level's instructions are available (it never exceeds what
+                        // the CPU has) and its `applies` holds (`by_tap`).
+                        unsafe {
+                            if crate::simd::level() >= crate::simd::Level::Avx512 {
+                                x512::col2im_by_tap(s, d, dct, dxt)
+                            } else {
+                                x86::col2im_by_tap(s, d, dct, dxt)
+                            }
+                        };
                         gemm::transpose(dxt, d.h * d.w, d.c, d.c, dxi);
                         continue;
                     }
@@ -1801,7 +1847,7 @@ mod tests {
     /// quarter of dy non-zero), one core, µs per image: built K × P and transposed to colsᵀ's
     /// slabs (im2col + transposes), or read from the image channel-last (tap-major); the sparse
     /// dW product over each; dcolsᵀ's slabs back to dx through K × P (transposes + col2im) or
-    /// gathered channel-last and transposed (tap-major).
+    /// gathered channel-last and transposed (tap-major); the last two also at the AVX2 level.
     /// `cargo test --release --manifest-path crate/Cargo.toml tap_major_benchmark -- --ignored --nocapture`
     #[test]
     #[ignore]
@@ -1884,5 +1930,19 @@ mod tests {
             unsafe { x512::col2im_by_tap(&s, &d, dct, &mut xt) };
             gemm::transpose(&xt, d.p, d.c, d.c, &mut dx);
         });
+        // The same two at the AVX2 level (its transposes and kernels).
+        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        crate::simd::force(crate::simd::Level::Avx2);
+        time("AVX2 dx: transposes + col2im", &mut || {
+            for (j, wd) in sparse::slabs(d.k) {
+                gemm::transpose(&dct[j * d.p..(j + wd) * d.p], d.p, wd, wd, &mut cols[j * d.p..(j + wd) * d.p]);
+            }
+            unsafe { x86::col2im(&s, &d, &cols, &mut dx) };
+        });
+        time("AVX2 dx tap-major: col2im_by_tap + transpose", &mut || {
+            unsafe { x86::col2im_by_tap(&s, &d, dct, &mut xt) };
+            gemm::transpose(&xt, d.p, d.c, d.c, &mut dx);
+        });
+        crate::simd::force(crate::simd::detected());
     }
 }
