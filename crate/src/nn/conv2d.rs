@@ -1847,13 +1847,14 @@ mod tests {
     /// quarter of dy non-zero), one core, µs per image: built K × P and transposed to colsᵀ's
     /// slabs (im2col + transposes), or read from the image channel-last (tap-major); the sparse
     /// dW product over each; dcolsᵀ's slabs back to dx through K × P (transposes + col2im) or
-    /// gathered channel-last and transposed (tap-major); the last two also at the AVX2 level.
+    /// gathered channel-last and transposed (tap-major), at the AVX-512 and the AVX2 level.
     /// `cargo test --release --manifest-path crate/Cargo.toml tap_major_benchmark -- --ignored --nocapture`
     #[test]
     #[ignore]
     #[cfg(target_arch = "x86_64")]
     fn tap_major_benchmark() {
         assert!(crate::simd::detected() >= crate::simd::Level::Avx512, "the tap-major route needs AVX-512F");
+        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
         let s = shape(1, 32, 14, 14, 64, [3, 3], [1, 1], [1, 1], [1, 1]);
         let d = dims(&s).unwrap();
         let (x, dcols_t) = (vec(1, d.c * d.h * d.w), vec(2, d.k * d.p));
@@ -1920,29 +1921,33 @@ mod tests {
             }
         });
         time("renaming alone", &mut || nz.map_cols_into(&q_of, q_of[d.p - 1] as usize + 1, &mut nz_q));
-        time("dx: transposes + col2im", &mut || {
-            for (j, wd) in sparse::slabs(d.k) {
-                gemm::transpose(&dct[j * d.p..(j + wd) * d.p], d.p, wd, wd, &mut cols[j * d.p..(j + wd) * d.p]);
-            }
-            unsafe { x512::col2im(&s, &d, &cols, &mut dx) };
-        });
-        time("dx tap-major: col2im_by_tap + transpose", &mut || {
-            unsafe { x512::col2im_by_tap(&s, &d, dct, &mut xt) };
-            gemm::transpose(&xt, d.p, d.c, d.c, &mut dx);
-        });
-        // The same two at the AVX2 level (its transposes and kernels).
-        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-        crate::simd::force(crate::simd::Level::Avx2);
-        time("AVX2 dx: transposes + col2im", &mut || {
-            for (j, wd) in sparse::slabs(d.k) {
-                gemm::transpose(&dct[j * d.p..(j + wd) * d.p], d.p, wd, wd, &mut cols[j * d.p..(j + wd) * d.p]);
-            }
-            unsafe { x86::col2im(&s, &d, &cols, &mut dx) };
-        });
-        time("AVX2 dx tap-major: col2im_by_tap + transpose", &mut || {
-            unsafe { x86::col2im_by_tap(&s, &d, dct, &mut xt) };
-            gemm::transpose(&xt, d.p, d.c, d.c, &mut dx);
-        });
+        // dx at each level, with its transposes and kernels.
+        for avx512 in [true, false] {
+            crate::simd::force(if avx512 { crate::simd::Level::Avx512 } else { crate::simd::Level::Avx2 });
+            let level = if avx512 { "AVX-512" } else { "AVX2" };
+            time(&format!("{level} dx: transposes + col2im"), &mut || {
+                for (j, wd) in sparse::slabs(d.k) {
+                    gemm::transpose(&dct[j * d.p..(j + wd) * d.p], d.p, wd, wd, &mut cols[j * d.p..(j + wd) * d.p]);
+                }
+                unsafe {
+                    if avx512 {
+                        x512::col2im(&s, &d, &cols, &mut dx)
+                    } else {
+                        x86::col2im(&s, &d, &cols, &mut dx)
+                    }
+                };
+            });
+            time(&format!("{level} dx tap-major: col2im_by_tap + transpose"), &mut || {
+                unsafe {
+                    if avx512 {
+                        x512::col2im_by_tap(&s, &d, dct, &mut xt)
+                    } else {
+                        x86::col2im_by_tap(&s, &d, dct, &mut xt)
+                    }
+                };
+                gemm::transpose(&xt, d.p, d.c, d.c, &mut dx);
+            });
+        }
         crate::simd::force(crate::simd::detected());
     }
 }
