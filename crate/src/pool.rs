@@ -6,9 +6,10 @@
 //! the task. The indices are cut into one contiguous range per thread, each taken in order by its
 //! thread and, once that thread is done with its own, by the others from the front (so each thread
 //! streams through memory as a split in halves would, and a helper that is late or asleep costs
-//! only its share). A helper spins for [`SPIN`] after
-//! its last task before it sleeps, so the calls of one training step, a few hundred microseconds
-//! apart, find it awake (as OpenMP's workers spin, PyTorch's among them).
+//! only its share). A helper spins for [`SPIN`] after its last task before it sleeps, so the calls
+//! of one training step, a few hundred microseconds apart, find it awake (as OpenMP's workers
+//! spin, PyTorch's among them); in a team larger than the available cores it sleeps at once, since
+//! its spinning would take a core from the threads with work.
 //!
 //! Why not rayon's pool (used until the 2-thread CNN epoch was profiled): a call from the JS
 //! thread into `ThreadPool::install` hands its task to the pool's threads and sleeps until they
@@ -29,7 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long an idle helper spins, checking for a task, before it sleeps.
+/// How long an idle helper spins, checking for a task, before it sleeps (in a team no larger than
+/// the available cores).
 pub const SPIN: Duration = Duration::from_millis(2);
 
 /// A task: `f(i)` for each index. The pointer's lifetime is erased; it is read only while the call
@@ -119,9 +121,13 @@ impl Team {
             exit: AtomicBool::new(false),
         });
         let mut team = Team { shared: shared.clone(), helpers: Vec::with_capacity(helpers), submit: Mutex::new(()) };
+        let spin = if n <= available_cores() { SPIN } else { Duration::ZERO };
         for me in 0..helpers {
             let s = shared.clone();
-            let h = std::thread::Builder::new().name(format!("ferroptim-{me}")).spawn(move || helper(&s, me)).map_err(|e| e.to_string())?;
+            let h = std::thread::Builder::new()
+                .name(format!("ferroptim-{me}"))
+                .spawn(move || helper(&s, me, spin))
+                .map_err(|e| e.to_string())?;
             team.helpers.push(h);
         }
         Ok(team)
@@ -198,9 +204,9 @@ fn take_indices(s: &Shared, f: &(dyn Fn(usize) + Sync + '_), own: usize) {
     }
 }
 
-/// A helper's loop: join each new task while it is open, spin [`SPIN`] after the last, then sleep
-/// until a call unparks it.
-fn helper(s: &Shared, me: usize) {
+/// A helper's loop: join each new task while it is open, spin for `spin` after the last, then
+/// sleep until a call unparks it.
+fn helper(s: &Shared, me: usize, spin: Duration) {
     IN_TASK.with(|t| t.set(true));
     let mut seen = s.state.load(SeqCst) >> 32;
     let mut idle = Instant::now();
@@ -230,7 +236,7 @@ fn helper(s: &Shared, me: usize) {
             continue;
         }
         polls = polls.wrapping_add(1);
-        if !polls.is_multiple_of(64) || idle.elapsed() < SPIN {
+        if !polls.is_multiple_of(64) || idle.elapsed() < spin {
             std::hint::spin_loop();
             continue;
         }
