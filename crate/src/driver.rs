@@ -115,19 +115,18 @@ impl Layout {
 
 /// Runs `each(c)` for every chunk `c`, in parallel when the step is large enough and the pool
 /// has more than one thread.
-fn for_each_chunk(layout: &Layout, each: impl Fn(usize) + Sync + Send) -> Result<(), String> {
+fn for_each_chunk(layout: &Layout, each: impl Fn(usize) + Sync + Send) {
     let chunks = layout.chunks();
     if layout.elements() >= par_min() {
         crate::pool::for_each(chunks, each);
-        return Ok(());
+    } else {
+        (0..chunks).for_each(each);
     }
-    (0..chunks).for_each(each);
-    Ok(())
 }
 
 /// Runs `f(tensor, start, end)` over every piece, in parallel when the step is large enough and
 /// the pool has more than one thread.
-pub fn for_each_piece<F>(layout: &Layout, f: F) -> Result<(), String>
+pub fn for_each_piece<F>(layout: &Layout, f: F)
 where
     F: Fn(usize, usize, usize) + Sync,
 {
@@ -145,12 +144,7 @@ unsafe impl<T: Send> Sync for Slots<T> {}
 /// Runs `f(tensor, start, end)` over every piece like [`for_each_piece`] and stores chunk `c`'s
 /// result in `out[c]`, then sums each tensor's pieces in chunk order into `sums[t]`. The pieces,
 /// and so the sums, depend only on each tensor's own length.
-pub fn for_each_piece_reduce<const K: usize, F>(
-    layout: &Layout,
-    out: &mut Vec<[f64; K]>,
-    sums: &mut Vec<[f64; K]>,
-    f: F,
-) -> Result<(), String>
+pub fn for_each_piece_reduce<const K: usize, F>(layout: &Layout, out: &mut Vec<[f64; K]>, sums: &mut Vec<[f64; K]>, f: F)
 where
     F: Fn(usize, usize, usize) -> [f64; K] + Sync,
 {
@@ -163,7 +157,7 @@ where
         let r = f(t, a, b);
         // SAFETY: chunk c is this call's alone, and c < chunks = out.len().
         unsafe { *ptr.0.add(c) = r };
-    })?;
+    });
     sums.clear();
     for t in 0..layout.tensors() {
         let mut acc = [0.0; K];
@@ -174,7 +168,6 @@ where
         }
         sums.push(acc);
     }
-    Ok(())
 }
 
 /// Σ x² in f64, the same bits at every SIMD level and for any split into fixed chunks
@@ -375,8 +368,7 @@ mod tests {
                 for i in a..b {
                     s[offsets[t] + i] += 1;
                 }
-            })
-            .unwrap();
+            });
             assert!(seen.into_inner().unwrap().iter().all(|&n| n == 1));
         }
     }
@@ -393,8 +385,7 @@ mod tests {
             let (mut out, mut sums) = (Vec::new(), Vec::new());
             for_each_piece_reduce::<1, _>(&layout, &mut out, &mut sums, |t, a, b| {
                 [sum_squares_simd(&data[offsets[t] + a..offsets[t] + b])]
-            })
-            .unwrap();
+            });
             sums
         };
         crate::pool::set_num_threads(1).unwrap();
@@ -425,8 +416,7 @@ mod tests {
             for_each_piece_reduce::<1, _>(&Layout::of(ts.iter().map(|&t| lens[t])), &mut out, &mut sums, |i, a, b| {
                 let o = offsets[ts[i]];
                 [sum_squares_simd(&data[o + a..o + b])]
-            })
-            .unwrap();
+            });
             sums.iter().map(|s| s[0].to_bits()).collect::<Vec<_>>()
         };
         let all = sums(&[0, 1, 2, 3, 4]);

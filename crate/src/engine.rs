@@ -484,8 +484,7 @@ impl<R: Rule> Engine<R> {
             // SAFETY: grads are valid for their lengths and only read.
             driver::for_each_piece_reduce(&self.layout, &mut self.partials1, &mut self.sums1, |t, a, b| {
                 [driver::sum_squares_simd(unsafe { tensors[t].grad(a, b) })]
-            })
-            .map_err(Error::Range)?;
+            });
             have_sums = true;
             if self.sums1.iter().any(|s| !s[0].is_finite()) {
                 self.grad_sums.clear();
@@ -527,8 +526,7 @@ impl<R: Rule> Engine<R> {
                 let mut lanes = A64([0.0f64; LANES]);
                 let [x, y] = R::reduce(&scalars[t], &tensors[t], a, b, gather.then_some(&mut lanes));
                 [x, y, if gather { combine_lanes(&lanes) } else { 0.0 }]
-            })
-            .map_err(Error::Range)?;
+            });
             for (s, sums) in self.scalars.iter_mut().zip(&self.sums2) {
                 R::finish(s, [sums[0], sums[1]]);
             }
@@ -541,12 +539,10 @@ impl<R: Rule> Engine<R> {
                 let mut lanes = A64([0.0f64; LANES]);
                 R::apply(&scalars[t], &tensors[t], a, b, Some(&mut lanes));
                 [combine_lanes(&lanes)]
-            })
-            .map_err(Error::Range)?;
+            });
         } else {
             // SAFETY: as above.
-            driver::for_each_piece(&self.layout, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b, None) })
-                .map_err(Error::Range)?;
+            driver::for_each_piece(&self.layout, |t, a, b| unsafe { R::apply(&scalars[t], &tensors[t], a, b, None) });
         }
         self.grad_sums.clear();
         if gather && R::TWO_PASS {

@@ -46,8 +46,7 @@ fn norms(g: &Grads, p: NormType, out: Option<&mut Float64ArraySlice>) -> Result<
     // SAFETY: read-only views within each gradient's length.
     driver::for_each_piece_reduce::<1, _>(&g.layout, &mut partials, &mut sums, |t, a, b| {
         [clip::piece_partial(unsafe { tensors[t].grad(a, b) }, p)]
-    })
-    .map_err(range_error)?;
+    });
     // Chunk partials add up, except for the ∞-norm, whose chunk maxima combine by max.
     let per: Vec<f64> = match p {
         NormType::Inf => (0..g.tensors.len())
@@ -106,7 +105,7 @@ pub fn clip_grad_norm(
     if coef < 1.0 || coef.is_nan() {
         let tensors = &g.tensors;
         // SAFETY: disjoint gradients (checked), disjoint pieces (driver).
-        driver::for_each_piece(&g.layout, |t, a, b| unsafe { clip::scale(&tensors[t], a, b, coef) }).map_err(range_error)?;
+        driver::for_each_piece(&g.layout, |t, a, b| unsafe { clip::scale(&tensors[t], a, b, coef) });
     }
     Ok(total)
 }
@@ -118,5 +117,6 @@ pub fn clip_grad_value(grads: Array, clip_value: f64) -> Result<()> {
     let c = clip_value as f32;
     let tensors = &g.tensors;
     // SAFETY: as in clip_grad_norm.
-    driver::for_each_piece(&g.layout, |t, a, b| unsafe { clip::clamp(&tensors[t], a, b, c) }).map_err(range_error)
+    driver::for_each_piece(&g.layout, |t, a, b| unsafe { clip::clamp(&tensors[t], a, b, c) });
+    Ok(())
 }

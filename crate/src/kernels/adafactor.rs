@@ -326,7 +326,7 @@ pub fn step(tensors: &mut [Tensor<'_>], scratch: &mut Scratch) -> Result<(), Err
     let sh = shared(sc);
     // SAFETY: tile k writes tile_sums[k], its rows' row partials of its stripe, its block's
     // column partials of its stripe, and (vectors) its elements of V: disjoint across tiles.
-    run_tiles(n_tiles, total, |k| unsafe { pass1(sh, k) }).map_err(range)?;
+    run_tiles(n_tiles, total, |k| unsafe { pass1(sh, k) });
     for ti in 0..tensors.len() {
         finish_stats(sc, ti);
     }
@@ -334,7 +334,7 @@ pub fn step(tensors: &mut [Tensor<'_>], scratch: &mut Scratch) -> Result<(), Err
     // Pass 2: ΣU².
     let sh = shared(sc);
     // SAFETY: tile k writes tile_sums[k] only; the state is only read.
-    run_tiles(n_tiles, total, |k| unsafe { pass2(sh, k) }).map_err(range)?;
+    run_tiles(n_tiles, total, |k| unsafe { pass2(sh, k) });
     for ti in 0..tensors.len() {
         finish_scale(sc, ti);
     }
@@ -342,18 +342,17 @@ pub fn step(tensors: &mut [Tensor<'_>], scratch: &mut Scratch) -> Result<(), Err
     // Pass 3: θ.
     let sh = shared(sc);
     // SAFETY: tile k writes its own elements of θ; the state is only read.
-    run_tiles(n_tiles, total, |k| unsafe { pass3(sh, k) }).map_err(range)?;
+    run_tiles(n_tiles, total, |k| unsafe { pass3(sh, k) });
     Ok(())
 }
 
 /// `f(k)` for every tile, on the pool when the step is large enough.
-fn run_tiles(n: usize, elements: usize, f: impl Fn(usize) + Sync) -> Result<(), String> {
+fn run_tiles(n: usize, elements: usize, f: impl Fn(usize) + Sync) {
     if elements < crate::driver::par_min() {
         (0..n).for_each(f);
-        return Ok(());
+    } else {
+        crate::pool::for_each(n, f);
     }
-    crate::pool::for_each(n, f);
-    Ok(())
 }
 
 /// Σθ² of the tiles of tensor `ti`, in order.

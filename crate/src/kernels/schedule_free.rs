@@ -243,8 +243,8 @@ pub unsafe fn interpolate(
         } else {
             simd::dispatch(LerpBody::<false> { p, s, lerp: &tp.lerp });
         }
-    })
-    .map_err(Error::Range)
+    });
+    Ok(())
 }
 
 struct LerpBody<'a, const SMALL: bool> {
