@@ -1141,6 +1141,10 @@ fn backward(
             let Scratch { cols, dcols, pad, dpad, out, out_t, cols_t, dcols_t, x_t, x_tp, dx_t, nz, nz_t, nz_q } = sc;
             let mut dw_c = if want_dw { vec![0f32; d.o * d.k] } else { Vec::new() };
             let mut db_c = if want_db { vec![0f64; d.o] } else { Vec::new() };
+            // The tap-major dW's image, channel-last and zero-padded (see below): its padding is
+            // zeroed once per chunk, as each image writes only the interior.
+            let xtp = sparse::aligned(x_tp, if want_dw && by_tap { padded_len(d) } else { 0 });
+            xtp.fill(0.0);
             for img in ci * IMAGES_PER_CHUNK..((ci + 1) * IMAGES_PER_CHUNK).min(n) {
                 let xi = &x[img * in_len..(img + 1) * in_len];
                 // dy_n by rows (not formed when `transposed`: no dx then) and dy_nᵀ (when
@@ -1187,9 +1191,7 @@ fn backward(
                         // of them, the taps side by side) is then kw·C contiguous floats of x_tp
                         // from pixel q(p) + ki·dh·Wp. So the products read the image itself
                         // (e.g. 32 KB) rather than colsᵀ (226 KB).
-                        let xtp = sparse::aligned(x_tp, padded_len(d));
                         let wp = d.w + 2 * d.pw;
-                        xtp.fill(0.0);
                         for (y, row) in xt.chunks_exact(d.w * d.c).enumerate() {
                             let at = ((y + d.ph) * wp + d.pw) * d.c;
                             xtp[at..at + row.len()].copy_from_slice(row);
