@@ -64,7 +64,7 @@ export function checkNumber(ctx: string, name: string, v: unknown, rule: NumberR
 }
 
 /** The largest finite float32, 3.4028234663852886e38. */
-const FLOAT32_MAX = 3.4028234663852886e38;
+export const FLOAT32_MAX = 3.4028234663852886e38;
 
 /**
  * Checks that the number `x` survives the conversion to float32: a finite value too large for

@@ -165,3 +165,21 @@ test('ASGD.dispose while the averages are swapped in leaves them in the paramete
   t.throws(() => opt.averagedParameters(), { message: /^ASGD: averagedParameters\(\) was called after dispose\(\)/ });
   t.throws(() => opt.step(), { message: /^ASGD: step\(\) was called after dispose\(\)/ });
 });
+
+test('ASGD refuses an lr above the largest float32, at construction and live, before anything changes (η, a float32, would be infinite and its state unloadable)', (t) => {
+  const big = 1.3407806331607416e142;
+  t.throws(() => new ASGD(model(), { lr: big }), { instanceOf: RangeError, message: /expected lr to be a finite number >= 0 and <= 3\.4028234663852886e\+38, received 1\.3407806331607416e\+142/ });
+  const params = model();
+  const opt = new ASGD(params, { lr: 0.05 });
+  train(opt, params, 1, 2);
+  const before = { data: params.map((p) => bits(p.data)), state: JSON.stringify(opt.stateDict().state) };
+  opt.paramGroups[0]!.lr = big;
+  params.forEach((p, j) => (p.grad = p.name === 'frozen' ? null : values(7, 3, j, p.numel)));
+  t.throws(() => opt.step(), { instanceOf: RangeError, message: /lr/ });
+  t.deepEqual(params.map((p) => bits(p.data)), before.data);
+  t.is(JSON.stringify(opt.stateDict().state), before.state);
+  opt.paramGroups[0]!.lr = 3.4028234663852886e38;
+  opt.step();
+  const saved = JSON.parse(JSON.stringify(opt.stateDict()));
+  t.notThrows(() => opt.loadStateDict(saved), 'the largest float32 lr gives a state that loads back');
+});

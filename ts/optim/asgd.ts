@@ -3,6 +3,7 @@
  * @module
  */
 import type { Parameter } from '../tensor.js';
+import { FLOAT32_MAX } from '../validate.js';
 import { defaultsOf, flag, nonNegative, numberIn, type OptimizerDescriptor } from './descriptor.js';
 import { disposedError, Optimizer, type LoadStateDictOptions, type OptimizerStateDict, type ParamsInput } from './optimizer.js';
 import type { CommonOptions } from './options.js';
@@ -13,7 +14,10 @@ import type { CommonOptions } from './options.js';
  * @category Options and defaults
  */
 export interface ASGDOptions {
-  /** Learning rate γ. @defaultValue 1e-2 */
+  /**
+   * Learning rate γ, at most the largest float32 (the step size η is a float32, as PyTorch's eta
+   * tensor, and starts at γ). @defaultValue 1e-2
+   */
   lr?: number;
   /** Decay term λ: the step size is η = γ/(1 + λγt)^α and θ shrinks by 1 − λη each step. @defaultValue 1e-4 */
   lambd?: number;
@@ -48,7 +52,9 @@ export const ASGD_DESCRIPTOR: OptimizerDescriptor<ASGDGroupOptions> = {
   name: 'ASGD',
   kernel: 'asgd',
   options: {
-    lr: nonNegative(1e-2),
+    // η starts at γ and never exceeds it, and is stored as a float32: a larger γ would make η an
+    // infinity, a state stateDict could write but no loadStateDict read back.
+    lr: numberIn(1e-2, { min: 0, max: FLOAT32_MAX }),
     lambd: nonNegative(1e-4),
     alpha: nonNegative(0.75),
     t0: numberIn(1e6, {}),
@@ -119,7 +125,8 @@ export const ASGD_DEFAULTS: Readonly<ASGDGroupOptions> = defaultsOf(ASGD_DESCRIP
  * ```
  * @see Polyak and Juditsky, "Acceleration of Stochastic Approximation by Averaging", SIAM J. Control Optim. 30(4), 1992.
  * @see {@link https://docs.pytorch.org/docs/stable/generated/torch.optim.ASGD.html | torch.optim.ASGD}
- * @throws TypeError or RangeError for a bad option (negative lr, lambd, alpha or weightDecay; a
+ * @throws TypeError or RangeError for a bad option (negative lr, lambd, alpha or weightDecay; an lr
+ * above the largest float32; a
  * t0 that is not a finite number; a non-boolean maximize), an empty or duplicated parameter list.
  * @group Optimizers
  * @category Classes
