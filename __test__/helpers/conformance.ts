@@ -328,13 +328,15 @@ export function nextUp(x: number): number {
 
 /**
  * Values just outside a range: the excluded bound itself, the nearest double beyond an included
- * one, and one a unit beyond; for an integer rule also a fraction within the bounds.
+ * one, and one a unit beyond (where a unit still changes it: not beyond ASGD's lr bound of
+ * 3.4e38); for an integer rule also a fraction within the bounds.
  */
 export function outside(r: NumberRule): number[] {
   const out: number[] = [];
-  if (r.min !== undefined) out.push(nextDown(r.min), r.min - 1);
+  const beyond = (x: number, by: number) => (x + by !== x ? [x + by] : []);
+  if (r.min !== undefined) out.push(nextDown(r.min), ...beyond(r.min, -1));
   if (r.above !== undefined) out.push(r.above, nextDown(r.above));
-  if (r.max !== undefined) out.push(nextUp(r.max), r.max + 1);
+  if (r.max !== undefined) out.push(nextUp(r.max), ...beyond(r.max, 1));
   if (r.below !== undefined) out.push(r.below, nextUp(r.below));
   if (r.integer) out.push((r.min ?? (r.above === undefined ? 0 : Math.floor(r.above) + 1)) + 0.5);
   return [...new Set(out)];
