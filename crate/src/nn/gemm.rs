@@ -575,16 +575,15 @@ pub(crate) mod x256 {
     }
 }
 
-/// Below this many flops (≈ 150 µs on one core) a product stays on one thread: splitting one of
-/// the MLP's 25.7-MFLOP products over 2 threads measured slower than not (154 against 128 µs per
-/// call, AMD EPYC VM), the second thread's wake-up and its own copy of a transposed B costing more
-/// than the half it takes. (Split by columns, each thread copying only its part of B, the same
-/// product took 68–76 µs against 134 when called back to back, but the MLP's epoch on two threads
-/// went from 0.18 to 0.20 s: between a batch's products the second thread falls asleep.)
-const PAR_MIN_GEMM_FLOPS: usize = 1 << 25;
+/// Below this many flops (≈ 40 µs on one core) a product stays on one thread. With rayon's pool
+/// the MLP's 25.7-MFLOP products ran faster on one thread than split over two (the second thread
+/// fell asleep between a batch's products, and each wake-up cost more than the half it took);
+/// the team's helpers spin between them, and split over 2 threads those products went from 224 to
+/// 145–157 µs (forward) and from 195 to 160 µs (weight gradient; Xeon VM).
+const PAR_MIN_GEMM_FLOPS: usize = 1 << 22;
 
 /// [`sgemm`] on the crate's pool: C (row-major, `ldc == n`) is cut into blocks of rows, or of
-/// columns when it is wide and short, one block per thread. Each element of C is computed by the
+/// columns when it is wide and short or B would be copied, one block per thread. Each element of C is computed by the
 /// same sequence of operations whatever the cut, so the result does not depend on the thread count.
 pub fn par_sgemm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     let work = 2 * m * n * k;
@@ -596,7 +595,11 @@ pub fn par_sgemm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f3
     }
     assert!(a.fits(m, k) && b.fits(k, n) && m * n <= c.len(), "par_sgemm: views exceed their buffers");
     let ptr = SendPtr(c.as_mut_ptr());
-    if m >= n || m >= 16 * t {
+    // The hand-written kernels copy a transposed B row-major first: split by rows, every thread
+    // would copy all of it (the MLP's forward: 784 × 128 floats each); by columns, its part.
+    let copies_b = kern != Kernel::Mm && b.cs != 1;
+    let by_rows = if copies_b { n < 16 * t } else { m >= n || m >= 16 * t };
+    if by_rows {
         // Row blocks, multiples of 16 rows.
         let step = m.div_ceil(t).div_ceil(16) * 16;
         let blocks = m.div_ceil(step);
