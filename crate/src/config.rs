@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `FERROPTIM_NUM_THREADS` | an integer in [1, [`crate::pool::max_threads`]] | the available cores |
 //! | `FERROPTIM_SIMD` | `avx512`, `avx2`, `baseline` (never above what the CPU supports) | the best level |
-//! | `FERROPTIM_PAR_MIN` | an integer >= 0 (elements per step) | [`crate::driver::PAR_MIN`] |
+//! | `FERROPTIM_PAR_MIN` | an integer >= 0 (elements per step) | [`crate::driver::PAR_MIN`], or [`crate::driver::PAR_MIN_AWAKE`] while the helpers are awake |
 
 use crate::simd::Level;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -16,28 +16,44 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Elements per chunk: 32 KiB per f32 stream, so a chunk's streams sit in L2. A multiple of every
 /// block a kernel keeps whole (int8 state's 256), so no block straddles two pieces.
 pub const CHUNK: usize = 8192;
-/// Below this many elements in a step, the step stays on the calling thread: waking the pool
-/// costs 25–35 µs on a 2-core VM, about what one thread spends on 128K SGD elements. Tests and
-/// benchmarks may change it with `FERROPTIM_PAR_MIN` (read once) or [`set_par_min`]; results do
-/// not depend on it, since chunk boundaries are fixed.
+/// Below this many elements a step stays on the calling thread while the team's helpers sleep:
+/// waking one costs about what it would take over (Adam over 128K elements after 4 ms idle, Xeon
+/// VM: 105 µs split over 2 threads against 98 on one).
 pub const PAR_MIN: usize = 131072;
+/// Below this many elements a step stays on the calling thread while the helpers are awake (a
+/// parallel call ended less than [`crate::pool::SPIN`] ago, as between a training step's calls):
+/// splitting pays from about 24K elements then (Adam, Xeon VM: 16K 9.5 µs on one thread against
+/// 10.3 on two, 32K 17.8 against 14.2, 64K 31.1 against 22.5).
+pub const PAR_MIN_AWAKE: usize = 32768;
 
+/// `usize::MAX`: not read yet; `AUTO`: no threshold set (the two above apply).
 static PAR_MIN_NOW: AtomicUsize = AtomicUsize::new(usize::MAX);
+const AUTO: usize = usize::MAX - 1;
 
-/// The parallel threshold in force.
-pub fn par_min() -> usize {
-    let v = PAR_MIN_NOW.load(Ordering::Relaxed);
-    if v != usize::MAX {
-        return v;
+/// The threshold set by `FERROPTIM_PAR_MIN` or [`set_par_min`] (elements per step), if any; it
+/// then replaces [`PAR_MIN`] and [`PAR_MIN_AWAKE`]. Results never depend on it, since chunk
+/// boundaries are fixed.
+pub fn par_min() -> Option<usize> {
+    let mut v = PAR_MIN_NOW.load(Ordering::Relaxed);
+    if v == usize::MAX {
+        v = crate::config::par_min().unwrap_or(AUTO);
+        PAR_MIN_NOW.store(v, Ordering::Relaxed);
     }
-    let v = crate::config::par_min().unwrap_or(PAR_MIN);
-    PAR_MIN_NOW.store(v, Ordering::Relaxed);
-    v
+    (v != AUTO).then_some(v)
 }
 
-/// Sets the parallel threshold (elements per step).
-pub fn set_par_min(n: usize) {
-    PAR_MIN_NOW.store(n, Ordering::Relaxed);
+/// Sets the parallel threshold (elements per step), or with `None` goes back to [`PAR_MIN`] and
+/// [`PAR_MIN_AWAKE`]. For tests and benchmarks.
+pub fn set_par_min(n: Option<usize>) {
+    PAR_MIN_NOW.store(n.map_or(AUTO, |n| n.min(AUTO - 1)), Ordering::Relaxed);
+}
+
+/// Whether a step over `elements` elements runs on the team.
+pub fn parallel(elements: usize) -> bool {
+    match par_min() {
+        Some(min) => elements >= min,
+        None => elements >= PAR_MIN || (elements >= PAR_MIN_AWAKE && crate::pool::awake()),
+    }
 }
 
 /// The chunks of a step's tensors: tensor `t` has chunks `first[t]..first[t + 1]`, the `k`-th of
@@ -117,7 +133,7 @@ impl Layout {
 /// has more than one thread.
 fn for_each_chunk(layout: &Layout, each: impl Fn(usize) + Sync + Send) {
     let chunks = layout.chunks();
-    if layout.elements() >= par_min() {
+    if parallel(layout.elements()) {
         crate::pool::for_each(chunks, each);
     } else {
         (0..chunks).for_each(each);
@@ -349,12 +365,27 @@ mod tests {
         let (par, threads) = (par_min(), crate::pool::num_threads());
         // Serial and parallel (the pool with 2 threads, every step above the threshold).
         for (min, n) in [(usize::MAX, 1), (1, 2)] {
-            set_par_min(min);
+            set_par_min(Some(min));
             crate::pool::set_num_threads(n).unwrap();
             pieces_cover_once();
         }
         set_par_min(par);
         crate::pool::set_num_threads(threads).unwrap();
+    }
+
+    #[test]
+    fn a_step_runs_on_the_team_from_the_threshold_in_force() {
+        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let par = par_min();
+        set_par_min(Some(100));
+        assert!(!parallel(99) && parallel(100));
+        set_par_min(Some(usize::MAX));
+        assert!(!parallel(1 << 40));
+        set_par_min(None);
+        assert_eq!(par_min(), None);
+        // Large steps always; small ones never, whether the helpers are awake or not.
+        assert!(parallel(PAR_MIN) && !parallel(PAR_MIN_AWAKE - 1));
+        set_par_min(par);
     }
 
     fn pieces_cover_once() {
@@ -376,7 +407,7 @@ mod tests {
     #[test]
     fn reductions_are_identical_for_any_thread_count_and_simd_level() {
         let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-        set_par_min(32768);
+        set_par_min(Some(32768));
         let lens = [0, 3, 8191, 8193, 1, 0, 40001, 17];
         let offsets = prefix(&lens);
         let data: Vec<f32> = (0..*offsets.last().unwrap()).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();

@@ -35,7 +35,8 @@
 //! [`driver::CHUNK`] elements from its first element ([`driver::Layout`]), and the calling thread
 //! and the team's helpers ([`pool`]) take chunks, so 300 small tensors spread over the threads as
 //! well as one large one, and a tensor's pieces (so its sums) do not depend on what else the call
-//! holds. Below [`driver::PAR_MIN`] elements the step stays on the calling thread. There is one
+//! holds. Below [`driver::PAR_MIN`] elements the step stays on the calling thread, or below
+//! [`driver::PAR_MIN_AWAKE`] while the helpers are awake from a recent call. There is one
 //! team per process, shared by every worker thread's JS realm; its size comes from
 //! `FERROPTIM_NUM_THREADS` or the number of available cores, and can be changed at run time, up to
 //! [`pool::max_threads`] ([`pool::set_num_threads`]).

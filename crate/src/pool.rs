@@ -281,6 +281,11 @@ pub fn for_each(n: usize, f: impl Fn(usize) + Sync) {
     }
 }
 
+/// Whether the team has helpers and none of them sleeps: a parallel call now costs no wake-up.
+pub fn awake() -> bool {
+    team().is_some_and(|t| t.threads() > 1 && t.shared.sleeping.iter().all(|s| !s.load(SeqCst)))
+}
+
 /// Makes the team `n` threads (1 ..= [`max_threads`]). A team of that size already in place is
 /// kept; otherwise the old team's helpers have exited when this returns, unless a call elsewhere
 /// still runs on it (they exit when it ends).
@@ -374,6 +379,34 @@ mod tests {
                 elsewhere.load(SeqCst)
             });
             assert_eq!(shared, threads > 1, "{threads} threads: whether a helper took indices after the panic");
+        }
+        set_num_threads(before).unwrap();
+    }
+
+    /// `awake`: false without helpers; true during and just after a call (the helpers spin: seen
+    /// at least once in 100 calls, as a loaded machine may run a helper late); false once they
+    /// have slept.
+    #[test]
+    fn the_helpers_are_awake_after_a_call_and_asleep_after_spin() {
+        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        let before = num_threads();
+        set_num_threads(1).unwrap();
+        for_each(8, |_| {});
+        assert!(!awake(), "a team of one has no helper to be awake");
+        if available_cores() >= 2 {
+            set_num_threads(2).unwrap();
+            for _ in 0..3 {
+                let seen = (0..100).any(|_| {
+                    for_each(8, |_| std::thread::sleep(Duration::from_micros(100)));
+                    awake()
+                });
+                assert!(seen, "the helper was never awake after a call");
+                let t = Instant::now();
+                while awake() && t.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(SPIN / 4);
+                }
+                assert!(!awake(), "the helper did not sleep after spinning");
+            }
         }
         set_num_threads(before).unwrap();
     }

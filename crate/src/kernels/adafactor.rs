@@ -348,7 +348,7 @@ pub fn step(tensors: &mut [Tensor<'_>], scratch: &mut Scratch) -> Result<(), Err
 
 /// `f(k)` for every tile, on the pool when the step is large enough.
 fn run_tiles(n: usize, elements: usize, f: impl Fn(usize) + Sync) {
-    if elements < crate::driver::par_min() {
+    if !crate::driver::parallel(elements) {
         (0..n).for_each(f);
     } else {
         crate::pool::for_each(n, f);
@@ -878,7 +878,7 @@ mod tests {
 
     /// Runs `steps` steps of the kernel on [`SHAPES`]; returns parameters and state.
     fn run(steps: u32, cfg: (f64, f64, bool, f64, f64)) -> Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> {
-        crate::driver::set_par_min(32768);
+        crate::driver::set_par_min(Some(32768));
         let mut st: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = SHAPES
             .iter()
             .enumerate()

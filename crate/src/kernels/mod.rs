@@ -309,7 +309,7 @@ pub(crate) mod test_util {
     /// Runs `steps` engine steps on [`LENS`] and returns the parameters. The parallel threshold
     /// is lowered so the 40001-element tensor takes the multithreaded path.
     pub fn run<R: Rule>(hyper: &[f64], steps: u32, seed: u32) -> Vec<Vec<f32>> {
-        crate::driver::set_par_min(32768);
+        crate::driver::set_par_min(Some(32768));
         let mut e = Engine::<R>::new();
         e.add_params(LENS);
         let mut p = init(LENS, seed);

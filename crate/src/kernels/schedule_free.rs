@@ -357,7 +357,7 @@ mod tests {
         reference: impl Fn(&mut [f32], &[f32], &mut Vec<Vec<f32>>, &[f64]),
     ) {
         let seed = 13;
-        crate::driver::set_par_min(32768);
+        crate::driver::set_par_min(Some(32768));
         let mut e = Engine::<R>::new();
         e.add_params(LENS);
         let mut got = init(LENS, seed);
@@ -467,7 +467,7 @@ mod tests {
     #[test]
     fn interpolation_is_atens_lerp_in_both_forms_at_every_level_and_thread_count() {
         let _g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-        crate::driver::set_par_min(32768);
+        crate::driver::set_par_min(Some(32768));
         // eval and train with β1 0.9 (small weights), β1 0.3 (large ones), mixed per tensor.
         let weights: Vec<f64> = (0..LENS.len()).map(|j| [1.0 - 1.0 / 0.9, 0.1, 1.0 - 1.0 / 0.3, 0.7][j % 4]).collect();
         let mut z = data(3, 1);
