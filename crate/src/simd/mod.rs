@@ -73,6 +73,20 @@ pub fn has_vbmi() -> bool {
     })
 }
 
+/// Whether the CPU has AVX-512 BF16 (`vcvtne2ps2bf16`), detected once; the bfloat16 state's
+/// AVX-512 path rounds with it where it can.
+pub fn has_bf16() -> bool {
+    static BF16: OnceLock<bool> = OnceLock::new();
+    *BF16.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512bf16")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 const UNSET: u8 = u8::MAX;
 static ACTIVE: AtomicU8 = AtomicU8::new(UNSET);
 
