@@ -59,32 +59,30 @@ pub fn detected() -> Level {
     })
 }
 
-/// Whether the CPU has AVX-512 VBMI (byte permutes across two registers), detected once; the
-/// int8 state's AVX-512 path reads its maps' bytes with them where it can.
-pub fn has_vbmi() -> bool {
-    static VBMI: OnceLock<bool> = OnceLock::new();
-    *VBMI.get_or_init(|| {
+/// Whether the CPU has the x86 feature `$f` (std detects it once and caches it); false off x86-64.
+macro_rules! cpu_has {
+    ($f:tt) => {{
         #[cfg(target_arch = "x86_64")]
         {
-            std::arch::is_x86_feature_detected!("avx512vbmi")
+            std::arch::is_x86_feature_detected!($f)
         }
         #[cfg(not(target_arch = "x86_64"))]
-        false
-    })
+        {
+            false
+        }
+    }};
 }
 
-/// Whether the CPU has AVX-512 BF16 (`vcvtne2ps2bf16`), detected once; the bfloat16 state's
-/// AVX-512 path rounds with it where it can.
+/// Whether the CPU has AVX-512 VBMI (byte permutes across two registers); the int8 state's
+/// AVX-512 path reads its maps' bytes with them where it can.
+pub fn has_vbmi() -> bool {
+    cpu_has!("avx512vbmi")
+}
+
+/// Whether the CPU has AVX-512 BF16 (`vcvtne2ps2bf16`); the bfloat16 state's AVX-512 path rounds
+/// with it where it can.
 pub fn has_bf16() -> bool {
-    static BF16: OnceLock<bool> = OnceLock::new();
-    *BF16.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::arch::is_x86_feature_detected!("avx512bf16")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        false
-    })
+    cpu_has!("avx512bf16")
 }
 
 const UNSET: u8 = u8::MAX;
