@@ -578,13 +578,15 @@ pub(crate) mod x256 {
 /// Below this many flops (≈ 40 µs on one core) a product stays on one thread. With rayon's pool
 /// the MLP's 25.7-MFLOP products ran faster on one thread than split over two (the second thread
 /// fell asleep between a batch's products, and each wake-up cost more than the half it took);
-/// the team's helpers spin between them, and split over 2 threads those products went from 224 to
-/// 145–157 µs (forward) and from 195 to 160 µs (weight gradient; Xeon VM).
+/// the team's helpers spin between them, and split over 2 threads (the forward by columns, see
+/// [`par_sgemm`]) those products went from 224 to 116–122 µs per batch (forward) and from 195 to
+/// 102–107 µs (weight gradient; Xeon VM).
 const PAR_MIN_GEMM_FLOPS: usize = 1 << 22;
 
 /// [`sgemm`] on the crate's pool: C (row-major, `ldc == n`) is cut into blocks of rows, or of
-/// columns when it is wide and short or B would be copied, one block per thread. Each element of C is computed by the
-/// same sequence of operations whatever the cut, so the result does not depend on the thread count.
+/// columns when it is wide and short or when B would be copied, one block per thread. Each element
+/// of C is computed by the same sequence of operations whatever the cut, so the result does not
+/// depend on the thread count.
 pub fn par_sgemm(m: usize, k: usize, n: usize, a: MatRef, b: MatRef, c: &mut [f32], accumulate: bool) {
     let work = 2 * m * n * k;
     let t = threads();
