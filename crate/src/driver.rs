@@ -132,12 +132,7 @@ impl Layout {
 /// Runs `each(c)` for every chunk `c`, in parallel when the step is large enough and the pool
 /// has more than one thread.
 fn for_each_chunk(layout: &Layout, each: impl Fn(usize) + Sync + Send) {
-    let chunks = layout.chunks();
-    if parallel(layout.elements()) {
-        crate::pool::for_each(chunks, each);
-    } else {
-        (0..chunks).for_each(each);
-    }
+    crate::pool::for_each_if(parallel(layout.elements()), layout.chunks(), each);
 }
 
 /// Runs `f(tensor, start, end)` over every piece, in parallel when the step is large enough and

@@ -281,6 +281,16 @@ pub fn for_each(n: usize, f: impl Fn(usize) + Sync) {
     }
 }
 
+/// [`for_each`] when `parallel` (the caller's judgement of the work's size), else `f` over
+/// `0..n` on this thread.
+pub fn for_each_if(parallel: bool, n: usize, f: impl Fn(usize) + Sync) {
+    if parallel {
+        for_each(n, f);
+    } else {
+        (0..n).for_each(f);
+    }
+}
+
 /// Whether the team has helpers and none of them sleeps: a parallel call now costs no wake-up.
 pub fn awake() -> bool {
     team().is_some_and(|t| t.threads() > 1 && t.shared.sleeping.iter().all(|s| !s.load(SeqCst)))

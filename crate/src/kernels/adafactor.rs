@@ -321,12 +321,14 @@ pub fn step(tensors: &mut [Tensor<'_>], scratch: &mut Scratch) -> Result<(), Err
         means: sc.means.as_ptr(),
     };
     let n_tiles = sc.tiles.len();
+    // On the team when the step is large enough (decided once for the three passes).
+    let par = crate::driver::parallel(total);
 
     // Pass 1: Σθ², the squares of g (factored) or V (vectors).
     let sh = shared(sc);
     // SAFETY: tile k writes tile_sums[k], its rows' row partials of its stripe, its block's
     // column partials of its stripe, and (vectors) its elements of V: disjoint across tiles.
-    run_tiles(n_tiles, total, |k| unsafe { pass1(sh, k) });
+    crate::pool::for_each_if(par, n_tiles, |k| unsafe { pass1(sh, k) });
     for ti in 0..tensors.len() {
         finish_stats(sc, ti);
     }
@@ -334,7 +336,7 @@ pub fn step(tensors: &mut [Tensor<'_>], scratch: &mut Scratch) -> Result<(), Err
     // Pass 2: ΣU².
     let sh = shared(sc);
     // SAFETY: tile k writes tile_sums[k] only; the state is only read.
-    run_tiles(n_tiles, total, |k| unsafe { pass2(sh, k) });
+    crate::pool::for_each_if(par, n_tiles, |k| unsafe { pass2(sh, k) });
     for ti in 0..tensors.len() {
         finish_scale(sc, ti);
     }
@@ -342,17 +344,8 @@ pub fn step(tensors: &mut [Tensor<'_>], scratch: &mut Scratch) -> Result<(), Err
     // Pass 3: θ.
     let sh = shared(sc);
     // SAFETY: tile k writes its own elements of θ; the state is only read.
-    run_tiles(n_tiles, total, |k| unsafe { pass3(sh, k) });
+    crate::pool::for_each_if(par, n_tiles, |k| unsafe { pass3(sh, k) });
     Ok(())
-}
-
-/// `f(k)` for every tile, on the pool when the step is large enough.
-fn run_tiles(n: usize, elements: usize, f: impl Fn(usize) + Sync) {
-    if !crate::driver::parallel(elements) {
-        (0..n).for_each(f);
-    } else {
-        crate::pool::for_each(n, f);
-    }
 }
 
 /// Σθ² of the tiles of tensor `ti`, in order.

@@ -377,17 +377,9 @@ impl View {
 const PASS_CHUNK: usize = 1 << 15;
 const PAR_MIN: usize = 1 << 16;
 
-/// Runs `f(i)` for `i in 0..n`, over the pool when `parallel` and the pool has several threads.
-fn tasks(n: usize, parallel: bool, f: impl Fn(usize) + Sync + Send) {
-    if n <= 1 || !parallel {
-        return (0..n).for_each(f);
-    }
-    crate::pool::for_each(n, f);
-}
-
 /// `f(start, end)` over consecutive chunks of `0..len`, in parallel when `len` is large.
 fn chunks(len: usize, f: impl Fn(usize, usize) + Sync + Send) {
-    tasks(len.div_ceil(PASS_CHUNK), len >= PAR_MIN, |c| f(c * PASS_CHUNK, ((c + 1) * PASS_CHUNK).min(len)));
+    crate::pool::for_each_if(len >= PAR_MIN, len.div_ceil(PASS_CHUNK), |c| f(c * PASS_CHUNK, ((c + 1) * PASS_CHUNK).min(len)));
 }
 
 fn threads() -> usize {
@@ -463,7 +455,7 @@ unsafe fn gram(m: usize, k: usize, mv: View, out: Ptr, ld: usize, epi: &(impl Fn
         })
         .collect();
     let mt = View { ptr: mv.ptr, rs: mv.cs, cs: mv.rs };
-    tasks(list.len(), par, |t| {
+    crate::pool::for_each_if(par, list.len(), |t| {
         let (r0, r1, c0, c1) = list[t];
         // SAFETY: block (r0..r1, c0..c1) and its mirror are written by this task only; the
         // operands are only read (the caller's contract).
@@ -512,7 +504,7 @@ unsafe fn product(rows: usize, k: usize, cols: usize, a: View, b: View, out: Ptr
     let par = macs >= PAR_MIN * 16 && threads() > 1;
     let blocks = if par { (2 * threads()).min(rows.div_ceil(16)) } else { 1 };
     let step = rows.div_ceil(blocks).div_ceil(16) * 16;
-    tasks(rows.div_ceil(step.max(1)), par, |bi| {
+    crate::pool::for_each_if(par, rows.div_ceil(step.max(1)), |bi| {
         let (r0, r1) = (bi * step, ((bi + 1) * step).min(rows));
         // SAFETY: rows r0..r1 of `out` are written by this task only.
         unsafe {

@@ -90,11 +90,7 @@ pub(crate) fn product(name: &str, dims: &[usize]) -> NnResult<usize> {
 /// Runs `f(i)` for `i in 0..n`, over the pool when `work` (≈ flops) is large enough and the pool
 /// has more than one thread. Which thread runs which `i` never changes a result.
 pub(crate) fn par_for(n: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
-    if n <= 1 || work < PAR_MIN_FLOPS {
-        (0..n).for_each(f);
-        return;
-    }
-    crate::pool::for_each(n, f);
+    crate::pool::for_each_if(work >= PAR_MIN_FLOPS, n, f);
 }
 
 /// Number of pool threads available to a layer call.
