@@ -328,69 +328,75 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicU32;
 
-    #[test]
-    fn resizing_keeps_a_same_size_team_and_retires_the_old_helpers() {
+    /// Runs `f` holding the tests' global lock, then gives the team back its size.
+    fn keeping_team_size(f: impl FnOnce()) {
         let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
         let before = num_threads();
-        set_num_threads(3).unwrap();
-        let first = team().unwrap();
-        set_num_threads(3).unwrap();
-        assert!(Arc::ptr_eq(&first, &team().unwrap()), "a same-size call replaced the team");
-        let weak = Arc::downgrade(&first.shared);
-        drop(first);
-        set_num_threads(2).unwrap();
-        assert_eq!(weak.strong_count(), 0, "the replaced team's helpers did not exit");
-        assert!(set_num_threads(max_threads() + 1).is_err() && set_num_threads(0).is_err());
-        assert_eq!(num_threads(), 2);
+        f();
         set_num_threads(before).unwrap();
     }
 
     #[test]
+    fn resizing_keeps_a_same_size_team_and_retires_the_old_helpers() {
+        keeping_team_size(|| {
+            set_num_threads(3).unwrap();
+            let first = team().unwrap();
+            set_num_threads(3).unwrap();
+            assert!(Arc::ptr_eq(&first, &team().unwrap()), "a same-size call replaced the team");
+            let weak = Arc::downgrade(&first.shared);
+            drop(first);
+            set_num_threads(2).unwrap();
+            assert_eq!(weak.strong_count(), 0, "the replaced team's helpers did not exit");
+            assert!(set_num_threads(max_threads() + 1).is_err() && set_num_threads(0).is_err());
+            assert_eq!(num_threads(), 2);
+        });
+    }
+
+    #[test]
     fn every_index_runs_once_awake_or_asleep_nested_and_after_a_panic() {
-        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-        let before = num_threads();
-        for threads in [1, 2, 4] {
-            set_num_threads(threads).unwrap();
-            for (round, n) in [0usize, 1, 2, 7, 1000].into_iter().enumerate() {
-                if round == 3 {
-                    // The helpers asleep: the call must wake them (or finish without them).
-                    std::thread::sleep(SPIN * 3);
-                }
-                let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
-                for_each(n, |i| {
-                    // A nested call runs on this thread, whole.
-                    let inner = AtomicU32::new(0);
-                    for_each(3, |_| {
-                        inner.fetch_add(1, SeqCst);
-                    });
-                    assert_eq!(inner.load(SeqCst), 3);
-                    hits[i].fetch_add(1, SeqCst);
-                });
-                assert!(hits.iter().all(|h| h.load(SeqCst) == 1), "{threads} threads, n {n}: an index ran twice or never");
-            }
-            let r = catch_unwind(|| for_each(100, |i| assert!(i != 37, "index 37")));
-            let msg = r.expect_err("the panic reaches the caller");
-            let text = msg.downcast_ref::<String>().cloned().or_else(|| msg.downcast_ref::<&str>().map(|m| m.to_string()));
-            assert!(text.is_some_and(|m| m.contains("index 37")), "the task's own panic");
-            // Still a team after the panic: with indices long enough, a helper takes some (tried a
-            // few times, as a loaded machine may not schedule it at once).
-            let caller = std::thread::current().id();
-            let shared = (0..5).any(|_| {
-                let count = AtomicU32::new(0);
-                let elsewhere = AtomicBool::new(false);
-                for_each(100, |_| {
-                    std::thread::sleep(Duration::from_micros(100));
-                    count.fetch_add(1, SeqCst);
-                    if std::thread::current().id() != caller {
-                        elsewhere.store(true, SeqCst);
+        keeping_team_size(|| {
+            for threads in [1, 2, 4] {
+                set_num_threads(threads).unwrap();
+                for (round, n) in [0usize, 1, 2, 7, 1000].into_iter().enumerate() {
+                    if round == 3 {
+                        // The helpers asleep: the call must wake them (or finish without them).
+                        std::thread::sleep(SPIN * 3);
                     }
+                    let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+                    for_each(n, |i| {
+                        // A nested call runs on this thread, whole.
+                        let inner = AtomicU32::new(0);
+                        for_each(3, |_| {
+                            inner.fetch_add(1, SeqCst);
+                        });
+                        assert_eq!(inner.load(SeqCst), 3);
+                        hits[i].fetch_add(1, SeqCst);
+                    });
+                    assert!(hits.iter().all(|h| h.load(SeqCst) == 1), "{threads} threads, n {n}: an index ran twice or never");
+                }
+                let r = catch_unwind(|| for_each(100, |i| assert!(i != 37, "index 37")));
+                let msg = r.expect_err("the panic reaches the caller");
+                let text = msg.downcast_ref::<String>().cloned().or_else(|| msg.downcast_ref::<&str>().map(|m| m.to_string()));
+                assert!(text.is_some_and(|m| m.contains("index 37")), "the task's own panic");
+                // Still a team after the panic: with indices long enough, a helper takes some (tried a
+                // few times, as a loaded machine may not schedule it at once).
+                let caller = std::thread::current().id();
+                let shared = (0..5).any(|_| {
+                    let count = AtomicU32::new(0);
+                    let elsewhere = AtomicBool::new(false);
+                    for_each(100, |_| {
+                        std::thread::sleep(Duration::from_micros(100));
+                        count.fetch_add(1, SeqCst);
+                        if std::thread::current().id() != caller {
+                            elsewhere.store(true, SeqCst);
+                        }
+                    });
+                    assert_eq!(count.load(SeqCst), 100, "{threads} threads: every index after the panic");
+                    elsewhere.load(SeqCst)
                 });
-                assert_eq!(count.load(SeqCst), 100, "{threads} threads: every index after the panic");
-                elsewhere.load(SeqCst)
-            });
-            assert_eq!(shared, threads > 1, "{threads} threads: whether a helper took indices after the panic");
-        }
-        set_num_threads(before).unwrap();
+                assert_eq!(shared, threads > 1, "{threads} threads: whether a helper took indices after the panic");
+            }
+        });
     }
 
     /// `awake`: false without helpers; true during and just after a call (the helpers spin: seen
@@ -398,50 +404,48 @@ mod tests {
     /// have slept.
     #[test]
     fn the_helpers_are_awake_after_a_call_and_asleep_after_spin() {
-        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-        let before = num_threads();
-        set_num_threads(1).unwrap();
-        for_each(8, |_| {});
-        assert!(!awake(), "a team of one has no helper to be awake");
-        if available_cores() >= 2 {
-            set_num_threads(2).unwrap();
-            for _ in 0..3 {
-                let seen = (0..100).any(|_| {
-                    for_each(8, |_| std::thread::sleep(Duration::from_micros(100)));
-                    awake()
-                });
-                assert!(seen, "the helper was never awake after a call");
-                let t = Instant::now();
-                while awake() && t.elapsed() < Duration::from_secs(5) {
-                    std::thread::sleep(SPIN / 4);
+        keeping_team_size(|| {
+            set_num_threads(1).unwrap();
+            for_each(8, |_| {});
+            assert!(!awake(), "a team of one has no helper to be awake");
+            if available_cores() >= 2 {
+                set_num_threads(2).unwrap();
+                for _ in 0..3 {
+                    let seen = (0..100).any(|_| {
+                        for_each(8, |_| std::thread::sleep(Duration::from_micros(100)));
+                        awake()
+                    });
+                    assert!(seen, "the helper was never awake after a call");
+                    let t = Instant::now();
+                    while awake() && t.elapsed() < Duration::from_secs(5) {
+                        std::thread::sleep(SPIN / 4);
+                    }
+                    assert!(!awake(), "the helper did not sleep after spinning");
                 }
-                assert!(!awake(), "the helper did not sleep after spinning");
             }
-        }
-        set_num_threads(before).unwrap();
+        });
     }
 
     #[test]
     fn calls_from_several_threads_at_once_each_run_whole() {
-        let _g = crate::kernels::test_util::GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-        let before = num_threads();
-        set_num_threads(2).unwrap();
-        let total = AtomicU32::new(0);
-        std::thread::scope(|sc| {
-            for _ in 0..4 {
-                sc.spawn(|| {
-                    for _ in 0..200 {
-                        let c = AtomicU32::new(0);
-                        for_each(64, |_| {
-                            c.fetch_add(1, SeqCst);
-                        });
-                        assert_eq!(c.load(SeqCst), 64);
-                        total.fetch_add(1, SeqCst);
-                    }
-                });
-            }
+        keeping_team_size(|| {
+            set_num_threads(2).unwrap();
+            let total = AtomicU32::new(0);
+            std::thread::scope(|sc| {
+                for _ in 0..4 {
+                    sc.spawn(|| {
+                        for _ in 0..200 {
+                            let c = AtomicU32::new(0);
+                            for_each(64, |_| {
+                                c.fetch_add(1, SeqCst);
+                            });
+                            assert_eq!(c.load(SeqCst), 64);
+                            total.fetch_add(1, SeqCst);
+                        }
+                    });
+                }
+            });
+            assert_eq!(total.load(SeqCst), 800);
         });
-        assert_eq!(total.load(SeqCst), 800);
-        set_num_threads(before).unwrap();
     }
 }
