@@ -21,9 +21,10 @@ export type SimdLevel = 'avx512' | 'avx2' | 'baseline';
  * resizes the pool for all (as `torch.set_num_threads` sets the process's intra-op pool). `n`
  * threads are the calling thread and `n − 1` helpers; a helper spins for 2 ms after its last task
  * before it sleeps, so the native calls of a training step find it awake (as OpenMP's threads
- * spin in PyTorch); with more threads than available cores, helpers sleep at once. A call with the current size does nothing; otherwise the old pool's threads
- * have exited when it returns (unless a step on another worker thread is still using them, in which case they exit
- * when it finishes). The bound is 4 × the available cores, and at least 64: the kernels are
+ * spin in PyTorch); with more threads than available cores, helpers sleep at once. A call with
+ * the current size does nothing; otherwise the old pool's threads have exited when it returns
+ * (unless a step on another worker thread is still using them, in which case they exit when it
+ * finishes). The bound is 4 × the available cores, and at least 64: the kernels are
  * limited by memory bandwidth, so threads beyond the cores only add switching, and the bound
  * keeps a mistaken call from starting thousands of threads.
  * @example
